@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vmemtrans.h - public API of libvmemtrans, the VMemTrans runtime.
+ *
+ * The runtime gives an offloaded IDS one view of a VM's memory, wherever
+ * the pages live: a guest handle (struct vmt_guest) stacks
+ *
+ *   walkers (tasks, modules, sockets, ...)        linux/
+ *   kernel profile (kallsyms + BTF) and KASLR     profile/, guest/
+ *   x86-64 translation (4/5-level) + TLB          arch/
+ *   guest-physical page cache                     mem/
+ *   a page source (memory file, sub-host, ...)    memsrc/
+ *
+ * Conventions (libbpf style):
+ *  - int functions return 0 or a negative errno; pointer functions return
+ *    NULL and set errno.  Domain failures map to errnos: page not present
+ *    -EFAULT, guest structure insane -EBADMSG, profile mismatch -ENOEXEC,
+ *    not a RAM file / no kernel found -ENOENT.
+ *  - Guest physical address 0 is valid, so addresses come back through
+ *    out-parameters, never as a return value.
+ *  - Every object has a *_free/*_close that accepts NULL.  Results handed to
+ *    the caller are owned by the caller unless a comment says "borrowed".
+ *  - The library never prints; messages go through vmt_set_log().
+ */
+#ifndef VMEMTRANS_H
+#define VMEMTRANS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMT_API __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------ log */
+
+enum vmt_log_level {
+	VMT_LOG_ERROR,
+	VMT_LOG_WARN,
+	VMT_LOG_INFO,
+	VMT_LOG_DEBUG,
+};
+
+typedef void (*vmt_log_fn)(enum vmt_log_level level, const char *msg, void *arg);
+
+/* Route library messages to fn (NULL: discard).  Default: WARN and ERROR to stderr. */
+VMT_API void vmt_set_log(vmt_log_fn fn, void *arg, enum vmt_log_level max_level);
+
+/* Human text for the last detailed error of this thread ("" if none).  Borrowed. */
+VMT_API const char *vmt_last_error(void);
+
+/* --------------------------------------------------------------- memory */
+
+/*
+ * A page source: where guest-physical pages come from.  The memory file of
+ * a local VM is one; later a sub-host's page server or the pager plugs in
+ * through the same table, and nothing above notices.
+ */
+struct vmt_memsrc;
+
+/* Statistics of one memory stack; counters only grow until reset. */
+struct vmt_mem_stats {
+	uint64_t pages_read;   /* pages fetched from the page source */
+	uint64_t cache_hits;   /* page requests answered by the page cache */
+	uint64_t bytes_copied; /* bytes handed to callers */
+	uint64_t tlb_hits;
+	uint64_t tlb_misses;
+	uint64_t holes;        /* pages absent from the source (sparse file holes) */
+};
+
+/* ---------------------------------------------------------------- guest */
+
+struct vmt_guest;
+struct vmt_profile;
+
+struct vmt_guest_opts {
+	size_t sz;               /* sizeof(struct vmt_guest_opts) */
+	const char *mem_path;    /* QEMU RAM file (memory-backend-file) */
+	const char *kernel_path; /* the guest's vmlinuz (or a vmlinux) */
+	const char *cache_dir;   /* profile cache; NULL: $XDG_CACHE_HOME/vmemtrans */
+	const char *system_map;  /* optional System.map; never required */
+	const char *machine;     /* "pc" (default) or "q35": RAM layout below 4 GiB */
+	uint64_t below_4g;       /* override RAM bytes below 4 GiB (0: from machine) */
+	size_t cache_pages;      /* page-cache capacity (0: default) */
+};
+
+/* Open a guest; on failure NULL, errno set and vmt_last_error() says why. */
+VMT_API struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts);
+VMT_API void vmt_guest_close(struct vmt_guest *g);
+
+/* What KASLR did to this boot and which paging mode runs. */
+struct vmt_kernel_info {
+	char banner[256];       /* linux_banner as found in memory */
+	char release[65];       /* utsname release */
+	uint64_t virt_slide;    /* runtime VA - link VA of kernel text */
+	uint64_t phys_load;     /* physical address of _text */
+	uint64_t page_offset;   /* page_offset_base (direct map) */
+	uint64_t vmemmap;       /* vmemmap_base */
+	uint64_t kernel_pgd;    /* physical address of init_top_pgt */
+	int paging_levels;      /* 4 or 5 */
+};
+
+VMT_API int vmt_guest_kernel_info(struct vmt_guest *g, struct vmt_kernel_info *info);
+
+/* Physical and kernel-virtual reads (whole range or error). */
+VMT_API int vmt_read_phys(struct vmt_guest *g, uint64_t pa, void *buf, size_t len);
+VMT_API int vmt_read_kva(struct vmt_guest *g, uint64_t va, void *buf, size_t len);
+/* Translate va in the address space rooted at pgd_pa (0: kernel's). */
+VMT_API int vmt_translate(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, uint64_t *pa);
+/* Address of a kernel symbol at run time (KASLR applied). */
+VMT_API int vmt_symbol(struct vmt_guest *g, const char *name, uint64_t *va);
+
+/*
+ * A listing is one consistent pass over guest state: the page cache keeps
+ * every page it read until the next vmt_listing_begin(), so no page is read
+ * twice within a listing, and pages change between listings.
+ */
+VMT_API void vmt_listing_begin(struct vmt_guest *g);
+VMT_API void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st);
+VMT_API void vmt_mem_stats_reset(struct vmt_guest *g);
+
+/* -------------------------------------------------------------- walkers */
+
+/* Set on an entry whose guest data was insane or unreadable. */
+enum vmt_entry_flags {
+	VMT_F_TRUNCATED = 1u << 0, /* a string or list was cut at its cap */
+	VMT_F_PARTIAL = 1u << 1,   /* some field could not be read */
+	VMT_F_KTHREAD = 1u << 2,   /* kernel thread (no mm) */
+	VMT_F_THREAD = 1u << 3,    /* not a thread-group leader */
+};
+
+struct vmt_task {
+	int32_t pid, tgid, ppid;
+	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	char comm[16];
+	char state;              /* R S D T t Z X I, as /proc/PID/stat */
+	uint32_t flags;          /* enum vmt_entry_flags */
+	uint32_t nthreads;       /* signal->nr_threads */
+	int32_t nice, prio;
+	uint64_t start_ns;       /* since boot (task->start_time) */
+	uint64_t utime_ns, stime_ns;
+	uint64_t vsize;          /* bytes */
+	uint64_t rss_pages;
+	uint64_t kva;            /* task_struct address */
+	uint64_t pgd_pa;         /* physical address of mm->pgd (0: none) */
+	char *cmdline;           /* NUL-separated args as /proc/PID/cmdline */
+	size_t cmdline_len;
+	char *environ;
+	size_t environ_len;
+	char *exe;               /* path of mm->exe_file, NULL if none */
+	int32_t tty_nr;
+	int32_t pgrp, session;
+};
+
+struct vmt_task_list {
+	size_t n;
+	struct vmt_task *tasks;  /* sorted by pid, threads included */
+};
+
+enum vmt_task_what {
+	VMT_TASK_BASIC = 0,           /* ids, comm, state, times */
+	VMT_TASK_CMDLINE = 1u << 0,   /* read cmdline from user memory */
+	VMT_TASK_ENVIRON = 1u << 1,
+	VMT_TASK_EXE = 1u << 2,
+	VMT_TASK_THREADS = 1u << 3,   /* list every thread, not just leaders */
+};
+
+VMT_API int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out);
+VMT_API void vmt_task_list_free(struct vmt_task_list *l);
+
+struct vmt_module {
+	char name[56];
+	uint64_t base;          /* core layout base */
+	uint64_t size;          /* core + init size, as /proc/modules */
+	int32_t refcnt;
+	char state[12];         /* Live, Loading, Unloading */
+	char deps[256];         /* comma-separated users as /proc/modules */
+	uint32_t flags;
+};
+
+struct vmt_module_list {
+	size_t n;
+	struct vmt_module *mods; /* in list order (newest first, like /proc/modules) */
+};
+
+VMT_API int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out);
+VMT_API void vmt_module_list_free(struct vmt_module_list *l);
+
+enum vmt_sock_proto {
+	VMT_SOCK_TCP = 1,
+	VMT_SOCK_UDP,
+	VMT_SOCK_TCP6,
+	VMT_SOCK_UDP6,
+	VMT_SOCK_UNIX,
+};
+
+struct vmt_socket {
+	int proto;               /* enum vmt_sock_proto */
+	int state;               /* TCP_* numbering as /proc/net/tcp (1..12) */
+	uint8_t laddr[16], raddr[16]; /* network order; v4 in the first 4 bytes */
+	uint16_t lport, rport;   /* host order */
+	uint32_t uid;
+	uint64_t inode;
+	uint32_t tx_queue, rx_queue;
+	int unix_type;           /* SOCK_STREAM / SOCK_DGRAM for UNIX */
+	uint32_t unix_flags;     /* __SO_ACCEPTCON for listeners */
+	char path[108];          /* UNIX path ('@' first for abstract) */
+	uint64_t kva;            /* struct sock address */
+	uint32_t flags;
+};
+
+struct vmt_socket_list {
+	size_t n;
+	struct vmt_socket *socks;
+};
+
+VMT_API int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out);
+VMT_API void vmt_socket_list_free(struct vmt_socket_list *l);
+
+struct vmt_sysinfo {
+	char sysname[65], nodename[65], release[65], version[65], machine[65];
+	uint64_t uptime_ns;      /* since boot, from the timekeeper */
+	uint64_t boot_time_s;    /* wall clock at boot (epoch seconds) */
+	uint64_t mem_total_kb, mem_free_kb, mem_available_kb;
+	uint64_t buffers_kb, cached_kb;
+	uint32_t nr_cpus;
+	uint32_t nr_tasks;
+};
+
+VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMEMTRANS_H */

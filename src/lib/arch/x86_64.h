@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * x86_64.h - x86-64 address translation over the page cache.
+ *
+ * 4-level and 5-level (LA57) paging, 4 KiB / 2 MiB / 1 GiB pages, with a
+ * direct-mapped TLB keyed by (root, virtual page) that is flushed whenever
+ * the memory layer starts a new epoch.  Only present entries are followed;
+ * reserved bits set in a paging-structure entry make the walk fail with
+ * -EBADMSG (a real CPU would #PF(RSVD)); a not-present entry gives -EFAULT.
+ */
+#ifndef VMT_ARCH_X86_64_H
+#define VMT_ARCH_X86_64_H
+
+#include <stdint.h>
+
+#include "mem/mem.h"
+
+struct vmt_x86_mmu;
+
+int vmt_x86_mmu_new(struct vmt_mem *mem, int levels, struct vmt_x86_mmu **out);
+void vmt_x86_mmu_free(struct vmt_x86_mmu *mmu);
+int vmt_x86_levels(const struct vmt_x86_mmu *mmu);
+void vmt_x86_set_levels(struct vmt_x86_mmu *mmu, int levels);
+
+/*
+ * Translate va in the address space whose top-level table is at root_pa.
+ * On success *pa is the physical address and *page_size (if non-NULL) the
+ * size of the mapping page.  Non-canonical va: -EINVAL.
+ */
+int vmt_x86_translate(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, uint64_t *pa,
+		      uint64_t *page_size);
+
+/* Read len bytes at virtual va (may cross pages); 0 or negative errno. */
+int vmt_x86_read(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, void *buf, size_t len);
+
+#endif

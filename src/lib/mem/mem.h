@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mem.h - the guest-physical page cache over one page source.
+ *
+ * Every read of guest memory goes through here.  Within a listing (between
+ * two vmt_mem_epoch() calls) a page is fetched from the source at most once
+ * as long as the cache has room; vmt_mem_epoch() forgets everything, so the
+ * next listing sees fresh guest state.  Reads copy out: no caller holds a
+ * pointer into the cache.
+ */
+#ifndef VMT_MEM_H
+#define VMT_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memsrc/memsrc.h"
+#include "vmemtrans.h"
+
+struct vmt_mem;
+
+/* Takes ownership of src.  cache_pages 0 picks the default. */
+int vmt_mem_new(struct vmt_memsrc *src, size_t cache_pages, struct vmt_mem **out);
+void vmt_mem_free(struct vmt_mem *m);
+
+/* Copy len bytes at guest-physical pa; 0 or the source's negative errno. */
+int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
+int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val);
+
+/* Start a new listing: drop cached pages (and tell translation caches). */
+void vmt_mem_epoch(struct vmt_mem *m);
+/* Counter that vmt_mem_epoch() bumps; translation caches compare it. */
+uint64_t vmt_mem_epoch_id(const struct vmt_mem *m);
+
+uint64_t vmt_mem_ram_end(const struct vmt_mem *m);
+struct vmt_mem_stats *vmt_mem_stats_ptr(struct vmt_mem *m);
+
+#endif

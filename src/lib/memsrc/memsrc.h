@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memsrc.h - page sources: where a guest-physical page comes from.
+ *
+ * Contract of read_page: copy the 4 KiB frame pfn into buf and return 0;
+ * -EFAULT if pfn is not guest RAM at all; -ENODATA if the frame is RAM but
+ * this source does not hold it (a hole in a split VM's memory file: the page
+ * lives on a sub-host).  A source never changes guest memory, and never
+ * creates a page in a memory file by reading it (DESIGN.md invariant: pread
+ * a tmpfs hole, do not fault it in through a shared mapping).
+ *
+ * Sources plug in under mem/ (the page cache), so walkers never know
+ * whether a page came from the local file, a sub-host or the pager.
+ */
+#ifndef VMT_MEMSRC_H
+#define VMT_MEMSRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmt_memsrc;
+
+struct vmt_memsrc_ops {
+	const char *name;
+	int (*read_page)(struct vmt_memsrc *src, uint64_t pfn, void *buf);
+	void (*destroy)(struct vmt_memsrc *src);
+};
+
+struct vmt_memsrc {
+	const struct vmt_memsrc_ops *ops;
+	uint64_t ram_end; /* one past the highest guest-physical RAM byte */
+};
+
+/* One contiguous piece of guest RAM inside a RAM file. */
+struct vmt_ram_range {
+	uint64_t gpa;
+	uint64_t len;
+	uint64_t file_off;
+};
+
+#define VMT_RAM_MAX_RANGES 4
+
+struct vmt_ram_layout {
+	unsigned n;
+	struct vmt_ram_range r[VMT_RAM_MAX_RANGES];
+};
+
+/*
+ * QEMU's x86 RAM layout for a RAM block of ram_size bytes: RAM below 4 GiB
+ * up to the PCI hole, the rest from 4 GiB.  machine is "pc" or "q35";
+ * below_4g, if non-zero, overrides the split (QEMU's max-ram-below-4g).
+ */
+int vmt_ram_layout_x86(uint64_t ram_size, const char *machine, uint64_t below_4g,
+		       struct vmt_ram_layout *out);
+
+/* A QEMU RAM file (memory-backend-file), read with pread only. */
+int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
+			 struct vmt_memsrc **out);
+
+/* Guest RAM held in a caller's buffer (unit tests, dumps).  buf is borrowed. */
+int vmt_memsrc_buffer_new(const void *buf, size_t len, struct vmt_memsrc **out);
+
+static inline int vmt_memsrc_read_page(struct vmt_memsrc *src, uint64_t pfn, void *buf)
+{
+	return src->ops->read_page(src, pfn, buf);
+}
+
+void vmt_memsrc_free(struct vmt_memsrc *src);
+
+#endif

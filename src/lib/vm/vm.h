@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vm.h - the VMs that vmt starts: stock QEMU with RAM in a shared memory
+ * file, a QMP socket and the in-guest agent's serial port, described by a
+ * VM descriptor that every other vmt command takes with --vm.
+ *
+ * A descriptor is a folder <run_dir>/<name>/ holding vm.json (below) and
+ * the sockets and logs of that VM.  run_dir is $VMT_RUN_DIR or
+ * /run/vmemtrans.  --vm takes a name or a path to such a folder/vm.json.
+ */
+#ifndef VMT_VM_H
+#define VMT_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VMT_VM_NAME_MAX 64
+
+struct vmt_vm_desc {
+	char name[VMT_VM_NAME_MAX];
+	char dir[4096];        /* descriptor folder */
+	char mem_path[4096];   /* RAM file, e.g. /dev/shm/vmt-<name>.ram */
+	char kernel[4096];     /* vmlinuz the guest booted */
+	char initrd[4096];
+	char qmp_sock[4096];
+	char agent_sock[4096];
+	char console_log[4096];
+	char machine[16];      /* "pc" or "q35" */
+	uint64_t mem_bytes;
+	pid_t qemu_pid;
+	int nr_procs;          /* workload processes requested */
+	bool kaslr, la57, kvm;
+	int64_t started_s;     /* epoch seconds */
+};
+
+struct vmt_vm_start_opts {
+	size_t sz;
+	const char *name;
+	const char *kernel;    /* default: the project's guest image */
+	const char *initrd;
+	uint64_t mem_bytes;    /* default 512 MiB */
+	int nr_procs;          /* workload size (guest cmdline vmt.nproc=) */
+	bool no_kaslr, la57, kvm;
+	int boot_timeout_s;    /* wait for the agent; default 60 */
+	const char *extra_cmdline;
+};
+
+/* Start QEMU, wait until the agent answers, write the descriptor. */
+int vmt_vm_start(const struct vmt_vm_start_opts *opts, struct vmt_vm_desc *out);
+/* QMP quit (then SIGTERM/SIGKILL), remove the RAM file and the descriptor. */
+int vmt_vm_stop(const struct vmt_vm_desc *vm);
+/* Load by name or path; -ENOENT if absent, -ESRCH if its QEMU is gone. */
+int vmt_vm_load(const char *name_or_path, struct vmt_vm_desc *out);
+/* All descriptors under run_dir; caller frees *out. */
+int vmt_vm_list(struct vmt_vm_desc **out, size_t *n);
+const char *vmt_vm_run_dir(void);
+
+/* In-guest agent: run cmd with /bin/sh -c; output buffers are malloc'ed. */
+struct vmt_agent_result {
+	int exit_code;
+	uint64_t duration_ns;  /* measured inside the guest */
+	char *out;             /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err;             /* stderr, NUL-terminated */
+	size_t err_len;
+};
+
+int vmt_agent_exec(const struct vmt_vm_desc *vm, const char *cmd, int timeout_s,
+		   struct vmt_agent_result *res);
+void vmt_agent_result_free(struct vmt_agent_result *res);
+
+#endif
