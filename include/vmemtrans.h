@@ -18,7 +18,7 @@
  *    not a RAM file / no kernel found -ENOENT.
  *  - Guest physical address 0 is valid, so addresses come back through
  *    out-parameters, never as a return value.
- *  - Every object has a *_free/*_close that accepts NULL.  Results handed to
+ *  - Every object has a free or close function that accepts NULL.  Results handed to
  *    the caller are owned by the caller unless a comment says "borrowed".
  *  - The library never prints; messages go through vmt_set_log().
  */
@@ -70,6 +70,7 @@ struct vmt_mem_stats {
 	uint64_t tlb_hits;
 	uint64_t tlb_misses;
 	uint64_t holes;        /* pages absent from the source (sparse file holes) */
+	uint64_t evictions;    /* cached pages dropped to make room (cache full) */
 };
 
 /* ---------------------------------------------------------------- guest */

@@ -27,3 +27,58 @@ int cmd_vm(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 
 #endif
+
+/* ------------------------------------------------ the guest a command reads */
+
+struct cli_target {
+	const char *vm;        /* --vm NAME|PATH */
+	const char *mem;       /* --mem RAMFILE */
+	const char *kernel;    /* --kernel VMLINUZ */
+	const char *cache_dir; /* --cache-dir DIR */
+	const char *system_map;
+	const char *machine;   /* --machine pc|q35 */
+	bool json;             /* --json */
+	bool stats;            /* --stats: pages read, time, to stderr */
+};
+
+/* getopt_long entries shared by every guest-reading command; values >= 0x100. */
+enum {
+	OPT_VM = 0x100,
+	OPT_MEM,
+	OPT_KERNEL,
+	OPT_CACHE_DIR,
+	OPT_SYSTEM_MAP,
+	OPT_MACHINE,
+	OPT_JSON,
+	OPT_STATS,
+	OPT_HELP,
+	OPT_CMD_BASE, /* first value free for a command's own options */
+};
+
+#define CLI_TARGET_LONGOPTS                                                                       \
+	{"vm", required_argument, NULL, OPT_VM}, {"mem", required_argument, NULL, OPT_MEM},       \
+		{"kernel", required_argument, NULL, OPT_KERNEL},                                  \
+		{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},                            \
+		{"system-map", required_argument, NULL, OPT_SYSTEM_MAP},                          \
+		{"machine", required_argument, NULL, OPT_MACHINE},                                \
+		{"json", no_argument, NULL, OPT_JSON}, {"stats", no_argument, NULL, OPT_STATS},   \
+		{"help", no_argument, NULL, OPT_HELP}
+
+#define CLI_TARGET_HELP                                                                           \
+	"  --vm NAME          a VM started by `vmt vm start` (default: vmt)\n"                      \
+	"  --mem FILE         a QEMU RAM file (memory-backend-file) ...\n"                          \
+	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"              \
+	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"        \
+	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                  \
+	"  --system-map FILE  optional System.map (symbols come from kallsyms otherwise)\n"        \
+	"  --json             machine-readable output\n"                                            \
+	"  --stats            print pages read and timings to stderr\n"                             \
+	"  --help             this text\n"
+
+/* Take a shared option; true if opt was one of them. */
+bool cli_target_opt(struct cli_target *t, int opt, const char *arg);
+/* Open the guest named by t; prints the error and returns NULL on failure. */
+struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t);
+/* Listing done: print --stats line (pages read, cache hits, ms). */
+void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms);
+double cli_now_ms(void);

@@ -17,10 +17,21 @@
 
 struct vmt_x86_mmu;
 
+/*
+ * levels is 4 or 5 (else -EINVAL).  mem is borrowed and must outlive the
+ * mmu; TLB hits and misses are counted in mem's stats.
+ */
 int vmt_x86_mmu_new(struct vmt_mem *mem, int levels, struct vmt_x86_mmu **out);
 void vmt_x86_mmu_free(struct vmt_x86_mmu *mmu);
 int vmt_x86_levels(const struct vmt_x86_mmu *mmu);
+/* Switch paging mode (4 or 5; other values are ignored); flushes the TLB. */
 void vmt_x86_set_levels(struct vmt_x86_mmu *mmu, int levels);
+/*
+ * MAXPHYADDR: address bits 51..phys_bits of a present entry are reserved
+ * (-EBADMSG).  Default 52, i.e. no check; QEMU's TCG CPUs use 40.  Values
+ * outside 32..52 are ignored.  Flushes the TLB.
+ */
+void vmt_x86_set_phys_bits(struct vmt_x86_mmu *mmu, int phys_bits);
 
 /*
  * Translate va in the address space whose top-level table is at root_pa.
@@ -30,7 +41,10 @@ void vmt_x86_set_levels(struct vmt_x86_mmu *mmu, int levels);
 int vmt_x86_translate(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, uint64_t *pa,
 		      uint64_t *page_size);
 
-/* Read len bytes at virtual va (may cross pages); 0 or negative errno. */
+/*
+ * Read len bytes at virtual va (may cross pages, each translated on its
+ * own); 0 or the first page's negative errno, buf undefined on error.
+ */
 int vmt_x86_read(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, void *buf, size_t len);
 
 #endif

@@ -19,11 +19,21 @@
 
 struct vmt_mem;
 
-/* Takes ownership of src.  cache_pages 0 picks the default. */
+#define VMT_MEM_DEFAULT_CACHE_PAGES 16384 /* 64 MiB */
+
+/*
+ * Takes ownership of src on success (vmt_mem_free frees it); on failure
+ * src stays the caller's.  cache_pages 0 picks the default.  A vmt_mem is
+ * not thread-safe: one thread at a time (callers lock).
+ */
 int vmt_mem_new(struct vmt_memsrc *src, size_t cache_pages, struct vmt_mem **out);
 void vmt_mem_free(struct vmt_mem *m);
 
-/* Copy len bytes at guest-physical pa; 0 or the source's negative errno. */
+/*
+ * Copy len bytes at guest-physical pa; 0 or a negative errno: -EFAULT past
+ * ram_end, else the source's error.  On error buf's contents are undefined
+ * (a read is whole or fails).
+ */
 int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
 int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val);
 

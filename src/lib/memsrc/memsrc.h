@@ -29,6 +29,11 @@ struct vmt_memsrc_ops {
 struct vmt_memsrc {
 	const struct vmt_memsrc_ops *ops;
 	uint64_t ram_end; /* one past the highest guest-physical RAM byte */
+	/*
+	 * Pages read_page found absent (file holes), whether it reported them
+	 * as zeros or as -ENODATA; the page cache folds this into its stats.
+	 */
+	uint64_t holes;
 };
 
 /* One contiguous piece of guest RAM inside a RAM file. */
@@ -57,7 +62,32 @@ int vmt_ram_layout_x86(uint64_t ram_size, const char *machine, uint64_t below_4g
 int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
 			 struct vmt_memsrc **out);
 
-/* Guest RAM held in a caller's buffer (unit tests, dumps).  buf is borrowed. */
+enum vmt_memsrc_file_flags {
+	/*
+	 * A hole is a page that lives elsewhere (split VM: on a sub-host), so
+	 * read_page reports it as -ENODATA.  Without this flag a hole is a page
+	 * the guest never touched and reads as zeros (an unsplit VM).
+	 */
+	VMT_MEMSRC_HOLE_ENODATA = 1u << 0,
+};
+
+/*
+ * As vmt_memsrc_file_open, with flags from enum vmt_memsrc_file_flags.
+ * path and layout are copied.  Errors: -ENOENT no such file, -EINVAL file
+ * shorter than the layout or a bad layout, other -errno from open/fstat;
+ * vmt_last_error() names the file.
+ */
+int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *layout,
+			       unsigned flags, struct vmt_memsrc **out);
+
+/* One past the highest guest-physical byte of layout (0 if empty). */
+uint64_t vmt_ram_layout_end(const struct vmt_ram_layout *layout);
+
+/*
+ * Guest RAM held in a caller's buffer (unit tests, dumps): guest-physical
+ * address = offset in buf, ram_end = len, a partial last page reads
+ * zero-filled.  buf is borrowed and must outlive the source.
+ */
 int vmt_memsrc_buffer_new(const void *buf, size_t len, struct vmt_memsrc **out);
 
 static inline int vmt_memsrc_read_page(struct vmt_memsrc *src, uint64_t pfn, void *buf)
@@ -65,6 +95,7 @@ static inline int vmt_memsrc_read_page(struct vmt_memsrc *src, uint64_t pfn, voi
 	return src->ops->read_page(src, pfn, buf);
 }
 
+/* Destroy src through its ops; NULL is fine. */
 void vmt_memsrc_free(struct vmt_memsrc *src);
 
 #endif

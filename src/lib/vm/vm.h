@@ -33,6 +33,7 @@ struct vmt_vm_desc {
 	int nr_procs;          /* workload processes requested */
 	bool kaslr, la57, kvm;
 	int64_t started_s;     /* epoch seconds */
+	char cmdline[2048];    /* guest kernel command line (-append) */
 };
 
 struct vmt_vm_start_opts {
@@ -51,11 +52,34 @@ struct vmt_vm_start_opts {
 int vmt_vm_start(const struct vmt_vm_start_opts *opts, struct vmt_vm_desc *out);
 /* QMP quit (then SIGTERM/SIGKILL), remove the RAM file and the descriptor. */
 int vmt_vm_stop(const struct vmt_vm_desc *vm);
-/* Load by name or path; -ENOENT if absent, -ESRCH if its QEMU is gone. */
+/*
+ * Load by name or path; -ENOENT if absent, -ESRCH if its QEMU is gone,
+ * -EBADMSG if vm.json is malformed or missing from an existing folder.
+ * On -ESRCH and -EBADMSG *out still holds what could be recovered (at
+ * least name, dir and the usual paths), enough for vmt_vm_stop().
+ */
 int vmt_vm_load(const char *name_or_path, struct vmt_vm_desc *out);
 /* All descriptors under run_dir; caller frees *out. */
 int vmt_vm_list(struct vmt_vm_desc **out, size_t *n);
+/* $VMT_RUN_DIR or /run/vmemtrans.  Borrowed (static). */
 const char *vmt_vm_run_dir(void);
+
+/* Additions beside the contract above. */
+
+/* 1..63 bytes of [A-Za-z0-9_.-], not starting with '.' or '-'; -EINVAL with a message. */
+int vmt_vm_name_check(const char *name);
+/* Is the VM's QEMU alive: pid exists, not a zombie, and its command line names this VM? */
+bool vmt_vm_is_running(const struct vmt_vm_desc *vm);
+/* Parse a vm.json; -ENOENT, or -EBADMSG naming the bad field. */
+int vmt_vm_desc_read(const char *path, struct vmt_vm_desc *out);
+/* Write <vm->dir>/vm.json atomically (temporary file + rename). */
+int vmt_vm_desc_write(const struct vmt_vm_desc *vm);
+/*
+ * The project's guest image: $VMT_GUEST_DIR, else the first folder holding
+ * vmlinuz among <vmt binary>/../../guest (build tree), <binary>/../guest,
+ * <binary>/../share/vmemtrans/guest, ./build/guest.  Absolute paths.
+ */
+int vmt_vm_default_guest(char *kernel, size_t kernel_sz, char *initrd, size_t initrd_sz);
 
 /* In-guest agent: run cmd with /bin/sh -c; output buffers are malloc'ed. */
 struct vmt_agent_result {
@@ -67,8 +91,18 @@ struct vmt_agent_result {
 	size_t err_len;
 };
 
+/*
+ * Run cmd in the guest, waiting at most timeout_s (<= 0: 60 s) for the
+ * agent's lock, its answer and the whole output; res->exit_code is the
+ * command's as the agent reports it.  Free with vmt_agent_result_free(),
+ * which accepts a zeroed or freed result.
+ */
 int vmt_agent_exec(const struct vmt_vm_desc *vm, const char *cmd, int timeout_s,
 		   struct vmt_agent_result *res);
 void vmt_agent_result_free(struct vmt_agent_result *res);
+/* 0 once the agent answers a ping within timeout_ms. */
+int vmt_agent_ping(const struct vmt_vm_desc *vm, int timeout_ms);
+
+#define VMT_AGENT_LEN_MAX (64u << 20) /* cap on a command and on each output */
 
 #endif

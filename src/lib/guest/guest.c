@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * guest.c - open a guest: page source + cache + MMU + profile, then find
+ * the running kernel in memory (kaslr.c).  Also the kernel/user virtual
+ * read primitives every walker uses.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest/guest_internal.h"
+
+static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
+{
+	struct vmt_ram_layout layout;
+	struct vmt_memsrc *src = NULL;
+	struct stat st;
+	int err;
+
+	if (stat(o->mem_path, &st) < 0)
+		return vmt_error(-errno, "cannot open memory file %s: %s", o->mem_path,
+				 strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return vmt_error(-EINVAL, "%s is not a regular file (expected a QEMU RAM file)",
+				 o->mem_path);
+	err = vmt_ram_layout_x86((uint64_t)st.st_size, o->machine ? o->machine : "pc",
+				 o->below_4g, &layout);
+	if (err)
+		return err;
+	err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
+	if (err)
+		return err;
+	err = vmt_mem_new(src, o->cache_pages, &g->mem);
+	if (err) {
+		vmt_memsrc_free(src);
+		return err;
+	}
+	return 0;
+}
+
+static int guest_open_profile(struct vmt_guest *g, const struct vmt_guest_opts *o)
+{
+	struct vmt_profile_opts po = {
+		.sz = sizeof(po),
+		.kernel_path = o->kernel_path,
+		.cache_dir = o->cache_dir,
+		.system_map = o->system_map,
+	};
+
+	g->prof = vmt_profile_load(&po);
+	return g->prof ? 0 : -errno;
+}
+
+struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *o)
+{
+	struct vmt_guest *g;
+	int err;
+
+	vmt_error_clear();
+	if (!o || o->sz < sizeof(*o) || !o->mem_path || !o->kernel_path) {
+		errno = EINVAL;
+		vmt_error(-EINVAL, "a memory file and a kernel image are required");
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = guest_open_mem(g, o);
+	if (err)
+		goto err_free;
+	err = guest_open_profile(g, o);
+	if (err)
+		goto err_free;
+	err = vmt_x86_mmu_new(g->mem, 4, &g->mmu);
+	if (err)
+		goto err_free;
+	err = vmt_kaslr_find(g);
+	if (err)
+		goto err_free;
+	return g;
+
+err_free:
+	vmt_guest_close(g);
+	errno = -err;
+	return NULL;
+}
+
+void vmt_guest_close(struct vmt_guest *g)
+{
+	if (!g)
+		return;
+	vmt_x86_mmu_free(g->mmu);
+	vmt_mem_free(g->mem);
+	vmt_profile_free(g->prof);
+	free(g->task_off);
+	free(g);
+}
+
+int vmt_guest_kernel_info(struct vmt_guest *g, struct vmt_kernel_info *info)
+{
+	*info = g->ki;
+	return 0;
+}
+
+void vmt_listing_begin(struct vmt_guest *g)
+{
+	vmt_mem_epoch(g->mem);
+}
+
+void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st)
+{
+	*st = *vmt_mem_stats_ptr(g->mem);
+}
+
+void vmt_mem_stats_reset(struct vmt_guest *g)
+{
+	memset(vmt_mem_stats_ptr(g->mem), 0, sizeof(struct vmt_mem_stats));
+}
+
+int vmt_read_phys(struct vmt_guest *g, uint64_t pa, void *buf, size_t len)
+{
+	return vmt_mem_read(g->mem, pa, buf, len);
+}
+
+int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa)
+{
+	uint64_t off = va - g->ki.page_offset;
+
+	if (va < g->ki.page_offset || off >= g->direct_map_size)
+		return -EFAULT;
+	*pa = off;
+	return 0;
+}
+
+/*
+ * Kernel reads take two shortcuts that the kernel itself guarantees on
+ * x86-64: the image is mapped linearly at text_va -> phys_load, and the
+ * direct map is page_offset + pa.  Everything else (vmalloc, modules,
+ * fixmap) walks the kernel page tables.
+ */
+static int kread_chunk(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
+{
+	uint64_t pa;
+
+	if (va - g->text_va < g->image_size && va - g->text_va + len <= g->image_size)
+		return vmt_mem_read(g->mem, va - g->text_va + g->ki.phys_load, buf, len);
+	if (!vmt_kva_to_pa(g, va, &pa) && len <= g->direct_map_size - (va - g->ki.page_offset))
+		return vmt_mem_read(g->mem, pa, buf, len);
+	return vmt_x86_read(g->mmu, g->ki.kernel_pgd, va, buf, len);
+}
+
+int vmt_kread(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
+{
+	uint64_t end;
+
+	if (!vmt_add_ok(va, len, &end))
+		return -EFAULT;
+	return kread_chunk(g, va, buf, len);
+}
+
+int vmt_read_kva(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
+{
+	return vmt_kread(g, va, buf, len);
+}
+
+int vmt_kread_u64(struct vmt_guest *g, uint64_t va, uint64_t *val)
+{
+	return vmt_kread(g, va, val, sizeof(*val));
+}
+
+int vmt_kread_u32(struct vmt_guest *g, uint64_t va, uint32_t *val)
+{
+	return vmt_kread(g, va, val, sizeof(*val));
+}
+
+int vmt_kread_str(struct vmt_guest *g, uint64_t va, char *buf, size_t cap)
+{
+	size_t got = 0;
+	int err;
+
+	if (!cap)
+		return -EINVAL;
+	/* Read up to the next page boundary at a time: strings are short. */
+	while (got + 1 < cap) {
+		size_t n = VMT_PAGE_SIZE - ((va + got) & (VMT_PAGE_SIZE - 1));
+		char *nul;
+
+		n = VMT_MIN(n, cap - 1 - got);
+		err = vmt_kread(g, va + got, buf + got, n);
+		if (err) {
+			buf[got] = '\0';
+			return err;
+		}
+		nul = memchr(buf + got, '\0', n);
+		if (nul)
+			return 0;
+		got += n;
+	}
+	buf[got] = '\0';
+	return 0;
+}
+
+int vmt_uread(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size_t len)
+{
+	return vmt_x86_read(g->mmu, pgd_pa, va, buf, len);
+}
+
+int vmt_translate(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, uint64_t *pa)
+{
+	return vmt_x86_translate(g->mmu, pgd_pa ? pgd_pa : g->ki.kernel_pgd, va, pa, NULL);
+}
+
+int vmt_ksym(struct vmt_guest *g, const char *name, uint64_t *va)
+{
+	uint64_t link;
+	int err = vmt_profile_symbol(g->prof, name, &link);
+
+	if (err)
+		return err;
+	*va = link + g->ki.virt_slide;
+	return 0;
+}
+
+int vmt_symbol(struct vmt_guest *g, const char *name, uint64_t *va)
+{
+	return vmt_ksym(g, name, va);
+}
+
+int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int err = req[i].field
+				  ? vmt_profile_field(g->prof, req[i].type, req[i].field, req[i].out)
+				  : vmt_profile_struct_size(g->prof, req[i].type, req[i].out);
+
+		if (!err)
+			continue;
+		if (req[i].optional) {
+			*req[i].out = UINT32_MAX;
+			continue;
+		}
+		return vmt_error(-ENOEXEC, "kernel profile lacks %s%s%s (unsupported kernel?)",
+				 req[i].type, req[i].field ? "." : "",
+				 req[i].field ? req[i].field : "");
+	}
+	return 0;
+}

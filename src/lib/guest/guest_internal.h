@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * guest_internal.h - the guest handle as the walkers see it.
+ *
+ * A struct vmt_guest ties a page source + page cache (mem/), the x86 MMU
+ * (arch/) and the kernel profile (profile/) to one running kernel whose
+ * KASLR slides were found at open time (kaslr.c).  Walkers (linux/) read
+ * the guest only through the functions below, so they never know where a
+ * page came from.
+ */
+#ifndef VMT_GUEST_INTERNAL_H
+#define VMT_GUEST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64.h"
+#include "core/internal.h"
+#include "mem/mem.h"
+#include "profile/profile.h"
+#include "vmemtrans.h"
+
+/* Link-time base of the kernel text mapping (__START_KERNEL_map). */
+#define VMT_START_KERNEL_MAP 0xffffffff80000000ull
+
+/* Upper bounds that keep a hostile guest from making a walk unbounded. */
+#define VMT_MAX_TASKS      (1u << 20) /* PID_MAX_LIMIT is 4M, 1M live tasks is plenty */
+#define VMT_MAX_MODULES    4096
+#define VMT_MAX_SOCKETS    (1u << 20)
+#define VMT_MAX_ARGS_BYTES (1u << 20) /* cmdline/environ cap per process */
+#define VMT_MAX_PATH_DEPTH 256
+
+struct task_offsets;
+
+struct vmt_guest {
+	struct vmt_mem *mem;
+	struct vmt_x86_mmu *mmu;
+	struct vmt_profile *prof;
+	struct vmt_kernel_info ki;
+	uint64_t text_link;  /* link-time _text */
+	uint64_t text_va;    /* run-time _text */
+	uint64_t image_size; /* _end - _text: the range mapped 1:1 to phys_load */
+	uint64_t direct_map_size;
+	struct task_offsets *task_off; /* linux/task_offsets.c, resolved on first use */
+};
+
+/* Physical address of a kernel-image symbol's link address (no page walk). */
+static inline uint64_t vmt_guest_image_pa(const struct vmt_guest *g, uint64_t link_va)
+{
+	return link_va - g->text_link + g->ki.phys_load;
+}
+
+/* Kernel virtual reads (image and direct map fast paths, else page walk). */
+int vmt_kread(struct vmt_guest *g, uint64_t va, void *buf, size_t len);
+int vmt_kread_u64(struct vmt_guest *g, uint64_t va, uint64_t *val);
+int vmt_kread_u32(struct vmt_guest *g, uint64_t va, uint32_t *val);
+/* Read a NUL-terminated kernel string of at most cap-1 bytes into buf. */
+int vmt_kread_str(struct vmt_guest *g, uint64_t va, char *buf, size_t cap);
+/* User virtual read in the address space whose top table is at pgd_pa. */
+int vmt_uread(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size_t len);
+/* Kernel direct-map VA to PA (mm->pgd to CR3); -EFAULT if outside the map. */
+int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa);
+
+/* Run-time address of a kernel symbol (KASLR applied). */
+int vmt_ksym(struct vmt_guest *g, const char *name, uint64_t *va);
+
+/* Plausible kernel pointer: canonical, in the upper half, not NULL-ish. */
+static inline bool vmt_kptr_ok(uint64_t va)
+{
+	return va >= 0xff00000000000000ull && va != ~0ull;
+}
+
+/* One struct field a walker needs; resolved from BTF through the profile. */
+struct vmt_field_req {
+	const char *type;
+	const char *field; /* dotted path; NULL: sizeof(type) */
+	uint32_t *out;
+	bool optional;     /* missing: *out = UINT32_MAX, not an error */
+};
+
+int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, size_t n);
+
+/*
+ * Walk a kernel circular list_head: call fn for each node address (the
+ * address of the embedded list_head, not of the container) after head_va,
+ * stopping at head_va.  At most max nodes; a cycle that does not return to
+ * the head, an unreadable node or more than max nodes gives -EBADMSG after
+ * the nodes seen so far were reported.  fn returns 0 to go on, >0 to stop,
+ * <0 to abort with that error.
+ */
+typedef int (*vmt_list_fn)(struct vmt_guest *g, uint64_t node_va, void *arg);
+int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg);
+
+/* Walk an hlist (or hlist_nulls, nulls end with bit 0 set) from first node. */
+int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_fn fn, void *arg);
+
+/* KASLR and paging-mode discovery (kaslr.c); fills g->ki and text_va. */
+int vmt_kaslr_find(struct vmt_guest *g);
+
+#endif

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mm.c - what a task's mm_struct tells: cmdline and environ (read from the
+ * process's own address space, as /proc/PID/cmdline does), the executable's
+ * path (d_path over exe_file), RSS and virtual size.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux/task_offsets.h"
+
+/*
+ * Copy [start, start+len) of user memory, page by page: a page that is not
+ * present ends the copy (the entry becomes partial), it does not fail it.
+ */
+static int uread_range(struct vmt_guest *g, uint64_t pgd, uint64_t start, size_t len,
+		       char **out, size_t *out_len)
+{
+	char *buf = malloc(len + 1);
+	size_t got = 0;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (got < len) {
+		size_t n = VMT_PAGE_SIZE - ((start + got) & (VMT_PAGE_SIZE - 1));
+
+		n = VMT_MIN(n, len - got);
+		err = vmt_uread(g, pgd, start + got, buf + got, n);
+		if (err)
+			break;
+		got += n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*out_len = got;
+	return err;
+}
+
+/* Clamp a guest-supplied [start, end) to the cap; flags truncation. */
+static size_t args_len(struct vmt_task *t, uint64_t start, uint64_t end)
+{
+	if (end <= start || start >= 0x0100000000000000ull)
+		return 0;
+	if (end - start > VMT_MAX_ARGS_BYTES) {
+		t->flags |= VMT_F_TRUNCATED;
+		return VMT_MAX_ARGS_BYTES;
+	}
+	return (size_t)(end - start);
+}
+
+/*
+ * fs/proc/base.c get_mm_cmdline(): normally [arg_start, arg_end).  If the
+ * last byte of argv is not NUL the process rewrote its title
+ * (setproctitle) and the kernel returns the string up to the first NUL,
+ * possibly running on into the environment area.
+ */
+static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t pgd,
+			      const uint64_t a[4])
+{
+	uint64_t arg_start = a[0], arg_end = a[1], env_start = a[2], env_end = a[3];
+	size_t len = args_len(t, arg_start, arg_end);
+	char last = 0;
+
+	if (!len)
+		return;
+	if (vmt_uread(g, pgd, arg_end - 1, &last, 1) == 0 && last) {
+		if (env_start != arg_end || env_end < env_start)
+			env_end = arg_end;
+		len = args_len(t, arg_start, env_end);
+		if (uread_range(g, pgd, arg_start, len, &t->cmdline, &t->cmdline_len))
+			t->flags |= VMT_F_PARTIAL;
+		if (t->cmdline) {
+			size_t n = strnlen(t->cmdline, t->cmdline_len);
+
+			t->cmdline_len = n < t->cmdline_len ? n + 1 : n;
+		}
+		return;
+	}
+	if (uread_range(g, pgd, arg_start, len, &t->cmdline, &t->cmdline_len))
+		t->flags |= VMT_F_PARTIAL;
+}
+
+static void task_read_environ(struct vmt_guest *g, struct vmt_task *t, uint64_t pgd,
+			      const uint64_t a[4])
+{
+	size_t len = args_len(t, a[2], a[3]);
+
+	if (len && uread_range(g, pgd, a[2], len, &t->environ, &t->environ_len))
+		t->flags |= VMT_F_PARTIAL;
+}
+
+static int kread_ptr(struct vmt_guest *g, uint64_t base, uint32_t off, uint64_t *v)
+{
+	if (off == UINT32_MAX)
+		return -ENOENT;
+	return vmt_kread_u64(g, base + off, v);
+}
+
+/* Prepend "/name" to the path being built backwards in buf[0..*pos). */
+static int path_prepend(struct vmt_guest *g, const struct task_offsets *o, uint64_t dentry,
+			char *buf, size_t *pos)
+{
+	uint64_t name_va;
+	uint32_t len;
+
+	if (kread_ptr(g, dentry, o->dentry_d_name + o->qstr_name, &name_va) ||
+	    vmt_kread_u32(g, dentry + o->dentry_d_name + o->qstr_len, &len))
+		return -EBADMSG;
+	if (len == 0 || len > 255 || len + 1 > *pos)
+		return -ENAMETOOLONG;
+	*pos -= len;
+	if (vmt_kread(g, name_va, buf + *pos, len))
+		return -EBADMSG;
+	buf[--*pos] = '/';
+	return 0;
+}
+
+/*
+ * d_path() for a struct path: climb dentries to the mount root, cross to
+ * the parent mount at its mountpoint, stop at the root mount.  Bounded by
+ * VMT_MAX_PATH_DEPTH steps.
+ */
+static char *task_path(struct vmt_guest *g, const struct task_offsets *o, uint64_t vfsmnt,
+		       uint64_t dentry)
+{
+	char buf[4096];
+	size_t pos = sizeof(buf) - 1;
+
+	buf[pos] = '\0';
+	for (int depth = 0; depth < VMT_MAX_PATH_DEPTH; depth++) {
+		uint64_t mnt_root = 0, parent;
+
+		if (vfsmnt && o->vfsmount_mnt_root != UINT32_MAX)
+			kread_ptr(g, vfsmnt, o->vfsmount_mnt_root, &mnt_root);
+		if (dentry == mnt_root) {
+			uint64_t mount = vfsmnt - o->mount_mnt, pmount;
+
+			if (o->mount_mnt == UINT32_MAX ||
+			    kread_ptr(g, mount, o->mount_mnt_parent, &pmount) || pmount == mount ||
+			    !vmt_kptr_ok(pmount))
+				break;
+			if (kread_ptr(g, mount, o->mount_mnt_mountpoint, &dentry))
+				return NULL;
+			vfsmnt = pmount + o->mount_mnt;
+			continue;
+		}
+		if (kread_ptr(g, dentry, o->dentry_d_parent, &parent) || !vmt_kptr_ok(parent))
+			return NULL;
+		if (parent == dentry) /* the file system's root dentry */
+			break;
+		if (path_prepend(g, o, dentry, buf, &pos))
+			return NULL;
+		dentry = parent;
+	}
+	if (pos == sizeof(buf) - 1)
+		buf[--pos] = '/';
+	return strdup(buf + pos);
+}
+
+static void task_read_exe(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
+			  uint64_t mm)
+{
+	uint64_t file, mnt, dentry;
+
+	if (kread_ptr(g, mm, o->mm_exe_file, &file) || !vmt_kptr_ok(file))
+		return;
+	if (vmt_kread_u64(g, file + o->file_f_path + o->path_mnt, &mnt) ||
+	    vmt_kread_u64(g, file + o->file_f_path + o->path_dentry, &dentry) ||
+	    !vmt_kptr_ok(dentry)) {
+		t->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	t->exe = task_path(g, o, mnt, dentry);
+	if (!t->exe)
+		t->flags |= VMT_F_PARTIAL;
+}
+
+/* mm->rss_stat.count[]: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
+static void task_read_rss(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
+			  uint64_t mm)
+{
+	int64_t c[4];
+	uint64_t total_vm;
+
+	if (o->mm_total_vm != UINT32_MAX && !vmt_kread_u64(g, mm + o->mm_total_vm, &total_vm))
+		t->vsize = total_vm << VMT_PAGE_SHIFT;
+	if (o->mm_rss_stat == UINT32_MAX || vmt_kread(g, mm + o->mm_rss_stat, c, sizeof(c)))
+		return;
+	for (int i = 0; i < 4; i++)
+		if (i != 2 && c[i] > 0)
+			t->rss_pages += (uint64_t)c[i];
+}
+
+void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
+		      unsigned what)
+{
+	uint64_t mm, pgd, a[4];
+
+	if (vmt_kread_u64(g, t->kva + o->task_mm, &mm) || !mm)
+		return; /* kernel thread or exited (zombie): nothing to read */
+	if (!vmt_kptr_ok(mm) || vmt_kread_u64(g, mm + o->mm_pgd, &pgd) ||
+	    vmt_kva_to_pa(g, pgd, &t->pgd_pa)) {
+		t->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	task_read_rss(g, o, t, mm);
+	if (what & VMT_TASK_EXE)
+		task_read_exe(g, o, t, mm);
+	if (!(what & (VMT_TASK_CMDLINE | VMT_TASK_ENVIRON)))
+		return;
+	if (vmt_kread_u64(g, mm + o->mm_arg_start, &a[0]) ||
+	    vmt_kread_u64(g, mm + o->mm_arg_end, &a[1]) ||
+	    vmt_kread_u64(g, mm + o->mm_env_start, &a[2]) ||
+	    vmt_kread_u64(g, mm + o->mm_env_end, &a[3])) {
+		t->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	if (what & VMT_TASK_CMDLINE)
+		task_read_cmdline(g, t, t->pgd_pa, a);
+	if (what & VMT_TASK_ENVIRON)
+		task_read_environ(g, t, t->pgd_pa, a);
+}
+
+void vmt_task_clear(struct vmt_task *t)
+{
+	free(t->cmdline);
+	free(t->environ);
+	free(t->exe);
+	t->cmdline = t->environ = t->exe = NULL;
+}

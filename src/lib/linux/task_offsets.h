@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * task_offsets.h - struct layouts the task walker needs, resolved from the
+ * profile's BTF once per guest (memoized in the profile cache).
+ */
+#ifndef VMT_LINUX_TASK_OFFSETS_H
+#define VMT_LINUX_TASK_OFFSETS_H
+
+#include <stdint.h>
+
+#include "guest/guest_internal.h"
+
+struct task_offsets {
+	uint32_t task_tasks, task_pid, task_tgid, task_comm, task_real_parent;
+	uint32_t task_group_leader, task_state, task_exit_state, task_flags;
+	uint32_t task_real_cred, task_signal, task_thread_node, task_mm;
+	uint32_t task_start_boottime, task_utime, task_stime, task_prio, task_static_prio;
+	uint32_t cred_uid, cred_gid, cred_euid, cred_egid, cred_suid, cred_sgid;
+	uint32_t cred_fsuid, cred_fsgid;
+	uint32_t signal_nr_threads, signal_thread_head, signal_pids;
+	uint32_t pid_numbers;
+	uint32_t mm_pgd, mm_arg_start, mm_arg_end, mm_env_start, mm_env_end;
+	uint32_t mm_exe_file, mm_total_vm, mm_rss_stat;
+	uint32_t file_f_path, path_mnt, path_dentry;
+	uint32_t dentry_d_parent, dentry_d_name, qstr_name, qstr_len;
+	uint32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
+	int64_t pidtype_pgid, pidtype_sid;
+};
+
+/* Resolve (once per guest) and return a borrowed pointer. */
+int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out);
+
+/* mm.c: cmdline, environ, exe path, RSS and vsize of a user task. */
+void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
+		      unsigned what);
+/* Free what a vmt_task owns (strings), not the task itself. */
+void vmt_task_clear(struct vmt_task *t);
+
+#endif

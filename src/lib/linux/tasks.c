@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tasks.c - the task walker: processes and threads as /proc shows them.
+ *
+ * Thread-group leaders hang off init_task.tasks; each group's threads hang
+ * off signal->thread_head through task->thread_node.  For every task we
+ * read ids, credentials, state and times from task_struct, and for user
+ * processes cmdline/environ from the user address space (mm->pgd) and the
+ * executable's path from mm->exe_file.
+ *
+ * Hostile guest: every list is bounded and cycle-checked (lists.c), every
+ * string and argument area capped (VMT_MAX_ARGS_BYTES); an unreadable
+ * field marks the entry VMT_F_PARTIAL instead of failing the listing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest/guest_internal.h"
+#include "linux/task_offsets.h"
+
+/* Growable result array. */
+struct task_vec {
+	struct vmt_task *v;
+	size_t n, cap;
+};
+
+static struct vmt_task *task_vec_add(struct task_vec *tv)
+{
+	if (tv->n == tv->cap) {
+		size_t cap = tv->cap ? tv->cap * 2 : 256;
+		struct vmt_task *v = realloc(tv->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		tv->v = v;
+		tv->cap = cap;
+	}
+	memset(&tv->v[tv->n], 0, sizeof(tv->v[0]));
+	return &tv->v[tv->n++];
+}
+
+struct task_walk {
+	struct vmt_guest *g;
+	const struct task_offsets *o;
+	unsigned what;
+	struct task_vec tv;
+	int err; /* first allocation failure */
+};
+
+/* Read a field; on failure mark the task partial and leave *dst zeroed. */
+static void tfield(struct task_walk *w, struct vmt_task *t, uint64_t base, uint32_t off,
+		   void *dst, size_t len)
+{
+	if (off == UINT32_MAX || vmt_kread(w->g, base + off, dst, len)) {
+		memset(dst, 0, len);
+		t->flags |= VMT_F_PARTIAL;
+	}
+}
+
+static uint64_t tptr(struct task_walk *w, struct vmt_task *t, uint64_t base, uint32_t off)
+{
+	uint64_t v = 0;
+
+	tfield(w, t, base, off, &v, sizeof(v));
+	return v;
+}
+
+static int32_t pid_nr(struct task_walk *w, struct vmt_task *t, uint64_t pid_va)
+{
+	int32_t nr = 0;
+
+	if (vmt_kptr_ok(pid_va))
+		tfield(w, t, pid_va, w->o->pid_numbers, &nr, sizeof(nr));
+	return nr;
+}
+
+static void task_read_creds(struct task_walk *w, struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t cred = tptr(w, t, task, o->task_real_cred);
+
+	if (!vmt_kptr_ok(cred)) {
+		t->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	tfield(w, t, cred, o->cred_uid, &t->uid, 4);
+	tfield(w, t, cred, o->cred_gid, &t->gid, 4);
+	tfield(w, t, cred, o->cred_euid, &t->euid, 4);
+	tfield(w, t, cred, o->cred_egid, &t->egid, 4);
+	tfield(w, t, cred, o->cred_suid, &t->suid, 4);
+	tfield(w, t, cred, o->cred_sgid, &t->sgid, 4);
+	tfield(w, t, cred, o->cred_fsuid, &t->fsuid, 4);
+	tfield(w, t, cred, o->cred_fsgid, &t->fsgid, 4);
+}
+
+/* The one-letter state of /proc/PID/stat (fs/proc/array.c task_state_array). */
+static char task_state_char(uint32_t state, uint32_t exit_state)
+{
+	static const char letters[] = "RSDTtXZP";
+	uint32_t s = (state | exit_state) & 0x7f; /* TASK_REPORT */
+
+	if (state == 0x402) /* TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD */
+		return 'I';
+	if (!s)
+		return 'R';
+	return letters[32 - __builtin_clz(s)];
+}
+
+static void task_read_sched(struct task_walk *w, struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint32_t state = 0, exit_state = 0, flags = 0;
+	int32_t prio = 0, static_prio = 0;
+
+	tfield(w, t, task, o->task_state, &state, 4);
+	tfield(w, t, task, o->task_exit_state, &exit_state, 4);
+	tfield(w, t, task, o->task_flags, &flags, 4);
+	t->state = task_state_char(state, exit_state);
+	if (flags & 0x00200000) /* PF_KTHREAD */
+		t->flags |= VMT_F_KTHREAD;
+	tfield(w, t, task, o->task_prio, &prio, 4);
+	tfield(w, t, task, o->task_static_prio, &static_prio, 4);
+	t->prio = prio - 100; /* MAX_RT_PRIO, as /proc/PID/stat shows it */
+	t->nice = static_prio - 120;
+	tfield(w, t, task, o->task_start_boottime, &t->start_ns, 8);
+	tfield(w, t, task, o->task_utime, &t->utime_ns, 8);
+	tfield(w, t, task, o->task_stime, &t->stime_ns, 8);
+}
+
+static void task_read_signal(struct task_walk *w, struct vmt_task *t, uint64_t signal)
+{
+	const struct task_offsets *o = w->o;
+
+	if (!vmt_kptr_ok(signal)) {
+		t->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	tfield(w, t, signal, o->signal_nr_threads, &t->nthreads, 4);
+	if (o->signal_pids != UINT32_MAX) {
+		t->pgrp = pid_nr(w, t, tptr(w, t, signal, o->signal_pids + 8 * o->pidtype_pgid));
+		t->session = pid_nr(w, t, tptr(w, t, signal, o->signal_pids + 8 * o->pidtype_sid));
+	}
+}
+
+/* Fill everything that lives in task_struct (and cred, signal, parent). */
+static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t parent, leader;
+
+	t->kva = task;
+	tfield(w, t, task, o->task_pid, &t->pid, 4);
+	tfield(w, t, task, o->task_tgid, &t->tgid, 4);
+	tfield(w, t, task, o->task_comm, t->comm, sizeof(t->comm));
+	t->comm[sizeof(t->comm) - 1] = '\0';
+	parent = tptr(w, t, task, o->task_real_parent);
+	if (vmt_kptr_ok(parent))
+		tfield(w, t, parent, o->task_tgid, &t->ppid, 4);
+	leader = tptr(w, t, task, o->task_group_leader);
+	if (leader != task)
+		t->flags |= VMT_F_THREAD;
+	if (t->pid == 0) /* the idle task has no parent in /proc terms */
+		t->ppid = 0;
+	task_read_creds(w, t, task);
+	task_read_sched(w, t, task);
+	task_read_signal(w, t, tptr(w, t, task, o->task_signal));
+}
+
+static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
+{
+	struct task_walk *w = arg;
+	struct vmt_task *t = task_vec_add(&w->tv);
+
+	if (!t)
+		return w->err = -ENOMEM;
+	task_read_common(w, t, node - w->o->task_thread_node);
+	vmt_task_read_mm(g, w->o, t, w->what);
+	return 0;
+}
+
+static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
+{
+	struct task_walk *w = arg;
+	uint64_t task = node - w->o->task_tasks, signal;
+	struct vmt_task probe = {0};
+	int err;
+
+	if (!(w->what & VMT_TASK_THREADS)) {
+		struct vmt_task *t = task_vec_add(&w->tv);
+
+		if (!t)
+			return w->err = -ENOMEM;
+		task_read_common(w, t, task);
+		vmt_task_read_mm(g, w->o, t, w->what);
+		return 0;
+	}
+	signal = tptr(w, &probe, task, w->o->task_signal);
+	if (!vmt_kptr_ok(signal))
+		return 0;
+	err = vmt_list_walk(g, signal + w->o->signal_thread_head, VMT_MAX_TASKS,
+			    task_visit_thread, w);
+	if (err == -ENOMEM)
+		return err;
+	if (err) /* a corrupt thread list costs this group, not the listing */
+		pr_warn("threads of task at 0x%llx: %s", (unsigned long long)task,
+			vmt_last_error());
+	return 0;
+}
+
+static int task_cmp_pid(const void *a, const void *b)
+{
+	const struct vmt_task *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
+{
+	struct task_walk w = {.g = g, .what = what};
+	struct vmt_task_list *l;
+	uint64_t init_task;
+	int err, walk_err;
+
+	*out = NULL;
+	err = vmt_task_offsets(g, &w.o);
+	if (err)
+		return err;
+	err = vmt_ksym(g, "init_task", &init_task);
+	if (err)
+		return vmt_error(-ENOEXEC, "kernel profile has no init_task");
+	walk_err = vmt_list_walk(g, init_task + w.o->task_tasks, VMT_MAX_TASKS, task_visit, &w);
+	if (w.err) {
+		err = w.err;
+		goto err_free;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	qsort(w.tv.v, w.tv.n, sizeof(*w.tv.v), task_cmp_pid);
+	l->tasks = w.tv.v;
+	l->n = w.tv.n;
+	*out = l;
+	/* A corrupt task list still hands back what was read before the damage. */
+	return walk_err;
+
+err_free:
+	for (size_t i = 0; i < w.tv.n; i++)
+		vmt_task_clear(&w.tv.v[i]);
+	free(w.tv.v);
+	return err;
+}
+
+void vmt_task_list_free(struct vmt_task_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		vmt_task_clear(&l->tasks[i]);
+	free(l->tasks);
+	free(l);
+}

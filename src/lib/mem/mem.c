@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mem.c - the guest-physical page cache.
+ *
+ * Pages live in an arena of cache_pages 4 KiB slots; an open-addressing
+ * (linear probing) table maps pfn -> slot.  Both carry the generation of
+ * the epoch that filled them, so vmt_mem_epoch() forgets everything by
+ * bumping one number: an entry of another generation is an empty entry.
+ * Within an epoch slots are handed out in order; once all are used, a clock
+ * hand picks a victim that was not used since the hand last passed, and the
+ * table entry is removed by backward shifting (no tombstones, so probe
+ * chains stay short however long an epoch lasts).
+ *
+ * The hot path is a walker doing many small reads in one page: the last
+ * page touched is remembered and checked before the table.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/internal.h"
+#include "mem/mem.h"
+
+#define NO_PFN	      UINT64_MAX
+#define MAX_CACHE_PGS (1u << 24) /* 64 GiB: slot numbers fit in uint32_t */
+
+struct mem_entry {
+	uint64_t pfn;
+	uint32_t slot;
+	uint32_t gen; /* valid iff == vmt_mem.gen */
+};
+
+struct mem_slot {
+	uint64_t pfn;
+	uint32_t gen; /* holds a page of this epoch iff == vmt_mem.gen */
+	uint32_t ref; /* used since the clock hand last passed */
+};
+
+struct vmt_mem {
+	struct vmt_memsrc *src;
+	uint64_t ram_pages; /* frames at or above this are not RAM */
+	uint64_t epoch_id;
+	uint32_t gen; /* never 0: 0 marks an empty entry */
+
+	/* one-entry fast path; last_pfn is NO_PFN when unset */
+	uint64_t last_pfn;
+	uint8_t *last_page;
+
+	uint8_t *arena; /* cap slots of VMT_PAGE_SIZE */
+	struct mem_slot *slots;
+	uint32_t cap, used, hand;
+
+	struct mem_entry *table;
+	uint64_t mask;	/* table size - 1; size >= 2 * cap keeps probes short */
+	unsigned shift; /* 64 - log2(table size) */
+
+	struct vmt_mem_stats stats;
+};
+
+static inline uint64_t pfn_hash(const struct vmt_mem *m, uint64_t pfn)
+{
+	/* Fibonacci hashing: the top bits of the product mix every pfn bit. */
+	return pfn * 0x9e3779b97f4a7c15ull >> m->shift;
+}
+
+/* Index of pfn's entry, or of the empty entry where it would go. */
+static inline uint64_t table_find(const struct vmt_mem *m, uint64_t pfn)
+{
+	uint64_t i = pfn_hash(m, pfn);
+
+	while (m->table[i].gen == m->gen && m->table[i].pfn != pfn)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+/* Remove pfn (present) and pull later chain members back over the gap. */
+static void table_remove(struct vmt_mem *m, uint64_t pfn)
+{
+	uint64_t i = table_find(m, pfn), j = i, home;
+
+	for (;;) {
+		j = (j + 1) & m->mask;
+		if (m->table[j].gen != m->gen)
+			break;
+		home = pfn_hash(m, m->table[j].pfn);
+		/* j's entry may fill the gap at i unless its home lies in (i, j]. */
+		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
+			m->table[i] = m->table[j];
+			i = j;
+		}
+	}
+	m->table[i].gen = 0;
+}
+
+/* A slot to fill: a never-used one, else the clock's victim. */
+static uint32_t slot_take(struct vmt_mem *m)
+{
+	struct mem_slot *s;
+	uint32_t n;
+
+	if (m->used < m->cap)
+		return m->used++;
+	for (;;) {
+		n = m->hand;
+		m->hand = (m->hand + 1 == m->cap) ? 0 : m->hand + 1;
+		s = &m->slots[n];
+		if (s->gen != m->gen) /* freed by a failed fill */
+			return n;
+		if (s->ref) {
+			s->ref = 0;
+			continue;
+		}
+		table_remove(m, s->pfn);
+		if (m->last_pfn == s->pfn)
+			m->last_pfn = NO_PFN;
+		s->gen = 0;
+		m->stats.evictions++;
+		return n;
+	}
+}
+
+static int page_fill(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
+{
+	uint64_t holes = m->src->holes;
+	uint32_t n = slot_take(m);
+	uint8_t *data = m->arena + ((size_t)n << VMT_PAGE_SHIFT);
+	uint64_t i;
+	int err;
+
+	err = vmt_memsrc_read_page(m->src, pfn, data);
+	m->stats.holes += m->src->holes - holes;
+	if (err)
+		return err; /* slot n stays free: its gen is not current */
+	m->stats.pages_read++;
+	m->slots[n] = (struct mem_slot){.pfn = pfn, .gen = m->gen, .ref = 1};
+	i = table_find(m, pfn);
+	m->table[i] = (struct mem_entry){.pfn = pfn, .slot = n, .gen = m->gen};
+	*page = data;
+	return 0;
+}
+
+static int page_get_slow(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
+{
+	struct mem_entry *e;
+	int err;
+
+	if (pfn >= m->ram_pages)
+		return -EFAULT;
+	e = &m->table[table_find(m, pfn)];
+	if (e->gen == m->gen) {
+		m->stats.cache_hits++;
+		m->slots[e->slot].ref = 1;
+		*page = m->arena + ((size_t)e->slot << VMT_PAGE_SHIFT);
+	} else {
+		err = page_fill(m, pfn, page);
+		if (err)
+			return err;
+	}
+	m->last_pfn = pfn;
+	m->last_page = *page;
+	return 0;
+}
+
+static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
+{
+	if (pfn == m->last_pfn) {
+		m->stats.cache_hits++;
+		*page = m->last_page;
+		return 0;
+	}
+	return page_get_slow(m, pfn, page);
+}
+
+int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	uint8_t *out = buf, *page;
+	uint64_t end, off, n;
+	size_t total = len;
+	int err;
+
+	if (!vmt_add_ok(pa, len, &end))
+		return -EFAULT;
+	while (len) {
+		off = pa & (VMT_PAGE_SIZE - 1);
+		n = VMT_MIN(len, VMT_PAGE_SIZE - off);
+		err = page_get(m, pa >> VMT_PAGE_SHIFT, &page);
+		if (err)
+			return err;
+		memcpy(out, page + off, n);
+		out += n;
+		pa += n;
+		len -= n;
+	}
+	m->stats.bytes_copied += total;
+	return 0;
+}
+
+int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val)
+{
+	return vmt_mem_read(m, pa, val, sizeof(*val));
+}
+
+void vmt_mem_epoch(struct vmt_mem *m)
+{
+	m->epoch_id++;
+	m->last_pfn = NO_PFN;
+	m->used = 0;
+	m->hand = 0;
+	if (++m->gen == 0) {
+		/* 2^32 epochs later: old generations would look current again. */
+		memset(m->table, 0, (m->mask + 1) * sizeof(*m->table));
+		memset(m->slots, 0, (size_t)m->cap * sizeof(*m->slots));
+		m->gen = 1;
+	}
+}
+
+uint64_t vmt_mem_epoch_id(const struct vmt_mem *m)
+{
+	return m->epoch_id;
+}
+
+uint64_t vmt_mem_ram_end(const struct vmt_mem *m)
+{
+	return m->src->ram_end;
+}
+
+struct vmt_mem_stats *vmt_mem_stats_ptr(struct vmt_mem *m)
+{
+	return &m->stats;
+}
+
+static int mem_alloc(struct vmt_mem *m, size_t cap)
+{
+	size_t tsize = 16;
+	unsigned bits = 4;
+
+	while (tsize < 2 * cap) {
+		tsize <<= 1;
+		bits++;
+	}
+	/* Anonymous memory: slots cost RAM only once a page is cached in them. */
+	m->arena = mmap(NULL, cap << VMT_PAGE_SHIFT, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->arena == MAP_FAILED) {
+		m->arena = NULL;
+		return -ENOMEM;
+	}
+	m->slots = calloc(cap, sizeof(*m->slots));
+	m->table = calloc(tsize, sizeof(*m->table));
+	if (!m->slots || !m->table)
+		return -ENOMEM;
+	m->cap = (uint32_t)cap;
+	m->mask = tsize - 1;
+	m->shift = 64 - bits;
+	return 0;
+}
+
+static void mem_release(struct vmt_mem *m)
+{
+	if (m->arena)
+		munmap(m->arena, (size_t)m->cap << VMT_PAGE_SHIFT);
+	free(m->slots);
+	free(m->table);
+	free(m);
+}
+
+int vmt_mem_new(struct vmt_memsrc *src, size_t cache_pages, struct vmt_mem **out)
+{
+	struct vmt_mem *m;
+	int err;
+
+	*out = NULL;
+	if (!src)
+		return -EINVAL;
+	if (!cache_pages)
+		cache_pages = VMT_MEM_DEFAULT_CACHE_PAGES;
+	if (cache_pages > MAX_CACHE_PGS)
+		return vmt_error(-EINVAL, "page cache of %zu pages is too big (max %u)",
+				 cache_pages, MAX_CACHE_PGS);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cap = (uint32_t)cache_pages; /* for mem_release on a partial alloc */
+	err = mem_alloc(m, cache_pages);
+	if (err) {
+		mem_release(m);
+		return err;
+	}
+	m->src = src;
+	m->ram_pages = (src->ram_end >> VMT_PAGE_SHIFT) + !!(src->ram_end & (VMT_PAGE_SIZE - 1));
+	m->epoch_id = 1;
+	m->gen = 1;
+	m->last_pfn = NO_PFN;
+	*out = m;
+	return 0;
+}
+
+void vmt_mem_free(struct vmt_mem *m)
+{
+	if (!m)
+		return;
+	vmt_memsrc_free(m->src);
+	mem_release(m);
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * file.c - a page source over QEMU's RAM file (memory-backend-file on tmpfs).
+ *
+ * Reads use pread(2) only, never mmap: on tmpfs a read fault through a
+ * shared mapping of a hole allocates a page in the file, and a split VM
+ * would then see zeros instead of faulting to its sub-host (DESIGN.md).
+ * pread of a hole copies zeros and allocates nothing.
+ *
+ * Holes are found without extra syscalls for ordinary pages: only a page
+ * that reads as all zeros is asked about with lseek(SEEK_DATA), which on
+ * tmpfs answers per page from the page cache and swap.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "memsrc/memsrc.h"
+
+struct memsrc_file {
+	struct vmt_memsrc base; /* first: the ops get &base */
+	int fd;
+	unsigned flags; /* enum vmt_memsrc_file_flags */
+	struct vmt_ram_layout layout;
+	char *path;
+};
+
+/* File offset of guest-physical frame pfn; false if pfn is not RAM. */
+static bool file_offset_of(const struct memsrc_file *f, uint64_t pfn, uint64_t *off)
+{
+	uint64_t gpa = pfn << VMT_PAGE_SHIFT;
+	unsigned i;
+
+	if (pfn > (UINT64_MAX >> VMT_PAGE_SHIFT))
+		return false;
+	for (i = 0; i < f->layout.n; i++) {
+		const struct vmt_ram_range *r = &f->layout.r[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa < r->len) {
+			*off = r->file_off + (gpa - r->gpa);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+	size_t i;
+
+	for (i = 0; i < VMT_PAGE_SIZE / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* A zero page may be a hole or a written page of zeros: ask the file system. */
+static bool file_is_hole(const struct memsrc_file *f, uint64_t off)
+{
+	off_t data = lseek(f->fd, (off_t)off, SEEK_DATA);
+
+	/* ENXIO: no data at or after off.  Other errors: assume data. */
+	if (data < 0)
+		return errno == ENXIO;
+	return (uint64_t)data != off;
+}
+
+static int file_pread_page(const struct memsrc_file *f, uint64_t off, void *page)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < VMT_PAGE_SIZE) {
+		n = pread(f->fd, (uint8_t *)page + done, VMT_PAGE_SIZE - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vmt_error(-errno, "reading memory file %s at %#llx: %s", f->path,
+					 (unsigned long long)off, strerror(errno));
+		if (n == 0)
+			return vmt_error(-EIO, "memory file %s shrank below offset %#llx", f->path,
+					 (unsigned long long)off);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t off;
+	int err;
+
+	if (!file_offset_of(f, pfn, &off))
+		return -EFAULT;
+	err = file_pread_page(f, off, page);
+	if (err)
+		return err;
+	if (!page_is_zero(page) || !file_is_hole(f, off))
+		return 0;
+	src->holes++;
+	return (f->flags & VMT_MEMSRC_HOLE_ENODATA) ? -ENODATA : 0;
+}
+
+static void file_destroy(struct vmt_memsrc *src)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+
+	close(f->fd);
+	free(f->path);
+	free(f);
+}
+
+static const struct vmt_memsrc_ops file_ops = {
+    .name = "file",
+    .read_page = file_read_page,
+    .destroy = file_destroy,
+};
+
+/* Page-aligned, non-overflowing ranges; *file_end = bytes the file must hold. */
+static int layout_check(const struct vmt_ram_layout *layout, uint64_t *file_end)
+{
+	uint64_t end;
+	unsigned i;
+
+	*file_end = 0;
+	if (!layout->n || layout->n > VMT_RAM_MAX_RANGES)
+		return vmt_error(-EINVAL, "RAM layout has %u ranges", layout->n);
+	for (i = 0; i < layout->n; i++) {
+		const struct vmt_ram_range *r = &layout->r[i];
+
+		if ((r->gpa | r->len | r->file_off) & (VMT_PAGE_SIZE - 1) || !r->len ||
+		    !vmt_add_ok(r->gpa, r->len, &end) || !vmt_add_ok(r->file_off, r->len, &end))
+			return vmt_error(-EINVAL, "bad RAM range %u: gpa %#llx len %#llx", i,
+					 (unsigned long long)r->gpa, (unsigned long long)r->len);
+		*file_end = VMT_MAX(*file_end, end);
+	}
+	return 0;
+}
+
+static int file_open_checked(const char *path, uint64_t need, int *fd_out)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return vmt_error(-ENOENT, "no such memory file: %s", path);
+	if (fd < 0)
+		return vmt_error(-errno, "cannot open memory file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		err = vmt_error(-errno, "cannot stat memory file %s: %s", path, strerror(errno));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = vmt_error(-EINVAL, "memory file %s is not a regular file", path);
+		goto err_close;
+	}
+	if ((uint64_t)st.st_size < need) {
+		err = vmt_error(-EINVAL, "memory file %s is %llu bytes, the RAM layout needs %llu",
+				path, (unsigned long long)st.st_size, (unsigned long long)need);
+		goto err_close;
+	}
+	*fd_out = fd;
+	return 0;
+err_close:
+	close(fd);
+	return err;
+}
+
+int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *layout,
+			       unsigned flags, struct vmt_memsrc **out)
+{
+	struct memsrc_file *f;
+	uint64_t need;
+	int err;
+
+	*out = NULL;
+	err = layout_check(layout, &need);
+	if (err)
+		return err;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->path = strdup(path);
+	if (!f->path) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = file_open_checked(path, need, &f->fd);
+	if (err)
+		goto err_free;
+	f->base.ops = &file_ops;
+	f->base.ram_end = vmt_ram_layout_end(layout);
+	f->flags = flags;
+	f->layout = *layout;
+	*out = &f->base;
+	return 0;
+err_free:
+	free(f->path);
+	free(f);
+	return err;
+}
+
+int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
+			 struct vmt_memsrc **out)
+{
+	return vmt_memsrc_file_open_flags(path, layout, 0, out);
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* cmd_lsmod.c - `vmt lsmod`: the guest's kernel modules, as /proc/modules. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char lsmod_help[] =
+	"usage: vmt lsmod [options]\n\n"
+	"List the guest's loaded kernel modules from its memory (the kernel's module\n"
+	"list), like lsmod: name, size, use count and users.\n\n"
+	"options:\n"
+	"  --proc             print in the format of /proc/modules\n" CLI_TARGET_HELP;
+
+static json_object *lsmod_json(const struct vmt_module *m)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(m->name));
+	json_object_object_add(o, "size", json_object_new_uint64(m->size));
+	json_object_object_add(o, "refcnt", json_object_new_int(m->refcnt));
+	json_object_object_add(o, "deps", json_object_new_string(m->deps));
+	json_object_object_add(o, "state", json_object_new_string(m->state));
+	json_object_object_add(o, "base", json_object_new_uint64(m->base));
+	return o;
+}
+
+static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
+{
+	json_object *a;
+
+	if (json) {
+		a = json_object_new_array();
+		for (size_t i = 0; i < l->n; i++)
+			json_object_array_add(a, lsmod_json(&l->mods[i]));
+		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+		json_object_put(a);
+		return;
+	}
+	if (!proc)
+		printf("%-19s %8s  %s\n", "Module", "Size", "Used by");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_module *m = &l->mods[i];
+
+		if (proc)
+			printf("%s %llu %d %s %s 0x%016llx\n", m->name,
+			       (unsigned long long)m->size, m->refcnt, m->deps, m->state,
+			       (unsigned long long)m->base);
+		else
+			printf("%-19s %8llu  %d %s\n", m->name, (unsigned long long)m->size,
+			       m->refcnt, m->deps[0] == '-' ? "" : m->deps);
+	}
+}
+
+int cmd_lsmod(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CLI_TARGET_LONGOPTS,
+		{"proc", no_argument, NULL, OPT_CMD_BASE},
+		{0},
+	};
+	struct cli_target t = {0};
+	struct vmt_module_list *l = NULL;
+	struct vmt_guest *g;
+	bool proc = false;
+	double t0;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_target_opt(&t, c, optarg))
+			continue;
+		if (c == OPT_CMD_BASE) {
+			proc = true;
+		} else if (c == 'h' || c == OPT_HELP) {
+			fputs(lsmod_help, stdout);
+			return EXIT_OK;
+		} else {
+			fputs(lsmod_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_err("lsmod", "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	t0 = cli_now_ms();
+	g = cli_target_open("lsmod", &t);
+	if (!g)
+		return EXIT_FAIL;
+	vmt_listing_begin(g);
+	err = vmt_modules(g, &l);
+	if (err && !l)
+		cli_err("lsmod", "%s", vmt_last_error());
+	if (l)
+		lsmod_print(l, t.json, proc);
+	if (err && l)
+		cli_err("lsmod", "module list is corrupt, listing is incomplete: %s",
+			vmt_last_error());
+	cli_target_stats(&t, g, cli_now_ms() - t0);
+	vmt_module_list_free(l);
+	vmt_guest_close(g);
+	return err ? EXIT_FAIL : EXIT_OK;
+}

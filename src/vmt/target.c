@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* target.c - turn --vm / --mem --kernel into an open guest. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "vm/vm.h"
+
+bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_VM:
+		t->vm = arg;
+		return true;
+	case OPT_MEM:
+		t->mem = arg;
+		return true;
+	case OPT_KERNEL:
+		t->kernel = arg;
+		return true;
+	case OPT_CACHE_DIR:
+		t->cache_dir = arg;
+		return true;
+	case OPT_SYSTEM_MAP:
+		t->system_map = arg;
+		return true;
+	case OPT_MACHINE:
+		t->machine = arg;
+		return true;
+	case OPT_JSON:
+		t->json = true;
+		return true;
+	case OPT_STATS:
+		t->stats = true;
+		return true;
+	}
+	return false;
+}
+
+double cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
+{
+	struct vmt_guest_opts o = {.sz = sizeof(o)};
+	struct vmt_vm_desc vm;
+	struct vmt_guest *g;
+	int err;
+
+	if (t->mem && t->vm) {
+		cli_err(cmd, "give either --vm or --mem/--kernel, not both");
+		return NULL;
+	}
+	if (t->mem) {
+		if (!t->kernel) {
+			cli_err(cmd, "--mem needs --kernel VMLINUZ (the guest's kernel image)");
+			return NULL;
+		}
+		o.mem_path = t->mem;
+		o.kernel_path = t->kernel;
+		o.machine = t->machine;
+	} else {
+		err = vmt_vm_load(t->vm ? t->vm : "vmt", &vm);
+		if (err) {
+			cli_err(cmd, "%s", vmt_last_error()[0] ? vmt_last_error() : strerror(-err));
+			return NULL;
+		}
+		o.mem_path = vm.mem_path;
+		o.kernel_path = t->kernel ? t->kernel : vm.kernel;
+		o.machine = vm.machine;
+	}
+	o.cache_dir = t->cache_dir;
+	o.system_map = t->system_map;
+	g = vmt_guest_open(&o);
+	if (!g)
+		cli_err(cmd, "%s: %s", o.mem_path,
+			vmt_last_error()[0] ? vmt_last_error() : strerror(errno));
+	return g;
+}
+
+void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms)
+{
+	struct vmt_mem_stats st;
+
+	if (!t->stats)
+		return;
+	vmt_mem_stats(g, &st);
+	fprintf(stderr,
+		"stats: %.2f ms, pages read %llu, cache hits %llu, tlb hits %llu, "
+		"tlb misses %llu, bytes copied %llu\n",
+		ms, (unsigned long long)st.pages_read, (unsigned long long)st.cache_hits,
+		(unsigned long long)st.tlb_hits, (unsigned long long)st.tlb_misses,
+		(unsigned long long)st.bytes_copied);
+}

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_mem.c - page sources (RAM layout, RAM file, buffer) and the page
+ * cache above them.  No VM: guest RAM is a buffer or a sparse tmpfs file.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/internal.h"
+#include "mem/mem.h"
+#include "memsrc/memsrc.h"
+
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+
+/* ---------------------------------------------------------- RAM layout */
+
+static void expect_layout(uint64_t ram, const char *machine, uint64_t over, uint64_t below)
+{
+	struct vmt_ram_layout l;
+
+	assert_int_equal(vmt_ram_layout_x86(ram, machine, over, &l), 0);
+	assert_int_equal(l.r[0].gpa, 0);
+	assert_int_equal(l.r[0].file_off, 0);
+	assert_int_equal(l.r[0].len, below);
+	if (ram == below) {
+		assert_int_equal(l.n, 1);
+		assert_int_equal(vmt_ram_layout_end(&l), ram);
+		return;
+	}
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.r[1].gpa, 4 * GIB);
+	assert_int_equal(l.r[1].len, ram - below);
+	assert_int_equal(l.r[1].file_off, below);
+	assert_int_equal(vmt_ram_layout_end(&l), 4 * GIB + ram - below);
+}
+
+static void test_layout_pc(void **state)
+{
+	expect_layout(512 * MIB, "pc", 0, 512 * MIB);
+	expect_layout(512 * MIB, NULL, 0, 512 * MIB); /* pc is the default */
+	expect_layout(3 * GIB, "pc", 0, 3 * GIB);     /* fits under 3.5 GiB */
+	/* 3.5 GiB does not fit under the 3.5 GiB default: gigabyte-aligned at 3 GiB */
+	expect_layout(3584 * MIB, "pc", 0, 3 * GIB);
+	expect_layout(4 * GIB, "pc", 0, 3 * GIB);
+	expect_layout(4 * GIB, "pc-i440fx-7.2", 0, 3 * GIB);
+}
+
+static void test_layout_q35(void **state)
+{
+	expect_layout(2816 * MIB, "q35", 0, 2 * GIB); /* 2.75 GiB: split at 2 GiB */
+	expect_layout(2815 * MIB, "q35", 0, 2815 * MIB);
+	expect_layout(8 * GIB, "pc-q35-7.2", 0, 2 * GIB);
+}
+
+static void test_layout_override(void **state)
+{
+	struct vmt_ram_layout l;
+
+	/* QEMU's own examples (pc_piix.c) */
+	expect_layout(4 * GIB, "pc", 2 * GIB, 2 * GIB);
+	expect_layout(3968 * MIB, "pc", 4 * GIB, 3968 * MIB);
+	expect_layout(1 * GIB, "pc", 512 * MIB, 512 * MIB);
+	/* q35 only lowers its split */
+	expect_layout(1 * GIB, "q35", 512 * MIB, 512 * MIB);
+	expect_layout(1 * GIB, "q35", 4 * GIB, 1 * GIB);
+	assert_int_equal(vmt_ram_layout_x86(1 * GIB, "pc", 5 * GIB, &l), -EINVAL);
+	assert_int_equal(vmt_ram_layout_x86(1 * GIB, "virt", 0, &l), -EINVAL);
+	assert_int_equal(vmt_ram_layout_x86(0, "pc", 0, &l), -EINVAL);
+}
+
+/* ------------------------------------------------------- buffer source */
+
+static void test_buffer_source(void **state)
+{
+	static uint8_t ram[2 * 4096 + 100];
+	struct vmt_memsrc *src;
+	uint8_t page[4096];
+
+	memset(ram, 0xab, sizeof(ram));
+	assert_int_equal(vmt_memsrc_buffer_new(ram, sizeof(ram), &src), 0);
+	assert_int_equal(src->ram_end, sizeof(ram));
+	assert_int_equal(vmt_memsrc_read_page(src, 1, page), 0);
+	assert_int_equal(page[4095], 0xab);
+	/* the partial last page reads zero-filled */
+	assert_int_equal(vmt_memsrc_read_page(src, 2, page), 0);
+	assert_int_equal(page[99], 0xab);
+	assert_int_equal(page[100], 0);
+	assert_int_equal(vmt_memsrc_read_page(src, 3, page), -EFAULT);
+	vmt_memsrc_free(src);
+	vmt_memsrc_free(NULL);
+}
+
+/* ----------------------------------------------- page cache over a counting source */
+
+/*
+ * A source that plugs in through the ops table like a sub-host would: it
+ * counts how often each page is asked for and fails on chosen frames.
+ */
+#define CNT_PAGES 64
+
+struct counting_src {
+	struct vmt_memsrc base;
+	uint8_t ram[CNT_PAGES * 4096];
+	unsigned reads[CNT_PAGES];
+	uint64_t fail_pfn;
+	int fail_err;
+};
+
+static int counting_read_page(struct vmt_memsrc *src, uint64_t pfn, void *buf)
+{
+	struct counting_src *c = (struct counting_src *)src;
+
+	if (pfn >= CNT_PAGES)
+		return -EFAULT;
+	c->reads[pfn]++;
+	if (pfn == c->fail_pfn)
+		return c->fail_err;
+	memcpy(buf, c->ram + pfn * 4096, 4096);
+	return 0;
+}
+
+static void counting_destroy(struct vmt_memsrc *src)
+{
+	free(src);
+}
+
+static const struct vmt_memsrc_ops counting_ops = {
+	.name = "counting",
+	.read_page = counting_read_page,
+	.destroy = counting_destroy,
+};
+
+static struct counting_src *counting_new(void)
+{
+	struct counting_src *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	assert_non_null(c);
+	c->base.ops = &counting_ops;
+	c->base.ram_end = sizeof(c->ram);
+	c->fail_pfn = UINT64_MAX;
+	for (i = 0; i < sizeof(c->ram); i++)
+		c->ram[i] = (uint8_t)(i * 7 + i / 4096);
+	return c;
+}
+
+struct cache_fixture {
+	struct counting_src *src; /* owned by mem */
+	struct vmt_mem *mem;
+};
+
+static int cache_setup_cap(void **state, size_t cap)
+{
+	struct cache_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->src = counting_new();
+	if (vmt_mem_new(&f->src->base, cap, &f->mem)) {
+		free(f->src);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int cache_setup(void **state)
+{
+	return cache_setup_cap(state, 0);
+}
+
+static int cache_setup_small(void **state)
+{
+	return cache_setup_cap(state, 4);
+}
+
+static int cache_teardown(void **state)
+{
+	struct cache_fixture *f = *state;
+
+	vmt_mem_free(f->mem);
+	free(f);
+	return 0;
+}
+
+static void test_cache_once_per_epoch(void **state)
+{
+	struct cache_fixture *f = *state;
+	const struct vmt_mem_stats *st = vmt_mem_stats_ptr(f->mem);
+	uint64_t v, pfn, round;
+
+	for (round = 0; round < 3; round++)
+		for (pfn = 0; pfn < CNT_PAGES; pfn++) {
+			assert_int_equal(vmt_mem_read_u64(f->mem, pfn * 4096 + 8 * round, &v), 0);
+			assert_memory_equal(&v, f->src->ram + pfn * 4096 + 8 * round, 8);
+		}
+	for (pfn = 0; pfn < CNT_PAGES; pfn++)
+		assert_int_equal(f->src->reads[pfn], 1);
+	assert_int_equal(st->pages_read, CNT_PAGES);
+	assert_int_equal(st->cache_hits, 2 * CNT_PAGES);
+	assert_int_equal(st->bytes_copied, 3 * CNT_PAGES * 8);
+	assert_int_equal(st->evictions, 0);
+
+	/* a new epoch reads every page again, once */
+	uint64_t epoch = vmt_mem_epoch_id(f->mem);
+	vmt_mem_epoch(f->mem);
+	assert_int_not_equal(vmt_mem_epoch_id(f->mem), epoch);
+	for (round = 0; round < 2; round++)
+		for (pfn = 0; pfn < CNT_PAGES; pfn++)
+			assert_int_equal(vmt_mem_read_u64(f->mem, pfn * 4096, &v), 0);
+	for (pfn = 0; pfn < CNT_PAGES; pfn++)
+		assert_int_equal(f->src->reads[pfn], 2);
+	assert_int_equal(st->pages_read, 2 * CNT_PAGES);
+}
+
+static void test_cache_cross_page(void **state)
+{
+	struct cache_fixture *f = *state;
+	uint8_t buf[3 * 4096];
+
+	assert_int_equal(vmt_mem_read(f->mem, 5 * 4096 - 3, buf, 6), 0);
+	assert_memory_equal(buf, f->src->ram + 5 * 4096 - 3, 6);
+	assert_int_equal(vmt_mem_read(f->mem, 7 * 4096 + 17, buf, sizeof(buf)), 0);
+	assert_memory_equal(buf, f->src->ram + 7 * 4096 + 17, sizeof(buf));
+	assert_int_equal(vmt_mem_read(f->mem, 0, buf, 0), 0);
+}
+
+static void test_cache_eviction(void **state)
+{
+	struct cache_fixture *f = *state;
+	const struct vmt_mem_stats *st = vmt_mem_stats_ptr(f->mem);
+	uint8_t buf[64];
+	unsigned i;
+
+	srand(1);
+	for (i = 0; i < 20000; i++) {
+		uint64_t pa = (uint64_t)rand() % (CNT_PAGES * 4096 - sizeof(buf));
+		size_t len = 1 + (size_t)rand() % sizeof(buf);
+
+		assert_int_equal(vmt_mem_read(f->mem, pa, buf, len), 0);
+		assert_memory_equal(buf, f->src->ram + pa, len);
+	}
+	assert_true(st->evictions > 0);
+	assert_int_equal(st->pages_read - st->evictions, 4); /* the cache stays full */
+	/* a mostly-hot page keeps hitting despite the churn */
+	vmt_mem_epoch(f->mem);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(vmt_mem_read(f->mem, 3 * 4096, buf, 8), 0);
+		assert_int_equal(vmt_mem_read(f->mem, (uint64_t)(i % CNT_PAGES) * 4096, buf, 8),
+				 0);
+		assert_memory_equal(buf, f->src->ram + (i % CNT_PAGES) * 4096, 8);
+	}
+}
+
+static void test_cache_past_ram_end(void **state)
+{
+	struct cache_fixture *f = *state;
+	uint64_t end = vmt_mem_ram_end(f->mem), v;
+	uint8_t buf[16];
+
+	assert_int_equal(end, CNT_PAGES * 4096);
+	assert_int_equal(vmt_mem_read_u64(f->mem, end - 8, &v), 0);
+	assert_int_equal(vmt_mem_read_u64(f->mem, end, &v), -EFAULT);
+	assert_int_equal(vmt_mem_read(f->mem, end - 8, buf, 16), -EFAULT);
+	assert_int_equal(vmt_mem_read(f->mem, UINT64_MAX - 4, buf, 16), -EFAULT);
+	assert_int_equal(vmt_mem_read_u64(f->mem, 1ull << 52, &v), -EFAULT);
+}
+
+static void test_cache_source_error(void **state)
+{
+	struct cache_fixture *f = *state;
+	const struct vmt_mem_stats *st = vmt_mem_stats_ptr(f->mem);
+	uint8_t buf[8192];
+
+	f->src->fail_pfn = 9;
+	f->src->fail_err = -ETIMEDOUT;
+	/* a read that ends in the failing page fails as a whole */
+	assert_int_equal(vmt_mem_read(f->mem, 8 * 4096 + 100, buf, 4096), -ETIMEDOUT);
+	assert_int_equal(vmt_mem_read(f->mem, 9 * 4096, buf, 1), -ETIMEDOUT);
+	/* failures are not cached: the source is asked again, and may recover */
+	f->src->fail_pfn = UINT64_MAX;
+	assert_int_equal(vmt_mem_read(f->mem, 8 * 4096 + 100, buf, 4096), 0);
+	assert_memory_equal(buf, f->src->ram + 8 * 4096 + 100, 4096);
+	assert_int_equal(f->src->reads[9], 3);
+	assert_int_equal(st->pages_read, 2);
+}
+
+static void test_cache_new_args(void **state)
+{
+	struct vmt_mem *m = NULL;
+	struct counting_src *c = counting_new();
+
+	assert_int_equal(vmt_mem_new(NULL, 0, &m), -EINVAL);
+	assert_int_equal(vmt_mem_new(&c->base, (size_t)1 << 40, &m), -EINVAL);
+	assert_null(m);
+	free(c); /* still ours after a failed vmt_mem_new */
+	vmt_mem_free(NULL);
+}
+
+/* ------------------------------------------------------------ RAM file */
+
+#define SHM_SIZE  (64 * MIB)
+#define SHM_PAGES (SHM_SIZE / 4096)
+#define SHM_DATA  (SHM_PAGES / 2) /* the one page written */
+
+struct shm_fixture {
+	char path[64];
+	int fd;
+};
+
+static int shm_setup(void **state)
+{
+	struct shm_fixture *f = calloc(1, sizeof(*f));
+	uint8_t page[4096];
+
+	if (!f)
+		return -1;
+	*state = f; /* teardown removes whatever got created */
+	snprintf(f->path, sizeof(f->path), "/dev/shm/vmt-test-mem-%d", (int)getpid());
+	f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (f->fd < 0 || ftruncate(f->fd, SHM_SIZE) < 0)
+		return -1;
+	memset(page, 0x5a, sizeof(page));
+	if (pwrite(f->fd, page, sizeof(page), (off_t)SHM_DATA * 4096) != sizeof(page))
+		return -1;
+	return 0;
+}
+
+static int shm_teardown(void **state)
+{
+	struct shm_fixture *f = *state;
+
+	if (!f)
+		return 0;
+	if (f->fd >= 0)
+		close(f->fd);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+static struct vmt_mem *shm_open_mem(struct shm_fixture *f, unsigned flags, size_t cache)
+{
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src;
+	struct vmt_mem *m;
+
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_file_open_flags(f->path, &l, flags, &src), 0);
+	assert_int_equal(vmt_mem_new(src, cache, &m), 0);
+	return m;
+}
+
+static blkcnt_t shm_blocks(struct shm_fixture *f)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(f->fd, &st), 0);
+	return st.st_blocks;
+}
+
+/* DESIGN.md invariant: reading never creates a page in the memory file. */
+static void test_file_reads_allocate_nothing(void **state)
+{
+	struct shm_fixture *f = *state;
+	blkcnt_t before = shm_blocks(f);
+	struct vmt_mem *m = shm_open_mem(f, 0, 0);
+	static uint8_t zero[4096];
+	uint8_t buf[4096];
+	uint64_t pfn;
+
+	assert_true(before > 0 && before <= 8 * 2);
+	for (pfn = 0; pfn < SHM_PAGES; pfn++) {
+		assert_int_equal(vmt_mem_read(m, pfn * 4096, buf, sizeof(buf)), 0);
+		if (pfn == SHM_DATA)
+			assert_int_equal(buf[123], 0x5a);
+		else
+			assert_memory_equal(buf, zero, sizeof(buf));
+	}
+	assert_int_equal(vmt_mem_stats_ptr(m)->holes, SHM_PAGES - 1);
+	assert_int_equal(vmt_mem_stats_ptr(m)->pages_read, SHM_PAGES);
+	assert_int_equal(vmt_mem_read(m, SHM_SIZE, buf, 1), -EFAULT);
+	vmt_mem_free(m);
+	assert_int_equal(shm_blocks(f), before);
+
+	/*
+	 * Control: the check above can see the failure it guards against.  A
+	 * read fault through a shared mapping of a hole does allocate.
+	 */
+	volatile uint8_t *map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, f->fd, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(map[0], 0);
+	munmap((void *)map, 4096);
+	assert_true(shm_blocks(f) > before);
+}
+
+static void test_file_holes_enodata(void **state)
+{
+	struct shm_fixture *f = *state;
+	blkcnt_t before = shm_blocks(f);
+	struct vmt_mem *m = shm_open_mem(f, VMT_MEMSRC_HOLE_ENODATA, 8);
+	uint64_t v;
+
+	assert_int_equal(vmt_mem_read_u64(m, 0, &v), -ENODATA);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096, &v), 0);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+	/* a read spanning data and a hole fails as a whole */
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096 + 4092, &v), -ENODATA);
+	assert_int_equal(vmt_mem_stats_ptr(m)->holes, 2);
+	vmt_mem_free(m);
+	assert_int_equal(shm_blocks(f), before);
+}
+
+static void test_file_split_layout(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct vmt_ram_layout l = {
+		.n = 2,
+		.r = {{.gpa = 0, .len = SHM_DATA * 4096},
+		      {.gpa = 4 * GIB, .len = SHM_SIZE - SHM_DATA * 4096, .file_off = SHM_DATA * 4096}},
+	};
+	struct vmt_memsrc *src;
+	uint8_t page[4096];
+
+	assert_int_equal(vmt_memsrc_file_open(f->path, &l, &src), 0);
+	assert_int_equal(src->ram_end, 4 * GIB + SHM_SIZE - SHM_DATA * 4096);
+	/* the first page above 4 GiB is at file offset below_4g */
+	assert_int_equal(vmt_memsrc_read_page(src, (4 * GIB) >> 12, page), 0);
+	assert_int_equal(page[0], 0x5a);
+	/* the PCI hole between the ranges is not RAM */
+	assert_int_equal(vmt_memsrc_read_page(src, SHM_DATA, page), -EFAULT);
+	assert_int_equal(vmt_memsrc_read_page(src, (4 * GIB - 4096) >> 12, page), -EFAULT);
+	vmt_memsrc_free(src);
+}
+
+static void test_file_open_errors(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src = (void *)1;
+
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_file_open("/dev/shm/vmt-no-such-file", &l, &src), -ENOENT);
+	assert_null(src);
+	assert_non_null(strstr(vmt_last_error(), "no such memory file"));
+
+	/* truncated: the file is shorter than the layout */
+	assert_int_equal(ftruncate(f->fd, SHM_SIZE - 4096), 0);
+	assert_int_equal(vmt_memsrc_file_open(f->path, &l, &src), -EINVAL);
+	assert_non_null(strstr(vmt_last_error(), f->path));
+	assert_non_null(strstr(vmt_last_error(), "67104768"));
+	assert_non_null(strstr(vmt_last_error(), "67108864"));
+	/* empty */
+	assert_int_equal(ftruncate(f->fd, 0), 0);
+	assert_int_equal(vmt_memsrc_file_open(f->path, &l, &src), -EINVAL);
+	assert_non_null(strstr(vmt_last_error(), " 0 bytes"));
+	/* not a regular file; a bad layout */
+	assert_int_equal(vmt_memsrc_file_open("/dev/shm", &l, &src), -EINVAL);
+	l.r[0].len = 100;
+	assert_int_equal(vmt_memsrc_file_open(f->path, &l, &src), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layout_pc),
+		cmocka_unit_test(test_layout_q35),
+		cmocka_unit_test(test_layout_override),
+		cmocka_unit_test(test_buffer_source),
+		cmocka_unit_test_setup_teardown(test_cache_once_per_epoch, cache_setup,
+						cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_cross_page, cache_setup, cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_eviction, cache_setup_small,
+						cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_past_ram_end, cache_setup,
+						cache_teardown),
+		cmocka_unit_test_setup_teardown(test_cache_source_error, cache_setup,
+						cache_teardown),
+		cmocka_unit_test(test_cache_new_args),
+		cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
+						shm_teardown),
+		cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),
+		cmocka_unit_test_setup_teardown(test_file_split_layout, shm_setup, shm_teardown),
+		cmocka_unit_test_setup_teardown(test_file_open_errors, shm_setup, shm_teardown),
+	};
+
+	vmt_set_log(NULL, NULL, VMT_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
