@@ -500,6 +500,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		errno = -r;
 		log_err("serial channel");
+		sleep(1); /* init respawns us: do not spin */
 	}
 	free(rd);
 	return r < 0 ? 1 : 0;

@@ -186,6 +186,7 @@ struct vmt_module {
 struct vmt_module_list {
 	size_t n;
 	struct vmt_module *mods; /* in list order (newest first, like /proc/modules) */
+	uint32_t flags;          /* VMT_F_PARTIAL: the list broke after these entries */
 };
 
 VMT_API int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out);
@@ -209,14 +210,23 @@ struct vmt_socket {
 	uint32_t tx_queue, rx_queue;
 	int unix_type;           /* SOCK_STREAM / SOCK_DGRAM for UNIX */
 	uint32_t unix_flags;     /* __SO_ACCEPTCON for listeners */
-	char path[108];          /* UNIX path ('@' first for abstract) */
+	char path[112];          /* UNIX path ('@' first for abstract, NULs as '@') */
 	uint64_t kva;            /* struct sock address */
 	uint32_t flags;
+	uint32_t refcnt;         /* sk_refcnt (/proc/net/unix RefCount) */
+	uint32_t netns_ino;      /* inode of the socket's net namespace (0: unknown) */
 };
 
+/*
+ * Sockets of every net namespace: TCP listeners then the established hash
+ * (v4 and v6 interleaved in hash order, as /proc/net/tcp{,6} walk them),
+ * then UDP, then UNIX.  Filter on netns_ino to get one namespace's view.
+ */
 struct vmt_socket_list {
 	size_t n;
 	struct vmt_socket *socks;
+	uint32_t flags;          /* PARTIAL: some chain was insane; TRUNCATED: VMT_MAX_SOCKETS */
+	uint32_t bad_chains;     /* hash chains abandoned (cycle, bad pointer, unreadable) */
 };
 
 VMT_API int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out);
@@ -230,6 +240,7 @@ struct vmt_sysinfo {
 	uint64_t buffers_kb, cached_kb;
 	uint32_t nr_cpus;
 	uint32_t nr_tasks;
+	uint32_t flags;          /* VMT_F_PARTIAL: some value could not be read (left 0) */
 };
 
 VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);

@@ -136,9 +136,9 @@ static void counting_destroy(struct vmt_memsrc *src)
 }
 
 static const struct vmt_memsrc_ops counting_ops = {
-	.name = "counting",
-	.read_page = counting_read_page,
-	.destroy = counting_destroy,
+    .name = "counting",
+    .read_page = counting_read_page,
+    .destroy = counting_destroy,
 };
 
 static struct counting_src *counting_new(void)
@@ -258,8 +258,7 @@ static void test_cache_eviction(void **state)
 	vmt_mem_epoch(f->mem);
 	for (i = 0; i < 1000; i++) {
 		assert_int_equal(vmt_mem_read(f->mem, 3 * 4096, buf, 8), 0);
-		assert_int_equal(vmt_mem_read(f->mem, (uint64_t)(i % CNT_PAGES) * 4096, buf, 8),
-				 0);
+		assert_int_equal(vmt_mem_read(f->mem, (uint64_t)(i % CNT_PAGES) * 4096, buf, 8), 0);
 		assert_memory_equal(buf, f->src->ram + (i % CNT_PAGES) * 4096, 8);
 	}
 }
@@ -427,9 +426,9 @@ static void test_file_split_layout(void **state)
 {
 	struct shm_fixture *f = *state;
 	struct vmt_ram_layout l = {
-		.n = 2,
-		.r = {{.gpa = 0, .len = SHM_DATA * 4096},
-		      {.gpa = 4 * GIB, .len = SHM_SIZE - SHM_DATA * 4096, .file_off = SHM_DATA * 4096}},
+	    .n = 2,
+	    .r = {{.gpa = 0, .len = SHM_DATA * 4096},
+		  {.gpa = 4 * GIB, .len = SHM_SIZE - SHM_DATA * 4096, .file_off = SHM_DATA * 4096}},
 	};
 	struct vmt_memsrc *src;
 	uint8_t page[4096];
@@ -475,25 +474,21 @@ static void test_file_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout_pc),
-		cmocka_unit_test(test_layout_q35),
-		cmocka_unit_test(test_layout_override),
-		cmocka_unit_test(test_buffer_source),
-		cmocka_unit_test_setup_teardown(test_cache_once_per_epoch, cache_setup,
-						cache_teardown),
-		cmocka_unit_test_setup_teardown(test_cache_cross_page, cache_setup, cache_teardown),
-		cmocka_unit_test_setup_teardown(test_cache_eviction, cache_setup_small,
-						cache_teardown),
-		cmocka_unit_test_setup_teardown(test_cache_past_ram_end, cache_setup,
-						cache_teardown),
-		cmocka_unit_test_setup_teardown(test_cache_source_error, cache_setup,
-						cache_teardown),
-		cmocka_unit_test(test_cache_new_args),
-		cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
-						shm_teardown),
-		cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),
-		cmocka_unit_test_setup_teardown(test_file_split_layout, shm_setup, shm_teardown),
-		cmocka_unit_test_setup_teardown(test_file_open_errors, shm_setup, shm_teardown),
+	    cmocka_unit_test(test_layout_pc),
+	    cmocka_unit_test(test_layout_q35),
+	    cmocka_unit_test(test_layout_override),
+	    cmocka_unit_test(test_buffer_source),
+	    cmocka_unit_test_setup_teardown(test_cache_once_per_epoch, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_cross_page, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_eviction, cache_setup_small, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_past_ram_end, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_source_error, cache_setup, cache_teardown),
+	    cmocka_unit_test(test_cache_new_args),
+	    cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
+					    shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_split_layout, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_open_errors, shm_setup, shm_teardown),
 	};
 
 	vmt_set_log(NULL, NULL, VMT_LOG_ERROR);

@@ -25,8 +25,8 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	if (!S_ISREG(st.st_mode))
 		return vmt_error(-EINVAL, "%s is not a regular file (expected a QEMU RAM file)",
 				 o->mem_path);
-	err = vmt_ram_layout_x86((uint64_t)st.st_size, o->machine ? o->machine : "pc",
-				 o->below_4g, &layout);
+	err = vmt_ram_layout_x86((uint64_t)st.st_size, o->machine ? o->machine : "pc", o->below_4g,
+				 &layout);
 	if (err)
 		return err;
 	err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
@@ -43,14 +43,52 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 static int guest_open_profile(struct vmt_guest *g, const struct vmt_guest_opts *o)
 {
 	struct vmt_profile_opts po = {
-		.sz = sizeof(po),
-		.kernel_path = o->kernel_path,
-		.cache_dir = o->cache_dir,
-		.system_map = o->system_map,
+	    .sz = sizeof(po),
+	    .kernel_path = o->kernel_path,
+	    .cache_dir = o->cache_dir,
+	    .system_map = o->system_map,
 	};
 
 	g->prof = vmt_profile_load(&po);
 	return g->prof ? 0 : -errno;
+}
+
+/* Common tail of both open paths: MMU, then find the kernel in memory. */
+static int guest_attach(struct vmt_guest *g)
+{
+	int err = vmt_x86_mmu_new(g->mem, 4, &g->mmu);
+
+	if (err)
+		return err;
+	return vmt_kaslr_find(g);
+}
+
+int vmt_guest_open_parts(struct vmt_memsrc *src, struct vmt_profile *prof, size_t cache_pages,
+			 struct vmt_guest **out)
+{
+	struct vmt_guest *g = calloc(1, sizeof(*g));
+	int err;
+
+	if (!g) {
+		vmt_memsrc_free(src);
+		vmt_profile_free(prof);
+		return -ENOMEM;
+	}
+	g->prof = prof;
+	err = vmt_mem_new(src, cache_pages, &g->mem);
+	if (err) {
+		vmt_memsrc_free(src);
+		goto err_free;
+	}
+	err = guest_attach(g);
+	if (err)
+		goto err_free;
+	*out = g;
+	return 0;
+
+err_free:
+	vmt_guest_close(g);
+	return err;
 }
 
 struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *o)
@@ -75,10 +113,7 @@ struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *o)
 	err = guest_open_profile(g, o);
 	if (err)
 		goto err_free;
-	err = vmt_x86_mmu_new(g->mem, 4, &g->mmu);
-	if (err)
-		goto err_free;
-	err = vmt_kaslr_find(g);
+	err = guest_attach(g);
 	if (err)
 		goto err_free;
 	return g;
@@ -234,8 +269,8 @@ int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, siz
 {
 	for (size_t i = 0; i < n; i++) {
 		int err = req[i].field
-				  ? vmt_profile_field(g->prof, req[i].type, req[i].field, req[i].out)
-				  : vmt_profile_struct_size(g->prof, req[i].type, req[i].out);
+			      ? vmt_profile_field(g->prof, req[i].type, req[i].field, req[i].out)
+			      : vmt_profile_struct_size(g->prof, req[i].type, req[i].out);
 
 		if (!err)
 			continue;

@@ -95,6 +95,14 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 /* Walk an hlist (or hlist_nulls, nulls end with bit 0 set) from first node. */
 int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_fn fn, void *arg);
 
+/*
+ * Open a guest over any page source and an already loaded profile (unit
+ * tests build both in memory).  Takes ownership of src and prof, also on
+ * failure.
+ */
+int vmt_guest_open_parts(struct vmt_memsrc *src, struct vmt_profile *prof, size_t cache_pages,
+			 struct vmt_guest **out);
+
 /* KASLR and paging-mode discovery (kaslr.c); fills g->ki and text_va. */
 int vmt_kaslr_find(struct vmt_guest *g);
 

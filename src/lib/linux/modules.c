@@ -19,7 +19,7 @@
 
 #include "guest/guest_internal.h"
 
-#define MOD_MEM_MAX    16 /* 6.4 has 7 module_memory types */
+#define MOD_MEM_MAX	16 /* 6.4 has 7 module_memory types */
 #define MODULE_REF_BASE 1
 
 struct mod_offsets {
@@ -36,8 +36,14 @@ struct mod_walk {
 	size_t cap;
 };
 
-#define F(t, f, dst)     {t, f, &o->dst, false}
-#define F_OPT(t, f, dst) {t, f, &o->dst, true}
+#define F(t, f, dst)                                                                               \
+	{                                                                                          \
+		t, f, &o->dst, false                                                               \
+	}
+#define F_OPT(t, f, dst)                                                                           \
+	{                                                                                          \
+		t, f, &o->dst, true                                                                \
+	}
 
 static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_t *val)
 {
@@ -48,22 +54,22 @@ static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_
 static int mod_offsets_resolve(struct vmt_guest *g, struct mod_offsets *o)
 {
 	const struct vmt_field_req req[] = {
-		F("module", "list", list),
-		F("module", "name", name),
-		F("module", "state", state),
-		F_OPT("module", "refcnt", refcnt),
-		F_OPT("module", "source_list", source_list),
-		F_OPT("module", "init", init),
-		F_OPT("module", "exit", exit),
-		F_OPT("module", "core_layout.base", core_base),
-		F_OPT("module", "core_layout.size", core_size),
-		F_OPT("module", "init_layout.size", init_size),
-		F_OPT("module", "data_layout.size", data_size),
-		F_OPT("module_memory", "base", mem_base),
-		F_OPT("module_memory", "size", mem_size),
-		F_OPT("module_memory", NULL, mem_sz),
-		F_OPT("module_use", "source_list", use_source_list),
-		F_OPT("module_use", "source", use_source),
+	    F("module", "list", list),
+	    F("module", "name", name),
+	    F("module", "state", state),
+	    F_OPT("module", "refcnt", refcnt),
+	    F_OPT("module", "source_list", source_list),
+	    F_OPT("module", "init", init),
+	    F_OPT("module", "exit", exit),
+	    F_OPT("module", "core_layout.base", core_base),
+	    F_OPT("module", "core_layout.size", core_size),
+	    F_OPT("module", "init_layout.size", init_size),
+	    F_OPT("module", "data_layout.size", data_size),
+	    F_OPT("module_memory", "base", mem_base),
+	    F_OPT("module_memory", "size", mem_size),
+	    F_OPT("module_memory", NULL, mem_sz),
+	    F_OPT("module_use", "source_list", use_source_list),
+	    F_OPT("module_use", "source", use_source),
 	};
 	uint32_t off, size;
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
@@ -101,7 +107,7 @@ static int mod_read_u32(struct vmt_guest *g, uint64_t mod, uint32_t off, uint32_
 static int mod_read_size(struct vmt_guest *g, const struct mod_offsets *o, uint64_t mod,
 			 struct vmt_module *m)
 {
-	uint32_t core, init, data;
+	uint32_t core = 0, init = 0, data = 0;
 	int err;
 
 	if (o->mem != UINT32_MAX) {
@@ -173,7 +179,8 @@ static void mod_read_deps(struct vmt_guest *g, const struct mod_offsets *o, uint
 	    vmt_list_walk(g, mod + o->source_list, VMT_MAX_MODULES, mod_dep_one, &w))
 		m->flags |= VMT_F_PARTIAL;
 	if (o->init != UINT32_MAX && o->exit != UINT32_MAX) {
-		if (vmt_kread_u64(g, mod + o->init, &init) || vmt_kread_u64(g, mod + o->exit, &exit))
+		if (vmt_kread_u64(g, mod + o->init, &init) ||
+		    vmt_kread_u64(g, mod + o->exit, &exit))
 			m->flags |= VMT_F_PARTIAL;
 		else if (init && !exit)
 			mod_deps_add(m, "[permanent],");

@@ -119,6 +119,7 @@ void vmt_rbuf_release(struct vmt_rbuf *rb)
 	free(rb->buf);
 	rb->buf = NULL;
 	rb->cap = rb->start = rb->end = rb->scan = 0;
+	rb->skipping = false;
 }
 
 /* Make room for at least want bytes after end, moving unread data first. */
@@ -183,16 +184,33 @@ int vmt_rbuf_line(struct vmt_rbuf *rb, size_t max, int64_t deadline, char **line
 		int r;
 
 		if (nl) {
+			size_t n = (size_t)(nl - head);
+
+			rb->start += n + 1;
+			rb->scan = 0;
+			if (rb->skipping) {
+				rb->skipping = false; /* the end of an oversized line */
+				continue;
+			}
+			if (n > max)
+				return -EMSGSIZE;
 			*nl = '\0';
 			*line = head;
-			*len = (size_t)(nl - head);
-			rb->start += *len + 1;
-			rb->scan = 0;
-			return *len > max ? -EMSGSIZE : 0;
+			*len = n;
+			return 0;
 		}
-		rb->scan = avail;
-		if (avail > max)
-			return -EMSGSIZE;
+		if (rb->skipping || avail > max) {
+			/* Drop what we hold of an oversized line; its rest goes at the next '\n'.
+			 */
+			r = rb->skipping ? 0 : -EMSGSIZE;
+			rb->start = rb->end;
+			rb->scan = 0;
+			rb->skipping = true;
+			if (r)
+				return r;
+		} else {
+			rb->scan = avail;
+		}
 		r = rbuf_fill(rb, deadline);
 		if (r)
 			return r;

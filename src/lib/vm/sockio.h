@@ -12,6 +12,7 @@
 #ifndef VMT_VM_SOCKIO_H
 #define VMT_VM_SOCKIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ struct vmt_rbuf {
 	size_t start; /* first unread byte */
 	size_t end;   /* one past the last buffered byte */
 	size_t scan;  /* bytes after start already searched for '\n' */
+	bool skipping; /* inside an oversized line: drop up to its '\n' */
 };
 
 void vmt_rbuf_init(struct vmt_rbuf *rb, int fd);
@@ -41,7 +43,8 @@ void vmt_rbuf_release(struct vmt_rbuf *rb);
 /*
  * Next line without its '\n' (a trailing '\r' is kept), NUL-terminated in
  * place; *line is borrowed until the next call.  A line longer than max
- * bytes fails with -EMSGSIZE and leaves the stream unsynchronized.
+ * bytes fails with -EMSGSIZE as soon as that is known, and is skipped: the
+ * next call returns the line after it.
  */
 int vmt_rbuf_line(struct vmt_rbuf *rb, size_t max, int64_t deadline, char **line, size_t *len);
 /* Exactly n bytes into dst. */

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# setup.sh - make this machine ready: Debian packages, build, guest image.
+# Idempotent: a second run only rebuilds what changed.  Needs root (apt-get).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${VMT_BUILD_DIR:-$repo/build}
+
+# Everything the project needs, from Debian's archive only.
+packages=(
+	build-essential meson ninja-build pkg-config clang-format
+	libbpf-dev libjson-c-dev libcmocka-dev
+	liblz4-dev libzstd-dev liblzma-dev zlib1g-dev
+	busybox-static cpio qemu-system-x86 qemu-utils
+	python3-pytest iproute2 procps kmod
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" "$repo" >/dev/null
+fi
+ninja -C "$build" >/dev/null
+echo "setup: built $build/src/vmt/vmt"
+
+"$repo/guest/build.sh" --bin "$build" --out "$build/guest"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# test.sh - set up this machine (packages, build, guest) and run every test:
+# unit tests (no VM) through meson, system tests (real guests under QEMU)
+# through pytest.  Exit status is the suite's.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${VMT_BUILD_DIR:-$repo/build}
+export VMT_BUILD_DIR=$build VMT_GUEST_DIR=$build/guest
+
+"$repo/scripts/setup.sh"
+
+echo "== unit tests"
+meson test -C "$build" --suite unit --print-errorlogs
+
+echo "== system tests (real guests under QEMU/TCG)"
+cd "$repo/tests/system"
+/usr/bin/python3 -m pytest -v -p no:cacheprovider "$@" .

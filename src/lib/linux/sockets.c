@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * sockets.c - vmt_sockets(): TCP, UDP (v4 and v6) and UNIX sockets of every
+ * network namespace, with the fields /proc/net/{tcp,tcp6,udp,udp6,unix}
+ * show.  This file holds the layouts, the net namespace list and the
+ * bounded bucket walk; the protocols are in sockets_inet.c and
+ * sockets_unix.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux/sockets.h"
+
+#define F(t, f, dst)     {t, f, &o->dst, false}
+#define F_OPT(t, f, dst) {t, f, &o->dst, true}
+
+static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
+{
+	const struct vmt_field_req req[] = {
+		F("sock_common", "skc_daddr", c_daddr),
+		F("sock_common", "skc_rcv_saddr", c_rcv_saddr),
+		F("sock_common", "skc_dport", c_dport),
+		F("sock_common", "skc_num", c_num),
+		F("sock_common", "skc_family", c_family),
+		F("sock_common", "skc_state", c_state),
+		F("sock_common", "skc_net", c_net),
+		F_OPT("sock_common", "skc_v6_daddr", c_v6_daddr),
+		F_OPT("sock_common", "skc_v6_rcv_saddr", c_v6_rcv_saddr),
+		F("sock_common", "skc_node", c_node),
+		F("sock_common", "skc_listener", c_listener),
+		F("sock_common", "skc_refcnt", c_refcnt),
+		F("sock", "__sk_common", sk_common),
+		F("inet_timewait_sock", "__tw_common", tw_common),
+		F("request_sock", "__req_common", req_common),
+		F("sock", "sk_type", sk_type),
+		F("sock", "sk_uid", sk_uid),
+		F("sock", "sk_socket", sk_socket),
+		F_OPT("sock", "sk_ack_backlog", sk_ack_backlog),
+		F_OPT("sock", "sk_max_ack_backlog", sk_max_ack_backlog),
+		F_OPT("sock", "sk_backlog.rmem_alloc", sk_rmem_alloc),
+		F_OPT("sock", "sk_wmem_alloc", sk_wmem_alloc),
+		F("socket_alloc", "socket", sa_socket),
+		F("socket_alloc", "vfs_inode", sa_inode),
+		F("inode", "i_ino", i_ino),
+		F("inet_timewait_sock", "tw_substate", tw_substate),
+		F_OPT("tcp_sock", "rcv_nxt", tp_rcv_nxt),
+		F_OPT("tcp_sock", "copied_seq", tp_copied_seq),
+		F_OPT("tcp_sock", "write_seq", tp_write_seq),
+		F_OPT("tcp_sock", "snd_una", tp_snd_una),
+		F_OPT("udp_sock", "forward_deficit", up_forward_deficit),
+		F("inet_hashinfo", "ehash", hi_ehash),
+		F("inet_hashinfo", "ehash_mask", hi_ehash_mask),
+		F("inet_hashinfo", "lhash2", hi_lhash2),
+		F("inet_hashinfo", "lhash2_mask", hi_lhash2_mask),
+		F("inet_ehash_bucket", "chain", ehb_chain),
+		F("inet_ehash_bucket", NULL, ehb_size),
+		F_OPT("inet_listen_hashbucket", "nulls_head", ilb_head),
+		F("inet_listen_hashbucket", NULL, ilb_size),
+		F("udp_table", "hash", ut_hash),
+		F("udp_table", "mask", ut_mask),
+		F("udp_hslot", "head", hs_head),
+		F("udp_hslot", NULL, hs_size),
+		F("net", "list", net_list),
+		F("net", "ns.inum", net_inum),
+		F_OPT("net", "ipv4.tcp_death_row.hashinfo", net_tcp_hashinfo),
+		F_OPT("net", "ipv4.udp_table", net_udp_table),
+		F_OPT("net", "unx.table.buckets", net_unx_buckets),
+		F("unix_sock", "addr", us_addr),
+		F("unix_address", "len", ua_len),
+		F("unix_address", "name", ua_name),
+	};
+	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+
+	if (err)
+		return err;
+	/*
+	 * Listeners in lhash2 are chained through sk_nulls_node since 5.19
+	 * (nulls_head); before, through icsk_listen_portaddr_node from an
+	 * hlist "head": not supported.
+	 */
+	if (o->ilb_head == UINT32_MAX)
+		return vmt_error(-ENOEXEC, "inet_listen_hashbucket without nulls_head (kernel "
+					   "before 5.19) is not supported");
+	return 0;
+}
+
+/* ---------------------------------------------------------- namespaces */
+
+static int sock_net_one(struct vmt_guest *g, uint64_t node, void *arg)
+{
+	struct sock_walk *w = arg;
+	struct sock_net *n;
+
+	if (w->nr_nets == SOCK_MAX_NETNS)
+		return 1;
+	n = &w->nets[w->nr_nets++];
+	n->kva = node - w->o.net_list;
+	if (vmt_kread_u32(g, n->kva + w->o.net_inum, &n->ino))
+		n->ino = 0;
+	return 0;
+}
+
+/* net_namespace_list; if it is insane, at least init_net. */
+static int sock_nets_find(struct sock_walk *w)
+{
+	uint64_t head, init_net;
+	int err;
+
+	err = vmt_ksym(w->g, "init_net", &init_net);
+	if (err)
+		return vmt_error(err, "kernel symbol init_net not found");
+	w->nets = calloc(SOCK_MAX_NETNS, sizeof(*w->nets));
+	if (!w->nets)
+		return -ENOMEM;
+	if (vmt_ksym(w->g, "net_namespace_list", &head) ||
+	    vmt_list_walk(w->g, head, SOCK_MAX_NETNS, sock_net_one, w) || !w->nr_nets) {
+		w->l->flags |= VMT_F_PARTIAL;
+		w->nr_nets = 0;
+		sock_net_one(w->g, init_net + w->o.net_list, w);
+	}
+	return 0;
+}
+
+uint32_t sock_netns_ino(struct sock_walk *w, uint64_t net)
+{
+	uint32_t ino;
+
+	for (size_t i = 0; i < w->nr_nets; i++)
+		if (w->nets[i].kva == net)
+			return w->nets[i].ino;
+	/* A namespace being torn down is off the list but may own sockets. */
+	if (!vmt_kptr_ok(net) || vmt_kread_u32(w->g, net + w->o.net_inum, &ino))
+		return 0;
+	return ino;
+}
+
+/* ------------------------------------------------------------- entries */
+
+struct vmt_socket *sock_new(struct sock_walk *w)
+{
+	struct vmt_socket *s;
+
+	if (w->l->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+
+		s = reallocarray(w->l->socks, cap, sizeof(*s));
+		if (!s)
+			return NULL;
+		w->l->socks = s;
+		w->cap = cap;
+	}
+	s = &w->l->socks[w->l->n++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s)
+{
+	const struct sock_offsets *o = &w->o;
+	uint64_t net, sock, ino;
+
+	if (vmt_kread_u32(w->g, sk + o->sk_uid, &s->uid))
+		s->flags |= VMT_F_PARTIAL;
+	if (vmt_kread_u64(w->g, sk + o->sk_common + o->c_net, &net))
+		s->flags |= VMT_F_PARTIAL;
+	else
+		s->netns_ino = sock_netns_ino(w, net);
+	/* sock_i_ino(): the inode beside the struct socket in socket_alloc. */
+	if (vmt_kread_u64(w->g, sk + o->sk_socket, &sock)) {
+		s->flags |= VMT_F_PARTIAL;
+	} else if (sock) {
+		uint64_t inode = sock - o->sa_socket + o->sa_inode;
+
+		if (!vmt_kptr_ok(sock) || vmt_kread_u64(w->g, inode + o->i_ino, &ino))
+			s->flags |= VMT_F_PARTIAL;
+		else
+			s->inode = ino;
+	}
+}
+
+/* ------------------------------------------------------------- buckets */
+
+/* One chain; false if it had to be abandoned. */
+static int sock_walk_chain(struct sock_walk *w, uint64_t first, vmt_list_fn fn)
+{
+	int err;
+
+	if (!first || (first & 1))
+		return 0; /* empty: NULL (hlist) or a nulls marker */
+	err = vmt_hlist_walk(w->g, first, VMT_MAX_SOCKETS - w->visited, fn, w);
+	if (err == -ENOMEM)
+		return err;
+	if (w->visited >= VMT_MAX_SOCKETS) {
+		w->l->flags |= VMT_F_TRUNCATED;
+		return -E2BIG;
+	}
+	if (err) {
+		w->l->flags |= VMT_F_PARTIAL;
+		w->l->bad_chains++;
+	}
+	return 0;
+}
+
+int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, uint32_t stride,
+		      uint32_t head_off, vmt_list_fn fn)
+{
+	uint8_t buf[4096];
+	uint64_t per = sizeof(buf) / stride, first;
+	int err;
+
+	if (!stride || stride > sizeof(buf) || head_off > stride - 8 || !vmt_kptr_ok(array)) {
+		w->l->flags |= VMT_F_PARTIAL;
+		w->l->bad_chains++;
+		return 0;
+	}
+	if (nbuckets > SOCK_MAX_BUCKETS) {
+		w->l->flags |= VMT_F_TRUNCATED;
+		nbuckets = SOCK_MAX_BUCKETS;
+	}
+	/* Bucket arrays are large and dense: read them a page-sized block at a time. */
+	for (uint64_t b = 0; b < nbuckets; b += per) {
+		uint64_t n = VMT_MIN(per, nbuckets - b);
+		uint64_t base = array + b * stride;
+		bool block_ok = !vmt_kread(w->g, base, buf, n * stride);
+
+		for (uint64_t i = 0; i < n; i++) {
+			if (block_ok) {
+				memcpy(&first, buf + i * stride + head_off, sizeof(first));
+			} else if (vmt_kread_u64(w->g, base + i * stride + head_off, &first)) {
+				w->l->flags |= VMT_F_PARTIAL;
+				w->l->bad_chains++;
+				continue;
+			}
+			err = sock_walk_chain(w, first, fn);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ API */
+
+int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out)
+{
+	struct sock_walk w = {.g = g};
+	int err;
+
+	*out = NULL;
+	err = sock_offsets_resolve(g, &w.o);
+	if (err)
+		return err;
+	w.l = calloc(1, sizeof(*w.l));
+	if (!w.l)
+		return -ENOMEM;
+	err = sock_nets_find(&w);
+	if (!err)
+		err = sock_walk_tcp(&w);
+	if (!err)
+		err = sock_walk_udp(&w);
+	if (!err)
+		err = sock_walk_unix(&w);
+	if (err == -E2BIG) /* VMT_MAX_SOCKETS reached: TRUNCATED says so */
+		err = 0;
+	free(w.nets);
+	if (err) {
+		vmt_socket_list_free(w.l);
+		return err;
+	}
+	*out = w.l;
+	return 0;
+}
+
+void vmt_socket_list_free(struct vmt_socket_list *l)
+{
+	if (!l)
+		return;
+	free(l->socks);
+	free(l);
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vm_priv.h - what vm.c, vm_desc.c and agent.c share and nobody else needs. */
+#ifndef VMT_VM_PRIV_H
+#define VMT_VM_PRIV_H
+
+#include "vm/vm.h"
+
+/* Fill name, dir and the paths that the folder layout implies. */
+void vmt_vm_desc_layout(struct vmt_vm_desc *d, const char *dir, const char *name);
+
+#endif

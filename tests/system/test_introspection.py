@@ -1,0 +1,141 @@
+"""vmt reads a real guest from its memory file; the guest's own /proc,
+read through the in-guest agent, is the ground truth."""
+import pytest
+
+from conftest import start_vm, stop_vm
+from truth import argv_of, guest_inet_sockets, guest_modules, guest_procs, guest_unix_sockets
+
+
+def is_kernel_thread(p):
+    return p["pid"] == 2 or p["ppid"] == 2
+
+
+def compare_ps(vm):
+    """Every process of the guest, field by field: pid, ppid, uid, gid,
+    euid, comm and the full argv.  Returns the number compared."""
+    truth, me = guest_procs(vm)
+    seen = {p["pid"]: p for p in vm.vmt_json("ps")}
+    # Processes from the collecting shell on belong to the agent's script.
+    truth = {pid: p for pid, p in truth.items() if pid < me}
+    seen = {pid: p for pid, p in seen.items() if pid < me}
+    # Kernel workers come and go on their own; user processes must match exactly.
+    user_truth = {pid for pid, p in truth.items() if not is_kernel_thread(p)}
+    user_seen = {pid for pid, p in seen.items() if not is_kernel_thread(p)}
+    assert user_seen == user_truth, (
+        f"missing {sorted(user_truth - user_seen)}, extra {sorted(user_seen - user_truth)}")
+    compared = 0
+    for pid in sorted(set(truth) & set(seen)):
+        t, s = truth[pid], seen[pid]
+        for key in ("ppid", "uid", "gid", "euid", "comm"):
+            assert s[key] == t[key], f"pid {pid} {key}: vmt {s[key]!r} guest {t[key]!r}"
+        assert s["argv"] == argv_of(t["cmdline"]), f"pid {pid} argv differs"
+        assert s["threads"] == t["threads"], f"pid {pid} thread count"
+        compared += 1
+    return compared, truth
+
+
+def test_ps_matches_guest(vm):
+    n, truth = compare_ps(vm)
+    assert n >= 20 + 5
+    users = {p["uid"] for p in truth.values()}
+    assert {0, 1000, 65534} <= users, "workload should run processes as several uids"
+    assert any(p["state"] == "Z" for p in truth.values()), "workload zombie missing"
+    assert any(len(p["cmdline"]) > 4096 for p in truth.values()), "long argv missing"
+
+
+def test_threads_match_guest(vm):
+    truth, me = guest_procs(vm)
+    threads = vm.vmt_json("ps", "--threads")
+    by_pid = {}
+    for t in threads:
+        by_pid.setdefault(t["pid"], []).append(t["tid"])
+    multi = [p for p in truth.values() if p["threads"] >= 4 and not is_kernel_thread(p)]
+    assert multi, "workload should have a multi-threaded process"
+    for p in truth.values():
+        if p["pid"] < me and not is_kernel_thread(p):
+            assert sorted(by_pid[p["pid"]]) == p["tids"], f"threads of {p['pid']}"
+
+
+def test_modules_match_guest(vm):
+    truth = guest_modules(vm)
+    seen = vm.vmt_json("lsmod")
+    assert len(truth) >= 3
+    assert [m["name"] for m in seen] == [m["name"] for m in truth]
+    for s, t in zip(seen, truth):
+        for key in ("size", "refcnt", "deps", "state", "base"):
+            assert s[key] == t[key], f"module {t['name']} {key}: {s[key]} vs {t[key]}"
+
+
+def _inet_key(s):
+    return (s["proto"], s["local"], s["lport"], s["remote"], s["rport"], s["state"],
+            s["uid"], s["inode"])
+
+
+def test_inet_sockets_match_guest(vm):
+    truth = guest_inet_sockets(vm)
+    seen = [s for s in vm.vmt_json("netstat", "--tcp", "--udp")]
+    # Sockets the agent's own transport could create do not exist (serial),
+    # so the two views must agree exactly.
+    assert sorted(map(_inet_key, seen)) == sorted(map(_inet_key, truth))
+    protos = {s["proto"] for s in truth}
+    assert {"tcp", "tcp6", "udp", "udp6"} <= protos
+    assert any(s["state"] == 1 for s in truth), "an ESTABLISHED connection is expected"
+
+
+def test_unix_sockets_match_guest(vm):
+    truth = guest_unix_sockets(vm)
+    seen = vm.vmt_json("netstat", "--unix")
+    key_t = sorted((s["inode"], s["type"], s["flags"], s["path"]) for s in truth)
+    key_s = sorted((s["inode"], s["type"], s["flags"], s["path"]) for s in seen)
+    assert key_s == key_t
+    assert any(s["path"].startswith("@") for s in truth), "an abstract socket is expected"
+    assert any(s["path"].startswith("/") for s in truth), "a path socket is expected"
+
+
+def test_info_matches_guest(vm):
+    before = float(vm.guest("cut -d' ' -f1 /proc/uptime"))
+    info = vm.vmt_json("info")
+    after = float(vm.guest("cut -d' ' -f1 /proc/uptime"))
+    assert info["release"] == vm.guest("uname -r").strip()
+    assert info["nodename"] == vm.guest("hostname").strip()
+    assert before - 0.02 <= info["uptime_ns"] / 1e9 <= after + 0.02
+    memtotal = int(vm.guest("grep MemTotal /proc/meminfo").split()[1])
+    assert info["mem_total_kb"] == memtotal
+
+
+def test_kaslr_found_from_memory(vm):
+    """The slides vmt found match the guest's own view of where it runs."""
+    info = vm.vmt_json("info")
+    text = vm.guest("grep -w _text /proc/kallsyms").split()[0]
+    assert int(text, 16) == 0xffffffff81000000 + info["virt_slide"]
+    code = vm.guest("grep 'Kernel code' /proc/iomem").split("-")[0].strip()
+    assert int(code, 16) == info["phys_load"]
+    assert "nokaslr" not in vm.guest("cat /proc/cmdline")
+    assert info["paging_levels"] == 4
+
+
+@pytest.fixture(scope="module")
+def vm_la57(env):
+    v = start_vm(env, "la57", procs=20, extra=("--la57",))
+    yield v
+    stop_vm(v)
+
+
+def test_la57_guest(vm_la57):
+    info = vm_la57.vmt_json("info")
+    assert info["paging_levels"] == 5
+    assert "la57" in vm_la57.guest("grep -m1 flags /proc/cpuinfo")
+    n, _ = compare_ps(vm_la57)
+    assert n >= 25
+
+
+@pytest.fixture(scope="module")
+def vm_big(env):
+    v = start_vm(env, "big", procs=1000, mem="1G")
+    yield v
+    stop_vm(v)
+
+
+def test_thousand_processes(vm_big):
+    n, _ = compare_ps(vm_big)
+    assert n >= 1000

@@ -1,0 +1,114 @@
+"""Ground truth: what the guest says about itself, through the in-guest agent.
+
+Each function runs a busybox shell script in the guest that reads the
+guest's own /proc, and parses the output into plain Python data that the
+tests compare with what `vmt` read from the guest's memory.
+"""
+
+PROCS_SCRIPT = r"""
+echo "ME $$"
+for d in /proc/[0-9]*; do
+  p=${d#/proc/}
+  [ -r $d/status ] || continue
+  echo "P $p"
+  grep -E '^(Name|State|Tgid|PPid|Uid|Gid|Threads):' $d/status 2>/dev/null
+  printf 'C '; od -An -v -tx1 $d/cmdline 2>/dev/null | tr -d ' \n'; echo
+  printf 'T '; ls $d/task 2>/dev/null | tr '\n' ' '; echo
+done
+"""
+
+
+def guest_procs(vm):
+    """{pid: {...}} for every process the guest's /proc lists, and the
+    pid of the collecting shell (processes from it on are the script's own)."""
+    out = vm.guest(PROCS_SCRIPT)
+    procs, cur, me = {}, None, None
+    for line in out.splitlines():
+        if line.startswith("ME "):
+            me = int(line[3:])
+        elif line.startswith("P "):
+            cur = {"pid": int(line[2:])}
+            procs[cur["pid"]] = cur
+        elif cur is None:
+            continue
+        elif line.startswith("C "):
+            raw = bytes.fromhex(line[2:].strip())
+            cur["cmdline"] = raw
+        elif line.startswith("T "):
+            cur["tids"] = sorted(int(t) for t in line[2:].split())
+        elif ":" in line:
+            key, val = line.split(":", 1)
+            val = val.strip()
+            if key == "Name":
+                cur["comm"] = val
+            elif key == "State":
+                cur["state"] = val[0]
+            elif key in ("Tgid", "PPid", "Threads"):
+                cur[key.lower()] = int(val)
+            elif key in ("Uid", "Gid"):
+                real, eff, saved, fs = (int(x) for x in val.split())
+                k = key.lower()
+                cur[k], cur["e" + k] = real, eff
+    assert me is not None, "guest script printed no ME line"
+    return procs, me
+
+
+def argv_of(cmdline: bytes):
+    """Split /proc/PID/cmdline as the kernel returns it into argv strings."""
+    if not cmdline:
+        return []
+    parts = cmdline.split(b"\0")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    return [p.decode("utf-8", "surrogateescape") for p in parts]
+
+
+def guest_modules(vm):
+    mods = []
+    for line in vm.guest("cat /proc/modules").splitlines():
+        f = line.split()
+        mods.append({"name": f[0], "size": int(f[1]), "refcnt": int(f[2]),
+                     "deps": f[3], "state": f[4], "base": int(f[5], 16)})
+    return mods
+
+
+def _hexaddr_v4(h):
+    b = bytes.fromhex(h)[::-1]
+    return ".".join(str(x) for x in b)
+
+
+def _hexaddr_v6(h):
+    import ipaddress
+    raw = bytes.fromhex(h)
+    # /proc prints the address as four host-order (little-endian) u32 words.
+    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+    return str(ipaddress.IPv6Address(b"".join(words)))
+
+
+def guest_inet_sockets(vm):
+    """(proto, local, lport, remote, rport, state, uid, inode) from /proc/net."""
+    out = vm.guest("for f in tcp tcp6 udp udp6; do echo \"F $f\"; cat /proc/net/$f; done")
+    socks, proto = [], None
+    for line in out.splitlines():
+        if line.startswith("F "):
+            proto = line[2:]
+            continue
+        f = line.split()
+        if not f or f[0] == "sl":
+            continue
+        laddr, lport = f[1].split(":")
+        raddr, rport = f[2].split(":")
+        conv = _hexaddr_v6 if proto.endswith("6") else _hexaddr_v4
+        socks.append({"proto": proto, "local": conv(laddr), "lport": int(lport, 16),
+                      "remote": conv(raddr), "rport": int(rport, 16),
+                      "state": int(f[3], 16), "uid": int(f[7]), "inode": int(f[9])})
+    return socks
+
+
+def guest_unix_sockets(vm):
+    socks = []
+    for line in vm.guest("cat /proc/net/unix").splitlines()[1:]:
+        f = line.split()
+        socks.append({"flags": int(f[3], 16), "type": int(f[4], 16), "st": int(f[5], 16),
+                      "inode": int(f[6]), "path": f[7] if len(f) > 7 else ""})
+    return socks
