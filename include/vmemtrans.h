@@ -181,6 +181,9 @@ struct vmt_module {
 	char state[12];         /* Live, Loading, Unloading */
 	char deps[256];         /* comma-separated users as /proc/modules */
 	uint32_t flags;
+	uint64_t kva;           /* struct module address */
+	uint64_t taint_mask;    /* module->taints: bit n is kernel TAINT_n */
+	char taints[24];        /* "(OE)" as /proc/modules ends a line; "" if untainted */
 };
 
 struct vmt_module_list {
@@ -202,11 +205,11 @@ enum vmt_sock_proto {
 
 struct vmt_socket {
 	int proto;               /* enum vmt_sock_proto */
-	int state;               /* TCP_* numbering as /proc/net/tcp (1..12) */
+	int state;               /* TCP_* as /proc/net/tcp (1..12); UNIX: SS_* (St column) */
 	uint8_t laddr[16], raddr[16]; /* network order; v4 in the first 4 bytes */
 	uint16_t lport, rport;   /* host order */
-	uint32_t uid;
-	uint64_t inode;
+	uint32_t uid;            /* sock_i_uid(): owner of the socket inode, 0 if none */
+	uint64_t inode;          /* sock_i_ino(): 0 if the sock has no socket */
 	uint32_t tx_queue, rx_queue;
 	int unix_type;           /* SOCK_STREAM / SOCK_DGRAM for UNIX */
 	uint32_t unix_flags;     /* __SO_ACCEPTCON for listeners */
@@ -227,6 +230,7 @@ struct vmt_socket_list {
 	struct vmt_socket *socks;
 	uint32_t flags;          /* PARTIAL: some chain was insane; TRUNCATED: VMT_MAX_SOCKETS */
 	uint32_t bad_chains;     /* hash chains abandoned (cycle, bad pointer, unreadable) */
+	uint32_t init_netns_ino; /* netns_ino of init_net: the guest's own /proc/net view */
 };
 
 VMT_API int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out);

@@ -26,7 +26,6 @@ int cmd_info(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 
-#endif
 
 /* ------------------------------------------------ the guest a command reads */
 
@@ -82,3 +81,5 @@ struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t);
 /* Listing done: print --stats line (pages read, cache hits, ms). */
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms);
 double cli_now_ms(void);
+
+#endif

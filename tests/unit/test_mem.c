@@ -124,8 +124,10 @@ static int counting_read_page(struct vmt_memsrc *src, uint64_t pfn, void *buf)
 	if (pfn >= CNT_PAGES)
 		return -EFAULT;
 	c->reads[pfn]++;
-	if (pfn == c->fail_pfn)
+	if (pfn == c->fail_pfn) {
+		memset(buf, 0xee, 4096); /* like a read that failed half-way */
 		return c->fail_err;
+	}
 	memcpy(buf, c->ram + pfn * 4096, 4096);
 	return 0;
 }
@@ -186,6 +188,11 @@ static int cache_setup_small(void **state)
 	return cache_setup_cap(state, 4);
 }
 
+static int cache_setup_one(void **state)
+{
+	return cache_setup_cap(state, 1);
+}
+
 static int cache_teardown(void **state)
 {
 	struct cache_fixture *f = *state;
@@ -223,6 +230,21 @@ static void test_cache_once_per_epoch(void **state)
 	for (pfn = 0; pfn < CNT_PAGES; pfn++)
 		assert_int_equal(f->src->reads[pfn], 2);
 	assert_int_equal(st->pages_read, 2 * CNT_PAGES);
+}
+
+/* Between epochs the guest runs: the next listing must see what changed. */
+static void test_cache_epoch_sees_changes(void **state)
+{
+	struct cache_fixture *f = *state;
+	uint64_t v, changed = 0x1122334455667788ull;
+
+	assert_int_equal(vmt_mem_read_u64(f->mem, 4096, &v), 0);
+	memcpy(f->src->ram + 4096, &changed, 8);
+	assert_int_equal(vmt_mem_read_u64(f->mem, 4096, &v), 0);
+	assert_int_not_equal(v, changed); /* one consistent view within an epoch */
+	vmt_mem_epoch(f->mem);
+	assert_int_equal(vmt_mem_read_u64(f->mem, 4096, &v), 0);
+	assert_int_equal(v, changed);
 }
 
 static void test_cache_cross_page(void **state)
@@ -294,6 +316,24 @@ static void test_cache_source_error(void **state)
 	assert_memory_equal(buf, f->src->ram + 8 * 4096 + 100, 4096);
 	assert_int_equal(f->src->reads[9], 3);
 	assert_int_equal(st->pages_read, 2);
+}
+
+/* A fill that fails after the clock took a slot must not leave stale data behind. */
+static void test_cache_failed_fill(void **state)
+{
+	struct cache_fixture *f = *state;
+	uint64_t pfn, v;
+
+	f->src->fail_err = -EIO;
+	for (pfn = 0; pfn < 8; pfn++) {
+		assert_int_equal(vmt_mem_read_u64(f->mem, pfn * 4096, &v), 0);
+		f->src->fail_pfn = pfn + 20;
+		assert_int_equal(vmt_mem_read_u64(f->mem, (pfn + 20) * 4096, &v), -EIO);
+		f->src->fail_pfn = UINT64_MAX;
+		/* the page read last may have been the victim */
+		assert_int_equal(vmt_mem_read_u64(f->mem, pfn * 4096, &v), 0);
+		assert_memory_equal(&v, f->src->ram + pfn * 4096, 8);
+	}
 }
 
 static void test_cache_new_args(void **state)
@@ -479,10 +519,14 @@ int main(void)
 	    cmocka_unit_test(test_layout_override),
 	    cmocka_unit_test(test_buffer_source),
 	    cmocka_unit_test_setup_teardown(test_cache_once_per_epoch, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_epoch_sees_changes, cache_setup,
+					    cache_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_cross_page, cache_setup, cache_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_eviction, cache_setup_small, cache_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_past_ram_end, cache_setup, cache_teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_source_error, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_failed_fill, cache_setup_one,
+					    cache_teardown),
 	    cmocka_unit_test(test_cache_new_args),
 	    cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
 					    shm_teardown),

@@ -258,13 +258,26 @@ static void test_reserved_bits(void **state)
 	expect_with_bits(t, VA_4K, 1, PS, 0);
 }
 
+static void expect_entry(struct pt *t, uint64_t va, int lvl, uint64_t val, int want)
+{
+	uint64_t *e = pt_entry(t, va, lvl), saved = *e, pa;
+
+	*e = val;
+	assert_int_equal(pt_xlate_fresh(t, va, &pa), want);
+	*e = saved;
+}
+
 static void test_ps_at_top(void **state)
 {
 	struct pt *t = *state;
 
 	expect_with_bits(t, VA_4K, 4, PS, -EBADMSG); /* PML4E */
-	if (t->levels == 5)
+	/* a 512 GiB-aligned frame: nothing but PS itself is wrong */
+	expect_entry(t, VA_4K, 4, P | RW | PS, -EBADMSG);
+	if (t->levels == 5) {
 		expect_with_bits(t, VA_4K, 5, PS, -EBADMSG); /* PML5E */
+		expect_entry(t, VA_4K, 5, P | RW | PS, -EBADMSG);
+	}
 }
 
 static void test_phys_bits(void **state)

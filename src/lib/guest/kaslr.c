@@ -160,7 +160,7 @@ static void kaslr_fill_release(struct vmt_guest *g)
 int vmt_kaslr_find(struct vmt_guest *g)
 {
 	struct kaslr_syms s;
-	uint64_t load, phys_base;
+	uint64_t load = 0, phys_base;
 	int err;
 
 	err = kaslr_syms_get(g->prof, &s);
@@ -178,6 +178,11 @@ int vmt_kaslr_find(struct vmt_guest *g)
 		return vmt_error(err, "cannot read phys_base at 0x%llx",
 				 (unsigned long long)vmt_guest_image_pa(g, s.phys_base));
 	g->text_va = load - phys_base + VMT_START_KERNEL_MAP;
+	/* KASLR keeps the kernel inside the 1 GiB text mapping, 2 MiB aligned. */
+	if (g->text_va < VMT_START_KERNEL_MAP || g->text_va >= VMT_START_KERNEL_MAP + (1ull << 30) ||
+	    g->text_va & (KERNEL_ALIGN - 1))
+		return vmt_error(-EBADMSG, "phys_base 0x%llx gives an impossible kernel address",
+				 (unsigned long long)phys_base);
 	g->ki.virt_slide = g->text_va - s.text;
 	g->ki.kernel_pgd = vmt_guest_image_pa(g, s.top_pgt);
 	err = kaslr_find_paging(g, &s);

@@ -23,7 +23,7 @@
 #define MODULE_REF_BASE 1
 
 struct mod_offsets {
-	uint32_t list, name, name_size, state, refcnt, source_list, init, exit;
+	uint32_t list, name, name_size, state, refcnt, source_list, init, exit, taints;
 	uint32_t core_base, core_size, init_size, data_size; /* <= 6.3 layouts */
 	uint32_t mem, mem_base, mem_size, mem_sz, nr_mem;    /* >= 6.4 mem[] */
 	uint32_t use_source_list, use_source;
@@ -36,14 +36,10 @@ struct mod_walk {
 	size_t cap;
 };
 
-#define F(t, f, dst)                                                                               \
-	{                                                                                          \
-		t, f, &o->dst, false                                                               \
-	}
-#define F_OPT(t, f, dst)                                                                           \
-	{                                                                                          \
-		t, f, &o->dst, true                                                                \
-	}
+/* clang-format off */
+#define F(t, f, dst)     {t, f, &o->dst, false}
+#define F_OPT(t, f, dst) {t, f, &o->dst, true}
+/* clang-format on */
 
 static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_t *val)
 {
@@ -53,24 +49,27 @@ static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_
 
 static int mod_offsets_resolve(struct vmt_guest *g, struct mod_offsets *o)
 {
+	/* clang-format off */
 	const struct vmt_field_req req[] = {
-	    F("module", "list", list),
-	    F("module", "name", name),
-	    F("module", "state", state),
-	    F_OPT("module", "refcnt", refcnt),
-	    F_OPT("module", "source_list", source_list),
-	    F_OPT("module", "init", init),
-	    F_OPT("module", "exit", exit),
-	    F_OPT("module", "core_layout.base", core_base),
-	    F_OPT("module", "core_layout.size", core_size),
-	    F_OPT("module", "init_layout.size", init_size),
-	    F_OPT("module", "data_layout.size", data_size),
-	    F_OPT("module_memory", "base", mem_base),
-	    F_OPT("module_memory", "size", mem_size),
-	    F_OPT("module_memory", NULL, mem_sz),
-	    F_OPT("module_use", "source_list", use_source_list),
-	    F_OPT("module_use", "source", use_source),
+		F("module", "list", list),
+		F("module", "name", name),
+		F("module", "state", state),
+		F_OPT("module", "refcnt", refcnt),
+		F_OPT("module", "source_list", source_list),
+		F_OPT("module", "init", init),
+		F_OPT("module", "exit", exit),
+		F_OPT("module", "taints", taints),
+		F_OPT("module", "core_layout.base", core_base),
+		F_OPT("module", "core_layout.size", core_size),
+		F_OPT("module", "init_layout.size", init_size),
+		F_OPT("module", "data_layout.size", data_size),
+		F_OPT("module_memory", "base", mem_base),
+		F_OPT("module_memory", "size", mem_size),
+		F_OPT("module_memory", NULL, mem_sz),
+		F_OPT("module_use", "source_list", use_source_list),
+		F_OPT("module_use", "source", use_source),
 	};
+	/* clang-format on */
 	uint32_t off, size;
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 
@@ -189,6 +188,37 @@ static void mod_read_deps(struct vmt_guest *g, const struct mod_offsets *o, uint
 		mod_deps_add(m, "-");
 }
 
+/*
+ * module_flags() of 6.1 as m_show() calls it: only for a tainted module,
+ * the letters of the module taints (kernel/panic.c taint_flags[] with
+ * .module set, in bit order), then '-' while unloading, '+' while loading.
+ * The taint numbers are ABI (include/linux/panic.h), not in BTF.
+ */
+static void mod_fill_taints(const struct mod_offsets *o, uint32_t state, struct vmt_module *m)
+{
+	static const struct {
+		uint8_t bit;
+		char c;
+	} mod_taints[] = {
+	    {0, 'P'},  {1, 'F'},  {10, 'C'}, {12, 'O'}, {13, 'E'},
+	    {15, 'K'}, {16, 'X'}, {17, 'T'}, {18, 'N'},
+	};
+	size_t n = 0;
+
+	if (!m->taint_mask)
+		return;
+	m->taints[n++] = '(';
+	for (size_t i = 0; i < ARRAY_SIZE(mod_taints); i++)
+		if (m->taint_mask & (1ull << mod_taints[i].bit))
+			m->taints[n++] = mod_taints[i].c;
+	if (state == o->st_going)
+		m->taints[n++] = '-';
+	else if (state == o->st_coming)
+		m->taints[n++] = '+';
+	m->taints[n++] = ')';
+	m->taints[n] = '\0';
+}
+
 static const char *mod_state_name(const struct mod_offsets *o, uint32_t st)
 {
 	if (st == o->st_going)
@@ -223,6 +253,7 @@ static int mod_one(struct vmt_guest *g, uint64_t node, void *arg)
 	}
 	m = &w->l->mods[w->l->n++];
 	memset(m, 0, sizeof(*m));
+	m->kva = mod;
 	vmt_strlcpy(m->state, mod_state_name(o, state), sizeof(m->state));
 	if (vmt_kread_str(g, mod + o->name, m->name, VMT_MIN(sizeof(m->name), o->name_size + 1)))
 		m->flags |= VMT_F_PARTIAL;
@@ -233,7 +264,30 @@ static int mod_one(struct vmt_guest *g, uint64_t node, void *arg)
 	else if (o->refcnt != UINT32_MAX)
 		m->refcnt = (int32_t)refcnt - MODULE_REF_BASE;
 	mod_read_deps(g, o, mod, m);
+	if (o->taints != UINT32_MAX && vmt_kread_u64(g, mod + o->taints, &m->taint_mask))
+		m->flags |= VMT_F_PARTIAL;
+	mod_fill_taints(o, state, m);
 	return 0;
+}
+
+/*
+ * A loop that does not pass the head is found within two laps (Brent), so
+ * modules in it were reported twice: keep each struct module once.  At
+ * most VMT_MAX_MODULES entries, and only after a broken walk.
+ */
+static void mod_list_dedupe(struct vmt_module_list *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t j = 0;
+
+		while (j < n && l->mods[j].kva != l->mods[i].kva)
+			j++;
+		if (j == n)
+			l->mods[n++] = l->mods[i];
+	}
+	l->n = n;
 }
 
 int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out)
@@ -259,6 +313,7 @@ int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out)
 	if (err == -EBADMSG && w.l->n) {
 		/* A broken link late in the list: keep what came before it. */
 		w.l->flags |= VMT_F_PARTIAL;
+		mod_list_dedupe(w.l);
 	} else if (err) {
 		goto err_free;
 	}

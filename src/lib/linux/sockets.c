@@ -11,11 +11,14 @@
 
 #include "linux/sockets.h"
 
+/* clang-format off */
 #define F(t, f, dst)     {t, f, &o->dst, false}
 #define F_OPT(t, f, dst) {t, f, &o->dst, true}
+/* clang-format on */
 
 static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
 {
+	/* clang-format off */
 	const struct vmt_field_req req[] = {
 		F("sock_common", "skc_daddr", c_daddr),
 		F("sock_common", "skc_rcv_saddr", c_rcv_saddr),
@@ -33,15 +36,14 @@ static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
 		F("inet_timewait_sock", "__tw_common", tw_common),
 		F("request_sock", "__req_common", req_common),
 		F("sock", "sk_type", sk_type),
-		F("sock", "sk_uid", sk_uid),
 		F("sock", "sk_socket", sk_socket),
 		F_OPT("sock", "sk_ack_backlog", sk_ack_backlog),
-		F_OPT("sock", "sk_max_ack_backlog", sk_max_ack_backlog),
 		F_OPT("sock", "sk_backlog.rmem_alloc", sk_rmem_alloc),
 		F_OPT("sock", "sk_wmem_alloc", sk_wmem_alloc),
 		F("socket_alloc", "socket", sa_socket),
 		F("socket_alloc", "vfs_inode", sa_inode),
 		F("inode", "i_ino", i_ino),
+		F("inode", "i_uid", i_uid),
 		F("inet_timewait_sock", "tw_substate", tw_substate),
 		F_OPT("tcp_sock", "rcv_nxt", tp_rcv_nxt),
 		F_OPT("tcp_sock", "copied_seq", tp_copied_seq),
@@ -69,6 +71,7 @@ static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
 		F("unix_address", "len", ua_len),
 		F("unix_address", "name", ua_name),
 	};
+	/* clang-format on */
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 
 	if (err)
@@ -118,6 +121,7 @@ static int sock_nets_find(struct sock_walk *w)
 		w->nr_nets = 0;
 		sock_net_one(w->g, init_net + w->o.net_list, w);
 	}
+	w->l->init_netns_ino = sock_netns_ino(w, init_net);
 	return 0;
 }
 
@@ -154,35 +158,98 @@ struct vmt_socket *sock_new(struct sock_walk *w)
 	return s;
 }
 
-void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s)
+/*
+ * sock_i_uid() and sock_i_ino() of 6.1: both come from the inode beside
+ * the struct socket in socket_alloc; a sock without a socket (orphaned,
+ * closing) has uid 0 (GLOBAL_ROOT_UID) and inode 0.  Later kernels report
+ * sk_uid instead, which differs only after fchown() on the socket.
+ */
+int sock_owner(struct sock_walk *w, uint64_t sk, uint32_t *uid, uint64_t *ino)
 {
 	const struct sock_offsets *o = &w->o;
-	uint64_t net, sock, ino;
+	uint64_t sock, inode;
+	int err;
 
-	if (vmt_kread_u32(w->g, sk + o->sk_uid, &s->uid))
-		s->flags |= VMT_F_PARTIAL;
-	if (vmt_kread_u64(w->g, sk + o->sk_common + o->c_net, &net))
+	*uid = 0;
+	*ino = 0;
+	err = vmt_kread_u64(w->g, sk + o->sk_socket, &sock);
+	if (err || !sock)
+		return err;
+	if (!vmt_kptr_ok(sock))
+		return -EBADMSG;
+	inode = sock - o->sa_socket + o->sa_inode;
+	err = vmt_kread_u64(w->g, inode + o->i_ino, ino);
+	if (!err)
+		err = vmt_kread_u32(w->g, inode + o->i_uid, uid);
+	return err;
+}
+
+void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s)
+{
+	uint64_t net;
+
+	if (vmt_kread_u64(w->g, sk + w->o.sk_common + w->o.c_net, &net))
 		s->flags |= VMT_F_PARTIAL;
 	else
 		s->netns_ino = sock_netns_ino(w, net);
-	/* sock_i_ino(): the inode beside the struct socket in socket_alloc. */
-	if (vmt_kread_u64(w->g, sk + o->sk_socket, &sock)) {
+	if (sock_owner(w, sk, &s->uid, &s->inode))
 		s->flags |= VMT_F_PARTIAL;
-	} else if (sock) {
-		uint64_t inode = sock - o->sa_socket + o->sa_inode;
-
-		if (!vmt_kptr_ok(sock) || vmt_kread_u64(w->g, inode + o->i_ino, &ino))
-			s->flags |= VMT_F_PARTIAL;
-		else
-			s->inode = ino;
-	}
 }
 
 /* ------------------------------------------------------------- buckets */
 
-/* One chain; false if it had to be abandoned. */
+struct kva_idx {
+	uint64_t kva;
+	size_t idx;
+};
+
+static int kva_idx_cmp(const void *a, const void *b)
+{
+	const struct kva_idx *x = a, *y = b;
+
+	if (x->kva != y->kva)
+		return x->kva < y->kva ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * A looping chain is detected within two laps (Brent), so its sockets were
+ * reported up to twice: keep the first entry of each struct sock among
+ * socks[start..n).  O(k log k) in the chain's length k.
+ */
+static void sock_chain_dedupe(struct sock_walk *w, size_t start)
+{
+	struct vmt_socket *s = w->l->socks;
+	size_t k = w->l->n - start, n = start;
+	struct kva_idx *v;
+	bool *drop;
+
+	if (k < 2)
+		return;
+	v = calloc(k, sizeof(*v));
+	drop = calloc(k, sizeof(*drop));
+	if (!v || !drop)
+		goto out; /* keep the duplicates rather than fail the listing */
+	for (size_t i = 0; i < k; i++)
+		v[i] = (struct kva_idx){s[start + i].kva, i};
+	qsort(v, k, sizeof(*v), kva_idx_cmp);
+	for (size_t i = 1; i < k; i++)
+		if (v[i].kva == v[i - 1].kva)
+			drop[v[i].idx] = true;
+	for (size_t i = 0; i < k; i++)
+		if (!drop[i])
+			s[n++] = s[start + i];
+	w->l->n = n;
+out:
+	free(v);
+	free(drop);
+}
+
+/* One chain; a broken one is counted and given up, only -ENOMEM and a full budget end the listing.
+ */
 static int sock_walk_chain(struct sock_walk *w, uint64_t first, vmt_list_fn fn)
 {
+	size_t start = w->l->n;
 	int err;
 
 	if (!first || (first & 1))
@@ -197,6 +264,7 @@ static int sock_walk_chain(struct sock_walk *w, uint64_t first, vmt_list_fn fn)
 	if (err) {
 		w->l->flags |= VMT_F_PARTIAL;
 		w->l->bad_chains++;
+		sock_chain_dedupe(w, start);
 	}
 	return 0;
 }

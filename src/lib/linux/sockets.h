@@ -21,25 +21,25 @@
 #include "guest/guest_internal.h"
 
 /* Kernel constants that are ABI (include/net/tcp_states.h, linux/net.h). */
-#define VMT_AF_UNIX           1
-#define VMT_AF_INET           2
-#define VMT_AF_INET6          10
-#define VMT_TCP_ESTABLISHED   1
-#define VMT_TCP_SYN_RECV      3
-#define VMT_TCP_TIME_WAIT     6
-#define VMT_TCP_LISTEN        10
-#define VMT_TCP_NEW_SYN_RECV  12
-#define VMT_SO_ACCEPTCON      (1u << 16)
-#define VMT_SS_UNCONNECTED    1
-#define VMT_SS_CONNECTING     2
-#define VMT_SS_CONNECTED      3
-#define VMT_SS_DISCONNECTING  4
+#define VMT_AF_UNIX	     1
+#define VMT_AF_INET	     2
+#define VMT_AF_INET6	     10
+#define VMT_TCP_ESTABLISHED  1
+#define VMT_TCP_SYN_RECV     3
+#define VMT_TCP_TIME_WAIT    6
+#define VMT_TCP_LISTEN	     10
+#define VMT_TCP_NEW_SYN_RECV 12
+#define VMT_SO_ACCEPTCON     (1u << 16)
+#define VMT_SS_UNCONNECTED   1
+#define VMT_SS_CONNECTING    2
+#define VMT_SS_CONNECTED     3
+#define VMT_SS_DISCONNECTING 4
 
 /* Caps on guest-supplied table sizes and counts. */
-#define SOCK_MAX_NETNS        4096
-#define SOCK_MAX_BUCKETS      (1u << 24) /* per table; 6.1 caps ehash far lower */
-#define SOCK_UNIX_HASH_SIZE   512        /* 6.0+: UNIX_HASH_SIZE = 2 * 256 */
-#define SOCK_UNIX_PATH_MAX    108        /* sizeof(sockaddr_un.sun_path) */
+#define SOCK_MAX_NETNS	    4096
+#define SOCK_MAX_BUCKETS    (1u << 24) /* per table; 6.1 caps ehash far lower */
+#define SOCK_UNIX_HASH_SIZE 512	       /* 6.0+: UNIX_HASH_SIZE = 2 * 256 */
+#define SOCK_UNIX_PATH_MAX  108	       /* sizeof(sockaddr_un.sun_path) */
 
 struct sock_offsets {
 	/* struct sock_common */
@@ -48,10 +48,10 @@ struct sock_offsets {
 	/* where sock_common sits in each container (0 in every kernel so far) */
 	uint32_t sk_common, tw_common, req_common;
 	/* struct sock */
-	uint32_t sk_type, sk_uid, sk_socket, sk_ack_backlog, sk_max_ack_backlog;
+	uint32_t sk_type, sk_socket, sk_ack_backlog;
 	uint32_t sk_rmem_alloc, sk_wmem_alloc;
-	/* sock_i_ino(): socket_alloc.{socket,vfs_inode}, inode.i_ino */
-	uint32_t sa_socket, sa_inode, i_ino;
+	/* sock_i_ino/uid(): socket_alloc.{socket,vfs_inode}, inode.{i_ino,i_uid} */
+	uint32_t sa_socket, sa_inode, i_ino, i_uid;
 	uint32_t tw_substate;
 	uint32_t tp_rcv_nxt, tp_copied_seq, tp_write_seq, tp_snd_una;
 	uint32_t up_forward_deficit;
@@ -73,8 +73,8 @@ struct sock_walk {
 	struct sock_offsets o;
 	struct vmt_socket_list *l;
 	size_t cap;
-	size_t visited;         /* nodes seen in this listing, bounded */
-	struct sock_net *nets;  /* every net namespace, init_net first */
+	size_t visited;	       /* nodes seen in this listing, bounded */
+	struct sock_net *nets; /* every net namespace, init_net first */
 	size_t nr_nets;
 };
 
@@ -82,7 +82,9 @@ struct sock_walk {
 struct vmt_socket *sock_new(struct sock_walk *w);
 /* netns inode of the struct net at kva (0 if unknown and unreadable). */
 uint32_t sock_netns_ino(struct sock_walk *w, uint64_t net);
-/* Fill uid, inode (sock_i_ino) and netns of a full socket at sk. */
+/* sock_i_uid() and sock_i_ino() of the full socket at sk. */
+int sock_owner(struct sock_walk *w, uint64_t sk, uint32_t *uid, uint64_t *ino);
+/* Fill uid, inode and netns of the full socket at sk. */
 void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s);
 /*
  * Walk nbuckets hash heads of stride bytes at array (the first pointer at

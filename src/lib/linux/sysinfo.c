@@ -108,16 +108,18 @@ static int tk_read(struct vmt_guest *g, const struct tk_offsets *o, uint64_t tk,
 static int sysinfo_read_tk(struct vmt_guest *g, struct tk_snap *s)
 {
 	struct tk_offsets o;
+	/* clang-format off */
 	const struct vmt_field_req req[] = {
-	    {"timekeeper", "tkr_mono.clock", &o.clock, false},
-	    {"timekeeper", "tkr_mono.mult", &o.mult, false},
-	    {"timekeeper", "tkr_mono.shift", &o.shift, false},
-	    {"timekeeper", "tkr_mono.xtime_nsec", &o.xtime_nsec, false},
-	    {"timekeeper", "tkr_mono.base", &o.base, false},
-	    {"timekeeper", "offs_real", &o.offs_real, false},
-	    {"timekeeper", "offs_boot", &o.offs_boot, false},
-	    {"seqcount_raw_spinlock", NULL, &o.seq_size, true},
+		{"timekeeper", "tkr_mono.clock", &o.clock, false},
+		{"timekeeper", "tkr_mono.mult", &o.mult, false},
+		{"timekeeper", "tkr_mono.shift", &o.shift, false},
+		{"timekeeper", "tkr_mono.xtime_nsec", &o.xtime_nsec, false},
+		{"timekeeper", "tkr_mono.base", &o.base, false},
+		{"timekeeper", "offs_real", &o.offs_real, false},
+		{"timekeeper", "offs_boot", &o.offs_boot, false},
+		{"seqcount_raw_spinlock", NULL, &o.seq_size, true},
 	};
+	/* clang-format on */
 	uint64_t core, shadow;
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 
@@ -218,12 +220,14 @@ static int sysinfo_buffers(struct vmt_guest *g, int64_t *pages)
 {
 	struct bdev_walk w = {0};
 	uint32_t s_inodes;
+	/* clang-format off */
 	const struct vmt_field_req req[] = {
-	    {"super_block", "s_inodes", &s_inodes, false},
-	    {"inode", "i_sb_list", &w.i_sb_list, false},
-	    {"inode", "i_mapping", &w.i_mapping, false},
-	    {"address_space", "nrpages", &w.nrpages, false},
+		{"super_block", "s_inodes", &s_inodes, false},
+		{"inode", "i_sb_list", &w.i_sb_list, false},
+		{"inode", "i_mapping", &w.i_mapping, false},
+		{"address_space", "nrpages", &w.nrpages, false},
 	};
+	/* clang-format on */
 	uint64_t sbp, sb;
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 
@@ -244,12 +248,14 @@ static int sysinfo_buffers(struct vmt_guest *g, int64_t *pages)
 static int sysinfo_wmark_low(struct vmt_guest *g, int64_t *sum)
 {
 	uint32_t zones, zone_sz, wmark, boost, zones_size, nr_nodes;
+	/* clang-format off */
 	const struct vmt_field_req req[] = {
-	    {"pglist_data", "node_zones", &zones, false},
-	    {"zone", NULL, &zone_sz, false},
-	    {"zone", "_watermark", &wmark, false},
-	    {"zone", "watermark_boost", &boost, true},
+		{"pglist_data", "node_zones", &zones, false},
+		{"zone", NULL, &zone_sz, false},
+		{"zone", "_watermark", &wmark, false},
+		{"zone", "watermark_boost", &boost, true},
 	};
+	/* clang-format on */
 	int64_t low, wmark_low;
 	uint64_t node_data, pgdat;
 	uint32_t off;

@@ -171,11 +171,11 @@ static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 	return page_get_slow(m, pfn, page);
 }
 
-int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)
 {
-	uint8_t *out = buf, *page;
 	uint64_t end, off, n;
 	size_t total = len;
+	uint8_t *page;
 	int err;
 
 	if (!vmt_add_ok(pa, len, &end))
@@ -195,9 +195,34 @@ int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
 	return 0;
 }
 
+/* Whole read inside the last page touched: the common case of a walker. */
+static inline bool in_last_page(const struct vmt_mem *m, uint64_t pa, size_t len)
+{
+	return (pa >> VMT_PAGE_SHIFT) == m->last_pfn &&
+	       (pa & (VMT_PAGE_SIZE - 1)) + len <= VMT_PAGE_SIZE;
+}
+
+int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	if (in_last_page(m, pa, len)) {
+		memcpy(buf, m->last_page + (pa & (VMT_PAGE_SIZE - 1)), len);
+		m->stats.cache_hits++;
+		m->stats.bytes_copied += len;
+		return 0;
+	}
+	return mem_read_pages(m, pa, buf, len);
+}
+
 int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val)
 {
-	return vmt_mem_read(m, pa, val, sizeof(*val));
+	if (in_last_page(m, pa, sizeof(*val))) {
+		/* a constant-size copy compiles to one load */
+		memcpy(val, m->last_page + (pa & (VMT_PAGE_SIZE - 1)), sizeof(*val));
+		m->stats.cache_hits++;
+		m->stats.bytes_copied += sizeof(*val);
+		return 0;
+	}
+	return mem_read_pages(m, pa, (uint8_t *)val, sizeof(*val));
 }
 
 void vmt_mem_epoch(struct vmt_mem *m)

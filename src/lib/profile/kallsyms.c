@@ -13,6 +13,9 @@
  *   kallsyms_token_table   256 NUL-terminated strings
  *   kallsyms_token_index   u16[256]: token_table offset of each token
  *
+ * 6.2/6.3, and 6.1 stable kernels such as Debian's, also have
+ * kallsyms_seqs_of_names (u8[N][3]) between markers and token_table.
+ *
  * None of these has a symbol we could look up, so we anchor on content:
  * bytes that occur verbatim in names map to themselves, so tokens '0'..'9'
  * are the strings "0".."9" in a row.  From there each table is found next
@@ -27,22 +30,23 @@
 #include "core/internal.h"
 #include "profile/profile_priv.h"
 
-#define TOKEN_MAX        256       /* longest token we believe in */
-#define MARKERS_MAX      (1u << 20) /* 256 M symbols */
-#define NAME_WINDOW      (256u * (2 + VMT_KSYM_NAME_MAX)) /* names after the last marker */
+#define TOKEN_MAX	 256				  /* longest token we believe in */
+#define MARKERS_MAX	 (1u << 20)			  /* 256 M symbols */
+#define NAME_WINDOW	 (256u * (2 + VMT_KSYM_NAME_MAX)) /* names after the last marker */
 #define DIGIT_TOKEN_BASE 0x30
+#define KERNEL_HALF	 0xffff800000000000ull /* x86-64, 4- and 5-level */
 
 struct ktok {
 	size_t start, end; /* token table [start, end) */
-	size_t idx_end;    /* one past token_index */
+	size_t idx_end;	   /* one past token_index */
 	uint16_t idx[256];
 };
 
 struct ktab {
 	struct ktok tok;
-	size_t mstart;  /* markers: u32[nmark] */
+	size_t mstart; /* markers: u32[nmark] */
 	uint32_t nmark;
-	size_t nstart;  /* names [nstart, nend) */
+	size_t nstart; /* names [nstart, nend) */
 	size_t nend;
 	uint32_t nsyms; /* u32 at nstart - 8 */
 };
@@ -283,8 +287,11 @@ static bool addrs_try_relative(const struct vmt_region *r, size_t tab, size_t rb
 		return false;
 	a->tab = tab;
 	a->base = rd64(r->data + rb);
+	/* The base is the lowest kernel text address: in the upper (kernel) half. */
+	if (a->base < KERNEL_HALF)
+		return false;
 	for (a->mode = ADDR_PERCPU; a->mode <= ADDR_RELATIVE; a->mode++)
-		if (a->base && addrs_sorted(r, tab, a->base, a->mode, n))
+		if (addrs_sorted(r, tab, a->base, a->mode, n))
 			return true;
 	return false;
 }
@@ -306,7 +313,8 @@ static bool addrs_find(const struct vmt_region *r, const struct ktab *k, struct 
 	a->base = 0;
 	if (k->nstart >= 8 + 8 * n) {
 		a->tab = k->nstart - 8 - 8 * n;
-		return addrs_sorted(r, a->tab, 0, ADDR_ABSOLUTE, k->nsyms);
+		return addr_at(r, a->tab, 0, ADDR_ABSOLUTE, k->nsyms - 1) >= KERNEL_HALF &&
+		       addrs_sorted(r, a->tab, 0, ADDR_ABSOLUTE, k->nsyms);
 	}
 	return false;
 }
@@ -320,8 +328,8 @@ static int name_expand(const struct vmt_region *r, const struct ktab *k, size_t 
 	if (!name_entry(r, *pos, k->nend, &hdr, &ntok))
 		return -EBADMSG;
 	for (size_t i = 0; i < ntok; i++) {
-		const char *tok = (const char *)r->data + k->tok.start +
-				  k->tok.idx[r->data[*pos + hdr + i]];
+		const char *tok =
+		    (const char *)r->data + k->tok.start + k->tok.idx[r->data[*pos + hdr + i]];
 		size_t tl = strlen(tok); /* verified NUL-terminated by tokens_match_index */
 
 		if (tl > VMT_KSYM_NAME_MAX - n)
@@ -382,6 +390,65 @@ fail:
 	return err == -ENOMEM ? err : -EBADMSG;
 }
 
+/* Markers, names and addresses, given that the markers array ends at end. */
+static bool ktab_from_markers(const struct vmt_region *r, size_t end, struct ktab *k,
+			      struct kaddrs *a)
+{
+	return markers_try(r, end, k) && names_find(r, k) && addrs_find(r, k, a);
+}
+
+/*
+ * kallsyms_seqs_of_names: N big-endian 3-byte symbol indexes in name order,
+ * from s up to the padding before the token table.  It must be a
+ * permutation of 0..N-1, which no stray bytes will be.
+ */
+static bool seqs_match(const struct vmt_region *r, size_t s, uint32_t n, size_t ts)
+{
+	uint8_t *seen;
+	bool ok = s <= ts && (ts - s) / 3 >= n && ts - s - 3 * (size_t)n < 8;
+
+	if (!ok || !(seen = calloc((n + 7) / 8, 1)))
+		return false;
+	for (size_t i = 0; ok && i < n; i++) {
+		const uint8_t *e = r->data + s + 3 * i;
+		uint32_t v = (uint32_t)e[0] << 16 | (uint32_t)e[1] << 8 | e[2];
+
+		ok = v < n && !(seen[v / 8] & (1u << (v % 8)));
+		if (ok)
+			seen[v / 8] |= (uint8_t)(1u << (v % 8));
+	}
+	free(seen);
+	return ok;
+}
+
+/*
+ * 6.2/6.3 (and 6.1 stable kernels with the backport) put seqs_of_names
+ * between markers and token table.  Its length depends on N, which we do
+ * not know yet, so try every 4-aligned end of markers going back from the
+ * token table; markers_try rejects almost every position at once.
+ */
+static bool ktab_with_seqs(const struct vmt_region *r, struct ktab *k, struct kaddrs *a)
+{
+	size_t ts = k->tok.start, e;
+
+	if (ts < 12)
+		return false;
+	e = ts - 8;
+	e -= (r->va + e) & 3;
+	for (; e >= 4; e -= 4) {
+		size_t s = r_align_up(r, e);
+
+		if (!markers_try(r, e, k) || s >= ts ||
+		    (ts - s) / 3 < 256 * ((size_t)k->nmark - 1) + 1)
+			continue;
+		if ((ts - s) / 3 > 256 * (size_t)k->nmark + 3)
+			continue; /* seqs longer than nmark markers allow */
+		if (names_find(r, k) && seqs_match(r, s, k->nsyms, ts) && addrs_find(r, k, a))
+			return true;
+	}
+	return false;
+}
+
 /* All checks for the token table candidate whose digits start at p. */
 static bool ktab_try(const struct vmt_region *r, size_t p, struct ktab *k, struct kaddrs *a)
 {
@@ -390,16 +457,26 @@ static bool ktab_try(const struct vmt_region *r, size_t p, struct ktab *k, struc
 	if (!tokens_try(r, p, &k->tok))
 		return false;
 	ts = k->tok.start;
-	/* Markers end at the token table, or 4 bytes before it if their count is odd. */
-	if (markers_try(r, ts, k) && names_find(r, k) && addrs_find(r, k, a))
+	/* 6.1, 6.4+: markers end at the token table, or 4 bytes before it if their count is odd. */
+	if (ktab_from_markers(r, ts, k, a))
 		return true;
-	return ts >= 4 && !rd32(r->data + ts - 4) && markers_try(r, ts - 4, k) &&
-	       names_find(r, k) && addrs_find(r, k, a);
+	if (ts >= 4 && !rd32(r->data + ts - 4) && ktab_from_markers(r, ts - 4, k, a))
+		return true;
+	return ktab_with_seqs(r, k, a);
 }
 
 int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 {
-	static const char digits[] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
+	static const char digits[] = "0\0"
+				     "1\0"
+				     "2\0"
+				     "3\0"
+				     "4\0"
+				     "5\0"
+				     "6\0"
+				     "7\0"
+				     "8\0"
+				     "9";
 	struct ktab k;
 	struct kaddrs a;
 	size_t from = 0;
@@ -424,7 +501,8 @@ int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 		}
 		from++;
 	}
-	return vmt_error(-ENOENT, "no consistent kallsyms tables found (is CONFIG_KALLSYMS_ALL set?)");
+	return vmt_error(-ENOENT,
+			 "no consistent kallsyms tables found (is CONFIG_KALLSYMS_ALL set?)");
 }
 
 void vmt_ksyms_free(struct vmt_ksyms *ks)

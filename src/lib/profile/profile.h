@@ -22,10 +22,11 @@ struct vmt_profile;
 
 struct vmt_profile_opts {
 	size_t sz;
-	const char *kernel_path;   /* vmlinuz (bzImage) or vmlinux ELF */
-	const char *cache_dir;     /* NULL: $XDG_CACHE_HOME/vmemtrans or ~/.cache/vmemtrans */
-	const char *system_map;    /* optional */
-	int no_cache;              /* build in memory only, write nothing */
+	const char *kernel_path; /* vmlinuz (bzImage) or vmlinux ELF */
+	const char *cache_dir;	 /* NULL: $XDG_CACHE_HOME/vmemtrans or ~/.cache/vmemtrans */
+	const char *system_map;	 /* optional */
+	int no_cache;		 /* build in memory only, write nothing */
+	int rebuild;		 /* ignore an existing cache file, build and store anew */
 };
 
 /* NULL + errno on failure; vmt_last_error() names the problem. */
@@ -40,6 +41,12 @@ int vmt_profile_symbol(const struct vmt_profile *p, const char *name, uint64_t *
 /* Name of the symbol containing addr (link-time); NULL if none.  Borrowed. */
 const char *vmt_profile_symbol_at(const struct vmt_profile *p, uint64_t addr, uint64_t *off);
 size_t vmt_profile_nr_symbols(const struct vmt_profile *p);
+/* Like vmt_profile_symbol, plus the nm-style type letter (T, t, D, B, ...); addr/type may be NULL.
+ */
+int vmt_profile_symbol2(const struct vmt_profile *p, const char *name, uint64_t *addr, char *type);
+/* Symbol i in address order (0 <= i < nr_symbols); -ENOENT past the end.  *name borrowed. */
+int vmt_profile_symbol_by_index(const struct vmt_profile *p, size_t i, const char **name,
+				uint64_t *addr, char *type);
 
 /*
  * Struct layout from BTF.  "field" may be a dotted path through nested and
@@ -52,7 +59,38 @@ int vmt_profile_field(struct vmt_profile *p, const char *type, const char *field
 int vmt_profile_field2(struct vmt_profile *p, const char *type, const char *field, uint32_t *off,
 		       uint32_t *size);
 int vmt_profile_struct_size(struct vmt_profile *p, const char *type, uint32_t *size);
-/* Value of an enumerator, e.g. ("pid_type", "PIDTYPE_TGID"). */
+/*
+ * Value of an enumerator, e.g. ("pid_type", "PIDTYPE_TGID").  enum_type NULL
+ * or "": search every enum, anonymous ones too (TCP_ESTABLISHED).
+ */
 int vmt_profile_enum(struct vmt_profile *p, const char *enum_type, const char *name, int64_t *val);
+
+/*
+ * The kernel's BTF, for lookups the calls above do not cover.  Parsed on
+ * first use (tens of ms: prefer the memoized calls).  Borrowed until
+ * vmt_profile_free; NULL + errno if the kernel has no usable BTF.
+ */
+struct btf;
+const struct btf *vmt_profile_btf(struct vmt_profile *p);
+
+/* Where the profile came from and what it cost. */
+struct vmt_profile_info {
+	const char *cache_path; /* profile file, borrowed; NULL if not cached */
+	int from_cache;		/* 1: loaded from an existing cache file; 0: built */
+	uint64_t image_hash;	/* content hash of the kernel image */
+	uint64_t image_size;
+	size_t btf_size; /* bytes of raw BTF kept */
+	size_t nr_memo;	 /* remembered BTF answers */
+	double load_ms;	 /* wall time of vmt_profile_load */
+};
+
+void vmt_profile_info(const struct vmt_profile *p, struct vmt_profile_info *info);
+
+/*
+ * Check every byte of a cached profile against its checksums (about 1.5 ms;
+ * a load only checks the header, the memo and the bounds).  -EBADMSG if the
+ * file is corrupt: load again with opts.rebuild set.
+ */
+int vmt_profile_verify(const struct vmt_profile *p);
 
 #endif

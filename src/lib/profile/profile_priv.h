@@ -37,8 +37,7 @@ struct btf;
  * compression; -ENOTSUP: a known but unsupported compression (bzip2, lzo);
  * -EBADMSG: truncated or corrupt stream; -EFBIG: over VMT_VMLINUX_MAX.
  */
-int vmt_vmlinuz_extract(const void *img, size_t len, const char *what, void **out,
-			size_t *out_len);
+int vmt_vmlinuz_extract(const void *img, size_t len, const char *what, void **out, size_t *out_len);
 
 /* Inflate one stream whose format is told by its magic; same contract. */
 int vmt_decompress(const void *in, size_t len, size_t size_hint, const char *what, void **out,
@@ -156,17 +155,17 @@ void vmt_memo_clear(struct vmt_memo *m);
 
 /* --------------------------------------------------------------- cache.c */
 
-#define VMT_PROF_MAGIC   "VMTPROF"
+#define VMT_PROF_MAGIC "VMTPROF"
 /* Bump on any change of the layout below or of what the builder stores. */
 #define VMT_PROF_VERSION 1
 
 enum vmt_prof_sec {
 	VMT_PSEC_BANNER, /* linux_banner, NUL-terminated */
-	VMT_PSEC_STRS,   /* symbol names, NUL-separated, last byte NUL */
-	VMT_PSEC_SYMS,   /* struct vmt_prof_sym[nr_syms], sorted by name */
+	VMT_PSEC_STRS,	 /* symbol names, NUL-separated, last byte NUL */
+	VMT_PSEC_SYMS,	 /* struct vmt_prof_sym[nr_syms], sorted by name */
 	VMT_PSEC_BYADDR, /* uint32_t[nr_syms]: indexes into SYMS, sorted by address */
-	VMT_PSEC_BTF,    /* raw .BTF blob (may be empty) */
-	VMT_PSEC_MEMO,   /* struct vmt_prof_memo_hdr, records, key bytes */
+	VMT_PSEC_BTF,	 /* raw .BTF blob (may be empty) */
+	VMT_PSEC_MEMO,	 /* struct vmt_prof_memo_hdr, records, key bytes */
 	VMT_PSEC_NR,
 };
 
@@ -180,6 +179,7 @@ struct vmt_prof_hdr {
 	uint64_t nr_syms;
 	struct {
 		uint64_t off, len;
+		uint64_t csum; /* vmt_hash64 of the section's bytes */
 	} sec[VMT_PSEC_NR];
 	uint64_t csum; /* vmt_hash64 of this header with csum = 0 */
 };
@@ -239,6 +239,12 @@ uint64_t vmt_hash64(const void *data, size_t len, uint64_t seed);
 int vmt_prof_serialize(const struct vmt_prof_parts *parts, uint8_t **buf, size_t *len);
 /* Validate an image and point view into it; -EBADMSG (message set) if corrupt. */
 int vmt_prof_view_init(struct vmt_prof_view *v, const void *img, size_t len);
+/*
+ * Compare section sec with its checksum: -EBADMSG if it differs.  Too slow
+ * for every load (about 1.5 ms for a whole file), so it runs before the BTF
+ * blob is parsed, and on request (vmt_profile_verify).
+ */
+int vmt_prof_check_section(const struct vmt_prof_view *v, int sec);
 /* Load the image's memo records into m, keys borrowed from img. */
 int vmt_prof_memo_load(const void *img, size_t len, struct vmt_memo *m);
 /* Write buf to path atomically (temp file + rename). */

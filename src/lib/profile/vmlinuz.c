@@ -327,9 +327,12 @@ int vmt_vmlinuz_extract(const void *img, size_t len, const char *what, void **ou
 {
 	const uint8_t *p = img;
 	size_t off = 0, plen = len;
+	uint32_t trailer;
+	bool bzimage;
 	int err;
 
 	err = bzimage_payload(p, len, what, &off, &plen);
+	bzimage = !err;
 	if (err == -ENOEXEC) {
 		/* Not a bzImage: maybe a bare compressed vmlinux (vmlinux.gz and friends). */
 		if (comp_detect(p, len) == COMP_NONE)
@@ -340,6 +343,17 @@ int vmt_vmlinuz_extract(const void *img, size_t len, const char *what, void **ou
 	}
 	if (err)
 		return err;
-	return vmt_decompress(p + off, plen, plen >= 4 ? rd32(p + off + plen - 4) : 0, what, out,
-			      out_len);
+	trailer = plen >= 4 ? rd32(p + off + plen - 4) : 0;
+	err = vmt_decompress(p + off, plen, trailer, what, out, out_len);
+	if (err || !bzimage)
+		return err;
+	/* A bzImage always carries the size; LZ4 legacy has no checksum to catch the rest. */
+	if ((uint32_t)*out_len != trailer) {
+		free(*out);
+		*out = NULL;
+		return vmt_error(-EBADMSG,
+				 "%s: payload inflated to %zu bytes, its size field says %u", what,
+				 *out_len, trailer);
+	}
+	return 0;
 }

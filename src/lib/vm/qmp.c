@@ -7,6 +7,7 @@
  * so a caller only ever sees the reply to its own command.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,13 +66,15 @@ static int qmp_read_frame(struct vmt_qmp *q, int64_t deadline, struct json_objec
 		r = vmt_rbuf_line(&q->rb, VMT_QMP_FRAME_MAX, deadline, &line, &len);
 		if (r == -EMSGSIZE) {
 			q->broken = true;
-			return vmt_error(-EMSGSIZE, "QMP message larger than %u bytes; QEMU or "
-						    "whatever serves this socket misbehaves",
+			return vmt_error(-EMSGSIZE,
+					 "QMP message larger than %u bytes; QEMU or "
+					 "whatever serves this socket misbehaves",
 					 VMT_QMP_FRAME_MAX);
 		}
 		if (r == -ETIMEDOUT)
-			return vmt_error(r, "no answer on the QMP socket within %d ms; is another "
-					    "QMP client connected to this VM?",
+			return vmt_error(r,
+					 "no answer on the QMP socket within %d ms; is another "
+					 "QMP client connected to this VM?",
 					 q->timeout_ms);
 		if (r) {
 			q->broken = true;
@@ -83,8 +86,9 @@ static int qmp_read_frame(struct vmt_qmp *q, int64_t deadline, struct json_objec
 	*out = qmp_parse_frame(line, len);
 	if (!*out) {
 		q->broken = true;
-		return vmt_error(-EPROTO, "QMP socket sent something that is not a JSON object "
-					  "(%.40s%s); is this a QMP socket?",
+		return vmt_error(-EPROTO,
+				 "QMP socket sent something that is not a JSON object "
+				 "(%.40s%s); is this a QMP socket?",
 				 line, len > 40 ? "..." : "");
 	}
 	return 0;
@@ -207,6 +211,13 @@ int vmt_qmp_open_fd(int fd, int timeout_ms, struct vmt_qmp **out)
 	if (!q) {
 		close(fd);
 		return -ENOMEM;
+	}
+	/* Deadlines rely on poll: a blocking read would wait past them. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		close(fd);
+		free(q);
+		return r;
 	}
 	q->fd = fd;
 	q->timeout_ms = timeout_ms < 0 ? VMT_QMP_TIMEOUT_MS : timeout_ms;

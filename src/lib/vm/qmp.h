@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#define VMT_QMP_FRAME_MAX (8u << 20) /* query-qmp-schema is ~200 KB */
+#define VMT_QMP_FRAME_MAX  (8u << 20) /* query-qmp-schema is ~200 KB */
 #define VMT_QMP_TIMEOUT_MS 10000
 
 struct vmt_qmp;

@@ -32,9 +32,9 @@ struct vmt_rbuf {
 	int fd;
 	char *buf;
 	size_t cap;
-	size_t start; /* first unread byte */
-	size_t end;   /* one past the last buffered byte */
-	size_t scan;  /* bytes after start already searched for '\n' */
+	size_t start;  /* first unread byte */
+	size_t end;    /* one past the last buffered byte */
+	size_t scan;   /* bytes after start already searched for '\n' */
 	bool skipping; /* inside an oversized line: drop up to its '\n' */
 };
 

@@ -30,12 +30,12 @@
 #include "vm/vm.h"
 #include "vm/vm_priv.h"
 
-#define VM_MEM_MIN	    (64ull << 20)
-#define VM_MEM_DEFAULT	    (512ull << 20)
-#define VM_BOOT_TIMEOUT_S   60
-#define VM_QUIT_WAIT_MS	    5000
-#define VM_SIGNAL_WAIT_MS   3000
-#define VM_ARGV_MAX	    64
+#define VM_MEM_MIN	  (64ull << 20)
+#define VM_MEM_DEFAULT	  (512ull << 20)
+#define VM_BOOT_TIMEOUT_S 60
+#define VM_QUIT_WAIT_MS	  5000
+#define VM_SIGNAL_WAIT_MS 3000
+#define VM_ARGV_MAX	  64
 
 /* ------------------------------------------------------- process state */
 
@@ -62,18 +62,25 @@ static bool vm_wait_exit(const struct vmt_vm_desc *vm, int ms)
 	}
 }
 
-static void vm_quit_qmp(const struct vmt_vm_desc *vm)
+/* Ask QEMU to quit; false if it could not be asked. */
+static bool vm_quit_qmp(const struct vmt_vm_desc *vm)
 {
 	struct vmt_qmp *q;
+	int r;
 
 	/* 2 s: a monitor busy with another client gives no greeting; signals follow. */
 	if (vmt_qmp_connect(vm->qmp_sock, 2000, &q)) {
 		pr_debug("no QMP for VM '%s': %s", vm->name, vmt_last_error());
-		return;
+		return false;
 	}
-	if (vmt_qmp_execute(q, "quit", NULL, NULL))
-		pr_debug("QMP quit of VM '%s': %s", vm->name, vmt_last_error());
+	r = vmt_qmp_execute(q, "quit", NULL, NULL);
 	vmt_qmp_close(q);
+	/* QEMU may exit before its reply gets out: a closed connection is success too. */
+	if (r && r != -ECONNRESET) {
+		pr_debug("QMP quit of VM '%s': %s", vm->name, vmt_last_error());
+		return false;
+	}
+	return true;
 }
 
 /* Make QEMU go: QMP quit if graceful, then SIGTERM, then SIGKILL. */
@@ -82,8 +89,7 @@ static int vm_kill(const struct vmt_vm_desc *vm, bool graceful)
 	if (!vmt_vm_is_running(vm))
 		return 0;
 	if (graceful) {
-		vm_quit_qmp(vm);
-		if (vm_wait_exit(vm, VM_QUIT_WAIT_MS))
+		if (vm_quit_qmp(vm) && vm_wait_exit(vm, VM_QUIT_WAIT_MS))
 			return 0;
 		kill(vm->qemu_pid, SIGTERM);
 		if (vm_wait_exit(vm, VM_SIGNAL_WAIT_MS))
@@ -94,30 +100,23 @@ static int vm_kill(const struct vmt_vm_desc *vm, bool graceful)
 	kill(vm->qemu_pid, SIGKILL);
 	if (vm_wait_exit(vm, VM_SIGNAL_WAIT_MS))
 		return 0;
-	return vmt_error(-EBUSY, "QEMU pid %d of VM '%s' survives SIGKILL (stuck in the kernel?); "
-				 "nothing removed",
+	return vmt_error(-EBUSY,
+			 "QEMU pid %d of VM '%s' survives SIGKILL (stuck in the kernel?); "
+			 "nothing removed",
 			 (int)vm->qemu_pid, vm->name);
 }
 
 /* ------------------------------------------------------------ cleanup */
 
-/* Refuse to empty a folder that is not a VM's: vm.json in it, or under run_dir. */
+/* Refuse to empty a folder that is not a VM's. */
 static int vm_folder_check(const char *dir)
 {
-	char path[PATH_MAX + 16], run[PATH_MAX], parent[PATH_MAX];
-	const char *slash = strrchr(dir, '/');
-
-	snprintf(path, sizeof(path), "%s/vm.json", dir);
-	if (access(path, F_OK) == 0)
+	if (access(dir, F_OK) < 0 || vmt_vm_folder_is_vm(dir))
 		return 0;
-	if (slash && realpath(vmt_vm_run_dir(), run)) {
-		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir);
-		if (!strcmp(parent, run) || !strcmp(parent, vmt_vm_run_dir()))
-			return 0;
-	}
-	return vmt_error(-EINVAL, "%s does not look like a VM folder (no vm.json, not in %s); "
-				  "nothing removed",
-			 dir, vmt_vm_run_dir());
+	return vmt_error(-EINVAL,
+			 "%s does not look like a VM folder (no vm.json, files vmt did "
+			 "not make); nothing removed",
+			 dir);
 }
 
 /* Remove the folder's files (sockets, logs, vm.json, ...) and the folder. */
@@ -128,9 +127,9 @@ static int vm_remove_folder(const char *dir)
 	int r = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0
-				       : vmt_error(-errno, "cannot open %s: %s", dir,
-						   strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : vmt_error(-errno, "cannot open %s: %s", dir, strerror(errno));
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
@@ -181,8 +180,9 @@ static int start_opts_check(const struct vmt_vm_start_opts *o)
 	if (o->nr_procs < 0)
 		return vmt_error(-EINVAL, "negative number of workload processes");
 	if (o->kvm && access("/dev/kvm", R_OK | W_OK) < 0)
-		return vmt_error(-ENODEV, "--kvm: /dev/kvm is not usable (%s); run without --kvm "
-					  "(TCG)",
+		return vmt_error(-ENODEV,
+				 "--kvm: /dev/kvm is not usable (%s); run without --kvm "
+				 "(TCG)",
 				 strerror(errno));
 	return 0;
 }
@@ -227,8 +227,9 @@ static int start_cmdline(const struct vmt_vm_start_opts *o, struct vmt_vm_desc *
 		     o->no_kaslr ? " nokaslr" : "", o->extra_cmdline ? " " : "",
 		     o->extra_cmdline ? o->extra_cmdline : "");
 	if (n < 0 || (size_t)n >= sizeof(d->cmdline))
-		return vmt_error(-E2BIG, "kernel command line longer than %zu bytes; shorten "
-					 "--append",
+		return vmt_error(-E2BIG,
+				 "kernel command line longer than %zu bytes; shorten "
+				 "--append",
 				 sizeof(d->cmdline) - 1);
 	return 0;
 }
@@ -250,8 +251,9 @@ static int start_run_dir(const char *name, char *dir, size_t dir_sz)
 
 			*p = '\0';
 			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return vmt_error(-errno, "cannot create run dir %s: %s (set "
-							 "VMT_RUN_DIR to a writable folder)",
+				return vmt_error(-errno,
+						 "cannot create run dir %s: %s (set "
+						 "VMT_RUN_DIR to a writable folder)",
 						 tmp, strerror(errno));
 			*p = c;
 			if (!c)
@@ -261,14 +263,16 @@ static int start_run_dir(const char *name, char *dir, size_t dir_sz)
 	if (!realpath(run, real))
 		return vmt_error(-errno, "run dir %s: %s", run, strerror(errno));
 	if (strchr(real, ','))
-		return vmt_error(-EINVAL, "run dir %s holds a ',', which QEMU options cannot take; "
-					  "set VMT_RUN_DIR elsewhere",
+		return vmt_error(-EINVAL,
+				 "run dir %s holds a ',', which QEMU options cannot take; "
+				 "set VMT_RUN_DIR elsewhere",
 				 real);
 	len = strlen(real) + 1 + strlen(name) + strlen("/agent.sock");
 	if (len >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return vmt_error(-ENAMETOOLONG, "socket paths under %s would be %zu bytes, over "
-						"the 107 a UNIX socket takes; use a shorter "
-						"VMT_RUN_DIR or VM name",
+		return vmt_error(-ENAMETOOLONG,
+				 "socket paths under %s would be %zu bytes, over "
+				 "the 107 a UNIX socket takes; use a shorter "
+				 "VMT_RUN_DIR or VM name",
 				 real, len);
 	snprintf(dir, dir_sz, "%s/%s", real, name);
 	return 0;
@@ -285,17 +289,20 @@ static int start_claim_name(struct vmt_vm_desc *d)
 			return vmt_error(-errno, "cannot create %s: %s", d->dir, strerror(errno));
 		r = vmt_vm_load(d->dir, &old);
 		if (!r)
-			return vmt_error(-EEXIST, "VM '%s' is already running (QEMU pid %d); stop "
-						  "it with 'vmt vm stop %s' or pick another name",
+			return vmt_error(-EEXIST,
+					 "VM '%s' is already running (QEMU pid %d); stop "
+					 "it with 'vmt vm stop %s' or pick another name",
 					 d->name, (int)old.qemu_pid, d->name);
-		return vmt_error(-EEXIST, "VM '%s' exists but is not running (stale descriptor "
-					  "in %s); remove it with 'vmt vm stop %s'",
+		return vmt_error(-EEXIST,
+				 "VM '%s' exists but is not running (stale descriptor "
+				 "in %s); remove it with 'vmt vm stop %s'",
 				 d->name, d->dir, d->name);
 	}
 	if (access(d->mem_path, F_OK) == 0) {
 		rmdir(d->dir);
-		return vmt_error(-EEXIST, "RAM file %s exists (a VM named '%s' under another run "
-					  "dir, or a leftover); remove it or pick another name",
+		return vmt_error(-EEXIST,
+				 "RAM file %s exists (a VM named '%s' under another run "
+				 "dir, or a leftover); remove it or pick another name",
 				 d->mem_path, d->name);
 	}
 	return 0;
@@ -309,8 +316,7 @@ struct vm_argv {
 	bool oom;
 };
 
-__attribute__((format(printf, 2, 3))) static void argv_add(struct vm_argv *a, const char *fmt,
-							    ...)
+__attribute__((format(printf, 2, 3))) static void argv_add(struct vm_argv *a, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -351,8 +357,7 @@ static int vm_build_argv(const struct vmt_vm_desc *d, const char *qemu, struct v
 	argv_add(a, "-m");
 	argv_add(a, "%lluM", mb);
 	argv_add(a, "-object");
-	argv_add(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=%s,share=on", mb,
-		 d->mem_path);
+	argv_add(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=%s,share=on", mb, d->mem_path);
 	argv_add(a, "-kernel");
 	argv_add(a, "%s", d->kernel);
 	argv_add(a, "-initrd");
@@ -504,12 +509,15 @@ static int vm_spawn(char *const argv[], const char *log_path, pid_t *pid_out)
 
 /* ----------------------------------------------------- start: booting */
 
-/* The last non-empty line of a log file, for error messages. */
-static void log_last_line(const char *path, char *out, size_t out_sz)
+/*
+ * A line from the end of a log file for an error message: the last one
+ * holding prefer (a panic says more than the register dump after it),
+ * else the last non-empty one.
+ */
+static void log_pick_line(const char *path, const char *prefer, char *out, size_t out_sz)
 {
-	char buf[4096];
+	char buf[8192], *end, *start, *hit = NULL;
 	ssize_t n = 0;
-	char *end, *start;
 	off_t size;
 	int fd;
 
@@ -519,16 +527,17 @@ static void log_last_line(const char *path, char *out, size_t out_sz)
 		return;
 	size = lseek(fd, 0, SEEK_END);
 	if (size > 0)
-		n = pread(fd, buf, sizeof(buf) - 1, size > (off_t)sizeof(buf) - 1
-							  ? size - (off_t)sizeof(buf) + 1
-							  : 0);
+		n = pread(fd, buf, sizeof(buf) - 1, VMT_MAX(size - (off_t)sizeof(buf) + 1, 0));
 	close(fd);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	end = buf + n;
+	for (char *p = buf; prefer && (p = strstr(p, prefer)); p++)
+		hit = p;
+	end = hit ? strchrnul(hit, '\n') : buf + n;
 	while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-		*--end = '\0';
+		end--;
+	*end = '\0';
 	start = memrchr(buf, '\n', (size_t)(end - buf));
 	start = start ? start + 1 : buf;
 	vmt_strlcpy(out, start, out_sz);
@@ -536,15 +545,13 @@ static void log_last_line(const char *path, char *out, size_t out_sz)
 
 static int boot_failed(const struct vmt_vm_desc *d, int err, const char *what)
 {
-	char qlog[4096 + 16], qline[160], cline[160];
+	char qlog[sizeof(d->dir) + 16], qline[160], cline[160];
 
 	snprintf(qlog, sizeof(qlog), "%s/qemu.log", d->dir);
-	log_last_line(qlog, qline, sizeof(qline));
-	log_last_line(d->console_log, cline, sizeof(cline));
-	if (qline[0])
-		return vmt_error(err, "VM '%s': %s; QEMU said: %s", d->name, what, qline);
-	return vmt_error(err, "VM '%s': %s; guest console ends with: %s", d->name, what,
-			 cline[0] ? cline : "(nothing)");
+	log_pick_line(qlog, NULL, qline, sizeof(qline));
+	log_pick_line(d->console_log, "Kernel panic", cline, sizeof(cline));
+	return vmt_error(err, "VM '%s': %s; guest console ends with: %s%s%s", d->name, what,
+			 cline[0] ? cline : "(nothing)", qline[0] ? "; QEMU said: " : "", qline);
 }
 
 static int start_wait_agent(const struct vmt_vm_desc *d, int timeout_s)

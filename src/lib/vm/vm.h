@@ -20,31 +20,31 @@
 
 struct vmt_vm_desc {
 	char name[VMT_VM_NAME_MAX];
-	char dir[4096];        /* descriptor folder */
-	char mem_path[4096];   /* RAM file, e.g. /dev/shm/vmt-<name>.ram */
-	char kernel[4096];     /* vmlinuz the guest booted */
+	char dir[4096];	     /* descriptor folder */
+	char mem_path[4096]; /* RAM file, e.g. /dev/shm/vmt-<name>.ram */
+	char kernel[4096];   /* vmlinuz the guest booted */
 	char initrd[4096];
 	char qmp_sock[4096];
 	char agent_sock[4096];
 	char console_log[4096];
-	char machine[16];      /* "pc" or "q35" */
+	char machine[16]; /* "pc" or "q35" */
 	uint64_t mem_bytes;
 	pid_t qemu_pid;
-	int nr_procs;          /* workload processes requested */
+	int nr_procs; /* workload processes requested */
 	bool kaslr, la57, kvm;
-	int64_t started_s;     /* epoch seconds */
-	char cmdline[2048];    /* guest kernel command line (-append) */
+	int64_t started_s;  /* epoch seconds */
+	char cmdline[2048]; /* guest kernel command line (-append) */
 };
 
 struct vmt_vm_start_opts {
 	size_t sz;
 	const char *name;
-	const char *kernel;    /* default: the project's guest image */
+	const char *kernel; /* default: the project's guest image */
 	const char *initrd;
-	uint64_t mem_bytes;    /* default 512 MiB */
-	int nr_procs;          /* workload size (guest cmdline vmt.nproc=) */
+	uint64_t mem_bytes; /* default 512 MiB */
+	int nr_procs;	    /* workload size (guest cmdline vmt.nproc=) */
 	bool no_kaslr, la57, kvm;
-	int boot_timeout_s;    /* wait for the agent; default 60 */
+	int boot_timeout_s; /* wait for the agent; default 60 */
 	const char *extra_cmdline;
 };
 
@@ -72,6 +72,9 @@ int vmt_vm_name_check(const char *name);
 bool vmt_vm_is_running(const struct vmt_vm_desc *vm);
 /* Parse a vm.json; -ENOENT, or -EBADMSG naming the bad field. */
 int vmt_vm_desc_read(const char *path, struct vmt_vm_desc *out);
+/* vm.json's content as a json-c object (keys = field names); caller puts.  NULL: no memory. */
+struct json_object;
+struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *vm);
 /* Write <vm->dir>/vm.json atomically (temporary file + rename). */
 int vmt_vm_desc_write(const struct vmt_vm_desc *vm);
 /*
@@ -84,10 +87,10 @@ int vmt_vm_default_guest(char *kernel, size_t kernel_sz, char *initrd, size_t in
 /* In-guest agent: run cmd with /bin/sh -c; output buffers are malloc'ed. */
 struct vmt_agent_result {
 	int exit_code;
-	uint64_t duration_ns;  /* measured inside the guest */
-	char *out;             /* stdout, NUL-terminated */
+	uint64_t duration_ns; /* measured inside the guest */
+	char *out;	      /* stdout, NUL-terminated */
 	size_t out_len;
-	char *err;             /* stderr, NUL-terminated */
+	char *err; /* stderr, NUL-terminated */
 	size_t err_len;
 };
 

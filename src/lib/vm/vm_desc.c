@@ -48,8 +48,8 @@ int vmt_vm_name_check(const char *name)
 	/* The name ends up in paths and in QEMU options, where ',' and '/' mean things. */
 	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
 	    len)
-		return vmt_error(-EINVAL, "VM name '%s' may hold only letters, digits, '_', '.' and '-'",
-				 name);
+		return vmt_error(
+		    -EINVAL, "VM name '%s' may hold only letters, digits, '_', '.' and '-'", name);
 	return 0;
 }
 
@@ -140,28 +140,31 @@ bool vmt_vm_is_running(const struct vmt_vm_desc *vm)
 
 /* ------------------------------------------------------------ vm.json */
 
-#define STR_FIELD(f, req) {#f, offsetof(struct vmt_vm_desc, f), sizeof(((struct vmt_vm_desc *)0)->f), req}
+#define STR_FIELD(f, req)                                                                          \
+	{                                                                                          \
+#f, offsetof(struct vmt_vm_desc, f), sizeof(((struct vmt_vm_desc *)0)->f), req     \
+	}
 
 static const struct str_field {
 	const char *key;
 	size_t off, sz;
 	bool required;
 } str_fields[] = {
-	STR_FIELD(name, true),	      STR_FIELD(dir, false),	    STR_FIELD(mem_path, true),
-	STR_FIELD(kernel, true),      STR_FIELD(initrd, false),	    STR_FIELD(qmp_sock, true),
-	STR_FIELD(agent_sock, true),  STR_FIELD(console_log, false), STR_FIELD(machine, false),
-	STR_FIELD(cmdline, false),
+    STR_FIELD(name, true),	 STR_FIELD(dir, false),		STR_FIELD(mem_path, true),
+    STR_FIELD(kernel, true),	 STR_FIELD(initrd, false),	STR_FIELD(qmp_sock, true),
+    STR_FIELD(agent_sock, true), STR_FIELD(console_log, false), STR_FIELD(machine, false),
+    STR_FIELD(cmdline, false),
 };
 
-static struct json_object *desc_to_json(const struct vmt_vm_desc *d)
+struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *d)
 {
 	struct json_object *o = json_object_new_object();
 	int bad = !o;
 
 	for (size_t i = 0; i < ARRAY_SIZE(str_fields) && !bad; i++)
 		bad |= json_object_object_add(
-			o, str_fields[i].key,
-			json_object_new_string((const char *)d + str_fields[i].off));
+		    o, str_fields[i].key,
+		    json_object_new_string((const char *)d + str_fields[i].off));
 	if (bad)
 		goto fail;
 	bad |= json_object_object_add(o, "version", json_object_new_int(DESC_VERSION));
@@ -197,7 +200,7 @@ static int write_file_all(int fd, const char *buf, size_t len)
 int vmt_vm_desc_write(const struct vmt_vm_desc *vm)
 {
 	char tmp[4096 + 32], final[4096 + 16];
-	struct json_object *o = desc_to_json(vm);
+	struct json_object *o = vmt_vm_desc_json(vm);
 	const char *text;
 	int fd = -1, r = -ENOMEM;
 
@@ -210,7 +213,8 @@ int vmt_vm_desc_write(const struct vmt_vm_desc *vm)
 		r = vmt_error(-errno, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = write_file_all(fd, text, strlen(text));
 	if (!r)
 		r = write_file_all(fd, "\n", 1);
@@ -379,8 +383,8 @@ int vmt_vm_desc_read(const char *path, struct vmt_vm_desc *out)
 
 /* ------------------------------------------------------------ lookup */
 
-/* The descriptor folder that name_or_path designates. */
-static int desc_resolve_dir(const char *name_or_path, char *dir, size_t dir_sz)
+/* The descriptor folder and vm.json that name_or_path designates. */
+static int desc_resolve(const char *name_or_path, char *dir, char *json, size_t sz)
 {
 	char real[PATH_MAX], *slash;
 	struct stat st;
@@ -390,28 +394,72 @@ static int desc_resolve_dir(const char *name_or_path, char *dir, size_t dir_sz)
 		r = vmt_vm_name_check(name_or_path);
 		if (r)
 			return r;
-		if ((size_t)snprintf(dir, dir_sz, "%s/%s", vmt_vm_run_dir(), name_or_path) >= dir_sz)
+		if ((size_t)snprintf(dir, sz, "%s/%s", vmt_vm_run_dir(), name_or_path) >= sz ||
+		    (size_t)snprintf(json, sz, "%s/vm.json", dir) >= sz)
 			return vmt_error(-ENAMETOOLONG, "run dir path too long");
 		if (stat(dir, &st) < 0)
 			return vmt_error(-ENOENT, "no VM named '%s' in %s (see 'vmt vm list')",
 					 name_or_path, vmt_vm_run_dir());
 		return 0;
 	}
-	if (!realpath(name_or_path, real))
+	if (!realpath(name_or_path, real) || stat(real, &st) < 0)
 		return vmt_error(-ENOENT, "no VM descriptor at %s: %s", name_or_path,
 				 strerror(errno));
-	if (stat(real, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		/* A path to vm.json itself. */
-		slash = strrchr(real, '/');
-		if (slash == real)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
-	if (strlen(real) >= dir_sz)
+	if (strlen(real) + strlen("/vm.json") >= sz)
 		return vmt_error(-ENAMETOOLONG, "path too long: %s", real);
-	vmt_strlcpy(dir, real, dir_sz);
+	if (S_ISDIR(st.st_mode)) {
+		vmt_strlcpy(dir, real, sz);
+		snprintf(json, sz, "%s/vm.json", real);
+		return 0;
+	}
+	/* A path to the descriptor file itself: its folder holds the rest. */
+	vmt_strlcpy(json, real, sz);
+	slash = strrchr(real, '/');
+	if (slash == real)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	vmt_strlcpy(dir, real, sz);
 	return 0;
+}
+
+/* Is dir directly inside the run dir? */
+static bool dir_in_run_dir(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char run[PATH_MAX], parent[PATH_MAX];
+
+	if (!slash || (size_t)(slash - dir) >= sizeof(parent))
+		return false;
+	memcpy(parent, dir, (size_t)(slash - dir));
+	parent[slash - dir] = '\0';
+	return !strcmp(parent, vmt_vm_run_dir()) ||
+	       (realpath(vmt_vm_run_dir(), run) && !strcmp(parent, run));
+}
+
+bool vmt_vm_folder_is_vm(const char *dir)
+{
+	static const char *const known[] = {"qmp.sock",	   "agent.sock", "agent.lock",
+					    "console.log", "qemu.log",	 "qemu.pid"};
+	struct dirent *e;
+	bool ok = true;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (ok && (e = readdir(d))) {
+		const char *n = e->d_name;
+
+		if (!strcmp(n, "vm.json")) {
+			closedir(d);
+			return true;
+		}
+		ok = !strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, ".vm.json.", 9);
+		for (size_t i = 0; !ok && i < ARRAY_SIZE(known); i++)
+			ok = !strcmp(n, known[i]);
+	}
+	closedir(d);
+	return ok;
 }
 
 /* What a folder without a readable vm.json still tells: its name and QEMU's pidfile. */
@@ -424,6 +472,9 @@ static void desc_recover(const char *dir, struct vmt_vm_desc *out)
 
 	memset(out, 0, sizeof(*out));
 	vmt_vm_desc_layout(out, dir, vmt_vm_name_check(base) ? "unnamed" : base);
+	/* The RAM file follows from the name only for a folder that vm.c made. */
+	if (!dir_in_run_dir(dir))
+		out->mem_path[0] = '\0';
 	out->kaslr = true;
 	snprintf(pidfile, sizeof(pidfile), "%s/qemu.pid", dir);
 	fd = open(pidfile, O_RDONLY | O_CLOEXEC);
@@ -439,18 +490,18 @@ static void desc_recover(const char *dir, struct vmt_vm_desc *out)
 
 int vmt_vm_load(const char *name_or_path, struct vmt_vm_desc *out)
 {
-	char dir[4096], path[4096 + 16];
+	char dir[PATH_MAX], path[PATH_MAX];
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = desc_resolve_dir(name_or_path, dir, sizeof(dir));
+	r = desc_resolve(name_or_path, dir, path, sizeof(dir));
 	if (r)
 		return r;
-	snprintf(path, sizeof(path), "%s/vm.json", dir);
 	r = vmt_vm_desc_read(path, out);
 	if (r == -ENOENT)
-		r = vmt_error(-EBADMSG, "%s has no vm.json (a start that crashed or is still "
-					"running?); remove it with 'vmt vm stop %s'",
+		r = vmt_error(-EBADMSG,
+			      "%s has no vm.json (a start that crashed or is still "
+			      "running?); remove it with 'vmt vm stop %s'",
 			      dir, name_or_path);
 	if (r == -EBADMSG) {
 		desc_recover(dir, out);
@@ -461,8 +512,9 @@ int vmt_vm_load(const char *name_or_path, struct vmt_vm_desc *out)
 	/* The folder is where we found it, whatever vm.json says. */
 	vmt_strlcpy(out->dir, dir, sizeof(out->dir));
 	if (!vmt_vm_is_running(out))
-		return vmt_error(-ESRCH, "VM '%s' is not running (QEMU pid %d is gone); remove it "
-					 "with 'vmt vm stop %s'",
+		return vmt_error(-ESRCH,
+				 "VM '%s' is not running (QEMU pid %d is gone); remove it "
+				 "with 'vmt vm stop %s'",
 				 out->name, (int)out->qemu_pid, name_or_path);
 	return 0;
 }
@@ -487,6 +539,9 @@ static int list_add(const char *dir, struct vmt_vm_desc **v, size_t *n, size_t *
 		*v = nv;
 		*cap = ncap;
 	}
+	/* Other parts may keep their own folders in the run dir. */
+	if (!vmt_vm_folder_is_vm(dir))
+		return 0;
 	r = vmt_vm_load(dir, &(*v)[*n]);
 	if (r == 0 || r == -ESRCH || r == -EBADMSG) {
 		(*n)++;
@@ -510,9 +565,9 @@ int vmt_vm_list(struct vmt_vm_desc **out, size_t *n)
 	*n = 0;
 	d = opendir(run_dir);
 	if (!d)
-		return errno == ENOENT ? 0
-				       : vmt_error(-errno, "cannot list %s: %s", run_dir,
-						   strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : vmt_error(-errno, "cannot list %s: %s", run_dir, strerror(errno));
 	while (!r && (e = readdir(d))) {
 		struct stat st;
 

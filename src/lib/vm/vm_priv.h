@@ -8,4 +8,10 @@
 /* Fill name, dir and the paths that the folder layout implies. */
 void vmt_vm_desc_layout(struct vmt_vm_desc *d, const char *dir, const char *name);
 
+/*
+ * Safe to empty: holds vm.json, or nothing but the files a VM's folder
+ * has (sockets, logs, pidfile), e.g. left by a start that crashed.
+ */
+bool vmt_vm_folder_is_vm(const char *dir);
+
 #endif
