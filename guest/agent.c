@@ -6,13 +6,14 @@
  *
  * Protocol (one byte stream each way, tty in raw mode; see guest/README.md):
  *   host "P\n"                      -> agent "PONG\n"
- *   host "X <len>\n" + <len> bytes  -> agent "R <exit> <duration_ns> <out_len> <err_len>\n"
- *                                      followed by <out_len> stdout bytes, then <err_len> stderr
- * bytes any other line                  -> agent "E bad-request\n" The command runs as `/bin/sh -c
- * <bytes>`; exit is WEXITSTATUS, or 128 + signal number. Each output is capped at OUT_CAP bytes
- * (the rest is read and dropped so the command never blocks on a pipe). When the shell exits,
- * output still in the pipes is taken and the pipes are closed: a background job that keeps them
- * open cannot hang the agent.
+ *   host "X <len>\n" + <len> bytes  -> agent "R <exit> <duration_ns> <out_len> <err_len>\n",
+ *                                      then <out_len> stdout bytes, then <err_len> stderr bytes
+ *   any other line                  -> agent "E bad-request\n"
+ * The command runs as `/bin/sh -c <bytes>`: len <= CMD_MAX and no NUL byte (a longer one, up to
+ * DISCARD_MAX, is read and refused with E). exit is WEXITSTATUS, or 128 + signal number. Each
+ * output is capped at OUT_CAP bytes; the rest is read and dropped so the command never blocks on a
+ * pipe. When the shell exits, output still in the pipes is taken and the pipes are closed: a
+ * background job that keeps them open cannot hang the agent.
  *
  * Usage: vmt-agent [TTY]   (default /dev/ttyS1; "-" = stdin/stdout, for testing on the host)
  * The agent never exits on a bad request; it exits only when its tty fails (init respawns it).
@@ -36,8 +37,9 @@
 #include <unistd.h>
 
 #define DEFAULT_TTY	   "/dev/ttyS1"
-#define LINE_MAX_LEN	   64		      /* "X 1048576" fits many times over */
-#define CMD_MAX		   (1u << 20)	      /* longest accepted command, bytes */
+#define LINE_MAX_LEN	   64		     /* a request line: "P" or "X <len>" */
+#define CMD_MAX		   (128u * 1024 - 1) /* longest command: one execve argument (MAX_ARG_STRLEN) */
+#define DISCARD_MAX	   (64u << 20)	     /* longer ones up to this are read and refused */
 #define OUT_CAP		   ((size_t)64 << 20) /* per stream */
 #define PAYLOAD_TIMEOUT_MS 10000	      /* silence allowed inside a command's bytes */
 #define CHILD_POLL_MS	   100		      /* only used when pidfd_open is unavailable */
@@ -224,12 +226,12 @@ static void exec_child(const char *cmd, int out_w, int err_w)
 	sigset_t none;
 	int devnull;
 
-	/* An ignored disposition would survive exec; give the command a normal process. */
+	/* An ignored disposition would survive exec; give the command a normal process. No
+	 * setsid(): a session leader that opens a serial tty makes it its controlling tty, and its
+	 * exit then hangs that tty up (EIO for the agent, or for everyone on the console). */
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (setsid() < 0)
-		_exit(126);
 	devnull = open("/dev/null", O_RDONLY);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
 		_exit(126);
@@ -346,7 +348,7 @@ err_out:
 	return ret;
 }
 
-/* Parses "X <len>" strictly: decimal digits only, len <= CMD_MAX. */
+/* Parses "X <len>" strictly: decimal digits only, len <= DISCARD_MAX. */
 static bool parse_exec_line(const char *line, size_t *len)
 {
 	size_t v = 0;
@@ -359,7 +361,7 @@ static bool parse_exec_line(const char *line, size_t *len)
 			return false;
 		v = v * 10 + (size_t)(*p - '0');
 	}
-	if (v > CMD_MAX)
+	if (v > DISCARD_MAX)
 		return false;
 	*len = v;
 	return true;
@@ -379,6 +381,20 @@ static int handle_exec(struct reader *rd, int wfd, size_t len)
 	char *cmd;
 	int r, n;
 
+	/* Too long for sh -c: consume it anyway so the next request is read from its start. */
+	if (len > CMD_MAX) {
+		char sink[4096];
+
+		for (size_t left = len; left > 0; left -= (size_t)n) {
+			n = (int)(left < sizeof(sink) ? left : sizeof(sink));
+			r = reader_exact(rd, sink, (size_t)n);
+			if (r == -EPIPE)
+				return r;
+			if (r < 0)
+				break;
+		}
+		return reply_error(wfd);
+	}
 	cmd = malloc(len + 1);
 	if (!cmd)
 		return reply_error(wfd);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * vmt-workload: gives the test guest processes, threads, sockets and modules worth introspecting.
+ * vmt-workload: gives the test guest processes, threads and sockets worth introspecting.
  *
  * The leader (started by /init, no arguments) reads vmt.nproc=N from /proc/cmdline (default 20,
  * at most MAX_NPROC) and spawns, by re-executing itself with "--role=...":
@@ -15,8 +15,8 @@
  *                            [::1]:7002 and /run/vmt.sock, accepted and kept open by wl-net
  *   wl-env                   environment VMT_ROLE=env VMT_MARKER=vmt-env-marker-42 ...
  * Every role process reports "<label> <pid> [details]\n" on the ready pipe (fd READY_FD) when it is
- * set up. When all have, the leader writes those lines to /run/vmt-workload.ready (first line
- * "nproc <N>"), prints "VMT-WORKLOAD READY <N>" on /dev/console and then only reaps.
+ * set up. When all have, the leader writes "nproc <N>", "vmt-workload <its pid>" and those lines to
+ * /run/vmt-workload.ready, prints "VMT-WORKLOAD READY <N>" on /dev/console and then only reaps.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,9 @@ static const char netstat_help[] =
 	"  -t, --tcp          TCP sockets (IPv4 and IPv6)\n"
 	"  -u, --udp          UDP sockets\n"
 	"  -x, --unix         UNIX domain sockets\n"
-	"  -l, --listening    only listening sockets\n" CLI_TARGET_HELP;
+	"  -l, --listening    only listening sockets\n"
+	"  -N, --all-netns    sockets of every network namespace (default: the\n"
+	"                     initial one, as the guest's /proc/net shows)\n" CLI_TARGET_HELP;
 
 static const char *const tcp_states[] = {
 	"",	     "ESTABLISHED", "SYN_SENT",	 "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
@@ -49,13 +51,24 @@ static void fmt_addr(const struct vmt_socket *s, const uint8_t *addr, char *out,
 	inet_ntop(is_v6(s) ? AF_INET6 : AF_INET, addr, out, (socklen_t)cap);
 }
 
-static bool ns_selected(const struct vmt_socket *s, unsigned kinds, bool listening)
+struct ns_filter {
+	unsigned kinds;
+	bool listening;
+	uint32_t netns; /* 0: all namespaces */
+};
+
+static bool ns_selected(const struct vmt_socket *s, const struct ns_filter *f)
 {
+	unsigned kinds = f->kinds;
+	bool listening = f->listening;
+
 	unsigned k = s->proto == VMT_SOCK_UNIX				   ? NS_UNIX
 		     : s->proto == VMT_SOCK_UDP || s->proto == VMT_SOCK_UDP6 ? NS_UDP
 									   : NS_TCP;
 
 	if (!(kinds & k))
+		return false;
+	if (f->netns && s->netns_ino && s->netns_ino != f->netns)
 		return false;
 	if (!listening)
 		return true;
@@ -76,6 +89,7 @@ static json_object *ns_json(const struct vmt_socket *s)
 	json_object_object_add(o, "state_name", json_object_new_string(state_name(s)));
 	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
 	json_object_object_add(o, "inode", json_object_new_uint64(s->inode));
+	json_object_object_add(o, "netns", json_object_new_int64(s->netns_ino));
 	if (s->proto == VMT_SOCK_UNIX) {
 		json_object_object_add(o, "type", json_object_new_int(s->unix_type));
 		json_object_object_add(o, "flags", json_object_new_int64(s->unix_flags));
@@ -108,8 +122,10 @@ static void ns_print_inet(const struct vmt_socket *s)
 	       s->tx_queue, l, r, state_name(s), s->uid, (unsigned long long)s->inode);
 }
 
-static void ns_print(const struct vmt_socket_list *l, unsigned kinds, bool listening, bool json)
+static void ns_print(const struct vmt_socket_list *l, const struct ns_filter *f, bool json)
 {
+	unsigned kinds = f->kinds;
+
 	json_object *a = json ? json_object_new_array() : NULL;
 
 	if (!json && (kinds & (NS_TCP | NS_UDP)))
@@ -118,7 +134,7 @@ static void ns_print(const struct vmt_socket_list *l, unsigned kinds, bool liste
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vmt_socket *s = &l->socks[i];
 
-		if (!ns_selected(s, kinds, listening))
+		if (!ns_selected(s, f))
 			continue;
 		if (json)
 			json_object_array_add(a, ns_json(s));
@@ -136,7 +152,7 @@ static void ns_print(const struct vmt_socket_list *l, unsigned kinds, bool liste
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vmt_socket *s = &l->socks[i];
 
-		if (s->proto == VMT_SOCK_UNIX && ns_selected(s, kinds, listening))
+		if (s->proto == VMT_SOCK_UNIX && ns_selected(s, f))
 			printf("%-5s %-6s %-11s %-10llu %5u %s\n", "unix",
 			       s->unix_type == SOCK_STREAM	? "STREAM"
 			       : s->unix_type == SOCK_DGRAM	? "DGRAM"
@@ -154,31 +170,35 @@ int cmd_netstat(int argc, char **argv)
 		{"udp", no_argument, NULL, 'u'},
 		{"unix", no_argument, NULL, 'x'},
 		{"listening", no_argument, NULL, 'l'},
+		{"all-netns", no_argument, NULL, 'N'},
 		{0},
 	};
 	struct cli_target t = {0};
 	struct vmt_socket_list *l = NULL;
 	struct vmt_guest *g;
-	unsigned kinds = 0;
-	bool listening = false;
+	struct ns_filter f = {0};
+	bool all_netns = false;
 	double t0;
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "tuxlanh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "tuxlanNh", longopts, NULL)) != -1) {
 		if (cli_target_opt(&t, c, optarg))
 			continue;
 		switch (c) {
 		case 't':
-			kinds |= NS_TCP;
+			f.kinds |= NS_TCP;
 			break;
 		case 'u':
-			kinds |= NS_UDP;
+			f.kinds |= NS_UDP;
 			break;
 		case 'x':
-			kinds |= NS_UNIX;
+			f.kinds |= NS_UNIX;
 			break;
 		case 'l':
-			listening = true;
+			f.listening = true;
+			break;
+		case 'N':
+			all_netns = true;
 			break;
 		case 'a': /* netstat habits: all and numeric are what we do anyway */
 		case 'n':
@@ -204,8 +224,12 @@ int cmd_netstat(int argc, char **argv)
 	err = vmt_sockets(g, &l);
 	if (err && !l)
 		cli_err("netstat", "%s", vmt_last_error());
-	if (l)
-		ns_print(l, kinds ? kinds : NS_TCP | NS_UDP | NS_UNIX, listening, t.json);
+	if (l) {
+		if (!f.kinds)
+			f.kinds = NS_TCP | NS_UDP | NS_UNIX;
+		f.netns = all_netns ? 0 : l->init_netns_ino;
+		ns_print(l, &f, t.json);
+	}
 	if (err && l)
 		cli_err("netstat", "socket tables are corrupt, listing is incomplete: %s",
 			vmt_last_error());

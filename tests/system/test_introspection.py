@@ -98,7 +98,9 @@ def test_info_matches_guest(vm):
     after = float(vm.guest("cut -d' ' -f1 /proc/uptime"))
     assert info["release"] == vm.guest("uname -r").strip()
     assert info["nodename"] == vm.guest("hostname").strip()
-    assert before - 0.02 <= info["uptime_ns"] / 1e9 <= after + 0.02
+    # The timekeeper in memory is as of the guest's last tick; an idle
+    # (NO_HZ) guest may not have ticked for up to a second.
+    assert before - 1.0 <= info["uptime_ns"] / 1e9 <= after
     memtotal = int(vm.guest("grep MemTotal /proc/meminfo").split()[1])
     assert info["mem_total_kb"] == memtotal
 

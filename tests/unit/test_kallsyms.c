@@ -271,6 +271,36 @@ static void test_random_flips(void **state)
 	kfix_free(k);
 }
 
+/*
+ * Crafted to make a naive search quadratic: a valid token table behind 4 MB
+ * of u32 values that decrease, going back, all the way down to 0 (a
+ * "markers" array for any end position).  Must fail, and fast.
+ */
+static void test_crafted_slow(void **state)
+{
+	struct kfix *k = calloc(1, sizeof(*k));
+	uint16_t idx[256];
+	char one[2];
+	size_t start;
+
+	(void)state;
+	k->b.va = FX_RODATA;
+	for (uint32_t i = 0; i < (1u << 20); i++)
+		fx_u32(&k->b, i);
+	start = k->b.len;
+	for (unsigned i = 0; i < 256; i++) {
+		const char *t = fx_token(i, one);
+
+		idx[i] = (uint16_t)(k->b.len - start);
+		fx_put(&k->b, t, strlen(t) + 1);
+	}
+	fx_align(&k->b, 8);
+	fx_put(&k->b, idx, sizeof(idx));
+	expect_enoent(k);
+	free(k->b.p);
+	free(k);
+}
+
 static void test_sysmap(void **state)
 {
 	static const char placeholder[] =
@@ -308,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_no_tables),
 	    cmocka_unit_test(test_truncations),
 	    cmocka_unit_test(test_random_flips),
+	    cmocka_unit_test(test_crafted_slow),
 	    cmocka_unit_test(test_sysmap),
 	};
 

@@ -312,7 +312,7 @@ static void test_corrupt_cache_rebuilt(void **state)
 		bool truncate;
 	} cases[] = {
 	    {0, 8, false},    /* magic */
-	    {40, 4, false},   /* header fields: checksum */
+	    {40, 4, false},   /* nr_syms: the header checksum catches it */
 	    {-1, 0, true},    /* truncated by one byte */
 	    {100, 0, true},   /* inside the header */
 	    {0, 0, true},     /* empty */
@@ -338,6 +338,48 @@ static void test_corrupt_cache_rebuilt(void **state)
 		vmt_profile_free(p);
 		free(path);
 	}
+}
+
+/* Random damage anywhere in the cache file: lookups may be wrong, never crash. */
+static void test_cache_fuzz(void **state)
+{
+	struct env *e = *state;
+	struct vmt_profile_info in;
+	struct vmt_profile *p;
+	uint8_t *img, *orig;
+	size_t n;
+	char *path;
+
+	p = load(e->vmlinux, e->cache, 0);
+	check_contents(p);
+	vmt_profile_info(p, &in);
+	path = strdup(in.cache_path);
+	vmt_profile_free(p);
+	orig = read_file(path, &n);
+	img = malloc(n);
+	srand(99);
+	for (int round = 0; round < 300; round++) {
+		const char *name;
+		uint64_t addr, off;
+		uint32_t o;
+
+		memcpy(img, orig, n);
+		for (int f = 0; f < 1 + round % 8; f++)
+			img[(size_t)rand() % n] = (uint8_t)rand();
+		write_file(path, img, n);
+		p = load(e->vmlinux, e->cache, 0);
+		assert_non_null(p);
+		vmt_profile_symbol(p, "init_task", &addr);
+		vmt_profile_symbol_at(p, FX_TEXT + 0x2000, &off);
+		for (size_t i = 0; !vmt_profile_symbol_by_index(p, i, &name, &addr, NULL); i++)
+			assert_non_null(name);
+		vmt_profile_field(p, "task_struct", "comm", &o);
+		vmt_profile_field(p, "task_struct", "tasks.prev", &o);
+		vmt_profile_free(p);
+	}
+	free(img);
+	free(orig);
+	free(path);
 }
 
 /* A touched image misses the stat link but is found again by its content. */
@@ -485,6 +527,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_cache_and_memo, clean_cache),
 	    cmocka_unit_test_setup(test_memo_avoids_btf, clean_cache),
 	    cmocka_unit_test_setup(test_corrupt_cache_rebuilt, clean_cache),
+	    cmocka_unit_test_setup(test_cache_fuzz, clean_cache),
 	    cmocka_unit_test_setup(test_found_by_content, clean_cache),
 	    cmocka_unit_test_setup(test_bad_inputs, clean_cache),
 	    cmocka_unit_test_setup(test_real_kernel, clean_cache),

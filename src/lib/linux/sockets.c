@@ -285,20 +285,22 @@ int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, ui
 		w->l->flags |= VMT_F_TRUNCATED;
 		nbuckets = SOCK_MAX_BUCKETS;
 	}
-	/* Bucket arrays are large and dense: read them a page-sized block at a time. */
+	/*
+	 * Bucket arrays are large and dense: read them a block at a time.  An
+	 * array is one allocation, so a block that cannot be read is lost as a
+	 * whole (its buckets count as bad chains) and costs one failed read,
+	 * not one per bucket.
+	 */
 	for (uint64_t b = 0; b < nbuckets; b += per) {
 		uint64_t n = VMT_MIN(per, nbuckets - b);
-		uint64_t base = array + b * stride;
-		bool block_ok = !vmt_kread(w->g, base, buf, n * stride);
 
+		if (vmt_kread(w->g, array + b * stride, buf, n * stride)) {
+			w->l->flags |= VMT_F_PARTIAL;
+			w->l->bad_chains += (uint32_t)n;
+			continue;
+		}
 		for (uint64_t i = 0; i < n; i++) {
-			if (block_ok) {
-				memcpy(&first, buf + i * stride + head_off, sizeof(first));
-			} else if (vmt_kread_u64(w->g, base + i * stride + head_off, &first)) {
-				w->l->flags |= VMT_F_PARTIAL;
-				w->l->bad_chains++;
-				continue;
-			}
+			memcpy(&first, buf + i * stride + head_off, sizeof(first));
 			err = sock_walk_chain(w, first, fn);
 			if (err)
 				return err;

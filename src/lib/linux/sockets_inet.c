@@ -93,7 +93,7 @@ static int tcp_one(struct vmt_guest *g, uint64_t node, void *arg)
 	if (!s)
 		return -ENOMEM;
 	if (inet_fill_common(w, skc, true, s, &state)) {
-		w->l->n--; /* not a socket we can name: count the chain as damaged */
+		w->l->n--; /* not a socket we can name: drop it, the listing is partial */
 		w->l->flags |= VMT_F_PARTIAL;
 		return 0;
 	}
@@ -151,7 +151,8 @@ static int udp_one(struct vmt_guest *g, uint64_t node, void *arg)
 	}
 	s->kva = skc - o->sk_common;
 	sock_fill_owner(w, s->kva, s);
-	s->tx_queue = rd_u32(w, s->kva, o->sk_wmem_alloc, s) - 1;
+	if (o->sk_wmem_alloc != UINT32_MAX) /* the socket itself holds one reference */
+		s->tx_queue = rd_u32(w, s->kva, o->sk_wmem_alloc, s) - 1;
 	s->rx_queue =
 	    rd_u32(w, s->kva, o->sk_rmem_alloc, s) - rd_u32(w, s->kva, o->up_forward_deficit, s);
 	return 0;
@@ -193,11 +194,8 @@ static int inet_tables(struct sock_walk *w, const char *sym, uint32_t net_field,
 			addr_set_add(set, n, w->nr_nets + 1, va);
 	}
 	*tables = set;
-	if (!*n) {
-		free(set);
-		*tables = NULL;
-		return vmt_error(-ENOENT, "no %s in the guest", sym);
-	}
+	if (!*n) /* no such table: this protocol is missing from the listing */
+		w->l->flags |= VMT_F_PARTIAL;
 	return 0;
 }
 

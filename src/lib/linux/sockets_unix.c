@@ -94,8 +94,10 @@ int sock_walk_unix(struct sock_walk *w)
 	int err = 0;
 
 	if (o->net_unx_buckets == UINT32_MAX) {
-		if (vmt_ksym(w->g, "unix_socket_table", &buckets))
-			return vmt_error(-ENOEXEC, "no UNIX socket table in this kernel");
+		if (vmt_ksym(w->g, "unix_socket_table", &buckets)) {
+			w->l->flags |= VMT_F_PARTIAL; /* no UNIX table known in this kernel */
+			return 0;
+		}
 		return sock_walk_buckets(w, buckets, SOCK_UNIX_HASH_SIZE, 8, 0, unix_one);
 	}
 	for (size_t i = 0; !err && i < w->nr_nets; i++) {

@@ -35,6 +35,7 @@
 #define NAME_WINDOW	 (256u * (2 + VMT_KSYM_NAME_MAX)) /* names after the last marker */
 #define DIGIT_TOKEN_BASE 0x30
 #define KERNEL_HALF	 0xffff800000000000ull /* x86-64, 4- and 5-level */
+#define WORK_MAX	 (1ull << 28)	       /* steps per search: about a second, then give up */
 
 struct ktok {
 	size_t start, end; /* token table [start, end) */
@@ -49,7 +50,22 @@ struct ktab {
 	size_t nstart; /* names [nstart, nend) */
 	size_t nend;
 	uint32_t nsyms; /* u32 at nstart - 8 */
+	/*
+	 * Steps left for the whole search, shared by all candidates: crafted
+	 * bytes could otherwise make the candidate scans quadratic.
+	 */
+	uint64_t *work;
 };
+
+static bool spend(struct ktab *k, uint64_t n)
+{
+	if (*k->work < n) {
+		*k->work = 0;
+		return false;
+	}
+	*k->work -= n;
+	return true;
+}
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -141,10 +157,10 @@ static bool tokens_try(const struct vmt_region *r, size_t p, struct ktok *t)
 }
 
 /*
- * Walk back from end over strictly decreasing u32 values down to a 0:
- * the markers array.  end is either the token table or 4 bytes of padding.
+ * Walk back from end over at most max strictly decreasing u32 values down
+ * to a 0: the markers array.
  */
-static bool markers_try(const struct vmt_region *r, size_t end, struct ktab *k)
+static bool markers_try(const struct vmt_region *r, size_t end, uint32_t max, struct ktab *k)
 {
 	uint64_t prev = 1ull << 32;
 	size_t pos = end;
@@ -153,7 +169,7 @@ static bool markers_try(const struct vmt_region *r, size_t end, struct ktab *k)
 	while (pos >= 4 && prev != 0) {
 		uint32_t v = rd32(r->data + pos - 4);
 
-		if (v >= prev || ++n > MARKERS_MAX)
+		if (v >= prev || ++n > max || !spend(k, 1))
 			return false;
 		prev = v;
 		pos -= 4;
@@ -196,7 +212,7 @@ static bool names_match_markers(const struct vmt_region *r, struct ktab *k, uint
 	size_t pos = k->nstart, hdr, ntok;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (!(i & 0xff) && pos - k->nstart != marker(r, k, i >> 8))
+		if (!(i & 0xff) && (pos - k->nstart != marker(r, k, i >> 8) || !spend(k, 256)))
 			return false;
 		if (!name_entry(r, pos, k->mstart, &hdr, &ntok))
 			return false;
@@ -225,6 +241,8 @@ static bool names_find(const struct vmt_region *r, struct ktab *k)
 	for (size_t ns = hi; ns >= lo && ns >= 8; ns -= 8) {
 		uint32_t n = rd32(r->data + ns - 8);
 
+		if (!spend(k, 1))
+			return false;
 		/* num_syms is followed by 4 bytes of .balign padding */
 		if (!n || rd32(r->data + ns - 4) || (n + 255ull) / 256 != k->nmark)
 			continue;
@@ -258,11 +276,14 @@ static uint64_t addr_at(const struct vmt_region *r, size_t tab, uint64_t base, e
 	return off >= 0 ? (uint64_t)off : base - 1 - (int64_t)off;
 }
 
-static bool addrs_sorted(const struct vmt_region *r, size_t tab, uint64_t base, enum addr_mode m,
-			 uint32_t n)
+static bool addrs_sorted(const struct vmt_region *r, struct ktab *k, size_t tab, uint64_t base,
+			 enum addr_mode m)
 {
+	uint32_t n = k->nsyms;
 	uint64_t prev = 0;
 
+	if (!spend(k, n))
+		return false;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t a = addr_at(r, tab, base, m, i);
 
@@ -280,10 +301,10 @@ struct kaddrs {
 };
 
 /* Offsets table at tab followed by relative_base at rb: which decoding sorts? */
-static bool addrs_try_relative(const struct vmt_region *r, size_t tab, size_t rb, uint32_t n,
+static bool addrs_try_relative(const struct vmt_region *r, struct ktab *k, size_t tab, size_t rb,
 			       struct kaddrs *a)
 {
-	if (!r_has(r, tab, 4 * (size_t)n) || !r_has(r, rb, 8))
+	if (!r_has(r, tab, 4 * (size_t)k->nsyms) || !r_has(r, rb, 8))
 		return false;
 	a->tab = tab;
 	a->base = rd64(r->data + rb);
@@ -291,22 +312,22 @@ static bool addrs_try_relative(const struct vmt_region *r, size_t tab, size_t rb
 	if (a->base < KERNEL_HALF)
 		return false;
 	for (a->mode = ADDR_PERCPU; a->mode <= ADDR_RELATIVE; a->mode++)
-		if (addrs_sorted(r, tab, a->base, a->mode, n))
+		if (addrs_sorted(r, k, tab, a->base, a->mode))
 			return true;
 	return false;
 }
 
-static bool addrs_find(const struct vmt_region *r, const struct ktab *k, struct kaddrs *a)
+static bool addrs_find(const struct vmt_region *r, struct ktab *k, struct kaddrs *a)
 {
 	size_t n = k->nsyms, obytes = (4 * n + 7) & ~(size_t)7, tab;
 
 	/* <= 6.3: offsets, pad, relative_base, then num_syms. */
 	if (k->nstart >= 16 + obytes &&
-	    addrs_try_relative(r, k->nstart - 16 - obytes, k->nstart - 16, k->nsyms, a))
+	    addrs_try_relative(r, k, k->nstart - 16 - obytes, k->nstart - 16, a))
 		return true;
 	/* 6.4+: offsets and relative_base after token_index. */
 	tab = r_align_up(r, k->tok.idx_end);
-	if (addrs_try_relative(r, tab, r_align_up(r, tab + 4 * n), k->nsyms, a))
+	if (addrs_try_relative(r, k, tab, r_align_up(r, tab + 4 * n), a))
 		return true;
 	/* !KALLSYMS_BASE_RELATIVE: u64 addresses right before num_syms. */
 	a->mode = ADDR_ABSOLUTE;
@@ -314,7 +335,7 @@ static bool addrs_find(const struct vmt_region *r, const struct ktab *k, struct 
 	if (k->nstart >= 8 + 8 * n) {
 		a->tab = k->nstart - 8 - 8 * n;
 		return addr_at(r, a->tab, 0, ADDR_ABSOLUTE, k->nsyms - 1) >= KERNEL_HALF &&
-		       addrs_sorted(r, a->tab, 0, ADDR_ABSOLUTE, k->nsyms);
+		       addrs_sorted(r, k, a->tab, 0, ADDR_ABSOLUTE);
 	}
 	return false;
 }
@@ -394,7 +415,7 @@ fail:
 static bool ktab_from_markers(const struct vmt_region *r, size_t end, struct ktab *k,
 			      struct kaddrs *a)
 {
-	return markers_try(r, end, k) && names_find(r, k) && addrs_find(r, k, a);
+	return markers_try(r, end, MARKERS_MAX, k) && names_find(r, k) && addrs_find(r, k, a);
 }
 
 /*
@@ -402,10 +423,11 @@ static bool ktab_from_markers(const struct vmt_region *r, size_t end, struct kta
  * from s up to the padding before the token table.  It must be a
  * permutation of 0..N-1, which no stray bytes will be.
  */
-static bool seqs_match(const struct vmt_region *r, size_t s, uint32_t n, size_t ts)
+static bool seqs_match(const struct vmt_region *r, struct ktab *k, size_t s, size_t ts)
 {
+	uint32_t n = k->nsyms;
 	uint8_t *seen;
-	bool ok = s <= ts && (ts - s) / 3 >= n && ts - s - 3 * (size_t)n < 8;
+	bool ok = s <= ts && (ts - s) / 3 >= n && ts - s - 3 * (size_t)n < 8 && spend(k, n);
 
 	if (!ok || !(seen = calloc((n + 7) / 8, 1)))
 		return false;
@@ -421,11 +443,31 @@ static bool seqs_match(const struct vmt_region *r, size_t s, uint32_t n, size_t 
 	return ok;
 }
 
+/* With seqs in [s, ts) (plus up to 7 bytes of padding), markers end at e: check it all. */
+static bool seqs_layout_try(const struct vmt_region *r, size_t e, size_t s, struct ktab *k,
+			    struct kaddrs *a)
+{
+	size_t ts = k->tok.start, nmax = (ts - s) / 3;
+	size_t nmin = ts - s > 7 ? (ts - s - 7 + 2) / 3 : 1;
+
+	if (!nmax || nmax > 256ull * MARKERS_MAX)
+		return false;
+	/* N is known to within 3, so the marker count to within 1: probe its 0 before walking. */
+	for (size_t m = (nmin + 255) / 256; m <= (nmax + 255) / 256; m++) {
+		if (4 * m > e || !r_aligned(r, e - 4 * m) || rd32(r->data + e - 4 * m))
+			continue;
+		if (markers_try(r, e, (uint32_t)m, k) && k->nmark == m && names_find(r, k) &&
+		    seqs_match(r, k, s, ts) && addrs_find(r, k, a))
+			return true;
+	}
+	return false;
+}
+
 /*
  * 6.2/6.3 (and 6.1 stable kernels with the backport) put seqs_of_names
  * between markers and token table.  Its length depends on N, which we do
  * not know yet, so try every 4-aligned end of markers going back from the
- * token table; markers_try rejects almost every position at once.
+ * token table; an O(1) probe rejects almost every position.
  */
 static bool ktab_with_seqs(const struct vmt_region *r, struct ktab *k, struct kaddrs *a)
 {
@@ -435,15 +477,10 @@ static bool ktab_with_seqs(const struct vmt_region *r, struct ktab *k, struct ka
 		return false;
 	e = ts - 8;
 	e -= (r->va + e) & 3;
-	for (; e >= 4; e -= 4) {
+	for (; e >= 4 && spend(k, 1); e -= 4) {
 		size_t s = r_align_up(r, e);
 
-		if (!markers_try(r, e, k) || s >= ts ||
-		    (ts - s) / 3 < 256 * ((size_t)k->nmark - 1) + 1)
-			continue;
-		if ((ts - s) / 3 > 256 * (size_t)k->nmark + 3)
-			continue; /* seqs longer than nmark markers allow */
-		if (names_find(r, k) && seqs_match(r, s, k->nsyms, ts) && addrs_find(r, k, a))
+		if (s < ts && seqs_layout_try(r, e, s, k, a))
 			return true;
 	}
 	return false;
@@ -467,21 +504,17 @@ static bool ktab_try(const struct vmt_region *r, size_t p, struct ktab *k, struc
 
 int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 {
-	static const char digits[] = "0\0"
-				     "1\0"
-				     "2\0"
-				     "3\0"
-				     "4\0"
-				     "5\0"
-				     "6\0"
-				     "7\0"
-				     "8\0"
-				     "9";
+	char digits[20]; /* tokens '0'..'9': "0\0" "1\0" ... "9\0" */
+	uint64_t work = WORK_MAX;
 	struct ktab k;
 	struct kaddrs a;
 	size_t from = 0;
 	int err;
 
+	for (int i = 0; i < 10; i++) {
+		digits[2 * i] = (char)('0' + i);
+		digits[2 * i + 1] = '\0';
+	}
 	while (from < r->len) {
 		const uint8_t *hit = memmem(r->data + from, r->len - from, digits, sizeof(digits));
 
@@ -489,6 +522,7 @@ int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 			break;
 		from = (size_t)(hit - r->data);
 		memset(&k, 0, sizeof(k));
+		k.work = &work;
 		if (ktab_try(r, from, &k, &a)) {
 			err = ksyms_decode(r, &k, &a, out);
 			if (err == -ENOMEM)
@@ -501,6 +535,9 @@ int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 		}
 		from++;
 	}
+	if (!work)
+		return vmt_error(-ENOENT, "kallsyms search gave up: too many near-matches "
+					  "(a crafted image?)");
 	return vmt_error(-ENOENT,
 			 "no consistent kallsyms tables found (is CONFIG_KALLSYMS_ALL set?)");
 }

@@ -41,8 +41,7 @@ int vmt_profile_symbol(const struct vmt_profile *p, const char *name, uint64_t *
 /* Name of the symbol containing addr (link-time); NULL if none.  Borrowed. */
 const char *vmt_profile_symbol_at(const struct vmt_profile *p, uint64_t addr, uint64_t *off);
 size_t vmt_profile_nr_symbols(const struct vmt_profile *p);
-/* Like vmt_profile_symbol, plus the nm-style type letter (T, t, D, B, ...); addr/type may be NULL.
- */
+/* vmt_profile_symbol plus the nm-style type letter (T t D B A...); addr, type may be NULL. */
 int vmt_profile_symbol2(const struct vmt_profile *p, const char *name, uint64_t *addr, char *type);
 /* Symbol i in address order (0 <= i < nr_symbols); -ENOENT past the end.  *name borrowed. */
 int vmt_profile_symbol_by_index(const struct vmt_profile *p, size_t i, const char **name,
@@ -50,9 +49,12 @@ int vmt_profile_symbol_by_index(const struct vmt_profile *p, size_t i, const cha
 
 /*
  * Struct layout from BTF.  "field" may be a dotted path through nested and
- * anonymous members ("se.sum_exec_runtime", "__sk_common.skc_family").
+ * anonymous members ("se.sum_exec_runtime", "__sk_common.skc_family"), with
+ * array subscripts ("comm[0]"); "struct x" and typedef names are accepted.
  * Byte offset into *off; -ENOENT if the struct or field does not exist,
- * -EINVAL for a bitfield.  Results are memoized in the on-disk cache.
+ * -EINVAL for a bitfield.  Results are memoized in the on-disk cache, so
+ * these calls may change p: serialize them if threads share a profile
+ * (the symbol calls above are read-only).
  */
 int vmt_profile_field(struct vmt_profile *p, const char *type, const char *field, uint32_t *off);
 /* Field offset and size in bytes. */

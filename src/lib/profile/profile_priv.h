@@ -8,7 +8,9 @@
  *   btf.c      struct/field/enum resolution over libbpf's struct btf
  *   memo.c     (type, field) -> answer table kept in the cache file
  *   cache.c    the cache file: format, validation, atomic rewrite
- *   profile.c  load/build orchestration and the public lookups
+ *   build.c    a profile image made from a kernel image
+ *   profile.c  load: cache by stat link, cache by content, or build
+ *   lookup.c   the public symbol and layout lookups
  *
  * Every parser here takes bytes that came from a file nobody vouches for:
  * lengths and offsets are checked before use, failures return a negative
@@ -255,5 +257,42 @@ int vmt_cache_link(const char *link, const char *target);
 int vmt_cache_dir(const char *dir, char **out);
 /* mmap a cache file read-only; -ENOENT if absent. */
 int vmt_cache_map(const char *path, void **map, size_t *len);
+
+/* --------------------------------------------- profile.c, build.c, lookup.c */
+
+#define VMT_KERNEL_FILE_MAX (4ull << 30)
+
+struct vmt_profile {
+	struct vmt_prof_view v;
+	void *map; /* the cache file, mapped; or NULL */
+	size_t map_len;
+	uint8_t *buf; /* the same layout built in memory; or NULL */
+	struct vmt_memo memo;
+	struct vmt_btf *btf; /* parsed on the first memo miss */
+	int btf_err;	     /* sticky: the blob is absent or corrupt */
+	char *cache_path;    /* profile file to update; NULL: write nothing */
+	char *kernel_path;   /* to rebuild from if the cached BTF turns out corrupt */
+	char *system_map;
+	void *old_map; /* a corrupt cache mapping: results borrowed from it stay valid */
+	size_t old_map_len;
+	bool from_cache;
+	bool rewrite; /* the cache file must be rewritten at free */
+	double load_ms;
+};
+
+/* A read-only mapping of an input file. */
+struct vmt_fmap {
+	const uint8_t *data;
+	size_t len;
+};
+
+struct stat;
+
+/* Map a regular, non-empty file of at most max bytes; st filled. */
+int vmt_fmap_open(const char *path, uint64_t max, struct vmt_fmap *m, struct stat *st);
+void vmt_fmap_close(struct vmt_fmap *m);
+/* Build p's image (p->buf, p->v, and p->btf if the BTF is good) from a kernel image. */
+int vmt_profile_build(struct vmt_profile *p, const struct vmt_profile_opts *o,
+		      const struct vmt_fmap *img, uint64_t hash);
 
 #endif
