@@ -138,6 +138,7 @@ struct vmt_task {
 	int32_t pid, tgid, ppid;
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	char comm[16];
+	char name[64];           /* as /proc/PID/status Name: comm, plus "-desc" for kworkers */
 	char state;              /* R S D T t Z X I, as /proc/PID/stat */
 	uint32_t flags;          /* enum vmt_entry_flags */
 	uint32_t nthreads;       /* signal->nr_threads */

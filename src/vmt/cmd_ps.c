@@ -92,6 +92,7 @@ static json_object *ps_task_json(const struct vmt_task *t, unsigned what)
 	json_object_object_add(o, "euid", json_object_new_int64(t->euid));
 	json_object_object_add(o, "egid", json_object_new_int64(t->egid));
 	json_object_object_add(o, "comm", json_object_new_string(t->comm));
+	json_object_object_add(o, "name", json_object_new_string(t->name));
 	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "threads", json_object_new_int64(t->nthreads));
 	json_object_object_add(o, "pgrp", json_object_new_int(t->pgrp));

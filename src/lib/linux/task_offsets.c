@@ -59,6 +59,12 @@ static int task_offsets_resolve(struct vmt_guest *g, struct task_offsets *o)
 		F_OPT("mount", "mnt_parent", mount_mnt_parent),
 		F_OPT("mount", "mnt_mountpoint", mount_mnt_mountpoint),
 		F_OPT("vfsmount", "mnt_root", vfsmount_mnt_root),
+		F_OPT("task_struct", "worker_private", task_worker_private),
+		F_OPT("kthread", "data", kthread_data),
+		F_OPT("kthread", "full_name", kthread_full_name),
+		F_OPT("worker", "desc", worker_desc),
+		F_OPT("worker", "current_work", worker_current_work),
+		F_OPT("worker", "pool", worker_pool),
 	};
 	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 

@@ -12,6 +12,7 @@
  * string and argument area capped (VMT_MAX_ARGS_BYTES); an unreadable
  * field marks the entry VMT_F_PARTIAL instead of failing the listing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,48 @@ static char task_state_char(uint32_t state, uint32_t exit_state)
 	return letters[32 - __builtin_clz(s)];
 }
 
+/*
+ * kernel/workqueue.c wq_worker_comm(): a workqueue worker's /proc name is
+ * its comm plus "+desc" while it runs a work item, "-desc" after.
+ */
+static void task_read_wq_name(struct task_walk *w, struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t kthread, worker, pool, cur;
+	char desc[24];
+	size_t n = strlen(t->name);
+
+	if (o->task_worker_private == UINT32_MAX || o->kthread_data == UINT32_MAX ||
+	    o->worker_desc == UINT32_MAX || o->worker_current_work == UINT32_MAX ||
+	    o->worker_pool == UINT32_MAX)
+		return;
+	if (vmt_kread_u64(w->g, task + o->task_worker_private, &kthread) || !vmt_kptr_ok(kthread) ||
+	    vmt_kread_u64(w->g, kthread + o->kthread_data, &worker) || !vmt_kptr_ok(worker) ||
+	    vmt_kread_u64(w->g, worker + o->worker_pool, &pool) || !pool ||
+	    vmt_kread_u64(w->g, worker + o->worker_current_work, &cur) ||
+	    vmt_kread(w->g, worker + o->worker_desc, desc, sizeof(desc)))
+		return;
+	desc[sizeof(desc) - 1] = '\0';
+	if (desc[0])
+		snprintf(t->name + n, sizeof(t->name) - n, "%c%s", cur ? '+' : '-', desc);
+}
+
+/* kernel/kthread.c get_kthread_comm(): the untruncated name, if it has one. */
+static void task_read_kthread_name(struct task_walk *w, struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t kthread, full;
+	char name[sizeof(t->name)];
+
+	if (o->task_worker_private == UINT32_MAX || o->kthread_full_name == UINT32_MAX)
+		return;
+	if (vmt_kread_u64(w->g, task + o->task_worker_private, &kthread) || !vmt_kptr_ok(kthread) ||
+	    vmt_kread_u64(w->g, kthread + o->kthread_full_name, &full) || !vmt_kptr_ok(full) ||
+	    vmt_kread_str(w->g, full, name, sizeof(name)))
+		return;
+	memcpy(t->name, name, sizeof(name));
+}
+
 static void task_read_sched(struct task_walk *w, struct vmt_task *t, uint64_t task)
 {
 	const struct task_offsets *o = w->o;
@@ -118,6 +161,10 @@ static void task_read_sched(struct task_walk *w, struct vmt_task *t, uint64_t ta
 	t->state = task_state_char(state, exit_state);
 	if (flags & 0x00200000) /* PF_KTHREAD */
 		t->flags |= VMT_F_KTHREAD;
+	if (flags & 0x00000020) /* PF_WQ_WORKER */
+		task_read_wq_name(w, t, task);
+	else if (flags & 0x00200000)
+		task_read_kthread_name(w, t, task);
 	tfield(w, t, task, o->task_prio, &prio, 4);
 	tfield(w, t, task, o->task_static_prio, &static_prio, 4);
 	t->prio = prio - 100; /* MAX_RT_PRIO, as /proc/PID/stat shows it */
@@ -153,6 +200,7 @@ static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t t
 	tfield(w, t, task, o->task_tgid, &t->tgid, 4);
 	tfield(w, t, task, o->task_comm, t->comm, sizeof(t->comm));
 	t->comm[sizeof(t->comm) - 1] = '\0';
+	memcpy(t->name, t->comm, sizeof(t->comm));
 	parent = tptr(w, t, task, o->task_real_parent);
 	if (vmt_kptr_ok(parent))
 		tfield(w, t, parent, o->task_tgid, &t->ppid, 4);
