@@ -40,7 +40,7 @@ done
 log() { echo "guest/build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for tool in apt-cache apt-get dpkg-deb modinfo cpio gzip readelf sha256sum; do
+for tool in apt-cache apt-get dpkg-deb modinfo cpio gzip readelf sha256sum flock; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 [[ -x /bin/busybox ]] || die "/bin/busybox missing (apt-get install busybox-static)"
@@ -49,6 +49,10 @@ umask 022
 mkdir -p "$cache/kernel" "$out"
 cache=$(cd "$cache" && pwd)
 out=$(cd "$out" && pwd)
+# Concurrent runs (parallel tests) wait for each other instead of sharing half-written files.
+exec 8>"$cache/kernel/.lock" 9>"$out/.lock"
+flock 8
+flock 9
 
 # ---- kernel: the package the metapackage depends on now, downloaded once ----
 

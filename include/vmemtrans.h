@@ -87,6 +87,7 @@ struct vmt_guest_opts {
 	const char *machine;     /* "pc" (default) or "q35": RAM layout below 4 GiB */
 	uint64_t below_4g;       /* override RAM bytes below 4 GiB (0: from machine) */
 	size_t cache_pages;      /* page-cache capacity (0: default) */
+	uint64_t ram_size;       /* the VM's RAM size if known: a shorter file is truncated */
 };
 
 /* Open a guest; on failure NULL, errno set and vmt_last_error() says why. */

@@ -76,6 +76,8 @@ enum {
 
 /* Take a shared option; true if opt was one of them. */
 bool cli_target_opt(struct cli_target *t, int opt, const char *arg);
+/* EXIT_OK, or EXIT_USAGE after saying what is wrong with the options. */
+int cli_target_check(const char *cmd, const struct cli_target *t);
 /* Open the guest named by t; prints the error and returns NULL on failure. */
 struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t);
 /* Listing done: print --stats line (pages read, cache hits, ms). */

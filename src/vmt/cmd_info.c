@@ -87,6 +87,8 @@ int cmd_info(int argc, char **argv)
 		cli_err("info", "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (cli_target_check("info", &t))
+		return EXIT_USAGE;
 	t0 = cli_now_ms();
 	g = cli_target_open("info", &t);
 	if (!g)

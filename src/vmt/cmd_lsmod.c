@@ -84,6 +84,8 @@ int cmd_lsmod(int argc, char **argv)
 		cli_err("lsmod", "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (cli_target_check("lsmod", &t))
+		return EXIT_USAGE;
 	t0 = cli_now_ms();
 	g = cli_target_open("lsmod", &t);
 	if (!g)

@@ -216,6 +216,8 @@ int cmd_netstat(int argc, char **argv)
 		cli_err("netstat", "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (cli_target_check("netstat", &t))
+		return EXIT_USAGE;
 	t0 = cli_now_ms();
 	g = cli_target_open("netstat", &t);
 	if (!g)

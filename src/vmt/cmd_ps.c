@@ -185,6 +185,8 @@ int cmd_ps(int argc, char **argv)
 	err = ps_parse(argc, argv, &o);
 	if (err)
 		return err < 0 ? EXIT_OK : err;
+	if (cli_target_check("ps", &o.t))
+		return EXIT_USAGE;
 	t0 = cli_now_ms();
 	g = cli_target_open("ps", &o.t);
 	if (!g)

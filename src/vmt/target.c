@@ -47,6 +47,23 @@ double cli_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+int cli_target_check(const char *cmd, const struct cli_target *t)
+{
+	if (t->mem && t->vm) {
+		cli_err(cmd, "give either --vm or --mem/--kernel, not both");
+		return EXIT_USAGE;
+	}
+	if (t->mem && !t->kernel) {
+		cli_err(cmd, "--mem needs --kernel VMLINUZ (the guest's kernel image)");
+		return EXIT_USAGE;
+	}
+	if (t->machine && strcmp(t->machine, "pc") && strcmp(t->machine, "q35")) {
+		cli_err(cmd, "--machine takes pc or q35, not '%s'", t->machine);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
 {
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
@@ -54,15 +71,9 @@ struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
 	struct vmt_guest *g;
 	int err;
 
-	if (t->mem && t->vm) {
-		cli_err(cmd, "give either --vm or --mem/--kernel, not both");
+	if (cli_target_check(cmd, t))
 		return NULL;
-	}
 	if (t->mem) {
-		if (!t->kernel) {
-			cli_err(cmd, "--mem needs --kernel VMLINUZ (the guest's kernel image)");
-			return NULL;
-		}
 		o.mem_path = t->mem;
 		o.kernel_path = t->kernel;
 		o.machine = t->machine;
@@ -75,6 +86,7 @@ struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
 		o.mem_path = vm.mem_path;
 		o.kernel_path = t->kernel ? t->kernel : vm.kernel;
 		o.machine = vm.machine;
+		o.ram_size = vm.mem_bytes;
 	}
 	o.cache_dir = t->cache_dir;
 	o.system_map = t->system_map;

@@ -17,6 +17,7 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	struct vmt_ram_layout layout;
 	struct vmt_memsrc *src = NULL;
 	struct stat st;
+	uint64_t size;
 	int err;
 
 	if (stat(o->mem_path, &st) < 0)
@@ -25,8 +26,19 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	if (!S_ISREG(st.st_mode))
 		return vmt_error(-EINVAL, "%s is not a regular file (expected a QEMU RAM file)",
 				 o->mem_path);
-	err = vmt_ram_layout_x86((uint64_t)st.st_size, o->machine ? o->machine : "pc", o->below_4g,
-				 &layout);
+	size = (uint64_t)st.st_size;
+	if (o->ram_size && size < o->ram_size)
+		return vmt_error(-EINVAL, "memory file %s is truncated: %llu bytes, the VM has %llu",
+				 o->mem_path, (unsigned long long)size,
+				 (unsigned long long)o->ram_size);
+	if (o->ram_size)
+		size = o->ram_size;
+	if (size < (1u << 20) || size % VMT_PAGE_SIZE)
+		return vmt_error(-EINVAL,
+				 "%s is not a QEMU RAM file (%llu bytes: not whole pages, or "
+				 "under 1 MiB)",
+				 o->mem_path, (unsigned long long)size);
+	err = vmt_ram_layout_x86(size, o->machine ? o->machine : "pc", o->below_4g, &layout);
 	if (err)
 		return err;
 	err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
