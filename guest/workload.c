@@ -170,6 +170,8 @@ static void role_threads(int argc, char **argv)
 	pthread_t th;
 	int r;
 
+	(void)argc; /* roles share one signature; this one takes no options */
+	(void)argv;
 	set_comm("wl-threads");
 	if ((r = pthread_barrier_init(&barrier, NULL, NR_THREADS + 1)) ||
 	    (r = pthread_attr_init(&attr)) || (r = pthread_attr_setstacksize(&attr, 64 * 1024))) {
@@ -206,6 +208,8 @@ static void role_zparent(int argc, char **argv)
 	siginfo_t si = {0};
 	pid_t child;
 
+	(void)argc; /* roles share one signature; this one takes no options */
+	(void)argv;
 	set_comm("wl-zparent");
 	child = fork();
 	if (child < 0)
@@ -341,6 +345,8 @@ static void role_net(int argc, char **argv)
 	int fds[NR_LISTEN];
 	pid_t client;
 
+	(void)argc; /* roles share one signature; this one takes no options */
+	(void)argv;
 	set_comm("wl-net");
 	fds[TCP4] = inet_socket(AF_INET, SOCK_STREAM, PORT_TCP4, true);
 	fds[TCP6] = inet_socket(AF_INET6, SOCK_STREAM, PORT_TCP6, true);
@@ -370,6 +376,8 @@ static void role_env(int argc, char **argv)
 {
 	const char *marker = getenv("VMT_MARKER");
 
+	(void)argc; /* roles share one signature; this one takes no options */
+	(void)argv;
 	set_comm("wl-env");
 	report_ready("wl-env %d marker=%s", (int)getpid(), marker ? marker : "(none)");
 	sleep_forever();
