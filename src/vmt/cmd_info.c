@@ -7,10 +7,10 @@
 #include "cli.h"
 
 static const char info_help[] =
-	"usage: vmt info [options]\n\n"
-	"Identify the guest's kernel from its memory: version banner, KASLR slides,\n"
-	"paging mode, direct-map base; and hostname, uptime and meminfo.\n\n"
-	"options:\n" CLI_TARGET_HELP;
+    "usage: vmt info [options]\n\n"
+    "Identify the guest's kernel from its memory: version banner, KASLR slides,\n"
+    "paging mode, direct-map base; and hostname, uptime and meminfo.\n\n"
+    "options:\n" CLI_TARGET_HELP;
 
 static void info_json(const struct vmt_kernel_info *ki, const struct vmt_sysinfo *si, bool have_si)
 {

@@ -7,11 +7,11 @@
 #include "cli.h"
 
 static const char lsmod_help[] =
-	"usage: vmt lsmod [options]\n\n"
-	"List the guest's loaded kernel modules from its memory (the kernel's module\n"
-	"list), like lsmod: name, size, use count and users.\n\n"
-	"options:\n"
-	"  --proc             print in the format of /proc/modules\n" CLI_TARGET_HELP;
+    "usage: vmt lsmod [options]\n\n"
+    "List the guest's loaded kernel modules from its memory (the kernel's module\n"
+    "list), like lsmod: name, size, use count and users.\n\n"
+    "options:\n"
+    "  --proc             print in the format of /proc/modules\n" CLI_TARGET_HELP;
 
 static json_object *lsmod_json(const struct vmt_module *m)
 {
@@ -44,9 +44,8 @@ static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
 		const struct vmt_module *m = &l->mods[i];
 
 		if (proc)
-			printf("%s %llu %d %s %s 0x%016llx\n", m->name,
-			       (unsigned long long)m->size, m->refcnt, m->deps, m->state,
-			       (unsigned long long)m->base);
+			printf("%s %llu %d %s %s 0x%016llx\n", m->name, (unsigned long long)m->size,
+			       m->refcnt, m->deps, m->state, (unsigned long long)m->base);
 		else
 			printf("%-19s %8llu  %d %s\n", m->name, (unsigned long long)m->size,
 			       m->refcnt, m->deps[0] == '-' ? "" : m->deps);
@@ -56,9 +55,9 @@ static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
 int cmd_lsmod(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_TARGET_LONGOPTS,
-		{"proc", no_argument, NULL, OPT_CMD_BASE},
-		{0},
+	    CLI_TARGET_LONGOPTS,
+	    {"proc", no_argument, NULL, OPT_CMD_BASE},
+	    {0},
 	};
 	struct cli_target t = {0};
 	struct vmt_module_list *l = NULL;

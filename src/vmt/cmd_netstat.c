@@ -10,26 +10,26 @@
 #include "cli.h"
 
 static const char netstat_help[] =
-	"usage: vmt netstat [options]\n\n"
-	"List the guest's sockets from its memory (the kernel's TCP, UDP and UNIX\n"
-	"hash tables), like `netstat -an`.  Without -t/-u/-x all kinds are shown.\n\n"
-	"options:\n"
-	"  -t, --tcp          TCP sockets (IPv4 and IPv6)\n"
-	"  -u, --udp          UDP sockets\n"
-	"  -x, --unix         UNIX domain sockets\n"
-	"  -l, --listening    only listening sockets\n"
-	"  -N, --all-netns    sockets of every network namespace (default: the\n"
-	"                     initial one, as the guest's /proc/net shows)\n" CLI_TARGET_HELP;
+    "usage: vmt netstat [options]\n\n"
+    "List the guest's sockets from its memory (the kernel's TCP, UDP and UNIX\n"
+    "hash tables), like `netstat -an`.  Without -t/-u/-x all kinds are shown.\n\n"
+    "options:\n"
+    "  -t, --tcp          TCP sockets (IPv4 and IPv6)\n"
+    "  -u, --udp          UDP sockets\n"
+    "  -x, --unix         UNIX domain sockets\n"
+    "  -l, --listening    only listening sockets\n"
+    "  -N, --all-netns    sockets of every network namespace (default: the\n"
+    "                     initial one, as the guest's /proc/net shows)\n" CLI_TARGET_HELP;
 
 static const char *const tcp_states[] = {
-	"",	     "ESTABLISHED", "SYN_SENT",	 "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-	"CLOSE",     "CLOSE_WAIT",  "LAST_ACK",	 "LISTEN",   "CLOSING",	  "NEW_SYN_RECV",
+    "",	     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",	 "TIME_WAIT",
+    "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",	 "NEW_SYN_RECV",
 };
 
 static const char *const proto_names[] = {"?", "tcp", "udp", "tcp6", "udp6", "unix"};
 
-#define NS_TCP  1u
-#define NS_UDP  2u
+#define NS_TCP	1u
+#define NS_UDP	2u
 #define NS_UNIX 4u
 
 static const char *state_name(const struct vmt_socket *s)
@@ -62,9 +62,9 @@ static bool ns_selected(const struct vmt_socket *s, const struct ns_filter *f)
 	unsigned kinds = f->kinds;
 	bool listening = f->listening;
 
-	unsigned k = s->proto == VMT_SOCK_UNIX				   ? NS_UNIX
+	unsigned k = s->proto == VMT_SOCK_UNIX				     ? NS_UNIX
 		     : s->proto == VMT_SOCK_UDP || s->proto == VMT_SOCK_UDP6 ? NS_UDP
-									   : NS_TCP;
+									     : NS_TCP;
 
 	if (!(kinds & k))
 		return false;
@@ -165,13 +165,13 @@ static void ns_print(const struct vmt_socket_list *l, const struct ns_filter *f,
 int cmd_netstat(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_TARGET_LONGOPTS,
-		{"tcp", no_argument, NULL, 't'},
-		{"udp", no_argument, NULL, 'u'},
-		{"unix", no_argument, NULL, 'x'},
-		{"listening", no_argument, NULL, 'l'},
-		{"all-netns", no_argument, NULL, 'N'},
-		{0},
+	    CLI_TARGET_LONGOPTS,
+	    {"tcp", no_argument, NULL, 't'},
+	    {"udp", no_argument, NULL, 'u'},
+	    {"unix", no_argument, NULL, 'x'},
+	    {"listening", no_argument, NULL, 'l'},
+	    {"all-netns", no_argument, NULL, 'N'},
+	    {0},
 	};
 	struct cli_target t = {0};
 	struct vmt_socket_list *l = NULL;

@@ -9,15 +9,15 @@
 #include "cli.h"
 
 static const char ps_help[] =
-	"usage: vmt ps [options]\n\n"
-	"List the guest's processes from its memory, like `ps -ef`: pid, ppid, uid,\n"
-	"state, threads, RSS, and the full command line read from each process's\n"
-	"own address space.  Kernel threads show as [comm].\n\n"
-	"options:\n"
-	"  -T, --threads      one line per thread (like ps -T)\n"
-	"  -p, --pid PID      only this process (its threads with -T)\n"
-	"  -e, --environ      include each process's environment (JSON only)\n"
-	"  -x, --exe          include the executable's path\n" CLI_TARGET_HELP;
+    "usage: vmt ps [options]\n\n"
+    "List the guest's processes from its memory, like `ps -ef`: pid, ppid, uid,\n"
+    "state, threads, RSS, and the full command line read from each process's\n"
+    "own address space.  Kernel threads show as [comm].\n\n"
+    "options:\n"
+    "  -T, --threads      one line per thread (like ps -T)\n"
+    "  -p, --pid PID      only this process (its threads with -T)\n"
+    "  -e, --environ      include each process's environment (JSON only)\n"
+    "  -x, --exe          include the executable's path\n" CLI_TARGET_HELP;
 
 struct ps_opts {
 	struct cli_target t;
@@ -108,8 +108,7 @@ static json_object *ps_task_json(const struct vmt_task *t, unsigned what)
 	if (what & VMT_TASK_EXE)
 		json_object_object_add(o, "exe", t->exe ? json_object_new_string(t->exe) : NULL);
 	json_object_object_add(o, "partial", json_object_new_boolean(t->flags & VMT_F_PARTIAL));
-	json_object_object_add(o, "truncated",
-			       json_object_new_boolean(t->flags & VMT_F_TRUNCATED));
+	json_object_object_add(o, "truncated", json_object_new_boolean(t->flags & VMT_F_TRUNCATED));
 	return o;
 }
 
@@ -127,12 +126,12 @@ static void ps_print_json(const struct vmt_task_list *l, const struct ps_opts *o
 static int ps_parse(int argc, char **argv, struct ps_opts *o)
 {
 	static const struct option longopts[] = {
-		CLI_TARGET_LONGOPTS,
-		{"threads", no_argument, NULL, 'T'},
-		{"pid", required_argument, NULL, 'p'},
-		{"environ", no_argument, NULL, 'e'},
-		{"exe", no_argument, NULL, 'x'},
-		{0},
+	    CLI_TARGET_LONGOPTS,
+	    {"threads", no_argument, NULL, 'T'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"environ", no_argument, NULL, 'e'},
+	    {"exe", no_argument, NULL, 'x'},
+	    {0},
 	};
 	int c;
 

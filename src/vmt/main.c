@@ -17,12 +17,12 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{"ps", cmd_ps, "list the guest's processes (and threads) read from its memory"},
-	{"lsmod", cmd_lsmod, "list the guest's loaded kernel modules"},
-	{"netstat", cmd_netstat, "list the guest's TCP, UDP and UNIX sockets"},
-	{"info", cmd_info, "kernel version, KASLR slide, paging mode, uptime, meminfo"},
-	{"vm", cmd_vm, "start, stop, list VMs; run a command in one through its agent"},
-	{"profile", cmd_profile, "build or inspect a kernel profile (kallsyms + BTF)"},
+    {"ps", cmd_ps, "list the guest's processes (and threads) read from its memory"},
+    {"lsmod", cmd_lsmod, "list the guest's loaded kernel modules"},
+    {"netstat", cmd_netstat, "list the guest's TCP, UDP and UNIX sockets"},
+    {"info", cmd_info, "kernel version, KASLR slide, paging mode, uptime, meminfo"},
+    {"vm", cmd_vm, "start, stop, list VMs; run a command in one through its agent"},
+    {"profile", cmd_profile, "build or inspect a kernel profile (kallsyms + BTF)"},
 };
 
 static void usage(FILE *f)
@@ -31,9 +31,10 @@ static void usage(FILE *f)
 		   "Introspect a QEMU guest from its memory file.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(f, "\nThe guest is named with --vm NAME (a VM started by `vmt vm start`)\n"
-		   "or with --mem RAMFILE --kernel VMLINUZ for any QEMU guest whose RAM is a file.\n"
-		   "Run `vmt <command> --help` for a command's options.\n");
+	fprintf(f,
+		"\nThe guest is named with --vm NAME (a VM started by `vmt vm start`)\n"
+		"or with --mem RAMFILE --kernel VMLINUZ for any QEMU guest whose RAM is a file.\n"
+		"Run `vmt <command> --help` for a command's options.\n");
 }
 
 void cli_err(const char *cmd, const char *fmt, ...)

@@ -28,9 +28,9 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 				 o->mem_path);
 	size = (uint64_t)st.st_size;
 	if (o->ram_size && size < o->ram_size)
-		return vmt_error(-EINVAL, "memory file %s is truncated: %llu bytes, the VM has %llu",
-				 o->mem_path, (unsigned long long)size,
-				 (unsigned long long)o->ram_size);
+		return vmt_error(
+		    -EINVAL, "memory file %s is truncated: %llu bytes, the VM has %llu",
+		    o->mem_path, (unsigned long long)size, (unsigned long long)o->ram_size);
 	if (o->ram_size)
 		size = o->ram_size;
 	if (size < (1u << 20) || size % VMT_PAGE_SIZE)

@@ -81,6 +81,10 @@ struct vmt_field_req {
 
 int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, size_t n);
 
+/* Request-table entries, inside a resolver whose offsets struct is named o. */
+#define VMT_FIELD(t, f, dst)     {t, f, &o->dst, false}
+#define VMT_FIELD_OPT(t, f, dst) {t, f, &o->dst, true}
+
 /*
  * Walk a kernel circular list_head: call fn for each node address (the
  * address of the embedded list_head, not of the container) after head_va,

@@ -116,8 +116,7 @@ static int kaslr_find_paging(struct vmt_guest *g, const struct kaslr_syms *s)
 		return 0;
 	}
 	return vmt_error(-EBADMSG, "kernel page tables at 0x%llx do not map _text to 0x%llx",
-			 (unsigned long long)g->ki.kernel_pgd,
-			 (unsigned long long)g->ki.phys_load);
+			 (unsigned long long)g->ki.kernel_pgd, (unsigned long long)g->ki.phys_load);
 }
 
 static uint64_t kaslr_read_base(struct vmt_guest *g, bool have, uint64_t sym, uint64_t dflt)
@@ -172,15 +171,15 @@ int vmt_kaslr_find(struct vmt_guest *g)
 	if (err)
 		return err;
 	g->ki.phys_load = load;
-	err = vmt_mem_read(g->mem, vmt_guest_image_pa(g, s.phys_base), &phys_base,
-			   sizeof(phys_base));
+	err =
+	    vmt_mem_read(g->mem, vmt_guest_image_pa(g, s.phys_base), &phys_base, sizeof(phys_base));
 	if (err)
 		return vmt_error(err, "cannot read phys_base at 0x%llx",
 				 (unsigned long long)vmt_guest_image_pa(g, s.phys_base));
 	g->text_va = load - phys_base + VMT_START_KERNEL_MAP;
 	/* KASLR keeps the kernel inside the 1 GiB text mapping, 2 MiB aligned. */
-	if (g->text_va < VMT_START_KERNEL_MAP || g->text_va >= VMT_START_KERNEL_MAP + (1ull << 30) ||
-	    g->text_va & (KERNEL_ALIGN - 1))
+	if (g->text_va < VMT_START_KERNEL_MAP ||
+	    g->text_va >= VMT_START_KERNEL_MAP + (1ull << 30) || g->text_va & (KERNEL_ALIGN - 1))
 		return vmt_error(-EBADMSG, "phys_base 0x%llx gives an impossible kernel address",
 				 (unsigned long long)phys_base);
 	g->ki.virt_slide = g->text_va - s.text;
@@ -195,7 +194,7 @@ int vmt_kaslr_find(struct vmt_guest *g)
 	g->ki.banner[strcspn(g->ki.banner, "\n")] = '\0';
 	kaslr_fill_release(g);
 	pr_info("kernel at phys 0x%llx, virt slide 0x%llx, %d-level paging, direct map 0x%llx",
-		(unsigned long long)load, (unsigned long long)g->ki.virt_slide,
-		g->ki.paging_levels, (unsigned long long)g->ki.page_offset);
+		(unsigned long long)load, (unsigned long long)g->ki.virt_slide, g->ki.paging_levels,
+		(unsigned long long)g->ki.page_offset);
 	return 0;
 }

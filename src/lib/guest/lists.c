@@ -39,8 +39,9 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 		return err;
 	while (node != head_va) {
 		if (!vmt_kptr_ok(node))
-			return vmt_error(-EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
-					 (unsigned long long)head_va, (unsigned long long)node, seen);
+			return vmt_error(
+			    -EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
+			    (unsigned long long)head_va, (unsigned long long)node, seen);
 		if (brent_step(&b, node))
 			return vmt_error(-EBADMSG, "list at 0x%llx: cycle after %zu nodes",
 					 (unsigned long long)head_va, seen);
@@ -52,7 +53,8 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 			return err < 0 ? err : 0;
 		err = vmt_kread_u64(g, node, &node);
 		if (err)
-			return vmt_error(-EBADMSG, "list at 0x%llx: unreadable node after %zu nodes",
+			return vmt_error(-EBADMSG,
+					 "list at 0x%llx: unreadable node after %zu nodes",
 					 (unsigned long long)head_va, seen);
 	}
 	return 0;

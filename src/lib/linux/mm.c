@@ -13,8 +13,8 @@
  * Copy [start, start+len) of user memory, page by page: a page that is not
  * present ends the copy (the entry becomes partial), it does not fail it.
  */
-static int uread_range(struct vmt_guest *g, uint64_t pgd, uint64_t start, size_t len,
-		       char **out, size_t *out_len)
+static int uread_range(struct vmt_guest *g, uint64_t pgd, uint64_t start, size_t len, char **out,
+		       size_t *out_len)
 {
 	char *buf = malloc(len + 1);
 	size_t got = 0;

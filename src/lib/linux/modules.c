@@ -36,10 +36,6 @@ struct mod_walk {
 	size_t cap;
 };
 
-/* clang-format off */
-#define F(t, f, dst)     {t, f, &o->dst, false}
-#define F_OPT(t, f, dst) {t, f, &o->dst, true}
-/* clang-format on */
 
 static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_t *val)
 {
@@ -51,23 +47,23 @@ static int mod_offsets_resolve(struct vmt_guest *g, struct mod_offsets *o)
 {
 	/* clang-format off */
 	const struct vmt_field_req req[] = {
-		F("module", "list", list),
-		F("module", "name", name),
-		F("module", "state", state),
-		F_OPT("module", "refcnt", refcnt),
-		F_OPT("module", "source_list", source_list),
-		F_OPT("module", "init", init),
-		F_OPT("module", "exit", exit),
-		F_OPT("module", "taints", taints),
-		F_OPT("module", "core_layout.base", core_base),
-		F_OPT("module", "core_layout.size", core_size),
-		F_OPT("module", "init_layout.size", init_size),
-		F_OPT("module", "data_layout.size", data_size),
-		F_OPT("module_memory", "base", mem_base),
-		F_OPT("module_memory", "size", mem_size),
-		F_OPT("module_memory", NULL, mem_sz),
-		F_OPT("module_use", "source_list", use_source_list),
-		F_OPT("module_use", "source", use_source),
+		VMT_FIELD("module", "list", list),
+		VMT_FIELD("module", "name", name),
+		VMT_FIELD("module", "state", state),
+		VMT_FIELD_OPT("module", "refcnt", refcnt),
+		VMT_FIELD_OPT("module", "source_list", source_list),
+		VMT_FIELD_OPT("module", "init", init),
+		VMT_FIELD_OPT("module", "exit", exit),
+		VMT_FIELD_OPT("module", "taints", taints),
+		VMT_FIELD_OPT("module", "core_layout.base", core_base),
+		VMT_FIELD_OPT("module", "core_layout.size", core_size),
+		VMT_FIELD_OPT("module", "init_layout.size", init_size),
+		VMT_FIELD_OPT("module", "data_layout.size", data_size),
+		VMT_FIELD_OPT("module_memory", "base", mem_base),
+		VMT_FIELD_OPT("module_memory", "size", mem_size),
+		VMT_FIELD_OPT("module_memory", NULL, mem_sz),
+		VMT_FIELD_OPT("module_use", "source_list", use_source_list),
+		VMT_FIELD_OPT("module_use", "source", use_source),
 	};
 	/* clang-format on */
 	uint32_t off, size;

@@ -49,8 +49,8 @@ struct task_walk {
 };
 
 /* Read a field; on failure mark the task partial and leave *dst zeroed. */
-static void tfield(struct task_walk *w, struct vmt_task *t, uint64_t base, uint32_t off,
-		   void *dst, size_t len)
+static void tfield(struct task_walk *w, struct vmt_task *t, uint64_t base, uint32_t off, void *dst,
+		   size_t len)
 {
 	if (off == UINT32_MAX || vmt_kread(w->g, base + off, dst, len)) {
 		memset(dst, 0, len);
@@ -245,8 +245,8 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 	signal = tptr(w, &probe, task, w->o->task_signal);
 	if (!vmt_kptr_ok(signal))
 		return 0;
-	err = vmt_list_walk(g, signal + w->o->signal_thread_head, VMT_MAX_TASKS,
-			    task_visit_thread, w);
+	err = vmt_list_walk(g, signal + w->o->signal_thread_head, VMT_MAX_TASKS, task_visit_thread,
+			    w);
 	if (err == -ENOMEM)
 		return err;
 	if (err) /* a corrupt thread list costs this group, not the listing */
