@@ -8,7 +8,8 @@
  *   open      vmt_guest_open: profile from the on-disk cache + KASLR search
  *   walk      vmt_tasks(BASIC): the task walk alone, cold page cache
  *   walk+cmd  vmt_tasks(CMDLINE): with every cmdline from user memory
- *   pages     pages read from the memory file per listing, and cache hits
+ *   pages     pages read from the memory file per listing, cache hits, and
+ *             evictions (0: no page was read twice within the listing)
  * Every listing starts with an empty page cache (vmt_listing_begin), so the
  * figures include reading the memory file.
  */
@@ -37,8 +38,7 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *what, double *v, int n, const char *extra)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
-	printf("%-10s median %8.3f ms  min %8.3f ms  runs %d%s\n", what, v[n / 2], v[0], n,
-	       extra);
+	printf("%-10s median %8.3f ms  min %8.3f ms  runs %d%s\n", what, v[n / 2], v[0], n, extra);
 }
 
 static int bench_walk(struct vmt_guest *g, unsigned what, int runs, const char *name)
@@ -65,8 +65,11 @@ static int bench_walk(struct vmt_guest *g, unsigned what, int runs, const char *
 		ntasks = l->n;
 		vmt_task_list_free(l);
 	}
-	snprintf(extra, sizeof(extra), "  tasks %zu  pages read %llu  cache hits %llu", ntasks,
-		 (unsigned long long)st.pages_read, (unsigned long long)st.cache_hits);
+	/* No eviction means no page was read twice within the listing. */
+	snprintf(extra, sizeof(extra),
+		 "  tasks %zu  pages read %llu  cache hits %llu  evictions %llu", ntasks,
+		 (unsigned long long)st.pages_read, (unsigned long long)st.cache_hits,
+		 (unsigned long long)st.evictions);
 	report(name, t, runs, extra);
 	free(t);
 	return 0;
@@ -75,11 +78,11 @@ static int bench_walk(struct vmt_guest *g, unsigned what, int runs, const char *
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"mem", required_argument, NULL, 'm'},
-		{"kernel", required_argument, NULL, 'k'},
-		{"runs", required_argument, NULL, 'n'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{0},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"runs", required_argument, NULL, 'n'},
+	    {"cache-dir", required_argument, NULL, 'c'},
+	    {0},
 	};
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
 	struct vmt_guest *g = NULL;

@@ -106,8 +106,8 @@ void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms
 	vmt_mem_stats(g, &st);
 	fprintf(stderr,
 		"stats: %.2f ms, pages read %llu, cache hits %llu, tlb hits %llu, "
-		"tlb misses %llu, bytes copied %llu\n",
+		"tlb misses %llu, evictions %llu, bytes copied %llu\n",
 		ms, (unsigned long long)st.pages_read, (unsigned long long)st.cache_hits,
 		(unsigned long long)st.tlb_hits, (unsigned long long)st.tlb_misses,
-		(unsigned long long)st.bytes_copied);
+		(unsigned long long)st.evictions, (unsigned long long)st.bytes_copied);
 }

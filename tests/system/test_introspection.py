@@ -147,3 +147,30 @@ def vm_big(env):
 def test_thousand_processes(vm_big):
     n, _ = compare_ps(vm_big)
     assert n >= 1000
+
+
+def test_exe_and_environ_match_guest(vm):
+    """Executable paths (d_path over mm->exe_file) and environments (read
+    from each process's own memory) for every user process."""
+    out = vm.guest('echo "ME $$"; for d in /proc/[0-9]*; do p=${d#/proc/}; '
+                   'e=$(readlink $d/exe 2>/dev/null) || continue; '
+                   'printf "P %s %s " "$p" "$e"; od -An -v -tx1 $d/environ | tr -d " \\n"; '
+                   'echo; done')
+    me, truth = None, {}
+    for line in out.splitlines():
+        f = line.split(" ")
+        if f[0] == "ME":
+            me = int(f[1])
+        elif f[0] == "P":
+            truth[int(f[1])] = (f[2], bytes.fromhex(f[3]) if len(f) > 3 else b"")
+    seen = {p["pid"]: p for p in vm.vmt_json("ps", "--exe", "--environ")}
+    checked = 0
+    for pid, (exe, env) in truth.items():
+        if pid >= me:
+            continue
+        assert seen[pid]["exe"] == exe, f"pid {pid} exe"
+        assert seen[pid]["environ"] == argv_of(env), f"pid {pid} environ"
+        checked += 1
+    assert checked >= 20
+    assert any("VMT_" in "".join(seen[p]["environ"]) for p in truth if p < me), \
+        "the workload's process with extra environment variables"
