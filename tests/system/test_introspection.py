@@ -3,41 +3,8 @@ read through the in-guest agent, is the ground truth."""
 import pytest
 
 from conftest import start_vm, stop_vm
-from truth import argv_of, guest_inet_sockets, guest_modules, guest_procs, guest_unix_sockets
-
-
-def is_kernel_thread(p):
-    return p["pid"] == 2 or p["ppid"] == 2
-
-
-def compare_ps(vm):
-    """Every process of the guest, field by field: pid, ppid, uid, gid,
-    euid, comm and the full argv.  Returns the number compared."""
-    truth, me = guest_procs(vm)
-    seen = {p["pid"]: p for p in vm.vmt_json("ps")}
-    # Processes from the collecting shell on belong to the agent's script.
-    truth = {pid: p for pid, p in truth.items() if pid < me}
-    seen = {pid: p for pid, p in seen.items() if pid < me}
-    # Kernel workers come and go on their own; user processes must match exactly.
-    user_truth = {pid for pid, p in truth.items() if not is_kernel_thread(p)}
-    user_seen = {pid for pid, p in seen.items() if not is_kernel_thread(p)}
-    assert user_seen == user_truth, (
-        f"missing {sorted(user_truth - user_seen)}, extra {sorted(user_seen - user_truth)}")
-    compared = 0
-    for pid in sorted(set(truth) & set(seen)):
-        t, s = truth[pid], seen[pid]
-        for key in ("ppid", "uid", "gid", "euid"):
-            assert s[key] == t[key], f"pid {pid} {key}: vmt {s[key]!r} guest {t[key]!r}"
-        if is_kernel_thread(t):
-            # A kworker's name carries the work item it ran last, which can
-            # change between the two reads: its comm part must agree.
-            assert s["name"].split("-")[0].split("+")[0] == t["comm"].split("-")[0].split("+")[0]
-        else:
-            assert s["name"] == t["comm"], f"pid {pid} name: {s['name']!r} vs {t['comm']!r}"
-        assert s["argv"] == argv_of(t["cmdline"]), f"pid {pid} argv differs"
-        assert s["threads"] == t["threads"], f"pid {pid} thread count"
-        compared += 1
-    return compared, truth
+from truth import (argv_of, compare_ps, guest_inet_sockets, guest_modules, guest_procs,
+                   guest_unix_sockets, is_kernel_thread)
 
 
 def test_ps_matches_guest(vm):
