@@ -29,6 +29,7 @@
 #define VMT_MAX_MODULES    4096
 #define VMT_MAX_SOCKETS    (1u << 20)
 #define VMT_MAX_ARGS_BYTES (1u << 20) /* cmdline/environ cap per process */
+#define VMT_MAX_ARGS_TOTAL (64u << 20) /* ... and for all processes of one listing */
 #define VMT_MAX_PATH_DEPTH 256
 
 struct task_offsets;

@@ -32,19 +32,23 @@ static int uread_range(struct vmt_guest *g, uint64_t pgd, uint64_t start, size_t
 		got += n;
 	}
 	buf[got] = '\0';
+	if (got < len) /* give back what a short read did not use */
+		buf = realloc(buf, got + 1) ?: buf;
 	*out = buf;
 	*out_len = got;
 	return err;
 }
 
-/* Clamp a guest-supplied [start, end) to the cap; flags truncation. */
-static size_t args_len(struct vmt_task *t, uint64_t start, uint64_t end)
+/* Clamp a guest-supplied [start, end) to the caps; flags truncation. */
+static size_t args_len(struct vmt_task *t, uint64_t start, uint64_t end, size_t budget)
 {
+	size_t cap = VMT_MIN(VMT_MAX_ARGS_BYTES, budget);
+
 	if (end <= start || start >= 0x0100000000000000ull)
 		return 0;
-	if (end - start > VMT_MAX_ARGS_BYTES) {
+	if (end - start > cap) {
 		t->flags |= VMT_F_TRUNCATED;
-		return VMT_MAX_ARGS_BYTES;
+		return cap;
 	}
 	return (size_t)(end - start);
 }
@@ -56,10 +60,10 @@ static size_t args_len(struct vmt_task *t, uint64_t start, uint64_t end)
  * possibly running on into the environment area.
  */
 static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t pgd,
-			      const uint64_t a[4])
+			      const uint64_t a[4], size_t budget)
 {
 	uint64_t arg_start = a[0], arg_end = a[1], env_start = a[2], env_end = a[3];
-	size_t len = args_len(t, arg_start, arg_end);
+	size_t len = args_len(t, arg_start, arg_end, budget);
 	char last = 0;
 
 	if (!len)
@@ -67,7 +71,7 @@ static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t 
 	if (vmt_uread(g, pgd, arg_end - 1, &last, 1) == 0 && last) {
 		if (env_start != arg_end || env_end < env_start)
 			env_end = arg_end;
-		len = args_len(t, arg_start, env_end);
+		len = args_len(t, arg_start, env_end, budget);
 		if (uread_range(g, pgd, arg_start, len, &t->cmdline, &t->cmdline_len))
 			t->flags |= VMT_F_PARTIAL;
 		if (t->cmdline) {
@@ -82,9 +86,9 @@ static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t 
 }
 
 static void task_read_environ(struct vmt_guest *g, struct vmt_task *t, uint64_t pgd,
-			      const uint64_t a[4])
+			      const uint64_t a[4], size_t budget)
 {
-	size_t len = args_len(t, a[2], a[3]);
+	size_t len = args_len(t, a[2], a[3], budget);
 
 	if (len && uread_range(g, pgd, a[2], len, &t->environ, &t->environ_len))
 		t->flags |= VMT_F_PARTIAL;
@@ -193,7 +197,7 @@ static void task_read_rss(struct vmt_guest *g, const struct task_offsets *o, str
 }
 
 void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
-		      unsigned what)
+		      unsigned what, size_t *budget)
 {
 	uint64_t mm, pgd, a[4];
 
@@ -216,10 +220,14 @@ void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct 
 		t->flags |= VMT_F_PARTIAL;
 		return;
 	}
-	if (what & VMT_TASK_CMDLINE)
-		task_read_cmdline(g, t, t->pgd_pa, a);
-	if (what & VMT_TASK_ENVIRON)
-		task_read_environ(g, t, t->pgd_pa, a);
+	if (what & VMT_TASK_CMDLINE) {
+		task_read_cmdline(g, t, t->pgd_pa, a, *budget);
+		*budget -= VMT_MIN(*budget, t->cmdline_len);
+	}
+	if (what & VMT_TASK_ENVIRON) {
+		task_read_environ(g, t, t->pgd_pa, a, *budget);
+		*budget -= VMT_MIN(*budget, t->environ_len);
+	}
 }
 
 void vmt_task_clear(struct vmt_task *t)

@@ -32,9 +32,14 @@ struct task_offsets {
 /* Resolve (once per guest) and return a borrowed pointer. */
 int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out);
 
-/* mm.c: cmdline, environ, exe path, RSS and vsize of a user task. */
+/*
+ * mm.c: cmdline, environ, exe path, RSS and vsize of a user task.  *budget
+ * is what the listing may still spend on argument strings: a hostile guest
+ * claiming huge argument areas for many processes gets truncated entries,
+ * not gigabytes of copies.
+ */
 void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
-		      unsigned what);
+		      unsigned what, size_t *budget);
 /* Free what a vmt_task owns (strings), not the task itself. */
 void vmt_task_clear(struct vmt_task *t);
 

@@ -44,6 +44,7 @@ struct task_walk {
 	struct vmt_guest *g;
 	const struct task_offsets *o;
 	unsigned what;
+	size_t args_budget; /* VMT_MAX_ARGS_TOTAL, spent by mm.c */
 	struct task_vec tv;
 	int err; /* first allocation failure */
 };
@@ -222,7 +223,7 @@ static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 	if (!t)
 		return w->err = -ENOMEM;
 	task_read_common(w, t, node - w->o->task_thread_node);
-	vmt_task_read_mm(g, w->o, t, w->what);
+	vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
 	return 0;
 }
 
@@ -239,7 +240,7 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 		if (!t)
 			return w->err = -ENOMEM;
 		task_read_common(w, t, task);
-		vmt_task_read_mm(g, w->o, t, w->what);
+		vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
 		return 0;
 	}
 	signal = tptr(w, &probe, task, w->o->task_signal);
@@ -264,7 +265,7 @@ static int task_cmp_pid(const void *a, const void *b)
 
 int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 {
-	struct task_walk w = {.g = g, .what = what};
+	struct task_walk w = {.g = g, .what = what, .args_budget = VMT_MAX_ARGS_TOTAL};
 	struct vmt_task_list *l;
 	uint64_t init_task;
 	int err, walk_err;
