@@ -149,6 +149,7 @@ struct vmt_task {
 	uint64_t vsize;          /* bytes */
 	uint64_t rss_pages;
 	uint64_t kva;            /* task_struct address */
+	uint64_t leader;         /* its thread-group leader's task_struct */
 	uint64_t pgd_pa;         /* physical address of mm->pgd (0: none) */
 	char *cmdline;           /* NUL-separated args as /proc/PID/cmdline */
 	size_t cmdline_len;

@@ -96,8 +96,7 @@ static inline struct vmt_profile *fg_profile_new(void)
 	struct vmt_profile *p = vmt_profile_load(&o);
 
 	if (!p) {
-		fprintf(stderr, "fake_guest: profile of %s: %s\n", o.kernel_path,
-			vmt_last_error());
+		fprintf(stderr, "fake_guest: profile of %s: %s\n", o.kernel_path, vmt_last_error());
 		exit(1);
 	}
 	return p;

@@ -56,7 +56,11 @@ static void banner_describe(const char *mem, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, mem);
 }
 
-/* Step 1: the load address whose banner matches the profile's. */
+/*
+ * Step 1: the next load address at or after *load whose banner matches the
+ * profile's.  A match may be stale (a copy left by an earlier boot), so the
+ * caller goes on to the next one when the later steps fail.
+ */
 static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, uint64_t *load)
 {
 	const char *want = vmt_profile_banner(g->prof);
@@ -66,7 +70,7 @@ static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, uint
 
 	if (len == 0 || len >= sizeof(buf))
 		return vmt_error(-ENOEXEC, "kernel profile has no usable banner");
-	for (uint64_t cand = 0; cand + off + len <= ram_end; cand += KERNEL_ALIGN) {
+	for (uint64_t cand = *load; cand + off + len <= ram_end; cand += KERNEL_ALIGN) {
 		if (vmt_mem_read(g->mem, cand + off, buf, len))
 			continue;
 		if (!memcmp(buf, want, len)) {
@@ -156,40 +160,56 @@ static void kaslr_fill_release(struct vmt_guest *g)
 	snprintf(g->ki.release, sizeof(g->ki.release), "%.*s", (int)VMT_MIN(n, 64), b);
 }
 
-int vmt_kaslr_find(struct vmt_guest *g)
+/* Steps 2-4 for the kernel image loaded at load. */
+static int kaslr_try_load(struct vmt_guest *g, const struct kaslr_syms *s, uint64_t load)
 {
-	struct kaslr_syms s;
-	uint64_t load = 0, phys_base;
+	uint64_t phys_base;
 	int err;
 
-	err = kaslr_syms_get(g->prof, &s);
-	if (err)
-		return err;
-	g->text_link = s.text;
-	g->image_size = s.end - s.text;
-	err = kaslr_find_load(g, &s, &load);
-	if (err)
-		return err;
 	g->ki.phys_load = load;
-	err =
-	    vmt_mem_read(g->mem, vmt_guest_image_pa(g, s.phys_base), &phys_base, sizeof(phys_base));
+	err = vmt_mem_read(g->mem, vmt_guest_image_pa(g, s->phys_base), &phys_base,
+			   sizeof(phys_base));
 	if (err)
 		return vmt_error(err, "cannot read phys_base at 0x%llx",
-				 (unsigned long long)vmt_guest_image_pa(g, s.phys_base));
+				 (unsigned long long)vmt_guest_image_pa(g, s->phys_base));
 	g->text_va = load - phys_base + VMT_START_KERNEL_MAP;
 	/* KASLR keeps the kernel inside the 1 GiB text mapping, 2 MiB aligned. */
 	if (g->text_va < VMT_START_KERNEL_MAP ||
 	    g->text_va >= VMT_START_KERNEL_MAP + (1ull << 30) || g->text_va & (KERNEL_ALIGN - 1))
 		return vmt_error(-EBADMSG, "phys_base 0x%llx gives an impossible kernel address",
 				 (unsigned long long)phys_base);
-	g->ki.virt_slide = g->text_va - s.text;
-	g->ki.kernel_pgd = vmt_guest_image_pa(g, s.top_pgt);
-	err = kaslr_find_paging(g, &s);
+	g->ki.virt_slide = g->text_va - s->text;
+	g->ki.kernel_pgd = vmt_guest_image_pa(g, s->top_pgt);
+	err = kaslr_find_paging(g, s);
 	if (err)
 		return err;
-	err = kaslr_find_bases(g, &s);
+	return kaslr_find_bases(g, s);
+}
+
+int vmt_kaslr_find(struct vmt_guest *g)
+{
+	struct kaslr_syms s;
+	uint64_t load = 0;
+	int err, tries = 0;
+	char why[512] = "";
+
+	err = kaslr_syms_get(g->prof, &s);
 	if (err)
 		return err;
+	g->text_link = s.text;
+	g->image_size = s.end - s.text;
+	for (;; load += KERNEL_ALIGN, tries++) {
+		int lerr = kaslr_find_load(g, &s, &load);
+
+		if (lerr) /* no (further) banner: say why the last candidate failed */
+			return tries ? vmt_error(err, "%s", why) : lerr;
+		err = kaslr_try_load(g, &s, load);
+		if (!err)
+			break;
+		vmt_strlcpy(why, vmt_last_error(), sizeof(why));
+		pr_debug("kernel banner at 0x%llx is not the running kernel: %s",
+			 (unsigned long long)load, why);
+	}
 	vmt_strlcpy(g->ki.banner, vmt_profile_banner(g->prof), sizeof(g->ki.banner));
 	g->ki.banner[strcspn(g->ki.banner, "\n")] = '\0';
 	kaslr_fill_release(g);

@@ -30,7 +30,7 @@ static bool brent_step(struct brent *b, uint64_t node)
 int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg)
 {
 	struct brent b = {.tortoise = head_va, .power = 1, .lam = 1};
-	uint64_t node;
+	uint64_t node, next;
 	size_t seen = 0;
 	int err;
 
@@ -39,23 +39,23 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 		return err;
 	while (node != head_va) {
 		if (!vmt_kptr_ok(node))
-			return vmt_error(
-			    -EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
-			    (unsigned long long)head_va, (unsigned long long)node, seen);
+			return vmt_error(-EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
+					 (unsigned long long)head_va, (unsigned long long)node, seen);
 		if (brent_step(&b, node))
 			return vmt_error(-EBADMSG, "list at 0x%llx: cycle after %zu nodes",
 					 (unsigned long long)head_va, seen);
-		if (seen++ >= max)
+		if (seen >= max)
 			return vmt_error(-EBADMSG, "list at 0x%llx: more than %zu nodes",
 					 (unsigned long long)head_va, max);
+		/* Read on before reporting: an unreadable node is no entry. */
+		if (vmt_kread_u64(g, node, &next))
+			return vmt_error(-EBADMSG, "list at 0x%llx: unreadable node after %zu nodes",
+					 (unsigned long long)head_va, seen);
+		seen++;
 		err = fn(g, node, arg);
 		if (err)
 			return err < 0 ? err : 0;
-		err = vmt_kread_u64(g, node, &node);
-		if (err)
-			return vmt_error(-EBADMSG,
-					 "list at 0x%llx: unreadable node after %zu nodes",
-					 (unsigned long long)head_va, seen);
+		node = next;
 	}
 	return 0;
 }
@@ -63,7 +63,7 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_fn fn, void *arg)
 {
 	struct brent b = {.tortoise = 0, .power = 1, .lam = 1};
-	uint64_t node = first_va;
+	uint64_t node = first_va, next;
 	size_t seen = 0;
 	int err;
 
@@ -74,14 +74,15 @@ int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_
 					 (unsigned long long)node, seen);
 		if (brent_step(&b, node))
 			return vmt_error(-EBADMSG, "hlist: cycle after %zu nodes", seen);
-		if (seen++ >= max)
+		if (seen >= max)
 			return vmt_error(-EBADMSG, "hlist: more than %zu nodes", max);
+		if (vmt_kread_u64(g, node, &next))
+			return vmt_error(-EBADMSG, "hlist: unreadable node after %zu nodes", seen);
+		seen++;
 		err = fn(g, node, arg);
 		if (err)
 			return err < 0 ? err : 0;
-		err = vmt_kread_u64(g, node, &node);
-		if (err)
-			return vmt_error(-EBADMSG, "hlist: unreadable node after %zu nodes", seen);
+		node = next;
 	}
 	return 0;
 }

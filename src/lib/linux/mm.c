@@ -56,8 +56,9 @@ static size_t args_len(struct vmt_task *t, uint64_t start, uint64_t end, size_t 
 /*
  * fs/proc/base.c get_mm_cmdline(): normally [arg_start, arg_end).  If the
  * last byte of argv is not NUL the process rewrote its title
- * (setproctitle) and the kernel returns the string up to the first NUL,
- * possibly running on into the environment area.
+ * (setproctitle) and get_mm_proctitle() returns at most one page from
+ * arg_start, up to and including the first NUL, possibly running on into
+ * the environment area.
  */
 static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t pgd,
 			      const uint64_t a[4], size_t budget)
@@ -71,7 +72,7 @@ static void task_read_cmdline(struct vmt_guest *g, struct vmt_task *t, uint64_t 
 	if (vmt_uread(g, pgd, arg_end - 1, &last, 1) == 0 && last) {
 		if (env_start != arg_end || env_end < env_start)
 			env_end = arg_end;
-		len = args_len(t, arg_start, env_end, budget);
+		len = VMT_MIN(args_len(t, arg_start, env_end, budget), VMT_PAGE_SIZE);
 		if (uread_range(g, pgd, arg_start, len, &t->cmdline, &t->cmdline_len))
 			t->flags |= VMT_F_PARTIAL;
 		if (t->cmdline) {
@@ -132,9 +133,11 @@ static char *task_path(struct vmt_guest *g, const struct task_offsets *o, uint64
 	size_t pos = sizeof(buf) - 1;
 
 	buf[pos] = '\0';
-	for (int depth = 0; depth < VMT_MAX_PATH_DEPTH; depth++) {
+	for (int depth = 0;; depth++) {
 		uint64_t mnt_root = 0, parent;
 
+		if (depth == VMT_MAX_PATH_DEPTH) /* a loop, or deeper than any real path */
+			return NULL;
 		if (vfsmnt && o->vfsmount_mnt_root != UINT32_MAX)
 			kread_ptr(g, vfsmnt, o->vfsmount_mnt_root, &mnt_root);
 		if (dentry == mnt_root) {

@@ -44,7 +44,9 @@ struct task_walk {
 	struct vmt_guest *g;
 	const struct task_offsets *o;
 	unsigned what;
-	size_t args_budget; /* VMT_MAX_ARGS_TOTAL, spent by mm.c */
+	size_t args_budget;   /* VMT_MAX_ARGS_TOTAL, spent by mm.c */
+	size_t threads_left;  /* thread-list nodes all groups may still visit */
+	uint64_t leader;      /* group whose thread list is being walked */
 	struct task_vec tv;
 	int err; /* first allocation failure */
 };
@@ -101,7 +103,7 @@ static char task_state_char(uint32_t state, uint32_t exit_state)
 	static const char letters[] = "RSDTtXZP";
 	uint32_t s = (state | exit_state) & 0x7f; /* TASK_REPORT */
 
-	if (state == 0x402) /* TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD */
+	if ((state & 0x402) == 0x402) /* TASK_IDLE = TASK_UNINTERRUPTIBLE | TASK_NOLOAD */
 		return 'I';
 	if (!s)
 		return 'R';
@@ -206,6 +208,7 @@ static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t t
 	if (vmt_kptr_ok(parent))
 		tfield(w, t, parent, o->task_tgid, &t->ppid, 4);
 	leader = tptr(w, t, task, o->task_group_leader);
+	t->leader = leader;
 	if (leader != task)
 		t->flags |= VMT_F_THREAD;
 	if (t->pid == 0) /* the idle task has no parent in /proc terms */
@@ -215,15 +218,37 @@ static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t t
 	task_read_signal(w, t, tptr(w, t, task, o->task_signal));
 }
 
+/* Add the task at task_va; drop it again if it is not in the group being walked. */
 static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 {
 	struct task_walk *w = arg;
+	struct vmt_task *t;
+
+	if (w->threads_left == 0)
+		return vmt_error(-EBADMSG, "thread lists hold more than %u tasks in all",
+				 VMT_MAX_TASKS);
+	w->threads_left--;
+	t = task_vec_add(&w->tv);
+	if (!t)
+		return w->err = -ENOMEM;
+	task_read_common(w, t, node - w->o->task_thread_node);
+	if (t->leader != w->leader) { /* a thread list shared or forged across groups */
+		vmt_task_clear(t);
+		w->tv.n--;
+		return 0;
+	}
+	vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
+	return 0;
+}
+
+static int task_add(struct task_walk *w, uint64_t task)
+{
 	struct vmt_task *t = task_vec_add(&w->tv);
 
 	if (!t)
 		return w->err = -ENOMEM;
-	task_read_common(w, t, node - w->o->task_thread_node);
-	vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
+	task_read_common(w, t, task);
+	vmt_task_read_mm(w->g, w->o, t, w->what, &w->args_budget);
 	return 0;
 }
 
@@ -231,21 +256,14 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 {
 	struct task_walk *w = arg;
 	uint64_t task = node - w->o->task_tasks, signal;
-	struct vmt_task probe = {0};
+	size_t before = w->tv.n;
 	int err;
 
-	if (!(w->what & VMT_TASK_THREADS)) {
-		struct vmt_task *t = task_vec_add(&w->tv);
-
-		if (!t)
-			return w->err = -ENOMEM;
-		task_read_common(w, t, task);
-		vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
-		return 0;
-	}
-	signal = tptr(w, &probe, task, w->o->task_signal);
-	if (!vmt_kptr_ok(signal))
-		return 0;
+	if (!(w->what & VMT_TASK_THREADS))
+		return task_add(w, task);
+	if (vmt_kread_u64(g, task + w->o->task_signal, &signal) || !vmt_kptr_ok(signal))
+		return task_add(w, task); /* no thread list to walk: the leader, partial */
+	w->leader = task;
 	err = vmt_list_walk(g, signal + w->o->signal_thread_head, VMT_MAX_TASKS, task_visit_thread,
 			    w);
 	if (err == -ENOMEM)
@@ -253,6 +271,8 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 	if (err) /* a corrupt thread list costs this group, not the listing */
 		pr_warn("threads of task at 0x%llx: %s", (unsigned long long)task,
 			vmt_last_error());
+	if (w->tv.n == before) /* the leader must show even if its list is garbage */
+		return task_add(w, task);
 	return 0;
 }
 
@@ -260,12 +280,41 @@ static int task_cmp_pid(const void *a, const void *b)
 {
 	const struct vmt_task *x = a, *y = b;
 
-	return (x->pid > y->pid) - (x->pid < y->pid);
+	if (x->pid != y->pid)
+		return (x->pid > y->pid) - (x->pid < y->pid);
+	return (x->kva > y->kva) - (x->kva < y->kva);
+}
+
+/*
+ * Brent's check may report up to two laps of a cycle before it sees it, and
+ * a forged list may hold a task twice: keep one entry per task_struct.
+ * Sorted by (pid, kva), copies of one task are neighbours.
+ */
+static void task_vec_sort_unique(struct task_vec *tv)
+{
+	size_t out = 0;
+
+	if (!tv->n)
+		return;
+	qsort(tv->v, tv->n, sizeof(*tv->v), task_cmp_pid);
+	for (size_t i = 0; i < tv->n; i++) {
+		if (out && tv->v[out - 1].kva == tv->v[i].kva) {
+			vmt_task_clear(&tv->v[i]);
+			continue;
+		}
+		tv->v[out++] = tv->v[i];
+	}
+	tv->n = out;
 }
 
 int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 {
-	struct task_walk w = {.g = g, .what = what, .args_budget = VMT_MAX_ARGS_TOTAL};
+	struct task_walk w = {
+		.g = g,
+		.what = what,
+		.args_budget = VMT_MAX_ARGS_TOTAL,
+		.threads_left = VMT_MAX_TASKS,
+	};
 	struct vmt_task_list *l;
 	uint64_t init_task;
 	int err, walk_err;
@@ -287,7 +336,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 		err = -ENOMEM;
 		goto err_free;
 	}
-	qsort(w.tv.v, w.tv.n, sizeof(*w.tv.v), task_cmp_pid);
+	task_vec_sort_unique(&w.tv);
 	l->tasks = w.tv.v;
 	l->n = w.tv.n;
 	*out = l;
