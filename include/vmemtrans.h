@@ -111,6 +111,8 @@ VMT_API int vmt_guest_kernel_info(struct vmt_guest *g, struct vmt_kernel_info *i
 /* Physical and kernel-virtual reads (whole range or error). */
 VMT_API int vmt_read_phys(struct vmt_guest *g, uint64_t pa, void *buf, size_t len);
 VMT_API int vmt_read_kva(struct vmt_guest *g, uint64_t va, void *buf, size_t len);
+/* Read at va in the address space whose top table is at pgd_pa (0: kernel's). */
+VMT_API int vmt_read_va(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size_t len);
 /* Translate va in the address space rooted at pgd_pa (0: kernel's). */
 VMT_API int vmt_translate(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, uint64_t *pa);
 /* Address of a kernel symbol at run time (KASLR applied). */

@@ -25,6 +25,7 @@ int cmd_netstat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
 
 
 /* ------------------------------------------------ the guest a command reads */

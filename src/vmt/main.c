@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
     {"lsmod", cmd_lsmod, "list the guest's loaded kernel modules"},
     {"netstat", cmd_netstat, "list the guest's TCP, UDP and UNIX sockets"},
     {"info", cmd_info, "kernel version, KASLR slide, paging mode, uptime, meminfo"},
+    {"mem", cmd_mem, "read guest memory (kernel, process or physical), translate, symbols"},
     {"vm", cmd_vm, "start, stop, list VMs; run a command in one through its agent"},
     {"profile", cmd_profile, "build or inspect a kernel profile (kallsyms + BTF)"},
 };

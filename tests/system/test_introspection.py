@@ -141,3 +141,16 @@ def test_exe_and_environ_match_guest(vm):
     assert checked >= 20
     assert any("VMT_" in "".join(seen[p]["environ"]) for p in truth if p < me), \
         "the workload's process with extra environment variables"
+
+
+def test_mem_symbols_and_reads_match_guest(vm):
+    names = ["init_task", "linux_banner", "modules", "tcp_hashinfo", "init_uts_ns"]
+    seen = vm.vmt_json("mem", "sym", *names)
+    kallsyms = vm.guest("grep -wE '" + "|".join(names) + "' /proc/kallsyms")
+    truth = {f[2]: int(f[0], 16) for f in (l.split() for l in kallsyms.splitlines())}
+    assert seen == {n: truth[n] for n in names}
+    # linux_banner read through the kernel page tables is what /proc/version prints.
+    version = vm.guest("cat /proc/version").rstrip("\n")
+    raw = vm.vmt("mem", "read", "--vm", vm.name, "--raw", hex(seen["linux_banner"]),
+                 str(len(version))).stdout
+    assert raw == version

@@ -256,6 +256,11 @@ int vmt_uread(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size
 	return vmt_x86_read(g->mmu, pgd_pa, va, buf, len);
 }
 
+int vmt_read_va(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size_t len)
+{
+	return pgd_pa ? vmt_uread(g, pgd_pa, va, buf, len) : vmt_kread(g, va, buf, len);
+}
+
 int vmt_translate(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, uint64_t *pa)
 {
 	return vmt_x86_translate(g->mmu, pgd_pa ? pgd_pa : g->ki.kernel_pgd, va, pa, NULL);
