@@ -6,12 +6,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "vm/vm.h"
 #include "vmemtrans.h"
 
 /* Exit status of every subcommand. */
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,  /* not found, or the operation failed */
+	EXIT_FAIL = 1,	/* not found, or the operation failed */
 	EXIT_USAGE = 2, /* bad usage */
 };
 
@@ -27,18 +28,19 @@ int cmd_vm(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 
-
 /* ------------------------------------------------ the guest a command reads */
 
 struct cli_target {
-	const char *vm;        /* --vm NAME|PATH */
+	const char *vm;	       /* --vm NAME|PATH */
 	const char *mem;       /* --mem RAMFILE */
 	const char *kernel;    /* --kernel VMLINUZ */
 	const char *cache_dir; /* --cache-dir DIR */
 	const char *system_map;
-	const char *machine;   /* --machine pc|q35 */
-	bool json;             /* --json */
-	bool stats;            /* --stats: pages read, time, to stderr */
+	const char *machine;	    /* --machine pc|q35 */
+	bool json;		    /* --json */
+	bool stats;		    /* --stats: pages read, time, to stderr */
+	bool pause;		    /* --pause: stop the VM's vCPUs while reading */
+	struct vmt_vm_desc *paused; /* the VM cli_target_open() paused, for close */
 };
 
 /* getopt_long entries shared by every guest-reading command; values >= 0x100. */
@@ -51,36 +53,44 @@ enum {
 	OPT_MACHINE,
 	OPT_JSON,
 	OPT_STATS,
+	OPT_PAUSE,
 	OPT_HELP,
 	OPT_CMD_BASE, /* first value free for a command's own options */
 };
 
-#define CLI_TARGET_LONGOPTS                                                                       \
-	{"vm", required_argument, NULL, OPT_VM}, {"mem", required_argument, NULL, OPT_MEM},       \
-		{"kernel", required_argument, NULL, OPT_KERNEL},                                  \
-		{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},                            \
-		{"system-map", required_argument, NULL, OPT_SYSTEM_MAP},                          \
-		{"machine", required_argument, NULL, OPT_MACHINE},                                \
-		{"json", no_argument, NULL, OPT_JSON}, {"stats", no_argument, NULL, OPT_STATS},   \
-		{"help", no_argument, NULL, OPT_HELP}
+#define CLI_TARGET_LONGOPTS                                                                        \
+	{"vm", required_argument, NULL, OPT_VM}, {"mem", required_argument, NULL, OPT_MEM},        \
+	    {"kernel", required_argument, NULL, OPT_KERNEL},                                       \
+	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},                                 \
+	    {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},                               \
+	    {"machine", required_argument, NULL, OPT_MACHINE},                                     \
+	    {"json", no_argument, NULL, OPT_JSON}, {"stats", no_argument, NULL, OPT_STATS},        \
+	    {"pause", no_argument, NULL, OPT_PAUSE},                                               \
+	{                                                                                          \
+		"help", no_argument, NULL, OPT_HELP                                                \
+	}
 
-#define CLI_TARGET_HELP                                                                           \
-	"  --vm NAME          a VM started by `vmt vm start` (default: vmt)\n"                      \
-	"  --mem FILE         a QEMU RAM file (memory-backend-file) ...\n"                          \
-	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"              \
-	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"        \
-	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                  \
+#define CLI_TARGET_HELP                                                                            \
+	"  --vm NAME          a VM started by `vmt vm start` (default: vmt)\n"                     \
+	"  --mem FILE         a QEMU RAM file (memory-backend-file) ...\n"                         \
+	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"             \
+	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"       \
+	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                 \
 	"  --system-map FILE  optional System.map (symbols come from kallsyms otherwise)\n"        \
-	"  --json             machine-readable output\n"                                            \
-	"  --stats            print pages read and timings to stderr\n"                             \
+	"  --pause            with --vm: stop the VM while reading, for a consistent view\n"       \
+	"  --json             machine-readable output\n"                                           \
+	"  --stats            print pages read and timings to stderr\n"                            \
 	"  --help             this text\n"
 
 /* Take a shared option; true if opt was one of them. */
 bool cli_target_opt(struct cli_target *t, int opt, const char *arg);
 /* EXIT_OK, or EXIT_USAGE after saying what is wrong with the options. */
 int cli_target_check(const char *cmd, const struct cli_target *t);
-/* Open the guest named by t; prints the error and returns NULL on failure. */
-struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t);
+/* Open the guest named by t (pausing it with --pause); prints the error and
+ * returns NULL on failure. */
+struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t);
+/* Close g and resume the VM if cli_target_open() paused it. */
+void cli_target_close(struct cli_target *t, struct vmt_guest *g);
 /* Listing done: print --stats line (pages read, cache hits, ms). */
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms);
 double cli_now_ms(void);

@@ -103,6 +103,6 @@ int cmd_info(int argc, char **argv)
 	else
 		info_text(&ki, &si, have_si);
 	cli_target_stats(&t, g, cli_now_ms() - t0);
-	vmt_guest_close(g);
+	cli_target_close(&t, g);
 	return have_si ? EXIT_OK : EXIT_FAIL;
 }

@@ -234,7 +234,7 @@ int cmd_mem(int argc, char **argv)
 	if (o.pid && (err = mem_pid_pgd(g, o.pid, &pgd))) {
 		cli_err("mem", "no process %ld in the guest%s", o.pid,
 			err == -ESRCH ? "" : " (task list unreadable)");
-		vmt_guest_close(g);
+		cli_target_close(&o.t, g);
 		return EXIT_FAIL;
 	}
 	if (!strcmp(action, "read"))
@@ -243,6 +243,6 @@ int cmd_mem(int argc, char **argv)
 		ret = mem_translate(g, &o, pgd, argc, argv);
 	else
 		ret = mem_sym(g, &o, argc, argv);
-	vmt_guest_close(g);
+	cli_target_close(&o.t, g);
 	return ret;
 }

@@ -237,6 +237,6 @@ int cmd_netstat(int argc, char **argv)
 			vmt_last_error());
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_socket_list_free(l);
-	vmt_guest_close(g);
+	cli_target_close(&t, g);
 	return err ? EXIT_FAIL : EXIT_OK;
 }

@@ -208,6 +208,6 @@ int cmd_ps(int argc, char **argv)
 	cli_target_stats(&o.t, g, cli_now_ms() - t0);
 out:
 	vmt_task_list_free(l);
-	vmt_guest_close(g);
+	cli_target_close(&o.t, g);
 	return ret;
 }

@@ -18,7 +18,7 @@
 #define VM_DEFAULT_NAME "vmt"
 
 static const char vm_help[] =
-    "usage: vmt vm <start|stop|list|show|exec> [options]\n\n"
+    "usage: vmt vm <start|stop|list|show|exec|pause|resume> [options]\n\n"
     "Manage the VMs vmt runs under stock QEMU (RAM in /dev/shm, QMP, in-guest agent).\n"
     "A VM is a folder <run dir>/<NAME>/ with vm.json; the run dir is $VMT_RUN_DIR or\n"
     "/run/vmemtrans.  NAME defaults to 'vmt'.\n\n"
@@ -26,7 +26,9 @@ static const char vm_help[] =
     "  stop NAME...|--all stop QEMU, remove the RAM file and the descriptor\n"
     "  list [--json]      the VMs and whether their QEMU runs\n"
     "  show [NAME]        one VM's descriptor\n"
-    "  exec [NAME] -- CMD run CMD with /bin/sh -c in the guest\n\n"
+    "  exec [NAME] -- CMD run CMD with /bin/sh -c in the guest\n"
+    "  pause [NAME]       stop the guest's vCPUs (QMP stop): its memory holds still\n"
+    "  resume [NAME]      let it run again (QMP cont)\n\n"
     "Run `vmt vm <command> --help` for a command's options.\n";
 
 static const char start_help[] =
@@ -63,6 +65,11 @@ static const char list_help[] = "usage: vmt vm list [--json]\n\n"
 static const char show_help[] =
     "usage: vmt vm show [NAME|PATH] [--json]\n\n"
     "Print one VM's descriptor (paths of its RAM file, kernel, sockets).\n";
+
+static const char pause_help[] =
+    "usage: vmt vm pause|resume [NAME|PATH]\n\n"
+    "Stop the guest's vCPUs (QMP stop) or let them run again (QMP cont).  While a\n"
+    "guest is paused its memory does not change, so listings are consistent.\n";
 
 static const char exec_help[] =
     "usage: vmt vm exec [[--vm] NAME] [--timeout S] [--json] -- CMD...\n\n"
@@ -613,6 +620,40 @@ static int vm_exec(int argc, char **argv)
 	return r;
 }
 
+/* ----------------------------------------------------- pause / resume */
+
+static int vm_pause_resume(int argc, char **argv, bool pause)
+{
+	const char *name = VM_DEFAULT_NAME;
+	struct vmt_vm_desc d;
+	bool json = false;
+	char status[32];
+	int r = parse_name_json(argc, argv, pause_help, true, &name, &json);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = vmt_vm_load(name, &d);
+	if (r)
+		return vm_fail(r);
+	r = vmt_vm_pause(&d, pause);
+	if (!r)
+		r = vmt_vm_status(&d, status, sizeof(status));
+	if (r)
+		return vm_fail(r);
+	printf("VM '%s' is %s\n", d.name, status);
+	return EXIT_OK;
+}
+
+static int vm_pause(int argc, char **argv)
+{
+	return vm_pause_resume(argc, argv, true);
+}
+
+static int vm_resume(int argc, char **argv)
+{
+	return vm_pause_resume(argc, argv, false);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 int cmd_vm(int argc, char **argv)
@@ -621,8 +662,8 @@ int cmd_vm(int argc, char **argv)
 		const char *name;
 		int (*fn)(int argc, char **argv);
 	} subs[] = {
-	    {"start", vm_start}, {"stop", vm_stop}, {"list", vm_list},
-	    {"show", vm_show},	 {"exec", vm_exec},
+	    {"start", vm_start}, {"stop", vm_stop},   {"list", vm_list},     {"show", vm_show},
+	    {"exec", vm_exec},	 {"pause", vm_pause}, {"resume", vm_resume},
 	};
 
 	if (argc < 2) {

@@ -2,6 +2,7 @@
 /* target.c - turn --vm / --mem --kernel into an open guest. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +36,9 @@ bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 	case OPT_STATS:
 		t->stats = true;
 		return true;
+	case OPT_PAUSE:
+		t->pause = true;
+		return true;
 	}
 	return false;
 }
@@ -57,6 +61,10 @@ int cli_target_check(const char *cmd, const struct cli_target *t)
 		cli_err(cmd, "--mem needs --kernel VMLINUZ (the guest's kernel image)");
 		return EXIT_USAGE;
 	}
+	if (t->pause && t->mem) {
+		cli_err(cmd, "--pause needs --vm: a --mem guest's QEMU is not vmt's to stop");
+		return EXIT_USAGE;
+	}
 	if (t->machine && strcmp(t->machine, "pc") && strcmp(t->machine, "q35")) {
 		cli_err(cmd, "--machine takes pc or q35, not '%s'", t->machine);
 		return EXIT_USAGE;
@@ -64,7 +72,37 @@ int cli_target_check(const char *cmd, const struct cli_target *t)
 	return EXIT_OK;
 }
 
-struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
+/* Stop the VM's vCPUs until cli_target_close(). */
+static int cli_target_pause(const char *cmd, struct cli_target *t, const struct vmt_vm_desc *vm)
+{
+	int err;
+
+	t->paused = malloc(sizeof(*vm));
+	if (!t->paused)
+		return -ENOMEM;
+	*t->paused = *vm;
+	err = vmt_vm_pause(vm, true);
+	if (err) {
+		cli_err(cmd, "cannot pause VM '%s': %s", vm->name, vmt_last_error());
+		free(t->paused);
+		t->paused = NULL;
+	}
+	return err;
+}
+
+void cli_target_close(struct cli_target *t, struct vmt_guest *g)
+{
+	vmt_guest_close(g);
+	if (!t->paused)
+		return;
+	if (vmt_vm_pause(t->paused, false))
+		fprintf(stderr, "vmt: could not resume VM '%s': %s; run 'vmt vm resume %s'\n",
+			t->paused->name, vmt_last_error(), t->paused->name);
+	free(t->paused);
+	t->paused = NULL;
+}
+
+struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 {
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
 	struct vmt_vm_desc vm;
@@ -87,13 +125,17 @@ struct vmt_guest *cli_target_open(const char *cmd, const struct cli_target *t)
 		o.kernel_path = t->kernel ? t->kernel : vm.kernel;
 		o.machine = vm.machine;
 		o.ram_size = vm.mem_bytes;
+		if (t->pause && cli_target_pause(cmd, t, &vm))
+			return NULL;
 	}
 	o.cache_dir = t->cache_dir;
 	o.system_map = t->system_map;
 	g = vmt_guest_open(&o);
-	if (!g)
+	if (!g) {
 		cli_err(cmd, "%s: %s", o.mem_path,
 			vmt_last_error()[0] ? vmt_last_error() : strerror(errno));
+		cli_target_close(t, NULL);
+	}
 	return g;
 }
 

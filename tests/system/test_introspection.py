@@ -1,8 +1,11 @@
 """vmt reads a real guest from its memory file; the guest's own /proc,
 read through the in-guest agent, is the ground truth."""
+import os
+import subprocess
+
 import pytest
 
-from conftest import start_vm, stop_vm
+from conftest import VMT, start_vm, stop_vm
 from truth import (argv_of, compare_ps, guest_inet_sockets, guest_modules, guest_procs,
                    guest_unix_sockets, is_kernel_thread)
 
@@ -154,3 +157,29 @@ def test_mem_symbols_and_reads_match_guest(vm):
     raw = vm.vmt("mem", "read", "--vm", vm.name, "--raw", hex(seen["linux_banner"]),
                  str(len(version))).stdout
     assert raw == version
+
+
+def test_reading_never_allocates_in_the_memory_file(vm):
+    """DESIGN.md invariant on the real RAM file: with the guest paused (so
+    only vmt could change the file), every listing and a physical read over
+    a range full of holes leave the file's allocated blocks as they were."""
+    mem = vm.desc["mem_path"]
+    vm.vmt("vm", "pause", vm.name)
+    try:
+        before = os.stat(mem).st_blocks
+        for cmd in (["ps", "--threads", "--exe", "--environ"], ["lsmod"], ["netstat"],
+                    ["info"]):
+            vm.vmt(*cmd, "--vm", vm.name, "--json")
+        # The top 64 MiB of a 512 MiB guest that runs a small workload holds holes.
+        fd = os.open(mem, os.O_RDONLY)
+        try:
+            assert os.lseek(fd, 448 << 20, os.SEEK_HOLE) < 512 << 20, "no hole to read"
+        finally:
+            os.close(fd)
+        for top in range(448 << 20, 512 << 20, 16 << 20):
+            subprocess.run([VMT, "mem", "read", "--vm", vm.name, "--phys", "--raw", hex(top),
+                            str(16 << 20)], env=vm.env, stdout=subprocess.DEVNULL, check=True)
+        after = os.stat(mem).st_blocks
+    finally:
+        vm.vmt("vm", "resume", vm.name)
+    assert after == before, f"reading allocated {after - before} blocks in {mem}"

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include <json-c/json.h>
+
 #include "vm/qmp.h"
 #include "vm/sockio.h"
 #include "vm/vm.h"
@@ -60,6 +62,43 @@ static bool vm_wait_exit(const struct vmt_vm_desc *vm, int ms)
 			return false;
 		sleep_ms(20);
 	}
+}
+
+/* Run one QMP command on vm's monitor; *ret (if non-NULL) is the caller's. */
+static int vm_qmp_run(const struct vmt_vm_desc *vm, const char *cmd, struct json_object **ret)
+{
+	struct vmt_qmp *q;
+	int err;
+
+	err = vmt_qmp_connect(vm->qmp_sock, 5000, &q);
+	if (err)
+		return vmt_error(err, "cannot reach QEMU's monitor of VM '%s' (%s): %s", vm->name,
+				 vm->qmp_sock, strerror(-err));
+	err = vmt_qmp_execute(q, cmd, NULL, ret);
+	vmt_qmp_close(q);
+	return err;
+}
+
+int vmt_vm_pause(const struct vmt_vm_desc *vm, bool pause)
+{
+	return vm_qmp_run(vm, pause ? "stop" : "cont", NULL);
+}
+
+int vmt_vm_status(const struct vmt_vm_desc *vm, char *buf, size_t cap)
+{
+	struct json_object *ret = NULL, *st;
+	int err = vm_qmp_run(vm, "query-status", &ret);
+
+	if (err)
+		return err;
+	if (!json_object_object_get_ex(ret, "status", &st) ||
+	    !json_object_is_type(st, json_type_string)) {
+		json_object_put(ret);
+		return vmt_error(-EPROTO, "QEMU's query-status has no status");
+	}
+	vmt_strlcpy(buf, json_object_get_string(st), cap);
+	json_object_put(ret);
+	return 0;
 }
 
 /* Ask QEMU to quit; false if it could not be asked. */

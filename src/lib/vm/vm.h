@@ -53,6 +53,14 @@ int vmt_vm_start(const struct vmt_vm_start_opts *opts, struct vmt_vm_desc *out);
 /* QMP quit (then SIGTERM/SIGKILL), remove the RAM file and the descriptor. */
 int vmt_vm_stop(const struct vmt_vm_desc *vm);
 /*
+ * Pause (QMP stop) or resume (QMP cont) the guest's vCPUs.  A paused guest's
+ * memory holds still: listings of it are consistent snapshots.
+ */
+int vmt_vm_pause(const struct vmt_vm_desc *vm, bool pause);
+/* QMP query-status: "running", "paused", ... into buf. */
+int vmt_vm_status(const struct vmt_vm_desc *vm, char *buf, size_t cap);
+
+/*
  * Load by name or path; -ENOENT if absent, -ESRCH if its QEMU is gone,
  * -EBADMSG if vm.json is malformed or missing from an existing folder.
  * On -ESRCH and -EBADMSG *out still holds what could be recovered (at
