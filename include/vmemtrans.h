@@ -69,8 +69,8 @@ struct vmt_mem_stats {
 	uint64_t bytes_copied; /* bytes handed to callers */
 	uint64_t tlb_hits;
 	uint64_t tlb_misses;
-	uint64_t holes;        /* pages absent from the source (sparse file holes) */
-	uint64_t evictions;    /* cached pages dropped to make room (cache full) */
+	uint64_t holes;	    /* pages absent from the source (sparse file holes) */
+	uint64_t evictions; /* cached pages dropped to make room (cache full) */
 };
 
 /* ---------------------------------------------------------------- guest */
@@ -79,15 +79,15 @@ struct vmt_guest;
 struct vmt_profile;
 
 struct vmt_guest_opts {
-	size_t sz;               /* sizeof(struct vmt_guest_opts) */
-	const char *mem_path;    /* QEMU RAM file (memory-backend-file) */
+	size_t sz;		 /* sizeof(struct vmt_guest_opts) */
+	const char *mem_path;	 /* QEMU RAM file (memory-backend-file) */
 	const char *kernel_path; /* the guest's vmlinuz (or a vmlinux) */
-	const char *cache_dir;   /* profile cache; NULL: $XDG_CACHE_HOME/vmemtrans */
-	const char *system_map;  /* optional System.map; never required */
-	const char *machine;     /* "pc" (default) or "q35": RAM layout below 4 GiB */
-	uint64_t below_4g;       /* override RAM bytes below 4 GiB (0: from machine) */
-	size_t cache_pages;      /* page-cache capacity (0: default) */
-	uint64_t ram_size;       /* the VM's RAM size if known: a shorter file is truncated */
+	const char *cache_dir;	 /* profile cache; NULL: $XDG_CACHE_HOME/vmemtrans */
+	const char *system_map;	 /* optional System.map; never required */
+	const char *machine;	 /* "pc" (default) or "q35": RAM layout below 4 GiB */
+	uint64_t below_4g;	 /* override RAM bytes below 4 GiB (0: from machine) */
+	size_t cache_pages;	 /* page-cache capacity (0: default) */
+	uint64_t ram_size;	 /* the VM's RAM size if known: a shorter file is truncated */
 };
 
 /* Open a guest; on failure NULL, errno set and vmt_last_error() says why. */
@@ -96,14 +96,14 @@ VMT_API void vmt_guest_close(struct vmt_guest *g);
 
 /* What KASLR did to this boot and which paging mode runs. */
 struct vmt_kernel_info {
-	char banner[256];       /* linux_banner as found in memory */
-	char release[65];       /* utsname release */
-	uint64_t virt_slide;    /* runtime VA - link VA of kernel text */
-	uint64_t phys_load;     /* physical address of _text */
-	uint64_t page_offset;   /* page_offset_base (direct map) */
-	uint64_t vmemmap;       /* vmemmap_base */
-	uint64_t kernel_pgd;    /* physical address of init_top_pgt */
-	int paging_levels;      /* 4 or 5 */
+	char banner[256];     /* linux_banner as found in memory */
+	char release[65];     /* utsname release */
+	uint64_t virt_slide;  /* runtime VA - link VA of kernel text */
+	uint64_t phys_load;   /* physical address of _text */
+	uint64_t page_offset; /* page_offset_base (direct map) */
+	uint64_t vmemmap;     /* vmemmap_base */
+	uint64_t kernel_pgd;  /* physical address of init_top_pgt */
+	int paging_levels;    /* 4 or 5 */
 };
 
 VMT_API int vmt_guest_kernel_info(struct vmt_guest *g, struct vmt_kernel_info *info);
@@ -134,45 +134,45 @@ enum vmt_entry_flags {
 	VMT_F_TRUNCATED = 1u << 0, /* a string or list was cut at its cap */
 	VMT_F_PARTIAL = 1u << 1,   /* some field could not be read */
 	VMT_F_KTHREAD = 1u << 2,   /* kernel thread (no mm) */
-	VMT_F_THREAD = 1u << 3,    /* not a thread-group leader */
+	VMT_F_THREAD = 1u << 3,	   /* not a thread-group leader */
 };
 
 struct vmt_task {
 	int32_t pid, tgid, ppid;
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	char comm[16];
-	char name[64];           /* as /proc/PID/status Name: comm, plus "-desc" for kworkers */
-	char state;              /* R S D T t Z X I, as /proc/PID/stat */
-	uint32_t flags;          /* enum vmt_entry_flags */
-	uint32_t nthreads;       /* signal->nr_threads */
+	char name[64];	   /* as /proc/PID/status Name: comm, plus "-desc" for kworkers */
+	char state;	   /* R S D T t Z X I, as /proc/PID/stat */
+	uint32_t flags;	   /* enum vmt_entry_flags */
+	uint32_t nthreads; /* signal->nr_threads */
 	int32_t nice, prio;
-	uint64_t start_ns;       /* since boot (task->start_time) */
+	uint64_t start_ns; /* since boot (task->start_time) */
 	uint64_t utime_ns, stime_ns;
-	uint64_t vsize;          /* bytes */
+	uint64_t vsize; /* bytes */
 	uint64_t rss_pages;
-	uint64_t kva;            /* task_struct address */
-	uint64_t leader;         /* its thread-group leader's task_struct */
-	uint64_t pgd_pa;         /* physical address of mm->pgd (0: none) */
-	char *cmdline;           /* NUL-separated args as /proc/PID/cmdline */
+	uint64_t kva;	 /* task_struct address */
+	uint64_t leader; /* its thread-group leader's task_struct */
+	uint64_t pgd_pa; /* physical address of mm->pgd (0: none) */
+	char *cmdline;	 /* NUL-separated args as /proc/PID/cmdline */
 	size_t cmdline_len;
 	char *environ;
 	size_t environ_len;
-	char *exe;               /* path of mm->exe_file, NULL if none */
+	char *exe; /* path of mm->exe_file, NULL if none */
 	int32_t tty_nr;
 	int32_t pgrp, session;
 };
 
 struct vmt_task_list {
 	size_t n;
-	struct vmt_task *tasks;  /* sorted by pid, threads included */
+	struct vmt_task *tasks; /* sorted by pid, threads included */
 };
 
 enum vmt_task_what {
-	VMT_TASK_BASIC = 0,           /* ids, comm, state, times */
-	VMT_TASK_CMDLINE = 1u << 0,   /* read cmdline from user memory */
+	VMT_TASK_BASIC = 0,	    /* ids, comm, state, times */
+	VMT_TASK_CMDLINE = 1u << 0, /* read cmdline from user memory */
 	VMT_TASK_ENVIRON = 1u << 1,
 	VMT_TASK_EXE = 1u << 2,
-	VMT_TASK_THREADS = 1u << 3,   /* list every thread, not just leaders */
+	VMT_TASK_THREADS = 1u << 3, /* list every thread, not just leaders */
 };
 
 VMT_API int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out);
@@ -180,21 +180,21 @@ VMT_API void vmt_task_list_free(struct vmt_task_list *l);
 
 struct vmt_module {
 	char name[56];
-	uint64_t base;          /* core layout base */
-	uint64_t size;          /* core + init size, as /proc/modules */
+	uint64_t base; /* core layout base */
+	uint64_t size; /* core + init size, as /proc/modules */
 	int32_t refcnt;
-	char state[12];         /* Live, Loading, Unloading */
-	char deps[256];         /* comma-separated users as /proc/modules */
+	char state[12]; /* Live, Loading, Unloading */
+	char deps[256]; /* comma-separated users as /proc/modules */
 	uint32_t flags;
-	uint64_t kva;           /* struct module address */
-	uint64_t taint_mask;    /* module->taints: bit n is kernel TAINT_n */
-	char taints[24];        /* "(OE)" as /proc/modules ends a line; "" if untainted */
+	uint64_t kva;	     /* struct module address */
+	uint64_t taint_mask; /* module->taints: bit n is kernel TAINT_n */
+	char taints[24];     /* "(OE)" as /proc/modules ends a line; "" if untainted */
 };
 
 struct vmt_module_list {
 	size_t n;
 	struct vmt_module *mods; /* in list order (newest first, like /proc/modules) */
-	uint32_t flags;          /* VMT_F_PARTIAL: the list broke after these entries */
+	uint32_t flags;		 /* VMT_F_PARTIAL: the list broke after these entries */
 };
 
 VMT_API int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out);
@@ -209,20 +209,20 @@ enum vmt_sock_proto {
 };
 
 struct vmt_socket {
-	int proto;               /* enum vmt_sock_proto */
-	int state;               /* TCP_* as /proc/net/tcp (1..12); UNIX: SS_* (St column) */
+	int proto;		      /* enum vmt_sock_proto */
+	int state;		      /* TCP_* as /proc/net/tcp (1..12); UNIX: SS_* (St column) */
 	uint8_t laddr[16], raddr[16]; /* network order; v4 in the first 4 bytes */
-	uint16_t lport, rport;   /* host order */
-	uint32_t uid;            /* sock_i_uid(): owner of the socket inode, 0 if none */
-	uint64_t inode;          /* sock_i_ino(): 0 if the sock has no socket */
+	uint16_t lport, rport;	      /* host order */
+	uint32_t uid;		      /* sock_i_uid(): owner of the socket inode, 0 if none */
+	uint64_t inode;		      /* sock_i_ino(): 0 if the sock has no socket */
 	uint32_t tx_queue, rx_queue;
-	int unix_type;           /* SOCK_STREAM / SOCK_DGRAM for UNIX */
-	uint32_t unix_flags;     /* __SO_ACCEPTCON for listeners */
-	char path[112];          /* UNIX path ('@' first for abstract, NULs as '@') */
-	uint64_t kva;            /* struct sock address */
+	int unix_type;	     /* SOCK_STREAM / SOCK_DGRAM for UNIX */
+	uint32_t unix_flags; /* __SO_ACCEPTCON for listeners */
+	char path[112];	     /* UNIX path ('@' first for abstract, NULs as '@') */
+	uint64_t kva;	     /* struct sock address */
 	uint32_t flags;
-	uint32_t refcnt;         /* sk_refcnt (/proc/net/unix RefCount) */
-	uint32_t netns_ino;      /* inode of the socket's net namespace (0: unknown) */
+	uint32_t refcnt;    /* sk_refcnt (/proc/net/unix RefCount) */
+	uint32_t netns_ino; /* inode of the socket's net namespace (0: unknown) */
 };
 
 /*
@@ -233,8 +233,8 @@ struct vmt_socket {
 struct vmt_socket_list {
 	size_t n;
 	struct vmt_socket *socks;
-	uint32_t flags;          /* PARTIAL: some chain was insane; TRUNCATED: VMT_MAX_SOCKETS */
-	uint32_t bad_chains;     /* hash chains abandoned (cycle, bad pointer, unreadable) */
+	uint32_t flags;		 /* PARTIAL: some chain was insane; TRUNCATED: VMT_MAX_SOCKETS */
+	uint32_t bad_chains;	 /* hash chains abandoned (cycle, bad pointer, unreadable) */
 	uint32_t init_netns_ino; /* netns_ino of init_net: the guest's own /proc/net view */
 };
 
@@ -243,13 +243,13 @@ VMT_API void vmt_socket_list_free(struct vmt_socket_list *l);
 
 struct vmt_sysinfo {
 	char sysname[65], nodename[65], release[65], version[65], machine[65];
-	uint64_t uptime_ns;      /* since boot, from the timekeeper */
-	uint64_t boot_time_s;    /* wall clock at boot (epoch seconds) */
+	uint64_t uptime_ns;   /* since boot, from the timekeeper */
+	uint64_t boot_time_s; /* wall clock at boot (epoch seconds) */
 	uint64_t mem_total_kb, mem_free_kb, mem_available_kb;
 	uint64_t buffers_kb, cached_kb;
 	uint32_t nr_cpus;
 	uint32_t nr_tasks;
-	uint32_t flags;          /* VMT_F_PARTIAL: some value could not be read (left 0) */
+	uint32_t flags; /* VMT_F_PARTIAL: some value could not be read (left 0) */
 };
 
 VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);

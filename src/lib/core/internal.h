@@ -22,8 +22,7 @@
 #define VMT_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VMT_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-__attribute__((format(printf, 2, 3))) void vmt_log(enum vmt_log_level level, const char *fmt,
-						     ...);
+__attribute__((format(printf, 2, 3))) void vmt_log(enum vmt_log_level level, const char *fmt, ...);
 #define pr_err(...)   vmt_log(VMT_LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...)  vmt_log(VMT_LOG_WARN, __VA_ARGS__)
 #define pr_info(...)  vmt_log(VMT_LOG_INFO, __VA_ARGS__)

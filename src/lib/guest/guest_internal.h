@@ -25,10 +25,10 @@
 #define VMT_START_KERNEL_MAP 0xffffffff80000000ull
 
 /* Upper bounds that keep a hostile guest from making a walk unbounded. */
-#define VMT_MAX_TASKS      (1u << 20) /* PID_MAX_LIMIT is 4M, 1M live tasks is plenty */
-#define VMT_MAX_MODULES    4096
-#define VMT_MAX_SOCKETS    (1u << 20)
-#define VMT_MAX_ARGS_BYTES (1u << 20) /* cmdline/environ cap per process */
+#define VMT_MAX_TASKS	   (1u << 20) /* PID_MAX_LIMIT is 4M, 1M live tasks is plenty */
+#define VMT_MAX_MODULES	   4096
+#define VMT_MAX_SOCKETS	   (1u << 20)
+#define VMT_MAX_ARGS_BYTES (1u << 20)  /* cmdline/environ cap per process */
 #define VMT_MAX_ARGS_TOTAL (64u << 20) /* ... and for all processes of one listing */
 #define VMT_MAX_PATH_DEPTH 256
 
@@ -77,14 +77,20 @@ struct vmt_field_req {
 	const char *type;
 	const char *field; /* dotted path; NULL: sizeof(type) */
 	uint32_t *out;
-	bool optional;     /* missing: *out = UINT32_MAX, not an error */
+	bool optional; /* missing: *out = UINT32_MAX, not an error */
 };
 
 int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, size_t n);
 
 /* Request-table entries, inside a resolver whose offsets struct is named o. */
-#define VMT_FIELD(t, f, dst)     {t, f, &o->dst, false}
-#define VMT_FIELD_OPT(t, f, dst) {t, f, &o->dst, true}
+#define VMT_FIELD(t, f, dst)                                                                       \
+	{                                                                                          \
+		t, f, &o->dst, false                                                               \
+	}
+#define VMT_FIELD_OPT(t, f, dst)                                                                   \
+	{                                                                                          \
+		t, f, &o->dst, true                                                                \
+	}
 
 /*
  * Walk a kernel circular list_head: call fn for each node address (the

@@ -39,8 +39,9 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 		return err;
 	while (node != head_va) {
 		if (!vmt_kptr_ok(node))
-			return vmt_error(-EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
-					 (unsigned long long)head_va, (unsigned long long)node, seen);
+			return vmt_error(
+			    -EBADMSG, "list at 0x%llx: bad pointer 0x%llx after %zu nodes",
+			    (unsigned long long)head_va, (unsigned long long)node, seen);
 		if (brent_step(&b, node))
 			return vmt_error(-EBADMSG, "list at 0x%llx: cycle after %zu nodes",
 					 (unsigned long long)head_va, seen);
@@ -49,7 +50,8 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 					 (unsigned long long)head_va, max);
 		/* Read on before reporting: an unreadable node is no entry. */
 		if (vmt_kread_u64(g, node, &next))
-			return vmt_error(-EBADMSG, "list at 0x%llx: unreadable node after %zu nodes",
+			return vmt_error(-EBADMSG,
+					 "list at 0x%llx: unreadable node after %zu nodes",
 					 (unsigned long long)head_va, seen);
 		seen++;
 		err = fn(g, node, arg);

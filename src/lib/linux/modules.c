@@ -36,7 +36,6 @@ struct mod_walk {
 	size_t cap;
 };
 
-
 static void mod_enum(struct vmt_guest *g, const char *name, int64_t dflt, int64_t *val)
 {
 	if (vmt_profile_enum(g->prof, "module_state", name, val))

@@ -11,7 +11,6 @@
 
 #include "linux/sockets.h"
 
-
 static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
 {
 	/* clang-format off */

@@ -44,9 +44,9 @@ struct task_walk {
 	struct vmt_guest *g;
 	const struct task_offsets *o;
 	unsigned what;
-	size_t args_budget;   /* VMT_MAX_ARGS_TOTAL, spent by mm.c */
-	size_t threads_left;  /* thread-list nodes all groups may still visit */
-	uint64_t leader;      /* group whose thread list is being walked */
+	size_t args_budget;  /* VMT_MAX_ARGS_TOTAL, spent by mm.c */
+	size_t threads_left; /* thread-list nodes all groups may still visit */
+	uint64_t leader;     /* group whose thread list is being walked */
 	struct task_vec tv;
 	int err; /* first allocation failure */
 };
@@ -310,10 +310,10 @@ static void task_vec_sort_unique(struct task_vec *tv)
 int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 {
 	struct task_walk w = {
-		.g = g,
-		.what = what,
-		.args_budget = VMT_MAX_ARGS_TOTAL,
-		.threads_left = VMT_MAX_TASKS,
+	    .g = g,
+	    .what = what,
+	    .args_budget = VMT_MAX_ARGS_TOTAL,
+	    .threads_left = VMT_MAX_TASKS,
 	};
 	struct vmt_task_list *l;
 	uint64_t init_task;
