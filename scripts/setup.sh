@@ -28,7 +28,8 @@ if ((${#missing[@]})); then
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$repo" >/dev/null
+	# Warnings are errors here: the tree is kept -Wall -Wextra clean.
+	meson setup --werror "$build" "$repo" >/dev/null
 fi
 ninja -C "$build" >/dev/null
 echo "setup: built $build/src/vmt/vmt"

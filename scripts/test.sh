@@ -10,6 +10,9 @@ export VMT_BUILD_DIR=$build VMT_GUEST_DIR=$build/guest
 
 "$repo/scripts/setup.sh"
 
+echo "== format (.clang-format)"
+find "$repo"/{include,src,tests,guest,bench} -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run --Werror
+
 echo "== unit tests"
 meson test -C "$build" --suite unit --print-errorlogs
 
