@@ -7,6 +7,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${VMT_BUILD_DIR:-$repo/build}
 export VMT_BUILD_DIR=$build VMT_GUEST_DIR=$build/guest
+# Unit tests that need real struct layouts must not skip here: name the kernel.
+export VMT_TEST_KERNEL=$build/guest/vmlinuz
 
 "$repo/scripts/setup.sh"
 

@@ -4,7 +4,8 @@
  * bzImage around it), the on-disk cache (hit by stat link, hit by content,
  * memo written back, corrupt files rebuilt, no_cache writing nothing), the
  * symbol lookups, and then the real Debian vmlinuz if one is around
- * (VMT_TEST_VMLINUZ, the project's cache/kernel/, or /tmp/k/x/boot/).
+ * ($VMT_TEST_KERNEL, else $VMT_BUILD_ROOT/guest/vmlinuz, else the project's
+ * cache/kernel/).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -450,16 +451,20 @@ static int find_vmlinuz(const char *path, const struct stat *st, int flag, struc
 
 static const char *real_vmlinuz(void)
 {
-	static const char fallback[] = "/tmp/k/x/boot/vmlinuz-6.1.0-56-cloud-amd64";
-	const char *env = getenv("VMT_TEST_VMLINUZ"), *root = getenv("VMT_SOURCE_ROOT");
+	const char *env = getenv("VMT_TEST_KERNEL"), *root = getenv("VMT_SOURCE_ROOT");
+	const char *build = getenv("VMT_BUILD_ROOT");
+	static char path[4096];
 	char dir[4096];
 
-	if (env && *env)
-		return access(env, R_OK) ? NULL : env;
+	if (env && *env) /* named: it must be there (a missing one fails the test) */
+		return env;
+	snprintf(path, sizeof(path), "%s/guest/vmlinuz", build ? build : "build");
+	if (!access(path, R_OK))
+		return path;
 	snprintf(dir, sizeof(dir), "%s/cache/kernel", root ? root : ".");
 	if (nftw(dir, find_vmlinuz, 16, FTW_PHYS) == 1)
 		return found;
-	return access(fallback, R_OK) ? NULL : fallback;
+	return NULL;
 }
 
 static double now_ms(void)
@@ -483,8 +488,8 @@ static void test_real_kernel(void **state)
 	double t0, cold, warm;
 
 	if (!k) {
-		print_message("skipped: no real vmlinuz (set VMT_TEST_VMLINUZ, or build the "
-			      "guest kernel into cache/kernel/)\n");
+		print_message("skipped: no real vmlinuz (set VMT_TEST_KERNEL, or build the "
+			      "guest with guest/build.sh)\n");
 		skip();
 	}
 	t0 = now_ms();
