@@ -42,4 +42,4 @@ def test_listings_while_guest_forks(churning_vm):
                               t["pid"] not in stable}
             ok += 1
     assert ok >= 100, "most listings of a busy guest should succeed"
-    assert len(transient) >= 10, "the guest should really have been forking"
+    assert len(transient) >= 5, "the guest should really have been forking"
