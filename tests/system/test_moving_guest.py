@@ -43,3 +43,22 @@ def test_listings_while_guest_forks(churning_vm):
             ok += 1
     assert ok >= 100, "most listings of a busy guest should succeed"
     assert len(transient) >= 5, "the guest should really have been forking"
+
+
+def test_pause_gives_a_still_guest_and_resumes_it(churning_vm):
+    """With --pause two listings in a row see the same processes even though
+    the guest forks all the time, and the guest runs again afterwards."""
+    vm = churning_vm
+    first = vm.vmt_json("ps", "--pause")
+    vm.vmt("vm", "pause", vm.name)
+    try:
+        a = vm.vmt_json("ps")
+        b = vm.vmt_json("ps")
+    finally:
+        vm.vmt("vm", "resume", vm.name)
+    assert [(t["pid"], t["argv"]) for t in a] == [(t["pid"], t["argv"]) for t in b]
+    assert first
+    # Running again: the agent answers and the churn goes on.
+    before = {t["pid"] for t in vm.vmt_json("ps")}
+    vm.guest("sleep 0.5")
+    assert {t["pid"] for t in vm.vmt_json("ps")} != before
