@@ -165,6 +165,7 @@ struct vmt_task {
 struct vmt_task_list {
 	size_t n;
 	struct vmt_task *tasks; /* sorted by pid, threads included */
+	uint32_t flags;		/* VMT_F_PARTIAL: the task list broke after these entries */
 };
 
 enum vmt_task_what {
@@ -175,6 +176,15 @@ enum vmt_task_what {
 	VMT_TASK_THREADS = 1u << 3, /* list every thread, not just leaders */
 };
 
+/*
+ * The walkers.  Each reads one listing (call vmt_listing_begin() first for
+ * fresh guest state) into a list the caller frees with its *_free function.
+ * A corrupt guest structure costs the entry it belongs to (flagged
+ * VMT_F_PARTIAL or VMT_F_TRUNCATED); a list that breaks partway returns 0
+ * with what was read before the damage and the list's flags set to
+ * VMT_F_PARTIAL, vmt_last_error() saying why.  A negative errno means no
+ * list at all (*out NULL): profile lacks a structure, memory unreadable.
+ */
 VMT_API int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out);
 VMT_API void vmt_task_list_free(struct vmt_task_list *l);
 

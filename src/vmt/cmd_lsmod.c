@@ -63,6 +63,7 @@ int cmd_lsmod(int argc, char **argv)
 	struct vmt_module_list *l = NULL;
 	struct vmt_guest *g;
 	bool proc = false;
+	bool partial;
 	double t0;
 	int c, err;
 
@@ -95,11 +96,12 @@ int cmd_lsmod(int argc, char **argv)
 		cli_err("lsmod", "%s", vmt_last_error());
 	if (l)
 		lsmod_print(l, t.json, proc);
-	if (err && l)
+	partial = l && (l->flags & VMT_F_PARTIAL);
+	if (partial)
 		cli_err("lsmod", "module list is corrupt, listing is incomplete: %s",
 			vmt_last_error());
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_module_list_free(l);
 	cli_target_close(&t, g);
-	return err ? EXIT_FAIL : EXIT_OK;
+	return err || partial ? EXIT_FAIL : EXIT_OK;
 }

@@ -178,6 +178,7 @@ int cmd_netstat(int argc, char **argv)
 	struct vmt_guest *g;
 	struct ns_filter f = {0};
 	bool all_netns = false;
+	bool partial;
 	double t0;
 	int c, err;
 
@@ -232,11 +233,12 @@ int cmd_netstat(int argc, char **argv)
 		f.netns = all_netns ? 0 : l->init_netns_ino;
 		ns_print(l, &f, t.json);
 	}
-	if (err && l)
+	partial = l && (l->flags & VMT_F_PARTIAL);
+	if (partial)
 		cli_err("netstat", "socket tables are corrupt, listing is incomplete: %s",
 			vmt_last_error());
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_socket_list_free(l);
 	cli_target_close(&t, g);
-	return err ? EXIT_FAIL : EXIT_OK;
+	return err || partial ? EXIT_FAIL : EXIT_OK;
 }

@@ -192,19 +192,19 @@ int cmd_ps(int argc, char **argv)
 		return EXIT_FAIL;
 	vmt_listing_begin(g);
 	err = vmt_tasks(g, o.what, &l);
-	if (err && !l) {
+	if (err) {
 		cli_err("ps", "%s", vmt_last_error());
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	if (err) /* corrupt task list: print what was read, then fail */
-		ret = EXIT_FAIL;
 	if (o.t.json)
 		ps_print_json(l, &o);
 	else
 		ps_print_table(l, &o);
-	if (err)
+	if (l->flags & VMT_F_PARTIAL) { /* what was read is shown, but it is not all */
 		cli_err("ps", "task list is corrupt, listing is incomplete: %s", vmt_last_error());
+		ret = EXIT_FAIL;
+	}
 	cli_target_stats(&o.t, g, cli_now_ms() - t0);
 out:
 	vmt_task_list_free(l);

@@ -339,9 +339,11 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	task_vec_sort_unique(&w.tv);
 	l->tasks = w.tv.v;
 	l->n = w.tv.n;
-	*out = l;
 	/* A corrupt task list still hands back what was read before the damage. */
-	return walk_err;
+	if (walk_err)
+		l->flags |= VMT_F_PARTIAL;
+	*out = l;
+	return 0;
 
 err_free:
 	for (size_t i = 0; i < w.tv.n; i++)
