@@ -146,9 +146,9 @@ struct vmt_task {
 	uint32_t flags;	   /* enum vmt_entry_flags */
 	uint32_t nthreads; /* signal->nr_threads */
 	int32_t nice, prio;
-	uint64_t start_ns; /* since boot (task->start_time) */
-	uint64_t utime_ns, stime_ns;
-	uint64_t vsize; /* bytes */
+	uint64_t start_ns;	     /* since boot (task->start_time) */
+	uint64_t utime_ns, stime_ns; /* this task's own (raw, per thread; not group totals) */
+	uint64_t vsize;		     /* bytes */
 	uint64_t rss_pages;
 	uint64_t kva;	 /* task_struct address */
 	uint64_t leader; /* its thread-group leader's task_struct */

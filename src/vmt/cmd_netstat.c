@@ -34,8 +34,15 @@ static const char *const proto_names[] = {"?", "tcp", "udp", "tcp6", "udp6", "un
 
 static const char *state_name(const struct vmt_socket *s)
 {
-	if (s->proto == VMT_SOCK_UNIX)
-		return s->unix_flags & (1u << 16) ? "LISTENING" : "";
+	/* net-tools netstat: SS_CONNECTING 2, SS_CONNECTED 3, SS_DISCONNECTING 4 */
+	static const char *const unix_states[] = {"", "", "CONNECTING", "CONNECTED",
+						  "DISCONNECTING"};
+
+	if (s->proto == VMT_SOCK_UNIX) {
+		if (s->unix_flags & (1u << 16))
+			return "LISTENING";
+		return s->state >= 0 && s->state < 5 ? unix_states[s->state] : "";
+	}
 	if (s->proto == VMT_SOCK_UDP || s->proto == VMT_SOCK_UDP6)
 		return s->state == 1 ? "ESTABLISHED" : "";
 	return s->state > 0 && s->state < 13 ? tcp_states[s->state] : "UNKNOWN";
@@ -68,7 +75,8 @@ static bool ns_selected(const struct vmt_socket *s, const struct ns_filter *f)
 
 	if (!(kinds & k))
 		return false;
-	if (f->netns && s->netns_ino && s->netns_ino != f->netns)
+	/* One namespace: a socket whose namespace is unknown may be another's. */
+	if (f->netns && s->netns_ino != f->netns)
 		return false;
 	if (!listening)
 		return true;

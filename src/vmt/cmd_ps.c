@@ -10,9 +10,9 @@
 
 static const char ps_help[] =
     "usage: vmt ps [options]\n\n"
-    "List the guest's processes from its memory, like `ps -ef`: pid, ppid, uid,\n"
+    "List the guest's processes from its memory, like `ps -ef`: pid, ppid, effective uid/gid,\n"
     "state, threads, RSS, and the full command line read from each process's\n"
-    "own address space.  Kernel threads show as [comm].\n\n"
+    "own address space.  Kernel threads show as [name].\n\n"
     "options:\n"
     "  -T, --threads      one line per thread (like ps -T)\n"
     "  -p, --pid PID      only this process (its threads with -T)\n"
@@ -28,7 +28,7 @@ struct ps_opts {
 static void ps_print_cmdline(const struct vmt_task *t)
 {
 	if (!t->cmdline_len) {
-		printf("[%s]", t->comm);
+		printf("[%s]", t->name);
 		return;
 	}
 	for (size_t i = 0; i < t->cmdline_len; i++) {
@@ -52,9 +52,9 @@ static void ps_print_table(const struct vmt_task_list *l, const struct ps_opts *
 
 		if (o->pid >= 0 && t->tgid != o->pid)
 			continue;
-		printf("%7d %7d %7d %5u %5u %c %4u %8llu %-15s ", t->tgid, t->pid, t->ppid, t->uid,
-		       t->gid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4,
-		       t->comm);
+		printf("%7d %7d %7d %5u %5u %c %4u %8llu %-15s ", t->tgid, t->pid, t->ppid, t->euid,
+		       t->egid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4,
+		       t->name);
 		if (o->what & VMT_TASK_EXE)
 			printf("%s  ", t->exe ? t->exe : "-");
 		ps_print_cmdline(t);
@@ -121,6 +121,14 @@ static void ps_print_json(const struct vmt_task_list *l, const struct ps_opts *o
 			json_object_array_add(a, ps_task_json(&l->tasks[i], o->what));
 	puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 	json_object_put(a);
+}
+
+static bool ps_has_pid(const struct vmt_task_list *l, long pid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->tasks[i].tgid == pid)
+			return true;
+	return false;
 }
 
 static int ps_parse(int argc, char **argv, struct ps_opts *o)
@@ -194,6 +202,11 @@ int cmd_ps(int argc, char **argv)
 	err = vmt_tasks(g, o.what, &l);
 	if (err) {
 		cli_err("ps", "%s", vmt_last_error());
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if (o.pid >= 0 && !ps_has_pid(l, o.pid)) {
+		cli_err("ps", "no process %ld in the guest", o.pid);
 		ret = EXIT_FAIL;
 		goto out;
 	}

@@ -72,16 +72,24 @@ int cli_target_check(const char *cmd, const struct cli_target *t)
 	return EXIT_OK;
 }
 
-/* Stop the VM's vCPUs until cli_target_close(). */
+/*
+ * Stop the VM's vCPUs until cli_target_close() -- if they run: a VM the user
+ * paused stays paused, and is not resumed behind the user's back.
+ */
 static int cli_target_pause(const char *cmd, struct cli_target *t, const struct vmt_vm_desc *vm)
 {
+	char status[32];
 	int err;
 
+	err = vmt_vm_status(vm, status, sizeof(status));
+	if (!err && strcmp(status, "running"))
+		return 0;
 	t->paused = malloc(sizeof(*vm));
 	if (!t->paused)
 		return -ENOMEM;
 	*t->paused = *vm;
-	err = vmt_vm_pause(vm, true);
+	if (!err)
+		err = vmt_vm_pause(vm, true);
 	if (err) {
 		cli_err(cmd, "cannot pause VM '%s': %s", vm->name, vmt_last_error());
 		free(t->paused);

@@ -81,11 +81,13 @@ def _sweep(run_dir):
         except (OSError, ValueError):
             continue
         pid = d.get("qemu_pid")
-        if pid:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+        try:
+            # Only if that pid is still this VM's QEMU (pids get reused).
+            with open(f"/proc/{int(pid)}/cmdline", "rb") as f:
+                if d.get("mem_path", "").encode() in f.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, TypeError, ValueError):
+            pass
         mem = d.get("mem_path")
         if mem and os.path.exists(mem):
             os.unlink(mem)
@@ -106,8 +108,12 @@ def start_vm(env, name, procs=20, mem="512M", extra=()):
         subprocess.run([VMT, "vm", "stop", vm.name], env=env, capture_output=True)
         raise AssertionError(f"vmt vm start failed: {p.stderr}")
     # The workload reports readiness itself; wait for it through the agent.
-    vm.guest("i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 600 ]; do "
-             "sleep 0.2; i=$((i+1)); done; test -e /run/vmt-workload.ready", timeout=200)
+    try:
+        vm.guest("i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 600 ]; do "
+                 "sleep 0.2; i=$((i+1)); done; test -e /run/vmt-workload.ready", timeout=200)
+    except BaseException:
+        stop_vm(vm)
+        raise
     return vm
 
 

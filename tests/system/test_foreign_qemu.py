@@ -99,7 +99,7 @@ def q35_vm(env):
     mem = f"/dev/shm/vmt-foreign-{SESSION_TAG}.ram"
     kernel = os.path.join(GUEST, "vmlinuz")
     qemu = subprocess.Popen(
-        ["qemu-system-x86_64", "-machine", "q35,memory-backend=ram0", "-accel", "tcg",
+        [os.environ.get("VMT_QEMU", "qemu-system-x86_64"), "-machine", "q35,memory-backend=ram0", "-accel", "tcg",
          "-cpu", "qemu64", "-m", "3G",
          "-object", f"memory-backend-file,id=ram0,size=3G,mem-path={mem},share=on",
          "-kernel", kernel, "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),

@@ -1,5 +1,6 @@
 """vmt reads a real guest from its memory file; the guest's own /proc,
 read through the in-guest agent, is the ground truth."""
+import json
 import os
 import subprocess
 
@@ -61,8 +62,8 @@ def test_inet_sockets_match_guest(vm):
 def test_unix_sockets_match_guest(vm):
     truth = guest_unix_sockets(vm)
     seen = vm.vmt_json("netstat", "--unix")
-    key_t = sorted((s["inode"], s["type"], s["flags"], s["path"]) for s in truth)
-    key_s = sorted((s["inode"], s["type"], s["flags"], s["path"]) for s in seen)
+    key_t = sorted((s["inode"], s["type"], s["flags"], s["st"], s["path"]) for s in truth)
+    key_s = sorted((s["inode"], s["type"], s["flags"], s["state"], s["path"]) for s in seen)
     assert key_s == key_t
     assert any(s["path"].startswith("@") for s in truth), "an abstract socket is expected"
     assert any(s["path"].startswith("/") for s in truth), "a path socket is expected"
@@ -79,13 +80,16 @@ def test_info_matches_guest(vm):
     assert before - 1.0 <= info["uptime_ns"] / 1e9 <= after
     memtotal = int(vm.guest("grep MemTotal /proc/meminfo").split()[1])
     assert info["mem_total_kb"] == memtotal
+    assert info["boot_time_s"] == int(vm.guest("grep btime /proc/stat").split()[1])
+    assert info["nr_cpus"] == int(vm.guest("grep -c ^processor /proc/cpuinfo"))
 
 
 def test_kaslr_found_from_memory(vm):
     """The slides vmt found match the guest's own view of where it runs."""
     info = vm.vmt_json("info")
     text = vm.guest("grep -w _text /proc/kallsyms").split()[0]
-    assert int(text, 16) == 0xffffffff81000000 + info["virt_slide"]
+    link = vm.vmt("profile", "sym", "_text", "--kernel", vm.desc["kernel"], "--json").stdout
+    assert int(text, 16) == json.loads(link)[0]["address"] + info["virt_slide"]
     code = vm.guest("grep 'Kernel code' /proc/iomem").split("-")[0].strip()
     assert int(code, 16) == info["phys_load"]
     assert "nokaslr" not in vm.guest("cat /proc/cmdline")
@@ -183,3 +187,18 @@ def test_reading_never_allocates_in_the_memory_file(vm):
     finally:
         vm.vmt("vm", "resume", vm.name)
     assert after == before, f"reading allocated {after - before} blocks in {mem}"
+
+
+def test_deleted_executable_is_marked(vm):
+    """An executable unlinked after exec shows " (deleted)", as the guest's
+    own readlink /proc/PID/exe does: an intruder's classic trace."""
+    # busybox picks its applet from argv[0], so the copy keeps its name.
+    out = vm.guest("mkdir -p /tmp/vmt-gone && cp /bin/busybox /tmp/vmt-gone/ && "
+                   "(setsid /tmp/vmt-gone/busybox sleep 600 </dev/null >/dev/null 2>&1 &) && "
+                   "sleep 0.3 && rm /tmp/vmt-gone/busybox && "
+                   "for d in /proc/[0-9]*; do case $(readlink $d/exe) in *vmt-gone*) "
+                   "echo ${d#/proc/} $(readlink $d/exe);; esac; done")
+    pid, exe = out.split(None, 1)
+    assert exe.strip() == "/tmp/vmt-gone/busybox (deleted)"
+    seen = {p["pid"]: p for p in vm.vmt_json("ps", "--exe")}
+    assert seen[int(pid)]["exe"] == exe.strip()

@@ -46,19 +46,22 @@ def test_listings_while_guest_forks(churning_vm):
 
 
 def test_pause_gives_a_still_guest_and_resumes_it(churning_vm):
-    """With --pause two listings in a row see the same processes even though
-    the guest forks all the time, and the guest runs again afterwards."""
+    """--pause reads a guest that holds still and lets it run again; a guest
+    the user paused stays paused through a --pause listing."""
     vm = churning_vm
-    first = vm.vmt_json("ps", "--pause")
+
+    def snapshot(*extra):
+        return [(t["pid"], t["argv"]) for t in vm.vmt_json("ps", *extra)]
+
+    assert snapshot("--pause")
+    running = {p for p, _ in snapshot()}
+    vm.guest("sleep 0.5")
+    assert {p for p, _ in snapshot()} != running, "--pause must resume the guest"
     vm.vmt("vm", "pause", vm.name)
     try:
-        a = vm.vmt_json("ps")
-        b = vm.vmt_json("ps")
+        a = snapshot()
+        b = snapshot("--pause")
+        c = snapshot()
     finally:
         vm.vmt("vm", "resume", vm.name)
-    assert [(t["pid"], t["argv"]) for t in a] == [(t["pid"], t["argv"]) for t in b]
-    assert first
-    # Running again: the agent answers and the churn goes on.
-    before = {t["pid"] for t in vm.vmt_json("ps")}
-    vm.guest("sleep 0.5")
-    assert {t["pid"] for t in vm.vmt_json("ps")} != before
+    assert a == b == c, "a paused guest must stay paused through --pause"

@@ -14,6 +14,7 @@ for d in /proc/[0-9]*; do
   grep -E '^(Name|State|Tgid|PPid|Uid|Gid|Threads):' $d/status 2>/dev/null
   printf 'C '; od -An -v -tx1 $d/cmdline 2>/dev/null | tr -d ' \n'; echo
   printf 'T '; ls $d/task 2>/dev/null | tr '\n' ' '; echo
+  s=$(cat $d/stat 2>/dev/null); echo "S ${s##*) }"
 done
 """
 
@@ -36,6 +37,10 @@ def guest_procs(vm):
             cur["cmdline"] = raw
         elif line.startswith("T "):
             cur["tids"] = sorted(int(t) for t in line[2:].split())
+        elif line.startswith("S "):
+            # /proc/PID/stat after "comm) ": state ppid pgrp session ...
+            f = line[2:].split()
+            cur["pgrp"], cur["session"] = int(f[2]), int(f[3])
         elif ":" in line:
             key, val = line.split(":", 1)
             val = val.strip()
@@ -143,6 +148,11 @@ def compare_ps(vm):
         else:
             assert s["name"] == t["comm"], f"pid {pid} name: {s['name']!r} vs {t['comm']!r}"
         assert s["argv"] == argv_of(t["cmdline"]), f"pid {pid} argv differs"
+        for key in ("pgrp", "session"):
+            assert s[key] == t[key], f"pid {pid} {key}: vmt {s[key]} guest {t[key]}"
+        if not is_kernel_thread(t) and t["comm"] != "vmt-agent":
+            # Sleeping workload processes hold still; the agent is busy serving.
+            assert s["state"] == t["state"], f"pid {pid} state {s['state']} vs {t['state']}"
         assert s["threads"] == t["threads"], f"pid {pid} thread count"
         compared += 1
     return compared, truth

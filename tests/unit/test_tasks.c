@@ -662,7 +662,7 @@ static void test_tasks_args_inverted(void **state)
 /* ------------------------------------------------------------ exe path */
 
 struct vfs {
-	uint32_t dentry_size, d_parent, d_name, q_name, q_len;
+	uint32_t dentry_size, d_parent, d_name, d_hash_pprev, q_name, q_len;
 	uint32_t mount_size, mnt, mnt_parent, mnt_mountpoint, mnt_root;
 	uint32_t file_size, f_path, path_mnt, path_dentry;
 };
@@ -672,6 +672,7 @@ static void vfs_layout(struct vfs *v)
 	v->dentry_size = off("dentry", NULL);
 	v->d_parent = off("dentry", "d_parent");
 	v->d_name = off("dentry", "d_name");
+	v->d_hash_pprev = off("dentry", "d_hash.pprev");
 	v->q_name = off("qstr", "name");
 	v->q_len = off("qstr", "len");
 	v->mount_size = off("mount", NULL);
@@ -685,11 +686,15 @@ static void vfs_layout(struct vfs *v)
 	v->path_dentry = off("path", "dentry");
 }
 
-/* A dentry named name under parent (0: a root dentry, its own parent). */
+/*
+ * A dentry named name under parent (0: a root dentry, its own parent),
+ * hashed like any live dentry: d_hash.pprev points somewhere.
+ */
 static uint64_t dentry_new(struct fake *f, const struct vfs *v, uint64_t parent, const char *name)
 {
 	uint64_t d = kalloc(f, v->dentry_size), s = kalloc(f, strlen(name) + 1);
 
+	put64(f, d + v->d_hash_pprev, kalloc(f, 8));
 	putstr(f, s, name);
 	put64(f, d + v->d_parent, parent ? parent : d);
 	put64(f, d + v->d_name + v->q_name, s);
@@ -727,7 +732,7 @@ static void test_tasks_exe_path(void **state)
 	struct vmt_task_list *l = NULL;
 	struct vfs v;
 	struct tk t;
-	uint64_t root, bin, usr, mroot, usr_root, usr_bin, musr;
+	uint64_t root, bin, usr, mroot, usr_root, usr_bin, musr, gone;
 
 	tk_layout(f, &t);
 	vfs_layout(&v);
@@ -743,14 +748,19 @@ static void test_tasks_exe_path(void **state)
 	proc_with_exe(f, &t, &v, 11, musr, dentry_new(f, &v, usr_bin, "python3"));
 	/* the root directory itself */
 	proc_with_exe(f, &t, &v, 12, mroot, root);
+	/* an executable unlinked after exec: unhashed, as d_path() shows it */
+	gone = dentry_new(f, &v, bin, "evil");
+	put64(f, gone + v.d_hash_pprev, 0);
+	proc_with_exe(f, &t, &v, 13, mroot, gone);
 
 	assert_int_equal(vmt_tasks(&f->g, VMT_TASK_EXE, &l), 0);
-	assert_int_equal(l->n, 3);
+	assert_int_equal(l->n, 4);
 	assert_int_equal(l->tasks[0].flags, 0);
 	assert_string_equal(l->tasks[0].exe, "/bin/vmt-workload");
 	assert_int_equal(l->tasks[1].flags, 0);
 	assert_string_equal(l->tasks[1].exe, "/usr/bin/python3");
 	assert_string_equal(l->tasks[2].exe, "/");
+	assert_string_equal(l->tasks[3].exe, "/bin/evil (deleted)");
 	vmt_task_list_free(l);
 }
 

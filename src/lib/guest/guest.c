@@ -253,6 +253,10 @@ int vmt_kread_str(struct vmt_guest *g, uint64_t va, char *buf, size_t cap)
 
 int vmt_uread(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size_t len)
 {
+	uint64_t end;
+
+	if (!vmt_add_ok(va, len, &end)) /* no wrap to address 0 */
+		return -EFAULT;
 	return vmt_x86_read(g->mmu, pgd_pa, va, buf, len);
 }
 

@@ -165,6 +165,35 @@ static char *task_path(struct vmt_guest *g, const struct task_offsets *o, uint64
 	return strdup(buf + pos);
 }
 
+/* fs/dcache.h d_unlinked(): unhashed (d_hash.pprev NULL) and not a root. */
+static bool dentry_unlinked(struct vmt_guest *g, const struct task_offsets *o, uint64_t dentry)
+{
+	uint64_t pprev, parent;
+
+	if (o->dentry_d_hash_pprev == UINT32_MAX ||
+	    vmt_kread_u64(g, dentry + o->dentry_d_hash_pprev, &pprev) ||
+	    vmt_kread_u64(g, dentry + o->dentry_d_parent, &parent))
+		return false;
+	return !pprev && parent != dentry;
+}
+
+/* d_path(): the path, with " (deleted)" for an unlinked file. */
+static char *task_file_path(struct vmt_guest *g, const struct task_offsets *o, uint64_t mnt,
+			    uint64_t dentry)
+{
+	static const char deleted[] = " (deleted)";
+	char *path = task_path(g, o, mnt, dentry), *p;
+
+	if (!path || !dentry_unlinked(g, o, dentry))
+		return path;
+	p = realloc(path, strlen(path) + sizeof(deleted));
+	if (!p) {
+		free(path);
+		return NULL;
+	}
+	return strcat(p, deleted);
+}
+
 static void task_read_exe(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
 			  uint64_t mm)
 {
@@ -178,7 +207,7 @@ static void task_read_exe(struct vmt_guest *g, const struct task_offsets *o, str
 		t->flags |= VMT_F_PARTIAL;
 		return;
 	}
-	t->exe = task_path(g, o, mnt, dentry);
+	t->exe = task_file_path(g, o, mnt, dentry);
 	if (!t->exe)
 		t->flags |= VMT_F_PARTIAL;
 }

@@ -98,7 +98,18 @@ static int sock_net_one(struct vmt_guest *g, uint64_t node, void *arg)
 	return 0;
 }
 
-/* net_namespace_list; if it is insane, at least init_net. */
+static bool sock_nets_have(const struct sock_walk *w, uint64_t net)
+{
+	for (size_t i = 0; i < w->nr_nets; i++)
+		if (w->nets[i].kva == net)
+			return true;
+	return false;
+}
+
+/*
+ * net_namespace_list; if it breaks, the namespaces found before the damage
+ * and at least init_net.
+ */
 static int sock_nets_find(struct sock_walk *w)
 {
 	uint64_t head, init_net;
@@ -111,9 +122,12 @@ static int sock_nets_find(struct sock_walk *w)
 	if (!w->nets)
 		return -ENOMEM;
 	if (vmt_ksym(w->g, "net_namespace_list", &head) ||
-	    vmt_list_walk(w->g, head, SOCK_MAX_NETNS, sock_net_one, w) || !w->nr_nets) {
+	    vmt_list_walk(w->g, head, SOCK_MAX_NETNS, sock_net_one, w))
 		w->l->flags |= VMT_F_PARTIAL;
-		w->nr_nets = 0;
+	if (!sock_nets_have(w, init_net)) {
+		w->l->flags |= VMT_F_PARTIAL;
+		if (w->nr_nets == SOCK_MAX_NETNS)
+			w->nr_nets--; /* init_net matters most: it is the guest's /proc/net */
 		sock_net_one(w->g, init_net + w->o.net_list, w);
 	}
 	w->l->init_netns_ino = sock_netns_ino(w, init_net);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* task_offsets.c - the task walker's struct layouts, from BTF. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "linux/task_offsets.h"
 
@@ -50,6 +51,7 @@ static int task_offsets_resolve(struct vmt_guest *g, struct task_offsets *o)
 	    VMT_FIELD("path", "dentry", path_dentry),
 	    VMT_FIELD("dentry", "d_parent", dentry_d_parent),
 	    VMT_FIELD("dentry", "d_name", dentry_d_name),
+	    VMT_FIELD_OPT("dentry", "d_hash.pprev", dentry_d_hash_pprev),
 	    VMT_FIELD("qstr", "name", qstr_name),
 	    VMT_FIELD("qstr", "len", qstr_len),
 	    VMT_FIELD_OPT("mount", "mnt", mount_mnt),
@@ -83,9 +85,11 @@ int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out)
 		*out = g->task_off;
 		return 0;
 	}
-	o = calloc(1, sizeof(*o));
+	o = malloc(sizeof(*o));
 	if (!o)
 		return -ENOMEM;
+	/* A field nobody asked for reads as "absent" (UINT32_MAX), never as offset 0. */
+	memset(o, 0xff, sizeof(*o));
 	err = task_offsets_resolve(g, o);
 	if (err) {
 		free(o);

@@ -22,7 +22,7 @@ struct task_offsets {
 	uint32_t mm_pgd, mm_arg_start, mm_arg_end, mm_env_start, mm_env_end;
 	uint32_t mm_exe_file, mm_total_vm, mm_rss_stat;
 	uint32_t file_f_path, path_mnt, path_dentry;
-	uint32_t dentry_d_parent, dentry_d_name, qstr_name, qstr_len;
+	uint32_t dentry_d_parent, dentry_d_name, dentry_d_hash_pprev, qstr_name, qstr_len;
 	uint32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
 	uint32_t task_worker_private, kthread_data, worker_desc, worker_current_work, worker_pool;
 	uint32_t kthread_full_name;

@@ -100,8 +100,15 @@ static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 	err = file_pread_page(f, off, page);
 	if (err)
 		return err;
-	if (!page_is_zero(page) || !file_is_hole(f, off))
+	if (!page_is_zero(page))
 		return 0;
+	/*
+	 * Zeros with data behind them: a page of zeros, or a hole that was
+	 * filled (paged in) between the read and the check.  Read it again so
+	 * a page-in is never handed out as zeros.
+	 */
+	if (!file_is_hole(f, off))
+		return file_pread_page(f, off, page);
 	src->holes++;
 	return (f->flags & VMT_MEMSRC_HOLE_ENODATA) ? -ENODATA : 0;
 }
