@@ -76,7 +76,8 @@ static void fix_csums(uint8_t *img, size_t len, int flags)
 
 			if (__builtin_add_overflow(h.sec[i].off, h.sec[i].len, &end) || end > len)
 				continue;
-			if (i == VMT_PSEC_MEMO && h.sec[i].len >= sizeof(struct vmt_prof_memo_hdr)) {
+			if (i == VMT_PSEC_MEMO &&
+			    h.sec[i].len >= sizeof(struct vmt_prof_memo_hdr)) {
 				struct vmt_prof_memo_hdr mh;
 				uint8_t *m = img + h.sec[i].off;
 

@@ -52,12 +52,30 @@ struct base {
 static struct base bases[NB];
 
 static const char *const globals[] = {
-    "init_task",	"modules",	    "init_net",		"net_namespace_list",
-    "tcp_hashinfo",	"udp_table",	    "udplite_table",	"unix_socket_table",
-    "init_uts_ns",	"tk_core",	    "shadow_timekeeper", "node_data",
-    "nr_node_ids",	"contig_page_data", "blockdev_superblock", "__num_online_cpus",
-    "nr_cpu_ids",	"__cpu_online_mask", "nr_threads",	"_totalram_pages",
-    "totalreserve_pages", "vm_zone_stat",   "vm_node_stat",	"init_mm",
+    "init_task",
+    "modules",
+    "init_net",
+    "net_namespace_list",
+    "tcp_hashinfo",
+    "udp_table",
+    "udplite_table",
+    "unix_socket_table",
+    "init_uts_ns",
+    "tk_core",
+    "shadow_timekeeper",
+    "node_data",
+    "nr_node_ids",
+    "contig_page_data",
+    "blockdev_superblock",
+    "__num_online_cpus",
+    "nr_cpu_ids",
+    "__cpu_online_mask",
+    "nr_threads",
+    "_totalram_pages",
+    "totalreserve_pages",
+    "vm_zone_stat",
+    "vm_node_stat",
+    "init_mm",
 };
 
 static void base_windows(struct base *b, uint64_t heap_start)
@@ -85,12 +103,8 @@ static void setup(void)
 {
 	typedef void (*test_fn)(void **);
 	static const test_fn builders[NB][3] = {
-	    {test_tasks_sane},
-	    {test_tasks_cmdline_two_pages},
-	    {test_tasks_exe_path},
-	    {test_modules_proc_format},
-	    {test_sockets_proc_format},
-	    {test_sysinfo},
+	    {test_tasks_sane},		{test_tasks_cmdline_two_pages}, {test_tasks_exe_path},
+	    {test_modules_proc_format}, {test_sockets_proc_format},	{test_sysinfo},
 	};
 
 	if (!profile_load()) {

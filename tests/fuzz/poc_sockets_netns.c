@@ -39,9 +39,11 @@ int main(int argc, char **argv)
 		uint64_t net = kalloc(f, off("net", NULL)), hi = kalloc(f, hi_size);
 
 		put64(f, net + hinfo, hi);
-		put64(f, hi + off("inet_hashinfo", "ehash"), PAGE_OFFSET + 0x1000 + 16 * (uint64_t)i);
+		put64(f, hi + off("inet_hashinfo", "ehash"),
+		      PAGE_OFFSET + 0x1000 + 16 * (uint64_t)i);
 		put32(f, hi + off("inet_hashinfo", "ehash_mask"), 0xffffff);
-		put64(f, hi + off("inet_hashinfo", "lhash2"), PAGE_OFFSET + 0x1008 + 16 * (uint64_t)i);
+		put64(f, hi + off("inet_hashinfo", "lhash2"),
+		      PAGE_OFFSET + 0x1008 + 16 * (uint64_t)i);
 		put32(f, hi + off("inet_hashinfo", "lhash2_mask"), 0xffffff);
 		list_add_tail(f, head, net + net_list);
 	}

@@ -153,13 +153,48 @@ static void test_corrupt_blob(void **state)
 	btf__free(b);
 }
 
+/*
+ * Hostile BTF: two anonymous struct types that nest six of each other.  A
+ * search for a missing member would visit 6^16 paths; the lookup must give
+ * up after a bounded number of visits (found by fuzzing).
+ */
+static void test_anonymous_blowup(void **state)
+{
+	struct btf *b = btf__new_empty();
+	struct vmt_btf *vb;
+	uint32_t len, off, size;
+	const void *raw;
+	int i_int, a, c, task;
+
+	(void)state;
+	i_int = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	a = btf__add_struct(b, "", 8);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(btf__add_field(b, "", a + 1, 0, 0), 0);
+	c = btf__add_struct(b, "", 8);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(btf__add_field(b, "", a, 0, 0), 0);
+	task = btf__add_struct(b, "task_struct", 16);
+	assert_int_equal(btf__add_field(b, "", a, 0, 0), 0);
+	assert_int_equal(btf__add_field(b, "pid", i_int, 64, 0), 0);
+	assert_true(i_int > 0 && c == a + 1 && task > c);
+	raw = btf__raw_data(b, &len);
+	vb = vmt_btf_new(raw, len);
+	assert_non_null(vb);
+	assert_int_equal(vmt_btf_field(vb, "task_struct", "pid", &off, &size), 0);
+	assert_int_equal(off, 8);
+	assert_int_equal(vmt_btf_field(vb, "task_struct", "nosuch", &off, &size), -ELOOP);
+	vmt_btf_free(vb);
+	btf__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_and_nested), cmocka_unit_test(test_anonymous_members),
 	    cmocka_unit_test(test_arrays),	     cmocka_unit_test(test_type_spellings),
 	    cmocka_unit_test(test_refusals),	     cmocka_unit_test(test_enums),
-	    cmocka_unit_test(test_corrupt_blob),
+	    cmocka_unit_test(test_corrupt_blob),     cmocka_unit_test(test_anonymous_blowup),
 	};
 
 	vmt_set_log(NULL, NULL, VMT_LOG_ERROR);

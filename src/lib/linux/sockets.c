@@ -290,10 +290,11 @@ int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, ui
 		w->l->bad_chains++;
 		return 0;
 	}
-	if (nbuckets > SOCK_MAX_BUCKETS) {
+	if (nbuckets > VMT_MIN((uint64_t)SOCK_MAX_BUCKETS, w->buckets_left)) {
 		w->l->flags |= VMT_F_TRUNCATED;
-		nbuckets = SOCK_MAX_BUCKETS;
+		nbuckets = VMT_MIN((uint64_t)SOCK_MAX_BUCKETS, w->buckets_left);
 	}
+	w->buckets_left -= nbuckets;
 	/*
 	 * Bucket arrays are large and dense: read them a block at a time.  An
 	 * array is one allocation, so a block that cannot be read is lost as a
@@ -322,7 +323,7 @@ int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, ui
 
 int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out)
 {
-	struct sock_walk w = {.g = g};
+	struct sock_walk w = {.g = g, .buckets_left = SOCK_MAX_BUCKETS_TOTAL};
 	int err;
 
 	*out = NULL;

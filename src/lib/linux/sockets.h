@@ -36,10 +36,12 @@
 #define VMT_SS_DISCONNECTING 4
 
 /* Caps on guest-supplied table sizes and counts. */
-#define SOCK_MAX_NETNS	    4096
-#define SOCK_MAX_BUCKETS    (1u << 24) /* per table; 6.1 caps ehash far lower */
-#define SOCK_UNIX_HASH_SIZE 512	       /* 6.0+: UNIX_HASH_SIZE = 2 * 256 */
-#define SOCK_UNIX_PATH_MAX  108	       /* sizeof(sockaddr_un.sun_path) */
+#define SOCK_MAX_NETNS	 4096
+#define SOCK_MAX_BUCKETS (1u << 24) /* per table; 6.1 caps ehash far lower */
+/* ... and for all tables of one listing: namespaces x tables must not multiply. */
+#define SOCK_MAX_BUCKETS_TOTAL (1u << 25)
+#define SOCK_UNIX_HASH_SIZE    512 /* 6.0+: UNIX_HASH_SIZE = 2 * 256 */
+#define SOCK_UNIX_PATH_MAX     108 /* sizeof(sockaddr_un.sun_path) */
 
 struct sock_offsets {
 	/* struct sock_common */
@@ -74,6 +76,7 @@ struct sock_walk {
 	struct vmt_socket_list *l;
 	size_t cap;
 	size_t visited;	       /* nodes seen in this listing, bounded */
+	uint64_t buckets_left; /* SOCK_MAX_BUCKETS_TOTAL, spent by sock_walk_buckets() */
 	struct sock_net *nets; /* every net namespace, init_net first */
 	size_t nr_nets;
 };

@@ -159,19 +159,36 @@ static void sysinfo_read_time(struct vmt_guest *g, struct vmt_sysinfo *si)
 		return;
 	}
 	si->uptime_ns = (uint64_t)s.base + (s.xtime_nsec >> s.shift) + (uint64_t)s.offs_boot;
-	boot_ns = s.offs_real - s.offs_boot;
+	if (__builtin_sub_overflow(s.offs_real, s.offs_boot, &boot_ns))
+		boot_ns = 0; /* hostile offsets */
 	si->boot_time_s = boot_ns > 0 ? (uint64_t)(boot_ns / NSEC_PER_SEC) : 0;
 }
 
 /* ------------------------------------------------------------- meminfo */
 
 /* Read an atomic_long_t / unsigned long symbol. */
+/*
+ * Page counts from the guest are clamped to [0, 2^40] pages (4 EiB): the
+ * meminfo arithmetic below adds and subtracts them, and a hostile counter
+ * must give a silly number, not signed overflow.
+ */
+#define PAGES_MAX (1ll << 40)
+
+static int64_t pages_clamp(int64_t v)
+{
+	return v < 0 ? 0 : v > PAGES_MAX ? PAGES_MAX : v;
+}
+
 static int sym_read_long(struct vmt_guest *g, const char *name, int64_t *val)
 {
 	uint64_t va;
 	int err = vmt_ksym(g, name, &va);
 
-	return err ? err : vmt_kread(g, va, val, sizeof(*val));
+	if (!err)
+		err = vmt_kread(g, va, val, sizeof(*val));
+	if (!err)
+		*val = pages_clamp(*val);
+	return err;
 }
 
 /* vm_zone_stat[item] / vm_node_stat[item], clamped at 0 like the kernel. */
@@ -191,8 +208,8 @@ static int vmstat_read(struct vmt_guest *g, const char *array, const char *enum_
 	if (idx < 0 || idx > 256)
 		return -EBADMSG;
 	err = vmt_kread(g, va + (uint64_t)idx * 8, val, sizeof(*val));
-	if (!err && *val < 0)
-		*val = 0;
+	if (!err)
+		*val = pages_clamp(*val);
 	return err;
 }
 
@@ -212,7 +229,7 @@ static int bdev_one(struct vmt_guest *g, uint64_t node, void *arg)
 		w->bad = true;
 		return 0;
 	}
-	w->pages += (int64_t)nr;
+	w->pages = pages_clamp(w->pages + pages_clamp((int64_t)VMT_MIN(nr, (uint64_t)PAGES_MAX)));
 	return 0;
 }
 
@@ -299,7 +316,8 @@ static int sysinfo_wmark_low(struct vmt_guest *g, int64_t *sum)
 				      sizeof(low)) ||
 			    (boost != UINT32_MAX && vmt_kread_u64(g, zone + boost, &b)))
 				return -EFAULT;
-			*sum += low + (int64_t)b;
+			*sum = pages_clamp(*sum + pages_clamp(low) +
+					   pages_clamp((int64_t)VMT_MIN(b, (uint64_t)PAGES_MAX)));
 		}
 	}
 	return 0;

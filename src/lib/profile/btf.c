@@ -178,14 +178,27 @@ struct member_hit {
 	bool bitfield;
 };
 
-/* Member "name" (length n) of composite sid, searched into anonymous members too. */
+/*
+ * Member visits one lookup may make.  Nesting alone does not bound the
+ * search: a hostile BTF can nest k anonymous members of one type in itself,
+ * k^16 paths.  Real kernels need a few hundred visits.
+ */
+#define MEMBER_VISITS_MAX 65536
+
+/*
+ * Member "name" (length n) of composite sid, searched into anonymous members
+ * too; *budget counts member visits down (-ELOOP when spent).
+ */
 static int member_find(const struct btf *btf, uint32_t sid, const char *name, size_t n, int depth,
-		       struct member_hit *hit)
+		       uint32_t *budget, struct member_hit *hit)
 {
 	const struct btf_type *t = btf__type_by_id(btf, sid);
 	const struct btf_member *m = btf_members(t);
 	uint16_t vlen = btf_vlen(t);
 
+	if (*budget < vlen)
+		return -ELOOP;
+	*budget -= vlen;
 	for (uint16_t i = 0; i < vlen; i++) {
 		const char *mn = btf__name_by_offset(btf, m[i].name_off);
 
@@ -201,10 +214,14 @@ static int member_find(const struct btf *btf, uint32_t sid, const char *name, si
 	for (uint16_t i = 0; i < vlen; i++) {
 		uint32_t mid = m[i].name_off ? 0 : skip_mods(btf, m[i].type);
 		struct member_hit sub = {0};
+		int err;
 
-		if (!mid || !btf_is_composite(btf__type_by_id(btf, mid)))
+		if (!mid || mid == sid || !btf_is_composite(btf__type_by_id(btf, mid)))
 			continue;
-		if (!member_find(btf, mid, name, n, depth + 1, &sub)) {
+		err = member_find(btf, mid, name, n, depth + 1, budget, &sub);
+		if (err == -ELOOP)
+			return err;
+		if (!err) {
 			hit->bit_off += btf_member_bit_offset(t, i) + sub.bit_off;
 			hit->bitfield = sub.bitfield;
 			hit->type = sub.type;
@@ -241,6 +258,7 @@ static int path_walk(const struct btf *btf, uint32_t sid, const char *type, cons
 		     struct member_hit *hit)
 {
 	const char *s = path;
+	uint32_t budget = MEMBER_VISITS_MAX;
 
 	hit->type = sid;
 	while (*s) {
@@ -252,7 +270,15 @@ static int path_walk(const struct btf *btf, uint32_t sid, const char *type, cons
 		if (!cur || !btf_is_composite(btf__type_by_id(btf, cur)))
 			return vmt_error(-EINVAL, "%s.%s: '%.*s' is not a struct or union", type,
 					 path, (int)(s - path - 1), path);
-		if (!n || member_find(btf, cur, s, n, 0, hit))
+		if (!n)
+			return vmt_error(-ENOENT, "%s.%s: empty field name", type, path);
+		err = member_find(btf, cur, s, n, 0, &budget, hit);
+		if (err == -ELOOP)
+			return vmt_error(-ELOOP,
+					 "%s.%s: BTF nests anonymous members too deeply "
+					 "(corrupt or hostile type information)",
+					 type, path);
+		if (err)
 			return vmt_error(-ENOENT, "%s has no field '%.*s' (in %s.%s)", type, (int)n,
 					 s, type, path);
 		s += n;

@@ -263,8 +263,12 @@ int vmt_decompress(const void *in, size_t len, size_t size_hint, const char *wha
 	if (c == COMP_BZIP2 || c == COMP_LZO)
 		return vmt_error(-ENOTSUP, "%s: %s-compressed kernels are not supported", what,
 				 comp_names[c]);
-	/* Trust the hint only as a first allocation size, never as a bound. */
-	if (size_hint && size_hint <= VMT_VMLINUX_MAX) {
+	/*
+	 * Trust the hint only as a first allocation size, never as a bound,
+	 * and only where it is plausible: kernels compress 3-5x, so a hint
+	 * 32x over the input is a lie that would reserve memory for nothing.
+	 */
+	if (size_hint && size_hint <= VMT_VMLINUX_MAX && size_hint / 32 <= len) {
 		err = obuf_reserve(&o, size_hint + 64);
 		if (err)
 			return err;
