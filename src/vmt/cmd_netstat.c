@@ -241,10 +241,12 @@ int cmd_netstat(int argc, char **argv)
 		f.netns = all_netns ? 0 : l->init_netns_ino;
 		ns_print(l, &f, t.json);
 	}
-	partial = l && (l->flags & VMT_F_PARTIAL);
-	if (partial)
+	partial = l && (l->flags & (VMT_F_PARTIAL | VMT_F_TRUNCATED));
+	if (l && (l->flags & VMT_F_PARTIAL))
 		cli_err("netstat", "socket tables are corrupt, listing is incomplete: %s",
 			vmt_last_error());
+	else if (partial)
+		cli_err("netstat", "socket tables exceed vmt's bounds, listing is truncated");
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_socket_list_free(l);
 	cli_target_close(&t, g);
