@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arch/x86_64.h"
 #include "core/internal.h"
@@ -81,6 +82,12 @@ struct vmt_field_req {
 };
 
 int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, size_t n);
+
+/*
+ * A walker's offsets struct starts all "absent" (UINT32_MAX), so a field its
+ * request table forgot reads as absent, never as a plausible offset 0.
+ */
+#define VMT_OFFSETS_ABSENT(o) memset((o), 0xff, sizeof(*(o)))
 
 /* Request-table entries, inside a resolver whose offsets struct is named o. */
 #define VMT_FIELD(t, f, dst)                                                                       \

@@ -66,8 +66,10 @@ static int mod_offsets_resolve(struct vmt_guest *g, struct mod_offsets *o)
 	};
 	/* clang-format on */
 	uint32_t off, size;
-	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	int err;
 
+	VMT_OFFSETS_ABSENT(o);
+	err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 	if (err)
 		return err;
 	err = vmt_profile_field2(g->prof, "module", "name", &off, &o->name_size);

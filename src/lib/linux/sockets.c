@@ -67,8 +67,10 @@ static int sock_offsets_resolve(struct vmt_guest *g, struct sock_offsets *o)
 		VMT_FIELD("unix_address", "name", ua_name),
 	};
 	/* clang-format on */
-	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	int err;
 
+	VMT_OFFSETS_ABSENT(o);
+	err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
 	if (err)
 		return err;
 	/*

@@ -88,8 +88,7 @@ int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out)
 	o = malloc(sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	/* A field nobody asked for reads as "absent" (UINT32_MAX), never as offset 0. */
-	memset(o, 0xff, sizeof(*o));
+	VMT_OFFSETS_ABSENT(o);
 	err = task_offsets_resolve(g, o);
 	if (err) {
 		free(o);
