@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "vm/vm.h"
+#include "vmctl/vm.h"
 #include "vmemtrans.h"
 
 /* Exit status of every subcommand. */
@@ -27,6 +27,9 @@ int cmd_info(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_subhost(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 /* ------------------------------------------------ the guest a command reads */
 

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "vm/vm.h"
+#include "vmctl/vm.h"
 
 #define VM_DEFAULT_NAME "vmt"
 

@@ -24,6 +24,9 @@ static const struct subcommand subcommands[] = {
     {"mem", cmd_mem, "read guest memory (kernel, process or physical), translate, symbols"},
     {"vm", cmd_vm, "start, stop, list VMs; run a command in one through its agent"},
     {"profile", cmd_profile, "build or inspect a kernel profile (kallsyms + BTF)"},
+    {"hosts", cmd_hosts, "make or remove the emulated main host and sub-hosts (netns, veth, tc)"},
+    {"subhost", cmd_subhost, "serve a VM's sub-host memory over NBD (nbdkit, TLS-PSK)"},
+    {"split", cmd_split, "split migration: move a VM's memory to the main host + sub-hosts"},
 };
 
 static void usage(FILE *f)

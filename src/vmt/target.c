@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "vm/vm.h"
+#include "vmctl/vm.h"
 
 bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 {

@@ -21,7 +21,7 @@
 #include <json-c/json.h>
 
 #include "core/internal.h"
-#include "vm/qmp.h"
+#include "vmctl/qmp.h"
 
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "          \

@@ -27,8 +27,8 @@
 #include <cmocka.h>
 
 #include "core/internal.h"
-#include "vm/vm.h"
-#include "vm/vm_priv.h"
+#include "vmctl/vm.h"
+#include "vmctl/vm_priv.h"
 
 static char run_dir[] = "/tmp/vmt-test-run-XXXXXX";
 

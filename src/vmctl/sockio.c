@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "vm/sockio.h"
+#include "vmctl/sockio.h"
 
 #define RBUF_CHUNK   (64 * 1024)
 #define RBUF_TRICKLE 4096 /* a read below this is a trickle */

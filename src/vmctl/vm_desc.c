@@ -21,8 +21,8 @@
 #include <json-c/json.h>
 
 #include "core/internal.h"
-#include "vm/vm.h"
-#include "vm/vm_priv.h"
+#include "vmctl/vm.h"
+#include "vmctl/vm_priv.h"
 
 #define DESC_FILE_MAX (1u << 20)
 #define DESC_VERSION  1

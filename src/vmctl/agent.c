@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "vm/sockio.h"
-#include "vm/vm.h"
+#include "vmctl/sockio.h"
+#include "vmctl/vm.h"
 
 #define AGENT_LINE_MAX	    4096
 #define AGENT_PING_EVERY_MS 200

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "vm/qmp.h"
-#include "vm/sockio.h"
+#include "vmctl/qmp.h"
+#include "vmctl/sockio.h"
 
 struct vmt_qmp {
 	int fd;

@@ -27,10 +27,10 @@
 #include "core/internal.h"
 #include <json-c/json.h>
 
-#include "vm/qmp.h"
-#include "vm/sockio.h"
-#include "vm/vm.h"
-#include "vm/vm_priv.h"
+#include "vmctl/qmp.h"
+#include "vmctl/sockio.h"
+#include "vmctl/vm.h"
+#include "vmctl/vm_priv.h"
 
 #define VM_MEM_MIN	  (64ull << 20)
 #define VM_MEM_DEFAULT	  (512ull << 20)

@@ -3,7 +3,7 @@
 #ifndef VMT_VM_PRIV_H
 #define VMT_VM_PRIV_H
 
-#include "vm/vm.h"
+#include "vmctl/vm.h"
 
 /* Fill name, dir and the paths that the folder layout implies. */
 void vmt_vm_desc_layout(struct vmt_vm_desc *d, const char *dir, const char *name);
