@@ -71,6 +71,7 @@ struct vmt_mem_stats {
 	uint64_t tlb_misses;
 	uint64_t holes;	    /* pages absent from the source (sparse file holes) */
 	uint64_t evictions; /* cached pages dropped to make room (cache full) */
+	uint64_t remote;    /* pages on a split VM's sub-hosts, not read */
 };
 
 /* ---------------------------------------------------------------- guest */
@@ -88,6 +89,13 @@ struct vmt_guest_opts {
 	uint64_t below_4g;	 /* override RAM bytes below 4 GiB (0: from machine) */
 	size_t cache_pages;	 /* page-cache capacity (0: default) */
 	uint64_t ram_size;	 /* the VM's RAM size if known: a shorter file is truncated */
+	/*
+	 * A split VM's page table (next to its memory file): pages that live on
+	 * sub-hosts are then reported unreadable (-ENODATA; the objects that
+	 * need them are flagged VMT_F_PARTIAL) instead of being read as the
+	 * zeros of the file's holes.  NULL: an unsplit VM.
+	 */
+	const char *pagetable_path;
 };
 
 /* Open a guest; on failure NULL, errno set and vmt_last_error() says why. */

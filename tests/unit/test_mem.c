@@ -4,6 +4,7 @@
  * cache above them.  No VM: guest RAM is a buffer or a sparse tmpfs file.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "core/internal.h"
 #include "mem/mem.h"
 #include "memsrc/memsrc.h"
+#include "pagetable/pagetable.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -511,6 +513,198 @@ static void test_file_open_errors(void **state)
 	assert_int_equal(vmt_memsrc_file_open(f->path, &l, &src), -EINVAL);
 }
 
+/* ------------------------------------------------ split VM: page table */
+
+#define PT_SHIFT       16 /* 64 KiB chunks */
+#define PT_CHUNK_PAGES (1u << (PT_SHIFT - 12))
+
+/* A page table for the fixture's file with one sub-host; its path in f->path + ".pt". */
+static void pt_make(struct shm_fixture *f, struct vmt_pt *pt, char *path, size_t path_sz)
+{
+	struct vmt_pt_host host = {.addr = "127.0.0.1:10809", .name = "sub1", .quota_chunks = 1024};
+	struct vmt_pt_create_opts o = {.sz = sizeof(o),
+				       .ram_size = SHM_SIZE,
+				       .chunk_shift = PT_SHIFT,
+				       .nr_hosts = 1,
+				       .hosts = &host};
+
+	snprintf(path, path_sz, "%s.pt", f->path);
+	unlink(path);
+	assert_int_equal(vmt_pt_create(path, &o, pt), 0);
+}
+
+static struct vmt_mem *split_open_mem(struct shm_fixture *f, const char *pt_path)
+{
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src;
+	struct vmt_mem *m;
+
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open(f->path, &l, pt_path, &src), 0);
+	assert_int_equal(vmt_mem_new(src, 0, &m), 0);
+	return m;
+}
+
+/* The page table, not the file, says where a page is; sub-host pages are -ENODATA. */
+static void test_split_locations(void **state)
+{
+	struct shm_fixture *f = *state;
+	uint64_t data_chunk = (uint64_t)SHM_DATA / PT_CHUNK_PAGES, v;
+	blkcnt_t before = shm_blocks(f);
+	char path[96];
+	struct vmt_pt pt;
+	struct vmt_mem *m;
+
+	pt_make(f, &pt, path, sizeof(path));
+	assert_int_equal(vmt_pt_set(&pt, data_chunk, VMT_PT_MAIN, -1), 0);
+	assert_int_equal(vmt_pt_set(&pt, 0, VMT_PT_SUB + 0, -1), 0);
+	m = split_open_mem(f, path);
+	/* MAIN: the file's data; a hole inside a MAIN chunk is a page of zeros */
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096ull, &v), 0);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+	assert_int_equal(vmt_mem_read_u64(m, (SHM_DATA + 1) * 4096ull, &v), 0);
+	assert_int_equal(v, 0);
+	/* on a sub-host: not read, counted, never the zeros of the hole */
+	assert_int_equal(vmt_mem_read_u64(m, 8, &v), -ENODATA);
+	assert_int_equal(vmt_mem_read_u64(m, 4096 * 3, &v), -ENODATA);
+	assert_int_equal(vmt_mem_stats_ptr(m)->remote, 2);
+	/* ABSENT: zeros */
+	assert_int_equal(vmt_mem_read_u64(m, PT_CHUNK_PAGES * 4096ull * 5, &v), 0);
+	assert_int_equal(v, 0);
+	vmt_mem_free(m);
+	assert_int_equal(shm_blocks(f), before);
+	vmt_pt_close(&pt);
+	unlink(path);
+}
+
+/* A chunk stuck in motion (a pager waiting on a dead sub-host) is an error, not zeros. */
+static void test_split_stuck_chunk(void **state)
+{
+	struct shm_fixture *f = *state;
+	uint64_t data_chunk = (uint64_t)SHM_DATA / PT_CHUNK_PAGES, old, v = 1;
+	char path[96];
+	struct vmt_pt pt;
+	struct vmt_mem *m;
+
+	pt_make(f, &pt, path, sizeof(path));
+	assert_int_equal(vmt_pt_set(&pt, data_chunk, VMT_PT_MAIN, -1), 0);
+	assert_int_equal(vmt_pt_move_begin(&pt, data_chunk, &old), 0);
+	m = split_open_mem(f, path);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096ull, &v), -EAGAIN);
+	assert_non_null(strstr(vmt_last_error(), "kept moving"));
+	assert_int_equal(vmt_pt_move_end(&pt, data_chunk, VMT_PT_MAIN, -1), 0);
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096ull, &v), 0);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+	vmt_mem_free(m);
+	vmt_pt_close(&pt);
+	unlink(path);
+}
+
+struct flipper {
+	struct vmt_pt *pt;
+	int fd;
+	uint64_t chunk;
+	_Atomic int stop;
+	unsigned moves;
+};
+
+/* A writer that rewrites a chunk under the seqlock, as the pager does. */
+static void *flipper_run(void *arg)
+{
+	struct flipper *fl = arg;
+	static uint64_t page[512];
+	uint64_t old;
+
+	for (uint64_t gen = 1; !fl->stop && gen < 200000; gen++) {
+		if (vmt_pt_move_begin(fl->pt, fl->chunk, &old))
+			break;
+		for (unsigned i = 0; i < 512; i++)
+			page[i] = gen;
+		for (unsigned p = 0; p < PT_CHUNK_PAGES; p++)
+			if (pwrite(fl->fd, page, sizeof(page),
+				   (off_t)(((fl->chunk << PT_SHIFT)) + p * 4096ull)) != 4096)
+				break;
+		vmt_pt_move_end(fl->pt, fl->chunk, VMT_PT_MAIN, -1);
+		fl->moves++;
+	}
+	return NULL;
+}
+
+/* Reads that race a writer are retried: every page read is one generation throughout. */
+static void test_split_reads_race_moves(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct flipper fl = {.fd = f->fd, .chunk = 7};
+	uint64_t page[512];
+	unsigned torn = 0, ok = 0, again = 0;
+	struct vmt_memsrc *src;
+	struct vmt_ram_layout l;
+	char path[96];
+	struct vmt_pt pt;
+	pthread_t th;
+
+	pt_make(f, &pt, path, sizeof(path));
+	assert_int_equal(vmt_pt_set(&pt, fl.chunk, VMT_PT_MAIN, -1), 0);
+	fl.pt = &pt;
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open(f->path, &l, path, &src), 0);
+	assert_int_equal(pthread_create(&th, NULL, flipper_run, &fl), 0);
+	for (unsigned i = 0; i < 20000; i++) {
+		uint64_t pfn = (fl.chunk << (PT_SHIFT - 12)) + i % PT_CHUNK_PAGES;
+		int err = vmt_memsrc_read_page(src, pfn, page);
+
+		if (err == -EAGAIN) {
+			again++;
+			continue;
+		}
+		assert_int_equal(err, 0);
+		for (unsigned w = 1; w < 512; w++)
+			torn += page[w] != page[0];
+		ok++;
+	}
+	fl.stop = 1;
+	pthread_join(th, NULL);
+	print_message("split race: %u reads, %u gave up, %u moves by the writer\n", ok, again,
+		      fl.moves);
+	assert_int_equal(torn, 0);
+	assert_true(ok > 0);
+	vmt_memsrc_free(src);
+	vmt_pt_close(&pt);
+	unlink(path);
+}
+
+static void test_split_open_errors(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src;
+	char path[96];
+	struct vmt_pt pt;
+	int fd;
+
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open(f->path, &l, "/dev/shm/vmt-no-such-pt", &src),
+			 -ENOENT);
+	assert_null(src);
+	/* a file that is not a page table */
+	snprintf(path, sizeof(path), "%s.junk", f->path);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	close(fd);
+	assert_int_equal(vmt_memsrc_split_open(f->path, &l, path, &src), -EBADMSG);
+	unlink(path);
+	/* a page table of another VM size */
+	pt_make(f, &pt, path, sizeof(path));
+	vmt_pt_close(&pt);
+	assert_int_equal(ftruncate(f->fd, SHM_SIZE * 2), 0);
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE * 2, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open(f->path, &l, path, &src), -EINVAL);
+	assert_non_null(strstr(vmt_last_error(), "is for"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +727,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_split_layout, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_open_errors, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_locations, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_stuck_chunk, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_reads_race_moves, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_open_errors, shm_setup, shm_teardown),
 	};
 
 	vmt_set_log(NULL, NULL, VMT_LOG_ERROR);

@@ -41,7 +41,10 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	err = vmt_ram_layout_x86(size, o->machine ? o->machine : "pc", o->below_4g, &layout);
 	if (err)
 		return err;
-	err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
+	if (o->pagetable_path)
+		err = vmt_memsrc_split_open(o->mem_path, &layout, o->pagetable_path, &src);
+	else
+		err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
 	if (err)
 		return err;
 	err = vmt_mem_new(src, o->cache_pages, &g->mem);

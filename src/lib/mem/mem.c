@@ -121,7 +121,7 @@ static uint32_t slot_take(struct vmt_mem *m)
 
 static int page_fill(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 {
-	uint64_t holes = m->src->holes;
+	uint64_t holes = m->src->holes, remote = m->src->remote;
 	uint32_t n = slot_take(m);
 	uint8_t *data = m->arena + ((size_t)n << VMT_PAGE_SHIFT);
 	uint64_t i;
@@ -129,6 +129,7 @@ static int page_fill(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 
 	err = vmt_memsrc_read_page(m->src, pfn, data);
 	m->stats.holes += m->src->holes - holes;
+	m->stats.remote += m->src->remote - remote;
 	if (err)
 		return err; /* slot n stays free: its gen is not current */
 	m->stats.pages_read++;

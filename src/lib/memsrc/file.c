@@ -10,6 +10,11 @@
  * Holes are found without extra syscalls for ordinary pages: only a page
  * that reads as all zeros is asked about with lseek(SEEK_DATA), which on
  * tmpfs answers per page from the page cache and swap.
+ *
+ * A split VM's file comes with its page table (vmt_memsrc_split_open): then
+ * the page table, not the file, says where a page is, and every read
+ * follows its seqlock so that a chunk paged out (hole punched) or in while
+ * it was read is read again.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 
 #include "core/internal.h"
 #include "memsrc/memsrc.h"
+#include "pagetable/pagetable.h"
 
 struct memsrc_file {
 	struct vmt_memsrc base; /* first: the ops get &base */
@@ -26,6 +32,7 @@ struct memsrc_file {
 	unsigned flags; /* enum vmt_memsrc_file_flags */
 	struct vmt_ram_layout layout;
 	char *path;
+	struct vmt_pt pt; /* split VM: its page table (pt.hdr NULL otherwise) */
 };
 
 /* File offset of guest-physical frame pfn; false if pfn is not RAM. */
@@ -89,15 +96,11 @@ static int file_pread_page(const struct memsrc_file *f, uint64_t off, void *page
 	return 0;
 }
 
-static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
+/* One page of an unsplit VM's file: a hole is zeros (or -ENODATA by flag). */
+static int file_read_plain(struct memsrc_file *f, uint64_t off, void *page)
 {
-	struct memsrc_file *f = (struct memsrc_file *)src;
-	uint64_t off;
-	int err;
+	int err = file_pread_page(f, off, page);
 
-	if (!file_offset_of(f, pfn, &off))
-		return -EFAULT;
-	err = file_pread_page(f, off, page);
 	if (err)
 		return err;
 	if (!page_is_zero(page))
@@ -109,14 +112,62 @@ static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 	 */
 	if (!file_is_hole(f, off))
 		return file_pread_page(f, off, page);
-	src->holes++;
+	f->base.holes++;
 	return (f->flags & VMT_MEMSRC_HOLE_ENODATA) ? -ENODATA : 0;
+}
+
+/*
+ * One page of a split VM: where the page table says, read under its
+ * seqlock.  A page on a sub-host is -ENODATA: the runtime does not fetch
+ * it (yet), and it is never read as the zeros of the file's hole.
+ */
+static int split_read_page(struct memsrc_file *f, uint64_t off, void *page)
+{
+	uint64_t chunk = vmt_pt_chunk_of(&f->pt, off), e;
+	int err;
+
+	if (chunk >= f->pt.hdr->nr_chunks)
+		return vmt_error(-EFAULT, "offset %#llx is past the page table's %llu chunks",
+				 (unsigned long long)off, (unsigned long long)f->pt.hdr->nr_chunks);
+	for (unsigned try = 0; try < VMT_SPLIT_READ_TRIES; try++) {
+		err = vmt_pt_read_begin(&f->pt, chunk, VMT_SPLIT_MOVE_WAIT_MS, &e);
+		if (err)
+			break;
+		if (vmt_pt_loc_host(vmt_pt_e_loc(e)) >= 0) {
+			f->base.remote++;
+			return -ENODATA;
+		}
+		if (vmt_pt_e_loc(e) == VMT_PT_ABSENT)
+			memset(page, 0, VMT_PAGE_SIZE);
+		else if ((err = file_pread_page(f, off, page)))
+			return err;
+		if (!vmt_pt_read_retry(&f->pt, chunk, e))
+			return 0;
+		err = -EAGAIN;
+	}
+	return vmt_error(err,
+			 "chunk %llu of %s kept moving while it was read (pager busy or "
+			 "a sub-host not answering)",
+			 (unsigned long long)chunk, f->path);
+}
+
+static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t off;
+
+	if (!file_offset_of(f, pfn, &off))
+		return -EFAULT;
+	if (f->pt.hdr)
+		return split_read_page(f, off, page);
+	return file_read_plain(f, off, page);
 }
 
 static void file_destroy(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
 
+	vmt_pt_close(&f->pt);
 	close(f->fd);
 	free(f->path);
 	free(f);
@@ -217,4 +268,32 @@ int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
 			 struct vmt_memsrc **out)
 {
 	return vmt_memsrc_file_open_flags(path, layout, 0, out);
+}
+
+int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
+			  const char *pagetable_path, struct vmt_memsrc **out)
+{
+	struct memsrc_file *f;
+	struct stat st;
+	int err = vmt_memsrc_file_open_flags(path, layout, VMT_MEMSRC_HOLE_ENODATA, out);
+
+	if (err)
+		return err;
+	f = (struct memsrc_file *)*out;
+	err = vmt_pt_open(pagetable_path, false, &f->pt);
+	if (err) {
+		vmt_memsrc_free(*out);
+		*out = NULL;
+		return vmt_error(err, "page table %s: %s", pagetable_path,
+				 err == -EBADMSG ? "corrupt or not a VMemTrans page table"
+						 : strerror(-err));
+	}
+	if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size != f->pt.hdr->ram_size) {
+		err = vmt_error(-EINVAL, "page table %s is for %llu bytes of RAM, %s has %llu",
+				pagetable_path, (unsigned long long)f->pt.hdr->ram_size, path,
+				(unsigned long long)st.st_size);
+		vmt_memsrc_free(*out);
+		*out = NULL;
+	}
+	return err;
 }

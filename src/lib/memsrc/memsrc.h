@@ -34,6 +34,11 @@ struct vmt_memsrc {
 	 * as zeros or as -ENODATA; the page cache folds this into its stats.
 	 */
 	uint64_t holes;
+	/*
+	 * Pages read_page did not read because the page table places them on
+	 * a sub-host (-ENODATA); only a split VM's source counts these.
+	 */
+	uint64_t remote;
 };
 
 /* One contiguous piece of guest RAM inside a RAM file. */
@@ -79,6 +84,22 @@ enum vmt_memsrc_file_flags {
  */
 int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *layout,
 			       unsigned flags, struct vmt_memsrc **out);
+
+/*
+ * A split VM's memory file with its page table (src/pagetable/pagetable.h,
+ * opened read-only): a page whose chunk lives on a sub-host reads as
+ * -ENODATA (counted in remote), a chunk that is ABSENT reads as zeros
+ * without touching the file, a MAIN chunk is pread.  Every read follows the
+ * page table's seqlock: a chunk that moved while it was read is read again,
+ * at most VMT_SPLIT_READ_TRIES times, then -EAGAIN (never zeros passed off
+ * as data).  Errors of the page table: -ENOENT, -EBADMSG (corrupt), -EINVAL
+ * (its RAM size differs from the file's).
+ */
+int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
+			  const char *pagetable_path, struct vmt_memsrc **out);
+
+#define VMT_SPLIT_READ_TRIES   8
+#define VMT_SPLIT_MOVE_WAIT_MS 2000 /* longest wait for one chunk in motion */
 
 /* One past the highest guest-physical byte of layout (0 if empty). */
 uint64_t vmt_ram_layout_end(const struct vmt_ram_layout *layout);
