@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the VMemTrans test guest (see guest/README.md):
 #   <out>/vmlinuz, <out>/kernel-release, <out>/config   Debian's current cloud kernel
-#   <out>/initramfs.cpio.gz                             busybox, vmt-agent, vmt-workload, modules, /init
+#   <out>/initramfs.cpio.gz                             busybox, vmt-agent, vmt-workload,
+#                                                       vmt-memcheck, modules, /init
 # The kernel package is downloaded into <cache>/kernel/ and unpacked there, never installed.
 # Idempotent: when nothing changed it only resolves the kernel package and returns.
 set -euo pipefail
@@ -11,7 +12,7 @@ usage() {
 usage: $0 [--cache DIR] [--out DIR] [--bin DIR]
   --cache DIR  downloads and unpacked kernel    (default: \$VMT_CACHE or <repo>/cache)
   --out DIR    where the guest image is written (default: \$VMT_GUEST_DIR or <repo>/build/guest)
-  --bin DIR    meson build dir with guest/vmt-agent and guest/vmt-workload
+  --bin DIR    meson build dir with guest/vmt-agent, guest/vmt-workload, guest/vmt-memcheck
                (default: \$VMT_BUILD_DIR or <repo>/build)
 EOF
 }
@@ -106,10 +107,10 @@ moddir=$kdir/lib/modules/$rel
 # ---- guest programs from the meson build dir ----
 
 if [[ -f $bin/build.ninja ]] && command -v ninja >/dev/null; then
-	ninja -C "$bin" guest/vmt-agent guest/vmt-workload >/dev/null ||
+	ninja -C "$bin" guest/vmt-agent guest/vmt-workload guest/vmt-memcheck >/dev/null ||
 		log "warning: ninja failed, using the existing binaries"
 fi
-for prog in vmt-agent vmt-workload; do
+for prog in vmt-agent vmt-workload vmt-memcheck; do
 	[[ -x $bin/guest/$prog ]] ||
 		die "$bin/guest/$prog missing: run 'meson setup build && ninja -C build' (or pass --bin)"
 	if LC_ALL=C readelf -lW "$bin/guest/$prog" | grep -q 'program interpreter'; then
@@ -149,7 +150,7 @@ stamp=$(
 	{
 		echo "${deb##*/} $rel ${mod_order[*]}"
 		sha256sum "$here/build.sh" "$here/rootfs/init" "$here"/rootfs/etc/* /bin/busybox \
-			"$bin/guest/vmt-agent" "$bin/guest/vmt-workload" | cut -d' ' -f1
+			"$bin/guest/vmt-agent" "$bin/guest/vmt-workload" "$bin/guest/vmt-memcheck" | cut -d' ' -f1
 	} | sha256sum | cut -d' ' -f1
 )
 if [[ -f $out/.stamp && $(<"$out/.stamp") == "$stamp" && -f $out/vmlinuz && -f $out/initramfs.cpio.gz ]]; then
@@ -168,7 +169,8 @@ install -m 755 /bin/busybox "$stage/bin/busybox"
 while IFS= read -r applet; do
 	[[ -e $stage/$applet || -L $stage/$applet ]] || ln -s /bin/busybox "$stage/$applet"
 done < <(/bin/busybox --list-full)
-install -m 755 "$bin/guest/vmt-agent" "$bin/guest/vmt-workload" "$stage/bin/"
+install -m 755 "$bin/guest/vmt-agent" "$bin/guest/vmt-workload" "$bin/guest/vmt-memcheck" \
+	"$stage/bin/"
 install -m 755 "$here/rootfs/init" "$stage/init"
 for f in "$here"/rootfs/etc/*; do
 	install -m 644 "$f" "$stage/etc/"
