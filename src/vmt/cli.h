@@ -40,6 +40,8 @@ struct cli_target {
 	const char *cache_dir; /* --cache-dir DIR */
 	const char *system_map;
 	const char *machine;	    /* --machine pc|q35 */
+	const char *pagetable;	    /* --pagetable FILE: a split VM's page table */
+	const char *cmd;	    /* the command, for messages (set by open) */
 	bool json;		    /* --json */
 	bool stats;		    /* --stats: pages read, time, to stderr */
 	bool pause;		    /* --pause: stop the VM's vCPUs while reading */
@@ -54,6 +56,7 @@ enum {
 	OPT_CACHE_DIR,
 	OPT_SYSTEM_MAP,
 	OPT_MACHINE,
+	OPT_PAGETABLE,
 	OPT_JSON,
 	OPT_STATS,
 	OPT_PAUSE,
@@ -67,6 +70,7 @@ enum {
 	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},                                 \
 	    {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},                               \
 	    {"machine", required_argument, NULL, OPT_MACHINE},                                     \
+	    {"pagetable", required_argument, NULL, OPT_PAGETABLE},                                 \
 	    {"json", no_argument, NULL, OPT_JSON}, {"stats", no_argument, NULL, OPT_STATS},        \
 	    {"pause", no_argument, NULL, OPT_PAUSE},                                               \
 	{                                                                                          \
@@ -78,6 +82,7 @@ enum {
 	"  --mem FILE         a QEMU RAM file (memory-backend-file) ...\n"                         \
 	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"             \
 	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"       \
+	"  --pagetable FILE   a split VM's page table (--vm finds it in the descriptor)\n"         \
 	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                 \
 	"  --system-map FILE  optional System.map (symbols come from kallsyms otherwise)\n"        \
 	"  --pause            with --vm: stop the VM while reading, for a consistent view\n"       \
@@ -92,8 +97,12 @@ int cli_target_check(const char *cmd, const struct cli_target *t);
 /* Open the guest named by t (pausing it with --pause); prints the error and
  * returns NULL on failure. */
 struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t);
-/* Close g and resume the VM if cli_target_open() paused it. */
-void cli_target_close(struct cli_target *t, struct vmt_guest *g);
+/*
+ * Close g and resume the VM if cli_target_open() paused it.  EXIT_FAIL
+ * (after saying so) if the listing needed pages that live on a split VM's
+ * sub-hosts and were not read, else EXIT_OK.
+ */
+int cli_target_close(struct cli_target *t, struct vmt_guest *g);
 /* Listing done: print --stats line (pages read, cache hits, ms). */
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms);
 double cli_now_ms(void);

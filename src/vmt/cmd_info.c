@@ -103,6 +103,7 @@ int cmd_info(int argc, char **argv)
 	else
 		info_text(&ki, &si, have_si);
 	cli_target_stats(&t, g, cli_now_ms() - t0);
-	cli_target_close(&t, g);
+	if (cli_target_close(&t, g))
+		have_si = false;
 	return have_si ? EXIT_OK : EXIT_FAIL;
 }

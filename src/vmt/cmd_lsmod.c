@@ -102,6 +102,7 @@ int cmd_lsmod(int argc, char **argv)
 			vmt_last_error());
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_module_list_free(l);
-	cli_target_close(&t, g);
+	if (cli_target_close(&t, g))
+		partial = true;
 	return err || partial ? EXIT_FAIL : EXIT_OK;
 }

@@ -249,6 +249,7 @@ int cmd_netstat(int argc, char **argv)
 		cli_err("netstat", "socket tables exceed vmt's bounds, listing is truncated");
 	cli_target_stats(&t, g, cli_now_ms() - t0);
 	vmt_socket_list_free(l);
-	cli_target_close(&t, g);
+	if (cli_target_close(&t, g))
+		partial = true;
 	return err || partial ? EXIT_FAIL : EXIT_OK;
 }

@@ -221,6 +221,7 @@ int cmd_ps(int argc, char **argv)
 	cli_target_stats(&o.t, g, cli_now_ms() - t0);
 out:
 	vmt_task_list_free(l);
-	cli_target_close(&o.t, g);
+	if (cli_target_close(&o.t, g) && ret == EXIT_OK)
+		ret = EXIT_FAIL;
 	return ret;
 }

@@ -30,6 +30,9 @@ bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 	case OPT_MACHINE:
 		t->machine = arg;
 		return true;
+	case OPT_PAGETABLE:
+		t->pagetable = arg;
+		return true;
 	case OPT_JSON:
 		t->json = true;
 		return true;
@@ -98,16 +101,41 @@ static int cli_target_pause(const char *cmd, struct cli_target *t, const struct 
 	return err;
 }
 
-void cli_target_close(struct cli_target *t, struct vmt_guest *g)
+/*
+ * A split VM's pages on sub-hosts are not read (the runtime's fetch methods
+ * come next): say how many, so that entries marked partial are explained,
+ * and fail the command.
+ */
+static int cli_target_remote_check(const struct cli_target *t, struct vmt_guest *g)
 {
+	struct vmt_mem_stats st;
+
+	if (!g)
+		return EXIT_OK;
+	vmt_mem_stats(g, &st);
+	if (!st.remote)
+		return EXIT_OK;
+	cli_err(t->cmd,
+		"%llu guest page%s needed here live%s on sub-hosts and were not read "
+		"(split VM): entries marked partial are incomplete",
+		(unsigned long long)st.remote, st.remote == 1 ? "" : "s",
+		st.remote == 1 ? "s" : "");
+	return EXIT_FAIL;
+}
+
+int cli_target_close(struct cli_target *t, struct vmt_guest *g)
+{
+	int ret = cli_target_remote_check(t, g);
+
 	vmt_guest_close(g);
 	if (!t->paused)
-		return;
+		return ret;
 	if (vmt_vm_pause(t->paused, false))
 		fprintf(stderr, "vmt: could not resume VM '%s': %s; run 'vmt vm resume %s'\n",
 			t->paused->name, vmt_last_error(), t->paused->name);
 	free(t->paused);
 	t->paused = NULL;
+	return ret;
 }
 
 struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
@@ -117,8 +145,10 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 	struct vmt_guest *g;
 	int err;
 
+	t->cmd = cmd;
 	if (cli_target_check(cmd, t))
 		return NULL;
+	o.pagetable_path = t->pagetable;
 	if (t->mem) {
 		o.mem_path = t->mem;
 		o.kernel_path = t->kernel;
@@ -156,8 +186,9 @@ void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms
 	vmt_mem_stats(g, &st);
 	fprintf(stderr,
 		"stats: %.2f ms, pages read %llu, cache hits %llu, tlb hits %llu, "
-		"tlb misses %llu, evictions %llu, bytes copied %llu\n",
+		"tlb misses %llu, evictions %llu, bytes copied %llu, pages on sub-hosts %llu\n",
 		ms, (unsigned long long)st.pages_read, (unsigned long long)st.cache_hits,
 		(unsigned long long)st.tlb_hits, (unsigned long long)st.tlb_misses,
-		(unsigned long long)st.evictions, (unsigned long long)st.bytes_copied);
+		(unsigned long long)st.evictions, (unsigned long long)st.bytes_copied,
+		(unsigned long long)st.remote);
 }
