@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -28,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "vmctl/qmp.h"
+#include "vmctl/spawn.h"
 #include "vmctl/sockio.h"
 #include "vmctl/vm.h"
 #include "vmctl/vm_priv.h"
@@ -458,7 +460,7 @@ struct spawn_msg {
 };
 
 /* In the grandchild: stdio to the log, clean signal state, exec.  Never returns. */
-static void spawn_exec(char *const argv[], const char *log_path, int status_fd)
+static void spawn_exec(char *const argv[], const struct vmt_spawn_opts *o, int status_fd)
 {
 	struct spawn_msg m = {'E', 0};
 	sigset_t all;
@@ -475,7 +477,7 @@ static void spawn_exec(char *const argv[], const char *log_path, int status_fd)
 		dup2(fd, 0);
 		close(fd);
 	}
-	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -484,7 +486,16 @@ static void spawn_exec(char *const argv[], const char *log_path, int status_fd)
 	}
 	/* The caller's descriptors are not QEMU's business. */
 	close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-	execv(argv[0], argv);
+	if (o->netns_path) {
+		fd = open(o->netns_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			goto fail;
+	}
+	if (o->envp)
+		execve(argv[0], argv, o->envp);
+	else
+		execv(argv[0], argv);
+fail:
 	m.val = errno;
 	if (write(status_fd, &m, sizeof(m)) < 0)
 		_exit(126);
@@ -492,7 +503,7 @@ static void spawn_exec(char *const argv[], const char *log_path, int status_fd)
 }
 
 /* In the child: new session, fork QEMU, report its pid, exit. */
-static void spawn_middle(char *const argv[], const char *log_path, int status_fd)
+static void spawn_middle(char *const argv[], const struct vmt_spawn_opts *o, int status_fd)
 {
 	struct spawn_msg m = {'P', 0};
 	pid_t pid;
@@ -500,7 +511,7 @@ static void spawn_middle(char *const argv[], const char *log_path, int status_fd
 	setsid();
 	pid = fork();
 	if (pid == 0)
-		spawn_exec(argv, log_path, status_fd);
+		spawn_exec(argv, o, status_fd);
 	if (pid < 0)
 		m = (struct spawn_msg){'E', errno};
 	else
@@ -508,7 +519,7 @@ static void spawn_middle(char *const argv[], const char *log_path, int status_fd
 	_exit(write(status_fd, &m, sizeof(m)) == sizeof(m) ? 0 : 1);
 }
 
-static int vm_spawn(char *const argv[], const char *log_path, pid_t *pid_out)
+int vmt_spawn(char *const argv[], const struct vmt_spawn_opts *o, pid_t *pid_out)
 {
 	struct spawn_msg m;
 	int pfd[2], err = 0, status;
@@ -520,7 +531,7 @@ static int vm_spawn(char *const argv[], const char *log_path, pid_t *pid_out)
 	mid = fork();
 	if (mid == 0) {
 		close(pfd[0]);
-		spawn_middle(argv, log_path, pfd[1]);
+		spawn_middle(argv, o, pfd[1]);
 	}
 	close(pfd[1]);
 	if (mid < 0) {
@@ -650,7 +661,7 @@ static int start_launch(struct vmt_vm_desc *d)
 		r = vm_build_argv(d, qemu, &a);
 	snprintf(log_path, sizeof(log_path), "%s/qemu.log", d->dir);
 	if (!r)
-		r = vm_spawn(a.v, log_path, &d->qemu_pid);
+		r = vmt_spawn(a.v, &(struct vmt_spawn_opts){.log_path = log_path}, &d->qemu_pid);
 	argv_free(&a);
 	if (!r)
 		r = vmt_vm_desc_write(d);

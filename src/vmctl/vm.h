@@ -18,6 +18,30 @@
 
 #define VMT_VM_NAME_MAX 64
 
+/* Where a split VM's memory lives (`vmt split`); in vm.json under "split". */
+#define VMT_VM_SPLIT_HOSTS 16
+struct vmt_vm_split_host {
+	char name[64];	 /* as given: "sub1" or "HOST:PORT" */
+	char addr[128];	 /* HOST:PORT of its NBD server */
+	char export[64]; /* NBD export name ("" = default) */
+	bool ours;	 /* vmt started this export: stopped with the VM */
+};
+
+struct vmt_vm_split {
+	int gen;	       /* 0: not split; 1 after the first split, +1 each time */
+	char hosts_prefix[64]; /* `vmt hosts up --prefix` of named hosts, "" for addresses */
+	char main_netns[64];   /* network namespace QEMU runs in, "" = vmt's own */
+	char psk_file[4096];   /* TLS-PSK key file, "" when insecure */
+	bool insecure;
+	char pagetable[4096];
+	char pager_sock[4096];
+	char pager_conf[4096];
+	char devstate[4096];
+	uint64_t chunk_bytes, cap_bytes, main_bytes;
+	unsigned nr_hosts;
+	struct vmt_vm_split_host hosts[VMT_VM_SPLIT_HOSTS];
+};
+
 struct vmt_vm_desc {
 	char name[VMT_VM_NAME_MAX];
 	char dir[4096];	     /* descriptor folder */
@@ -32,8 +56,10 @@ struct vmt_vm_desc {
 	pid_t qemu_pid;
 	int nr_procs; /* workload processes requested */
 	bool kaslr, la57, kvm;
-	int64_t started_s;  /* epoch seconds */
-	char cmdline[2048]; /* guest kernel command line (-append) */
+	int64_t started_s;	   /* epoch seconds */
+	char cmdline[2048];	   /* guest kernel command line (-append) */
+	bool adopted;		   /* started by someone else, taken over by `vmt vm adopt` */
+	struct vmt_vm_split split; /* split.gen == 0: all RAM in mem_path */
 };
 
 struct vmt_vm_start_opts {

@@ -156,6 +156,72 @@ static const struct str_field {
     STR_FIELD(cmdline, false),
 };
 
+/* ------------------------------------------------ vm.json: split part */
+
+#define SPLIT_STR(f)                                                                               \
+	{                                                                                          \
+#f, offsetof(struct vmt_vm_split, f), sizeof(((struct vmt_vm_split *)0)->f)        \
+	}
+#define HOST_STR(f)                                                                                \
+	{                                                                                          \
+#f, offsetof(struct vmt_vm_split_host, f),                                         \
+		    sizeof(((struct vmt_vm_split_host *)0)->f)                                     \
+	}
+
+static const struct sub_str {
+	const char *key;
+	size_t off, sz;
+} split_strs[] = {SPLIT_STR(hosts_prefix), SPLIT_STR(main_netns), SPLIT_STR(psk_file),
+		  SPLIT_STR(pagetable),	   SPLIT_STR(pager_sock), SPLIT_STR(pager_conf),
+		  SPLIT_STR(devstate)},
+  host_strs[] = {HOST_STR(name), HOST_STR(addr), HOST_STR(export)};
+
+static int add_strs(struct json_object *o, const void *base, const struct sub_str *f, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad |= json_object_object_add(
+		    o, f[i].key, json_object_new_string((const char *)base + f[i].off));
+	return bad;
+}
+
+static struct json_object *split_host_json(const struct vmt_vm_split_host *h)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o && (add_strs(o, h, host_strs, ARRAY_SIZE(host_strs)) ||
+		  json_object_object_add(o, "ours", json_object_new_boolean(h->ours)))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static struct json_object *split_json(const struct vmt_vm_split *s)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	int bad = !o || !a;
+
+	if (!bad)
+		bad |= add_strs(o, s, split_strs, ARRAY_SIZE(split_strs));
+	bad |= !o || json_object_object_add(o, "gen", json_object_new_int(s->gen));
+	bad |= !o || json_object_object_add(o, "insecure", json_object_new_boolean(s->insecure));
+	bad |= !o || json_object_object_add(o, "chunk_bytes",
+					    json_object_new_int64((int64_t)s->chunk_bytes));
+	bad |= !o ||
+	       json_object_object_add(o, "cap_bytes", json_object_new_int64((int64_t)s->cap_bytes));
+	bad |= !o || json_object_object_add(o, "main_bytes",
+					    json_object_new_int64((int64_t)s->main_bytes));
+	for (unsigned i = 0; !bad && i < s->nr_hosts && i < VMT_VM_SPLIT_HOSTS; i++)
+		bad |= json_object_array_add(a, split_host_json(&s->hosts[i]));
+	if (!bad && !json_object_object_add(o, "hosts", a))
+		return o;
+	json_object_put(a);
+	json_object_put(o);
+	return NULL;
+}
+
 struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -175,6 +241,10 @@ struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *d)
 	bad |= json_object_object_add(o, "la57", json_object_new_boolean(d->la57));
 	bad |= json_object_object_add(o, "kvm", json_object_new_boolean(d->kvm));
 	bad |= json_object_object_add(o, "started_s", json_object_new_int64(d->started_s));
+	if (d->adopted)
+		bad |= json_object_object_add(o, "adopted", json_object_new_boolean(true));
+	if (d->split.gen > 0)
+		bad |= json_object_object_add(o, "split", split_json(&d->split));
 	if (!bad)
 		return o;
 fail:
@@ -325,6 +395,64 @@ static bool desc_get_bool(struct json_object *o, const char *key, bool dflt)
 	return json_object_get_boolean(v);
 }
 
+static bool get_strs(struct json_object *o, void *base, const struct sub_str *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v;
+		const char *s;
+
+		if (!json_object_object_get_ex(o, f[i].key, &v))
+			continue;
+		s = json_object_get_string(v);
+		if (!json_object_is_type(v, json_type_string) || strlen(s) >= f[i].sz)
+			return false;
+		memcpy((char *)base + f[i].off, s, strlen(s) + 1);
+	}
+	return true;
+}
+
+static uint64_t get_u64(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return 0;
+	return (uint64_t)json_object_get_int64(v);
+}
+
+/* The optional "split" object; absent in descriptors of VMs never split. */
+static int desc_split_from_json(struct json_object *o, const char *path, struct vmt_vm_split *s)
+{
+	struct json_object *sp, *a, *v;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, "split", &sp))
+		return 0;
+	if (!json_object_is_type(sp, json_type_object) ||
+	    !get_strs(sp, s, split_strs, ARRAY_SIZE(split_strs)))
+		return desc_bad(path, "bad 'split'");
+	s->gen = (int)VMT_MIN(get_u64(sp, "gen"), 1000000u);
+	s->chunk_bytes = get_u64(sp, "chunk_bytes");
+	s->cap_bytes = get_u64(sp, "cap_bytes");
+	s->main_bytes = get_u64(sp, "main_bytes");
+	s->insecure = desc_get_bool(sp, "insecure", false);
+	if (!json_object_object_get_ex(sp, "hosts", &a) || !json_object_is_type(a, json_type_array))
+		return 0;
+	n = json_object_array_length(a);
+	if (n > VMT_VM_SPLIT_HOSTS)
+		return desc_bad(path, "too many split hosts");
+	for (size_t i = 0; i < n; i++) {
+		v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_object) ||
+		    !get_strs(v, &s->hosts[i], host_strs, ARRAY_SIZE(host_strs)))
+			return desc_bad(path, "bad 'split' host");
+		s->hosts[i].ours = desc_get_bool(v, "ours", false);
+	}
+	s->nr_hosts = (unsigned)n;
+	return 0;
+}
+
 static int desc_from_json(struct json_object *o, const char *path, struct vmt_vm_desc *d)
 {
 	int64_t mem = 0, pid = 0, procs = 0, started = 0;
@@ -352,6 +480,10 @@ static int desc_from_json(struct json_object *o, const char *path, struct vmt_vm
 	d->kaslr = desc_get_bool(o, "kaslr", true);
 	d->la57 = desc_get_bool(o, "la57", false);
 	d->kvm = desc_get_bool(o, "kvm", false);
+	d->adopted = desc_get_bool(o, "adopted", false);
+	r = desc_split_from_json(o, path, &d->split);
+	if (r)
+		return r;
 	if (!d->machine[0])
 		vmt_strlcpy(d->machine, "pc", sizeof(d->machine));
 	return 0;
