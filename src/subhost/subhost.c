@@ -145,7 +145,7 @@ static int psk_find_username(const char *path, char *user, size_t sz)
 {
 	char line[USERNAME_MAX + 160];
 	FILE *f = fopen(path, "re");
-	int r = subhost_set_error(NULL, -EINVAL, "%s: no key for '%s'", path, user);
+	int r = -EINVAL;
 
 	if (!f)
 		return subhost_set_error(NULL, -errno, "%s: %s", path, strerror(errno));
@@ -164,6 +164,8 @@ static int psk_find_username(const char *path, char *user, size_t sz)
 	}
 	explicit_bzero(line, sizeof(line));
 	fclose(f);
+	if (r < 0)
+		subhost_set_error(NULL, r, "%s: no key for '%s'", path, *user ? user : "any user");
 	return r;
 }
 
@@ -215,21 +217,41 @@ static void set_nodelay(int fd)
 }
 
 /*
- * What went wrong in a handshake, as subhost.h promises it: a refused or
- * unreachable TCP connect keeps its errno; a TLS failure (wrong key, no
- * key, a server without TLS) is -EACCES; a server that hangs up is
- * -ECONNRESET; anything else is not NBD: -EPROTO.  libnbd gives TLS
- * failures no errno of their own, so its text decides.
+ * What went wrong in a connect, as subhost.h promises it: a TCP connect
+ * that failed keeps its errno (an unknown host name is -EHOSTUNREACH); a
+ * TLS failure (wrong key, no key, a server without TLS) is -EACCES; a
+ * server that hangs up is -ECONNRESET; anything else is not NBD: -EPROTO.
+ * libnbd gives TLS failures no errno of their own, so its text decides.
  */
-static int connect_errno(int e, const char *msg, bool tcp_up)
+static int connect_errno(int e, const char *msg)
 {
-	if (!tcp_up)
-		return e ? e : ECONNREFUSED;
-	if (msg && (strstr(msg, "TLS") || strstr(msg, "gnutls")))
+	switch (e) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+	case EADDRNOTAVAIL:
+		return e;
+	}
+	if (!msg)
+		return e ? e : EPROTO;
+	if (strstr(msg, "getaddrinfo"))
+		return EHOSTUNREACH;
+	if (strstr(msg, "TLS") || strstr(msg, "gnutls"))
 		return EACCES;
 	if (e == ECONNRESET || e == EPIPE)
 		return ECONNRESET;
 	return EPROTO;
+}
+
+static int connect_failed(void)
+{
+	const char *msg = nbd_get_error();
+	int e = connect_errno(nbd_get_errno(), msg);
+
+	return subhost_set_error(NULL, -e, "%s", msg ? msg : strerror(e));
 }
 
 /* The peer has a name once TCP is up: from then on, failures are the handshake's. */
@@ -275,12 +297,8 @@ static int connect_wait(struct nbd_handle *h, int timeout_ms)
 			rc = nbd_aio_notify_read(h);
 		else if (p.revents & POLLOUT)
 			rc = nbd_aio_notify_write(h);
-		if (rc < 0) {
-			const char *msg = nbd_get_error();
-			int e = connect_errno(nbd_get_errno(), msg, tcp_up);
-
-			return subhost_set_error(NULL, -e, "%s", msg ? msg : strerror(e));
-		}
+		if (rc < 0)
+			return connect_failed();
 	}
 	return 0;
 }
@@ -336,7 +354,7 @@ int vmt_subhost_connect(const struct vmt_subhost_opts *o, struct vmt_subhost **o
 		goto err;
 	}
 	if (nbd_aio_connect_tcp(s->nbd, host, port_str) < 0)
-		r = nbd_get_errno() ? -nbd_get_errno() : -ECONNREFUSED;
+		r = connect_failed();
 	else
 		r = connect_wait(s->nbd, c.connect_timeout_ms);
 	if (r < 0)
