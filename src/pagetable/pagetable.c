@@ -41,7 +41,8 @@ int vmt_pt_parse_size(const char *s, uint64_t *out)
 	unsigned shift = 0;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* A digit first: strtoull would take leading blanks and a sign (" -1" wraps). */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -316,8 +317,10 @@ int vmt_pt_move_begin(struct vmt_pt *pt, uint64_t i, uint64_t *old)
 	if (vmt_pt_e_moving(e))
 		return -EBUSY;
 	*old = e;
-	/* The odd sequence must be visible before any byte of the chunk changes. */
+	/* The odd sequence must be visible before any byte of the chunk changes:
+	 * a store, even seq_cst, does not order the stores after it; the fence does. */
 	atomic_store_explicit(&pt->entry[i], e + VMT_PT_SEQ_ONE, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_release);
 	return 0;
 }
 
