@@ -9,6 +9,8 @@
 #include "vmctl/vm.h"
 #include "vmemtrans.h"
 
+#define VMT_CLI_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 /* Exit status of every subcommand. */
 enum {
 	EXIT_OK = 0,

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -26,6 +27,17 @@ static json_object *lsmod_json(const struct vmt_module *m)
 	return o;
 }
 
+/* As kmod's lsmod: "Used by" is the count and the users without /proc's trailing comma. */
+static void lsmod_print_row(const struct vmt_module *m)
+{
+	size_t n = m->deps[0] == '-' ? 0 : strlen(m->deps);
+
+	if (n && m->deps[n - 1] == ',')
+		n--;
+	printf("%-19s %8llu  %d %.*s\n", m->name, (unsigned long long)m->size, m->refcnt, (int)n,
+	       m->deps);
+}
+
 static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
 {
 	json_object *a;
@@ -47,8 +59,7 @@ static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
 			printf("%s %llu %d %s %s 0x%016llx\n", m->name, (unsigned long long)m->size,
 			       m->refcnt, m->deps, m->state, (unsigned long long)m->base);
 		else
-			printf("%-19s %8llu  %d %s\n", m->name, (unsigned long long)m->size,
-			       m->refcnt, m->deps[0] == '-' ? "" : m->deps);
+			lsmod_print_row(m);
 	}
 }
 

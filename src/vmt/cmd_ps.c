@@ -43,17 +43,30 @@ static void ps_print_cmdline(const struct vmt_task *t)
 	}
 }
 
+/* Width of the COMM column: the longest name shown (kthread names run to 64). */
+static int ps_comm_width(const struct vmt_task_list *l, const struct ps_opts *o)
+{
+	size_t w = strlen("COMM");
+
+	for (size_t i = 0; i < l->n; i++)
+		if (o->pid < 0 || l->tasks[i].tgid == o->pid)
+			w = VMT_CLI_MAX(w, strlen(l->tasks[i].name));
+	return (int)w;
+}
+
 static void ps_print_table(const struct vmt_task_list *l, const struct ps_opts *o)
 {
-	printf("%7s %7s %7s %5s %5s %1s %4s %8s %-15s %s\n", "PID", "TID", "PPID", "UID", "GID",
-	       "S", "THR", "RSS_KB", "COMM", o->what & VMT_TASK_EXE ? "EXE  CMDLINE" : "CMDLINE");
+	int cw = ps_comm_width(l, o);
+
+	printf("%7s %7s %7s %5s %5s %1s %4s %8s %-*s %s\n", "PID", "TID", "PPID", "UID", "GID", "S",
+	       "THR", "RSS_KB", cw, "COMM", o->what & VMT_TASK_EXE ? "EXE  CMDLINE" : "CMDLINE");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vmt_task *t = &l->tasks[i];
 
 		if (o->pid >= 0 && t->tgid != o->pid)
 			continue;
-		printf("%7d %7d %7d %5u %5u %c %4u %8llu %-15s ", t->tgid, t->pid, t->ppid, t->euid,
-		       t->egid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4,
+		printf("%7d %7d %7d %5u %5u %c %4u %8llu %-*s ", t->tgid, t->pid, t->ppid, t->euid,
+		       t->egid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4, cw,
 		       t->name);
 		if (o->what & VMT_TASK_EXE)
 			printf("%s  ", t->exe ? t->exe : "-");
