@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * ctl.c - the command socket (pager_proto.h): a listener thread accepts,
+ * and each client (at most PAGER_MAX_CLIENTS) gets a thread of its own,
+ * so a long PAGEIN never holds up another client's STATS or PING.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pager/pager.h"
+#include "pager/pager_proto.h"
+
+#define CTL_BATCH_BYTES (8u << 20)
+#define CTL_BATCH_MAX	256
+
+struct ctl_client {
+	int fd;
+	pthread_t thr;
+	atomic_bool done;
+};
+
+static struct ctl_client clients[PAGER_MAX_CLIENTS];
+
+/* ------------------------------------------------------------ framing */
+
+/* Whole count or an error; -ECONNRESET on EOF; gives up on quit (polls 200 ms at a time). */
+static int ctl_io(int fd, void *buf, size_t len, bool wr)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct pollfd p = {.fd = fd, .events = wr ? POLLOUT : POLLIN};
+		ssize_t n;
+
+		if (atomic_load(&g.quit))
+			return -ECANCELED;
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = wr ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
+		       : recv(fd, (char *)buf + done, len - done, 0);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+		if (n > 0)
+			done += (size_t)n;
+	}
+	return 0;
+}
+
+static int ctl_reply(int fd, uint16_t op, int status, uint64_t value, const char *payload,
+		     uint32_t len)
+{
+	struct vmt_pager_rep rep = {
+	    .magic = VMT_PAGER_MAGIC,
+	    .version = VMT_PAGER_VERSION,
+	    .op = op,
+	    .status = status,
+	    .len = len,
+	    .value = value,
+	};
+	int err = ctl_io(fd, &rep, sizeof(rep), true);
+
+	return err || !len ? err : ctl_io(fd, (void *)payload, len, true);
+}
+
+/* -------------------------------------------------------------- STATS */
+
+static int hist_json(char *b, size_t n, const char *name, const struct pager_hist *h)
+{
+	return snprintf(
+	    b, n, "\"%s\":{\"n\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}", name,
+	    (unsigned long long)atomic_load(&h->n), (unsigned long long)pager_hist_pct(h, 50),
+	    (unsigned long long)pager_hist_pct(h, 90), (unsigned long long)pager_hist_pct(h, 99),
+	    (unsigned long long)atomic_load(&h->max));
+}
+
+int pager_stats_json(char *buf, size_t len)
+{
+	const struct pager_stats *s = &g.st;
+	const struct vmt_pt_header *h = g.pt.hdr;
+	size_t o = 0;
+
+#define J(...)	o += (size_t)snprintf(buf + o, o < len ? len - o : 0, __VA_ARGS__)
+#define C(name) J("\"" #name "\":%llu,", (unsigned long long)atomic_load(&s->name))
+	J("{\"pid\":%d,\"policy\":\"%s\",\"chunk_bytes\":%llu,", (int)getpid(),
+	  pager_policy_name(g.conf.policy), (unsigned long long)g.chunk);
+	C(faults);
+	C(wp_faults);
+	C(zero_fills);
+	C(pageins);
+	C(pageouts);
+	C(pageouts_skipped_clean);
+	C(pageouts_zero);
+	C(bytes_in);
+	C(bytes_out);
+	C(trims);
+	C(retries);
+	C(errors);
+	C(deferred);
+	C(cap_waits);
+	C(pagein_cmds);
+	J("\"resident_chunks\":%llu,\"absent_chunks\":%llu,\"cap_chunks\":%llu,",
+	  (unsigned long long)atomic_load(&h->main_chunks),
+	  (unsigned long long)atomic_load(&h->absent_chunks), (unsigned long long)g.cap_chunks);
+	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "fault_us", &s->fault_us);
+	J(",");
+	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "pagein_us", &s->pagein_us);
+	J(",\"hosts\":[");
+	for (unsigned k = 0; k < h->nr_hosts; k++)
+		J("%s{\"name\":\"%s\",\"addr\":\"%s\",\"chunks\":%llu,\"copies\":%llu,\"quota_"
+		  "chunks\":%llu}",
+		  k ? "," : "", h->hosts[k].name, h->hosts[k].addr,
+		  (unsigned long long)atomic_load(&h->hosts[k].chunks),
+		  (unsigned long long)atomic_load(&h->hosts[k].copies),
+		  (unsigned long long)h->hosts[k].quota_chunks);
+	J("]}");
+#undef C
+#undef J
+	return o < len ? (int)o : -ENOSPC;
+}
+
+/* ------------------------------------------------------------- PAGEIN */
+
+struct pagein_cursor {
+	const struct vmt_pager_range *r;
+	uint32_t n, ri;
+	uint64_t next; /* next chunk of range ri */
+	bool started;
+};
+
+/* The next chunk the ranges touch, or false when all are walked. */
+static bool cursor_peek(struct pagein_cursor *c, uint64_t *chunk)
+{
+	unsigned shift = g.pt.hdr->chunk_shift;
+
+	while (c->ri < c->n) {
+		const struct vmt_pager_range *r = &c->r[c->ri];
+		uint64_t last = r->len ? (r->off + r->len - 1) >> shift : 0;
+
+		if (!c->started) {
+			c->next = r->off >> shift;
+			c->started = true;
+		}
+		if (r->len && r->off + r->len > r->off && c->next <= last &&
+		    c->next < g.nr_chunks) {
+			*chunk = c->next;
+			return true;
+		}
+		c->ri++;
+		c->started = false;
+	}
+	return false;
+}
+
+/* Take the next chunks that need a fetch into jobs; stop at a chunk in motion or no room. */
+static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b, bool *blocked)
+{
+	size_t n = 0;
+	uint64_t i, bytes = 0, old;
+
+	*blocked = false;
+	while (n < CTL_BATCH_MAX && bytes + g.chunk <= CTL_BATCH_BYTES && cursor_peek(cur, &i)) {
+		uint64_t e = vmt_pt_load(&g.pt, i);
+		int k = vmt_pt_loc_host(vmt_pt_e_loc(e));
+
+		if (pager_job_find_locked(i) || (k >= 0 && !pager_admit_ok_locked(1))) {
+			*blocked = true;
+			break;
+		}
+		cur->next++;
+		if (k < 0 || (unsigned)k >= g.pt.hdr->nr_hosts)
+			continue;
+		b[n] = pager_job_new_locked(i, JOB_IN);
+		if (!b[n])
+			break;
+		b[n]->host = k;
+		b[n]->parts = 1;
+		g.inflight_in++;
+		vmt_pt_move_begin(&g.pt, i, &old);
+		bytes += g.chunk;
+		n++;
+	}
+	return n;
+}
+
+/* One read per run of consecutive chunks on one sub-host, all runs in flight at once. */
+static int pagein_fetch(struct pager_conns *c, struct pager_job **b, size_t n, char *buf,
+			uint64_t deadline)
+{
+	struct vmt_subhost_io io[CTL_BATCH_MAX];
+	int hosts[CTL_BATCH_MAX];
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = b[i]->chunk << g.pt.hdr->chunk_shift,
+			 len = pager_chunk_len(b[i]->chunk);
+
+		if (m && hosts[m - 1] == b[i]->host && io[m - 1].off + io[m - 1].len == off) {
+			io[m - 1].len += len;
+			continue;
+		}
+		hosts[m] = b[i]->host;
+		io[m] = (struct vmt_subhost_io){.off = off, .len = len, .buf = buf + i * g.chunk};
+		m++;
+	}
+	return pager_fetch_retry(c, hosts, io, m, deadline);
+}
+
+static void pagein_abort_locked(struct pager_job *j)
+{
+	struct pager_fault *f = j->waiters;
+
+	vmt_pt_move_end(&g.pt, j->chunk, VMT_PT_SUB + (unsigned)j->host, -1);
+	g.inflight_in--;
+	pager_job_free_locked(j);
+	while (f) {
+		struct pager_fault *n = f->next;
+
+		pager_fault_dispatch_locked(f->addr, f->flags, f->t0_ns);
+		free(f);
+		f = n;
+	}
+	pthread_cond_broadcast(&g.cond);
+}
+
+static int pagein_batch(struct pager_conns *c, struct pager_job **b, size_t n, char *buf,
+			uint64_t deadline)
+{
+	int err = pagein_fetch(c, b, n, buf, deadline);
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = pager_install(pager_chunk_addr(b[i]->chunk), buf + i * g.chunk,
+				    pager_chunk_len(b[i]->chunk));
+	pthread_mutex_lock(&g.lock);
+	for (size_t i = 0; i < n; i++) {
+		if (err)
+			pagein_abort_locked(b[i]);
+		else
+			pager_pagein_done_locked(b[i]);
+	}
+	pthread_mutex_unlock(&g.lock);
+	return err;
+}
+
+static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, uint32_t nr,
+		      uint32_t timeout_ms, uint64_t *value)
+{
+	struct pagein_cursor cur = {.r = r, .n = nr};
+	uint64_t deadline = pager_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : 30000) * 1000000;
+	struct pager_job *b[CTL_BATCH_MAX];
+	char *buf = aligned_alloc(PAGER_PAGE, CTL_BATCH_BYTES);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	*value = 0;
+	for (;;) {
+		uint64_t dummy;
+		bool blocked;
+		size_t n;
+
+		pthread_mutex_lock(&g.lock);
+		n = pagein_take_locked(&cur, b, &blocked);
+		if (!n && blocked) {
+			struct timespec ts;
+
+			pthread_cond_signal(&g.evict_cond);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&g.cond, &g.lock, &ts);
+		}
+		pthread_mutex_unlock(&g.lock);
+		if (n) {
+			err = pagein_batch(c, b, n, buf, deadline);
+			if (err)
+				break;
+			*value += n;
+		} else if (!blocked && !cursor_peek(&cur, &dummy)) {
+			break;
+		}
+		if (pager_now_ns() >= deadline) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (atomic_load(&g.quit)) {
+			err = -ECANCELED;
+			break;
+		}
+	}
+	free(buf);
+	return err;
+}
+
+/* ----------------------------------------------------------- clients */
+
+static int ctl_request(int fd, struct pager_conns *c)
+{
+	struct vmt_pager_req req;
+	struct vmt_pager_range *r = NULL;
+	uint64_t value = 0;
+	char *json;
+	int err = ctl_io(fd, &req, sizeof(req), false), st;
+
+	if (err)
+		return err;
+	if (req.magic != VMT_PAGER_MAGIC || req.version != VMT_PAGER_VERSION ||
+	    (req.op == VMT_PAGER_PAGEIN && req.n > VMT_PAGER_MAX_RANGES)) {
+		ctl_reply(fd, req.op, -EPROTO, 0, NULL, 0);
+		return -EPROTO;
+	}
+	switch (req.op) {
+	case VMT_PAGER_PING:
+		return ctl_reply(fd, req.op, 0, (uint64_t)getpid(), NULL, 0);
+	case VMT_PAGER_STATS:
+		json = malloc(65536);
+		st = json ? pager_stats_json(json, 65536) : -ENOMEM;
+		err = ctl_reply(fd, req.op, st < 0 ? st : 0, 0, json, st < 0 ? 0 : (uint32_t)st);
+		free(json);
+		return err;
+	case VMT_PAGER_PAGEIN:
+		r = calloc(req.n ? req.n : 1, sizeof(*r));
+		if (!r)
+			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
+		err = ctl_io(fd, r, req.n * sizeof(*r), false);
+		if (!err) {
+			atomic_fetch_add(&g.st.pagein_cmds, 1);
+			st = ctl_pagein(c, r, req.n, req.timeout_ms, &value);
+			err = ctl_reply(fd, req.op, st, value, NULL, 0);
+		}
+		free(r);
+		return err;
+	default:
+		ctl_reply(fd, req.op, -EPROTO, 0, NULL, 0);
+		return -EPROTO;
+	}
+}
+
+static void *client_main(void *arg)
+{
+	struct ctl_client *cl = arg;
+	struct pager_conns c = {{0}};
+
+	while (!ctl_request(cl->fd, &c))
+		;
+	pager_conns_close(&c);
+	close(cl->fd);
+	atomic_store(&cl->done, true);
+	return NULL;
+}
+
+/* A free slot (joining finished clients), or NULL if all are busy. */
+static struct ctl_client *ctl_slot(void)
+{
+	for (int i = 0; i < PAGER_MAX_CLIENTS; i++) {
+		if (clients[i].fd > 0 && atomic_load(&clients[i].done)) {
+			pthread_join(clients[i].thr, NULL);
+			clients[i].fd = 0;
+		}
+		if (!clients[i].fd)
+			return &clients[i];
+	}
+	return NULL;
+}
+
+static void ctl_accept(void)
+{
+	int fd = accept4(g.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct ctl_client *cl;
+
+	if (fd < 0)
+		return;
+	cl = ctl_slot();
+	if (!cl) {
+		close(fd); /* too many clients: they may retry */
+		return;
+	}
+	cl->fd = fd;
+	atomic_store(&cl->done, false);
+	if (pthread_create(&cl->thr, NULL, client_main, cl)) {
+		close(fd);
+		cl->fd = 0;
+	}
+}
+
+static void *ctl_main(void *arg)
+{
+	struct pollfd p[2] = {{.fd = g.listen_fd, .events = POLLIN},
+			      {.fd = g.quit_fd, .events = POLLIN}};
+
+	while (!atomic_load(&g.quit)) {
+		if (poll(p, 2, 1000) > 0 && (p[0].revents & POLLIN))
+			ctl_accept();
+	}
+	for (int i = 0; i < PAGER_MAX_CLIENTS; i++) {
+		if (clients[i].fd > 0)
+			pthread_join(clients[i].thr, NULL);
+	}
+	close(g.listen_fd);
+	return NULL;
+}
+
+int pager_ctl_start(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	mode_t old;
+	int fd;
+
+	if (strlen(g.conf.socket) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, g.conf.socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(g.conf.socket);
+	old = umask(0177); /* the socket is born 0600 */
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
+		int err = -errno;
+
+		umask(old);
+		close(fd);
+		return err;
+	}
+	umask(old);
+	g.listen_fd = fd;
+	return -pthread_create(&g.ctl_thr, NULL, ctl_main, NULL);
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pageout.c - the evictor: keeps MAIN chunks at or under the cap.
+ *
+ * One thread, so page-outs and trims to a sub-host are sent in order by
+ * one writer: a trim queued for a chunk is sent before that chunk can be
+ * written to the same sub-host again.  A page-out, in this order:
+ *   1. pick victims (policy) and mark them in motion (a job each);
+ *   2. write-protect them in the guest mapping (a vCPU that writes now
+ *      waits), pread them from the memory file;
+ *   3. all zeros: nowhere to send; clean copy still valid: nothing to
+ *      send; else NBD write + flush to a sub-host with room, and wait;
+ *   4. move_begin, punch the hole, move_end(SUB+k or ABSENT);
+ *   5. un-write-protect: a vCPU that wrote meanwhile retries, faults on
+ *      the hole and pages the chunk back in, so no write is lost.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pager/pager.h"
+
+#define EVICT_BATCH_BYTES (8u << 20)
+#define EVICT_BATCH_MAX	  32
+
+struct victim {
+	uint64_t chunk;
+	int copy;  /* clean copy host at pick time, or -1 */
+	int dest;  /* sub-host it goes to, -1 = ABSENT (all zeros) */
+	bool send; /* bytes must go over the wire */
+	struct pager_job *job;
+	char *buf;
+	int err;
+};
+
+static bool evict_ok(uint64_t i, void *ctx)
+{
+	return vmt_pt_e_loc(vmt_pt_load(&g.pt, i)) == VMT_PT_MAIN && !pager_job_find_locked(i);
+}
+
+static uint64_t evict_excess_locked(void)
+{
+	uint64_t main = atomic_load(&g.pt.hdr->main_chunks);
+	uint64_t want = main + g.inflight_in + g.admit_waiting;
+
+	if (!g.cap_chunks || want <= g.low_chunks)
+		return 0;
+	return want - g.low_chunks;
+}
+
+static size_t evict_pick_locked(struct victim *v, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		uint64_t i;
+
+		if (pager_policy_pick(&g.policy, evict_ok, NULL, &i))
+			break;
+		v[n].chunk = i;
+		v[n].copy = vmt_pt_e_copy(vmt_pt_load(&g.pt, i));
+		v[n].dest = -1;
+		v[n].send = false;
+		v[n].err = 0;
+		v[n].job = pager_job_new_locked(i, JOB_OUT);
+		if (!v[n].job)
+			break;
+		n++;
+	}
+	return n;
+}
+
+static bool all_zero(const char *p, uint64_t len)
+{
+	const uint64_t *w = (const void *)p;
+
+	for (uint64_t i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* The sub-host with the most room for one more chunk, or -1. */
+static int evict_host(const uint64_t *pending)
+{
+	int best = -1;
+	uint64_t best_room = 0;
+
+	for (unsigned k = 0; k < g.pt.hdr->nr_hosts; k++) {
+		const struct vmt_pt_host *h = &g.pt.hdr->hosts[k];
+		uint64_t used = atomic_load(&h->chunks) + atomic_load(&h->copies) + pending[k];
+		uint64_t room = !h->quota_chunks	 ? UINT64_MAX / 2 - used
+				: used < h->quota_chunks ? h->quota_chunks - used
+							 : 0;
+
+		if (room > best_room) {
+			best_room = room;
+			best = (int)k;
+		}
+	}
+	return best;
+}
+
+/* Trims queued so far (clean copies made stale, chunks gone to zero): send them now. */
+static void evict_send_trims(struct pager_conns *c, uint64_t *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = (int)(q[i] >> 56), err;
+		uint64_t chunk = q[i] & ((1ull << 56) - 1);
+		struct vmt_subhost *h;
+
+		err = pager_conn_get(c, k, &h);
+		if (!err)
+			err = vmt_subhost_trim(h, chunk << g.pt.hdr->chunk_shift,
+					       pager_chunk_len(chunk));
+		if (err) {
+			/* Stale bytes stay on the sub-host; they are never read as data. */
+			pager_log("trim of chunk %llu on sub-host %d: %s",
+				  (unsigned long long)chunk, k, strerror(-err));
+			pager_conn_drop(c, k);
+			atomic_fetch_add(&g.st.errors, 1);
+		} else {
+			atomic_fetch_add(&g.st.trims, 1);
+		}
+	}
+}
+
+/* Steps 2 and 3 (before the send): protect, read, decide where it goes. */
+static void evict_prepare(struct victim *v, size_t n)
+{
+	uint64_t pending[VMT_PT_MAX_HOSTS] = {0};
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t len = pager_chunk_len(v[i].chunk),
+			 off = v[i].chunk << g.pt.hdr->chunk_shift;
+		ssize_t r;
+
+		v[i].err = pager_uffd_wp(pager_chunk_addr(v[i].chunk), len, true);
+		r = v[i].err ? -1 : pread(g.mem_fd, v[i].buf, len, (off_t)off);
+		if (!v[i].err && r != (ssize_t)len)
+			v[i].err = r < 0 ? -errno : -EIO;
+		if (v[i].err)
+			continue;
+		if (all_zero(v[i].buf, len))
+			continue; /* dest -1: ABSENT */
+		if (v[i].copy >= 0) {
+			v[i].dest = v[i].copy;
+			continue;
+		}
+		v[i].dest = evict_host(pending);
+		if (v[i].dest < 0) {
+			v[i].err = -ENOSPC;
+			continue;
+		}
+		pending[v[i].dest]++;
+		v[i].send = true;
+	}
+}
+
+static int evict_send(struct pager_conns *c, struct victim *v, size_t n)
+{
+	struct vmt_subhost_io io[EVICT_BATCH_MAX];
+	size_t m = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		if (v[i].err || !v[i].send)
+			continue;
+		io[m] = (struct vmt_subhost_io){.off = v[i].chunk << g.pt.hdr->chunk_shift,
+						.len = pager_chunk_len(v[i].chunk),
+						.buf = v[i].buf};
+		err = pager_conn_get(c, v[i].dest, &io[m].host);
+		m++;
+	}
+	if (!err && m)
+		err = vmt_subhost_pwrite_batch(io, m);
+	if (!err)
+		return 0;
+	pager_log("page-out write: %s", strerror(-err));
+	atomic_fetch_add(&g.st.errors, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].send && !v[i].err) {
+			v[i].err = err;
+			pager_conn_drop(c, v[i].dest);
+		}
+	}
+	return err;
+}
+
+/* Steps 4 and 5 for one victim (g.lock held). */
+static void evict_finish_locked(struct victim *v)
+{
+	uint64_t len = pager_chunk_len(v->chunk), off = v->chunk << g.pt.hdr->chunk_shift, old;
+	struct pager_fault *f;
+	bool keep_wp;
+
+	if (!v->err) {
+		vmt_pt_move_begin(&g.pt, v->chunk, &old);
+		if (fallocate(g.mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)len) < 0) {
+			v->err = -errno;
+			pager_log("punch chunk %llu: %s", (unsigned long long)v->chunk,
+				  strerror(errno));
+			vmt_pt_move_end(&g.pt, v->chunk, VMT_PT_MAIN, -1);
+		} else {
+			vmt_pt_move_end(
+			    &g.pt, v->chunk,
+			    v->dest < 0 ? VMT_PT_ABSENT : VMT_PT_SUB + (unsigned)v->dest, -1);
+			pager_policy_remove(&g.policy, v->chunk);
+			if (v->dest < 0 && v->copy >= 0)
+				pager_queue_trim_locked(v->copy, v->chunk);
+			atomic_fetch_add(v->dest < 0 ? &g.st.pageouts_zero
+					 : v->send   ? &g.st.pageouts
+						     : &g.st.pageouts_skipped_clean,
+					 1);
+			if (v->send)
+				atomic_fetch_add(&g.st.bytes_out, len);
+		}
+	}
+	/*
+	 * A chunk that failed to go out but still has its clean copy stays
+	 * write-protected (the copy must learn of the next write); every other
+	 * victim is un-protected, which wakes any vCPU that wrote meanwhile: it
+	 * faults on the hole now and pages the chunk back in.
+	 */
+	keep_wp = v->err && v->copy >= 0;
+	if (!keep_wp)
+		pager_uffd_wp(pager_chunk_addr(v->chunk), len, false);
+	f = v->job->waiters;
+	pager_job_free_locked(v->job);
+	while (f) {
+		struct pager_fault *n = f->next;
+
+		if (keep_wp || !(f->flags & UFFD_PAGEFAULT_FLAG_WP))
+			pager_fault_dispatch_locked(f->addr, f->flags, f->t0_ns);
+		free(f);
+		f = n;
+	}
+}
+
+/* Victims that went out; -1 if there was none to take. */
+static long evict_round(struct pager_conns *c, struct victim *v, size_t max)
+{
+	uint64_t *trims;
+	size_t n, nt;
+	unsigned failed = 0;
+
+	pthread_mutex_lock(&g.lock);
+	n = evict_pick_locked(v, max);
+	/* After the pick: any trim of a victim's old copy is in this snapshot. */
+	trims = g.trim_q;
+	nt = g.trim_n;
+	g.trim_q = NULL;
+	g.trim_n = g.trim_cap = 0;
+	pthread_mutex_unlock(&g.lock);
+	evict_send_trims(c, trims, nt);
+	free(trims);
+	if (!n)
+		return -1;
+	evict_prepare(v, n);
+	evict_send(c, v, n);
+	pthread_mutex_lock(&g.lock);
+	for (size_t i = 0; i < n; i++) {
+		failed += v[i].err != 0;
+		evict_finish_locked(&v[i]);
+	}
+	pager_release_admit_locked();
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	return (long)(n - failed);
+}
+
+static void *evict_main(void *arg)
+{
+	struct victim v[EVICT_BATCH_MAX];
+	size_t max = EVICT_BATCH_BYTES / g.chunk;
+	struct pager_conns c = {{0}};
+	unsigned fails = 0;
+
+	if (max > EVICT_BATCH_MAX)
+		max = EVICT_BATCH_MAX;
+	if (max < 1)
+		max = 1;
+	for (size_t i = 0; i < max; i++) {
+		v[i].buf = aligned_alloc(PAGER_PAGE, g.chunk);
+		if (!v[i].buf)
+			abort();
+	}
+	while (!atomic_load(&g.quit)) {
+		uint64_t excess;
+		long r;
+
+		pthread_mutex_lock(&g.lock);
+		excess = evict_excess_locked();
+		if (!excess && !g.trim_n) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&g.evict_cond, &g.lock, &ts);
+			excess = evict_excess_locked();
+		}
+		pthread_mutex_unlock(&g.lock);
+		if (atomic_load(&g.quit))
+			break;
+		r = evict_round(&c, v, excess < max ? excess : max);
+		if (r < 0 && excess) {
+			/* Every MAIN chunk is in motion: wait for one to settle. */
+			struct timespec ts = {0, 5 * 1000000};
+
+			nanosleep(&ts, NULL);
+		} else if (r == 0 && excess) {
+			/* Nothing went out (sub-host down or full): back off. */
+			if (!pager_sleep_backoff(fails++))
+				break;
+		} else {
+			fails = 0;
+		}
+	}
+	for (size_t i = 0; i < max; i++)
+		free(v[i].buf);
+	pager_conns_close(&c);
+	return NULL;
+}
+
+int pager_evict_start(void)
+{
+	return -pthread_create(&g.evict_thr, NULL, evict_main, NULL);
+}
