@@ -163,6 +163,9 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 		o.kernel_path = t->kernel ? t->kernel : vm.kernel;
 		o.machine = vm.machine;
 		o.ram_size = vm.mem_bytes;
+		/* A split VM is read through its page table unless the user names one. */
+		if (!o.pagetable_path && vm.split.gen > 0 && vm.split.pagetable[0])
+			o.pagetable_path = vm.split.pagetable;
 		if (t->pause && cli_target_pause(cmd, t, &vm))
 			return NULL;
 	}
