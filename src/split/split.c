@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * split.c - `vmt split`: move a running VM to the main host + sub-hosts,
+ * stop-and-copy (README.md in this folder has the flow).
+ *
+ * Everything that can be checked is checked before the source stops.
+ * After it stopped, any failure before the destination has taken over
+ * undoes what was made (destination, new memory file, page table, pager
+ * config, device state, exports, key) and continues the source: it runs
+ * as it was.  The source's RAM file is only read (pread), never changed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "pager/pager_proto.h"
+#include "split/send.h"
+#include "split/split_int.h"
+#include "subhost/subhost.h"
+#include "vmctl/qmp.h"
+#include "vmctl/sockio.h"
+
+#define SPLIT_CHUNK_DEFAULT (64u << 10)
+#define SPLIT_SAMPLE_MS	    1000
+#define SPLIT_SAVE_MS	    60000
+#define SPLIT_AGENT_MS	    30000
+#define SPLIT_QUIT_MS	    10000
+
+static const char *const policy_names[] = {"kernel+recent", "address"};
+
+/* ------------------------------------------------------------ progress */
+
+static void progress(struct split_ctx *c, const char *phase, const struct send_job *j)
+{
+	struct vmt_split_progress pr = {.nr_hosts = c->sp.nr_hosts, .phase = phase};
+	int64_t now = vmt_now_ms();
+
+	if (!c->o.progress || (j && now - c->last_tick < 200))
+		return;
+	c->last_tick = now;
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		vmt_strlcpy(pr.host_name[k], c->sp.hosts[k].name, sizeof(pr.host_name[k]));
+		pr.host_total[k] = c->p.host_chunks[k] << c->p.shift;
+		pr.host_done[k] = j ? atomic_load(&j->done[k]) : 0;
+	}
+	pr.main_total = c->p.main << c->p.shift;
+	pr.main_done = j ? atomic_load(&j->main_done) : 0;
+	c->o.progress(&pr, c->o.progress_arg);
+}
+
+static void send_tick(struct send_job *j)
+{
+	progress(j->tick_arg, "copying", j);
+}
+
+/* -------------------------------------------------------------- checks */
+
+static int check_vm(struct split_ctx *c)
+{
+	int r = vmt_vm_load(c->o.vm, &c->vm);
+
+	if (r)
+		return r;
+	if (c->vm.split.gen > 0)
+		return vmt_error(-EALREADY, "VM '%s' is split already (page table %s)", c->vm.name,
+				 c->vm.split.pagetable);
+	r = qargs_read_pid(c->vm.qemu_pid, &c->src_args);
+	if (!r)
+		r = qargs_inspect(&c->src_args, &c->qi);
+	if (r)
+		return vmt_error(r, "VM '%s': %s", c->vm.name, vmt_last_error());
+	if (strcmp(c->qi.mem_path, c->vm.mem_path))
+		return vmt_error(-EINVAL, "VM '%s': QEMU's RAM is %s, the descriptor says %s",
+				 c->vm.name, c->qi.mem_path, c->vm.mem_path);
+	if (!c->qi.mem_share)
+		return vmt_error(-EINVAL,
+				 "VM '%s': its RAM %s is not shared (memory-backend-file needs "
+				 "share=on): the split cannot take it over",
+				 c->vm.name, c->qi.mem_path);
+	return 0;
+}
+
+static int check_sizes(struct split_ctx *c)
+{
+	struct stat st;
+	int shift;
+
+	if (fstat(c->src_fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return vmt_error(-EINVAL, "RAM %s is not a regular file", c->vm.mem_path);
+	c->p.ram_size = (uint64_t)st.st_size;
+	if (c->qi.mem_bytes && c->qi.mem_bytes != c->p.ram_size)
+		return vmt_error(-EINVAL, "RAM file %s holds %llu bytes, QEMU says %llu",
+				 c->vm.mem_path, (unsigned long long)c->p.ram_size,
+				 (unsigned long long)c->qi.mem_bytes);
+	shift = vmt_pt_chunk_shift_of(c->o.chunk);
+	if (shift < 0)
+		return vmt_error(-EINVAL, "--chunk must be a power of two from 4K to 2M");
+	c->p.shift = (unsigned)shift;
+	c->p.nr_chunks = vmt_pt_nr_chunks(c->p.ram_size, c->p.shift);
+	if (c->o.main_mem > c->p.ram_size)
+		return vmt_error(-EINVAL, "--main-mem %llu MiB is more than the VM's %llu MiB",
+				 (unsigned long long)(c->o.main_mem >> 20),
+				 (unsigned long long)(c->p.ram_size >> 20));
+	if (c->o.cap && c->o.cap < (1ull << c->p.shift))
+		return vmt_error(-EINVAL, "--cap is smaller than one chunk");
+	c->p.flags = calloc(c->p.nr_chunks, 1);
+	c->p.loc = calloc(c->p.nr_chunks, 1);
+	return c->p.flags && c->p.loc ? 0 : -ENOMEM;
+}
+
+/* ----------------------------------------------------------- sampling */
+
+/* kernel+recent: chunks whose contents change within the window are recent. */
+static int sample_recent(struct split_ctx *c)
+{
+	uint64_t *h0 = calloc(c->p.nr_chunks, 8), *h1 = calloc(c->p.nr_chunks, 8);
+	int ms = c->o.sample_ms ? c->o.sample_ms : SPLIT_SAMPLE_MS;
+	int r = h0 && h1 ? 0 : -ENOMEM;
+
+	progress(c, "sampling recently used memory", NULL);
+	if (!r)
+		r = place_hash_pass(c->src_fd, &c->p, h0);
+	if (!r) {
+		usleep((useconds_t)ms * 1000);
+		r = place_hash_pass(c->src_fd, &c->p, h1);
+	}
+	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++)
+		if (h0[i] != h1[i])
+			c->p.flags[i] |= CH_RECENT;
+	free(h0);
+	free(h1);
+	return r;
+}
+
+/* ------------------------------------------------------- source side */
+
+static int source_stop_save(struct split_ctx *c)
+{
+	int r = vmt_qmp_connect(c->vm.qmp_sock, 10000, &c->src_q);
+
+	if (r)
+		return vmt_error(r, "cannot reach VM '%s''s monitor %s: %s", c->vm.name,
+				 c->vm.qmp_sock, vmt_last_error());
+	progress(c, "saving device state", NULL);
+	unlink(c->sp.devstate);
+	r = vmt_qmp_execute(c->src_q, "stop", NULL, NULL);
+	if (r)
+		return vmt_error(r, "QMP stop: %s", vmt_last_error());
+	c->src_stopped = true;
+	c->t_stop = vmt_now_ms();
+	r = split_qmp_ignore_shared(c->src_q);
+	if (!r)
+		r = split_qmp_migrate(c->src_q, "migrate", "cat >", c->sp.devstate);
+	if (!r)
+		r = split_qmp_wait_migrate(c->src_q, SPLIT_SAVE_MS, false);
+	if (r)
+		return vmt_error(r, "saving the device state: %s", vmt_last_error());
+	return 0;
+}
+
+static void source_resume(struct split_ctx *c)
+{
+	if (!c->src_q)
+		return;
+	if (c->src_stopped && vmt_qmp_execute(c->src_q, "cont", NULL, NULL) == 0)
+		c->src_stopped = false;
+	vmt_qmp_close(c->src_q);
+	c->src_q = NULL;
+}
+
+/* ------------------------------------------------------------ placing */
+
+static int decide(struct split_ctx *c)
+{
+	uint64_t main_bytes = c->o.main_mem, budget;
+	const char *kernel = c->vm.kernel[0] ? c->vm.kernel : c->qi.kernel;
+	int r;
+
+	progress(c, "placing chunks", NULL);
+	if (!kernel[0])
+		return vmt_error(-ENOENT,
+				 "VM '%s': the guest kernel's image is unknown (adopt it "
+				 "with --kernel)",
+				 c->vm.name);
+	r = place_mark_core(c->vm.mem_path, kernel, c->vm.machine, &c->p);
+	if (!r)
+		r = place_scan_zero(c->src_fd, &c->p);
+	if (r)
+		return r;
+	if (c->o.cap && c->o.cap < main_bytes)
+		main_bytes = c->o.cap;
+	budget = main_bytes >> c->p.shift;
+	r = place_decide(&c->p, c->o.policy, budget, c->sp.nr_hosts, c->quota);
+	for (unsigned k = 0; !r && k < c->sp.nr_hosts; k++)
+		if (c->p.host_chunks[k] && !c->pager_so[0])
+			r = split_find_pager(c->pager_so, sizeof(c->pager_so));
+	return r;
+}
+
+/* ------------------------------------------------- destination files */
+
+static int make_mem(struct split_ctx *c)
+{
+	snprintf(c->new_mem, sizeof(c->new_mem), "/dev/shm/vmt-%s.split%d.ram", c->vm.name,
+		 c->sp.gen);
+	c->dst_fd = open(c->new_mem, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (c->dst_fd < 0)
+		return vmt_error(-errno, "cannot create %s: %s", c->new_mem, strerror(errno));
+	c->mem_made = true;
+	if (ftruncate(c->dst_fd, (off_t)c->p.ram_size) < 0)
+		return vmt_error(-errno, "cannot size %s: %s", c->new_mem, strerror(errno));
+	return 0;
+}
+
+static int make_pagetable(struct split_ctx *c)
+{
+	struct vmt_pt_host hosts[VMT_PT_MAX_HOSTS] = {0};
+	uint64_t cap = c->o.cap ? c->o.cap : c->o.main_mem;
+	struct vmt_pt_create_opts po = {.sz = sizeof(po),
+					.ram_size = c->p.ram_size,
+					.chunk_shift = c->p.shift,
+					.cap_chunks = cap >> c->p.shift,
+					.nr_hosts = c->sp.nr_hosts,
+					.hosts = hosts};
+	int r;
+
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		vmt_strlcpy(hosts[k].addr, c->sp.hosts[k].addr, sizeof(hosts[k].addr));
+		vmt_strlcpy(hosts[k].export, c->sp.hosts[k].export, sizeof(hosts[k].export));
+		vmt_strlcpy(hosts[k].name, c->sp.hosts[k].name, sizeof(hosts[k].name));
+		hosts[k].quota_chunks = c->quota[k];
+	}
+	unlink(c->sp.pagetable);
+	r = vmt_pt_create(c->sp.pagetable, &po, &c->pt);
+	if (r)
+		return vmt_error(r, "cannot create the page table %s: %s", c->sp.pagetable,
+				 strerror(-r));
+	c->pt_made = true;
+	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++)
+		if (c->p.loc[i] != VMT_PT_ABSENT)
+			r = vmt_pt_set(&c->pt, i, c->p.loc[i], -1);
+	return r;
+}
+
+static int make_conf(struct split_ctx *c)
+{
+	FILE *f;
+	uint64_t cap = c->o.cap ? c->o.cap : c->o.main_mem;
+
+	f = fopen(c->sp.pager_conf, "we");
+	if (!f)
+		return vmt_error(-errno, "cannot write %s: %s", c->sp.pager_conf, strerror(errno));
+	c->conf_made = true;
+	fprintf(f,
+		"# written by vmt split (pager_proto.h)\nmem=%s\npagetable=%s\nsocket=%s\n"
+		"log=%s/pager.log\n",
+		c->new_mem, c->sp.pagetable, c->sp.pager_sock, c->vm.dir);
+	if (!c->sp.insecure)
+		fprintf(f, "psk=%s\n", c->sp.psk_file);
+	fprintf(f, "insecure=%d\ncap=%llu\n", c->sp.insecure, (unsigned long long)cap);
+	if (fclose(f))
+		return vmt_error(-EIO, "cannot write %s", c->sp.pager_conf);
+	return 0;
+}
+
+static int copy(struct split_ctx *c)
+{
+	struct send_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	j->p = &c->p;
+	j->src_fd = c->src_fd;
+	j->dst_fd = c->dst_fd;
+	j->nr_hosts = c->sp.nr_hosts;
+	j->tick = send_tick;
+	j->tick_arg = c;
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		j->hosts[k] = c->conn[k];
+		j->names[k] = c->sp.hosts[k].name;
+	}
+	c->t_copy0 = vmt_now_ms();
+	r = send_run(j);
+	c->res->copy_ms = vmt_now_ms() - c->t_copy0;
+	c->res->main_bytes_written = j->main_written;
+	free(j);
+	return r;
+}
+
+/* ------------------------------------------------------- undo, finish */
+
+static void undo(struct split_ctx *c)
+{
+	split_dest_kill(c);
+	vmt_pt_close(&c->pt);
+	if (c->pt_made)
+		unlink(c->sp.pagetable);
+	if (c->dst_fd >= 0)
+		close(c->dst_fd);
+	c->dst_fd = -1;
+	if (c->mem_made)
+		unlink(c->new_mem);
+	if (c->conf_made)
+		unlink(c->sp.pager_conf);
+	unlink(c->sp.devstate);
+	for (int i = 0; i < c->map.n; i++)
+		unlink(c->map.e[i].new);
+	split_hosts_undo(c, true);
+	source_resume(c);
+}
+
+/* The guest answers on the destination: the agent if it has one, else QMP status. */
+static int check_guest(struct split_ctx *c)
+{
+	struct vmt_vm_desc d = c->vm;
+
+	if (!c->vm.agent_sock[0])
+		return 0;
+	vmt_strlcpy(d.agent_sock, qmap_get(&c->map, c->vm.agent_sock), sizeof(d.agent_sock));
+	progress(c, "waiting for the guest's agent", NULL);
+	if (vmt_agent_ping(&d, SPLIT_AGENT_MS))
+		return vmt_error(-ETIMEDOUT,
+				 "the guest's agent does not answer on the destination");
+	return 0;
+}
+
+/* The source quits; its RAM file goes; the descriptor names the destination. */
+static int finish(struct split_ctx *c)
+{
+	struct vmt_vm_desc *d = &c->vm;
+	const char *old_mem = c->vm.mem_path;
+	int r;
+
+	vmt_qmp_execute(c->src_q, "quit", NULL, NULL);
+	vmt_qmp_close(c->src_q);
+	c->src_q = NULL;
+	if (!split_wait_gone(d->qemu_pid, SPLIT_QUIT_MS)) {
+		kill(d->qemu_pid, SIGKILL);
+		split_wait_gone(d->qemu_pid, 3000);
+	}
+	if (unlink(old_mem) < 0 && errno != ENOENT)
+		pr_warn("cannot remove the old RAM file %s: %s", old_mem, strerror(errno));
+	d->qemu_pid = c->dst_pid;
+	vmt_strlcpy(d->qmp_sock, qmap_get(&c->map, d->qmp_sock), sizeof(d->qmp_sock));
+	vmt_strlcpy(d->agent_sock, qmap_get(&c->map, d->agent_sock), sizeof(d->agent_sock));
+	vmt_strlcpy(d->console_log, qmap_get(&c->map, d->console_log), sizeof(d->console_log));
+	vmt_strlcpy(d->mem_path, c->new_mem, sizeof(d->mem_path));
+	c->sp.chunk_bytes = 1ull << c->p.shift;
+	c->sp.cap_bytes = c->o.cap ? c->o.cap : c->o.main_mem;
+	c->sp.main_bytes = c->o.main_mem;
+	d->split = c->sp;
+	r = vmt_vm_desc_write(d);
+	split_hosts_close(c);
+	return r;
+}
+
+static void fill_result(struct split_ctx *c)
+{
+	struct vmt_split_result *res = c->res;
+
+	res->ram_bytes = c->p.ram_size;
+	res->chunk_bytes = 1ull << c->p.shift;
+	res->nr_chunks = c->p.nr_chunks;
+	res->zero_chunks = c->p.nr_chunks - c->p.data;
+	res->core_chunks = c->p.core;
+	res->recent_chunks = c->o.policy == VMT_SPLIT_KERNEL_RECENT ? c->p.recent : 0;
+	res->main_chunks = c->p.main;
+	res->nr_hosts = c->sp.nr_hosts;
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		vmt_strlcpy(res->host_name[k], c->sp.hosts[k].name, sizeof(res->host_name[k]));
+		vmt_strlcpy(res->host_addr[k], c->sp.hosts[k].addr, sizeof(res->host_addr[k]));
+		res->host_chunks[k] = c->p.host_chunks[k];
+		res->host_bytes[k] = c->p.host_chunks[k] << c->p.shift;
+	}
+	res->downtime_ms = c->t_cont - c->t_stop;
+	res->dest_pid = c->dst_pid;
+	vmt_strlcpy(res->policy, policy_names[c->o.policy & 1], sizeof(res->policy));
+}
+
+static int ctx_path(char *out, size_t sz, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(out, sz, "%s/%s", dir, name) >= sz)
+		return vmt_error(-ENAMETOOLONG, "path too long in %s", dir);
+	return 0;
+}
+
+static int ctx_paths(struct split_ctx *c)
+{
+	struct vmt_vm_split *sp = &c->sp;
+	const char *d = c->vm.dir;
+
+	sp->gen = c->vm.split.gen + 1;
+	if (strlen(d) + sizeof("/" VMT_PAGER_SOCK_NAME) > 108)
+		return vmt_error(-ENAMETOOLONG, "VM folder %s is too long for a socket path", d);
+	return ctx_path(sp->pagetable, sizeof(sp->pagetable), d, "pagetable") ||
+		       ctx_path(sp->pager_sock, sizeof(sp->pager_sock), d, VMT_PAGER_SOCK_NAME) ||
+		       ctx_path(sp->pager_conf, sizeof(sp->pager_conf), d, "pager.conf") ||
+		       ctx_path(sp->devstate, sizeof(sp->devstate), d, "devstate")
+		   ? -ENAMETOOLONG
+		   : 0;
+}
+
+/* Before the source stops: the VM, sizes, sub-hosts, key, room, samples. */
+static int prepare(struct split_ctx *c)
+{
+	int r = check_vm(c);
+
+	if (r)
+		return r;
+	c->src_fd = open(c->vm.mem_path, O_RDONLY | O_CLOEXEC);
+	if (c->src_fd < 0)
+		return vmt_error(-errno, "cannot open RAM %s: %s", c->vm.mem_path, strerror(errno));
+	r = check_sizes(c);
+	if (r)
+		return r;
+	r = ctx_paths(c);
+	if (!r)
+		r = qargs_rewrite(&c->src_args, "", c->vm.dir, c->sp.gen, &c->dst_args, &c->map);
+	qargs_free(&c->dst_args);
+	if (!r)
+		r = split_hosts_open(c);
+	if (!r && c->o.main_mem < c->p.ram_size)
+		r = split_find_pager(c->pager_so, sizeof(c->pager_so));
+	if (!r && c->o.policy == VMT_SPLIT_KERNEL_RECENT && c->o.sample_ms >= 0)
+		r = sample_recent(c);
+	return r;
+}
+
+/* After the source stopped: place, copy, start the destination. */
+static int move(struct split_ctx *c)
+{
+	int r = source_stop_save(c);
+
+	if (!r)
+		r = decide(c);
+	if (!r)
+		r = make_mem(c);
+	if (!r)
+		r = make_pagetable(c);
+	if (!r)
+		r = make_conf(c);
+	if (!r)
+		r = copy(c);
+	if (!r)
+		r = qargs_rewrite(&c->src_args, c->new_mem, c->vm.dir, c->sp.gen, &c->dst_args,
+				  &c->map);
+	if (!r) {
+		vmt_pt_close(&c->pt);
+		progress(c, "starting the destination", NULL);
+		r = split_dest_run(c);
+	}
+	if (!r)
+		r = check_guest(c);
+	return r;
+}
+
+int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
+{
+	struct split_ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!c)
+		return -ENOMEM;
+	memcpy(&c->o, opts, opts->sz ? VMT_MIN(opts->sz, sizeof(c->o)) : sizeof(c->o));
+	if (!c->o.chunk)
+		c->o.chunk = SPLIT_CHUNK_DEFAULT;
+	c->res = res;
+	c->src_fd = c->dst_fd = -1;
+	c->t0 = vmt_now_ms();
+	r = prepare(c);
+	if (!r)
+		r = move(c);
+	if (r) {
+		char msg[1024];
+
+		vmt_strlcpy(msg, vmt_last_error(), sizeof(msg));
+		undo(c);
+		if (c->vm.qemu_pid > 0 && vmt_vm_is_running(&c->vm))
+			vmt_error(r, "%s; VM '%s' runs on as before", msg, c->vm.name);
+		else
+			vmt_error(r, "%s", msg);
+	} else {
+		fill_result(c);
+		r = finish(c);
+	}
+	if (c->src_fd >= 0)
+		close(c->src_fd);
+	if (c->dst_fd >= 0)
+		close(c->dst_fd);
+	vmt_pt_close(&c->pt);
+	qargs_free(&c->src_args);
+	qargs_free(&c->dst_args);
+	if (c->dst_q)
+		vmt_qmp_close(c->dst_q);
+	free(c->p.flags);
+	free(c->p.loc);
+	res->total_ms = vmt_now_ms() - c->t0;
+	free(c);
+	return r;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * split.h - split migration (`vmt split`) and adoption of QEMUs that vmt did
+ * not start (`vmt vm adopt`).  See README.md in this folder for the flow and
+ * the placement policies.
+ *
+ * Not part of the runtime library: this part runs VMs.  It never prints;
+ * errors come back as -errno with vmt_last_error() saying why, progress
+ * through a callback.
+ */
+#ifndef VMT_SPLIT_H
+#define VMT_SPLIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmctl/vm.h"
+
+#define VMT_SPLIT_MAX_HOSTS 16
+
+enum vmt_split_policy {
+	VMT_SPLIT_KERNEL_RECENT = 0, /* core, then recently written chunks, then by address */
+	VMT_SPLIT_ADDRESS = 1,	     /* core, then lowest addresses (deterministic) */
+};
+
+/* Progress of the copy, handed to the callback about 5 times a second. */
+struct vmt_split_progress {
+	unsigned nr_hosts;
+	uint64_t host_total[VMT_SPLIT_MAX_HOSTS], host_done[VMT_SPLIT_MAX_HOSTS];
+	char host_name[VMT_SPLIT_MAX_HOSTS][64];
+	uint64_t main_total, main_done;
+	const char *phase; /* "sampling", "saving device state", "copying", ... */
+};
+
+struct vmt_split_opts {
+	size_t sz;
+	const char *vm;		     /* name or path of the VM's descriptor */
+	uint64_t main_mem;	     /* bytes that stay on the main host */
+	const char *const *subhosts; /* names from `vmt hosts up` or HOST:PORT */
+	unsigned nr_subhosts;
+	uint64_t chunk; /* bytes; 0 = 64 KiB */
+	enum vmt_split_policy policy;
+	const char *hosts_prefix; /* of named hosts; NULL = the default prefix */
+	const char *psk_file;	  /* key of HOST:PORT sub-hosts (named hosts get a new one) */
+	bool insecure;		  /* plain NBD (comparison only) */
+	uint64_t cap;		  /* main-host cap in bytes; 0 = main_mem */
+	int sample_ms;		  /* kernel+recent: sampling window; 0 = 1000, < 0 none */
+	void (*progress)(const struct vmt_split_progress *p, void *arg);
+	void *progress_arg;
+};
+
+struct vmt_split_result {
+	uint64_t ram_bytes, chunk_bytes, nr_chunks;
+	uint64_t zero_chunks;	     /* went nowhere (ABSENT) */
+	uint64_t core_chunks;	     /* kernel image + kernel page tables, kept on main */
+	uint64_t recent_chunks;	     /* kept on main for being recently written */
+	uint64_t main_chunks;	     /* MAIN in the page table (core + recent + by address) */
+	uint64_t main_bytes_written; /* non-zero bytes written to the new memory file */
+	unsigned nr_hosts;
+	char host_name[VMT_SPLIT_MAX_HOSTS][64];
+	char host_addr[VMT_SPLIT_MAX_HOSTS][128];
+	uint64_t host_chunks[VMT_SPLIT_MAX_HOSTS], host_bytes[VMT_SPLIT_MAX_HOSTS];
+	int64_t downtime_ms; /* source stop -> destination cont */
+	int64_t copy_ms;     /* sending to the sub-hosts + writing the main file */
+	int64_t total_ms;    /* the whole command */
+	int64_t devstate_bytes;
+	int dest_pid;
+	char policy[32];
+};
+
+/* Split a running VM; on any failure before the destination runs, the source runs as before. */
+int vmt_split(const struct vmt_split_opts *o, struct vmt_split_result *res);
+
+/*
+ * After `vmt vm stop` of a split VM: stop the exports vmt started for it on
+ * its sub-hosts and remove what the split made outside the VM's folder.
+ */
+int vmt_split_cleanup(const struct vmt_vm_desc *vm);
+
+struct vmt_adopt_opts {
+	size_t sz;
+	const char *name;
+	const char *qmp_sock;
+	const char *agent_sock; /* NULL: the VM has no agent (splits check less) */
+	const char *kernel;	/* the guest's vmlinuz if its command line has no -kernel */
+};
+
+/* Write a descriptor for a running QEMU that vmt did not start. */
+int vmt_vm_adopt(const struct vmt_adopt_opts *o, struct vmt_vm_desc *out);
+
+#endif

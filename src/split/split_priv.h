@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* split_priv.h - what the files of the split part share. */
+#ifndef VMT_SPLIT_PRIV_H
+#define VMT_SPLIT_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "split/split.h"
+
+/* ------------------------------------------------ QEMU command lines (qargs.c) */
+
+#define QARGS_MAX 512
+
+struct qargs {
+	char *v[QARGS_MAX + 1];
+	int n;
+};
+
+/* What a QEMU command line says about the VM. */
+struct qemu_info {
+	char mem_path[4096]; /* memory-backend-file's mem-path */
+	bool mem_share;	     /* share=on */
+	uint64_t mem_bytes;  /* its size= (or -m) */
+	char machine[16];    /* "pc" or "q35" */
+	char kernel[4096], initrd[4096], append[2048];
+	char qmp_sock[4096];	/* first QMP UNIX server socket */
+	char console_log[4096]; /* first -serial file: / chardev file */
+	char pidfile[4096];
+	bool daemonize, kvm, la57;
+};
+
+/* The old and new paths of what the destination QEMU must not share with the source. */
+#define QMAP_MAX 32
+struct qmap {
+	int n;
+	struct {
+		char old[4096], new[4096];
+	} e[QMAP_MAX];
+};
+
+int qargs_read_pid(pid_t pid, struct qargs *out);
+void qargs_free(struct qargs *a);
+int qargs_inspect(const struct qargs *a, struct qemu_info *out);
+/*
+ * The destination's command line: mem-path -> new_mem, server sockets, file
+ * logs and the pidfile -> new paths in dir (prefix "g<gen>-"), -daemonize
+ * and -incoming dropped, "-incoming defer" added.  map gets every rename.
+ */
+int qargs_rewrite(const struct qargs *src, const char *new_mem, const char *dir, int gen,
+		  struct qargs *out, struct qmap *map);
+/* The new name of old in map, or old itself. */
+const char *qmap_get(const struct qmap *map, const char *old);
+/* Parse a QEMU size ("512M", "2G", bytes); -EINVAL. */
+int qsize_parse(const char *s, uint64_t *out);
+
+/* ------------------------------------------------ placement (place.c, core.c) */
+
+/* Per-chunk flags. */
+enum {
+	CH_DATA = 1u << 0,   /* not all zeros */
+	CH_CORE = 1u << 1,   /* kernel image or kernel page table */
+	CH_RECENT = 1u << 2, /* changed during the sampling window */
+};
+
+struct place {
+	uint64_t ram_size, nr_chunks;
+	unsigned shift;
+	uint8_t *flags; /* nr_chunks */
+	uint8_t *loc;	/* nr_chunks: VMT_PT_ABSENT / MAIN / SUB + k */
+	uint64_t core, recent, data, main;
+	uint64_t host_chunks[VMT_SPLIT_MAX_HOSTS];
+};
+
+/* Hash of each chunk (holes are 0): the sampling passes of kernel+recent. */
+int place_hash_pass(int fd, const struct place *p, uint64_t *hash);
+/* CH_DATA from the RAM file, read with pread (never mapped: holes stay holes). */
+int place_scan_zero(int fd, struct place *p);
+/* Mark the guest kernel's image and page tables CH_CORE. */
+int place_mark_core(const char *mem_path, const char *kernel, const char *machine, struct place *p);
+/*
+ * Decide loc[] by policy: main_budget chunks on the main host, the rest
+ * over nr_hosts sub-hosts within quota[k] chunks each.  -ENOSPC (message
+ * set) when the core does not fit or the sub-hosts lack room.
+ */
+int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budget,
+		 unsigned nr_hosts, const uint64_t *quota);
+
+/* Is the 4 KiB-aligned buffer all zeros? */
+bool buf_is_zero(const void *buf, size_t len);
+
+#endif
