@@ -371,13 +371,44 @@ err:
 	return r;
 }
 
+/*
+ * A polite goodbye (NBD_CMD_DISC, then the server closes, TLS included),
+ * so that servers do not log a broken connection for every client; only
+ * on a healthy handle, and bounded, since the server may be going away.
+ */
+static void say_goodbye(struct nbd_handle *h, int timeout_ms)
+{
+	uint64_t deadline = subhost_now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	if (nbd_aio_disconnect(h, 0) < 0)
+		return;
+	for (int i = 0; i < 100 && !nbd_aio_is_closed(h) && !nbd_aio_is_dead(h); i++) {
+		uint64_t now = subhost_now_ns();
+		unsigned dir = nbd_aio_get_direction(h);
+		struct pollfd p = {.fd = nbd_aio_get_fd(h)};
+		int rc = 0;
+
+		if (p.fd < 0 || now >= deadline)
+			return;
+		p.events = (short)(((dir & LIBNBD_AIO_DIRECTION_READ) ? POLLIN : 0) |
+				   ((dir & LIBNBD_AIO_DIRECTION_WRITE) ? POLLOUT : 0));
+		if (poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) <= 0)
+			continue;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR))
+			rc = nbd_aio_notify_read(h);
+		else if (p.revents & POLLOUT)
+			rc = nbd_aio_notify_write(h);
+		if (rc < 0)
+			return;
+	}
+}
+
 void vmt_subhost_close(struct vmt_subhost *s)
 {
 	if (!s)
 		return;
-	/* A polite goodbye only on a healthy handle: a dead one would wait. */
-	if (!s->dead && s->nbd && nbd_aio_is_ready(s->nbd))
-		nbd_aio_disconnect(s->nbd, 0);
+	if (!s->dead && s->nbd && nbd_aio_is_ready(s->nbd) && !s->inflight)
+		say_goodbye(s->nbd, s->io_timeout_ms < 1000 ? s->io_timeout_ms : 1000);
 	nbd_close(s->nbd);
 	free(s);
 }
