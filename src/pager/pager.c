@@ -336,20 +336,11 @@ static __attribute__((constructor)) void pager_init(void)
 		g.log_fd = open(g.conf.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (err)
 		pager_fatal(why, err);
-	err = pager_open_table();
-	if (err)
-		pager_fatal(g.conf.pagetable, err);
-	err = pager_recover_table();
-	if (err)
-		pager_fatal("policy", err);
 	pthread_cond_init(&g.cond, NULL);
 	pthread_cond_init(&g.work_cond, NULL);
 	pthread_cond_init(&g.evict_cond, NULL);
+	/* The table is opened (and locked) only when the memory file is mapped. */
 	g.active = true;
-	pager_log("loaded: mem=%s chunk=%llu chunks=%llu cap=%llu policy=%s hosts=%u", g.conf.mem,
-		  (unsigned long long)g.chunk, (unsigned long long)g.nr_chunks,
-		  (unsigned long long)g.cap_chunks, pager_policy_name(g.conf.policy),
-		  g.pt.hdr->nr_hosts);
 }
 
 static void pager_join(pthread_t t)
@@ -445,8 +436,17 @@ static int pager_start_threads(void)
 /* Register QEMU's mapping of the memory file; fatal on failure (see pager_fatal). */
 static void pager_take_mapping(void *p, size_t len, int fd, off_t off)
 {
-	int err;
+	int err = pager_open_table();
 
+	if (err)
+		pager_fatal(g.conf.pagetable, err);
+	err = pager_recover_table();
+	if (err)
+		pager_fatal("policy", err);
+	pager_log("loaded: mem=%s chunk=%llu chunks=%llu cap=%llu policy=%s hosts=%u", g.conf.mem,
+		  (unsigned long long)g.chunk, (unsigned long long)g.nr_chunks,
+		  (unsigned long long)g.cap_chunks, pager_policy_name(g.conf.policy),
+		  g.pt.hdr->nr_hosts);
 	g.mem_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (g.mem_fd < 0)
 		pager_fatal("dup of the memory file", -errno);

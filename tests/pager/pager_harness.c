@@ -10,6 +10,8 @@
  *       nbdkit's file plugin) and a page table: chunk i is ABSENT when
  *       i % 8 == 0, MAIN (data in MEM) for the first few with i % 8 == 1,
  *       else on sub-host 0 (data in STORE); data is pattern(page, gen 0).
+ *   pager_harness mktable PT RAM CHUNK CAP ADDR
+ *       a page table with every chunk ABSENT and one sub-host (for QEMU).
  *   pager_harness run MEM PT SOCK THREADS OPS SECONDS
  *       touch pages at random (verify, then write gen+1 half the time),
  *       sample the memory file's blocks and the table's MAIN count, then
@@ -112,6 +114,33 @@ static int setup(char **a)
 	vmt_pt_close(&pt);
 	close(mfd);
 	close(sfd);
+	return 0;
+}
+
+static int mktable(char **a)
+{
+	uint64_t ram, chunk, cap;
+	struct vmt_pt_host h = {.quota_chunks = 0};
+	struct vmt_pt pt;
+	int err;
+
+	if (vmt_pt_parse_size(a[1], &ram) || vmt_pt_parse_size(a[2], &chunk) ||
+	    vmt_pt_parse_size(a[3], &cap) || vmt_pt_chunk_shift_of(chunk) < 0)
+		return 2;
+	snprintf(h.addr, sizeof(h.addr), "%s", a[4]);
+	snprintf(h.name, sizeof(h.name), "sub1");
+	struct vmt_pt_create_opts o = {
+	    .sz = sizeof(o),
+	    .ram_size = ram,
+	    .chunk_shift = (unsigned)vmt_pt_chunk_shift_of(chunk),
+	    .cap_chunks = cap / chunk,
+	    .nr_hosts = 1,
+	    .hosts = &h,
+	};
+	err = vmt_pt_create(a[0], &o, &pt);
+	if (err)
+		return fprintf(stderr, "pagetable: %s\n", strerror(-err)), 1;
+	vmt_pt_close(&pt);
 	return 0;
 }
 
@@ -271,9 +300,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 9 && !strcmp(argv[1], "setup"))
 		return setup(argv + 2);
+	if (argc == 7 && !strcmp(argv[1], "mktable"))
+		return mktable(argv + 2);
 	if (argc == 8 && !strcmp(argv[1], "run"))
 		return run(argv + 2);
 	fprintf(stderr, "usage: pager_harness setup MEM PT STORE RAM CHUNK CAP ADDR\n"
+			"       pager_harness mktable PT RAM CHUNK CAP ADDR\n"
 			"       pager_harness run MEM PT SOCK THREADS OPS SECONDS\n");
 	return 2;
 }
