@@ -13,7 +13,7 @@ packages=(
 	liblz4-dev libzstd-dev liblzma-dev zlib1g-dev
 	busybox-static cpio qemu-system-x86 qemu-utils
 	python3-pytest iproute2 procps kmod
-	nbdkit libnbd-dev gnutls-bin
+	nbdkit libnbd-dev libnbd-bin gnutls-bin iputils-ping
 )
 
 missing=()

@@ -86,6 +86,25 @@ static bool port_taken(const struct vmt_hosts_sub *s, unsigned port, const char 
 	return false;
 }
 
+/* The last line of a child's stderr (its error; earlier lines are warnings), "vmt: subhost: " cut.
+ */
+static const char *export_last_line(char *err)
+{
+	char *line = err, *nl;
+	const char *tag = "vmt: subhost: ";
+
+	while ((nl = strchr(line, '\n'))) {
+		if (!nl[1]) {
+			*nl = '\0';
+			break;
+		}
+		line = nl + 1;
+	}
+	if (!strncmp(line, tag, strlen(tag)))
+		line += strlen(tag);
+	return *line ? line : "vmt subhost serve failed";
+}
+
 /* Run `vmt subhost serve` in the sub-host; -EADDRINUSE when the port is taken. */
 static int export_serve(const struct vmt_hosts_export_opts *o, const struct vmt_hosts_sub *s,
 			unsigned port)
@@ -116,10 +135,9 @@ static int export_serve(const struct vmt_hosts_export_opts *o, const struct vmt_
 	ret = hosts_run(argv, NULL, 0, err, sizeof(err));
 	if (!ret)
 		return 0;
-	err[strcspn(err, "\n")] = '\0';
 	if (strstr(err, "cannot listen on"))
 		return -EADDRINUSE;
-	return vmt_error(ret, "%s", *err ? err : "vmt subhost serve failed");
+	return vmt_error(ret, "%s", export_last_line(err));
 }
 
 static int export_pick(const struct vmt_hosts_export_opts *o, struct vmt_hosts_sub *s,
