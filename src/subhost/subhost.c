@@ -208,7 +208,11 @@ static int setup_tls(struct nbd_handle *h, const struct vmt_subhost_opts *o)
 	return 0;
 }
 
-/* 4K page-ins are latency-bound: never let Nagle hold a request back. */
+/*
+ * 4K page-ins are latency-bound: never let Nagle hold a request back.
+ * libnbd 1.14 sets TCP_NODELAY itself before connecting (seen in strace);
+ * this keeps it so with a libnbd that does not.
+ */
 static void set_nodelay(int fd)
 {
 	int one = 1;

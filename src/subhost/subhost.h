@@ -36,6 +36,8 @@ struct vmt_subhost_opts {
 	bool insecure;		  /* plain NBD, no TLS (comparison only) */
 	int connect_timeout_ms;	  /* <= 0: 5000 */
 	int io_timeout_ms;	  /* a request not answered by then fails; <= 0: 10000 */
+				  /* (counted from the server's last sign of life, so a
+				   * long batch that keeps moving does not time out) */
 };
 
 /*

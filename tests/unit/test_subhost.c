@@ -552,6 +552,24 @@ static void test_server_killed(void **state)
 	vmt_subhost_close(s);
 }
 
+/* Writing into a connection whose server died: an error, not a SIGPIPE. */
+static void test_server_killed_write(void **state)
+{
+	struct server *sv = start_server(key_a, false);
+	struct vmt_subhost *s = connect_ok(sv);
+	size_t len = 4u << 20;
+	unsigned char *b = calloc(1, len);
+	int r;
+
+	assert_int_equal(vmt_subhost_pwrite(s, b, 4096, 0), 0);
+	stop_server(sv);
+	r = vmt_subhost_pwrite(s, b, len, 0);
+	if (r != -ECONNRESET)
+		fail_msg("write to a dead server: %d %s", r, vmt_subhost_error(s));
+	vmt_subhost_close(s);
+	free(b);
+}
+
 /* A server that stops answering (SIGSTOP) costs io_timeout_ms, never a hang. */
 static void test_server_hung(void **state)
 {
@@ -618,6 +636,35 @@ static void test_silent_server(void **state)
 	close(fd);
 }
 
+/*
+ * SYNs dropped (a full accept queue drops them on Linux): the TCP connect
+ * itself never completes, and connect_timeout_ms bounds it.
+ */
+static void test_blackhole(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct server fake = {0};
+	struct vmt_subhost_opts o;
+	struct vmt_subhost *s = (void *)1;
+	int lfd = listen_any(&fake.port), fill[4];
+
+	assert_int_equal(listen(lfd, 0), 0);
+	a.sin_port = htons((uint16_t)fake.port);
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	usleep(50000);
+	snprintf(fake.addr, sizeof(fake.addr), "127.0.0.1:%u", fake.port);
+	o = opts_for(&fake, key_a);
+	o.connect_timeout_ms = 300;
+	assert_int_equal(vmt_subhost_connect(&o, &s), -ETIMEDOUT);
+	assert_null(s);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
 static void *answer_garbage(void *arg)
 {
 	struct pollfd p = {.fd = *(int *)arg, .events = POLLIN};
@@ -673,9 +720,11 @@ int main(void)
 	    cmocka_unit_test(test_no_key),
 	    cmocka_unit_test(test_plain_server),
 	    cmocka_unit_test(test_server_killed),
+	    cmocka_unit_test(test_server_killed_write),
 	    cmocka_unit_test(test_server_hung),
 	    cmocka_unit_test(test_closed_port),
 	    cmocka_unit_test(test_silent_server),
+	    cmocka_unit_test(test_blackhole),
 	    cmocka_unit_test(test_not_nbd),
 	};
 
