@@ -68,9 +68,26 @@ static int complete_cb(void *user_data, int *error)
 			s->stats.bytes_written += sl->len;
 	}
 	s->last_progress = subhost_now_ns();
-	if (sl->used)
-		slot_put(s, sl);
-	return 1; /* retire the command: no nbd_aio_command_completed needed */
+	sl->done = true;
+	/*
+	 * Not retired here (return 0): libnbd 1.14 reads a command after
+	 * issuing it, and a command retired by its callback during that issue
+	 * (the connection died while sending it) is read after being freed.
+	 * retire_done() retires it by cookie once the issuing call returned.
+	 */
+	return 0;
+}
+
+static void retire_done(struct vmt_subhost *s)
+{
+	for (int i = 0; i < SUBHOST_MAX_INFLIGHT && s->inflight; i++) {
+		struct subhost_slot *sl = &s->slots[i];
+
+		if (sl->used && sl->done && sl->cookie >= 0) {
+			nbd_aio_command_completed(s->nbd, (uint64_t)sl->cookie);
+			slot_put(s, sl);
+		}
+	}
 }
 
 static int64_t issue(struct vmt_subhost *s, struct subhost_slot *sl, void *buf, uint64_t off)
@@ -124,15 +141,15 @@ static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum
 		uint64_t left = op == SUBHOST_FLUSH ? 0 : x->len - s->next_piece;
 		uint64_t max = piece_max(s, op);
 
-		*sl = (struct subhost_slot){.s = s, .io = x, .op = op, .used = true};
+		*sl = (struct subhost_slot){.s = s, .io = x, .op = op, .used = true, .cookie = -1};
 		sl->len = left < max ? left : max;
 		s->inflight++;
-		if (issue(s, sl, x->buf ? (char *)x->buf + s->next_piece : NULL,
-			  x->off + s->next_piece) < 0) {
+		sl->cookie = issue(s, sl, x->buf ? (char *)x->buf + s->next_piece : NULL,
+				   x->off + s->next_piece);
+		if (sl->cookie < 0) {
 			int e = nbd_get_errno();
 
-			if (sl->used)
-				slot_put(s, sl);
+			slot_put(s, sl); /* never queued: no callback, nothing to retire */
 			if (nbd_aio_is_dead(s->nbd) || nbd_aio_is_closed(s->nbd))
 				return subhost_set_error(s, -conn_errno(e), "%s", nbd_get_error());
 			x->err = subhost_set_error(s, -(e ? e : EIO), "%s", nbd_get_error());
@@ -250,8 +267,10 @@ static size_t prepare_poll(struct vmt_subhost *list, struct vmt_subhost_io *io, 
 	for (struct vmt_subhost *s = list; s; s = s->batch_next) {
 		if (s->dead)
 			continue;
+		retire_done(s);
 		int r = fill(s, io, n, op);
 
+		retire_done(s);
 		if (r < 0) {
 			fail_handle(s, io, n, r);
 			continue;

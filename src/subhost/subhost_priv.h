@@ -30,8 +30,10 @@ struct subhost_slot {
 	struct vmt_subhost *s;
 	struct vmt_subhost_io *io;
 	uint64_t len;
+	int64_t cookie; /* libnbd's, once issued; -1 before */
 	enum subhost_op op;
 	bool used;
+	bool done; /* completed, waiting to be retired */
 };
 
 struct vmt_subhost {

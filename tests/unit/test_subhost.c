@@ -570,6 +570,28 @@ static void test_server_killed_write(void **state)
 	free(b);
 }
 
+/* SIGSTOP takes effect asynchronously: wait (bounded) until every thread is stopped. */
+static void wait_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		char *p;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'T')
+			break;
+		usleep(5000);
+	}
+	usleep(20000); /* the state is per process; let its threads settle too */
+}
+
 /* A server that stops answering (SIGSTOP) costs io_timeout_ms, never a hang. */
 static void test_server_hung(void **state)
 {
@@ -582,6 +604,7 @@ static void test_server_hung(void **state)
 	o.io_timeout_ms = 300;
 	assert_int_equal(vmt_subhost_connect(&o, &s), 0);
 	assert_int_equal(kill(sv->pid, SIGSTOP), 0);
+	wait_stopped(sv->pid);
 	for (int i = 0; i < 8; i++)
 		io[i] = (struct vmt_subhost_io){
 		    .host = s, .off = (uint64_t)i << 12, .len = 4096, .buf = b[i]};
