@@ -84,7 +84,7 @@ rtt=$(ip netns exec "$ns_c" ping -c 20 -i 0.05 -q "$ip_s" | sed -n 's|.*= [0-9.]
 {
 	echo "# Sub-host client over an emulated 1 Gbit/s link"
 	echo
-	echo "$(date -u '+%F %H:%M UTC'), $(nproc) CPUs ($(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r), shared machine"
+	echo "$(date -u '+%F %H:%M UTC'), $(nproc) CPUs ($(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r), shared machine (load average $(cut -d' ' -f1-3 /proc/loadavg) at start)"
 	echo "link: veth between two namespaces, tbf 1gbit on both ends = 125 MB/s raw (about 118 MB/s of TCP payload at MTU 1500); ping RTT avg ${rtt:-?} ms (no added delay)"
 	echo "server: nbdkit $(nbdkit --version | awk '{print $2}') memory plugin; client: libnbd $(pkg-config --modversion libnbd 2>/dev/null || echo '?') through src/subhost"
 	for mode in tls plain; do
