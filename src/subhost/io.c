@@ -135,6 +135,7 @@ static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum
 
 		if (x->host != s || x->err || io_is_noop(s, x, op)) {
 			s->next_io++;
+			s->next_piece = 0;
 			continue;
 		}
 		struct subhost_slot *sl = &s->slots[s->free_slots[--s->nr_free]];
@@ -149,10 +150,11 @@ static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum
 		if (sl->cookie < 0) {
 			int e = nbd_get_errno();
 
+			subhost_set_error(s, 0, "%s", nbd_get_error());
 			slot_put(s, sl); /* never queued: no callback, nothing to retire */
 			if (nbd_aio_is_dead(s->nbd) || nbd_aio_is_closed(s->nbd))
-				return subhost_set_error(s, -conn_errno(e), "%s", nbd_get_error());
-			x->err = subhost_set_error(s, -(e ? e : EIO), "%s", nbd_get_error());
+				return -conn_errno(e);
+			x->err = -(e ? e : EIO);
 			continue;
 		}
 		s->next_piece += sl->len;
@@ -177,8 +179,8 @@ static void fail_handle(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t
 	for (int i = 0; i < SUBHOST_MAX_INFLIGHT; i++) {
 		struct subhost_slot *sl = &s->slots[i];
 
-		if (sl->used && sl->io && !sl->io->err)
-			sl->io->err = err;
+		if (sl->used && !sl->done && sl->io && !sl->io->err)
+			sl->io->err = err; /* answered pieces keep their result */
 		sl->io = NULL;
 	}
 	for (size_t j = s->next_io; j < n; j++)

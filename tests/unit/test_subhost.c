@@ -75,7 +75,11 @@ static int wait_ready(pid_t pid, const char *pidfile)
 	return -1;
 }
 
-static pid_t spawn_nbdkit(unsigned port, const char *psk, bool small, const char *pidfile)
+/* What the server is: plain memory, a 64K request limit, or writes that fail with ENOSPC. */
+enum server_kind { SRV_MEMORY, SRV_SMALL, SRV_FULL };
+
+static pid_t spawn_nbdkit(unsigned port, const char *psk, enum server_kind kind,
+			  const char *pidfile)
 {
 	char portarg[16], log[128], tls[160];
 	const char *argv[24];
@@ -98,13 +102,19 @@ static pid_t spawn_nbdkit(unsigned port, const char *psk, bool small, const char
 		argv[k++] = "--tls=require";
 		argv[k++] = tls;
 	}
-	if (small)
+	if (kind == SRV_SMALL)
 		argv[k++] = "--filter=blocksize-policy";
+	if (kind == SRV_FULL)
+		argv[k++] = "--filter=error";
 	argv[k++] = "memory";
 	argv[k++] = "size=64M";
-	if (small) {
+	if (kind == SRV_SMALL) {
 		argv[k++] = "blocksize-maximum=65536";
 		argv[k++] = "blocksize-error-policy=error";
+	}
+	if (kind == SRV_FULL) {
+		argv[k++] = "error=ENOSPC";
+		argv[k++] = "error-pwrite-rate=100%";
 	}
 	argv[k] = NULL;
 	pid = fork();
@@ -122,7 +132,7 @@ static pid_t spawn_nbdkit(unsigned port, const char *psk, bool small, const char
 }
 
 /* Start nbdkit on a free port; psk NULL = plain NBD. */
-static struct server *start_server(const char *psk, bool small)
+static struct server *start_server(const char *psk, enum server_kind kind)
 {
 	struct server *sv;
 	char pidfile[128];
@@ -134,7 +144,7 @@ static struct server *start_server(const char *psk, bool small)
 		unsigned port = free_port();
 
 		unlink(pidfile);
-		sv->pid = spawn_nbdkit(port, psk, small, pidfile);
+		sv->pid = spawn_nbdkit(port, psk, kind, pidfile);
 		if (sv->pid > 0 && wait_ready(sv->pid, pidfile) == 0) {
 			sv->port = port;
 			snprintf(sv->addr, sizeof(sv->addr), "127.0.0.1:%u", port);
@@ -202,9 +212,9 @@ static int setup(void **state)
 	if (vmt_subhost_psk_create(key_a, "vmt") || vmt_subhost_psk_create(key_b, "vmt") ||
 	    vmt_subhost_psk_create(key_c, "other"))
 		return -1;
-	srv1 = start_server(key_a, false);
-	srv2 = start_server(key_a, false);
-	srv_small = start_server(key_a, true);
+	srv1 = start_server(key_a, SRV_MEMORY);
+	srv2 = start_server(key_a, SRV_MEMORY);
+	srv_small = start_server(key_a, SRV_SMALL);
 	return 0;
 }
 
@@ -461,6 +471,26 @@ static void test_split_small_server(void **state)
 	free(r);
 }
 
+/* The server's own errors come back as its errno, and the handle stays usable. */
+static void test_server_error(void **state)
+{
+	struct server *sv = start_server(key_a, SRV_FULL);
+	struct vmt_subhost *s = connect_ok(sv);
+	unsigned char b[2][8192] = {{0}};
+	struct vmt_subhost_io io[2] = {{.host = s, .off = 0, .len = 8192, .buf = b[0]},
+				       {.host = s, .off = 1 << 20, .len = 8192, .buf = b[1]}};
+
+	assert_int_equal(vmt_subhost_pwrite(s, b[0], 4096, 0), -ENOSPC);
+	assert_non_null(strstr(vmt_subhost_error(s), "write"));
+	assert_int_equal(vmt_subhost_pwrite_batch(io, 2), -ENOSPC);
+	assert_int_equal(io[0].err, -ENOSPC);
+	assert_int_equal(io[1].err, -ENOSPC);
+	assert_int_equal(vmt_subhost_pread_batch(io, 2), 0);
+	assert_int_equal(vmt_subhost_pread(s, b[0], 4096, 0), 0);
+	vmt_subhost_close(s);
+	stop_server(sv);
+}
+
 /* Bigger than libnbd's 32M default cap in one call. */
 static void test_split_large(void **state)
 {
@@ -517,7 +547,7 @@ static void test_no_key(void **state)
 /* TLS required: a plain server is refused, whatever it offers. */
 static void test_plain_server(void **state)
 {
-	struct server *plain = start_server(NULL, false);
+	struct server *plain = start_server(NULL, SRV_MEMORY);
 	struct vmt_subhost_opts o = opts_for(plain, key_a);
 	struct vmt_subhost *s = (void *)1;
 	int r = vmt_subhost_connect(&o, &s);
@@ -535,7 +565,7 @@ static void test_plain_server(void **state)
 
 static void test_server_killed(void **state)
 {
-	struct server *sv = start_server(key_a, false);
+	struct server *sv = start_server(key_a, SRV_MEMORY);
 	struct vmt_subhost *s = connect_ok(sv);
 	unsigned char b[4096];
 	int r;
@@ -555,7 +585,7 @@ static void test_server_killed(void **state)
 /* Writing into a connection whose server died: an error, not a SIGPIPE. */
 static void test_server_killed_write(void **state)
 {
-	struct server *sv = start_server(key_a, false);
+	struct server *sv = start_server(key_a, SRV_MEMORY);
 	struct vmt_subhost *s = connect_ok(sv);
 	size_t len = 4u << 20;
 	unsigned char *b = calloc(1, len);
@@ -595,7 +625,7 @@ static void wait_stopped(pid_t pid)
 /* A server that stops answering (SIGSTOP) costs io_timeout_ms, never a hang. */
 static void test_server_hung(void **state)
 {
-	struct server *sv = start_server(key_a, false);
+	struct server *sv = start_server(key_a, SRV_MEMORY);
 	struct vmt_subhost_opts o = opts_for(sv, key_a);
 	struct vmt_subhost *s = NULL;
 	struct vmt_subhost_io io[8];
@@ -739,6 +769,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_partial),
 	    cmocka_unit_test(test_split_small_server),
 	    cmocka_unit_test(test_split_large),
+	    cmocka_unit_test(test_server_error),
 	    cmocka_unit_test(test_wrong_key),
 	    cmocka_unit_test(test_no_key),
 	    cmocka_unit_test(test_plain_server),
