@@ -147,7 +147,8 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct vmt_subhost_opts *o, unsigned *count,
+		       uint64_t *region)
 {
 	static const struct option lo[] = {{"addr", required_argument, NULL, 'a'},
 					   {"psk", required_argument, NULL, 'p'},
@@ -156,38 +157,45 @@ int main(int argc, char **argv)
 					   {"count", required_argument, NULL, 'c'},
 					   {"region", required_argument, NULL, 'r'},
 					   {NULL, 0, NULL, 0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->addr = optarg;
+			break;
+		case 'p':
+			o->psk_file = optarg;
+			break;
+		case 'i':
+			o->insecure = true;
+			break;
+		case 'e':
+			o->export_name = optarg;
+			break;
+		case 'c':
+			*count = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			*region = strtoull(optarg, NULL, 10) << 20;
+			break;
+		default:
+			usage();
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
 	struct vmt_subhost_opts o = {.sz = sizeof(o), .io_timeout_ms = 30000};
 	struct vmt_subhost *s = NULL;
 	struct vmt_subhost_stats st;
 	unsigned count = 2000;
 	uint64_t region = 64u << 20;
 	unsigned char *buf;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			o.addr = optarg;
-			break;
-		case 'p':
-			o.psk_file = optarg;
-			break;
-		case 'i':
-			o.insecure = true;
-			break;
-		case 'e':
-			o.export_name = optarg;
-			break;
-		case 'c':
-			count = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'r':
-			region = strtoull(optarg, NULL, 10) << 20;
-			break;
-		default:
-			usage();
-		}
-	}
+	parse_args(argc, argv, &o, &count, &region);
 	if (!o.addr || (!o.psk_file && !o.insecure) || count < 10 || region < (4u << 20))
 		usage();
 	r = vmt_subhost_connect(&o, &s);
