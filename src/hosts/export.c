@@ -163,7 +163,6 @@ static int export_pick(const struct vmt_hosts_export_opts *o, struct vmt_hosts_s
 	e->port = port;
 	e->insecure = o->insecure;
 	e->size = o->size;
-	vmt_strlcpy(e->psk, o->insecure ? "" : o->psk_file, sizeof(e->psk));
 	snprintf(pid_path, sizeof(pid_path), "%s/%s.pid", s->store, o->vm);
 	e->pid = hosts_pid_read(pid_path);
 	return 0;
@@ -279,30 +278,41 @@ static pid_t export_nbdkit_pid(const struct vmt_hosts_sub *s, const char *vm, bo
 
 int vmt_hosts_export_crash(const char *prefix, const char *sub, const char *vm, int timeout_ms)
 {
-	struct vmt_hosts h;
+	struct vmt_hosts *h = calloc(1, sizeof(*h));
 	const struct vmt_hosts_sub *s;
 	long long deadline;
 	bool alive;
 	pid_t old, now;
-	int ret = vmt_hosts_load(prefix, &h);
+	int ret = h ? vmt_hosts_load(prefix, h) : -ENOMEM;
 
 	if (ret)
-		return ret;
-	s = vmt_hosts_sub_find(&h, sub);
-	if (!s)
-		return vmt_error(-ENOENT, "no sub-host '%s'", sub);
+		goto out;
+	s = vmt_hosts_sub_find(h, sub);
+	if (!s) {
+		ret = vmt_error(-ENOENT, "no sub-host '%s'", sub);
+		goto out;
+	}
 	old = export_nbdkit_pid(s, vm, &alive);
-	if (!old || !alive)
-		return vmt_error(-ESRCH, "%s is not served on %s", vm, sub);
-	if (kill(old, SIGKILL))
-		return vmt_error(-errno, "kill %d: %s", (int)old, strerror(errno));
+	if (!old || !alive) {
+		ret = vmt_error(-ESRCH, "%s is not served on %s", vm, sub);
+		goto out;
+	}
+	if (kill(old, SIGKILL)) {
+		ret = vmt_error(-errno, "kill %d: %s", (int)old, strerror(errno));
+		goto out;
+	}
+	ret = vmt_error(-ETIMEDOUT, "the supervisor did not bring %s back on %s", vm, sub);
 	deadline = hosts_now_ms() + (timeout_ms > 0 ? timeout_ms : 15000);
 	while (hosts_now_ms() < deadline) {
 		now = export_nbdkit_pid(s, vm, &alive);
 		/* nbdkit writes its pid file only once it accepts connections */
-		if (alive && now != old)
-			return 0;
+		if (alive && now != old) {
+			ret = 0;
+			break;
+		}
 		hosts_sleep_ms(50);
 	}
-	return vmt_error(-ETIMEDOUT, "the supervisor did not bring %s back on %s", vm, sub);
+out:
+	free(h);
+	return ret;
 }

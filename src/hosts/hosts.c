@@ -91,9 +91,10 @@ static int hosts_rate_parse(const char *s, uint64_t *bps)
  * rate).  Beyond that, a bucket of 1 ms at the rate (125 kB at 1gbit)
  * keeps the short-term rate close to the nominal one, as a real NIC's
  * line rate would, while being large enough that timer slack does not
- * starve the link.  Measured here: 1gbit with this bucket gives ~118 MB/s
- * of TCP (nbdcopy) across the link, the 119.5 MB/s of DESIGN.md minus
- * NBD framing.  latency bounds the queue: 20 ms (2.5 MB at 1gbit), deep
+ * starve the link.  Measured here (nbdcopy of 256 MiB across one link,
+ * machine loaded): 1gbit gives 111-117 MB/s with TLS-PSK or plain NBD
+ * (DESIGN.md: 119.5 MB/s of bare TCP), 100mbit gives 11.7-11.9 MB/s (of
+ * 12.5).  latency bounds the queue: 20 ms (2.5 MB at 1gbit), deep
  * enough for TCP's window, shallow enough not to hide a stall.
  */
 static uint64_t hosts_burst(uint64_t bps)

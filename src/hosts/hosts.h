@@ -20,6 +20,9 @@
  * one-line reason for vmt_last_error(); nothing here prints.  Structs
  * filled by these functions are plain values owned by the caller (no
  * pointers inside, nothing to free).  Input strings are copied.
+ * struct vmt_hosts is large (~150 KB: 16 sub-hosts x 32 exports): allocate
+ * it, do not put it on a thread's stack.  Key files are the caller's: the
+ * state records where an export listens, never a key or its path.
  * Everything that changes hosts needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN):
  * -EPERM otherwise.  Changes to one prefix are serialized by a lock file
  * (<run dir>/hosts/<P>/lock), so concurrent callers are safe.
@@ -43,10 +46,9 @@ struct vmt_hosts_export {
 	char vm[64];   /* VM name = NBD export name */
 	char addr[64]; /* "ADDR:PORT" to give a client */
 	unsigned port;
-	pid_t pid;	/* supervisor (`vmt subhost serve`) */
-	bool insecure;	/* plain NBD, no TLS */
-	uint64_t size;	/* export size in bytes */
-	char psk[4096]; /* key file ("" if insecure) */
+	pid_t pid;     /* supervisor (`vmt subhost serve`) */
+	bool insecure; /* plain NBD, no TLS */
+	uint64_t size; /* export size in bytes */
 };
 
 struct vmt_hosts_sub {

@@ -475,11 +475,19 @@ static void serve_daemon(const struct vmt_serve_opts *o, const char *host, unsig
 	}
 	if (pid > 0)
 		_exit(0);
-	nul = open("/dev/null", O_RDWR);
+	/* Keep nothing of the caller's (sockets, pipes) for the supervisor's whole life. */
+	if (wfd != 3) {
+		dup3(wfd, 3, O_CLOEXEC);
+		close(wfd);
+		wfd = 3;
+	}
+	close_range(4, ~0U, 0);
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(nul, 2);
+		close(nul);
 	}
 	if (chdir("/")) {
 		/* the store path is absolute when it matters; go on */

@@ -105,7 +105,6 @@ static struct json_object *state_export_json(const struct vmt_hosts_export *e)
 	json_object_object_add(o, "pid", json_object_new_int((int)e->pid));
 	json_object_object_add(o, "insecure", json_object_new_boolean(e->insecure));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
-	js_str(o, "psk", e->psk);
 	return o;
 }
 
@@ -191,7 +190,6 @@ static void state_export_load(struct json_object *o, struct vmt_hosts_export *e)
 
 	vmt_strlcpy(e->vm, js_get_str(o, "vm"), sizeof(e->vm));
 	vmt_strlcpy(e->addr, js_get_str(o, "addr"), sizeof(e->addr));
-	vmt_strlcpy(e->psk, js_get_str(o, "psk"), sizeof(e->psk));
 	e->port = (unsigned)js_get_int(o, "port");
 	e->pid = (pid_t)js_get_int(o, "pid");
 	e->size = (uint64_t)js_get_int(o, "size");

@@ -323,7 +323,7 @@ static int sub_stop(int argc, char **argv)
 {
 	const char allowed[] = {L(O_VM), L(O_STORE), L(O_ON), L(O_PREFIX), L(O_KEEP), 0};
 	struct sub_args a = {0};
-	struct vmt_hosts h;
+	static struct vmt_hosts h; /* large: not on the stack */
 	const char *store;
 	int ret = sub_parse(argc, argv, stop_help, allowed, &a);
 
@@ -348,7 +348,7 @@ static int sub_list(int argc, char **argv)
 	const char allowed[] = {L(O_STORE), L(O_ON), L(O_PREFIX), 0};
 	struct sub_args a = {0};
 	struct vmt_serve_entry *e;
-	struct vmt_hosts h;
+	static struct vmt_hosts h; /* large: not on the stack */
 	const char *store;
 	size_t n;
 	int ret = sub_parse(argc, argv, list_help, allowed, &a);

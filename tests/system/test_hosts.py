@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespace
 PREFIX = SESSION_TAG + "a"
 PREFIX_NONE = SESSION_TAG + "b"
 PREFIX_CAP = SESSION_TAG + "c"
-ALL_PREFIXES = (PREFIX, PREFIX_NONE, PREFIX_CAP)
+PREFIX_FAIL = SESSION_TAG + "d"
+ALL_PREFIXES = (PREFIX, PREFIX_NONE, PREFIX_CAP, PREFIX_FAIL)
 TIMEOUT = 60
 
 
@@ -256,6 +257,51 @@ def test_capacity_enospc(env, tmp_path):
         assert used <= 8 << 20
     finally:
         assert down(env, PREFIX_CAP).returncode == 0
+
+
+def ours(prefix):
+    return [n for n in netns_list() if n.startswith(prefix + "-")]
+
+
+def mounts_under(path):
+    with open("/proc/self/mounts") as f:
+        return [line for line in f if path in line]
+
+
+def test_up_failure_undoes(env, run_dir):
+    """sub2's store cannot be made (a file is in the way): sub1, fully made, is undone."""
+    d = os.path.join(run_dir, "hosts", PREFIX_FAIL)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "sub2"), "w").close()
+    try:
+        p = vmt(env, "hosts", "up", "--prefix", PREFIX_FAIL, "--subhosts", "3",
+                "--capacity", "16M", "--subnet", "10.80", check=False)
+        assert p.returncode == 1 and "sub2" in p.stderr, p.stderr
+        assert ours(PREFIX_FAIL) == []
+        assert mounts_under(d) == []
+        assert not os.path.exists(os.path.join(d, "hosts.json"))
+    finally:
+        os.unlink(os.path.join(d, "sub2"))
+        down(env, PREFIX_FAIL)
+
+
+def test_down_without_state(env, run_dir):
+    """The state file lost: up refuses (namespaces without state), down still cleans all."""
+    vmt(env, "hosts", "up", "--prefix", PREFIX_FAIL, "--subhosts", "2", "--capacity", "16M",
+        "--subnet", "10.80")
+    d = os.path.join(run_dir, "hosts", PREFIX_FAIL)
+    try:
+        os.unlink(os.path.join(d, "hosts.json"))
+        p = vmt(env, "hosts", "up", "--prefix", PREFIX_FAIL, "--subhosts", "2",
+                "--capacity", "16M", "--subnet", "10.80", check=False)
+        assert p.returncode == 1 and "exists but no state" in p.stderr
+        p = vmt(env, "hosts", "show", "--prefix", PREFIX_FAIL, check=False)
+        assert p.returncode == 1
+    finally:
+        p = down(env, PREFIX_FAIL)
+    assert p.returncode == 0 and "removed" in p.stdout
+    assert ours(PREFIX_FAIL) == [] and mounts_under(d) == []
+    assert not os.path.exists(d)
 
 
 @pytest.mark.parametrize("args,msg", [
