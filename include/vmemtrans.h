@@ -62,6 +62,9 @@ VMT_API const char *vmt_last_error(void);
  */
 struct vmt_memsrc;
 
+/* Sub-hosts of one split VM (the page table's limit). */
+#define VMT_MAX_SUBHOSTS 16
+
 /* Statistics of one memory stack; counters only grow until reset. */
 struct vmt_mem_stats {
 	uint64_t pages_read;   /* pages fetched from the page source */
@@ -71,7 +74,24 @@ struct vmt_mem_stats {
 	uint64_t tlb_misses;
 	uint64_t holes;	    /* pages absent from the source (sparse file holes) */
 	uint64_t evictions; /* cached pages dropped to make room (cache full) */
-	uint64_t remote;    /* pages on a split VM's sub-hosts, not read */
+	uint64_t remote;    /* pages on a split VM's sub-hosts, not read (fetch method none) */
+	/*
+	 * A split VM read with a fetch method (struct vmt_guest_opts.fetch).
+	 * Method 1 (runtime) counts NBD reads it sent itself; method 2 (vm)
+	 * counts the chunks it asked the pager to page in.
+	 */
+	uint64_t pages_local;	   /* pages read from the main host's memory file (or zeros) */
+	uint64_t pages_fetched;	   /* sub-host pages delivered (method 1 or 2) */
+	uint64_t fetch_cache_hits; /* of those, found in method 1's fetch cache */
+	uint64_t round_trips;	   /* waits on sub-hosts (one parallel batch) or on the pager */
+	uint64_t wait_ns;	   /* time spent in those waits */
+	uint64_t fetch_retries;	   /* chunks read again because they moved meanwhile */
+	uint64_t fetch_errors;	   /* pages not read: a sub-host or the pager failed */
+	uint64_t cache_bytes;	   /* method 1's fetch cache now (bytes of data) */
+	uint64_t cache_bytes_max;  /* ... and its high-water mark */
+	uint64_t host_requests[VMT_MAX_SUBHOSTS]; /* fetches (or page-in ranges) per sub-host */
+	uint64_t host_chunks[VMT_MAX_SUBHOSTS];	  /* page-table chunks fetched / paged in */
+	uint64_t host_bytes[VMT_MAX_SUBHOSTS];	  /* bytes fetched / paged in */
 };
 
 /* ---------------------------------------------------------------- guest */
@@ -96,7 +116,36 @@ struct vmt_guest_opts {
 	 * zeros of the file's holes.  NULL: an unsplit VM.
 	 */
 	const char *pagetable_path;
+	/*
+	 * How pages on sub-hosts are read (split VM only; fields from here on
+	 * may be absent from an older caller's struct: sz says).
+	 *  VMT_FETCH_NONE     not read: -ENODATA, as above
+	 *  VMT_FETCH_RUNTIME  method 1, "self paging": the runtime reads the
+	 *                     chunk from its sub-host over NBD (addresses and
+	 *                     exports from the page table's header, TLS-PSK with
+	 *                     psk_file) into a bounded cache of its own; the
+	 *                     memory file is never written
+	 *  VMT_FETCH_VM       method 2, "proxy paging": the runtime asks the
+	 *                     pager inside QEMU (pager_sock) to page the chunk in,
+	 *                     then reads the memory file; the data stays resident
+	 */
+	int fetch;		    /* enum vmt_fetch_method */
+	uint64_t fetch_chunk;	    /* bytes per fetch: 4K..2M, a power of two (0: 64K) */
+	uint64_t fetch_cache_bytes; /* method 1's cache bound (0: 4 MiB) */
+	const char *psk_file;	    /* TLS-PSK key file of the VM's sub-hosts */
+	bool insecure;		    /* plain NBD, no key (comparison only) */
+	const char *pager_sock;	    /* method 2: the pager's command socket */
+	int fetch_timeout_ms;	    /* one sub-host or pager request (0: 10000) */
 };
+
+enum vmt_fetch_method {
+	VMT_FETCH_NONE = 0,
+	VMT_FETCH_RUNTIME = 1,
+	VMT_FETCH_VM = 2,
+};
+
+#define VMT_FETCH_CHUNK_DEFAULT	      (64u << 10)
+#define VMT_FETCH_CACHE_BYTES_DEFAULT (4u << 20)
 
 /* Open a guest; on failure NULL, errno set and vmt_last_error() says why. */
 VMT_API struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts);

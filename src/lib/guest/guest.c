@@ -11,6 +11,30 @@
 #include <unistd.h>
 
 #include "guest/guest_internal.h"
+#include "pagetable/pagetable.h"
+
+/* A split VM: its page table, and how pages on sub-hosts are read. */
+static int guest_open_split(const struct vmt_guest_opts *o, const struct vmt_ram_layout *layout,
+			    struct vmt_memsrc **src)
+{
+	uint64_t chunk = o->fetch_chunk ? o->fetch_chunk : VMT_FETCH_CHUNK_DEFAULT;
+	int shift = vmt_pt_chunk_shift_of(chunk);
+	struct vmt_split_opts so = {
+	    .fetch = o->fetch,
+	    .fetch_cache_bytes = o->fetch_cache_bytes,
+	    .psk_file = o->psk_file,
+	    .insecure = o->insecure,
+	    .pager_sock = o->pager_sock,
+	    .timeout_ms = o->fetch_timeout_ms,
+	};
+
+	if (shift < 0)
+		return vmt_error(-EINVAL,
+				 "fetch chunk of %llu bytes: it takes 4K..2M, a power of two",
+				 (unsigned long long)chunk);
+	so.fetch_shift = (unsigned)shift;
+	return vmt_memsrc_split_open_opts(o->mem_path, layout, o->pagetable_path, &so, src);
+}
 
 static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 {
@@ -42,7 +66,7 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	if (err)
 		return err;
 	if (o->pagetable_path)
-		err = vmt_memsrc_split_open(o->mem_path, &layout, o->pagetable_path, &src);
+		err = guest_open_split(o, &layout, &src);
 	else
 		err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
 	if (err)
@@ -106,13 +130,28 @@ err_free:
 	return err;
 }
 
-struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *o)
+/* The options as this library knows them: an older caller's shorter struct is zero-extended. */
+static const struct vmt_guest_opts *opts_full(const struct vmt_guest_opts *o,
+					      struct vmt_guest_opts *copy)
 {
+	if (!o || o->sz < offsetof(struct vmt_guest_opts, fetch))
+		return NULL;
+	if (o->sz >= sizeof(*o))
+		return o;
+	memset(copy, 0, sizeof(*copy));
+	memcpy(copy, o, o->sz);
+	return copy;
+}
+
+struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts)
+{
+	struct vmt_guest_opts copy;
+	const struct vmt_guest_opts *o = opts_full(opts, &copy);
 	struct vmt_guest *g;
 	int err;
 
 	vmt_error_clear();
-	if (!o || o->sz < sizeof(*o) || !o->mem_path || !o->kernel_path) {
+	if (!o || !o->mem_path || !o->kernel_path) {
 		errno = EINVAL;
 		vmt_error(-EINVAL, "a memory file and a kernel image are required");
 		return NULL;

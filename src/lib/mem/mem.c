@@ -55,7 +55,16 @@ struct vmt_mem {
 	unsigned shift; /* 64 - log2(table size) */
 
 	struct vmt_mem_stats stats;
+
+	uint8_t *batch_buf; /* MEM_BATCH_PAGES pages for a multi-page read */
 };
+
+/*
+ * A read over several pages that are not cached asks the source for all of
+ * them at once (vmt_memsrc_read_pages), so a split VM's remote pages cost
+ * one round trip, not one each.  Bounded: the pages are staged in batch_buf.
+ */
+#define MEM_BATCH_PAGES 32u
 
 static inline uint64_t pfn_hash(const struct vmt_mem *m, uint64_t pfn)
 {
@@ -172,6 +181,54 @@ static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 	return page_get_slow(m, pfn, page);
 }
 
+/* Put a page read by a batch into the cache (a slot of this epoch). */
+static void page_install(struct vmt_mem *m, uint64_t pfn, const uint8_t *data)
+{
+	uint32_t n = slot_take(m);
+	uint64_t i;
+
+	memcpy(m->arena + ((size_t)n << VMT_PAGE_SHIFT), data, VMT_PAGE_SIZE);
+	m->stats.pages_read++;
+	m->slots[n] = (struct mem_slot){.pfn = pfn, .gen = m->gen, .ref = 1};
+	i = table_find(m, pfn);
+	m->table[i] = (struct mem_entry){.pfn = pfn, .slot = n, .gen = m->gen};
+}
+
+/*
+ * Pages [first, last] that are not cached: read them in one batch and cache
+ * those that came.  Returns the error of the lowest page that failed (the
+ * read fails there anyway), else 0.  Worth it only with two or more.
+ */
+static int mem_prefill(struct vmt_mem *m, uint64_t first, uint64_t last)
+{
+	struct vmt_page_req req[MEM_BATCH_PAGES];
+	uint64_t holes = m->src->holes, remote = m->src->remote;
+	size_t n = 0;
+	int err = 0;
+
+	for (uint64_t pfn = first; pfn <= last && n < MEM_BATCH_PAGES; pfn++) {
+		if (pfn >= m->ram_pages)
+			break;
+		if (m->table[table_find(m, pfn)].gen == m->gen)
+			continue;
+		req[n] =
+		    (struct vmt_page_req){.pfn = pfn, .buf = m->batch_buf + (n << VMT_PAGE_SHIFT)};
+		n++;
+	}
+	if (n < 2)
+		return 0;
+	vmt_memsrc_read_pages(m->src, req, n);
+	m->stats.holes += m->src->holes - holes;
+	m->stats.remote += m->src->remote - remote;
+	for (size_t i = 0; i < n; i++) {
+		if (req[i].err)
+			err = err ?: req[i].err;
+		else
+			page_install(m, req[i].pfn, req[i].buf);
+	}
+	return err;
+}
+
 static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)
 {
 	uint64_t end, off, n;
@@ -181,6 +238,11 @@ static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t l
 
 	if (!vmt_add_ok(pa, len, &end))
 		return -EFAULT;
+	if (len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT) && m->batch_buf) {
+		err = mem_prefill(m, pa >> VMT_PAGE_SHIFT, (end - 1) >> VMT_PAGE_SHIFT);
+		if (err)
+			return err;
+	}
 	while (len) {
 		off = pa & (VMT_PAGE_SIZE - 1);
 		n = VMT_MIN(len, VMT_PAGE_SIZE - off);
@@ -228,6 +290,7 @@ int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val)
 
 void vmt_mem_epoch(struct vmt_mem *m)
 {
+	vmt_memsrc_epoch(m->src);
 	m->epoch_id++;
 	m->last_pfn = NO_PFN;
 	m->used = 0;
@@ -277,6 +340,9 @@ static int mem_alloc(struct vmt_mem *m, size_t cap)
 	 * (a third of a 1,000-process `vmt ps`) into a few dozen.  Advice only.
 	 */
 	madvise(m->arena, cap << VMT_PAGE_SHIFT, MADV_HUGEPAGE);
+	/* Batches only when the cache holds them twice over (no self-eviction). */
+	if (cap >= 2 * MEM_BATCH_PAGES && !(m->batch_buf = malloc(MEM_BATCH_PAGES * VMT_PAGE_SIZE)))
+		return -ENOMEM;
 	m->slots = calloc(cap, sizeof(*m->slots));
 	m->table = calloc(tsize, sizeof(*m->table));
 	if (!m->slots || !m->table)
@@ -293,6 +359,7 @@ static void mem_release(struct vmt_mem *m)
 		munmap(m->arena, (size_t)m->cap << VMT_PAGE_SHIFT);
 	free(m->slots);
 	free(m->table);
+	free(m->batch_buf);
 	free(m);
 }
 
@@ -319,6 +386,7 @@ int vmt_mem_new(struct vmt_memsrc *src, size_t cache_pages, struct vmt_mem **out
 		return err;
 	}
 	m->src = src;
+	src->stats = &m->stats;
 	m->ram_pages = (src->ram_end >> VMT_PAGE_SHIFT) + !!(src->ram_end & (VMT_PAGE_SIZE - 1));
 	m->epoch_id = 1;
 	m->gen = 1;

@@ -14,7 +14,7 @@
  * A split VM's file comes with its page table (vmt_memsrc_split_open): then
  * the page table, not the file, says where a page is, and every read
  * follows its seqlock so that a chunk paged out (hole punched) or in while
- * it was read is read again.
+ * it was read is read again (split.c; pages on sub-hosts: fetch.c, pagein.c).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,20 +23,9 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "memsrc/memsrc.h"
-#include "pagetable/pagetable.h"
+#include "memsrc/split.h"
 
-struct memsrc_file {
-	struct vmt_memsrc base; /* first: the ops get &base */
-	int fd;
-	unsigned flags; /* enum vmt_memsrc_file_flags */
-	struct vmt_ram_layout layout;
-	char *path;
-	struct vmt_pt pt; /* split VM: its page table (pt.hdr NULL otherwise) */
-};
-
-/* File offset of guest-physical frame pfn; false if pfn is not RAM. */
-static bool file_offset_of(const struct memsrc_file *f, uint64_t pfn, uint64_t *off)
+bool file_offset_of(const struct memsrc_file *f, uint64_t pfn, uint64_t *off)
 {
 	uint64_t gpa = pfn << VMT_PAGE_SHIFT;
 	unsigned i;
@@ -76,7 +65,7 @@ static bool file_is_hole(const struct memsrc_file *f, uint64_t off)
 	return (uint64_t)data != off;
 }
 
-static int file_pread_page(const struct memsrc_file *f, uint64_t off, void *page)
+int file_pread_page(const struct memsrc_file *f, uint64_t off, void *page)
 {
 	size_t done = 0;
 	ssize_t n;
@@ -116,41 +105,6 @@ static int file_read_plain(struct memsrc_file *f, uint64_t off, void *page)
 	return (f->flags & VMT_MEMSRC_HOLE_ENODATA) ? -ENODATA : 0;
 }
 
-/*
- * One page of a split VM: where the page table says, read under its
- * seqlock.  A page on a sub-host is -ENODATA: the runtime does not fetch
- * it (yet), and it is never read as the zeros of the file's hole.
- */
-static int split_read_page(struct memsrc_file *f, uint64_t off, void *page)
-{
-	uint64_t chunk = vmt_pt_chunk_of(&f->pt, off), e;
-	int err;
-
-	if (chunk >= f->pt.hdr->nr_chunks)
-		return vmt_error(-EFAULT, "offset %#llx is past the page table's %llu chunks",
-				 (unsigned long long)off, (unsigned long long)f->pt.hdr->nr_chunks);
-	for (unsigned try = 0; try < VMT_SPLIT_READ_TRIES; try++) {
-		err = vmt_pt_read_begin(&f->pt, chunk, VMT_SPLIT_MOVE_WAIT_MS, &e);
-		if (err)
-			break;
-		if (vmt_pt_loc_host(vmt_pt_e_loc(e)) >= 0) {
-			f->base.remote++;
-			return -ENODATA;
-		}
-		if (vmt_pt_e_loc(e) == VMT_PT_ABSENT)
-			memset(page, 0, VMT_PAGE_SIZE);
-		else if ((err = file_pread_page(f, off, page)))
-			return err;
-		if (!vmt_pt_read_retry(&f->pt, chunk, e))
-			return 0;
-		err = -EAGAIN;
-	}
-	return vmt_error(err,
-			 "chunk %llu of %s kept moving while it was read (pager busy or "
-			 "a sub-host not answering)",
-			 (unsigned long long)chunk, f->path);
-}
-
 static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
@@ -158,15 +112,42 @@ static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 
 	if (!file_offset_of(f, pfn, &off))
 		return -EFAULT;
-	if (f->pt.hdr)
-		return split_read_page(f, off, page);
+	if (f->pt.hdr) {
+		struct vmt_page_req r = {.pfn = pfn, .buf = page};
+
+		return split_read_pages(f, &r, 1);
+	}
 	return file_read_plain(f, off, page);
+}
+
+static int file_read_pages(struct vmt_memsrc *src, struct vmt_page_req *req, size_t n)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	int first = 0;
+
+	if (f->pt.hdr)
+		return split_read_pages(f, req, n);
+	for (size_t i = 0; i < n; i++) {
+		req[i].err = file_read_page(src, req[i].pfn, req[i].buf);
+		if (req[i].err && !first)
+			first = req[i].err;
+	}
+	return first;
+}
+
+static void file_epoch(struct vmt_memsrc *src)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+
+	if (f->pt.hdr)
+		split_epoch(f);
 }
 
 static void file_destroy(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
 
+	split_ctx_free(f->split);
 	vmt_pt_close(&f->pt);
 	close(f->fd);
 	free(f->path);
@@ -176,6 +157,8 @@ static void file_destroy(struct vmt_memsrc *src)
 static const struct vmt_memsrc_ops file_ops = {
     .name = "file",
     .read_page = file_read_page,
+    .read_pages = file_read_pages,
+    .epoch = file_epoch,
     .destroy = file_destroy,
 };
 
@@ -273,6 +256,15 @@ int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
 int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
 			  const char *pagetable_path, struct vmt_memsrc **out)
 {
+	struct vmt_split_opts o = {.fetch = VMT_FETCH_NONE};
+
+	return vmt_memsrc_split_open_opts(path, layout, pagetable_path, &o, out);
+}
+
+int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *layout,
+			       const char *pagetable_path, const struct vmt_split_opts *o,
+			       struct vmt_memsrc **out)
+{
 	struct memsrc_file *f;
 	struct stat st;
 	int err = vmt_memsrc_file_open_flags(path, layout, VMT_MEMSRC_HOLE_ENODATA, out);
@@ -282,18 +274,23 @@ int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
 	f = (struct memsrc_file *)*out;
 	err = vmt_pt_open(pagetable_path, false, &f->pt);
 	if (err) {
-		vmt_memsrc_free(*out);
-		*out = NULL;
-		return vmt_error(err, "page table %s: %s", pagetable_path,
-				 err == -EBADMSG ? "corrupt or not a VMemTrans page table"
-						 : strerror(-err));
+		err = vmt_error(err, "page table %s: %s", pagetable_path,
+				err == -EBADMSG ? "corrupt or not a VMemTrans page table"
+						: strerror(-err));
+		goto err_free;
 	}
 	if (fstat(f->fd, &st) < 0 || (uint64_t)st.st_size != f->pt.hdr->ram_size) {
 		err = vmt_error(-EINVAL, "page table %s is for %llu bytes of RAM, %s has %llu",
 				pagetable_path, (unsigned long long)f->pt.hdr->ram_size, path,
 				(unsigned long long)st.st_size);
-		vmt_memsrc_free(*out);
-		*out = NULL;
+		goto err_free;
 	}
+	err = split_ctx_new(o, &f->split);
+	if (err)
+		goto err_free;
+	return 0;
+err_free:
+	vmt_memsrc_free(*out);
+	*out = NULL;
 	return err;
 }

@@ -15,14 +15,34 @@
 #ifndef VMT_MEMSRC_H
 #define VMT_MEMSRC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmemtrans.h"
+
 struct vmt_memsrc;
+
+/* One page of a batch read: in pfn and buf (VMT_PAGE_SIZE bytes), out err. */
+struct vmt_page_req {
+	uint64_t pfn;
+	void *buf;
+	int err; /* 0, or read_page's error for this page */
+};
 
 struct vmt_memsrc_ops {
 	const char *name;
 	int (*read_page)(struct vmt_memsrc *src, uint64_t pfn, void *buf);
+	/*
+	 * Optional: many pages in one call, so that a source whose pages are
+	 * remote pays one round trip for all of them (requests to different
+	 * sub-hosts in parallel).  Sets every req[i].err; returns 0 if all
+	 * succeeded, else the error of the first failed req[].  NULL: read_page
+	 * in a loop.
+	 */
+	int (*read_pages)(struct vmt_memsrc *src, struct vmt_page_req *req, size_t n);
+	/* Optional: a new listing starts (vmt_listing_begin): drop what may be stale. */
+	void (*epoch)(struct vmt_memsrc *src);
 	void (*destroy)(struct vmt_memsrc *src);
 };
 
@@ -39,7 +59,16 @@ struct vmt_memsrc {
 	 * a sub-host (-ENODATA); only a split VM's source counts these.
 	 */
 	uint64_t remote;
+	/*
+	 * The page cache's statistics (mem/ sets this when it takes the
+	 * source), for the counters only a source knows (pages fetched, round
+	 * trips, ...).  NULL until then: see vmt_memsrc_stats().
+	 */
+	struct vmt_mem_stats *stats;
 };
+
+/* src->stats, or a scratch block while no page cache owns the source. */
+struct vmt_mem_stats *vmt_memsrc_stats(struct vmt_memsrc *src);
 
 /* One contiguous piece of guest RAM inside a RAM file. */
 struct vmt_ram_range {
@@ -98,6 +127,31 @@ int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *la
 int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
 			  const char *pagetable_path, struct vmt_memsrc **out);
 
+/*
+ * How a split source reads pages the page table places on sub-hosts (the
+ * fields mirror struct vmt_guest_opts; strings are copied).
+ */
+struct vmt_split_opts {
+	int fetch;		    /* enum vmt_fetch_method */
+	unsigned fetch_shift;	    /* log2 of the fetch chunk: 12..21 */
+	uint64_t fetch_cache_bytes; /* method 1's cache bound */
+	const char *psk_file;
+	bool insecure;
+	const char *pager_sock;
+	int timeout_ms;
+};
+
+/*
+ * As vmt_memsrc_split_open, and pages on sub-hosts are read with o->fetch
+ * (memsrc/fetch.c, memsrc/pagein.c): a whole fetch chunk per request, then
+ * re-checked under the seqlock; an error for a page is the sub-host's or the
+ * pager's (-ECONNREFUSED, -ETIMEDOUT, -EACCES wrong key, -EIO ...), never
+ * zeros.  Sub-hosts are connected lazily (the first page that needs one).
+ */
+int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *layout,
+			       const char *pagetable_path, const struct vmt_split_opts *o,
+			       struct vmt_memsrc **out);
+
 #define VMT_SPLIT_READ_TRIES   8
 #define VMT_SPLIT_MOVE_WAIT_MS 2000 /* longest wait for one chunk in motion */
 
@@ -115,6 +169,11 @@ static inline int vmt_memsrc_read_page(struct vmt_memsrc *src, uint64_t pfn, voi
 {
 	return src->ops->read_page(src, pfn, buf);
 }
+
+/* Batch read (ops->read_pages, or read_page in a loop); contract above. */
+int vmt_memsrc_read_pages(struct vmt_memsrc *src, struct vmt_page_req *req, size_t n);
+/* A new listing starts: the source may drop what it kept (ops->epoch). */
+void vmt_memsrc_epoch(struct vmt_memsrc *src);
 
 /* Destroy src through its ops; NULL is fine. */
 void vmt_memsrc_free(struct vmt_memsrc *src);

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * fetch.c - method 1, "runtime fetch" (self paging): the runtime reads the
+ * chunks it needs from their sub-hosts itself, over NBD (src/subhost).
+ *
+ * One connection per sub-host, opened when a page first needs it, to the
+ * address and export the page table's header names, with the VM's TLS-PSK
+ * key (or plain NBD when insecure).  All the wants of a batch go out in one
+ * vmt_subhost_pread_batch: pipelined on each connection, the sub-hosts in
+ * parallel, so a batch costs about one round trip.
+ *
+ * A connection that broke (the server restarted, a timeout) is replaced
+ * once per batch and its reads sent again.  A sub-host that cannot be
+ * reached is "down" until the next listing: every page on it fails at once
+ * with the connect error instead of waiting for a timeout per page, and the
+ * next listing tries again (so a sub-host that came back is used again).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memsrc/split.h"
+#include "subhost/subhost.h"
+
+/* Errors after which a handle is of no more use: connect again. */
+static bool conn_dead(int err)
+{
+	return err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE || err == -ENOTCONN ||
+	       err == -ESHUTDOWN || err == -ECONNABORTED;
+}
+
+static int host_connect(struct memsrc_file *f, int k)
+{
+	struct split_ctx *x = f->split;
+	const struct vmt_pt_host *ph = &f->pt.hdr->hosts[k];
+	struct vmt_subhost_opts o = {
+	    .sz = sizeof(o),
+	    .addr = ph->addr,
+	    .export_name = ph->export,
+	    .psk_file = x->insecure ? NULL : x->psk_file,
+	    .insecure = x->insecure,
+	    .connect_timeout_ms = x->timeout_ms,
+	    .io_timeout_ms = x->timeout_ms,
+	};
+	char addr[VMT_PT_ADDR_MAX + 1], export[VMT_PT_NAME_MAX + 1];
+	int err;
+
+	/* The header is shared memory: use NUL-terminated copies. */
+	vmt_strlcpy(addr, ph->addr, sizeof(addr));
+	vmt_strlcpy(export, ph->export, sizeof(export));
+	o.addr = addr;
+	o.export_name = export;
+	err = vmt_subhost_connect(&o, &x->hosts[k].h);
+	if (err) {
+		x->hosts[k].down = err;
+		return vmt_error(err, "sub-host %d (%s, export '%s'): %s", k, addr, export,
+				 vmt_subhost_last_error());
+	}
+	return 0;
+}
+
+/* Sub-host k's handle, connecting if needed; -errno if it is down. */
+static int host_get(struct memsrc_file *f, int k, struct vmt_subhost **h)
+{
+	struct fetch_host *fh = &f->split->hosts[k];
+	int err;
+
+	if (!fh->h && fh->down)
+		return fh->down;
+	if (!fh->h && (err = host_connect(f, k)))
+		return err;
+	*h = fh->h;
+	return 0;
+}
+
+static void host_drop(struct split_ctx *x, int k)
+{
+	vmt_subhost_close(x->hosts[k].h);
+	x->hosts[k].h = NULL;
+}
+
+/* Fill io[] for the wants still to read (todo) that have a handle; how many. */
+static size_t prepare(struct memsrc_file *f, struct split_want *w, size_t n, const bool *todo,
+		      struct vmt_subhost_io *io, size_t *of)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct vmt_subhost *h;
+
+		if (!todo[i] || w[i].err)
+			continue;
+		if (!w[i].data && !(w[i].data = malloc(w[i].len))) {
+			w[i].err = -ENOMEM;
+			continue;
+		}
+		w[i].err = host_get(f, w[i].host, &h);
+		if (w[i].err)
+			continue;
+		io[m] = (struct vmt_subhost_io){
+		    .host = h, .off = w[i].off, .len = w[i].len, .buf = w[i].data};
+		of[m++] = i;
+	}
+	return m;
+}
+
+void (*vmt_fetch_test_hook)(void *arg);
+void *vmt_fetch_test_arg;
+
+static void batch_run(struct memsrc_file *f, struct vmt_subhost_io *io, size_t m)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	uint64_t t0 = split_now_ns();
+
+	vmt_subhost_pread_batch(io, m);
+	st->wait_ns += split_now_ns() - t0;
+	st->round_trips++;
+	/* Unit tests move a chunk here, between the read and the seqlock check. */
+	if (vmt_fetch_test_hook)
+		vmt_fetch_test_hook(vmt_fetch_test_arg);
+}
+
+/*
+ * Record each read's result in its want.  A want whose connection died is
+ * left to read again (todo, err 0) after its handle is dropped, when
+ * may_retry; true if there is any.
+ */
+static bool collect(struct memsrc_file *f, struct split_want *w, bool *todo,
+		    const struct vmt_subhost_io *io, const size_t *of, size_t m, bool may_retry)
+{
+	struct split_ctx *x = f->split;
+	bool resend = false;
+
+	for (size_t j = 0; j < m; j++) {
+		struct split_want *wi = &w[of[j]];
+		int k = wi->host;
+
+		wi->err = io[j].err;
+		todo[of[j]] = false;
+		if (!wi->err)
+			continue;
+		if (may_retry && conn_dead(wi->err)) {
+			if (x->hosts[k].h == io[j].host)
+				host_drop(x, k);
+			wi->err = 0;
+			todo[of[j]] = resend = true;
+			continue;
+		}
+		vmt_error(wi->err, "sub-host %d (%.*s): reading %llu bytes at %#llx: %s", k,
+			  VMT_PT_ADDR_MAX, f->pt.hdr->hosts[k].addr, (unsigned long long)wi->len,
+			  (unsigned long long)wi->off,
+			  x->hosts[k].h ? vmt_subhost_error(x->hosts[k].h) : strerror(-wi->err));
+	}
+	return resend;
+}
+
+static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].err || (unsigned)w[i].host >= VMT_MAX_SUBHOSTS)
+			continue;
+		st->host_requests[w[i].host]++;
+		st->host_chunks[w[i].host] += w[i].nchunks;
+		st->host_bytes[w[i].host] += w[i].len;
+	}
+}
+
+void fetch_wants(struct memsrc_file *f, struct split_want *w, size_t n)
+{
+	struct vmt_subhost_io *io = calloc(n, sizeof(*io));
+	size_t *of = calloc(n, sizeof(*of)), m;
+	bool *todo = malloc(n * sizeof(*todo));
+
+	if (!io || !of || !todo) {
+		for (size_t i = 0; i < n; i++)
+			w[i].err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		todo[i] = true;
+	/* A second pass only for reads whose connection died: reconnect once. */
+	for (int pass = 0; pass < 2; pass++) {
+		m = prepare(f, w, n, todo, io, of);
+		if (!m)
+			break;
+		batch_run(f, io, m);
+		if (!collect(f, w, todo, io, of, m, pass == 0))
+			break;
+	}
+	count(f, w, n);
+out:
+	free(io);
+	free(of);
+	free(todo);
+}
+
+void fetch_epoch(struct split_ctx *x)
+{
+	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++)
+		x->hosts[k].down = 0;
+}
+
+void fetch_close(struct split_ctx *x)
+{
+	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++)
+		host_drop(x, k);
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pagein.c - method 2, "VM remote paging" (proxy paging): the runtime asks
+ * the pager inside QEMU to page chunks in (src/pager/pager_proto.h), waits
+ * for "resident", and then reads them from the memory file like any MAIN
+ * chunk (split.c, under the seqlock: a chunk pushed out again meanwhile is
+ * simply asked for again in the next round).
+ *
+ * All the fetch chunks a batch needs go in one PAGEIN request (split into
+ * several when there are more than VMT_PAGER_MAX_RANGES).  One connection,
+ * opened lazily and kept; a connection the pager closed (QEMU restarted)
+ * is replaced once per request.  A pager that cannot be reached is "down"
+ * until the next listing.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "memsrc/split.h"
+#include "pager/pager_proto.h"
+
+static int pager_connect(struct split_ctx *x)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, err;
+
+	if (strlen(x->pager_sock) >= sizeof(sa.sun_path))
+		return vmt_error(-ENAMETOOLONG, "pager socket path too long: %s", x->pager_sock);
+	strcpy(sa.sun_path, x->pager_sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		x->pager_down = err;
+		return vmt_error(err, "pager socket %s: %s (is the VM split and running?)",
+				 x->pager_sock, strerror(-err));
+	}
+	x->pager_fd = fd;
+	return 0;
+}
+
+static void pager_drop(struct split_ctx *x)
+{
+	if (x->pager_fd >= 0)
+		close(x->pager_fd);
+	x->pager_fd = -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes before deadline_ns (CLOCK_MONOTONIC); buf NULL: discard. */
+static int read_all(int fd, void *buf, size_t len, uint64_t deadline_ns)
+{
+	uint8_t scratch[4096], *p = buf;
+
+	while (len) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = split_now_ns();
+		int r;
+		ssize_t n;
+
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)VMT_MIN((deadline_ns - now) / 1000000 + 1, 60000));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			continue;
+		n = recv(fd, p ? (void *)p : scratch, p ? len : VMT_MIN(len, sizeof(scratch)), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		if (p)
+			p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One PAGEIN of n ranges (n <= VMT_PAGER_MAX_RANGES); rep->status is the pager's answer. */
+static int pager_call(struct split_ctx *x, const struct vmt_pager_range *r, uint32_t n,
+		      struct vmt_pager_rep *rep)
+{
+	struct vmt_pager_req req = {.magic = VMT_PAGER_MAGIC,
+				    .version = VMT_PAGER_VERSION,
+				    .op = VMT_PAGER_PAGEIN,
+				    .n = n,
+				    .timeout_ms = (uint32_t)x->timeout_ms};
+	/* The pager answers within timeout_ms; give it a little more to say so. */
+	uint64_t deadline = split_now_ns() + ((uint64_t)x->timeout_ms + 2000) * 1000000ull;
+	int err;
+
+	err = write_all(x->pager_fd, &req, sizeof(req));
+	if (!err)
+		err = write_all(x->pager_fd, r, n * sizeof(*r));
+	if (!err)
+		err = read_all(x->pager_fd, rep, sizeof(*rep), deadline);
+	if (err)
+		return err;
+	if (rep->magic != VMT_PAGER_MAGIC || rep->version != VMT_PAGER_VERSION ||
+	    rep->op != VMT_PAGER_PAGEIN || rep->len > VMT_PAGER_MAX_REPLY)
+		return -EPROTO;
+	return read_all(x->pager_fd, NULL, rep->len, deadline);
+}
+
+/* Send one request, on a fresh connection once if the kept one broke. */
+static int pager_request(struct memsrc_file *f, const struct vmt_pager_range *r, uint32_t n)
+{
+	struct split_ctx *x = f->split;
+	struct vmt_pager_rep rep;
+	int err = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool fresh = x->pager_fd < 0;
+
+		if (fresh && x->pager_down)
+			return x->pager_down;
+		if (fresh && (err = pager_connect(x)))
+			return err;
+		err = pager_call(x, r, n, &rep);
+		if (!err)
+			break;
+		pager_drop(x);
+		/* A kept connection may have been closed by the pager: try a new one. */
+		if (fresh || (err != -ECONNRESET && err != -EPIPE))
+			break;
+	}
+	if (err)
+		return vmt_error(err, "pager %s: %s", x->pager_sock,
+				 err == -EPROTO ? "not a pager's answer" : strerror(-err));
+	if (rep.status)
+		return vmt_error(rep.status > 0 ? -EPROTO : rep.status,
+				 "pager %s could not page in %u ranges: %s", x->pager_sock, n,
+				 strerror(rep.status > 0 ? EPROTO : -rep.status));
+	return 0;
+}
+
+/* Per sub-host: the chunks of the wants that are on it now (what the pager will bring). */
+static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	unsigned shift = f->pt.hdr->chunk_shift;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c = w[i].off >> shift, last = (w[i].off + w[i].len - 1) >> shift;
+
+		for (; c <= last; c++) {
+			int k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
+
+			if (k < 0 || k >= VMT_MAX_SUBHOSTS)
+				continue;
+			st->host_chunks[k]++;
+			st->host_bytes[k] += vmt_pt_chunk_len(&f->pt, c);
+		}
+		if ((unsigned)w[i].host < VMT_MAX_SUBHOSTS)
+			st->host_requests[w[i].host]++;
+	}
+}
+
+int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	struct vmt_pager_range *r = calloc(VMT_MIN(n, VMT_PAGER_MAX_RANGES), sizeof(*r));
+	int err = 0;
+
+	if (!r)
+		return -ENOMEM;
+	count(f, w, n);
+	for (size_t i = 0; i < n && !err;) {
+		uint32_t m = 0;
+		uint64_t t0 = split_now_ns();
+
+		while (i < n && m < VMT_PAGER_MAX_RANGES) {
+			r[m++] = (struct vmt_pager_range){.off = w[i].off, .len = w[i].len};
+			i++;
+		}
+		err = pager_request(f, r, m);
+		st->wait_ns += split_now_ns() - t0;
+		st->round_trips++;
+	}
+	free(r);
+	return err;
+}
+
+void pagein_close(struct split_ctx *x)
+{
+	pager_drop(x);
+}

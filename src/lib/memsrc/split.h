@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * split.h - insides of a split VM's page source, shared by the memory file
+ * (file.c), the read path under the page table (split.c), method 1's fetch
+ * cache and NBD connections (fcache.c, fetch.c) and method 2's pager client
+ * (pagein.c).  Private to memsrc/.
+ *
+ * Words used throughout: a "chunk" is a page-table chunk (the unit that
+ * moves between hosts, pt.hdr->chunk_shift); a "fetch chunk" is the unit
+ * the runtime asks for at once (--chunk, fetch_shift), independent of it.
+ * A "want" is one range to get from one place: for method 1 the run of
+ * contiguous chunks of one sub-host inside one aligned fetch chunk, for
+ * method 2 the aligned fetch chunk that the pager is asked to page in.
+ */
+#ifndef VMT_MEMSRC_SPLIT_H
+#define VMT_MEMSRC_SPLIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+#include "memsrc/memsrc.h"
+#include "pagetable/pagetable.h"
+
+struct vmt_subhost;
+
+struct memsrc_file {
+	struct vmt_memsrc base; /* first: the ops get &base */
+	int fd;
+	unsigned flags; /* enum vmt_memsrc_file_flags */
+	struct vmt_ram_layout layout;
+	char *path;
+	struct vmt_pt pt;	 /* split VM: its page table (pt.hdr NULL otherwise) */
+	struct split_ctx *split; /* split VM: how sub-host pages are read */
+};
+
+/* File offset of guest-physical frame pfn; false if pfn is not RAM. */
+bool file_offset_of(const struct memsrc_file *f, uint64_t pfn, uint64_t *off);
+/* pread one page at off (whole or an error). */
+int file_pread_page(const struct memsrc_file *f, uint64_t off, void *page);
+
+struct split_want {
+	uint64_t off, len; /* memory-file range */
+	int host;	   /* sub-host k (method 1) */
+	uint64_t c0;	   /* first chunk of the range */
+	unsigned nchunks;
+	uint64_t *ents; /* method 1: entries of c0.. before the read (seqlock) */
+	uint8_t *data;	/* method 1: len bytes, once read */
+	int err;
+};
+
+/* Method 1's cache of fetched ranges: bounded in bytes of data, LRU. */
+struct fc_entry;
+struct fcache {
+	struct fc_entry **bucket;
+	uint64_t mask; /* buckets - 1 */
+	unsigned fetch_shift;
+	struct fc_entry *newest, *oldest;
+	uint64_t bytes, bound;
+};
+
+struct fetch_host {
+	struct vmt_subhost *h;
+	int down; /* connect failed in this listing: -errno until the next */
+};
+
+struct split_ctx {
+	int fetch; /* enum vmt_fetch_method */
+	unsigned fetch_shift;
+	char *psk_file, *pager_sock;
+	bool insecure;
+	int timeout_ms;
+	struct fetch_host hosts[VMT_PT_MAX_HOSTS];
+	struct fcache cache;
+	int pager_fd; /* -1: not connected */
+	int pager_down;
+};
+
+/* split.c */
+int split_ctx_new(const struct vmt_split_opts *o, struct split_ctx **out);
+void split_ctx_free(struct split_ctx *x);
+int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
+void split_epoch(struct memsrc_file *f);
+
+/* fcache.c */
+int fcache_init(struct fcache *c, uint64_t bound, unsigned fetch_shift);
+void fcache_free(struct fcache *c);
+/* Copy the page at off if a cached range holds it with chunk's entry e. */
+bool fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page);
+/* Keep w's data (taken: w->data becomes NULL) if it fits the bound. */
+void fcache_put(struct fcache *c, struct split_want *w);
+/* Drop every range with a chunk that moved since it was read. */
+void fcache_prune(struct fcache *c, const struct vmt_pt *pt);
+
+/* fetch.c: method 1.  Reads every want from its sub-host (w->data, w->err). */
+void fetch_wants(struct memsrc_file *f, struct split_want *w, size_t n);
+void fetch_epoch(struct split_ctx *x);
+/* Called after every batch of reads, before they are checked (unit tests only). */
+extern void (*vmt_fetch_test_hook)(void *arg);
+extern void *vmt_fetch_test_arg;
+void fetch_close(struct split_ctx *x);
+
+/* pagein.c: method 2.  Asks the pager to page every want in; 0 or -errno. */
+int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n);
+void pagein_close(struct split_ctx *x);
+
+uint64_t split_now_ns(void);
+
+#endif

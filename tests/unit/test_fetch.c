@@ -1,0 +1,782 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_fetch.c - the runtime's two methods over split memory, against real
+ * nbdkit servers on 127.0.0.1 (memory plugin, TLS-PSK):
+ *  - method 1 (runtime fetch): a sparse memory file and a page table with
+ *    chunks MAIN, ABSENT, on sub-host 0 and on sub-host 1 read back right
+ *    through the page cache at fetch chunks 4K and 1M (single pages and
+ *    batches); the memory file is neither written nor grown; the fetch
+ *    cache stays under its bound; a chunk that moves during a fetch is read
+ *    again from its new place; a dead sub-host costs only its pages and
+ *    works again in the next listing once it is back; a wrong key gets no
+ *    byte;
+ *  - method 2 (VM remote paging) against a fake pager that does what the
+ *    pager does (moves the chunk home: data into the file, page table
+ *    move_begin/move_end): right bytes, chunks MAIN afterwards.
+ * Every nbdkit runs with --exit-with-parent and is killed in teardown.
+ * Skipped (77) without nbdkit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mem/mem.h"
+#include "memsrc/memsrc.h"
+#include "memsrc/split.h"
+#include "pager/pager_proto.h"
+#include "pagetable/pagetable.h"
+#include "subhost/subhost.h"
+
+#define RAM_SIZE  (16u << 20)
+#define PT_SHIFT  16 /* 64 KiB page-table chunks */
+#define PT_CHUNK  (1u << PT_SHIFT)
+#define NR_CHUNKS (RAM_SIZE / PT_CHUNK)
+#define PAGE	  4096u
+
+struct server {
+	pid_t pid;
+	unsigned port;
+	char addr[32];
+};
+
+static char tmpdir[64], key[128], bad_key[128];
+static struct server srv[2];
+
+/* ------------------------------------------------------------ nbdkit */
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static pid_t spawn_nbdkit(unsigned port, const char *pidfile)
+{
+	char portarg[16], log[128], tls[160];
+	pid_t pid;
+
+	snprintf(portarg, sizeof(portarg), "%u", port);
+	snprintf(log, sizeof(log), "%s/nbdkit.log", tmpdir);
+	snprintf(tls, sizeof(tls), "--tls-psk=%s", key);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("nbdkit", "nbdkit", "-f", "--exit-with-parent", "-i", "127.0.0.1", "-p",
+		       portarg, "-P", pidfile, "--tls=require", tls, "memory", "size=64M",
+		       (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Start sv on its port (or a free one if 0); bounded wait for its pid file. */
+static int server_start(struct server *sv)
+{
+	char pidfile[128];
+
+	snprintf(pidfile, sizeof(pidfile), "%s/nbdkit-%d.pid", tmpdir, (int)(sv - srv));
+	for (int attempt = 0; attempt < 5; attempt++) {
+		unsigned port = sv->port ? sv->port : free_port();
+
+		unlink(pidfile);
+		sv->pid = spawn_nbdkit(port, pidfile);
+		for (int i = 0; i < 200 && sv->pid > 0; i++) {
+			if (access(pidfile, F_OK) == 0) {
+				sv->port = port;
+				snprintf(sv->addr, sizeof(sv->addr), "127.0.0.1:%u", port);
+				return 0;
+			}
+			if (waitpid(sv->pid, NULL, WNOHANG) == sv->pid)
+				break;
+			usleep(25000);
+		}
+		if (sv->pid > 0) {
+			kill(sv->pid, SIGKILL);
+			waitpid(sv->pid, NULL, 0);
+		}
+		sv->pid = 0;
+		usleep(100000); /* a restarted server's port may still be held briefly */
+	}
+	return -1;
+}
+
+static void server_stop(struct server *sv)
+{
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGKILL);
+		waitpid(sv->pid, NULL, 0);
+		sv->pid = 0;
+	}
+}
+
+static struct vmt_subhost *server_connect(const struct server *sv)
+{
+	struct vmt_subhost_opts o = {.sz = sizeof(o),
+				     .addr = sv->addr,
+				     .psk_file = key,
+				     .connect_timeout_ms = 3000,
+				     .io_timeout_ms = 3000};
+	struct vmt_subhost *s = NULL;
+
+	if (vmt_subhost_connect(&o, &s))
+		fail_msg("connect %s: %s", sv->addr, vmt_subhost_last_error());
+	return s;
+}
+
+/* --------------------------------------------------------- the world */
+
+/*
+ * Where each chunk lives: 0..3 MAIN, 4..7 ABSENT, 8..15 sub-host 0,
+ * 16..23 sub-host 1, 32..55 cycling sub-host 0 / sub-host 1 / MAIN (so a
+ * 1M fetch chunk holds runs of both hosts and MAIN in between), 64..66
+ * sub-host 0, the rest ABSENT.
+ */
+static int chunk_loc(uint64_t c)
+{
+	if (c < 4)
+		return VMT_PT_MAIN;
+	if (c >= 8 && c < 16)
+		return VMT_PT_SUB + 0;
+	if (c >= 16 && c < 24)
+		return VMT_PT_SUB + 1;
+	if (c >= 32 && c < 56)
+		return (int[]){VMT_PT_SUB + 0, VMT_PT_SUB + 1, VMT_PT_MAIN}[c % 3];
+	if (c >= 64 && c < 67)
+		return VMT_PT_SUB + 0;
+	return VMT_PT_ABSENT;
+}
+
+/* The bytes of location loc at off: distinct per place, so a mix-up shows. */
+static void fill(uint8_t *b, size_t len, uint64_t off, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint64_t a = off + i,
+			 x = ((a & ~7ull) * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)seed << 56) ^ seed;
+
+		b[i] = (uint8_t)(x >> (a & 7) * 8);
+	}
+}
+
+static void expect_bytes(uint8_t *b, size_t len, uint64_t off)
+{
+	for (size_t done = 0; done < len;) {
+		uint64_t c = (off + done) / PT_CHUNK,
+			 n = VMT_MIN(len - done, (c + 1) * PT_CHUNK - off - done);
+		int loc = chunk_loc(c);
+
+		if (loc == VMT_PT_ABSENT)
+			memset(b + done, 0, n);
+		else
+			fill(b + done, n, off + done, (unsigned)loc);
+		done += n;
+	}
+}
+
+struct world {
+	char mem[96], pt_path[100], sock[100];
+	int fd;
+	struct vmt_pt pt; /* writable: the test plays the pager */
+	struct vmt_subhost *h[2];
+};
+
+static void world_write_subhost(struct world *w, int k)
+{
+	uint8_t *buf = malloc(PT_CHUNK);
+
+	/* Junk everywhere first: a read that crosses into another's chunk shows. */
+	for (uint64_t c = 0; c < NR_CHUNKS; c++) {
+		if (chunk_loc(c) == VMT_PT_SUB + k)
+			fill(buf, PT_CHUNK, c * PT_CHUNK, (unsigned)(VMT_PT_SUB + k));
+		else
+			memset(buf, 0xa5 + k, PT_CHUNK);
+		assert_int_equal(vmt_subhost_pwrite(w->h[k], buf, PT_CHUNK, c * PT_CHUNK), 0);
+	}
+	assert_int_equal(vmt_subhost_flush(w->h[k]), 0);
+	free(buf);
+}
+
+static int world_setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct vmt_pt_host hosts[2] = {0};
+	struct vmt_pt_create_opts o = {.sz = sizeof(o),
+				       .ram_size = RAM_SIZE,
+				       .chunk_shift = PT_SHIFT,
+				       .nr_hosts = 2,
+				       .hosts = hosts};
+	uint8_t *buf = malloc(PT_CHUNK);
+
+	snprintf(w->mem, sizeof(w->mem), "/dev/shm/hf-fetch-%d.ram", (int)getpid());
+	snprintf(w->pt_path, sizeof(w->pt_path), "%s/pagetable", tmpdir);
+	snprintf(w->sock, sizeof(w->sock), "%s/pager.sock", tmpdir);
+	unlink(w->pt_path);
+	w->fd = open(w->mem, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(w->fd >= 0);
+	assert_int_equal(ftruncate(w->fd, RAM_SIZE), 0);
+	for (int k = 0; k < 2; k++) {
+		snprintf(hosts[k].addr, sizeof(hosts[k].addr), "%s", srv[k].addr);
+		snprintf(hosts[k].name, sizeof(hosts[k].name), "sub%d", k + 1);
+		hosts[k].quota_chunks = NR_CHUNKS;
+	}
+	assert_int_equal(vmt_pt_create(w->pt_path, &o, &w->pt), 0);
+	for (uint64_t c = 0; c < NR_CHUNKS; c++) {
+		int loc = chunk_loc(c);
+
+		assert_int_equal(vmt_pt_set(&w->pt, c, (unsigned)loc, -1), 0);
+		if (loc != VMT_PT_MAIN)
+			continue;
+		fill(buf, PT_CHUNK, c * PT_CHUNK, VMT_PT_MAIN);
+		assert_int_equal(pwrite(w->fd, buf, PT_CHUNK, (off_t)(c * PT_CHUNK)), PT_CHUNK);
+	}
+	for (int k = 0; k < 2; k++) {
+		w->h[k] = server_connect(&srv[k]);
+		world_write_subhost(w, k);
+	}
+	free(buf);
+	*state = w;
+	return 0;
+}
+
+static int world_teardown(void **state)
+{
+	struct world *w = *state;
+
+	vmt_fetch_test_hook = NULL;
+	for (int k = 0; k < 2; k++)
+		vmt_subhost_close(w->h[k]);
+	vmt_pt_close(&w->pt);
+	close(w->fd);
+	unlink(w->mem);
+	unlink(w->pt_path);
+	unlink(w->sock);
+	free(w);
+	return 0;
+}
+
+static struct vmt_split_opts opts_runtime(unsigned fetch_shift, uint64_t cache)
+{
+	return (struct vmt_split_opts){.fetch = VMT_FETCH_RUNTIME,
+				       .fetch_shift = fetch_shift,
+				       .fetch_cache_bytes = cache,
+				       .psk_file = key,
+				       .timeout_ms = 3000};
+}
+
+static struct vmt_mem *open_mem(struct world *w, const struct vmt_split_opts *o)
+{
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src;
+	struct vmt_mem *m;
+	int err;
+
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	err = vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, o, &src);
+	if (err)
+		fail_msg("split open: %d %s", err, vmt_last_error());
+	assert_int_equal(vmt_mem_new(src, 0, &m), 0);
+	return m;
+}
+
+static void check_read(struct vmt_mem *m, uint64_t off, size_t len)
+{
+	uint8_t *got = malloc(len), *want = malloc(len);
+	int err = vmt_mem_read(m, off, got, len);
+
+	if (err)
+		fail_msg("read %zu bytes at %#llx: %d %s", len, (unsigned long long)off, err,
+			 vmt_last_error());
+	expect_bytes(want, len, off);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			fail_msg("byte %#llx (chunk %llu): got %#x, want %#x",
+				 (unsigned long long)(off + i),
+				 (unsigned long long)((off + i) / PT_CHUNK), got[i], want[i]);
+	free(got);
+	free(want);
+}
+
+/* Every page of the first 5 MiB one by one, then batches (multi-page reads). */
+static void read_everything(struct vmt_mem *m)
+{
+	for (uint64_t off = 0; off < 5u << 20; off += PAGE)
+		check_read(m, off, PAGE);
+	vmt_mem_epoch(m);
+	for (uint64_t off = 0; off < 5u << 20; off += 96 * 1024)
+		check_read(m, off + 100, 96 * 1024);
+	vmt_mem_epoch(m);
+	check_read(m, 30 * PT_CHUNK - 8, 26 * PT_CHUNK); /* the mixed run: 4 batches */
+}
+
+static void file_state(const struct world *w, struct stat *st)
+{
+	assert_int_equal(fstat(w->fd, st), 0);
+}
+
+/* -------------------------------------------------------- method 1 */
+
+static void runtime_reads(struct world *w, unsigned fetch_shift, uint64_t bound)
+{
+	struct vmt_split_opts o = opts_runtime(fetch_shift, bound);
+	struct stat before, after;
+	struct vmt_mem_stats *st;
+	struct vmt_mem *m;
+
+	file_state(w, &before);
+	m = open_mem(w, &o);
+	read_everything(m);
+	st = vmt_mem_stats_ptr(m);
+	print_message(
+	    "fetch 2^%u, cache %llu: local %llu, fetched %llu (cache hits %llu), round "
+	    "trips %llu, host0 %llu req %llu B, host1 %llu req %llu B, cache max %llu\n",
+	    fetch_shift, (unsigned long long)bound, (unsigned long long)st->pages_local,
+	    (unsigned long long)st->pages_fetched, (unsigned long long)st->fetch_cache_hits,
+	    (unsigned long long)st->round_trips, (unsigned long long)st->host_requests[0],
+	    (unsigned long long)st->host_bytes[0], (unsigned long long)st->host_requests[1],
+	    (unsigned long long)st->host_bytes[1], (unsigned long long)st->cache_bytes_max);
+	assert_true(st->pages_fetched > 0 && st->pages_local > 0);
+	assert_true(st->host_requests[0] > 0 && st->host_requests[1] > 0);
+	assert_int_equal(st->remote, 0);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_true(st->cache_bytes_max <= bound);
+	/* The fetch chunk is what goes over the wire: never more, never across a foreign chunk. */
+	assert_true(st->host_bytes[0] <= st->host_requests[0] * (1ull << fetch_shift));
+	vmt_mem_free(m);
+	file_state(w, &after);
+	assert_int_equal(before.st_blocks, after.st_blocks);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+}
+
+static void test_runtime_4k(void **state)
+{
+	runtime_reads(*state, 12, 64 * 1024);
+}
+
+static void test_runtime_1m(void **state)
+{
+	runtime_reads(*state, 20, 1u << 20);
+}
+
+/* Fetched ranges bigger than the cache bound (512K runs, 256K bound): used once, never kept. */
+static void test_runtime_2m_small_cache(void **state)
+{
+	runtime_reads(*state, 21, 256u << 10);
+}
+
+/* The cache survives a listing for chunks that did not move, and only those. */
+static void test_cache_across_listings(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = opts_runtime(16, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint8_t *buf = malloc(PT_CHUNK);
+	uint64_t old;
+
+	check_read(m, 8 * PT_CHUNK, PAGE);
+	check_read(m, 16 * PT_CHUNK, PAGE);
+	assert_int_equal(st->round_trips, 2);
+	vmt_mem_epoch(m);
+	check_read(m, 8 * PT_CHUNK + PAGE, PAGE);
+	assert_int_equal(st->round_trips, 2); /* unchanged chunk: from the cache */
+	assert_int_equal(st->fetch_cache_hits, 1);
+	/* Chunk 16 goes home with new data: the cached copy must not be used. */
+	assert_int_equal(vmt_pt_move_begin(&w->pt, 16, &old), 0);
+	fill(buf, PT_CHUNK, 16 * PT_CHUNK, 77);
+	assert_int_equal(pwrite(w->fd, buf, PT_CHUNK, 16 * PT_CHUNK), PT_CHUNK);
+	assert_int_equal(vmt_pt_move_end(&w->pt, 16, VMT_PT_MAIN, -1), 0);
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read(m, 16 * PT_CHUNK + PAGE, buf, 8), 0);
+	fill(buf + 8, 8, 16 * PT_CHUNK + PAGE, 77);
+	assert_memory_equal(buf, buf + 8, 8);
+	assert_int_equal(st->round_trips, 2);
+	vmt_mem_free(m);
+	free(buf);
+}
+
+struct mover {
+	struct world *w;
+	uint64_t chunk;
+	bool fired;
+};
+
+/* Plays a page-in racing the fetch: the chunk comes home with new data. */
+static void move_home(void *arg)
+{
+	struct mover *mv = arg;
+	uint8_t *buf;
+	uint64_t old;
+
+	if (mv->fired)
+		return;
+	mv->fired = true;
+	buf = malloc(PT_CHUNK);
+	assert_int_equal(vmt_pt_move_begin(&mv->w->pt, mv->chunk, &old), 0);
+	fill(buf, PT_CHUNK, mv->chunk * PT_CHUNK, 99);
+	assert_int_equal(pwrite(mv->w->fd, buf, PT_CHUNK, (off_t)(mv->chunk * PT_CHUNK)), PT_CHUNK);
+	assert_int_equal(vmt_pt_move_end(&mv->w->pt, mv->chunk, VMT_PT_MAIN, -1), 0);
+	free(buf);
+}
+
+static void test_moved_during_fetch(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = opts_runtime(20, 4u << 20);
+	struct mover mv = {.w = w, .chunk = 9};
+	struct vmt_mem *m = open_mem(w, &o);
+	uint8_t got[64], want[64];
+
+	vmt_fetch_test_arg = &mv;
+	vmt_fetch_test_hook = move_home;
+	assert_int_equal(vmt_mem_read(m, 9 * PT_CHUNK + 4 * PAGE, got, sizeof(got)), 0);
+	vmt_fetch_test_hook = NULL;
+	assert_true(mv.fired);
+	fill(want, sizeof(want), 9 * PT_CHUNK + 4 * PAGE, 99);
+	assert_memory_equal(got, want, sizeof(got)); /* the new data, not the stale fetch */
+	assert_true(vmt_mem_stats_ptr(m)->fetch_retries >= 1);
+	/* Its neighbours of the same fetch were not disturbed. */
+	check_read(m, 10 * PT_CHUNK, PAGE);
+	vmt_mem_free(m);
+}
+
+static bool is_conn_error(int err)
+{
+	return err == -ECONNREFUSED || err == -ECONNRESET || err == -EIO || err == -ETIMEDOUT;
+}
+
+static void test_dead_subhost(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_mem *m = open_mem(w, &o);
+	uint8_t buf[16];
+	int err;
+
+	check_read(m, 16 * PT_CHUNK, PAGE); /* a live connection to sub-host 1 */
+	server_stop(&srv[1]);
+	vmt_mem_epoch(m);
+	err = vmt_mem_read(m, 17 * PT_CHUNK, buf, sizeof(buf));
+	print_message("dead sub-host: %d (%s)\n", err, vmt_last_error());
+	assert_true(is_conn_error(err));
+	err = vmt_mem_read(m, 18 * PT_CHUNK, buf, sizeof(buf)); /* down: fails at once */
+	assert_true(is_conn_error(err));
+	check_read(m, 8 * PT_CHUNK, PAGE); /* the other sub-host and MAIN still read */
+	check_read(m, 0, PAGE);
+	assert_true(vmt_mem_stats_ptr(m)->fetch_errors >= 2);
+	/* Back (empty: the memory plugin lost its data; the test puts it back). */
+	assert_int_equal(server_start(&srv[1]), 0);
+	vmt_subhost_close(w->h[1]);
+	w->h[1] = server_connect(&srv[1]);
+	world_write_subhost(w, 1);
+	vmt_mem_epoch(m);
+	check_read(m, 17 * PT_CHUNK, 3 * PAGE);
+	vmt_mem_free(m);
+}
+
+static void test_wrong_key(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_ram_layout l;
+	struct vmt_memsrc *src;
+	uint8_t page[PAGE], junk[PAGE];
+	int err;
+
+	o.psk_file = bad_key;
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), 0);
+	memset(page, 0xee, sizeof(page));
+	memset(junk, 0xee, sizeof(junk));
+	err = vmt_memsrc_read_page(src, 8 * PT_CHUNK / PAGE, page);
+	print_message("wrong key: %d (%s)\n", err, vmt_last_error());
+	assert_int_equal(err, -EACCES);
+	assert_memory_equal(page, junk, PAGE);			 /* no byte */
+	assert_int_equal(vmt_memsrc_read_page(src, 0, page), 0); /* MAIN still reads */
+	vmt_memsrc_free(src);
+	/* No key and not insecure: refused at open. */
+	o.psk_file = NULL;
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), -EINVAL);
+}
+
+/* Batches through the source directly: one round trip for pages on both hosts. */
+static void test_batch_one_round_trip(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_memsrc *src;
+	struct vmt_ram_layout l;
+	struct vmt_page_req req[6];
+	uint64_t pfns[6] = {0, 5 * 16, 8 * 16, 9 * 16 + 3, 16 * 16, 33 * 16 + 15};
+	uint8_t *bufs = malloc(6 * PAGE), want[PAGE];
+	struct vmt_mem_stats *st;
+
+	vmt_mem_free(m);
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), 0);
+	st = vmt_memsrc_stats(src);
+	memset(st, 0, sizeof(*st));
+	for (int i = 0; i < 6; i++)
+		req[i] = (struct vmt_page_req){.pfn = pfns[i], .buf = bufs + i * PAGE};
+	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), 0);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(req[i].err, 0);
+		expect_bytes(want, PAGE, pfns[i] * PAGE);
+		assert_memory_equal(bufs + i * PAGE, want, PAGE);
+	}
+	assert_int_equal(st->round_trips, 1);
+	assert_int_equal(st->host_requests[0], 3);
+	assert_int_equal(st->host_requests[1], 1);
+	vmt_memsrc_free(src);
+	free(bufs);
+}
+
+/* -------------------------------------------------------- method 2 */
+
+struct fake_pager {
+	struct world *w;
+	int lfd, quit[2];
+	pthread_t thr;
+	unsigned requests, chunks;
+};
+
+/* What the pager does for a chunk on sub-host k: fetch, install, move_end(MAIN). */
+static int fake_page_in(struct fake_pager *fp, uint64_t c, uint8_t *buf)
+{
+	uint64_t e = vmt_pt_load(&fp->w->pt, c), old;
+	int k = vmt_pt_loc_host(vmt_pt_e_loc(e));
+
+	if (k < 0)
+		return 0;
+	if (vmt_pt_move_begin(&fp->w->pt, c, &old) ||
+	    vmt_subhost_pread(fp->w->h[k], buf, PT_CHUNK, c * PT_CHUNK) ||
+	    pwrite(fp->w->fd, buf, PT_CHUNK, (off_t)(c * PT_CHUNK)) != PT_CHUNK)
+		return -EIO;
+	fp->chunks++;
+	return vmt_pt_move_end(&fp->w->pt, c, VMT_PT_MAIN, k);
+}
+
+static bool full_read(int fd, void *b, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = read(fd, (uint8_t *)b + done, len - done);
+
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
+static void fake_serve(struct fake_pager *fp, int fd)
+{
+	struct vmt_pager_range *r = calloc(VMT_PAGER_MAX_RANGES, sizeof(*r));
+	uint8_t *buf = malloc(PT_CHUNK);
+	struct vmt_pager_req req;
+
+	while (full_read(fd, &req, sizeof(req))) {
+		struct vmt_pager_rep rep = {
+		    .magic = VMT_PAGER_MAGIC, .version = VMT_PAGER_VERSION, .op = req.op};
+		unsigned before = fp->chunks;
+
+		if (req.magic != VMT_PAGER_MAGIC || req.op != VMT_PAGER_PAGEIN ||
+		    req.n > VMT_PAGER_MAX_RANGES || !full_read(fd, r, req.n * sizeof(*r)))
+			break;
+		fp->requests++;
+		for (uint32_t i = 0; i < req.n && !rep.status; i++)
+			for (uint64_t c = r[i].off / PT_CHUNK;
+			     c <= (r[i].off + r[i].len - 1) / PT_CHUNK && !rep.status; c++)
+				rep.status = fake_page_in(fp, c, buf);
+		rep.value = fp->chunks - before;
+		if (write(fd, &rep, sizeof(rep)) != sizeof(rep))
+			break;
+	}
+	free(r);
+	free(buf);
+}
+
+static void *fake_pager_main(void *arg)
+{
+	struct fake_pager *fp = arg;
+
+	for (int i = 0; i < 100; i++) { /* bounded: a few connections per test */
+		struct pollfd p[2] = {{.fd = fp->lfd, .events = POLLIN},
+				      {.fd = fp->quit[0], .events = POLLIN}};
+		int fd;
+
+		if (poll(p, 2, 10000) <= 0 || p[1].revents)
+			break;
+		fd = accept(fp->lfd, NULL, NULL);
+		if (fd < 0)
+			break;
+		fake_serve(fp, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void fake_pager_start(struct fake_pager *fp, struct world *w)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	fp->w = w;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", w->sock);
+	unlink(w->sock);
+	fp->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fp->lfd >= 0);
+	assert_int_equal(bind(fp->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fp->lfd, 4), 0);
+	assert_int_equal(pipe(fp->quit), 0);
+	assert_int_equal(pthread_create(&fp->thr, NULL, fake_pager_main, fp), 0);
+}
+
+static void fake_pager_stop(struct fake_pager *fp)
+{
+	assert_int_equal(write(fp->quit[1], "q", 1), 1);
+	pthread_join(fp->thr, NULL);
+	close(fp->lfd);
+	close(fp->quit[0]);
+	close(fp->quit[1]);
+}
+
+static void vm_reads(struct world *w, unsigned fetch_shift)
+{
+	struct vmt_split_opts o = {.fetch = VMT_FETCH_VM,
+				   .fetch_shift = fetch_shift,
+				   .pager_sock = w->sock,
+				   .timeout_ms = 3000};
+	struct fake_pager fp = {0};
+	struct vmt_pt_census cs;
+	struct vmt_mem_stats *st;
+	struct vmt_mem *m;
+
+	fake_pager_start(&fp, w);
+	m = open_mem(w, &o);
+	check_read(m, 9 * PT_CHUNK + 5 * PAGE, 100);
+	assert_int_equal(vmt_pt_e_loc(vmt_pt_load(&w->pt, 9)), VMT_PT_MAIN);
+	read_everything(m);
+	st = vmt_mem_stats_ptr(m);
+	print_message("method 2, fetch 2^%u: %u PAGEIN requests, %u chunks paged in; stats: "
+		      "round trips %llu, fetched %llu, host0 %llu chunks, host1 %llu chunks\n",
+		      fetch_shift, fp.requests, fp.chunks, (unsigned long long)st->round_trips,
+		      (unsigned long long)st->pages_fetched, (unsigned long long)st->host_chunks[0],
+		      (unsigned long long)st->host_chunks[1]);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_int_equal(st->round_trips, fp.requests);
+	vmt_mem_free(m);
+	fake_pager_stop(&fp);
+	/* Everything that was read is home now: the first 5 MiB has no sub-host chunk. */
+	for (uint64_t c = 0; c < (5u << 20) / PT_CHUNK; c++)
+		assert_true(vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&w->pt, c))) < 0);
+	vmt_pt_census(&w->pt, &cs);
+	assert_int_equal(cs.sub[0], 0); /* chunks 64..66 were read too (96K batches past 4M) */
+	assert_int_equal(cs.sub[1], 0);
+}
+
+static void test_vm_4k(void **state)
+{
+	vm_reads(*state, 12);
+}
+
+static void test_vm_1m(void **state)
+{
+	vm_reads(*state, 20);
+}
+
+static void test_vm_no_pager(void **state)
+{
+	struct world *w = *state;
+	struct vmt_split_opts o = {
+	    .fetch = VMT_FETCH_VM, .fetch_shift = 16, .pager_sock = w->sock, .timeout_ms = 1000};
+	struct vmt_mem *m = open_mem(w, &o);
+	uint8_t b[8];
+
+	unlink(w->sock);
+	assert_int_equal(vmt_mem_read(m, 8 * PT_CHUNK, b, 8), -ENOENT);
+	check_read(m, 0, PAGE);
+	vmt_mem_free(m);
+}
+
+/* ------------------------------------------------------------- main */
+
+static int group_setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hf-fetch-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(key, sizeof(key), "%s/vm.psk", tmpdir);
+	snprintf(bad_key, sizeof(bad_key), "%s/bad.psk", tmpdir);
+	if (vmt_subhost_psk_create(key, "vmt") || vmt_subhost_psk_create(bad_key, "vmt"))
+		return -1;
+	for (int k = 0; k < 2; k++)
+		if (server_start(&srv[k]))
+			return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	for (int k = 0; k < 2; k++)
+		server_stop(&srv[k]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_runtime_4k, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_runtime_1m, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_runtime_2m_small_cache, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_across_listings, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_moved_during_fetch, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_one_round_trip, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_key, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_1m, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_no_pager, world_setup, world_teardown),
+	};
+
+	if (system("nbdkit --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "nbdkit not installed: skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
