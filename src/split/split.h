@@ -78,6 +78,9 @@ int vmt_split(const struct vmt_split_opts *o, struct vmt_split_result *res);
  */
 int vmt_split_cleanup(const struct vmt_vm_desc *vm);
 
+/* The pager's STATS (JSON text, malloc'ed) from its command socket. */
+int vmt_split_pager_stats(const char *sock, int timeout_ms, char **json);
+
 struct vmt_adopt_opts {
 	size_t sz;
 	const char *name;

@@ -173,7 +173,7 @@ static const struct sub_str {
 	size_t off, sz;
 } split_strs[] = {SPLIT_STR(hosts_prefix), SPLIT_STR(main_netns), SPLIT_STR(psk_file),
 		  SPLIT_STR(pagetable),	   SPLIT_STR(pager_sock), SPLIT_STR(pager_conf),
-		  SPLIT_STR(devstate)},
+		  SPLIT_STR(devstate),	   SPLIT_STR(fetch)},
   host_strs[] = {HOST_STR(name), HOST_STR(addr), HOST_STR(export)};
 
 static int add_strs(struct json_object *o, const void *base, const struct sub_str *f, size_t n)
@@ -213,6 +213,8 @@ static struct json_object *split_json(const struct vmt_vm_split *s)
 	       json_object_object_add(o, "cap_bytes", json_object_new_int64((int64_t)s->cap_bytes));
 	bad |= !o || json_object_object_add(o, "main_bytes",
 					    json_object_new_int64((int64_t)s->main_bytes));
+	bad |= !o || json_object_object_add(o, "fetch_chunk",
+					    json_object_new_int64((int64_t)s->fetch_chunk));
 	for (unsigned i = 0; !bad && i < s->nr_hosts && i < VMT_VM_SPLIT_HOSTS; i++)
 		bad |= json_object_array_add(a, split_host_json(&s->hosts[i]));
 	if (!bad && !json_object_object_add(o, "hosts", a))
@@ -436,6 +438,7 @@ static int desc_split_from_json(struct json_object *o, const char *path, struct 
 	s->chunk_bytes = get_u64(sp, "chunk_bytes");
 	s->cap_bytes = get_u64(sp, "cap_bytes");
 	s->main_bytes = get_u64(sp, "main_bytes");
+	s->fetch_chunk = get_u64(sp, "fetch_chunk");
 	s->insecure = desc_get_bool(sp, "insecure", false);
 	if (!json_object_object_get_ex(sp, "hosts", &a) || !json_object_is_type(a, json_type_array))
 		return 0;
@@ -579,16 +582,19 @@ bool vmt_vm_folder_is_vm(const char *dir)
 
 	if (!d)
 		return false;
-	while (ok && (e = readdir(d))) {
+	/* vm.json anywhere in the folder settles it, whatever else a split left there. */
+	while ((e = readdir(d))) {
 		const char *n = e->d_name;
+		bool known_file;
 
 		if (!strcmp(n, "vm.json")) {
 			closedir(d);
 			return true;
 		}
-		ok = !strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, ".vm.json.", 9);
-		for (size_t i = 0; !ok && i < ARRAY_SIZE(known); i++)
-			ok = !strcmp(n, known[i]);
+		known_file = !strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, ".vm.json.", 9);
+		for (size_t i = 0; !known_file && i < ARRAY_SIZE(known); i++)
+			known_file = !strcmp(n, known[i]);
+		ok &= known_file;
 	}
 	closedir(d);
 	return ok;

@@ -13,19 +13,21 @@
 #include <time.h>
 
 #include "cli.h"
+#include "split/split.h"
 #include "vmctl/vm.h"
 
 #define VM_DEFAULT_NAME "vmt"
 
 static const char vm_help[] =
-    "usage: vmt vm <start|stop|list|show|exec|pause|resume> [options]\n\n"
+    "usage: vmt vm <start|stop|list|show|exec|pause|resume|adopt> [options]\n\n"
     "Manage the VMs vmt runs under stock QEMU (RAM in /dev/shm, QMP, in-guest agent).\n"
     "A VM is a folder <run dir>/<NAME>/ with vm.json; the run dir is $VMT_RUN_DIR or\n"
     "/run/vmemtrans.  NAME defaults to 'vmt'.\n\n"
     "  start [NAME] ...   boot a guest and wait for its agent\n"
     "  stop NAME...|--all stop QEMU, remove the RAM file and the descriptor\n"
     "  list [--json]      the VMs and whether their QEMU runs\n"
-    "  show [NAME]        one VM's descriptor\n"
+    "  show [NAME]        one VM's descriptor (and a split VM's pager statistics)\n"
+    "  adopt NAME --qmp SOCKET   take over a running QEMU that vmt did not start\n"
     "  exec [NAME] -- CMD run CMD with /bin/sh -c in the guest\n"
     "  pause [NAME]       stop the guest's vCPUs (QMP stop): its memory holds still\n"
     "  resume [NAME]      let it run again (QMP cont)\n\n"
@@ -66,6 +68,16 @@ static const char show_help[] =
     "usage: vmt vm show [NAME|PATH] [--json]\n\n"
     "Print one VM's descriptor (paths of its RAM file, kernel, sockets).\n";
 
+static const char adopt_help[] =
+    "usage: vmt vm adopt NAME --qmp SOCKET [--agent SOCKET] [--kernel VMLINUZ] [--json]\n\n"
+    "Write a descriptor for a running QEMU that vmt did not start (by hand, by\n"
+    "libvirt), so that vmt commands and 'vmt split' take it by NAME.  Its RAM must\n"
+    "be a memory-backend-file with share=on; the pid comes from the QMP socket,\n"
+    "the rest from QEMU's command line.\n\n"
+    "  --qmp SOCKET     QEMU's QMP UNIX socket (server)\n"
+    "  --agent SOCKET   the in-guest agent's serial socket, if the guest runs it\n"
+    "  --kernel FILE    the guest's vmlinuz, if QEMU was not started with -kernel\n";
+
 static const char pause_help[] =
     "usage: vmt vm pause|resume [NAME|PATH]\n\n"
     "Stop the guest's vCPUs (QMP stop) or let them run again (QMP cont).  While a\n"
@@ -96,6 +108,8 @@ enum {
 	O_TIMEOUT,
 	O_ALL,
 	O_VM,
+	O_QMP,
+	O_AGENT,
 };
 
 /* Print the library's message for err, or strerror when it left none. */
@@ -297,6 +311,9 @@ static int stop_one(const char *name)
 	r = vmt_vm_stop(&d);
 	if (r)
 		return vm_fail(r);
+	/* A split VM's memory also lives in exports on its sub-hosts. */
+	if (d.split.gen > 0 && vmt_split_cleanup(&d))
+		cli_err("vm", "VM '%s': %s", d.name, vmt_last_error());
 	printf("%s VM '%s'\n", running ? "stopped" : "removed stale", d.name);
 	return EXIT_OK;
 }
@@ -423,6 +440,30 @@ static int vm_list(int argc, char **argv)
 	return vm_print_json(a);
 }
 
+static void show_print_split(const struct vmt_vm_split *s)
+{
+	char *stats = NULL;
+
+	printf("split:       main %llu MiB, cap %llu MiB, chunk %llu KiB, %s\n",
+	       (unsigned long long)(s->main_bytes >> 20), (unsigned long long)(s->cap_bytes >> 20),
+	       (unsigned long long)(s->chunk_bytes >> 10),
+	       s->insecure ? "plain NBD (insecure)" : "TLS-PSK");
+	for (unsigned k = 0; k < s->nr_hosts; k++)
+		printf("  sub-host:  %s at %s%s%s%s\n", s->hosts[k].name, s->hosts[k].addr,
+		       s->hosts[k].export[0] ? " export " : "", s->hosts[k].export,
+		       s->hosts[k].ours ? " (started by vmt)" : "");
+	if (s->main_netns[0])
+		printf("  netns:     %s (hosts %s)\n", s->main_netns, s->hosts_prefix);
+	printf("  pagetable: %s\n  pager:     %s\n", s->pagetable, s->pager_sock);
+	if (!s->insecure)
+		printf("  key:       %s\n", s->psk_file);
+	if (!vmt_split_pager_stats(s->pager_sock, 2000, &stats))
+		printf("  stats:     %s\n", stats);
+	else
+		printf("  stats:     (the pager does not answer)\n");
+	free(stats);
+}
+
 static void show_print_text(const struct vmt_vm_desc *d)
 {
 	printf("name:        %s\nstate:       %s\nqemu pid:    %d\n", d->name, vm_state(d),
@@ -436,6 +477,23 @@ static void show_print_text(const struct vmt_vm_desc *d)
 	       d->cmdline);
 	printf("folder:      %s\nqmp:         %s\nagent:       %s\nconsole:     %s\n", d->dir,
 	       d->qmp_sock, d->agent_sock, d->console_log);
+	if (d->adopted)
+		printf("adopted:     yes (started outside vmt)\n");
+	if (d->split.gen > 0)
+		show_print_split(&d->split);
+}
+
+/* vm.json plus state and, for a split VM whose pager answers, its statistics. */
+static struct json_object *show_json(const struct vmt_vm_desc *d)
+{
+	struct json_object *o = vm_json(d), *st;
+	char *stats = NULL;
+
+	if (o && d->split.gen > 0 && !vmt_split_pager_stats(d->split.pager_sock, 2000, &stats) &&
+	    (st = json_tokener_parse(stats)))
+		json_object_object_add(o, "pager_stats", st);
+	free(stats);
+	return o;
 }
 
 static int vm_show(int argc, char **argv)
@@ -453,7 +511,7 @@ static int vm_show(int argc, char **argv)
 	else if (r)
 		return vm_fail(r);
 	if (json)
-		return vm_print_json(vm_json(&d));
+		return vm_print_json(show_json(&d));
 	show_print_text(&d);
 	return EXIT_OK;
 }
@@ -654,6 +712,62 @@ static int vm_resume(int argc, char **argv)
 	return vm_pause_resume(argc, argv, false);
 }
 
+/* ------------------------------------------------------------- adopt */
+
+static int adopt_parse(int argc, char **argv, struct vmt_adopt_opts *o, bool *json)
+{
+	static const struct option longopts[] = {
+	    {"qmp", required_argument, NULL, O_QMP},
+	    {"agent", required_argument, NULL, O_AGENT},
+	    {"kernel", required_argument, NULL, O_KERNEL},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"help", no_argument, NULL, O_HELP},
+	    {0},
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == O_QMP)
+			o->qmp_sock = optarg;
+		else if (c == O_AGENT)
+			o->agent_sock = optarg;
+		else if (c == O_KERNEL)
+			o->kernel = optarg;
+		else if (c == O_JSON)
+			*json = true;
+		else if (c == 'h' || c == O_HELP)
+			return fputs(adopt_help, stdout), -1;
+		else
+			return fputs(adopt_help, stderr), EXIT_USAGE;
+	}
+	if (optind + 1 != argc)
+		return vm_usage(adopt_help, "give one NAME%s", "");
+	if (!o->qmp_sock)
+		return vm_usage(adopt_help, "--qmp SOCKET is required%s", "");
+	o->name = argv[optind];
+	return 0;
+}
+
+static int vm_adopt(int argc, char **argv)
+{
+	struct vmt_adopt_opts o = {.sz = sizeof(o)};
+	struct vmt_vm_desc d;
+	bool json = false;
+	int r = adopt_parse(argc, argv, &o, &json);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = vmt_vm_adopt(&o, &d);
+	if (r)
+		return vm_fail(r);
+	if (json)
+		return vm_print_json(vm_json(&d));
+	printf("adopted VM '%s' (QEMU pid %d, %llu MiB in %s)\n%s/vm.json\n", d.name,
+	       (int)d.qemu_pid, (unsigned long long)(d.mem_bytes >> 20), d.mem_path, d.dir);
+	return EXIT_OK;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 int cmd_vm(int argc, char **argv)
@@ -663,7 +777,7 @@ int cmd_vm(int argc, char **argv)
 		int (*fn)(int argc, char **argv);
 	} subs[] = {
 	    {"start", vm_start}, {"stop", vm_stop},   {"list", vm_list},     {"show", vm_show},
-	    {"exec", vm_exec},	 {"pause", vm_pause}, {"resume", vm_resume},
+	    {"exec", vm_exec},	 {"pause", vm_pause}, {"resume", vm_resume}, {"adopt", vm_adopt},
 	};
 
 	if (argc < 2) {
