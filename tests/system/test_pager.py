@@ -257,6 +257,7 @@ def test_qemu_with_pager(work):
         if have_memcheck:
             out = guest(env, name, "vmt-memcheck --size 240M --passes 3 --json")
             mc = json.loads(out)
+            print("memcheck:", {k: mc.get(k) for k in ("pages_checked", "passes", "mismatches")})
             assert mc["mismatches"] == 0 and mc["pages_checked"] > 0, mc
         else:
             out = guest(env, name, "dd if=/dev/urandom of=/dev/shm/x bs=1M count=240 2>/dev/null;"
@@ -265,6 +266,7 @@ def test_qemu_with_pager(work):
             sums = [l.split()[0] for l in out.splitlines()]
             assert len(sums) == 2 and sums[0] == sums[1], out
         st = json.loads(pager_req(sock, STATS)[2])
+        print("pager stats:", json.dumps(st))
         # it really paged: out under the cap and back in, and never above the cap
         assert st["pageouts"] > 100 and st["pageins"] > 100, st
         assert st["errors"] == 0, st
