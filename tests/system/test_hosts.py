@@ -323,6 +323,14 @@ def test_up_bad_input(env, args, msg):
     assert not any(n.startswith(("Bad", "waytoolong")) for n in netns_list())
 
 
+def test_needs_root(env):
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VMT]
+    for sub in (["up"], ["down"]):
+        p = subprocess.run([*nobody, "hosts", *sub, "--prefix", SESSION_TAG + "y"], env=env,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        assert p.returncode == 1 and "needs root" in p.stderr
+
+
 def test_down_of_nothing(env):
     p = vmt(env, "hosts", "down", "--prefix", SESSION_TAG + "z")
     assert "nothing to do" in p.stdout
