@@ -40,6 +40,9 @@ struct vmt_vm_split {
 	uint64_t chunk_bytes, cap_bytes, main_bytes;
 	unsigned nr_hosts;
 	struct vmt_vm_split_host hosts[VMT_VM_SPLIT_HOSTS];
+	/* Listings' defaults (--fetch, --chunk): "runtime", "vm", "none"; ""/0: runtime, 64K */
+	char fetch[16];
+	uint64_t fetch_chunk;
 };
 
 struct vmt_vm_desc {

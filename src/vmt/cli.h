@@ -43,6 +43,11 @@ struct cli_target {
 	const char *system_map;
 	const char *machine;	    /* --machine pc|q35 */
 	const char *pagetable;	    /* --pagetable FILE: a split VM's page table */
+	const char *fetch;	    /* --fetch runtime|vm|none: a split VM's remote pages */
+	const char *chunk;	    /* --chunk SIZE: bytes fetched at once */
+	const char *fetch_cache;    /* --fetch-cache SIZE: method 1's cache bound */
+	const char *psk;	    /* --psk FILE: sub-hosts' key (a --mem split guest) */
+	bool split;		    /* the guest was opened through a page table */
 	const char *cmd;	    /* the command, for messages (set by open) */
 	bool json;		    /* --json */
 	bool stats;		    /* --stats: pages read, time, to stderr */
@@ -62,6 +67,10 @@ enum {
 	OPT_JSON,
 	OPT_STATS,
 	OPT_PAUSE,
+	OPT_FETCH,
+	OPT_CHUNK,
+	OPT_FETCH_CACHE,
+	OPT_PSK,
 	OPT_HELP,
 	OPT_CMD_BASE, /* first value free for a command's own options */
 };
@@ -75,6 +84,10 @@ enum {
 	    {"pagetable", required_argument, NULL, OPT_PAGETABLE},                                 \
 	    {"json", no_argument, NULL, OPT_JSON}, {"stats", no_argument, NULL, OPT_STATS},        \
 	    {"pause", no_argument, NULL, OPT_PAUSE},                                               \
+	    {"fetch", required_argument, NULL, OPT_FETCH},                                         \
+	    {"chunk", required_argument, NULL, OPT_CHUNK},                                         \
+	    {"fetch-cache", required_argument, NULL, OPT_FETCH_CACHE},                             \
+	    {"psk", required_argument, NULL, OPT_PSK},                                             \
 	{                                                                                          \
 		"help", no_argument, NULL, OPT_HELP                                                \
 	}
@@ -85,6 +98,12 @@ enum {
 	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"             \
 	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"       \
 	"  --pagetable FILE   a split VM's page table (--vm finds it in the descriptor)\n"         \
+	"  --fetch METHOD     a split VM's pages on sub-hosts: runtime (read them over NBD),\n"    \
+	"                     vm (the VM's pager pages them in), none (not read); default:\n"      \
+	"                     the VM descriptor's, else runtime (--mem: with --psk)\n"             \
+	"  --chunk SIZE       bytes fetched at once, 4K..2M (default: descriptor's, else 64K)\n"   \
+	"  --fetch-cache SIZE bound of the runtime method's cache (default 4M)\n"                  \
+	"  --psk FILE         the sub-hosts' TLS-PSK key (--vm finds it in the descriptor)\n"      \
 	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                 \
 	"  --system-map FILE  optional System.map (symbols come from kallsyms otherwise)\n"        \
 	"  --pause            with --vm: stop the VM while reading, for a consistent view\n"       \

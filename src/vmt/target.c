@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "pagetable/pagetable.h"
 #include "vmctl/vm.h"
 
 bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
@@ -42,6 +43,18 @@ bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 	case OPT_PAUSE:
 		t->pause = true;
 		return true;
+	case OPT_FETCH:
+		t->fetch = arg;
+		return true;
+	case OPT_CHUNK:
+		t->chunk = arg;
+		return true;
+	case OPT_FETCH_CACHE:
+		t->fetch_cache = arg;
+		return true;
+	case OPT_PSK:
+		t->psk = arg;
+		return true;
 	}
 	return false;
 }
@@ -52,6 +65,38 @@ double cli_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* "runtime" / "vm" / "none" (or "" = runtime) as enum vmt_fetch_method; -1 if neither. */
+static int fetch_method_of(const char *s)
+{
+	if (!s || !*s || !strcmp(s, "runtime"))
+		return VMT_FETCH_RUNTIME;
+	if (!strcmp(s, "vm"))
+		return VMT_FETCH_VM;
+	if (!strcmp(s, "none"))
+		return VMT_FETCH_NONE;
+	return -1;
+}
+
+/* The fetch options, checked: usage errors are said here, before opening. */
+static int cli_fetch_check(const char *cmd, const struct cli_target *t)
+{
+	uint64_t v;
+
+	if (t->fetch && fetch_method_of(t->fetch) < 0) {
+		cli_err(cmd, "--fetch takes runtime, vm or none, not '%s'", t->fetch);
+		return EXIT_USAGE;
+	}
+	if (t->chunk && (vmt_pt_parse_size(t->chunk, &v) || vmt_pt_chunk_shift_of(v) < 0)) {
+		cli_err(cmd, "--chunk takes a power of two from 4K to 2M, not '%s'", t->chunk);
+		return EXIT_USAGE;
+	}
+	if (t->fetch_cache && (vmt_pt_parse_size(t->fetch_cache, &v) || v < 4096)) {
+		cli_err(cmd, "--fetch-cache takes a size of at least 4K, not '%s'", t->fetch_cache);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 int cli_target_check(const char *cmd, const struct cli_target *t)
@@ -72,7 +117,7 @@ int cli_target_check(const char *cmd, const struct cli_target *t)
 		cli_err(cmd, "--machine takes pc or q35, not '%s'", t->machine);
 		return EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return cli_fetch_check(cmd, t);
 }
 
 /*
@@ -102,25 +147,35 @@ static int cli_target_pause(const char *cmd, struct cli_target *t, const struct 
 }
 
 /*
- * A split VM's pages on sub-hosts are not read (the runtime's fetch methods
- * come next): say how many, so that entries marked partial are explained,
- * and fail the command.
+ * Pages of a split VM that a listing needed and did not get: not read
+ * (--fetch none) or a sub-host / the pager failed.  Say how many, so that
+ * entries marked partial are explained, and fail the command.
  */
 static int cli_target_remote_check(const struct cli_target *t, struct vmt_guest *g)
 {
 	struct vmt_mem_stats st;
+	int ret = EXIT_OK;
 
 	if (!g)
 		return EXIT_OK;
 	vmt_mem_stats(g, &st);
-	if (!st.remote)
-		return EXIT_OK;
-	cli_err(t->cmd,
-		"%llu guest page%s needed here live%s on sub-hosts and were not read "
-		"(split VM): entries marked partial are incomplete",
-		(unsigned long long)st.remote, st.remote == 1 ? "" : "s",
-		st.remote == 1 ? "s" : "");
-	return EXIT_FAIL;
+	if (st.remote) {
+		cli_err(t->cmd,
+			"%llu guest page%s needed here live%s on sub-hosts and were not read "
+			"(split VM, --fetch none): entries marked partial are incomplete",
+			(unsigned long long)st.remote, st.remote == 1 ? "" : "s",
+			st.remote == 1 ? "s" : "");
+		ret = EXIT_FAIL;
+	}
+	if (st.fetch_errors) {
+		cli_err(t->cmd,
+			"%llu guest page%s on sub-hosts could not be fetched (%s): entries marked "
+			"partial are incomplete",
+			(unsigned long long)st.fetch_errors, st.fetch_errors == 1 ? "" : "s",
+			vmt_last_error()[0] ? vmt_last_error() : "sub-host or pager failed");
+		ret = EXIT_FAIL;
+	}
+	return ret;
 }
 
 int cli_target_close(struct cli_target *t, struct vmt_guest *g)
@@ -136,6 +191,37 @@ int cli_target_close(struct cli_target *t, struct vmt_guest *g)
 	free(t->paused);
 	t->paused = NULL;
 	return ret;
+}
+
+/* What the VM descriptor records about reading its split memory. */
+static void cli_target_split_defaults(struct vmt_guest_opts *o, const struct vmt_vm_split *s)
+{
+	o->fetch = fetch_method_of(s->fetch);
+	if (o->fetch < 0)
+		o->fetch = VMT_FETCH_RUNTIME;
+	if (vmt_pt_chunk_shift_of(s->fetch_chunk) >= 0)
+		o->fetch_chunk = s->fetch_chunk;
+	o->psk_file = s->psk_file[0] ? s->psk_file : NULL;
+	o->insecure = s->insecure;
+	o->pager_sock = s->pager_sock[0] ? s->pager_sock : NULL;
+}
+
+/* The command line wins over the descriptor (values were checked by cli_fetch_check). */
+static void cli_target_fetch_opts(struct cli_target *t, struct vmt_guest_opts *o)
+{
+	uint64_t v;
+
+	t->split = o->pagetable_path != NULL;
+	if (t->mem && t->split)
+		o->fetch = t->psk ? VMT_FETCH_RUNTIME : VMT_FETCH_NONE;
+	if (t->fetch)
+		o->fetch = fetch_method_of(t->fetch);
+	if (t->chunk && !vmt_pt_parse_size(t->chunk, &v))
+		o->fetch_chunk = v;
+	if (t->fetch_cache && !vmt_pt_parse_size(t->fetch_cache, &v))
+		o->fetch_cache_bytes = v;
+	if (t->psk)
+		o->psk_file = t->psk;
 }
 
 struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
@@ -166,9 +252,12 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 		/* A split VM is read through its page table unless the user names one. */
 		if (!o.pagetable_path && vm.split.gen > 0 && vm.split.pagetable[0])
 			o.pagetable_path = vm.split.pagetable;
+		if (vm.split.gen > 0)
+			cli_target_split_defaults(&o, &vm.split);
 		if (t->pause && cli_target_pause(cmd, t, &vm))
 			return NULL;
 	}
+	cli_target_fetch_opts(t, &o);
 	o.cache_dir = t->cache_dir;
 	o.system_map = t->system_map;
 	g = vmt_guest_open(&o);
@@ -178,6 +267,28 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 		cli_target_close(t, NULL);
 	}
 	return g;
+}
+
+/* --stats of a split VM: where its pages came from, per sub-host. */
+static void cli_target_split_stats(const struct vmt_mem_stats *st)
+{
+	fprintf(stderr,
+		"stats: split: pages local %llu, from sub-hosts %llu (fetch cache hits %llu), "
+		"round trips %llu, waiting %.2f ms, retries %llu, errors %llu, fetch cache max "
+		"%llu KiB\n",
+		(unsigned long long)st->pages_local, (unsigned long long)st->pages_fetched,
+		(unsigned long long)st->fetch_cache_hits, (unsigned long long)st->round_trips,
+		st->wait_ns / 1e6, (unsigned long long)st->fetch_retries,
+		(unsigned long long)st->fetch_errors,
+		(unsigned long long)st->cache_bytes_max >> 10);
+	for (unsigned k = 0; k < VMT_MAX_SUBHOSTS; k++) {
+		if (!st->host_requests[k])
+			continue;
+		fprintf(stderr, "stats: sub-host %u: %llu requests, %llu chunks, %llu bytes\n", k,
+			(unsigned long long)st->host_requests[k],
+			(unsigned long long)st->host_chunks[k],
+			(unsigned long long)st->host_bytes[k]);
+	}
 }
 
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms)
@@ -194,4 +305,6 @@ void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms
 		(unsigned long long)st.tlb_hits, (unsigned long long)st.tlb_misses,
 		(unsigned long long)st.evictions, (unsigned long long)st.bytes_copied,
 		(unsigned long long)st.remote);
+	if (t->split)
+		cli_target_split_stats(&st);
 }

@@ -284,16 +284,16 @@ static int world_teardown(void **state)
 	return 0;
 }
 
-static struct vmt_split_opts opts_runtime(unsigned fetch_shift, uint64_t cache)
+static struct vmt_memsrc_split_opts opts_runtime(unsigned fetch_shift, uint64_t cache)
 {
-	return (struct vmt_split_opts){.fetch = VMT_FETCH_RUNTIME,
-				       .fetch_shift = fetch_shift,
-				       .fetch_cache_bytes = cache,
-				       .psk_file = key,
-				       .timeout_ms = 3000};
+	return (struct vmt_memsrc_split_opts){.fetch = VMT_FETCH_RUNTIME,
+					      .fetch_shift = fetch_shift,
+					      .fetch_cache_bytes = cache,
+					      .psk_file = key,
+					      .timeout_ms = 3000};
 }
 
-static struct vmt_mem *open_mem(struct world *w, const struct vmt_split_opts *o)
+static struct vmt_mem *open_mem(struct world *w, const struct vmt_memsrc_split_opts *o)
 {
 	struct vmt_ram_layout l;
 	struct vmt_memsrc *src;
@@ -347,7 +347,7 @@ static void file_state(const struct world *w, struct stat *st)
 
 static void runtime_reads(struct world *w, unsigned fetch_shift, uint64_t bound)
 {
-	struct vmt_split_opts o = opts_runtime(fetch_shift, bound);
+	struct vmt_memsrc_split_opts o = opts_runtime(fetch_shift, bound);
 	struct stat before, after;
 	struct vmt_mem_stats *st;
 	struct vmt_mem *m;
@@ -399,7 +399,7 @@ static void test_runtime_2m_small_cache(void **state)
 static void test_cache_across_listings(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = opts_runtime(16, 4u << 20);
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 4u << 20);
 	struct vmt_mem *m = open_mem(w, &o);
 	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
 	uint8_t *buf = malloc(PT_CHUNK);
@@ -453,7 +453,7 @@ static void move_home(void *arg)
 static void test_moved_during_fetch(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = opts_runtime(20, 4u << 20);
+	struct vmt_memsrc_split_opts o = opts_runtime(20, 4u << 20);
 	struct mover mv = {.w = w, .chunk = 9};
 	struct vmt_mem *m = open_mem(w, &o);
 	uint8_t got[64], want[64];
@@ -479,7 +479,7 @@ static bool is_conn_error(int err)
 static void test_dead_subhost(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 0);
 	struct vmt_mem *m = open_mem(w, &o);
 	uint8_t buf[16];
 	int err;
@@ -508,7 +508,7 @@ static void test_dead_subhost(void **state)
 static void test_wrong_key(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 0);
 	struct vmt_ram_layout l;
 	struct vmt_memsrc *src;
 	uint8_t page[PAGE], junk[PAGE];
@@ -534,7 +534,7 @@ static void test_wrong_key(void **state)
 static void test_batch_one_round_trip(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = opts_runtime(16, 0);
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 0);
 	struct vmt_mem *m = open_mem(w, &o);
 	struct vmt_memsrc *src;
 	struct vmt_ram_layout l;
@@ -673,10 +673,10 @@ static void fake_pager_stop(struct fake_pager *fp)
 
 static void vm_reads(struct world *w, unsigned fetch_shift)
 {
-	struct vmt_split_opts o = {.fetch = VMT_FETCH_VM,
-				   .fetch_shift = fetch_shift,
-				   .pager_sock = w->sock,
-				   .timeout_ms = 3000};
+	struct vmt_memsrc_split_opts o = {.fetch = VMT_FETCH_VM,
+					  .fetch_shift = fetch_shift,
+					  .pager_sock = w->sock,
+					  .timeout_ms = 3000};
 	struct fake_pager fp = {0};
 	struct vmt_pt_census cs;
 	struct vmt_mem_stats *st;
@@ -718,7 +718,7 @@ static void test_vm_1m(void **state)
 static void test_vm_no_pager(void **state)
 {
 	struct world *w = *state;
-	struct vmt_split_opts o = {
+	struct vmt_memsrc_split_opts o = {
 	    .fetch = VMT_FETCH_VM, .fetch_shift = 16, .pager_sock = w->sock, .timeout_ms = 1000};
 	struct vmt_mem *m = open_mem(w, &o);
 	uint8_t b[8];

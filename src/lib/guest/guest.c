@@ -19,7 +19,7 @@ static int guest_open_split(const struct vmt_guest_opts *o, const struct vmt_ram
 {
 	uint64_t chunk = o->fetch_chunk ? o->fetch_chunk : VMT_FETCH_CHUNK_DEFAULT;
 	int shift = vmt_pt_chunk_shift_of(chunk);
-	struct vmt_split_opts so = {
+	struct vmt_memsrc_split_opts so = {
 	    .fetch = o->fetch,
 	    .fetch_cache_bytes = o->fetch_cache_bytes,
 	    .psk_file = o->psk_file,

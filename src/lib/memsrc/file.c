@@ -256,13 +256,13 @@ int vmt_memsrc_file_open(const char *path, const struct vmt_ram_layout *layout,
 int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
 			  const char *pagetable_path, struct vmt_memsrc **out)
 {
-	struct vmt_split_opts o = {.fetch = VMT_FETCH_NONE};
+	struct vmt_memsrc_split_opts o = {.fetch = VMT_FETCH_NONE};
 
 	return vmt_memsrc_split_open_opts(path, layout, pagetable_path, &o, out);
 }
 
 int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *layout,
-			       const char *pagetable_path, const struct vmt_split_opts *o,
+			       const char *pagetable_path, const struct vmt_memsrc_split_opts *o,
 			       struct vmt_memsrc **out)
 {
 	struct memsrc_file *f;

@@ -131,7 +131,7 @@ int vmt_memsrc_split_open(const char *path, const struct vmt_ram_layout *layout,
  * How a split source reads pages the page table places on sub-hosts (the
  * fields mirror struct vmt_guest_opts; strings are copied).
  */
-struct vmt_split_opts {
+struct vmt_memsrc_split_opts {
 	int fetch;		    /* enum vmt_fetch_method */
 	unsigned fetch_shift;	    /* log2 of the fetch chunk: 12..21 */
 	uint64_t fetch_cache_bytes; /* method 1's cache bound */
@@ -149,7 +149,7 @@ struct vmt_split_opts {
  * zeros.  Sub-hosts are connected lazily (the first page that needs one).
  */
 int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *layout,
-			       const char *pagetable_path, const struct vmt_split_opts *o,
+			       const char *pagetable_path, const struct vmt_memsrc_split_opts *o,
 			       struct vmt_memsrc **out);
 
 #define VMT_SPLIT_READ_TRIES   8

@@ -369,7 +369,7 @@ void split_epoch(struct memsrc_file *f)
 	f->split->pager_down = 0;
 }
 
-int split_ctx_new(const struct vmt_split_opts *o, struct split_ctx **out)
+int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out)
 {
 	struct split_ctx *x;
 	int err;

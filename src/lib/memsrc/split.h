@@ -77,7 +77,7 @@ struct split_ctx {
 };
 
 /* split.c */
-int split_ctx_new(const struct vmt_split_opts *o, struct split_ctx **out);
+int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
 void split_epoch(struct memsrc_file *f);
