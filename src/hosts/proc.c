@@ -48,6 +48,16 @@ static void run_child(char *const argv[], int out_fd, int err_fd)
 	dup2(out_fd, 1);
 	dup2(err_fd, 2);
 	execvp(argv[0], argv);
+	/* ip and tc live in /usr/sbin, which a non-login PATH may lack */
+	if (errno == ENOENT && !strchr(argv[0], '/')) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
+		execv(path, argv);
+		snprintf(path, sizeof(path), "/sbin/%s", argv[0]);
+		execv(path, argv);
+		errno = ENOENT;
+	}
 	fprintf(stderr, "cannot run %s: %s", argv[0], strerror(errno));
 	_exit(127);
 }
