@@ -135,7 +135,7 @@ static int export_serve(const struct vmt_hosts_export_opts *o, const struct vmt_
 	ret = hosts_run(argv, NULL, 0, err, sizeof(err));
 	if (!ret)
 		return 0;
-	if (strstr(err, "cannot listen on"))
+	if (strstr(err, "cannot listen on") && strstr(err, strerror(EADDRINUSE)))
 		return -EADDRINUSE;
 	return vmt_error(ret, "%s", export_last_line(err));
 }
