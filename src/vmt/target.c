@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hosts/hosts.h"
 #include "pagetable/pagetable.h"
 #include "vmctl/vm.h"
 
@@ -224,6 +225,25 @@ static void cli_target_fetch_opts(struct cli_target *t, struct vmt_guest_opts *o
 		o->psk_file = t->psk;
 }
 
+/*
+ * The sub-hosts' addresses are the main host's view: a VM that `vmt split`
+ * put in a main-host namespace is read from inside it, or its sub-hosts'
+ * addresses would go out through this host's default route.
+ */
+static int cli_target_netns(const char *cmd, struct cli_target *t, const struct vmt_guest_opts *o,
+			    const struct vmt_vm_desc *vm)
+{
+	if (!t->split || o->fetch != VMT_FETCH_RUNTIME || !vm->split.main_netns[0])
+		return 0;
+	if (vmt_netns_enter(vm->split.main_netns)) {
+		cli_err(cmd, "cannot read sub-hosts from the main host's namespace: %s",
+			vmt_last_error());
+		cli_target_close(t, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 {
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
@@ -258,6 +278,8 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 			return NULL;
 	}
 	cli_target_fetch_opts(t, &o);
+	if (!t->mem && cli_target_netns(cmd, t, &o, &vm))
+		return NULL;
 	o.cache_dir = t->cache_dir;
 	o.system_map = t->system_map;
 	g = vmt_guest_open(&o);
