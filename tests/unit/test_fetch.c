@@ -563,6 +563,107 @@ static void test_batch_one_round_trip(void **state)
 	free(bufs);
 }
 
+/*
+ * Correctness under motion: a writer plays the pager, moving chunks 8..15
+ * between sub-host 0 and the main host in both directions in the order the
+ * pager does (page-out: send, flush, move_begin, punch, move_end; page-in:
+ * move_begin, fetch, write, move_end), while the runtime reads them.  The
+ * data is the same wherever the chunk is, so every successful read must
+ * give exactly it: never zeros of a hole, never junk; -EAGAIN is allowed.
+ */
+struct churn {
+	struct world *w;
+	struct vmt_subhost *h; /* the writer's own connection */
+	unsigned moves;
+	volatile bool stop;
+};
+
+static int churn_move(struct churn *ch, uint64_t c, uint8_t *buf)
+{
+	uint64_t e = vmt_pt_load(&ch->w->pt, c), old;
+	off_t off = (off_t)(c * PT_CHUNK);
+
+	if (vmt_pt_e_loc(e) == VMT_PT_MAIN) {
+		if (pread(ch->w->fd, buf, PT_CHUNK, off) != PT_CHUNK ||
+		    vmt_subhost_pwrite(ch->h, buf, PT_CHUNK, (uint64_t)off) ||
+		    vmt_subhost_flush(ch->h) || vmt_pt_move_begin(&ch->w->pt, c, &old) ||
+		    fallocate(ch->w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, PT_CHUNK))
+			return -1;
+		return vmt_pt_move_end(&ch->w->pt, c, VMT_PT_SUB + 0, -1);
+	}
+	if (vmt_pt_move_begin(&ch->w->pt, c, &old) ||
+	    vmt_subhost_pread(ch->h, buf, PT_CHUNK, (uint64_t)off) ||
+	    pwrite(ch->w->fd, buf, PT_CHUNK, off) != PT_CHUNK)
+		return -1;
+	return vmt_pt_move_end(&ch->w->pt, c, VMT_PT_MAIN, 0);
+}
+
+static void *churn_main(void *arg)
+{
+	struct churn *ch = arg;
+	uint8_t *buf = malloc(PT_CHUNK);
+	unsigned seed = 12345;
+
+	for (unsigned i = 0; i < 400 && !ch->stop; i++) {
+		if (churn_move(ch, 8 + rand_r(&seed) % 8, buf))
+			break;
+		ch->moves++;
+		usleep(200);
+	}
+	free(buf);
+	ch->stop = true;
+	return NULL;
+}
+
+static void churn_run(struct world *w, const struct vmt_memsrc_split_opts *o)
+{
+	struct churn ch = {.w = w, .h = server_connect(&srv[0])};
+	struct vmt_mem *m = open_mem(w, o);
+	uint8_t *got = malloc(3 * PAGE), *want = malloc(3 * PAGE);
+	unsigned ok = 0, again = 0, seed = 7;
+	pthread_t thr;
+
+	assert_int_equal(pthread_create(&thr, NULL, churn_main, &ch), 0);
+	for (unsigned i = 0; i < 20000 && !ch.stop; i++) {
+		uint64_t off =
+		    8 * PT_CHUNK + (uint64_t)(rand_r(&seed) % (8 * PT_CHUNK / PAGE - 2)) * PAGE;
+		int err;
+
+		vmt_mem_epoch(m); /* every read a new listing: nothing from the page cache */
+		err = vmt_mem_read(m, off, got, 3 * PAGE);
+		if (err == -EAGAIN) {
+			again++;
+			continue;
+		}
+		if (err)
+			fail_msg("read at %#llx: %d %s", (unsigned long long)off, err,
+				 vmt_last_error());
+		expect_bytes(want, 3 * PAGE, off);
+		if (memcmp(got, want, 3 * PAGE))
+			fail_msg("wrong data at %#llx after %u moves", (unsigned long long)off,
+				 ch.moves);
+		ok++;
+	}
+	ch.stop = true;
+	pthread_join(thr, NULL);
+	print_message("churn (fetch %d): %u reads right, %u gave up (-EAGAIN), %u moves, %llu "
+		      "retries\n",
+		      o->fetch, ok, again, ch.moves,
+		      (unsigned long long)vmt_mem_stats_ptr(m)->fetch_retries);
+	assert_true(ok > 0 && ch.moves > 0);
+	vmt_mem_free(m);
+	vmt_subhost_close(ch.h);
+	free(got);
+	free(want);
+}
+
+static void test_runtime_under_motion(void **state)
+{
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 1u << 20);
+
+	churn_run(*state, &o);
+}
+
 /* -------------------------------------------------------- method 2 */
 
 struct fake_pager {
@@ -768,6 +869,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_moved_during_fetch, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_one_round_trip, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_key, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_1m, world_setup, world_teardown),
