@@ -5,6 +5,8 @@
  * included, takes it by name.  QEMU's pid comes from its QMP socket (the
  * listener's credentials, SO_PEERCRED), checked against its command line,
  * which tells the rest: memory file, size, machine, kernel, console log.
+ * A RAM file without share=on is adopted too (`vmt split` then says why it
+ * cannot take it).
  */
 #include <errno.h>
 #include <limits.h>
@@ -72,11 +74,6 @@ static int adopt_fill(const struct vmt_adopt_opts *o, const struct qemu_info *qi
 	if (!d->kernel[0])
 		return vmt_error(-ENOENT, "QEMU's command line has no -kernel: give the guest's "
 					  "kernel with --kernel VMLINUZ");
-	if (!qi->mem_share)
-		return vmt_error(-EINVAL,
-				 "QEMU's RAM %s is not shared (share=on): vmt can read "
-				 "it but not split it; adopted anyway is pointless",
-				 qi->mem_path);
 	vmt_strlcpy(d->machine, qi->machine, sizeof(d->machine));
 	vmt_strlcpy(d->cmdline, qi->append, sizeof(d->cmdline));
 	vmt_strlcpy(d->console_log, qi->console_log, sizeof(d->console_log));
