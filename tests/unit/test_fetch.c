@@ -664,6 +664,24 @@ static void test_runtime_under_motion(void **state)
 	churn_run(*state, &o);
 }
 
+/* Probes (the KASLR search) never fetch: a remote page is -ENODATA, uncounted. */
+static void test_local_probe(void **state)
+{
+	struct vmt_memsrc_split_opts o = opts_runtime(16, 0);
+	struct vmt_mem *m = open_mem(*state, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint8_t b[64];
+
+	assert_int_equal(vmt_mem_read_local(m, 8 * PT_CHUNK, b, sizeof(b)), -ENODATA);
+	assert_int_equal(st->round_trips, 0);
+	assert_int_equal(st->remote, 0);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_int_equal(vmt_mem_read_local(m, 0, b, sizeof(b)), 0);
+	check_read(m, 8 * PT_CHUNK, PAGE); /* a real read still fetches it */
+	assert_int_equal(st->round_trips, 1);
+	vmt_mem_free(m);
+}
+
 /* -------------------------------------------------------- method 2 */
 
 struct fake_pager {
@@ -869,6 +887,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_moved_during_fetch, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_one_round_trip, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_key, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_local_probe, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),

@@ -71,7 +71,8 @@ static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, uint
 	if (len == 0 || len >= sizeof(buf))
 		return vmt_error(-ENOEXEC, "kernel profile has no usable banner");
 	for (uint64_t cand = *load; cand + off + len <= ram_end; cand += KERNEL_ALIGN) {
-		if (vmt_mem_read(g->mem, cand + off, buf, len))
+		/* A split VM's kernel image stays on the main host: never fetch a probe. */
+		if (vmt_mem_read_local(g->mem, cand + off, buf, len))
 			continue;
 		if (!memcmp(buf, want, len)) {
 			*load = cand;

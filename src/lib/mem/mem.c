@@ -288,6 +288,16 @@ int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val)
 	return mem_read_pages(m, pa, (uint8_t *)val, sizeof(*val));
 }
 
+int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	int err;
+
+	m->src->local_only = true;
+	err = vmt_mem_read(m, pa, buf, len);
+	m->src->local_only = false;
+	return err;
+}
+
 void vmt_mem_epoch(struct vmt_mem *m)
 {
 	vmt_memsrc_epoch(m->src);

@@ -36,6 +36,12 @@ void vmt_mem_free(struct vmt_mem *m);
  */
 int vmt_mem_read(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
 int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val);
+/*
+ * As vmt_mem_read, for probes of memory that may hold nothing of interest
+ * (the KASLR search): a page the source holds only remotely (a split VM's
+ * sub-host) is -ENODATA at once, neither fetched nor counted as unread.
+ */
+int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
 
 /* Start a new listing: drop cached pages (and tell translation caches). */
 void vmt_mem_epoch(struct vmt_mem *m);

@@ -65,6 +65,11 @@ struct vmt_memsrc {
 	 * trips, ...).  NULL until then: see vmt_memsrc_stats().
 	 */
 	struct vmt_mem_stats *stats;
+	/*
+	 * Probing (the KASLR search): a page that lives elsewhere is -ENODATA,
+	 * neither fetched nor counted in remote.  Set only around such reads.
+	 */
+	bool local_only;
 };
 
 /* src->stats, or a scratch block while no page cache owns the source. */

@@ -175,6 +175,8 @@ static int classify_remote(struct memsrc_file *f, struct round *r, struct pendin
 {
 	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
 
+	if (f->base.local_only)
+		return -ENODATA;
 	if (f->split->fetch == VMT_FETCH_NONE) {
 		f->base.remote++;
 		return -ENODATA;
