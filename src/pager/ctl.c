@@ -94,6 +94,7 @@ int pager_stats_json(char *buf, size_t len)
 	  pager_policy_name(g.conf.policy), (unsigned long long)g.chunk);
 	C(faults);
 	C(wp_faults);
+	C(inline_heads);
 	C(zero_fills);
 	C(pageins);
 	C(pageouts);
@@ -113,6 +114,8 @@ int pager_stats_json(char *buf, size_t len)
 	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "fault_us", &s->fault_us);
 	J(",");
 	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "pagein_us", &s->pagein_us);
+	J(",");
+	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "head_net_us", &s->head_net_us);
 	J(",\"hosts\":[");
 	for (unsigned k = 0; k < h->nr_hosts; k++)
 		J("%s{\"name\":\"%s\",\"addr\":\"%s\",\"chunks\":%llu,\"copies\":%llu,\"quota_"
@@ -350,7 +353,7 @@ static int ctl_request(int fd, struct pager_conns *c)
 static void *client_main(void *arg)
 {
 	struct ctl_client *cl = arg;
-	struct pager_conns c = {{0}};
+	struct pager_conns c = {.io_timeout_ms = 0};
 
 	while (!ctl_request(cl->fd, &c))
 		;

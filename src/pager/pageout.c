@@ -278,7 +278,7 @@ static void *evict_main(void *arg)
 {
 	struct victim v[EVICT_BATCH_MAX];
 	size_t max = EVICT_BATCH_BYTES / g.chunk;
-	struct pager_conns c = {{0}};
+	struct pager_conns c = {.io_timeout_ms = 0};
 	unsigned fails = 0;
 
 	if (max > EVICT_BATCH_MAX)

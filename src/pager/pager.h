@@ -70,6 +70,7 @@ struct pager_task {
 /* Sub-host handles owned by one thread (libnbd handles serialize). */
 struct pager_conns {
 	struct vmt_subhost *h[VMT_PT_MAX_HOSTS];
+	int io_timeout_ms; /* 0: 5000 */
 };
 
 struct pager_hist {
@@ -78,10 +79,10 @@ struct pager_hist {
 };
 
 struct pager_stats {
-	_Atomic uint64_t faults, wp_faults, zero_fills, pageins, pageouts, pageouts_skipped_clean,
-	    pageouts_zero, bytes_in, bytes_out, trims, retries, errors, deferred, cap_waits,
-	    pagein_cmds;
-	struct pager_hist fault_us, pagein_us;
+	_Atomic uint64_t faults, wp_faults, inline_heads, zero_fills, pageins, pageouts,
+	    pageouts_skipped_clean, pageouts_zero, bytes_in, bytes_out, trims, retries, errors,
+	    deferred, cap_waits, pagein_cmds;
+	struct pager_hist fault_us, pagein_us, head_net_us;
 };
 
 struct pager {
@@ -122,6 +123,7 @@ struct pager {
 	unsigned nr_workers;
 	bool threads_up;
 	int listen_fd;
+	atomic_bool host_down[VMT_PT_MAX_HOSTS]; /* fetches go through the workers' retries */
 
 	struct pager_stats st;
 };
