@@ -94,7 +94,10 @@ static int hosts_rate_parse(const char *s, uint64_t *bps)
  * starve the link.  Measured here (nbdcopy of 256 MiB across one link,
  * machine loaded): 1gbit gives 111-117 MB/s with TLS-PSK or plain NBD
  * (DESIGN.md: 119.5 MB/s of bare TCP), 100mbit gives 11.7-11.9 MB/s (of
- * 12.5).  latency bounds the queue: 20 ms (2.5 MB at 1gbit), deep
+ * 12.5).  Other buckets at 1gbit, plain NBD, same load: 16 KiB 63-78 MB/s,
+ * 68 KiB 101-108, 125 kB 107-112, 256 KiB 98-108, 1 MiB 111-113: from 1 ms
+ * up the link is at its plateau, and a bigger bucket only lets longer
+ * bursts pass above the rate.  latency bounds the queue: 20 ms (2.5 MB at 1gbit), deep
  * enough for TCP's window, shallow enough not to hide a stall.
  */
 static uint64_t hosts_burst(uint64_t bps)
