@@ -20,6 +20,7 @@
 #include "split/send.h"
 #include "split/split_priv.h"
 #include "subhost/subhost.h"
+#include "vmctl/sockio.h"
 
 #define RUN_MAX	  (4u << 20)  /* one NBD request at most (the client splits further) */
 #define BATCH_MAX (32u << 20) /* bytes in flight per batch: about 0.27 s of a 1 Gbit link */
@@ -101,8 +102,10 @@ static void *sender_main(void *arg)
 	struct sender *s = arg;
 	struct vmt_subhost_io *io = calloc(IO_MAX, sizeof(*io));
 	char *buf = aligned_alloc(4096, BATCH_MAX);
+	int64_t t0 = vmt_now_ms();
 
 	s->err = !io || !buf ? -ENOMEM : send_batches(s, buf, io);
+	s->job->host_ms[s->k] = vmt_now_ms() - t0;
 	if (s->err) {
 		snprintf(s->msg, sizeof(s->msg), "%s", vmt_subhost_error(s->job->hosts[s->k]));
 		atomic_store(&s->job->abort, true);
@@ -113,12 +116,34 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
-/* Main-host chunks into the new file: pwrite of non-zero pages only. */
+/* Write the non-zero pages of buf (len bytes at file offset off) in runs. */
+static int write_nonzero(struct send_job *j, const char *buf, size_t len, uint64_t off)
+{
+	size_t o = 0;
+
+	while (o < len) {
+		size_t start, pl;
+
+		while (o < len && buf_is_zero(buf + o, VMT_MIN((size_t)4096, len - o)))
+			o += 4096;
+		start = o;
+		while (o < len && !buf_is_zero(buf + o, VMT_MIN((size_t)4096, len - o)))
+			o += 4096;
+		pl = VMT_MIN(o, len) - start;
+		if (pl && pwrite(j->dst_fd, buf + start, pl, (off_t)(off + start)) != (ssize_t)pl)
+			return errno ? -errno : -EIO;
+		j->main_written += pl;
+	}
+	return 0;
+}
+
+/* Main-host chunks into the new file: pwrite of non-zero pages only, never a mapping. */
 static int copy_main(struct send_job *j)
 {
 	const struct place *p = j->p;
 	size_t csz = (size_t)1 << p->shift;
 	char *buf = aligned_alloc(4096, csz);
+	int64_t t0 = vmt_now_ms();
 	int r = 0;
 
 	if (!buf)
@@ -130,21 +155,14 @@ static int copy_main(struct send_job *j)
 		if (p->loc[i] != VMT_PT_MAIN)
 			continue;
 		r = read_src(j->src_fd, buf, len, off);
-		for (size_t o = 0; !r && o < len; o += 4096) {
-			size_t pl = VMT_MIN((size_t)4096, len - o);
-
-			if (buf_is_zero(buf + o, pl))
-				continue;
-			if (pwrite(j->dst_fd, buf + o, pl, (off_t)(off + o)) != (ssize_t)pl)
-				r = errno ? -errno : -EIO;
-			else
-				j->main_written += pl;
-		}
+		if (!r)
+			r = write_nonzero(j, buf, len, off);
 		atomic_fetch_add(&j->main_done, len);
 		if (j->tick && (i & 63) == 0)
 			j->tick(j);
 	}
 	free(buf);
+	j->main_ms = vmt_now_ms() - t0;
 	if (r)
 		vmt_error(r, "writing the new memory file: %s", strerror(-r));
 	return r;

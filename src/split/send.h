@@ -21,6 +21,7 @@ struct send_job {
 	_Atomic uint64_t done[VMT_SPLIT_MAX_HOSTS]; /* bytes acknowledged (written + flushed) */
 	_Atomic uint64_t main_done;
 	uint64_t main_written; /* non-zero bytes written to the new file */
+	int64_t host_ms[VMT_SPLIT_MAX_HOSTS], main_ms;
 	_Atomic unsigned finished;
 	atomic_bool abort;
 	void (*tick)(struct send_job *j); /* progress, from the calling thread only */

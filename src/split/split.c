@@ -161,6 +161,7 @@ static int source_stop_save(struct split_ctx *c)
 		r = split_qmp_wait_migrate(c->src_q, SPLIT_SAVE_MS, false);
 	if (r)
 		return vmt_error(r, "saving the device state: %s", vmt_last_error());
+	c->res->save_ms = vmt_now_ms() - c->t_stop;
 	return 0;
 }
 
@@ -290,6 +291,8 @@ static int copy(struct split_ctx *c)
 	r = send_run(j);
 	c->res->copy_ms = vmt_now_ms() - c->t_copy0;
 	c->res->main_bytes_written = j->main_written;
+	c->res->main_ms = j->main_ms;
+	memcpy(c->res->host_ms, j->host_ms, sizeof(j->host_ms));
 	free(j);
 	return r;
 }
@@ -436,10 +439,13 @@ static int prepare(struct split_ctx *c)
 /* After the source stopped: place, copy, start the destination. */
 static int move(struct split_ctx *c)
 {
+	int64_t t;
 	int r = source_stop_save(c);
 
+	t = vmt_now_ms();
 	if (!r)
 		r = decide(c);
+	c->res->place_ms = vmt_now_ms() - t;
 	if (!r)
 		r = make_mem(c);
 	if (!r)
@@ -454,7 +460,9 @@ static int move(struct split_ctx *c)
 	if (!r) {
 		vmt_pt_close(&c->pt);
 		progress(c, "starting the destination", NULL);
+		t = vmt_now_ms();
 		r = split_dest_run(c);
+		c->res->dest_ms = vmt_now_ms() - t;
 	}
 	if (!r)
 		r = check_guest(c);

@@ -61,9 +61,14 @@ struct vmt_split_result {
 	char host_name[VMT_SPLIT_MAX_HOSTS][64];
 	char host_addr[VMT_SPLIT_MAX_HOSTS][128];
 	uint64_t host_chunks[VMT_SPLIT_MAX_HOSTS], host_bytes[VMT_SPLIT_MAX_HOSTS];
-	int64_t downtime_ms; /* source stop -> destination cont */
-	int64_t copy_ms;     /* sending to the sub-hosts + writing the main file */
-	int64_t total_ms;    /* the whole command */
+	int64_t host_ms[VMT_SPLIT_MAX_HOSTS]; /* sending to host k, flush included */
+	int64_t main_ms;		      /* writing the new memory file */
+	int64_t save_ms;		      /* device state out (stop -> saved) */
+	int64_t place_ms;		      /* core, zero scan, policy */
+	int64_t dest_ms;		      /* destination start -> cont */
+	int64_t downtime_ms;		      /* source stop -> destination cont */
+	int64_t copy_ms;		      /* sending to the sub-hosts + writing the main file */
+	int64_t total_ms;		      /* the whole command */
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];

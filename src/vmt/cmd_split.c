@@ -219,11 +219,16 @@ static struct json_object *result_json(const struct vmt_split_result *r)
 				       json_object_new_int64((int64_t)r->host_chunks[k]));
 		json_object_object_add(h, "bytes",
 				       json_object_new_int64((int64_t)r->host_bytes[k]));
+		json_object_object_add(h, "send_ms", json_object_new_int64(r->host_ms[k]));
 		json_object_array_add(a, h);
 	}
 	json_object_object_add(o, "hosts", a);
 	json_object_object_add(o, "downtime_ms", json_object_new_int64(r->downtime_ms));
 	json_object_object_add(o, "copy_ms", json_object_new_int64(r->copy_ms));
+	json_object_object_add(o, "main_ms", json_object_new_int64(r->main_ms));
+	json_object_object_add(o, "save_ms", json_object_new_int64(r->save_ms));
+	json_object_object_add(o, "place_ms", json_object_new_int64(r->place_ms));
+	json_object_object_add(o, "dest_ms", json_object_new_int64(r->dest_ms));
 	json_object_object_add(o, "total_ms", json_object_new_int64(r->total_ms));
 	json_object_object_add(o, "qemu_pid", json_object_new_int(r->dest_pid));
 	return o;
