@@ -31,7 +31,7 @@
 
 #define PAGE 4096u
 
-static const char *addr, *psk, *pager_so;
+static const char *addr, *psk, *pager_so, *tail = "parallel";
 static uint64_t ram = 256ull << 20;
 static unsigned samples = 300;
 
@@ -152,8 +152,10 @@ static void make_vm(uint64_t chunk, uint64_t cap)
 	close(fd);
 	snprintf(path, sizeof(path), "%s/pager.conf", dir);
 	f = fopen(path, "w");
-	fprintf(f, "mem=%s\npagetable=%s/pt\nlog=%s/pager.log\npsk=%s\ncap=%llu\nsocket=%s/sock\n",
-		mem, dir, dir, psk, (unsigned long long)cap, dir);
+	fprintf(f,
+		"mem=%s\npagetable=%s/pt\nlog=%s/pager.log\npsk=%s\ncap=%llu\nsocket=%s/"
+		"sock\ntail=%s\n",
+		mem, dir, dir, psk, (unsigned long long)cap, dir, tail);
 	fclose(f);
 }
 
@@ -233,8 +235,8 @@ static int child_fault(uint64_t chunk)
 	volatile uint8_t *m = child_map();
 	uint64_t nr = ram / chunk, *t = calloc(samples, sizeof(*t)), seed = 2463534242ull;
 	unsigned n = samples < nr ? samples : (unsigned)nr;
-	/* Let the previous chunk's tail land first: 2 ms + 10 ns a byte (21 ms for 2M). */
-	uint64_t gap_ns = 2000000 + chunk * 10;
+	/* Let the previous chunk's tail land first: 2 ms + 20 ns a byte (44 ms for 2M). */
+	uint64_t gap_ns = 2000000 + chunk * 20;
 	struct timespec gap = {(time_t)(gap_ns / 1000000000), (long)(gap_ns % 1000000000)};
 
 	for (unsigned i = 0; i < n; i++) {
@@ -275,7 +277,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"addr", 1, 0, 'a'},    {"psk", 1, 0, 'k'},	  {"pager", 1, 0, 'p'}, {"ram", 1, 0, 'r'},
-	    {"samples", 1, 0, 'n'}, {"child", 0, 0, 'c'}, {0, 0, 0, 0}};
+	    {"samples", 1, 0, 'n'}, {"child", 0, 0, 'c'}, {"tail", 1, 0, 't'},	{0, 0, 0, 0}};
 	bool child = false;
 	int c;
 
@@ -292,6 +294,8 @@ int main(int argc, char **argv)
 			samples = (unsigned)atoi(optarg);
 		else if (c == 'c')
 			child = true;
+		else if (c == 't')
+			tail = optarg;
 		else if (c == '?')
 			usage();
 	}
@@ -308,8 +312,8 @@ int main(int argc, char **argv)
 	double hot4k = nbd_pread_us(s, PAGE, 0), base4k = nbd_pread_us(s, PAGE, 2000000);
 	char out[256];
 
-	printf("NBD server %s (TLS-PSK), guest RAM %llu MiB, %u samples\n\n", addr,
-	       (unsigned long long)(ram >> 20), samples);
+	printf("NBD server %s (TLS-PSK), guest RAM %llu MiB, %u samples, tail=%s\n\n", addr,
+	       (unsigned long long)(ram >> 20), samples, tail);
 	printf("plain nbd pread 4K p50: %.1f us back to back, %.1f us 2 ms apart (the limit's "
 	       "base)\n\n",
 	       hot4k, base4k);
@@ -319,7 +323,7 @@ int main(int argc, char **argv)
 	for (unsigned ci = 0; ci < 6; ci++) {
 		static const uint64_t sizes[] = {4096, 16384, 65536, 262144, 1048576, 2097152};
 		uint64_t chunk = sizes[ci];
-		double f50, f90, in50 = 0, pc = nbd_pread_us(s, chunk, 2000000 + chunk * 10);
+		double f50, f90, in50 = 0, pc = nbd_pread_us(s, chunk, 2000000 + chunk * 20);
 		unsigned n;
 
 		make_vm(chunk, 0);

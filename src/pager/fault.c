@@ -250,7 +250,9 @@ static void fault_sub_locked(uint64_t chunk, int host, uint64_t addr, uint64_t f
 		tl_heads->job[tl_heads->n++] = j;
 	else
 		task_push_locked(j, true);
-	if (j->parts == 2)
+	if (j->parts == 2 && g.conf.tail_after_head)
+		j->tail_waits = true;
+	else if (j->parts == 2)
 		task_push_locked(j, false);
 }
 
@@ -402,6 +404,10 @@ static void head_done_locked(struct pager_job *j)
 	if (j->by_fault) {
 		fault_done(j->t0_ns);
 		pager_hist_add(&g.st.pagein_us, (pager_now_ns() - j->t0_ns) / 1000);
+	}
+	if (j->tail_waits) {
+		j->tail_waits = false;
+		task_push_locked(j, false);
 	}
 	if (--j->parts == 0)
 		pager_pagein_done_locked(j);

@@ -217,6 +217,10 @@ static int conf_set(struct pager_conf *c, const char *key, const char *val)
 	}
 	if (!strcmp(key, "policy"))
 		return pager_policy_parse(val, &c->policy);
+	if (!strcmp(key, "tail")) {
+		c->tail_after_head = !strcmp(val, "after");
+		return c->tail_after_head || !strcmp(val, "parallel") ? 0 : -EINVAL;
+	}
 	if (!strcmp(key, "workers")) {
 		c->workers = (unsigned)atoi(val);
 		return c->workers >= 1 && c->workers <= 16 ? 0 : -EINVAL;
@@ -245,6 +249,8 @@ static int conf_load(const char *path, struct pager_conf *c, char *why, size_t w
 	memset(c, 0, sizeof(*c));
 	c->policy = POLICY_CLOCK;
 	c->workers = PAGER_WORKERS;
+	/* Measured on a 1 Gbit link: the tail's bytes delay the head's reply (bench/pager.sh). */
+	c->tail_after_head = true;
 	if (!f) {
 		snprintf(why, why_sz, "%s: %s", path, strerror(errno));
 		return -errno;

@@ -35,6 +35,7 @@ struct pager_conf {
 	bool cap_set;
 	enum pager_policy_kind policy;
 	unsigned workers;
+	bool tail_after_head; /* tail=after (default): the rest once the faulting page is in */
 };
 
 /* A fault held back until its chunk settles (or until the cap has room). */
@@ -54,6 +55,7 @@ struct pager_job {
 	int host;		     /* IN: where it comes from */
 	int parts;		     /* IN: fetch tasks not yet installed */
 	bool by_fault;		     /* IN: started by a fault (vs. PAGEIN) */
+	bool tail_waits;	     /* IN: the tail is queued once the head is in */
 	uint64_t head;		     /* IN: faulting page's address, 0 if none */
 	uint64_t t0_ns;		     /* IN: the initiating fault's time */
 	struct pager_fault *waiters; /* faults on this chunk meanwhile */

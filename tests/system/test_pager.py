@@ -99,8 +99,12 @@ def work():
     subprocess.run(["psktool", "-u", "vmt", "-p", psk], check=True, capture_output=True)
     os.chmod(psk, 0o600)
     ctx = {"dir": d, "psk": psk, "mem": f"/dev/shm/{TAG}-{uuid.uuid4().hex[:6]}.ram",
-           "kits": []}
+           "kits": [], "procs": []}
     yield ctx
+    for p in ctx["procs"]:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
     for k in ctx["kits"]:
         k.kill()
     if os.path.exists(ctx["mem"]):
@@ -131,13 +135,20 @@ def harness_setup(ctx, ram, chunk, cap):
 def harness_run(ctx, conf, threads, ops, seconds):
     env = dict(os.environ, LD_PRELOAD=PAGER, VMT_PAGER_CONF=conf)
     d = ctx["dir"]
-    return subprocess.Popen([HARNESS, "run", ctx["mem"], f"{d}/pagetable", f"{d}/pager.sock",
-                             str(threads), str(ops), str(seconds)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([HARNESS, "run", ctx["mem"], f"{d}/pagetable", f"{d}/pager.sock",
+                          str(threads), str(ops), str(seconds)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx["procs"].append(p)
+    return p
 
 
 def harness_result(ctx, p, timeout):
-    out, err = p.communicate(timeout=timeout)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:  # hung: never leave it behind
+            p.kill()
+            p.wait(10)
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     log = open(os.path.join(ctx["dir"], "pager.log")).read()
     assert p.returncode == 0, f"harness exit {p.returncode}: {out} {err}\n{log[-3000:]}"
