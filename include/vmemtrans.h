@@ -92,6 +92,7 @@ struct vmt_mem_stats {
 	uint64_t host_requests[VMT_MAX_SUBHOSTS]; /* fetches (or page-in ranges) per sub-host */
 	uint64_t host_chunks[VMT_MAX_SUBHOSTS];	  /* page-table chunks fetched / paged in */
 	uint64_t host_bytes[VMT_MAX_SUBHOSTS];	  /* bytes fetched / paged in */
+	uint64_t prefetched; /* pages asked for ahead of use (a walker's hint) */
 };
 
 /* ---------------------------------------------------------------- guest */

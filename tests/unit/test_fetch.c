@@ -682,6 +682,35 @@ static void test_local_probe(void **state)
 	vmt_mem_free(m);
 }
 
+/* A prefetch hint brings many pages of both sub-hosts in one round trip; big chunks: no hint. */
+static void test_prefetch_hint(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20); /* 1024 chunks fit */
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t pfns[40];
+
+	assert_true(vmt_mem_hints_pay(m));
+	for (unsigned i = 0; i < 40; i++) /* chunks 8..47: both hosts, MAIN, a few twice */
+		pfns[i] = (8 + i) * (PT_CHUNK / PAGE) + (i % 3);
+	pfns[39] = pfns[0];
+	vmt_mem_prefetch(m, pfns, 40);
+	assert_int_equal(st->round_trips, 1);
+	for (unsigned i = 0; i < 39; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, 1); /* every read was a page-cache hit */
+	assert_int_equal(st->fetch_errors, 0);
+	vmt_mem_free(m);
+	/* 1M chunks, 4M cache: a batch would evict itself: hints are ignored. */
+	o = opts_runtime(20, 4u << 20);
+	m = open_mem(w, &o);
+	assert_false(vmt_mem_hints_pay(m));
+	vmt_mem_prefetch(m, pfns, 40);
+	assert_int_equal(vmt_mem_stats_ptr(m)->round_trips, 0);
+	vmt_mem_free(m);
+}
+
 /* -------------------------------------------------------- method 2 */
 
 struct fake_pager {
@@ -888,6 +917,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_batch_one_round_trip, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_key, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_local_probe, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_prefetch_hint, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),

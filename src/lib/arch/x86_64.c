@@ -240,3 +240,62 @@ void vmt_x86_set_phys_bits(struct vmt_x86_mmu *mmu, int phys_bits)
 	mmu->rsvd_addr = PTE_ADDR & ~((1ull << phys_bits) - 1);
 	tlb_flush(mmu);
 }
+
+/* One level of every live hint walk: the next table (or the data page, final). */
+static void prefetch_step(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, uint64_t *at,
+			  uint8_t *state, size_t n, int lvl)
+{
+	unsigned shift = size_shift[0] + 9 * (lvl - 1);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e;
+		bool ps;
+
+		if (state[i] != 1)
+			continue;
+		state[i] = 0;
+		if (vmt_mem_read_local(mmu->mem,
+				       at[i] + ((h[i].va >> shift) & (PTE_ENTRIES - 1)) * 8, &e,
+				       sizeof(e)) ||
+		    !(e & PTE_P))
+			continue;
+		ps = lvl > 1 && (e & PTE_PS);
+		if ((ps && lvl > 3) || (e & entry_rsvd(mmu, lvl, ps)))
+			continue;
+		if (lvl == 1 || ps) {
+			at[i] = (e & PTE_ADDR & ~((1ull << shift) - 1)) |
+				(h[i].va & ((1ull << shift) - 1) & PTE_ADDR);
+			state[i] = 2; /* at[i] is the data page */
+		} else {
+			at[i] = e & PTE_ADDR;
+			state[i] = 1;
+		}
+	}
+}
+
+void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n)
+{
+	uint64_t *at = calloc(n, sizeof(*at)), *pfns = calloc(n, sizeof(*pfns));
+	uint8_t *state = calloc(n, 1); /* 0 stopped, 1 walking (at = table), 2 at = data */
+	size_t k;
+
+	if (!vmt_mem_hints_pay(mmu->mem) || !at || !pfns || !state)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		at[i] = h[i].root_pa & PTE_ADDR;
+		state[i] = va_canonical(mmu, h[i].va);
+	}
+	for (int lvl = mmu->levels; lvl >= 0; lvl--) {
+		k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (state[i] == (lvl ? 1 : 2))
+				pfns[k++] = at[i] >> VMT_PAGE_SHIFT;
+		vmt_mem_prefetch(mmu->mem, pfns, k);
+		if (lvl)
+			prefetch_step(mmu, h, at, state, n, lvl);
+	}
+out:
+	free(at);
+	free(pfns);
+	free(state);
+}

@@ -47,4 +47,17 @@ int vmt_x86_translate(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, ui
  */
 int vmt_x86_read(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, void *buf, size_t len);
 
+/*
+ * Hint: the pages at these (root, va) will be read soon.  All the walks go
+ * level by level together, each level's tables asked of the memory layer in
+ * one batch (vmt_mem_prefetch), then the data pages: on a split VM, a
+ * listing of many processes pays a round trip per level, not per process
+ * and level.  Only pages already local are read to follow a walk; a walk
+ * that meets anything odd just stops (the real read reports it).
+ */
+struct vmt_x86_hint {
+	uint64_t root_pa, va;
+};
+void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n);
+
 #endif

@@ -225,6 +225,43 @@ int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa)
 	return 0;
 }
 
+/* Longest single range of a hint (a struct, not a buffer). */
+#define KPREFETCH_MAX_LEN (64u << 10)
+
+void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n)
+{
+	size_t cap = 2 * n + 16, k = 0;
+	uint64_t *pfns, pa;
+
+	if (!vmt_mem_hints_pay(g->mem) || !(pfns = malloc(cap * sizeof(*pfns))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t va = r[i].va, len = r[i].len ? r[i].len : 1, last;
+
+		if (!vmt_kptr_ok(va) || len > KPREFETCH_MAX_LEN)
+			continue;
+		if (va - g->text_va < g->image_size)
+			pa = va - g->text_va + g->ki.phys_load;
+		else if (vmt_kva_to_pa(g, va, &pa))
+			continue;
+		last = (pa + len - 1) >> VMT_PAGE_SHIFT;
+		for (uint64_t p = pa >> VMT_PAGE_SHIFT; p <= last; p++) {
+			if (k == cap) {
+				uint64_t *more = realloc(pfns, 2 * cap * sizeof(*pfns));
+
+				if (!more)
+					goto out;
+				pfns = more;
+				cap *= 2;
+			}
+			pfns[k++] = p;
+		}
+	}
+out:
+	vmt_mem_prefetch(g->mem, pfns, k);
+	free(pfns);
+}
+
 /*
  * Kernel reads take two shortcuts that the kernel itself guarantees on
  * x86-64: the image is mapped linearly at text_va -> phys_load, and the

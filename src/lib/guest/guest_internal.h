@@ -64,6 +64,18 @@ int vmt_uread(struct vmt_guest *g, uint64_t pgd_pa, uint64_t va, void *buf, size
 /* Kernel direct-map VA to PA (mm->pgd to CR3); -EFAULT if outside the map. */
 int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa);
 
+/*
+ * Hint: these kernel ranges will be read soon.  On a split VM read with a
+ * fetch method, their pages that are not cached come in one round trip;
+ * elsewhere nothing happens.  Only the image and the direct map are
+ * resolved (no page-table walk for a hint); bad addresses are skipped.
+ */
+struct vmt_krange {
+	uint64_t va;
+	uint32_t len;
+};
+void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n);
+
 /* Run-time address of a kernel symbol (KASLR applied). */
 int vmt_ksym(struct vmt_guest *g, const char *name, uint64_t *va);
 

@@ -34,6 +34,8 @@ static int task_offsets_resolve(struct vmt_guest *g, struct task_offsets *o)
 	    VMT_FIELD("cred", "sgid", cred_sgid),
 	    VMT_FIELD("cred", "fsuid", cred_fsuid),
 	    VMT_FIELD("cred", "fsgid", cred_fsgid),
+	    {"task_struct", NULL, &o->task_size, true},
+	    {"cred", NULL, &o->cred_size, true},
 	    VMT_FIELD("signal_struct", "nr_threads", signal_nr_threads),
 	    VMT_FIELD("signal_struct", "thread_head", signal_thread_head),
 	    VMT_FIELD_OPT("signal_struct", "pids", signal_pids),

@@ -26,6 +26,7 @@ struct task_offsets {
 	uint32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
 	uint32_t task_worker_private, kthread_data, worker_desc, worker_current_work, worker_pool;
 	uint32_t kthread_full_name;
+	uint32_t task_size, cred_size; /* sizeof, for prefetch hints */
 	int64_t pidtype_pgid, pidtype_sid;
 };
 

@@ -48,7 +48,8 @@ struct task_walk {
 	size_t threads_left; /* thread-list nodes all groups may still visit */
 	uint64_t leader;     /* group whose thread list is being walked */
 	struct task_vec tv;
-	int err; /* first allocation failure */
+	int err;       /* first allocation failure */
+	bool mm_later; /* read every mm after the walk, prefetched together */
 };
 
 /* Read a field; on failure mark the task partial and leave *dst zeroed. */
@@ -192,12 +193,49 @@ static void task_read_signal(struct task_walk *w, struct vmt_task *t, uint64_t s
 	}
 }
 
+/* A field of the structure at base as a prefetch range (absent fields: none). */
+static void krange_add(struct vmt_krange *r, size_t *n, uint64_t base, uint32_t off, uint32_t len)
+{
+	if (off != UINT32_MAX && vmt_kptr_ok(base))
+		r[(*n)++] = (struct vmt_krange){.va = base + off, .len = len};
+}
+
+/*
+ * On a split VM every level of pointers costs a round trip per remote page
+ * (method 1 at small chunks above all): ask for the whole task_struct at
+ * once, then for what its walk dereferences next (parent, cred, signal)
+ * at once; the mm of every task comes later, all at once (tasks_prefetch_mm).  Hints only: the
+ * reads below still check everything.
+ */
+static void task_prefetch(struct task_walk *w, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	struct vmt_krange r[4];
+	uint64_t p;
+	size_t n = 0;
+
+	if (o->task_size != UINT32_MAX) {
+		r[0] = (struct vmt_krange){.va = task, .len = o->task_size};
+		vmt_kprefetch(w->g, r, 1);
+	}
+	if (!vmt_kread_u64(w->g, task + o->task_real_parent, &p))
+		krange_add(r, &n, p, o->task_tgid, 4);
+	if (!vmt_kread_u64(w->g, task + o->task_real_cred, &p))
+		krange_add(r, &n, p, 0, o->cred_size != UINT32_MAX ? o->cred_size : 8);
+	if (!vmt_kread_u64(w->g, task + o->task_signal, &p)) {
+		krange_add(r, &n, p, o->signal_nr_threads, 4);
+		krange_add(r, &n, p, o->signal_pids, 8 * 4);
+	}
+	vmt_kprefetch(w->g, r, n);
+}
+
 /* Fill everything that lives in task_struct (and cred, signal, parent). */
 static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t task)
 {
 	const struct task_offsets *o = w->o;
 	uint64_t parent, leader;
 
+	task_prefetch(w, task);
 	t->kva = task;
 	tfield(w, t, task, o->task_pid, &t->pid, 4);
 	tfield(w, t, task, o->task_tgid, &t->tgid, 4);
@@ -237,7 +275,8 @@ static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 		w->tv.n--;
 		return 0;
 	}
-	vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
+	if (!w->mm_later)
+		vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
 	return 0;
 }
 
@@ -248,8 +287,62 @@ static int task_add(struct task_walk *w, uint64_t task)
 	if (!t)
 		return w->err = -ENOMEM;
 	task_read_common(w, t, task);
-	vmt_task_read_mm(w->g, w->o, t, w->what, &w->args_budget);
+	if (!w->mm_later)
+		vmt_task_read_mm(w->g, w->o, t, w->what, &w->args_budget);
 	return 0;
+}
+
+/*
+ * Hints for what the mm reads of every task will need, all tasks at once:
+ * the mm_structs in one batch, then each process's first and last argument
+ * page through its page tables, one batch per level (vmt_x86_prefetch).  On
+ * a split VM that is a handful of round trips for the whole listing instead
+ * of several per process.
+ */
+static void tasks_prefetch_mm(struct task_walk *w)
+{
+	const struct task_offsets *o = w->o;
+	size_t n = w->tv.n, k = 0;
+	struct vmt_krange *r = calloc(3 * n + 1, sizeof(*r));
+	struct vmt_x86_hint *h = calloc(2 * n + 1, sizeof(*h));
+	uint64_t mm, pgd, root, a[2];
+
+	for (size_t i = 0; r && i < n; i++) {
+		if (vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) || !vmt_kptr_ok(mm))
+			continue;
+		r[k++] = (struct vmt_krange){.va = mm + o->mm_pgd, .len = 8};
+		r[k++] = (struct vmt_krange){.va = mm + o->mm_arg_start, .len = 16};
+		if (o->mm_rss_stat != UINT32_MAX)
+			r[k++] = (struct vmt_krange){.va = mm + o->mm_rss_stat, .len = 32};
+	}
+	vmt_kprefetch(w->g, r, k);
+	k = 0;
+	for (size_t i = 0; h && (w->what & VMT_TASK_CMDLINE) && i < n; i++) {
+		if (vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) || !vmt_kptr_ok(mm) ||
+		    vmt_kread_u64(w->g, mm + o->mm_pgd, &pgd) || vmt_kva_to_pa(w->g, pgd, &root) ||
+		    vmt_kread(w->g, mm + o->mm_arg_start, a, sizeof(a)) || a[1] <= a[0])
+			continue;
+		h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = a[0]};
+		if ((a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT)
+			h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = a[1] - 1};
+	}
+	vmt_x86_prefetch(w->g->mmu, h, k);
+	free(r);
+	free(h);
+}
+
+/*
+ * Second pass of the walk when hints pay (mm_later): what each task's mm
+ * says (cmdline, exe, rss), after one prefetch for all of them.  Otherwise
+ * each task's mm was read right after the task, while its pages are hot.
+ */
+static void tasks_read_mm(struct task_walk *w)
+{
+	if (!w->mm_later)
+		return;
+	tasks_prefetch_mm(w);
+	for (size_t i = 0; i < w->tv.n; i++)
+		vmt_task_read_mm(w->g, w->o, &w->tv.v[i], w->what, &w->args_budget);
 }
 
 static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
@@ -314,6 +407,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	    .what = what,
 	    .args_budget = VMT_MAX_ARGS_TOTAL,
 	    .threads_left = VMT_MAX_TASKS,
+	    .mm_later = vmt_mem_hints_pay(g->mem),
 	};
 	struct vmt_task_list *l;
 	uint64_t init_task;
@@ -331,6 +425,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 		err = w.err;
 		goto err_free;
 	}
+	tasks_read_mm(&w);
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		err = -ENOMEM;

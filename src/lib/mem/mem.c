@@ -181,6 +181,11 @@ static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 	return page_get_slow(m, pfn, page);
 }
 
+static bool pfn_cached(const struct vmt_mem *m, uint64_t pfn)
+{
+	return m->table[table_find(m, pfn)].gen == m->gen;
+}
+
 /* Put a page read by a batch into the cache (a slot of this epoch). */
 static void page_install(struct vmt_mem *m, uint64_t pfn, const uint8_t *data)
 {
@@ -209,7 +214,7 @@ static int mem_prefill(struct vmt_mem *m, uint64_t first, uint64_t last)
 	for (uint64_t pfn = first; pfn <= last && n < MEM_BATCH_PAGES; pfn++) {
 		if (pfn >= m->ram_pages)
 			break;
-		if (m->table[table_find(m, pfn)].gen == m->gen)
+		if (pfn_cached(m, pfn))
 			continue;
 		req[n] =
 		    (struct vmt_page_req){.pfn = pfn, .buf = m->batch_buf + (n << VMT_PAGE_SHIFT)};
@@ -227,6 +232,57 @@ static int mem_prefill(struct vmt_mem *m, uint64_t first, uint64_t last)
 			page_install(m, req[i].pfn, req[i].buf);
 	}
 	return err;
+}
+
+/* Prefetch: pages per batch (one round trip); staged in a buffer of this many pages. */
+#define MEM_PREFETCH_MAX 256u
+
+/* One batch of distinct, uncached frames; their reads' failures are not counted. */
+static void prefetch_batch(struct vmt_mem *m, struct vmt_page_req *req, size_t k)
+{
+	uint64_t errors = m->stats.fetch_errors;
+
+	vmt_memsrc_read_pages(m->src, req, k);
+	for (size_t i = 0; i < k; i++)
+		if (!req[i].err)
+			page_install(m, req[i].pfn, req[i].buf);
+	m->stats.fetch_errors = errors; /* a hint's failure is the real read's to report */
+	m->stats.prefetched += k;
+}
+
+void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n)
+{
+	/* Never more than half the cache: a batch must not evict itself. */
+	size_t max = VMT_MIN(VMT_MIN(MEM_PREFETCH_MAX, m->cap / 2), m->src->prefetch_max), k = 0;
+	struct vmt_page_req *req;
+	uint8_t *buf;
+
+	if (!vmt_mem_hints_pay(m) || !n || !max)
+		return;
+	req = calloc(max, sizeof(*req));
+	buf = malloc(max * VMT_PAGE_SIZE);
+	for (size_t i = 0; req && buf && i < n; i++) {
+		bool dup = pfns[i] >= m->ram_pages || pfn_cached(m, pfns[i]);
+
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = req[j].pfn == pfns[i];
+		if (dup)
+			continue;
+		req[k] = (struct vmt_page_req){.pfn = pfns[i], .buf = buf + (k << VMT_PAGE_SHIFT)};
+		if (++k == max) {
+			prefetch_batch(m, req, k);
+			k = 0;
+		}
+	}
+	if (k && req && buf)
+		prefetch_batch(m, req, k);
+	free(req);
+	free(buf);
+}
+
+bool vmt_mem_hints_pay(const struct vmt_mem *m)
+{
+	return m->src->remote_fetch && m->src->prefetch_max > 0;
 }
 
 static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)

@@ -11,6 +11,7 @@
 #ifndef VMT_MEM_H
 #define VMT_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,16 @@ int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val);
  * sub-host) is -ENODATA at once, neither fetched nor counted as unread.
  */
 int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
+
+/*
+ * Hint: frames pfns[0..n) will be read soon.  A source whose pages may be
+ * remote reads those not cached in one batch (one round trip, sub-hosts in
+ * parallel); otherwise nothing happens.  Errors are not reported (nor
+ * counted): the real read reports them.
+ */
+void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
+/* Do prefetch hints pay (some pages cost a round trip, and the source keeps a batch)? */
+bool vmt_mem_hints_pay(const struct vmt_mem *m);
 
 /* Start a new listing: drop cached pages (and tell translation caches). */
 void vmt_mem_epoch(struct vmt_mem *m);

@@ -70,6 +70,17 @@ struct vmt_memsrc {
 	 * neither fetched nor counted in remote.  Set only around such reads.
 	 */
 	bool local_only;
+	/*
+	 * Some pages cost a round trip (a split VM read with a fetch method):
+	 * batches and prefetch hints pay.  Without it, hints are ignored.
+	 */
+	bool remote_fetch;
+	/*
+	 * Most pages one prefetch batch may ask for: as many fetch chunks as
+	 * the source's cache keeps, so that a hint never evicts what it brought
+	 * before it is used (0: prefetch hints are not worth it).
+	 */
+	uint32_t prefetch_max;
 };
 
 /* src->stats, or a scratch block while no page cache owns the source. */
@@ -157,7 +168,9 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 			       const char *pagetable_path, const struct vmt_memsrc_split_opts *o,
 			       struct vmt_memsrc **out);
 
-#define VMT_SPLIT_READ_TRIES   8
+#define VMT_SPLIT_READ_TRIES 8
+/* Method 1 prefetches only if its cache keeps this many fetch chunks (file.c). */
+#define VMT_SPLIT_PREFETCH_MIN 256
 #define VMT_SPLIT_MOVE_WAIT_MS 2000 /* longest wait for one chunk in motion */
 
 /* One past the highest guest-physical byte of layout (0 if empty). */
