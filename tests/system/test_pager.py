@@ -12,6 +12,7 @@
    faults in as zeros, is paged out under the cap, and the in-guest memory
    checker finds its data intact through page-outs and page-ins.
 """
+import errno
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -181,7 +183,11 @@ def test_harness_subhost_killed_and_restarted(work):
     time.sleep(4)
     assert p.poll() is None
     kit.kill()
-    time.sleep(3)  # the touchers wait: nothing may be installed meanwhile
+    # PAGEIN of all of RAM (mostly on the sub-host) gives up at its timeout
+    sock = os.path.join(work["dir"], "pager.sock")
+    status, _, _ = pager_req(sock, PAGEIN, [(0, 32 << 20)], timeout_ms=800)
+    assert status == -errno.ETIMEDOUT
+    time.sleep(2)  # the touchers wait: nothing may be installed meanwhile
     assert p.poll() is None
     kit.start()
     res, st, log = harness_result(work, p, 240)
@@ -265,15 +271,36 @@ def test_qemu_with_pager(work):
         st = json.loads(pager_req(sock, STATS)[2])
         assert st["zero_fills"] > 0  # the guest booted on zero pages
         have_memcheck = "yes" in guest(env, name, "test -x /bin/vmt-memcheck && echo yes || true")
+        # resident memory sampled while the guest works: never above the cap
+        samples, stop = [], threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                st = json.loads(pager_req(sock, STATS)[2])
+                samples.append((os.stat(work["mem"]).st_blocks * 512, st["resident_chunks"]))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            if have_memcheck:
+                out = guest(env, name, "vmt-memcheck --size 240M --passes 3 --json")
+            else:
+                out = guest(env, name,
+                            "dd if=/dev/urandom of=/dev/shm/x bs=1M count=240 2>/dev/null;"
+                            " md5sum /dev/shm/x; dd if=/dev/zero of=/dev/shm/y bs=1M"
+                            " count=100 2>/dev/null; rm /dev/shm/y; md5sum /dev/shm/x")
+        finally:
+            stop.set()
+            sampler.join()
+        assert len(samples) > 10
+        assert max(b for b, _ in samples) <= 160 << 20, max(samples)
+        assert max(r for _, r in samples) <= (160 << 20) // (64 << 10)
         if have_memcheck:
-            out = guest(env, name, "vmt-memcheck --size 240M --passes 3 --json")
             mc = json.loads(out)
             print("memcheck:", {k: mc.get(k) for k in ("pages_checked", "passes", "mismatches")})
             assert mc["mismatches"] == 0 and mc["pages_checked"] > 0, mc
         else:
-            out = guest(env, name, "dd if=/dev/urandom of=/dev/shm/x bs=1M count=240 2>/dev/null;"
-                                   " md5sum /dev/shm/x; dd if=/dev/zero of=/dev/shm/y bs=1M"
-                                   " count=100 2>/dev/null; rm /dev/shm/y; md5sum /dev/shm/x")
             sums = [l.split()[0] for l in out.splitlines()]
             assert len(sums) == 2 and sums[0] == sums[1], out
         st = json.loads(pager_req(sock, STATS)[2])
