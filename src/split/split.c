@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "core/internal.h"
 #include "pager/pager_proto.h"
 #include "split/send.h"
@@ -319,13 +321,26 @@ static void undo(struct split_ctx *c)
 	source_resume(c);
 }
 
+/* Without an agent: the destination's QMP says it runs. */
+static int check_running(struct split_ctx *c)
+{
+	struct json_object *ret = NULL, *st;
+	int r = vmt_qmp_execute(c->dst_q, "query-status", NULL, &ret);
+
+	if (!r && (!json_object_object_get_ex(ret, "status", &st) ||
+		   strcmp(json_object_get_string(st), "running")))
+		r = vmt_error(-EIO, "the destination QEMU does not run the guest");
+	json_object_put(ret);
+	return r;
+}
+
 /* The guest answers on the destination: the agent if it has one, else QMP status. */
 static int check_guest(struct split_ctx *c)
 {
 	struct vmt_vm_desc d = c->vm;
 
 	if (!c->vm.agent_sock[0])
-		return 0;
+		return check_running(c);
 	vmt_strlcpy(d.agent_sock, qmap_get(&c->map, c->vm.agent_sock), sizeof(d.agent_sock));
 	progress(c, "waiting for the guest's agent", NULL);
 	if (vmt_agent_ping(&d, SPLIT_AGENT_MS))

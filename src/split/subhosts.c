@@ -245,6 +245,24 @@ void split_hosts_close(struct split_ctx *c)
 	}
 }
 
+/* A server vmt does not run keeps running: free this VM's data there (NBD trim). */
+static void trim_foreign(const struct vmt_vm_desc *vm, const struct vmt_vm_split_host *h)
+{
+	struct vmt_subhost_opts so = {.sz = sizeof(so),
+				      .addr = h->addr,
+				      .export_name = h->export,
+				      .psk_file = vm->split.insecure ? NULL : vm->split.psk_file,
+				      .insecure = vm->split.insecure,
+				      .connect_timeout_ms = 3000,
+				      .io_timeout_ms = 10000};
+	struct vmt_subhost *s;
+
+	if (vmt_subhost_connect(&so, &s))
+		return;
+	vmt_subhost_trim(s, 0, VMT_MIN(vm->mem_bytes, vmt_subhost_size(s)));
+	vmt_subhost_close(s);
+}
+
 int vmt_split_cleanup(const struct vmt_vm_desc *vm)
 {
 	int ret = 0;
@@ -253,6 +271,8 @@ int vmt_split_cleanup(const struct vmt_vm_desc *vm)
 		const struct vmt_vm_split_host *h = &vm->split.hosts[k];
 		int r;
 
+		if (!h->ours && !vm->split.main_netns[0])
+			trim_foreign(vm, h);
 		if (!h->ours)
 			continue;
 		r = vmt_hosts_export_stop(vm->split.hosts_prefix, h->name, vm->name, false);
