@@ -355,12 +355,18 @@ static void pager_join(pthread_t t)
 		pthread_join(t, NULL);
 }
 
+/*
+ * Registered with atexit when the threads start, so it runs before any
+ * library's destructor (libnbd, GnuTLS) while our threads may still use them;
+ * the destructor is a second chance (dlclose).
+ */
 static __attribute__((destructor)) void pager_fini(void)
 {
 	uint64_t one = 1;
 
 	if (!g.active || !g.threads_up)
 		return;
+	g.threads_up = false;
 	atomic_store(&g.quit, true);
 	if (write(g.quit_fd, &one, sizeof(one)) < 0)
 		pager_log("quit eventfd: %s", strerror(errno));
@@ -469,6 +475,7 @@ static void pager_take_mapping(void *p, size_t len, int fd, off_t off)
 	err = pager_start_threads();
 	if (err)
 		pager_fatal("threads", err);
+	atexit(pager_fini);
 	pager_log("registered %zu bytes at %p (file offset %llu), uffd wp=%d zeropage=%d", len, p,
 		  (unsigned long long)off, g.have_wp, g.have_zeropage);
 }
