@@ -61,7 +61,8 @@ static void banner_describe(const char *mem, char *out, size_t cap)
  * profile's.  A match may be stale (a copy left by an earlier boot), so the
  * caller goes on to the next one when the later steps fail.
  */
-static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, uint64_t *load)
+static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, bool local,
+			   uint64_t *load)
 {
 	const char *want = vmt_profile_banner(g->prof);
 	size_t len = strlen(want);
@@ -71,8 +72,8 @@ static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, uint
 	if (len == 0 || len >= sizeof(buf))
 		return vmt_error(-ENOEXEC, "kernel profile has no usable banner");
 	for (uint64_t cand = *load; cand + off + len <= ram_end; cand += KERNEL_ALIGN) {
-		/* A split VM's kernel image stays on the main host: never fetch a probe. */
-		if (vmt_mem_read_local(g->mem, cand + off, buf, len))
+		if (local ? vmt_mem_read_local(g->mem, cand + off, buf, len)
+			  : vmt_mem_read(g->mem, cand + off, buf, len))
 			continue;
 		if (!memcmp(buf, want, len)) {
 			*load = cand;
@@ -187,30 +188,50 @@ static int kaslr_try_load(struct vmt_guest *g, const struct kaslr_syms *s, uint6
 	return kaslr_find_bases(g, s);
 }
 
+/* Try each banner in turn until one is the running kernel; local: see vmt_kaslr_find. */
+static int kaslr_search(struct vmt_guest *g, const struct kaslr_syms *s, bool local)
+{
+	uint64_t load = 0;
+	int err = 0, tries = 0;
+	char why[512] = "";
+
+	for (;; load += KERNEL_ALIGN, tries++) {
+		int lerr = kaslr_find_load(g, s, local, &load);
+
+		if (lerr) /* no (further) banner: say why the last candidate failed */
+			return tries ? vmt_error(err, "%s", why) : lerr;
+		err = kaslr_try_load(g, s, load);
+		if (!err)
+			return 0;
+		vmt_strlcpy(why, vmt_last_error(), sizeof(why));
+		pr_debug("kernel banner at 0x%llx is not the running kernel: %s",
+			 (unsigned long long)load, why);
+	}
+}
+
 int vmt_kaslr_find(struct vmt_guest *g)
 {
 	struct kaslr_syms s;
-	uint64_t load = 0;
-	int err, tries = 0;
-	char why[512] = "";
+	uint64_t load;
+	int err;
 
 	err = kaslr_syms_get(g->prof, &s);
 	if (err)
 		return err;
 	g->text_link = s.text;
 	g->image_size = s.end - s.text;
-	for (;; load += KERNEL_ALIGN, tries++) {
-		int lerr = kaslr_find_load(g, &s, &load);
-
-		if (lerr) /* no (further) banner: say why the last candidate failed */
-			return tries ? vmt_error(err, "%s", why) : lerr;
-		err = kaslr_try_load(g, &s, load);
-		if (!err)
-			break;
-		vmt_strlcpy(why, vmt_last_error(), sizeof(why));
-		pr_debug("kernel banner at 0x%llx is not the running kernel: %s",
-			 (unsigned long long)load, why);
-	}
+	/*
+	 * A split VM keeps its kernel image on the main host, so the banner
+	 * probes first read only what is there (no remote page fetched for a
+	 * probe: opening stays fast on any VM size); if the pager has paged the
+	 * image out since, the search runs again reading everything.
+	 */
+	err = vmt_mem_has_remote(g->mem) ? kaslr_search(g, &s, true) : -ENOENT;
+	if (err)
+		err = kaslr_search(g, &s, false);
+	if (err)
+		return err;
+	load = g->ki.phys_load;
 	vmt_strlcpy(g->ki.banner, vmt_profile_banner(g->prof), sizeof(g->ki.banner));
 	g->ki.banner[strcspn(g->ki.banner, "\n")] = '\0';
 	kaslr_fill_release(g);

@@ -280,6 +280,11 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n)
 	free(buf);
 }
 
+bool vmt_mem_has_remote(const struct vmt_mem *m)
+{
+	return m->src->remote_fetch;
+}
+
 bool vmt_mem_hints_pay(const struct vmt_mem *m)
 {
 	return m->src->remote_fetch && m->src->prefetch_max > 0;

@@ -51,6 +51,8 @@ int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
  * counted): the real read reports them.
  */
 void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
+/* Does the source fetch some pages from elsewhere (a split VM with a fetch method)? */
+bool vmt_mem_has_remote(const struct vmt_mem *m);
 /* Do prefetch hints pay (some pages cost a round trip, and the source keeps a batch)? */
 bool vmt_mem_hints_pay(const struct vmt_mem *m);
 
