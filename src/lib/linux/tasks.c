@@ -210,7 +210,7 @@ static void krange_add(struct vmt_krange *r, size_t *n, uint64_t base, uint32_t 
 static void task_prefetch(struct task_walk *w, uint64_t task)
 {
 	const struct task_offsets *o = w->o;
-	struct vmt_krange r[4];
+	struct vmt_krange r[5];
 	uint64_t p;
 	size_t n = 0;
 
@@ -226,6 +226,9 @@ static void task_prefetch(struct task_walk *w, uint64_t task)
 		krange_add(r, &n, p, o->signal_nr_threads, 4);
 		krange_add(r, &n, p, o->signal_pids, 8 * 4);
 	}
+	/* The walk's next task, while this one is decoded: one round trip for both. */
+	if (o->task_size != UINT32_MAX && !vmt_kread_u64(w->g, task + o->task_tasks, &p))
+		krange_add(r, &n, p - o->task_tasks, 0, o->task_size);
 	vmt_kprefetch(w->g, r, n);
 }
 
