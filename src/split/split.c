@@ -56,8 +56,15 @@ static void progress(struct split_ctx *c, const char *phase, const struct send_j
 	c->o.progress(&pr, c->o.progress_arg);
 }
 
+static bool cancelled(const struct split_ctx *c)
+{
+	return c->o.cancel && *c->o.cancel;
+}
+
 static void send_tick(struct send_job *j)
 {
+	if (cancelled(j->tick_arg))
+		atomic_store(&j->abort, true);
 	progress(j->tick_arg, "copying", j);
 }
 
@@ -448,30 +455,32 @@ static int prepare(struct split_ctx *c)
 		r = split_find_pager(c->pager_so, sizeof(c->pager_so));
 	if (!r && c->o.policy == VMT_SPLIT_KERNEL_RECENT && c->o.sample_ms >= 0)
 		r = sample_recent(c);
+	if (!r && cancelled(c))
+		r = vmt_error(-ECANCELED, "interrupted");
 	return r;
 }
+
+/* Each step of move(), given up when the user interrupts. */
+#define STEP(r, call) ((r) ? (r) : cancelled(c) ? vmt_error(-ECANCELED, "interrupted") : (call))
 
 /* After the source stopped: place, copy, start the destination. */
 static int move(struct split_ctx *c)
 {
 	int64_t t;
-	int r = source_stop_save(c);
+	int r = 0;
 
+	r = STEP(r, source_stop_save(c));
 	t = vmt_now_ms();
-	if (!r)
-		r = decide(c);
+	r = STEP(r, decide(c));
 	c->res->place_ms = vmt_now_ms() - t;
-	if (!r)
-		r = make_mem(c);
-	if (!r)
-		r = make_pagetable(c);
-	if (!r)
-		r = make_conf(c);
-	if (!r)
-		r = copy(c);
-	if (!r)
-		r = qargs_rewrite(&c->src_args, c->new_mem, c->vm.dir, c->sp.gen, &c->dst_args,
-				  &c->map);
+	r = STEP(r, make_mem(c));
+	r = STEP(r, make_pagetable(c));
+	r = STEP(r, make_conf(c));
+	r = STEP(r, copy(c));
+	if (!r && cancelled(c))
+		r = vmt_error(-ECANCELED, "interrupted");
+	r = STEP(r, qargs_rewrite(&c->src_args, c->new_mem, c->vm.dir, c->sp.gen, &c->dst_args,
+				  &c->map));
 	if (!r) {
 		vmt_pt_close(&c->pt);
 		progress(c, "starting the destination", NULL);
@@ -479,8 +488,7 @@ static int move(struct split_ctx *c)
 		r = split_dest_run(c);
 		c->res->dest_ms = vmt_now_ms() - t;
 	}
-	if (!r)
-		r = check_guest(c);
+	r = STEP(r, check_guest(c));
 	return r;
 }
 

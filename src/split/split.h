@@ -46,6 +46,8 @@ struct vmt_split_opts {
 	bool insecure;		  /* plain NBD (comparison only) */
 	uint64_t cap;		  /* main-host cap in bytes; 0 = main_mem */
 	int sample_ms;		  /* kernel+recent: sampling window; 0 = 1000, < 0 none */
+	/* Set (by a signal handler) to give up: what was made is undone, the source continues. */
+	const volatile int *cancel;
 	void (*progress)(const struct vmt_split_progress *p, void *arg);
 	void *progress_arg;
 };

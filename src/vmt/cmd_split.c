@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* cmd_split.c - `vmt split`: move a running VM to the main host + sub-hosts. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -256,6 +257,24 @@ static void print_text(const char *vm, const struct vmt_split_result *r)
 	       r->downtime_ms / 1000.0, r->copy_ms / 1000.0, r->total_ms / 1000.0, r->dest_pid);
 }
 
+static volatile int split_cancel;
+
+static void on_signal(int sig)
+{
+	split_cancel = sig;
+}
+
+/* Ctrl-C, SIGTERM, SIGHUP: the split undoes what it made and the VM continues as before. */
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int cmd_split(int argc, char **argv)
 {
 	struct split_cli s = {.o = {.sz = sizeof(s.o)}};
@@ -269,6 +288,8 @@ int cmd_split(int argc, char **argv)
 	s.tty = isatty(2);
 	s.o.progress = on_progress;
 	s.o.progress_arg = &s;
+	s.o.cancel = &split_cancel;
+	catch_signals();
 	r = vmt_split(&s.o, &res);
 	free(s.hosts_buf);
 	if (r) {

@@ -325,6 +325,37 @@ def test_refuse_no_room_after_stop(env, victim):
         vmt(env, "hosts", "down", "--prefix", TINY_PREFIX, check=False)
 
 
+def test_interrupt_mid_copy(env, victim):
+    """Ctrl-C while chunks are on the wire (slow links): undo, the source continues."""
+    prefix = "i" + SESSION_TAG[1:7]
+    vmt(env, "hosts", "up", "--prefix", prefix, "--subhosts", "2", "--link", "10mbit",
+        "--capacity", "1G")
+    try:
+        pid, up = victim.desc["qemu_pid"], agent_alive(victim)
+        p = subprocess.Popen([VMT, "split", victim.name, "--main-mem", "40M", "--subhosts",
+                              "sub1,sub2", "--hosts-prefix", prefix, "--policy", "address"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        # The copy has begun once the new memory file exists.
+        new = f"/dev/shm/vmt-{victim.name}.split1.ram"
+        deadline = time.monotonic() + 60
+        while not os.path.exists(new) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 1 and "interrupted" in err, (p.returncode, err)
+        d = victim.desc
+        assert d["qemu_pid"] == pid and d["state"] == "running" and "split" not in d
+        assert agent_alive(victim) > up
+        assert not os.path.exists(new)
+        assert not os.path.exists(os.path.join(d["dir"], "pagetable"))
+        show = json.loads(vmt(env, "hosts", "show", "--prefix", prefix, "--json").stdout)
+        assert not [e for s in show["subhosts"] for e in s["exports"]]
+    finally:
+        vmt(env, "hosts", "down", "--prefix", prefix, check=False)
+
+
 # ------------------------------------------- 3. a QEMU started by hand
 
 class HandQemu:
