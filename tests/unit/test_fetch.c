@@ -718,6 +718,7 @@ struct fake_pager {
 	int lfd, quit[2];
 	pthread_t thr;
 	unsigned requests, chunks;
+	int fail; /* answer every PAGEIN with this status (a sub-host that is gone) */
 };
 
 /* What the pager does for a chunk on sub-host k: fetch, install, move_end(MAIN). */
@@ -763,6 +764,7 @@ static void fake_serve(struct fake_pager *fp, int fd)
 		    req.n > VMT_PAGER_MAX_RANGES || !full_read(fd, r, req.n * sizeof(*r)))
 			break;
 		fp->requests++;
+		rep.status = fp->fail;
 		for (uint32_t i = 0; i < req.n && !rep.status; i++)
 			for (uint64_t c = r[i].off / PT_CHUNK;
 			     c <= (r[i].off + r[i].len - 1) / PT_CHUNK && !rep.status; c++)
@@ -863,6 +865,43 @@ static void test_vm_1m(void **state)
 	vm_reads(*state, 20);
 }
 
+/* One PAGEIN for a batch of pages in many chunks; a failed page-in is those pages' error. */
+static void test_vm_batch_and_failure(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = {
+	    .fetch = VMT_FETCH_VM, .fetch_shift = 16, .pager_sock = w->sock, .timeout_ms = 3000};
+	uint64_t pfns[6] = {0, 8 * 16, 9 * 16 + 3, 16 * 16, 33 * 16 + 15, 34 * 16};
+	struct vmt_ram_layout l;
+	struct vmt_page_req req[6];
+	uint8_t *bufs = malloc(6 * PAGE), want[PAGE];
+	struct fake_pager fp = {0};
+	struct vmt_memsrc *src;
+
+	fake_pager_start(&fp, w);
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), 0);
+	for (int i = 0; i < 6; i++)
+		req[i] = (struct vmt_page_req){.pfn = pfns[i], .buf = bufs + i * PAGE};
+	fp.fail = -ETIMEDOUT;
+	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), -ETIMEDOUT);
+	assert_int_equal(req[0].err, 0); /* MAIN */
+	for (int i = 1; i < 6; i++)
+		assert_int_equal(req[i].err, -ETIMEDOUT);
+	assert_int_equal(fp.requests, 1);
+	fp.fail = 0;
+	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), 0);
+	assert_int_equal(fp.requests, 2); /* five chunks on two sub-hosts: one request */
+	assert_int_equal(fp.chunks, 5);
+	for (int i = 0; i < 6; i++) {
+		expect_bytes(want, PAGE, pfns[i] * PAGE);
+		assert_memory_equal(bufs + i * PAGE, want, PAGE);
+	}
+	vmt_memsrc_free(src);
+	fake_pager_stop(&fp);
+	free(bufs);
+}
+
 static void test_vm_no_pager(void **state)
 {
 	struct world *w = *state;
@@ -922,6 +961,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_1m, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_batch_and_failure, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_no_pager, world_setup, world_teardown),
 	};
 
