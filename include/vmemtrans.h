@@ -129,6 +129,14 @@ struct vmt_guest_opts {
 	 *  VMT_FETCH_VM       method 2, "proxy paging": the runtime asks the
 	 *                     pager inside QEMU (pager_sock) to page the chunk in,
 	 *                     then reads the memory file; the data stays resident
+	 * Every read follows the page table's seqlock: a page is right or its
+	 * read fails (-ECONNREFUSED, -ETIMEDOUT, -EACCES wrong key, -EAGAIN a
+	 * chunk that kept moving, ...; the walkers flag the entry partial), never
+	 * zeros passed off as data.  A sub-host that failed is tried again at the
+	 * next vmt_listing_begin().  Connections are made from the caller's
+	 * network namespace (the main host's view of the sub-hosts' addresses).
+	 * Strings are copied at open.  Where the pages came from: struct
+	 * vmt_mem_stats.
 	 */
 	int fetch;		    /* enum vmt_fetch_method */
 	uint64_t fetch_chunk;	    /* bytes per fetch: 4K..2M, a power of two (0: 64K) */
