@@ -23,7 +23,7 @@
 #include "vmctl/sockio.h"
 
 #define RUN_MAX	  (4u << 20)  /* one NBD request at most (the client splits further) */
-#define BATCH_MAX (32u << 20) /* bytes in flight per batch: about 0.27 s of a 1 Gbit link */
+#define BATCH_MAX (16u << 20) /* bytes per batch: about 0.13 s of a 1 Gbit link */
 #define IO_MAX	  (BATCH_MAX / 4096)
 
 struct sender {

@@ -40,20 +40,25 @@ static const char *const policy_names[] = {"kernel+recent", "address"};
 
 static void progress(struct split_ctx *c, const char *phase, const struct send_job *j)
 {
-	struct vmt_split_progress pr = {.nr_hosts = c->sp.nr_hosts, .phase = phase};
+	struct vmt_split_progress *pr = &c->pr;
 	int64_t now = vmt_now_ms();
 
 	if (!c->o.progress || (j && now - c->last_tick < 200))
 		return;
 	c->last_tick = now;
+	pr->nr_hosts = c->sp.nr_hosts;
+	pr->phase = phase;
+	/* Between phases the bars keep what the copy reached. */
 	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
-		vmt_strlcpy(pr.host_name[k], c->sp.hosts[k].name, sizeof(pr.host_name[k]));
-		pr.host_total[k] = c->p.host_chunks[k] << c->p.shift;
-		pr.host_done[k] = j ? atomic_load(&j->done[k]) : 0;
+		vmt_strlcpy(pr->host_name[k], c->sp.hosts[k].name, sizeof(pr->host_name[k]));
+		pr->host_total[k] = c->p.host_chunks[k] << c->p.shift;
+		if (j)
+			pr->host_done[k] = atomic_load(&j->done[k]);
 	}
-	pr.main_total = c->p.main << c->p.shift;
-	pr.main_done = j ? atomic_load(&j->main_done) : 0;
-	c->o.progress(&pr, c->o.progress_arg);
+	pr->main_total = c->p.main << c->p.shift;
+	if (j)
+		pr->main_done = atomic_load(&j->main_done);
+	c->o.progress(pr, c->o.progress_arg);
 }
 
 static bool cancelled(const struct split_ctx *c)

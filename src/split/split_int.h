@@ -41,6 +41,7 @@ struct split_ctx {
 	/* times (ms since some epoch, vmt_now_ms) */
 	int64_t t0, t_stop, t_cont, t_copy0;
 	int64_t last_tick;
+	struct vmt_split_progress pr; /* last shown */
 };
 
 int split_hosts_open(struct split_ctx *c);

@@ -176,6 +176,7 @@ static void bar(char *out, size_t sz, uint64_t done, uint64_t total)
 static void on_progress(const struct vmt_split_progress *p, void *arg)
 {
 	struct split_cli *s = arg;
+	uint64_t total = 0;
 	char b[128];
 
 	if (!s->tty)
@@ -184,6 +185,14 @@ static void on_progress(const struct vmt_split_progress *p, void *arg)
 	if (s->bar_lines)
 		fprintf(stderr, "\033[%dA", s->bar_lines);
 	fprintf(stderr, "\033[2K%s\n", p->phase);
+	s->bar_lines = 1;
+	/* No bars before the placement says how much goes where. */
+	for (unsigned k = 0; k < p->nr_hosts; k++)
+		total += p->host_total[k];
+	if (!total && !p->main_total) {
+		fflush(stderr);
+		return;
+	}
 	bar(b, sizeof(b), p->main_done, p->main_total);
 	fprintf(stderr, "\033[2K  %-16s %s\n", "main", b);
 	for (unsigned k = 0; k < p->nr_hosts; k++) {
@@ -292,6 +301,9 @@ int cmd_split(int argc, char **argv)
 	catch_signals();
 	r = vmt_split(&s.o, &res);
 	free(s.hosts_buf);
+	/* The summary replaces the bars. */
+	if (s.tty && s.bar_lines)
+		fprintf(stderr, "\033[%dA\033[J", s.bar_lines);
 	if (r) {
 		cli_err("split", "%s", vmt_last_error());
 		return EXIT_FAIL;
