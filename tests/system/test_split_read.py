@@ -90,6 +90,42 @@ def test_split_has_remote_pages(split_vm):
     assert p.returncode == 1 and "not read" in p.stderr
 
 
+def test_subhost_gone_and_back(split_vm):
+    """A sub-host that is gone costs the entries that need its pages (flagged
+    partial, the error named, exit 1), the rest is right; once it is back
+    the next listing is whole again.  The guest is not asked anything until
+    the sub-host is back (its own faults on that sub-host wait; and its
+    answers would fault our pages home).  Runs right after the split, while
+    the kernel image is still on the main host (the pager may page it out
+    later under pressure: then a listing cannot even find the kernel while
+    that sub-host is gone, and says so)."""
+    desc = split_vm.desc
+    split_vm.vmt("subhost", "stop", "--on", "sub2", "--vm", split_vm.name, "--prefix", PREFIX,
+                 "--keep-data")
+    try:
+        gone = split_vm.vmt("ps", "--vm", split_vm.name, "--json", "--fetch", "runtime",
+                            "--chunk", "64K", check=False)
+        print(gone.stderr)
+    finally:
+        split_vm.vmt("subhost", "start", "--on", "sub2", "--vm", split_vm.name, "--size",
+                     str(desc["mem_bytes"]), "--psk", desc["split"]["psk_file"],
+                     "--prefix", PREFIX)
+    back = split_vm.vmt("ps", "--vm", split_vm.name, "--json", "--fetch", "runtime",
+                        "--chunk", "64K")
+    assert gone.returncode == 1 and "could not be fetched" in gone.stderr, gone.stderr
+    truth, me = guest_procs(split_vm)
+    workload = {pid: p for pid, p in truth.items() if pid < me and p["comm"].startswith("wl-")}
+    seen = {s["pid"]: s for s in json.loads(back.stdout)}
+    for pid, t in workload.items():
+        assert seen[pid]["argv"] == argv_of(t["cmdline"]) and not seen[pid]["partial"]
+    partial = 0
+    for s in json.loads(gone.stdout) if gone.stdout.strip() else []:
+        t = workload.get(s["pid"])
+        partial += s["partial"]
+        if t is not None and not s["partial"]:
+            assert s["name"] == t["comm"] and s["argv"] == argv_of(t["cmdline"]), (s, t)
+    print(f"sub-host gone: {partial} entries partial")
+
 # Method 1 first: method 2 brings chunks home, and method 1 should see remote pages.
 @pytest.mark.parametrize("fetch,chunk", [("runtime", "4K"), ("runtime", "1M"), ("vm", "4K"),
                                          ("vm", "1M")])

@@ -67,13 +67,21 @@ static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, bool
 	const char *want = vmt_profile_banner(g->prof);
 	size_t len = strlen(want);
 	uint64_t off = s->banner - s->text, ram_end = vmt_mem_ram_end(g->mem);
-	char buf[256], other[160] = "";
+	char buf[256], other[160] = "", unread[192] = "";
+	int rerr = 0;
 
 	if (len == 0 || len >= sizeof(buf))
 		return vmt_error(-ENOEXEC, "kernel profile has no usable banner");
 	for (uint64_t cand = *load; cand + off + len <= ram_end; cand += KERNEL_ALIGN) {
-		if (local ? vmt_mem_read_local(g->mem, cand + off, buf, len)
-			  : vmt_mem_read(g->mem, cand + off, buf, len))
+		int err = local ? vmt_mem_read_local(g->mem, cand + off, buf, len)
+				: vmt_mem_read(g->mem, cand + off, buf, len);
+
+		/* A probe a split VM's sub-host could not serve may be the kernel's. */
+		if (err && !local && err != -EFAULT && err != -ENODATA && !rerr) {
+			rerr = err;
+			vmt_strlcpy(unread, vmt_last_error(), sizeof(unread));
+		}
+		if (err)
 			continue;
 		if (!memcmp(buf, want, len)) {
 			*load = cand;
@@ -91,6 +99,11 @@ static int kaslr_find_load(struct vmt_guest *g, const struct kaslr_syms *s, bool
 				 "the profile is for \"%s\"; pass the guest's own vmlinuz",
 				 other, buf);
 	}
+	if (rerr)
+		return vmt_error(rerr,
+				 "no Linux kernel found in the memory that could be read; "
+				 "some could not: %s",
+				 unread);
 	return vmt_error(-ENOENT, "no Linux kernel matching the profile found in memory "
 				  "(not a QEMU RAM file of this guest, or a different kernel)");
 }
