@@ -106,14 +106,104 @@ static size_t prepare(struct memsrc_file *f, struct split_want *w, size_t n, con
 void (*vmt_fetch_test_hook)(void *arg);
 void *vmt_fetch_test_arg;
 
+/* Longest request made of adjacent reads (more would only delay the first page). */
+#define FETCH_MERGE_MAX (1u << 20)
+
+static const struct vmt_subhost_io *sort_io;
+
+static int io_cmp(const void *a, const void *b)
+{
+	const struct vmt_subhost_io *x = &sort_io[*(const size_t *)a];
+	const struct vmt_subhost_io *y = &sort_io[*(const size_t *)b];
+
+	if (x->host != y->host)
+		return (uintptr_t)x->host < (uintptr_t)y->host ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * Adjacent reads of one sub-host (small fetch chunks, a prefetch batch of a
+ * struct's pages) become one request: each request costs the server and
+ * TLS a fixed overhead that dominates 4 KiB reads.  mio[g] covers
+ * io[ord[grp[g]] .. ord[grp[g + 1] - 1]]; a merged request reads into its
+ * own buffer.  Returns the number of requests.
+ */
+static size_t merge(struct vmt_subhost_io *io, size_t m, size_t *ord, size_t *grp,
+		    struct vmt_subhost_io *mio)
+{
+	size_t g = 0;
+
+	for (size_t i = 0; i < m; i++)
+		ord[i] = i;
+	sort_io = io;
+	qsort(ord, m, sizeof(*ord), io_cmp);
+	for (size_t i = 0; i < m; i++) {
+		const struct vmt_subhost_io *x = &io[ord[i]];
+		struct vmt_subhost_io *last = g ? &mio[g - 1] : NULL;
+
+		if (last && last->host == x->host && last->off + last->len == x->off &&
+		    last->len + x->len <= FETCH_MERGE_MAX) {
+			last->len += x->len;
+			continue;
+		}
+		grp[g] = i;
+		mio[g++] = *x;
+	}
+	grp[g] = m;
+	for (size_t j = 0; j < g; j++) {
+		if (grp[j + 1] - grp[j] == 1 || (mio[j].buf = malloc(mio[j].len)))
+			continue;
+		while (j--) /* no room to merge: the caller reads them one by one */
+			if (grp[j + 1] - grp[j] > 1)
+				free(mio[j].buf);
+		return 0;
+	}
+	return g;
+}
+
+/* The merged requests' results back into the reads they cover. */
+static void scatter(struct vmt_subhost_io *io, const size_t *ord, const size_t *grp,
+		    struct vmt_subhost_io *mio, size_t g)
+{
+	for (size_t j = 0; j < g; j++) {
+		bool merged = grp[j + 1] - grp[j] > 1;
+
+		for (size_t i = grp[j]; i < grp[j + 1]; i++) {
+			struct vmt_subhost_io *x = &io[ord[i]];
+
+			x->err = mio[j].err;
+			if (merged && !x->err)
+				memcpy(x->buf, (uint8_t *)mio[j].buf + (x->off - mio[j].off),
+				       x->len);
+		}
+		if (merged)
+			free(mio[j].buf);
+	}
+}
+
+void (*vmt_fetch_test_hook)(void *arg);
+void *vmt_fetch_test_arg;
+
 static void batch_run(struct memsrc_file *f, struct vmt_subhost_io *io, size_t m)
 {
 	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	size_t *ord = malloc(m * sizeof(*ord)), *grp = malloc((m + 1) * sizeof(*grp)), g = 0;
+	struct vmt_subhost_io *mio = calloc(m, sizeof(*mio));
 	uint64_t t0 = split_now_ns();
 
-	vmt_subhost_pread_batch(io, m);
+	if (ord && grp && mio)
+		g = merge(io, m, ord, grp, mio);
+	if (g) {
+		vmt_subhost_pread_batch(mio, g);
+		scatter(io, ord, grp, mio, g);
+	} else {
+		vmt_subhost_pread_batch(io, m);
+	}
 	st->wait_ns += split_now_ns() - t0;
 	st->round_trips++;
+	free(ord);
+	free(grp);
+	free(mio);
 	/* Unit tests move a chunk here, between the read and the seqlock check. */
 	if (vmt_fetch_test_hook)
 		vmt_fetch_test_hook(vmt_fetch_test_arg);
