@@ -7,13 +7,13 @@
 # then verifies it after the split.
 #
 # usage: bench/bench_split.sh [--mem 2G] [--main 1G] [--policy address|kernel+recent]
-#                             [--chunk 64K] [--link 1gbit] [--out FILE]
+#                             [--chunk 64K] [--link 1gbit] [--insecure] [--out FILE]
 # Needs root; uses $VMT_BUILD_DIR (default build), $VMT_GUEST_DIR.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VMT_BUILD_DIR:-$REPO/build}
 V=$BUILD/src/vmt/vmt
-MEM=2G MAIN=1G POLICY=address CHUNK=64K LINK=1gbit OUT=
+MEM=2G MAIN=1G POLICY=address CHUNK=64K LINK=1gbit OUT= INSECURE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) MEM=$2; shift 2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 	--chunk) CHUNK=$2; shift 2 ;;
 	--link) LINK=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
+	--insecure) INSECURE=--insecure; shift ;;
 	*) echo "usage: $0 [--mem 2G] [--main 1G] [--policy P] [--chunk 64K] [--link 1gbit] [--out F]" >&2; exit 2 ;;
 	esac
 done
@@ -42,20 +43,20 @@ trap cleanup EXIT
 	 vmt-memcheck --daemon --state /run/mc.json --size ${mb}M --seconds 3600 --interval 2000 >/dev/null;
 	 echo filled ${mb} MiB' >&2
 J=$("$V" split "$VM" --main-mem "$MAIN" --subhosts sub1,sub2 --hosts-prefix "$TAG" \
-	--policy "$POLICY" --chunk "$CHUNK" --json)
+	--policy "$POLICY" --chunk "$CHUNK" $INSECURE --json)
 sleep 5
 CHECK=$("$V" vm exec "$VM" --timeout 300 -- 'vmt-memcheck --status /run/mc.json' || true)
 RATE=$("$V" hosts show --prefix "$TAG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["subhosts"][0]["rate_main"])')
-python3 - "$J" "$LINK" "$RATE" "$CHECK" <<'PY' | tee ${OUT:+"$OUT"}
+python3 - "$J" "$LINK" "$RATE" "$CHECK" "${INSECURE:-TLS-PSK}" <<'PY' | tee ${OUT:+"$OUT"}
 import json, re, sys
-j, link, rate, check = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+j, link, rate, check, sec = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 m = re.fullmatch(r"(\d+)([kmg]?)bit", link.lower())
 bps = int(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2)] / 8
 busiest = max(h["bytes"] for h in j["hosts"])
-limit_ms = busiest / bps * 1000
+limit_ms = busiest / bps * 1000 or float("nan")
 mib = 1 << 20
 print(f"split of a {j['ram_bytes'] / mib:.0f} MiB guest, policy {j['policy']}, "
-      f"chunk {j['chunk_bytes'] >> 10} KiB, links {link} (tc says {rate})")
+      f"chunk {j['chunk_bytes'] >> 10} KiB, links {link} (tc says {rate}), {sec.lstrip('-')}")
 print(f"  main host {j['main_chunks'] * j['chunk_bytes'] / mib:.0f} MiB, " +
       ", ".join(f"{h['name']} {h['bytes'] / mib:.0f} MiB" for h in j["hosts"]) +
       f", zero {j['zero_chunks'] * j['chunk_bytes'] / mib:.0f} MiB")
