@@ -266,7 +266,7 @@ int split_dest_run(struct split_ctx *c)
 		r = split_qmp_migrate(c->dst_q, "migrate-incoming", "cat", c->sp.devstate);
 	if (!r)
 		r = split_qmp_wait_migrate(c->dst_q, DEST_MIGRATE_MS, false);
-	if (!r)
+	if (!r && !c->was_paused)
 		r = vmt_qmp_execute(c->dst_q, "cont", NULL, NULL);
 	if (!r)
 		c->t_cont = vmt_now_ms();

@@ -154,6 +154,20 @@ static int sample_recent(struct split_ctx *c)
 
 /* ------------------------------------------------------- source side */
 
+/* Is the guest paused (any state but running)? */
+static int qmp_status(struct vmt_qmp *q, bool *paused)
+{
+	struct json_object *ret = NULL, *st;
+	int r = vmt_qmp_execute(q, "query-status", NULL, &ret);
+
+	if (!r && !json_object_object_get_ex(ret, "status", &st))
+		r = vmt_error(-EPROTO, "query-status has no status");
+	if (!r)
+		*paused = strcmp(json_object_get_string(st), "running") != 0;
+	json_object_put(ret);
+	return r;
+}
+
 static int source_stop_save(struct split_ctx *c)
 {
 	int r = vmt_qmp_connect(c->vm.qmp_sock, 10000, &c->src_q);
@@ -163,10 +177,13 @@ static int source_stop_save(struct split_ctx *c)
 				 c->vm.qmp_sock, vmt_last_error());
 	progress(c, "saving device state", NULL);
 	unlink(c->sp.devstate);
-	r = vmt_qmp_execute(c->src_q, "stop", NULL, NULL);
+	/* A paused VM stays paused: neither the destination nor an undo continues it. */
+	r = qmp_status(c->src_q, &c->was_paused);
+	if (!r)
+		r = vmt_qmp_execute(c->src_q, "stop", NULL, NULL);
 	if (r)
 		return vmt_error(r, "QMP stop: %s", vmt_last_error());
-	c->src_stopped = true;
+	c->src_stopped = !c->was_paused;
 	c->t_stop = vmt_now_ms();
 	r = split_qmp_ignore_shared(c->src_q);
 	if (!r)
@@ -340,7 +357,7 @@ static int check_running(struct split_ctx *c)
 	int r = vmt_qmp_execute(c->dst_q, "query-status", NULL, &ret);
 
 	if (!r && (!json_object_object_get_ex(ret, "status", &st) ||
-		   strcmp(json_object_get_string(st), "running")))
+		   strcmp(json_object_get_string(st), c->was_paused ? "paused" : "running")))
 		r = vmt_error(-EIO, "the destination QEMU does not run the guest");
 	json_object_put(ret);
 	return r;
@@ -351,7 +368,7 @@ static int check_guest(struct split_ctx *c)
 {
 	struct vmt_vm_desc d = c->vm;
 
-	if (!c->vm.agent_sock[0])
+	if (!c->vm.agent_sock[0] || c->was_paused)
 		return check_running(c);
 	vmt_strlcpy(d.agent_sock, qmap_get(&c->map, c->vm.agent_sock), sizeof(d.agent_sock));
 	progress(c, "waiting for the guest's agent", NULL);

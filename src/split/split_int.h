@@ -34,7 +34,8 @@ struct split_ctx {
 	bool pt_made, mem_made, conf_made;
 	/* QEMUs */
 	struct vmt_qmp *src_q, *dst_q;
-	bool src_stopped;
+	bool src_stopped; /* by us: an undo continues it */
+	bool was_paused;  /* paused before the split: stays paused */
 	pid_t dst_pid;
 	struct qargs dst_args;
 	struct qmap map;
