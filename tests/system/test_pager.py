@@ -10,7 +10,8 @@
 2. Stock qemu-system-x86_64 with the pager preloaded, every chunk ABSENT,
    a 160M cap on a 512M guest and one nbdkit sub-host: the guest boots,
    faults in as zeros, is paged out under the cap, and the in-guest memory
-   checker finds its data intact through page-outs and page-ins.
+   checker finds its data intact through page-outs and page-ins, and
+   through an outage of the sub-host (killed, restarted with its data).
 """
 import errno
 import json
@@ -280,25 +281,56 @@ def test_qemu_with_pager(work):
                 samples.append((os.stat(work["mem"]).st_blocks * 512, st["resident_chunks"]))
                 time.sleep(0.05)
 
+        def outage():
+            # once paging is under way: the sub-host dies, and comes back with its data
+            base = json.loads(pager_req(sock, STATS)[2])["pageins"]
+            for _ in range(600):
+                if not worker.is_alive() or \
+                        json.loads(pager_req(sock, STATS)[2])["pageins"] > base + 200:
+                    break
+                time.sleep(0.05)
+            if worker.is_alive():
+                kit.kill()
+                time.sleep(3)
+                kit.start()
+                outages.append(1)
+
+        def work_in_guest():
+            try:
+                if have_memcheck:
+                    result.append(guest(env, name, "vmt-memcheck --size 240M --seconds 30 --json"))
+                else:
+                    result.append(guest(env, name,
+                                        "dd if=/dev/urandom of=/dev/shm/x bs=1M count=240 "
+                                        "2>/dev/null; md5sum /dev/shm/x; dd if=/dev/zero "
+                                        "of=/dev/shm/y bs=1M count=100 2>/dev/null; "
+                                        "rm /dev/shm/y; md5sum /dev/shm/x"))
+            except BaseException as e:  # re-raised below
+                result.append(e)
+
+        outages, result = [], []
         sampler = threading.Thread(target=sample)
+        worker = threading.Thread(target=work_in_guest)
         sampler.start()
+        worker.start()
         try:
+            # nbdkit is restarted from this thread: --exit-with-parent follows the thread
             if have_memcheck:
-                out = guest(env, name, "vmt-memcheck --size 240M --passes 3 --json")
-            else:
-                out = guest(env, name,
-                            "dd if=/dev/urandom of=/dev/shm/x bs=1M count=240 2>/dev/null;"
-                            " md5sum /dev/shm/x; dd if=/dev/zero of=/dev/shm/y bs=1M"
-                            " count=100 2>/dev/null; rm /dev/shm/y; md5sum /dev/shm/x")
+                outage()
+            worker.join()
         finally:
             stop.set()
             sampler.join()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        out = result[0]
         assert len(samples) > 10
         assert max(b for b, _ in samples) <= 160 << 20, max(samples)
         assert max(r for _, r in samples) <= (160 << 20) // (64 << 10)
         if have_memcheck:
             mc = json.loads(out)
-            print("memcheck:", {k: mc.get(k) for k in ("pages_checked", "passes", "mismatches")})
+            print("memcheck:", {k: mc.get(k) for k in ("pages_checked", "passes", "mismatches")},
+                  "outage:", bool(outages))
             assert mc["mismatches"] == 0 and mc["pages_checked"] > 0, mc
         else:
             sums = [l.split()[0] for l in out.splitlines()]
@@ -307,7 +339,10 @@ def test_qemu_with_pager(work):
         print("pager stats:", json.dumps(st))
         # it really paged: out under the cap and back in, and never above the cap
         assert st["pageouts"] > 100 and st["pageins"] > 100, st
-        assert st["errors"] == 0, st
+        if outages:  # the guest waited through the outage, and its memory is intact
+            assert st["retries"] > 0, st
+        else:
+            assert st["errors"] == 0, st
         assert st["resident_chunks"] <= st["cap_chunks"], st
         assert os.stat(work["mem"]).st_blocks * 512 <= 160 << 20
         assert "up" in guest(env, name, "cat /proc/uptime >/dev/null && echo up")
