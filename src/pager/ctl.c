@@ -82,6 +82,18 @@ static int hist_json(char *b, size_t n, const char *name, const struct pager_his
 	    (unsigned long long)atomic_load(&h->max));
 }
 
+/* A page-table string as JSON string content: quotes, backslashes and controls dropped. */
+static const char *json_safe(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i] && i < n - 1 && o < n - 1; i++)
+		if ((unsigned char)in[i] >= 0x20 && in[i] != '"' && in[i] != '\\')
+			out[o++] = in[i];
+	out[o] = '\0';
+	return out;
+}
+
 int pager_stats_json(char *buf, size_t len)
 {
 	const struct pager_stats *s = &g.st;
@@ -117,13 +129,17 @@ int pager_stats_json(char *buf, size_t len)
 	J(",");
 	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "head_net_us", &s->head_net_us);
 	J(",\"hosts\":[");
-	for (unsigned k = 0; k < h->nr_hosts; k++)
+	for (unsigned k = 0; k < h->nr_hosts; k++) {
+		char name[VMT_PT_NAME_MAX], addr[VMT_PT_ADDR_MAX];
+
 		J("%s{\"name\":\"%s\",\"addr\":\"%s\",\"chunks\":%llu,\"copies\":%llu,\"quota_"
 		  "chunks\":%llu}",
-		  k ? "," : "", h->hosts[k].name, h->hosts[k].addr,
+		  k ? "," : "", json_safe(h->hosts[k].name, name, sizeof(name)),
+		  json_safe(h->hosts[k].addr, addr, sizeof(addr)),
 		  (unsigned long long)atomic_load(&h->hosts[k].chunks),
 		  (unsigned long long)atomic_load(&h->hosts[k].copies),
 		  (unsigned long long)h->hosts[k].quota_chunks);
+	}
 	J("]}");
 #undef C
 #undef J

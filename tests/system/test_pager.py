@@ -115,12 +115,13 @@ def work():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def write_conf(ctx, cap, policy="clock"):
+def write_conf(ctx, cap, policy="clock", tail="after"):
     d = ctx["dir"]
     conf = os.path.join(d, "pager.conf")
     with open(conf, "w") as f:
         f.write(f"# test\nmem={ctx['mem']}\npagetable={d}/pagetable\nsocket={d}/pager.sock\n"
-                f"log={d}/pager.log\npsk={ctx['psk']}\ncap={cap}\npolicy={policy}\n")
+                f"log={d}/pager.log\npsk={ctx['psk']}\ncap={cap}\npolicy={policy}\n"
+                f"tail={tail}\n")
     return conf
 
 
@@ -163,10 +164,11 @@ def harness_result(ctx, p, timeout):
     return res, stats, log
 
 
-@pytest.mark.parametrize("chunk,policy", [("4K", "clock"), ("64K", "fifo"), ("64K", "address")])
-def test_harness_paging_under_cap(work, chunk, policy):
+@pytest.mark.parametrize("chunk,policy,tail", [("4K", "clock", "after"), ("64K", "fifo", "after"),
+                                               ("64K", "address", "parallel")])
+def test_harness_paging_under_cap(work, chunk, policy, tail):
     harness_setup(work, "32M", chunk, "4M")
-    conf = write_conf(work, "4M", policy)
+    conf = write_conf(work, "4M", policy, tail)
     p = harness_run(work, conf, threads=3, ops=6000, seconds=60)
     res, st, _ = harness_result(work, p, 180)
     # thousands of cycles, both kinds of page-out, no error
