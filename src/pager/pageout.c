@@ -42,6 +42,17 @@ static bool evict_ok(uint64_t i, void *ctx)
 	return vmt_pt_e_loc(vmt_pt_load(&g.pt, i)) == VMT_PT_MAIN && !pager_job_find_locked(i);
 }
 
+/*
+ * The clock hand took a chunk's young bit: write-protect it again so that
+ * its next write shows up as a fault (fresh evidence of use).  A chunk with
+ * a clean copy is protected already.
+ */
+static void evict_aged(uint64_t i, void *ctx)
+{
+	if (vmt_pt_e_copy(vmt_pt_load(&g.pt, i)) < 0 && !pager_job_find_locked(i))
+		pager_uffd_wp(pager_chunk_addr(i), pager_chunk_len(i), true);
+}
+
 static uint64_t evict_excess_locked(void)
 {
 	uint64_t main = atomic_load(&g.pt.hdr->main_chunks);
@@ -281,6 +292,8 @@ static void *evict_main(void *arg)
 	struct pager_conns c = {.io_timeout_ms = 0};
 	unsigned fails = 0;
 
+	if (g.have_wp)
+		g.policy.aged = evict_aged;
 	if (max > EVICT_BATCH_MAX)
 		max = EVICT_BATCH_MAX;
 	if (max < 1)

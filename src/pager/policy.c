@@ -133,6 +133,8 @@ static int hand_pick(struct pager_policy *p, pager_policy_ok_fn ok, void *ctx, u
 			continue;
 		if (clock && (p->state[i] & POLICY_F_REF)) {
 			p->state[i] &= (uint8_t)~POLICY_F_REF;
+			if (p->aged)
+				p->aged(i, ctx);
 			continue;
 		}
 		if (ok(i, ctx)) {

@@ -22,20 +22,23 @@
 
 enum pager_policy_kind { POLICY_CLOCK, POLICY_FIFO, POLICY_ADDRESS };
 
+/* Is chunk i a victim the pager can take now (MAIN and not busy)? */
+typedef bool (*pager_policy_ok_fn)(uint64_t i, void *ctx);
+/* Clock: the hand just took chunk i's young bit (the pager re-arms its evidence). */
+typedef void (*pager_policy_aged_fn)(uint64_t i, void *ctx);
+
 struct pager_policy {
 	enum pager_policy_kind kind;
 	uint64_t nr;	/* chunks */
 	uint8_t *state; /* per chunk: POLICY_F_* bits */
 	uint32_t *prev; /* fifo: doubly linked list of MAIN chunks */
 	uint32_t *next;
-	uint32_t head;	   /* fifo: oldest */
-	uint32_t tail;	   /* fifo: newest */
-	uint64_t hand;	   /* clock / address: where the next search starts */
-	uint64_t resident; /* chunks tracked as MAIN */
+	uint32_t head;		   /* fifo: oldest */
+	uint32_t tail;		   /* fifo: newest */
+	uint64_t hand;		   /* clock / address: where the next search starts */
+	uint64_t resident;	   /* chunks tracked as MAIN */
+	pager_policy_aged_fn aged; /* optional */
 };
-
-/* Is chunk i a victim the pager can take now (MAIN and not busy)? */
-typedef bool (*pager_policy_ok_fn)(uint64_t i, void *ctx);
 
 /* Name to kind; -EINVAL for an unknown name. */
 int pager_policy_parse(const char *name, enum pager_policy_kind *out);

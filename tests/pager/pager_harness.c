@@ -16,7 +16,8 @@
  *       touch pages at random (verify, then write gen+1 half the time),
  *       sample the memory file's blocks and the table's MAIN count, then
  *       verify every page; prints one JSON line; exit 0 iff no mismatch
- *       and the cap held.
+ *       and the cap held.  HARNESS_HOT=P sends P% of the touches to a hot
+ *       set of half the cap (to compare policies).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,7 +149,7 @@ static int mktable(char **a)
 
 static struct {
 	uint8_t *mem;
-	uint64_t pages, ops_max;
+	uint64_t pages, ops_max, hot_pages, hot_pct;
 	int32_t *gen;
 	unsigned threads;
 	int mfd;
@@ -184,7 +185,12 @@ static void *toucher(void *arg)
 	double end = now_s() + h.seconds;
 
 	while (!atomic_load(&h.stop)) {
-		uint64_t r = seed = mix(seed), p = (r % (h.pages / h.threads)) * h.threads + t;
+		uint64_t r = seed = mix(seed), span = h.pages / h.threads;
+
+		/* HARNESS_HOT=P: P% of the touches go to a hot set of hot_pages. */
+		if (h.hot_pct && (r >> 32) % 100 < h.hot_pct && h.hot_pages / h.threads)
+			span = h.hot_pages / h.threads;
+		uint64_t p = (r % span) * h.threads + t;
 
 		if (p >= h.pages)
 			continue;
@@ -252,6 +258,8 @@ static int run(char **a)
 	int err;
 
 	h.threads = (unsigned)atoi(a[3]);
+	if (getenv("HARNESS_HOT"))
+		h.hot_pct = strtoull(getenv("HARNESS_HOT"), NULL, 10);
 	h.ops_max = strtoull(a[4], NULL, 0);
 	h.seconds = atof(a[5]);
 	if (h.threads < 1 || h.threads > 64)
@@ -261,6 +269,8 @@ static int run(char **a)
 	if (err || h.mfd < 0 || fstat(h.mfd, &st))
 		return fprintf(stderr, "open: %s\n", strerror(err ? -err : errno)), 1;
 	h.pages = (uint64_t)st.st_size / PAGE;
+	/* The hot set: half the cap, from the start of the file. */
+	h.hot_pages = (h.pt.hdr->cap_chunks << h.pt.hdr->chunk_shift) / 2 / PAGE;
 	h.gen = calloc(h.pages, sizeof(*h.gen));
 	/* mmap64 is what QEMU calls; the pager wraps it. */
 	h.mem = mmap64(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, h.mfd, 0);

@@ -96,6 +96,35 @@ static void test_clock(void **state)
 	pager_policy_free(&p);
 }
 
+static void count_aged(uint64_t i, void *ctx)
+{
+	((unsigned *)ctx)[i]++;
+}
+
+static bool ok_all_counting(uint64_t i, void *ctx)
+{
+	return true;
+}
+
+/* The hand tells the pager each chunk whose young bit it takes, once per pass. */
+static void test_clock_aged(void **state)
+{
+	struct pager_policy p;
+	unsigned aged[8] = {0};
+	uint64_t v;
+
+	assert_int_equal(pager_policy_init(&p, POLICY_CLOCK, 8), 0);
+	p.aged = count_aged;
+	pager_policy_add(&p, 2);
+	pager_policy_add(&p, 5);
+	assert_int_equal(pager_policy_pick(&p, ok_all_counting, aged, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(aged[2], 1);
+	assert_int_equal(aged[5], 1);
+	assert_int_equal(aged[0] + aged[1] + aged[3], 0);
+	pager_policy_free(&p);
+}
+
 /* Address order, round robin, use ignored. */
 static void test_address(void **state)
 {
@@ -121,7 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),   cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_fifo),    cmocka_unit_test(test_clock),
-	    cmocka_unit_test(test_address),
+	    cmocka_unit_test(test_address), cmocka_unit_test(test_clock_aged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
