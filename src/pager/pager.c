@@ -252,8 +252,10 @@ static int conf_load(const char *path, struct pager_conf *c, char *why, size_t w
 	/* Measured on a 1 Gbit link: the tail's bytes delay the head's reply (bench/pager.sh). */
 	c->tail_after_head = true;
 	if (!f) {
-		snprintf(why, why_sz, "%s: %s", path, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		snprintf(why, why_sz, "%s", path);
+		return err;
 	}
 	while (!err && fgets(line, sizeof(line), f)) {
 		char *s = trim_ws(line), *eq;
@@ -382,6 +384,8 @@ static __attribute__((destructor)) void pager_fini(void)
 		pager_join(g.workers[i]);
 	if (g.conf.socket[0])
 		unlink(g.conf.socket);
+	/* Readers see that no pager writes the table any more. */
+	atomic_store(&g.pt.hdr->writer_pid, 0);
 	pager_log("stopped: faults=%llu pageins=%llu pageouts=%llu errors=%llu",
 		  (unsigned long long)g.st.faults, (unsigned long long)g.st.pageins,
 		  (unsigned long long)g.st.pageouts, (unsigned long long)g.st.errors);
