@@ -252,8 +252,7 @@ static int conf_load(const char *path, struct pager_conf *c, char *why, size_t w
 	/* Measured on a 1 Gbit link: the tail's bytes delay the head's reply (bench/pager.sh). */
 	c->tail_after_head = true;
 	if (!f) {
-		int err = -errno;
-
+		err = -errno;
 		snprintf(why, why_sz, "%s", path);
 		return err;
 	}
