@@ -7,13 +7,13 @@
 # then verifies it after the split.
 #
 # usage: bench/bench_split.sh [--mem 2G] [--main 1G] [--policy address|kernel+recent]
-#                             [--chunk 64K] [--link 1gbit] [--insecure] [--out FILE]
+#                             [--chunk 64K] [--link 1gbit] [--insecure] [--live] [--out FILE]
 # Needs root; uses $VMT_BUILD_DIR (default build), $VMT_GUEST_DIR.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VMT_BUILD_DIR:-$REPO/build}
 V=$BUILD/src/vmt/vmt
-MEM=2G MAIN=1G POLICY=address CHUNK=64K LINK=1gbit OUT= INSECURE=
+MEM=2G MAIN=1G POLICY=address CHUNK=64K LINK=1gbit OUT= INSECURE= LIVE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) MEM=$2; shift 2 ;;
@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
 	--link) LINK=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--insecure) INSECURE=--insecure; shift ;;
+	--live) LIVE=--live; shift ;;
 	*) echo "usage: $0 [--mem 2G] [--main 1G] [--policy P] [--chunk 64K] [--link 1gbit] [--out F]" >&2; exit 2 ;;
 	esac
 done
@@ -43,7 +44,7 @@ trap cleanup EXIT
 	 vmt-memcheck --daemon --state /run/mc.json --size ${mb}M --seconds 3600 --interval 2000 >/dev/null;
 	 echo filled ${mb} MiB' >&2
 J=$("$V" split "$VM" --main-mem "$MAIN" --subhosts sub1,sub2 --hosts-prefix "$TAG" \
-	--policy "$POLICY" --chunk "$CHUNK" $INSECURE --json)
+	--policy "$POLICY" --chunk "$CHUNK" $INSECURE $LIVE --json)
 sleep 5
 CHECK=$("$V" vm exec "$VM" --timeout 300 -- 'vmt-memcheck --status /run/mc.json' || true)
 RATE=$("$V" hosts show --prefix "$TAG" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["subhosts"][0]["rate_main"])')
@@ -65,5 +66,8 @@ print(f"  total {j['total_ms'] / 1000:.2f} s = {j['total_ms'] / limit_ms:.2f} x 
       f"copy {j['copy_ms'] / 1000:.2f} s = {j['copy_ms'] / limit_ms:.2f} x limit; "
       f"downtime {j['downtime_ms'] / 1000:.2f} s")
 print(f"  phases: save {j['save_ms']} ms, place {j['place_ms']} ms, main file {j['main_ms']} ms, " + ", ".join(f"{h['name']} {h['send_ms']} ms" for h in j["hosts"]) + f", destination {j['dest_ms']} ms")
+if j.get("precopy_ms"):
+    print(f"  --live: pre-copy {j['precopy_ms'] / 1000:.2f} s while the VM ran, "
+          f"then {j['dirty_chunks']} changed chunks copied again in the downtime")
 print(f"  guest's memory checker after the split: {check.strip()}")
 PY

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -36,15 +37,26 @@ bool buf_is_zero(const void *buf, size_t len)
 	return true;
 }
 
-/* Cheap 64-bit hash of a chunk: multiply-xor over words (change detection, not crypto). */
-static uint64_t chunk_hash(const void *buf, size_t len)
+/* Key of the chunk hash: per process, so a guest cannot craft collisions it can rely on. */
+static uint64_t hash_key(void)
+{
+	static uint64_t key;
+
+	if (!key && getrandom(&key, sizeof(key), 0) != sizeof(key))
+		key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+	return key | 1;
+}
+
+uint64_t place_chunk_hash(const void *buf, size_t len)
 {
 	const uint64_t *w = buf;
-	uint64_t h = 0x9e3779b97f4a7c15ull;
+	uint64_t h = hash_key();
 
+	if (buf_is_zero(buf, len))
+		return 0;
 	for (size_t i = 0; i < len / 8; i++)
 		h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
-	return h | 1; /* 0 is kept for holes */
+	return h | 1; /* 0 means zeros (or a hole) */
 }
 
 /*
@@ -95,7 +107,7 @@ static int scan_data(int fd, const struct place *p,
 
 static void hash_one(const struct place *p, uint64_t i, const void *buf, size_t len, void *arg)
 {
-	((uint64_t *)arg)[i] = chunk_hash(buf, len);
+	((uint64_t *)arg)[i] = place_chunk_hash(buf, len);
 }
 
 int place_hash_pass(int fd, const struct place *p, uint64_t *hash)

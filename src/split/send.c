@@ -8,6 +8,7 @@
  * skipping zero pages so that they stay holes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -41,13 +42,14 @@ static bool next_run(const struct send_job *j, unsigned k, uint64_t *i, uint64_t
 	const struct place *p = j->p;
 	uint64_t csz = 1ull << p->shift;
 
-	while (*i < p->nr_chunks && p->loc[*i] != VMT_PT_SUB + k)
+	while (*i < p->nr_chunks && (p->loc[*i] != VMT_PT_SUB + k || (j->todo && !j->todo[*i])))
 		(*i)++;
 	if (*i >= p->nr_chunks)
 		return false;
 	*start = *i << p->shift;
 	*len = 0;
-	while (*i < p->nr_chunks && p->loc[*i] == VMT_PT_SUB + k && *len + csz <= RUN_MAX) {
+	while (*i < p->nr_chunks && p->loc[*i] == VMT_PT_SUB + k && (!j->todo || j->todo[*i]) &&
+	       *len + csz <= RUN_MAX) {
 		*len += (size_t)VMT_MIN(csz, p->ram_size - (*i << p->shift));
 		(*i)++;
 	}
@@ -71,6 +73,16 @@ static int read_src(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Remember what each chunk of a run held when it was read (pre-copy's dirty check). */
+static void record_hashes(struct send_job *j, const char *buf, size_t len, uint64_t off)
+{
+	uint64_t csz = 1ull << j->p->shift;
+
+	for (size_t o = 0; j->sent_hash && o < len; o += csz)
+		j->sent_hash[(off + o) >> j->p->shift] =
+		    place_chunk_hash(buf + o, (size_t)VMT_MIN(csz, len - o));
+}
+
 static int send_batches(struct sender *s, char *buf, struct vmt_subhost_io *io)
 {
 	struct send_job *j = s->job;
@@ -83,6 +95,7 @@ static int send_batches(struct sender *s, char *buf, struct vmt_subhost_io *io)
 		more = next_run(j, s->k, &i, &start, &len);
 		if (more) {
 			r = read_src(j->src_fd, buf + used, len, start);
+			record_hashes(j, buf + used, len, start);
 			io[n++] = (struct vmt_subhost_io){
 			    .host = j->hosts[s->k], .off = start, .len = len, .buf = buf + used};
 			used += len;
@@ -152,9 +165,15 @@ static int copy_main(struct send_job *j)
 		uint64_t off = i << p->shift;
 		size_t len = (size_t)VMT_MIN((uint64_t)csz, p->ram_size - off);
 
-		if (p->loc[i] != VMT_PT_MAIN)
+		if (p->loc[i] != VMT_PT_MAIN || (j->todo && !j->todo[i]))
 			continue;
 		r = read_src(j->src_fd, buf, len, off);
+		if (!r)
+			record_hashes(j, buf, len, off);
+		if (!r && j->punch &&
+		    fallocate(j->dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)len) < 0)
+			r = -errno;
 		if (!r)
 			r = write_nonzero(j, buf, len, off);
 		atomic_fetch_add(&j->main_done, len);

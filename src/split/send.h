@@ -24,6 +24,9 @@ struct send_job {
 	int64_t host_ms[VMT_SPLIT_MAX_HOSTS], main_ms;
 	_Atomic unsigned finished;
 	atomic_bool abort;
+	const uint8_t *todo; /* NULL: every chunk; else only chunks i with todo[i] */
+	uint64_t *sent_hash; /* NULL, or place_chunk_hash() of what was sent for chunk i */
+	bool punch;	     /* MAIN chunks: punch the range first (rewriting a pre-copy) */
 	void (*tick)(struct send_job *j); /* progress, from the calling thread only */
 	void *tick_arg;
 };

@@ -301,13 +301,16 @@ static int make_conf(struct split_ctx *c)
 	return 0;
 }
 
-static int copy(struct split_ctx *c)
+static int copy(struct split_ctx *c, const uint8_t *todo, uint64_t *sent_hash)
 {
 	struct send_job *j = calloc(1, sizeof(*j));
 	int r;
 
 	if (!j)
 		return -ENOMEM;
+	j->todo = todo;
+	j->sent_hash = sent_hash;
+	j->punch = todo != NULL;
 	j->p = &c->p;
 	j->src_fd = c->src_fd;
 	j->dst_fd = c->dst_fd;
@@ -320,8 +323,9 @@ static int copy(struct split_ctx *c)
 	}
 	c->t_copy0 = vmt_now_ms();
 	r = send_run(j);
+	/* The summary describes the copy made while the VM was stopped. */
 	c->res->copy_ms = vmt_now_ms() - c->t_copy0;
-	c->res->main_bytes_written = j->main_written;
+	c->res->main_bytes_written += j->main_written;
 	c->res->main_ms = j->main_ms;
 	memcpy(c->res->host_ms, j->host_ms, sizeof(j->host_ms));
 	free(j);
@@ -415,7 +419,9 @@ static void fill_result(struct split_ctx *c)
 	res->ram_bytes = c->p.ram_size;
 	res->chunk_bytes = 1ull << c->p.shift;
 	res->nr_chunks = c->p.nr_chunks;
-	res->zero_chunks = c->p.nr_chunks - c->p.data;
+	res->zero_chunks = 0;
+	for (uint64_t i = 0; i < c->p.nr_chunks; i++)
+		res->zero_chunks += c->p.loc[i] == VMT_PT_ABSENT;
 	res->core_chunks = c->p.core;
 	res->recent_chunks = c->o.policy == VMT_SPLIT_KERNEL_RECENT ? c->p.recent : 0;
 	res->main_chunks = c->p.main;
@@ -485,20 +491,105 @@ static int prepare(struct split_ctx *c)
 /* Each step of move(), given up when the user interrupts. */
 #define STEP(r, call) ((r) ? (r) : cancelled(c) ? vmt_error(-ECANCELED, "interrupted") : (call))
 
+/* ------------------------------------------------------------ live */
+
+/* A chunk that held zeros at the pre-copy and data now: main if room is left, else a sub-host. */
+static int place_late(struct split_ctx *c, uint64_t i, uint64_t budget)
+{
+	struct place *p = &c->p;
+	int best = -1;
+
+	if (p->main < budget) {
+		p->loc[i] = VMT_PT_MAIN;
+		p->main++;
+		return 0;
+	}
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++)
+		if (p->host_chunks[k] < c->quota[k] &&
+		    (best < 0 || p->host_chunks[k] < p->host_chunks[best]))
+			best = (int)k;
+	if (best < 0)
+		return vmt_error(-ENOSPC,
+				 "the sub-hosts lack room for what the VM wrote meanwhile");
+	p->loc[i] = (uint8_t)(VMT_PT_SUB + best);
+	p->host_chunks[best]++;
+	return 0;
+}
+
+/*
+ * Pre-copy (--live): everything is placed and copied while the VM runs,
+ * remembering a hash of what each chunk held when it was read; once the
+ * VM stopped, one pass over the RAM file finds the chunks whose bytes
+ * differ from what was copied, and only those are copied again.  A chunk
+ * whose hash matches holds what was sent (a keyed 64-bit hash: a guest
+ * cannot aim for a collision).
+ */
+static int live_precopy(struct split_ctx *c)
+{
+	int r;
+
+	c->sent = calloc(c->p.nr_chunks, sizeof(*c->sent));
+	if (!c->sent)
+		return -ENOMEM;
+	r = decide(c);
+	if (!r)
+		r = make_mem(c);
+	if (!r) {
+		progress(c, "pre-copying (the VM runs)", NULL);
+		r = copy(c, NULL, c->sent);
+		c->res->precopy_ms = c->res->copy_ms;
+	}
+	return r;
+}
+
+static int live_dirty(struct split_ctx *c)
+{
+	uint64_t *now = calloc(c->p.nr_chunks, sizeof(*now)), budget;
+	uint8_t *todo = calloc(c->p.nr_chunks, 1);
+	int64_t t = vmt_now_ms();
+	int r = now && todo ? 0 : -ENOMEM;
+
+	budget = VMT_MIN(c->o.main_mem, c->o.cap ? c->o.cap : c->o.main_mem) >> c->p.shift;
+	progress(c, "finding what changed", NULL);
+	if (!r)
+		r = place_hash_pass(c->src_fd, &c->p, now);
+	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++) {
+		if (now[i] == c->sent[i])
+			continue;
+		todo[i] = 1;
+		c->res->dirty_chunks++;
+		if (c->p.loc[i] == VMT_PT_ABSENT)
+			r = place_late(c, i, budget);
+	}
+	c->res->place_ms = vmt_now_ms() - t;
+	if (!r)
+		r = copy(c, todo, c->sent);
+	free(now);
+	free(todo);
+	return r;
+}
+
 /* After the source stopped: place, copy, start the destination. */
 static int move(struct split_ctx *c)
 {
 	int64_t t;
 	int r = 0;
 
+	if (c->o.live)
+		r = STEP(r, live_precopy(c));
 	r = STEP(r, source_stop_save(c));
 	t = vmt_now_ms();
-	r = STEP(r, decide(c));
+	if (!c->o.live)
+		r = STEP(r, decide(c));
 	c->res->place_ms = vmt_now_ms() - t;
-	r = STEP(r, make_mem(c));
+	if (!c->o.live)
+		r = STEP(r, make_mem(c));
+	if (c->o.live)
+		r = STEP(r, live_dirty(c));
 	r = STEP(r, make_pagetable(c));
 	r = STEP(r, make_conf(c));
-	r = STEP(r, copy(c));
+	if (!c->o.live)
+		r = STEP(r, copy(c, NULL, NULL));
 	if (!r && cancelled(c))
 		r = vmt_error(-ECANCELED, "interrupted");
 	r = STEP(r, qargs_rewrite(&c->src_args, c->new_mem, c->vm.dir, c->sp.gen, &c->dst_args,
@@ -555,6 +646,7 @@ int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 		vmt_qmp_close(c->dst_q);
 	free(c->p.flags);
 	free(c->p.loc);
+	free(c->sent);
 	res->total_ms = vmt_now_ms() - c->t0;
 	free(c);
 	return r;

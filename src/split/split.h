@@ -46,6 +46,7 @@ struct vmt_split_opts {
 	bool insecure;		  /* plain NBD (comparison only) */
 	uint64_t cap;		  /* main-host cap in bytes; 0 = main_mem */
 	int sample_ms;		  /* kernel+recent: sampling window; 0 = 1000, < 0 none */
+	bool live;		  /* pre-copy while the VM runs, then only what changed */
 	/* Set (by a signal handler) to give up: what was made is undone, the source continues. */
 	const volatile int *cancel;
 	void (*progress)(const struct vmt_split_progress *p, void *arg);
@@ -67,10 +68,13 @@ struct vmt_split_result {
 	int64_t main_ms;		      /* writing the new memory file */
 	int64_t save_ms;		      /* device state out (stop -> saved) */
 	int64_t place_ms;		      /* core, zero scan, policy */
-	int64_t dest_ms;		      /* destination start -> cont */
-	int64_t downtime_ms;		      /* source stop -> destination cont */
-	int64_t copy_ms;		      /* sending to the sub-hosts + writing the main file */
-	int64_t total_ms;		      /* the whole command */
+	int64_t dest_ms;
+	int64_t precopy_ms; /* --live: the copy while the VM ran */
+	uint64_t dirty_chunks;
+	/* --live: copied again after the stop */ /* destination start -> cont */
+	int64_t downtime_ms;			  /* source stop -> destination cont */
+	int64_t copy_ms;  /* sending to the sub-hosts + writing the main file */
+	int64_t total_ms; /* the whole command */
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];

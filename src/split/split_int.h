@@ -21,6 +21,7 @@ struct split_ctx {
 	struct qargs src_args;	/* the source QEMU's command line */
 	struct qemu_info qi;
 	struct place p;
+	uint64_t *sent; /* --live: hash of what each chunk held when it was copied */
 	/* sub-hosts */
 	bool named, key_made;
 	struct vmt_hosts hosts;

@@ -73,7 +73,9 @@ struct place {
 	uint64_t host_chunks[VMT_SPLIT_MAX_HOSTS];
 };
 
-/* Hash of each chunk (holes are 0): the sampling passes of kernel+recent. */
+/* Keyed 64-bit hash of a chunk's bytes, 0 for all zeros (change detection, not crypto). */
+uint64_t place_chunk_hash(const void *buf, size_t len);
+/* Hash of each chunk (holes and zeros are 0): sampling, and pre-copy's dirty check. */
 int place_hash_pass(int fd, const struct place *p, uint64_t *hash);
 /* CH_DATA from the RAM file, read with pread (never mapped: holes stay holes). */
 int place_scan_zero(int fd, struct place *p);

@@ -7,6 +7,7 @@
    through thousands of page-in/page-out cycles with zero mismatches, the
    memory file's resident blocks stay under the cap, and a sub-host's
    nbdkit killed -9 and restarted with its data only makes the guest wait.
+   Also with --live (pre-copy while the checker rewrites its memory).
 2. Bad input refuses with exit 1 and the source keeps running (same pid,
    agent answers): RAM not shared, --main-mem above the VM, a closed port,
    a wrong key, a sub-host without room (before the source stops, and
@@ -263,6 +264,27 @@ def cycles(vm, n, timeout=240):
     else:
         raise AssertionError(f"pager did not reach {n} cycles: {s0} -> {s}")
     assert agent_alive(vm) > up0
+
+
+def test_live_split(env, hosts):
+    """--live: pre-copy while the checker rewrites its memory, then only what changed."""
+    vm = start_vm(env, "live", procs=5)
+    try:
+        if not has_memcheck(vm):
+            pytest.skip("guest image has no vmt-memcheck (rebuild guest/)")
+        vm.guest("vmt-memcheck --daemon --state /run/mc.json --size 200M --seconds 900 "
+                 "--interval 100 >/dev/null")
+        p = vm.vmt("split", vm.name, "--main-mem", "160M", "--subhosts", "sub1,sub2",
+                   "--hosts-prefix", hosts, "--live", "--json", timeout=300)
+        summary = json.loads(p.stdout)
+        assert summary["precopy_ms"] > 0 and summary["dirty_chunks"] > 0
+        data_chunks = summary["chunks"] - summary["zero_chunks"]
+        assert summary["main_chunks"] + sum(h["chunks"] for h in summary["hosts"]) == data_chunks
+        cycles(vm, 500)
+        st = memcheck_status(vm)
+        assert st["mismatches"] == 0 and st["passes"] >= 2, st
+    finally:
+        stop_vm(vm)
 
 
 # -------------------------------------------------------- 2. bad input
