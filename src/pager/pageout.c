@@ -39,7 +39,10 @@ struct victim {
 
 static bool evict_ok(uint64_t i, void *ctx)
 {
-	return vmt_pt_e_loc(vmt_pt_load(&g.pt, i)) == VMT_PT_MAIN && !pager_job_find_locked(i);
+	uint64_t e = vmt_pt_load(&g.pt, i);
+
+	/* The VM's core (kernel image, kernel page tables) never leaves the main host. */
+	return vmt_pt_e_loc(e) == VMT_PT_MAIN && !vmt_pt_e_pinned(e) && !pager_job_find_locked(i);
 }
 
 /*

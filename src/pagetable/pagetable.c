@@ -302,9 +302,11 @@ static void pt_account(struct vmt_pt *pt, uint64_t old, uint64_t new)
 		atomic_fetch_add(&pt->hdr->hosts[nc].copies, 1);
 }
 
-static uint64_t pt_entry(uint64_t seq, unsigned loc, int copy)
+/* A new entry; the flags (pinned) of the old one carry over. */
+static uint64_t pt_entry(uint64_t old, uint64_t seq, unsigned loc, int copy)
 {
-	return (seq << VMT_PT_SEQ_SHIFT) | ((uint64_t)(copy + 1) << VMT_PT_COPY_SHIFT) | loc;
+	return (seq << VMT_PT_SEQ_SHIFT) | (old & VMT_PT_FLAGS_MASK) |
+	       ((uint64_t)(copy + 1) << VMT_PT_COPY_SHIFT) | loc;
 }
 
 int vmt_pt_move_begin(struct vmt_pt *pt, uint64_t i, uint64_t *old)
@@ -333,7 +335,7 @@ int vmt_pt_move_end(struct vmt_pt *pt, uint64_t i, unsigned loc, int copy)
 	e = vmt_pt_load(pt, i);
 	if (!vmt_pt_e_moving(e))
 		return -EINVAL;
-	n = pt_entry(vmt_pt_e_seq(e) + 1, loc, copy);
+	n = pt_entry(e, vmt_pt_e_seq(e) + 1, loc, copy);
 	pt_account(pt, e, n);
 	atomic_store_explicit(&pt->entry[i], n, memory_order_release);
 	atomic_fetch_add(&pt->hdr->generation, 1);
@@ -349,10 +351,18 @@ int vmt_pt_set(struct vmt_pt *pt, uint64_t i, unsigned loc, int copy)
 	e = vmt_pt_load(pt, i);
 	if (vmt_pt_e_moving(e))
 		return -EBUSY;
-	n = pt_entry(vmt_pt_e_seq(e) + 2, loc, copy);
+	n = pt_entry(e, vmt_pt_e_seq(e) + 2, loc, copy);
 	pt_account(pt, e, n);
 	atomic_store_explicit(&pt->entry[i], n, memory_order_release);
 	atomic_fetch_add(&pt->hdr->generation, 1);
+	return 0;
+}
+
+int vmt_pt_pin(struct vmt_pt *pt, uint64_t i)
+{
+	if (!pt->writable || i >= pt->hdr->nr_chunks)
+		return -ERANGE;
+	atomic_fetch_or_explicit(&pt->entry[i], VMT_PT_F_PINNED, memory_order_release);
 	return 0;
 }
 
@@ -381,6 +391,8 @@ void vmt_pt_census(const struct vmt_pt *pt, struct vmt_pt_census *c)
 
 		if (vmt_pt_e_moving(e))
 			c->moving++;
+		if (vmt_pt_e_pinned(e))
+			c->pinned++;
 		if (loc == VMT_PT_ABSENT)
 			c->absent++;
 		else if (loc == VMT_PT_MAIN)

@@ -21,7 +21,9 @@
  *                still holds a byte-identical copy (the chunk came home and
  *                has not been written since: write-protect tracking), so a
  *                page-out need not send it again
- *   bits 16..23  reserved, 0
+ *   bits 16..23  flags: VMT_PT_F_PINNED (bit 16) = the VM's core (kernel
+ *                image, kernel page tables): it stays on the main host, the
+ *                pager never pages it out; set by `vmt split`, kept by moves
  *   bits 24..63  sequence: even = stable, odd = moving; +1 when a move
  *                starts, +1 when it ends, so it changes on every move
  *
@@ -114,6 +116,8 @@ struct vmt_pt {
 #define VMT_PT_LOC_MASK	  0xffull
 #define VMT_PT_COPY_SHIFT 8
 #define VMT_PT_COPY_MASK  (0xffull << VMT_PT_COPY_SHIFT)
+#define VMT_PT_F_PINNED	  (1ull << 16)
+#define VMT_PT_FLAGS_MASK (0xffull << 16)
 #define VMT_PT_SEQ_SHIFT  24
 #define VMT_PT_SEQ_ONE	  (1ull << VMT_PT_SEQ_SHIFT)
 
@@ -229,12 +233,18 @@ int vmt_pt_move_end(struct vmt_pt *pt, uint64_t i, unsigned loc, int copy);
  * a table that no reader or pager has yet.  Updates the counters.
  */
 int vmt_pt_set(struct vmt_pt *pt, uint64_t i, unsigned loc, int copy);
+/* Pin chunk i on the main host (VMT_PT_F_PINNED); seq unchanged. */
+int vmt_pt_pin(struct vmt_pt *pt, uint64_t i);
+static inline bool vmt_pt_e_pinned(uint64_t e)
+{
+	return e & VMT_PT_F_PINNED;
+}
 /* Drop the clean copy of a MAIN chunk (the guest wrote it); seq unchanged. */
 int vmt_pt_drop_copy(struct vmt_pt *pt, uint64_t i);
 
 /* Counts by location, recomputed from the entries (for checks and tests). */
 struct vmt_pt_census {
-	uint64_t absent, main, moving;
+	uint64_t absent, main, moving, pinned;
 	uint64_t sub[VMT_PT_MAX_HOSTS];
 	uint64_t copies[VMT_PT_MAX_HOSTS];
 };

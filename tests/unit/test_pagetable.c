@@ -470,6 +470,37 @@ static void test_move_counters(void **state)
 	vmt_pt_close(&pt);
 }
 
+/* A pinned chunk (the VM's core) keeps its pin through every move and set. */
+static void test_pin_survives_moves(void **state)
+{
+	struct vmt_pt pt, ro;
+	struct vmt_pt_census c;
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(create(16 << 12, 12, &pt), 0);
+	assert_int_equal(vmt_pt_set(&pt, 3, VMT_PT_MAIN, -1), 0);
+	seq = seq_of(&pt, 3);
+	assert_int_equal(vmt_pt_pin(&pt, 3), 0);
+	assert_true(vmt_pt_e_pinned(vmt_pt_load(&pt, 3)));
+	assert_int_equal(seq_of(&pt, 3), seq);
+	assert_int_equal(vmt_pt_e_loc(vmt_pt_load(&pt, 3)), VMT_PT_MAIN);
+	move(&pt, 3, VMT_PT_MAIN, 0);
+	assert_true(vmt_pt_e_pinned(vmt_pt_load(&pt, 3)));
+	assert_int_equal(vmt_pt_drop_copy(&pt, 3), 0);
+	assert_int_equal(vmt_pt_set(&pt, 3, VMT_PT_MAIN, -1), 0);
+	assert_true(vmt_pt_e_pinned(vmt_pt_load(&pt, 3)));
+	assert_false(vmt_pt_e_pinned(vmt_pt_load(&pt, 4)));
+	vmt_pt_census(&pt, &c);
+	assert_int_equal(c.pinned, 1);
+	assert_census_matches(&pt);
+	assert_int_equal(vmt_pt_pin(&pt, 16), -ERANGE);
+	assert_int_equal(vmt_pt_open(path, false, &ro), 0);
+	assert_int_equal(vmt_pt_pin(&ro, 3), -ERANGE); /* read-only */
+	vmt_pt_close(&ro);
+	vmt_pt_close(&pt);
+}
+
 static void test_writer_errors(void **state)
 {
 	struct vmt_pt pt;
@@ -691,6 +722,7 @@ int main(void)
 	    cmocka_unit_test(test_create_on_existing_path),
 	    cmocka_unit_test(test_open_refuses_bad_files),
 	    cmocka_unit_test(test_move_counters),
+	    cmocka_unit_test(test_pin_survives_moves),
 	    cmocka_unit_test(test_writer_errors),
 	    cmocka_unit_test(test_read_begin_times_out_on_stuck_move),
 	    cmocka_unit_test(test_reader_writer_race),
