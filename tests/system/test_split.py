@@ -316,6 +316,17 @@ def test_refuse_main_mem_above_vm(victim, hosts):
             msg="more than the VM")
 
 
+def test_refuse_main_mem_below_core(victim, hosts):
+    """Found once the source stopped (the core is read from the stopped guest): undo."""
+    refused(victim, "--main-mem", "8M", "--subhosts", "sub1,sub2", "--hosts-prefix", hosts,
+            msg="kernel's core")
+
+
+def test_refuse_no_key(victim, nbdkits, env, keydir):
+    refused(victim, "--main-mem", "160M", "--subhosts", nbdkits(make_key(env, keydir, "a.key")),
+            msg="--psk")
+
+
 def test_refuse_closed_port(env, victim, keydir):
     key = make_key(env, keydir, "a.key")
     refused(victim, "--main-mem", "160M", "--subhosts", f"127.0.0.1:{free_port()}",
