@@ -33,6 +33,7 @@
 #define SPLIT_SAVE_MS	    60000
 #define SPLIT_AGENT_MS	    30000
 #define SPLIT_QUIT_MS	    10000
+#define LIVE_ROUNDS	    4 /* pre-copy rounds after the first, at most */
 
 static const char *const policy_names[] = {"kernel+recent", "address"};
 
@@ -524,8 +525,42 @@ static int place_late(struct split_ctx *c, uint64_t i, uint64_t budget)
  * whose hash matches holds what was sent (a keyed 64-bit hash: a guest
  * cannot aim for a collision).
  */
+/* Copy again what changed since it was copied; *dirty = how many chunks that was. */
+static int live_dirty(struct split_ctx *c, uint64_t *dirty)
+{
+	uint64_t *now = calloc(c->p.nr_chunks, sizeof(*now)), budget;
+	uint8_t *todo = calloc(c->p.nr_chunks, 1);
+	int r = now && todo ? 0 : -ENOMEM;
+
+	*dirty = 0;
+	budget = VMT_MIN(c->o.main_mem, c->o.cap ? c->o.cap : c->o.main_mem) >> c->p.shift;
+	progress(c, "finding what changed", NULL);
+	if (!r)
+		r = place_hash_pass(c->src_fd, &c->p, now);
+	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++) {
+		if (now[i] == c->sent[i])
+			continue;
+		todo[i] = 1;
+		(*dirty)++;
+		if (c->p.loc[i] == VMT_PT_ABSENT)
+			r = place_late(c, i, budget);
+	}
+	if (!r && *dirty)
+		r = copy(c, todo, c->sent);
+	free(now);
+	free(todo);
+	return r;
+}
+
+/*
+ * The first round copies everything; further rounds (at most LIVE_ROUNDS)
+ * copy what changed meanwhile, while that keeps shrinking and is more than
+ * a sixteenth of the data: what is left goes in the downtime.
+ */
 static int live_precopy(struct split_ctx *c)
 {
+	int64_t t0 = vmt_now_ms();
+	uint64_t dirty = UINT64_MAX, prev;
 	int r;
 
 	c->sent = calloc(c->p.nr_chunks, sizeof(*c->sent));
@@ -537,35 +572,30 @@ static int live_precopy(struct split_ctx *c)
 	if (!r) {
 		progress(c, "pre-copying (the VM runs)", NULL);
 		r = copy(c, NULL, c->sent);
-		c->res->precopy_ms = c->res->copy_ms;
+		c->res->precopy_rounds = 1;
 	}
+	do {
+		prev = dirty;
+		if (!r && !cancelled(c) && c->res->precopy_rounds <= LIVE_ROUNDS) {
+			r = live_dirty(c, &dirty);
+			c->res->precopy_rounds++;
+		}
+	} while (!r && !cancelled(c) && c->res->precopy_rounds <= LIVE_ROUNDS && dirty < prev &&
+		 dirty > c->p.data / 16);
+	c->res->precopy_ms = vmt_now_ms() - t0;
 	return r;
 }
 
-static int live_dirty(struct split_ctx *c)
+/* After the stop: the last round, in the downtime. */
+static int live_final(struct split_ctx *c)
 {
-	uint64_t *now = calloc(c->p.nr_chunks, sizeof(*now)), budget;
-	uint8_t *todo = calloc(c->p.nr_chunks, 1);
 	int64_t t = vmt_now_ms();
-	int r = now && todo ? 0 : -ENOMEM;
+	int r;
 
-	budget = VMT_MIN(c->o.main_mem, c->o.cap ? c->o.cap : c->o.main_mem) >> c->p.shift;
-	progress(c, "finding what changed", NULL);
-	if (!r)
-		r = place_hash_pass(c->src_fd, &c->p, now);
-	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++) {
-		if (now[i] == c->sent[i])
-			continue;
-		todo[i] = 1;
-		c->res->dirty_chunks++;
-		if (c->p.loc[i] == VMT_PT_ABSENT)
-			r = place_late(c, i, budget);
-	}
-	c->res->place_ms = vmt_now_ms() - t;
-	if (!r)
-		r = copy(c, todo, c->sent);
-	free(now);
-	free(todo);
+	c->res->copy_ms = 0;
+	r = live_dirty(c, &c->res->dirty_chunks);
+
+	c->res->place_ms = vmt_now_ms() - t - c->res->copy_ms;
 	return r;
 }
 
@@ -585,7 +615,7 @@ static int move(struct split_ctx *c)
 	if (!c->o.live)
 		r = STEP(r, make_mem(c));
 	if (c->o.live)
-		r = STEP(r, live_dirty(c));
+		r = STEP(r, live_final(c));
 	r = STEP(r, make_pagetable(c));
 	r = STEP(r, make_conf(c));
 	if (!c->o.live)

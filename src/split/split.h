@@ -67,14 +67,14 @@ struct vmt_split_result {
 	int64_t host_ms[VMT_SPLIT_MAX_HOSTS]; /* sending to host k, flush included */
 	int64_t main_ms;		      /* writing the new memory file */
 	int64_t save_ms;		      /* device state out (stop -> saved) */
-	int64_t place_ms;		      /* core, zero scan, policy */
-	int64_t dest_ms;
-	int64_t precopy_ms; /* --live: the copy while the VM ran */
-	uint64_t dirty_chunks;
-	/* --live: copied again after the stop */ /* destination start -> cont */
-	int64_t downtime_ms;			  /* source stop -> destination cont */
-	int64_t copy_ms;  /* sending to the sub-hosts + writing the main file */
-	int64_t total_ms; /* the whole command */
+	int64_t place_ms;		      /* core, zero scan, policy (after the stop) */
+	int64_t dest_ms;		      /* destination start -> cont */
+	int64_t precopy_ms;		      /* --live: copying while the VM ran */
+	unsigned precopy_rounds;	      /* --live: rounds of it (the first copies all) */
+	uint64_t dirty_chunks;		      /* --live: copied again after the stop */
+	int64_t downtime_ms;		      /* source stop -> destination cont */
+	int64_t copy_ms;		      /* after the stop: sub-hosts + main file */
+	int64_t total_ms;		      /* the whole command */
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];

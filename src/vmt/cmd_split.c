@@ -248,6 +248,7 @@ static struct json_object *result_json(const struct vmt_split_result *r)
 	json_object_object_add(o, "dest_ms", json_object_new_int64(r->dest_ms));
 	json_object_object_add(o, "precopy_ms", json_object_new_int64(r->precopy_ms));
 	json_object_object_add(o, "dirty_chunks", json_object_new_int64((int64_t)r->dirty_chunks));
+	json_object_object_add(o, "precopy_rounds", json_object_new_int((int)r->precopy_rounds));
 	json_object_object_add(o, "total_ms", json_object_new_int64(r->total_ms));
 	json_object_object_add(o, "qemu_pid", json_object_new_int(r->dest_pid));
 	return o;
@@ -272,8 +273,10 @@ static void print_text(const char *vm, const struct vmt_split_result *r)
 	printf("  zero        %8.1f MiB (%llu chunks, sent nowhere)\n",
 	       r->zero_chunks * r->chunk_bytes / mib, (unsigned long long)r->zero_chunks);
 	if (r->precopy_ms)
-		printf("  pre-copy    %.2f s while the VM ran, then %llu changed chunks again\n",
-		       r->precopy_ms / 1000.0, (unsigned long long)r->dirty_chunks);
+		printf("  pre-copy    %.2f s in %u rounds while the VM ran, then %llu changed "
+		       "chunks again\n",
+		       r->precopy_ms / 1000.0, r->precopy_rounds,
+		       (unsigned long long)r->dirty_chunks);
 	printf("  downtime %.2f s, copy %.2f s, total %.2f s; QEMU pid %d\n",
 	       r->downtime_ms / 1000.0, r->copy_ms / 1000.0, r->total_ms / 1000.0, r->dest_pid);
 }
