@@ -203,11 +203,18 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 		p->recent +=
 		    (p->flags[i] & (CH_RECENT | CH_DATA | CH_CORE)) == (CH_RECENT | CH_DATA);
 	}
-	if (p->core > main_budget)
-		return vmt_error(-ENOSPC,
-				 "--main-mem is smaller than the guest kernel's core (image and "
-				 "page tables: %llu KiB); give at least that",
-				 (unsigned long long)((p->core << p->shift) >> 10));
+	/*
+	 * The core is pinned on the main host (the pager never pages it out), so
+	 * it must leave room under the cap for the guest's working set: 1/8.
+	 */
+	if (p->core > main_budget - main_budget / 8)
+		return vmt_error(
+		    -ENOSPC,
+		    "--main-mem (or --cap) leaves no room beside the guest kernel's "
+		    "core (image and page tables: %llu KiB, pinned on the main host): "
+		    "give at least %llu KiB",
+		    (unsigned long long)((p->core << p->shift) >> 10),
+		    (unsigned long long)(((p->core + p->core / 7 + 1) << p->shift) >> 10));
 	keep_main(p, CH_CORE, &budget);
 	if (pol == VMT_SPLIT_KERNEL_RECENT)
 		keep_main(p, CH_RECENT, &budget);

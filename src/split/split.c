@@ -275,9 +275,13 @@ static int make_pagetable(struct split_ctx *c)
 		return vmt_error(r, "cannot create the page table %s: %s", c->sp.pagetable,
 				 strerror(-r));
 	c->pt_made = true;
-	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++)
+	for (uint64_t i = 0; !r && i < c->p.nr_chunks; i++) {
 		if (c->p.loc[i] != VMT_PT_ABSENT)
 			r = vmt_pt_set(&c->pt, i, c->p.loc[i], -1);
+		/* The VM's core stays on the main host for good (pagetable.h). */
+		if (!r && c->p.loc[i] == VMT_PT_MAIN && (c->p.flags[i] & CH_CORE))
+			r = vmt_pt_pin(&c->pt, i);
+	}
 	return r;
 }
 

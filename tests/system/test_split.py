@@ -64,11 +64,14 @@ def pt_census(path):
     (magic, _ver, hsize, ram, shift, nhosts, nchunks, cap, main, absent, gen,
      _pid) = PT_HDR.unpack_from(data, 0)
     assert magic == b"VMTPGTB1"
-    locs = {}
+    locs, pinned, pinned_away = {}, 0, 0
     for (e,) in struct.iter_unpack("<Q", data[hsize:hsize + 8 * nchunks]):
         locs[e & 0xff] = locs.get(e & 0xff, 0) + 1
+        if e & (1 << 16):  # VMT_PT_F_PINNED: the VM's core
+            pinned += 1
+            pinned_away += (e & 0xff) != 1
     hdr = dict(ram=ram, shift=shift, hosts=nhosts, chunks=nchunks, cap=cap, main=main,
-               absent=absent, generation=gen)
+               absent=absent, generation=gen, pinned=pinned, pinned_away=pinned_away)
     return hdr, locs
 
 
@@ -228,6 +231,8 @@ def run_split(env, vm, prefix):
     assert summary["main_chunks"] + sum(h["chunks"] for h in summary["hosts"]) == data_chunks
     assert summary["zero_chunks"] > 0 and all(h["chunks"] > 0 for h in summary["hosts"])
     assert summary["core_chunks"] > 0 and summary["main_chunks"] <= hdr["cap"]
+    # The kernel's core is pinned on the main host.
+    assert hdr["pinned"] == summary["core_chunks"] and hdr["pinned_away"] == 0, hdr
     assert agent_alive(vm) > up0
     # vmt ps reads the split VM with the pager's help (method 2), so complete.
     ps = vm.vmt("ps", "--vm", vm.name, "--fetch", "vm", check=False)
@@ -245,6 +250,9 @@ def run_split(env, vm, prefix):
         sampler.join()
     assert sampler.n > 10
     assert sampler.max <= MAIN_MEM + CAP_SLACK, (sampler.max, MAIN_MEM)
+    # Thousands of page-outs later, the core never left the main host.
+    hdr, _ = pt_census(vm.desc["split"]["pagetable"])
+    assert hdr["pinned"] == summary["core_chunks"] and hdr["pinned_away"] == 0, hdr
     st = memcheck_status(vm)
     assert st["mismatches"] == 0 and st["passes"] >= 2, st
 
