@@ -123,9 +123,6 @@ int vmt_netns_enter(const char *netns);
 /* tc's view of an interface's root qdisc rate ("1Gbit"), or "none". */
 int vmt_hosts_link_rate(const char *netns, const char *dev, char *buf, size_t buf_sz);
 
-/* "8G", "16M", "4096" (bare number = bytes; K M G T are binary units). */
-int vmt_hosts_parse_bytes(const char *s, uint64_t *out);
-
 /* Bytes in use in a store (tmpfs blocks allocated). */
 int vmt_hosts_store_used(const char *store, uint64_t *used);
 

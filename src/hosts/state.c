@@ -281,30 +281,3 @@ const struct vmt_hosts_sub *vmt_hosts_sub_find(const struct vmt_hosts *h, const 
 			return &h->sub[k];
 	return NULL;
 }
-
-int vmt_hosts_parse_bytes(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGT";
-	unsigned long long v;
-	const char *u;
-	char *end;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-' || *s == '+')
-		return -EINVAL;
-	if (*end) {
-		u = strchr(units, end[0] & ~0x20);
-		if (!u)
-			return -EINVAL;
-		shift = 10 * (int)(u - units + 1);
-		end++;
-		if (*end && strcasecmp(end, "iB") && strcasecmp(end, "B"))
-			return -EINVAL;
-	}
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pagetable/pagetable.h"
 #include "hosts/hosts.h"
 
 static const char hosts_help[] =
@@ -91,7 +92,7 @@ static int up_parse(int argc, char **argv, struct vmt_hosts_up_opts *o, bool *js
 			o->link = optarg;
 			break;
 		case O_CAPACITY:
-			if (vmt_hosts_parse_bytes(optarg, &o->capacity) || !o->capacity)
+			if (vmt_pt_parse_size(optarg, &o->capacity) || !o->capacity)
 				return hosts_usage(up_help, "bad --capacity '%s' (e.g. 8G, 512M)",
 						   optarg);
 			break;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pagetable/pagetable.h"
 #include "hosts/hosts.h"
 #include "subhost/subhost.h"
 
@@ -186,7 +187,7 @@ static int sub_parse(int argc, char **argv, const char *help, const char *allowe
 			return EXIT_USAGE;
 		}
 		if (c == O_SIZE) {
-			if (vmt_hosts_parse_bytes(optarg, &a->size) || !a->size || a->size % 4096)
+			if (vmt_pt_parse_size(optarg, &a->size) || !a->size || a->size % 4096)
 				return sub_usage(
 				    help, "bad --size '%s' (e.g. 512M; 4 KiB multiple)", optarg);
 		} else {

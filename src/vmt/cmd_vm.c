@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "pagetable/pagetable.h"
 #include "split/split.h"
 #include "vmctl/vm.h"
 
@@ -132,28 +133,13 @@ static int vm_usage(const char *help, const char *fmt, const char *arg)
 /* "512M", "2G", "4096K" (no fractions); a bare number is MiB, as with qemu -m. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	static const char units[] = "KMGT";
-	unsigned long long v;
-	const char *u;
-	char *end;
-	int shift = 20;
+	int err = vmt_pt_parse_size(s, out);
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno || *s == '-')
-		return -EINVAL;
-	if (*end) {
-		u = strchr(units, end[0] & ~0x20);
-		if (!u)
-			return -EINVAL;
-		shift = 10 * (int)(u - units + 1);
-		end++;
-		if (*end && strcasecmp(end, "iB") && strcasecmp(end, "B"))
-			return -EINVAL;
-	}
-	if (v > (UINT64_MAX >> shift))
+	if (err || !*s || s[strspn(s, "0123456789")])
+		return err;
+	if (*out > (UINT64_MAX >> 20))
 		return -ERANGE;
-	*out = (uint64_t)v << shift;
+	*out <<= 20;
 	return 0;
 }
 

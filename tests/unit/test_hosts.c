@@ -49,25 +49,6 @@ static unsigned free_port(void)
 	return port;
 }
 
-static void test_parse_bytes(void **state)
-{
-	uint64_t v;
-
-	assert_int_equal(vmt_hosts_parse_bytes("4096", &v), 0);
-	assert_int_equal(v, 4096);
-	assert_int_equal(vmt_hosts_parse_bytes("16M", &v), 0);
-	assert_int_equal(v, 16u << 20);
-	assert_int_equal(vmt_hosts_parse_bytes("8GiB", &v), 0);
-	assert_true(v == 8ull << 30);
-	assert_int_equal(vmt_hosts_parse_bytes("1k", &v), 0);
-	assert_int_equal(v, 1024);
-	assert_int_equal(vmt_hosts_parse_bytes("", &v), -EINVAL);
-	assert_int_equal(vmt_hosts_parse_bytes("-1", &v), -EINVAL);
-	assert_int_equal(vmt_hosts_parse_bytes("3Q", &v), -EINVAL);
-	assert_int_equal(vmt_hosts_parse_bytes("5MX", &v), -EINVAL);
-	assert_int_equal(vmt_hosts_parse_bytes("99999999999T", &v), -ERANGE);
-}
-
 static void test_prefix(void **state)
 {
 	char p[VMT_HOSTS_PREFIX_MAX + 1];
@@ -327,9 +308,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_bytes),	   cmocka_unit_test(test_prefix),
-	    cmocka_unit_test(test_up_bad_options), cmocka_unit_test(test_state_roundtrip),
-	    cmocka_unit_test(test_serve_tls),	   cmocka_unit_test(test_serve_bad),
+	    cmocka_unit_test(test_prefix),	    cmocka_unit_test(test_up_bad_options),
+	    cmocka_unit_test(test_state_roundtrip), cmocka_unit_test(test_serve_tls),
+	    cmocka_unit_test(test_serve_bad),
 	};
 
 	if (access("/usr/bin/nbdkit", X_OK) && access("/usr/sbin/nbdkit", X_OK)) {
