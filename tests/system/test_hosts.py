@@ -167,6 +167,18 @@ def test_export_tls(env, hosts, tmp_path):
     back = (tmp_path / "out").read_bytes()
     assert back[:len(data)] == data and back[len(data):] == bytes(len(back) - len(data))
 
+    # nbdkit offers no software ChaCha20, so TLS-PSK clients take AES-GCM
+    # (unless the machine has a GnuTLS configuration of its own: that wins)
+    store = hosts["subhosts"][0]["store"]
+    conf = os.path.join(store, "vm1.gnutls.conf")
+    if not os.path.exists("/etc/gnutls/config"):
+        with open(os.path.join(store, "vm1.nbdkit.pid")) as f:
+            npid = int(f.read())
+        with open(f"/proc/{npid}/environ", "rb") as f:
+            assert f"GNUTLS_SYSTEM_PRIORITY_FILE={conf}".encode() in f.read().split(b"\0")
+        with open(conf) as f:
+            assert "tls-disabled-cipher = CHACHA20-POLY1305" in f.read()
+
     # no key, no byte: a plain client is refused at the handshake
     p = run("nbdcopy", uri(addr, "vm1"), str(tmp_path / "nokey"), netns=main, check=False)
     assert p.returncode != 0 and b"TLS" in p.stderr
@@ -188,10 +200,10 @@ def test_export_tls(env, hosts, tmp_path):
             "--size", "16M", "--psk", key, check=False)
     assert p.returncode == 1 and "bytes" in p.stderr
 
-    # stop: supervisor, nbdkit and data file go
-    store = hosts["subhosts"][0]["store"]
+    # stop: supervisor, nbdkit, data file and TLS configuration go
     vmt(env, "subhost", "stop", "--prefix", PREFIX, "--on", "sub1", "--vm", "vm1")
     assert not os.path.exists(os.path.join(store, "vm1.mem"))
+    assert not os.path.exists(conf)
     assert state(env, PREFIX)["subhosts"][0]["exports"] == []
     assert run("nbdinfo", "--size", good, netns=main, check=False).returncode != 0
 
