@@ -205,16 +205,17 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 	}
 	/*
 	 * The core is pinned on the main host (the pager never pages it out), so
-	 * it must leave room under the cap for the guest's working set: 1/8.
+	 * it must leave room under the cap for the guest's working set: 1/16, twice
+	 * the pager's free target (1/32), so a page-in always finds a victim.
 	 */
-	if (p->core > main_budget - main_budget / 8)
+	if (p->core > main_budget - main_budget / 16)
 		return vmt_error(
 		    -ENOSPC,
 		    "--main-mem (or --cap) leaves no room beside the guest kernel's "
 		    "core (image and page tables: %llu KiB, pinned on the main host): "
 		    "give at least %llu KiB",
 		    (unsigned long long)((p->core << p->shift) >> 10),
-		    (unsigned long long)(((p->core + p->core / 7 + 1) << p->shift) >> 10));
+		    (unsigned long long)(((p->core + p->core / 15 + 1) << p->shift) >> 10));
 	keep_main(p, CH_CORE, &budget);
 	if (pol == VMT_SPLIT_KERNEL_RECENT)
 		keep_main(p, CH_RECENT, &budget);

@@ -358,8 +358,8 @@ def test_refuse_no_room_after_stop(env, victim):
     """Room runs out once the source stopped: undo, and the source continues."""
     vmt(env, "hosts", "up", "--prefix", TINY_PREFIX, "--subhosts", "2", "--capacity", "4M")
     try:
-        refused(victim, "--main-mem", "40M", "--subhosts", "sub1,sub2", "--hosts-prefix",
-                TINY_PREFIX, "--policy", "address", msg="room")
+        refused(victim, "--main-mem", "64M", "--subhosts", "sub1,sub2", "--hosts-prefix",
+                TINY_PREFIX, "--policy", "address", msg="sub-hosts lack room")
         show = json.loads(vmt(env, "hosts", "show", "--prefix", TINY_PREFIX, "--json").stdout)
         assert not [e for s in show["subhosts"] for e in s["exports"]]  # stopped again
     finally:
@@ -373,7 +373,7 @@ def test_interrupt_mid_copy(env, victim):
         "--capacity", "1G")
     try:
         pid, up = victim.desc["qemu_pid"], agent_alive(victim)
-        p = subprocess.Popen([VMT, "split", victim.name, "--main-mem", "40M", "--subhosts",
+        p = subprocess.Popen([VMT, "split", victim.name, "--main-mem", "64M", "--subhosts",
                               "sub1,sub2", "--hosts-prefix", prefix, "--policy", "address"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
