@@ -23,10 +23,11 @@ port=$((20000 + RANDOM % 20000))
 tag=vpb$((RANDOM % 10000))
 net=$((RANDOM % 200 + 20))
 ns=
+# Every step may find nothing to undo; none may stop the ones after it (set -e).
 cleanup() {
-	[ -n "${kit:-}" ] && kill "$kit" 2>/dev/null && wait "$kit" 2>/dev/null
-	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
-	ip link del "${tag}h" 2>/dev/null
+	if [ -n "${kit:-}" ]; then kill "$kit" 2>/dev/null || true; wait "$kit" 2>/dev/null || true; fi
+	if [ -n "$ns" ]; then ip netns del "$ns" 2>/dev/null || true; fi
+	ip link del "${tag}h" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
