@@ -269,7 +269,8 @@ void pager_fault_dispatch_locked(uint64_t addr, uint64_t flags, uint64_t t0)
 	}
 	e = vmt_pt_load(&g.pt, chunk);
 	loc = vmt_pt_e_loc(e);
-	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+	/* On a sub-host's chunk it is a page a failed page-in left: page the chunk in first. */
+	if ((flags & UFFD_PAGEFAULT_FLAG_WP) && vmt_pt_loc_host(loc) < 0) {
 		fault_wp_locked(chunk, addr, t0);
 		return;
 	}
@@ -314,12 +315,40 @@ int pager_install(uint64_t dst, const void *src, uint64_t len)
 	return 0;
 }
 
+/*
+ * A part was not installed (quit, or a broken mapping): the data is still
+ * on its sub-host only, so the chunk stays there (MAIN would read its holes
+ * as zeros).  Every vCPU that waits on it is woken to fault again.
+ */
+static void pagein_failed_locked(struct pager_job *j)
+{
+	struct pager_fault *f = j->waiters;
+
+	vmt_pt_move_end(&g.pt, j->chunk, VMT_PT_SUB + (unsigned)j->host, -1);
+	g.inflight_in--;
+	if (j->head)
+		pager_uffd_wake(j->head, PAGER_PAGE);
+	pager_job_free_locked(j);
+	while (f) {
+		struct pager_fault *n = f->next;
+
+		pager_uffd_wake(f->addr, PAGER_PAGE);
+		free(f);
+		f = n;
+	}
+	pthread_cond_broadcast(&g.cond);
+}
+
 /* The job's fetches are all installed: the chunk is MAIN, with a clean copy on its host. */
 void pager_pagein_done_locked(struct pager_job *j)
 {
 	struct pager_fault *f = j->waiters;
 	uint64_t len = pager_chunk_len(j->chunk);
 
+	if (j->failed) {
+		pagein_failed_locked(j);
+		return;
+	}
 	vmt_pt_move_end(&g.pt, j->chunk, VMT_PT_MAIN, g.have_wp ? j->host : -1);
 	pager_policy_add(&g.policy, j->chunk);
 	g.inflight_in--;
@@ -453,6 +482,7 @@ static void *worker_main(void *arg)
 			pager_log("page-in of chunk %llu failed: %s",
 				  (unsigned long long)t->job->chunk, strerror(-err));
 			atomic_fetch_add(&g.st.errors, 1);
+			t->job->failed = true;
 		}
 		if (t->head)
 			head_done_locked(t->job);

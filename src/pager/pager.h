@@ -56,6 +56,7 @@ struct pager_job {
 	int parts;		     /* IN: fetch tasks not yet installed */
 	bool by_fault;		     /* IN: started by a fault (vs. PAGEIN) */
 	bool tail_waits;	     /* IN: the tail is queued once the head is in */
+	bool failed;		     /* IN: a part was not installed: the chunk stays on host */
 	uint64_t head;		     /* IN: faulting page's address, 0 if none */
 	uint64_t t0_ns;		     /* IN: the initiating fault's time */
 	struct pager_fault *waiters; /* faults on this chunk meanwhile */

@@ -18,6 +18,9 @@
  *       verify every page; prints one JSON line; exit 0 iff no mismatch
  *       and the cap held.  HARNESS_HOT=P sends P% of the touches to a hot
  *       set of half the cap (to compare policies).
+ *   pager_harness quit MEM PT PAGE
+ *       exit while a read of PAGE waits on a sub-host that is down; prints
+ *       the chunk's location in the table once the pager has stopped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -306,6 +309,52 @@ static int run(char **a)
 	       (cap_bytes && (h.max_blocks > cap_bytes || h.max_main > h.pt.hdr->cap_chunks));
 }
 
+/* ------------------------------------------------- quit mid page-in */
+
+static struct {
+	struct vmt_pt pt;
+	uint64_t chunk;
+	volatile char *page;
+} q;
+
+static void *quit_reader(void *arg)
+{
+	return (void *)(uintptr_t)*q.page; /* blocks: the sub-host is down */
+}
+
+/* After the pager's atexit handler (registered later, so run first). */
+static void quit_report(void)
+{
+	printf("{\"loc\":%u}\n", vmt_pt_e_loc(vmt_pt_load(&q.pt, q.chunk)));
+	fflush(stdout);
+}
+
+/*
+ * pager_harness quit MEM PT PAGE: a thread reads PAGE (whose sub-host is
+ * down) and the process exits while the pager still retries; prints where
+ * the page table says the chunk is once the pager has stopped.
+ */
+static int quit(char **a)
+{
+	struct timespec ts = {1, 500 * 1000000};
+	struct stat st;
+	pthread_t t;
+	char *mem;
+	int fd = open(a[0], O_RDWR), err = vmt_pt_open(a[1], false, &q.pt);
+
+	if (err || fd < 0 || fstat(fd, &st))
+		return fprintf(stderr, "open: %s\n", strerror(err ? -err : errno)), 1;
+	q.chunk = strtoull(a[2], NULL, 0) * PAGE >> q.pt.hdr->chunk_shift;
+	atexit(quit_report);
+	mem = mmap64(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return perror("mmap"), 1;
+	q.page = mem + strtoull(a[2], NULL, 0) * PAGE;
+	pthread_create(&t, NULL, quit_reader, NULL);
+	nanosleep(&ts, NULL);
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 9 && !strcmp(argv[1], "setup"))
@@ -314,6 +363,8 @@ int main(int argc, char **argv)
 		return mktable(argv + 2);
 	if (argc == 8 && !strcmp(argv[1], "run"))
 		return run(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "quit"))
+		return quit(argv + 2);
 	fprintf(stderr, "usage: pager_harness setup MEM PT STORE RAM CHUNK CAP ADDR\n"
 			"       pager_harness mktable PT RAM CHUNK CAP ADDR\n"
 			"       pager_harness run MEM PT SOCK THREADS OPS SECONDS\n");

@@ -199,6 +199,21 @@ def test_harness_subhost_killed_and_restarted(work):
     assert res["ops"] > 1000
 
 
+def test_harness_quit_while_subhost_down(work):
+    # page 2 * 16K / 4K = chunk 2: on the sub-host, which is down when the process exits
+    kit = harness_setup(work, "1M", "16K", "0")
+    kit.kill()
+    conf = write_conf(work, "0")
+    d = work["dir"]
+    env = dict(os.environ, LD_PRELOAD=PAGER, VMT_PAGER_CONF=conf)
+    r = subprocess.run([HARNESS, "quit", work["mem"], f"{d}/pagetable", "9"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    log = open(os.path.join(d, "pager.log")).read()
+    assert r.returncode == 0, f"{r.stdout} {r.stderr}\n{log[-3000:]}"
+    # the page-in that quit did not happen: the chunk stays on the sub-host (2), not MAIN (1)
+    assert json.loads(r.stdout.splitlines()[-1])["loc"] == 2, log[-3000:]
+
+
 def test_pagein_command(work):
     harness_setup(work, "16M", "64K", "8M")
     conf = write_conf(work, "8M")
