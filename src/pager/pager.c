@@ -155,7 +155,7 @@ int pager_conn_get(struct pager_conns *c, int k, struct vmt_subhost **out)
 	    .psk_file = g.conf.psk[0] ? g.conf.psk : NULL,
 	    .insecure = g.conf.insecure,
 	    .connect_timeout_ms = 3000,
-	    .io_timeout_ms = 5000,
+	    .io_timeout_ms = c->io_timeout_ms > 0 ? c->io_timeout_ms : 5000,
 	};
 	int err;
 
