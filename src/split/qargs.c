@@ -232,7 +232,9 @@ static void inspect_backend(const char *v, struct qemu_info *q)
 {
 	char sz[32], share[8];
 
-	if (strncmp(v, "memory-backend-file,", 20) || q->mem_path[0])
+	if (strncmp(v, "memory-backend-file,", 20))
+		return;
+	if (q->file_backends++)
 		return;
 	qopt_get(v, "mem-path", q->mem_path, sizeof(q->mem_path));
 	q->mem_share = qopt_get(v, "share", share, sizeof(share)) &&

@@ -93,6 +93,12 @@ static int check_vm(struct split_ctx *c)
 	if (strcmp(c->qi.mem_path, c->vm.mem_path))
 		return vmt_error(-EINVAL, "VM '%s': QEMU's RAM is %s, the descriptor says %s",
 				 c->vm.name, c->qi.mem_path, c->vm.mem_path);
+	/* The rewrite gives every backend the one new file: they would alias. */
+	if (c->qi.file_backends > 1)
+		return vmt_error(-EOPNOTSUPP,
+				 "VM '%s': QEMU has %u memory-backend-file objects: a split takes "
+				 "one",
+				 c->vm.name, c->qi.file_backends);
 	if (!c->qi.mem_share)
 		return vmt_error(-EINVAL,
 				 "VM '%s': its RAM %s is not shared (memory-backend-file needs "

@@ -29,6 +29,7 @@ struct qemu_info {
 	char console_log[4096]; /* first -serial file: / chardev file */
 	char pidfile[4096];
 	bool daemonize, kvm, la57;
+	unsigned file_backends; /* memory-backend-file objects */
 };
 
 /* The old and new paths of what the destination QEMU must not share with the source. */

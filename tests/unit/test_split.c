@@ -102,6 +102,26 @@ static void test_inspect_not_shared(void **state)
 	qargs_free(&a);
 }
 
+/* Two file backends (NUMA nodes): the rewrite would point both at the one new file. */
+static void test_inspect_two_backends(void **state)
+{
+	static const char *const v[] = {
+	    "qemu",
+	    "-object",
+	    "memory-backend-file,id=r0,size=1G,mem-path=/dev/shm/a,share=on",
+	    "-object",
+	    "memory-backend-file,id=r1,size=1G,mem-path=/dev/shm/b,share=on",
+	    NULL};
+	struct qargs a;
+	struct qemu_info qi;
+
+	qargs_of(&a, v);
+	assert_int_equal(qargs_inspect(&a, &qi), 0);
+	assert_string_equal(qi.mem_path, "/dev/shm/a");
+	assert_int_equal(qi.file_backends, 2); /* vmt split refuses it */
+	qargs_free(&a);
+}
+
 static void test_rewrite(void **state)
 {
 	struct qargs a, b;
@@ -273,10 +293,15 @@ static void test_scan_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_inspect),	    cmocka_unit_test(test_inspect_not_shared),
-	    cmocka_unit_test(test_rewrite),	    cmocka_unit_test(test_qsize),
-	    cmocka_unit_test(test_decide_address),  cmocka_unit_test(test_decide_recent),
-	    cmocka_unit_test(test_decide_refusals), cmocka_unit_test(test_scan_zero),
+	    cmocka_unit_test(test_inspect),
+	    cmocka_unit_test(test_inspect_not_shared),
+	    cmocka_unit_test(test_inspect_two_backends),
+	    cmocka_unit_test(test_rewrite),
+	    cmocka_unit_test(test_qsize),
+	    cmocka_unit_test(test_decide_address),
+	    cmocka_unit_test(test_decide_recent),
+	    cmocka_unit_test(test_decide_refusals),
+	    cmocka_unit_test(test_scan_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
