@@ -19,6 +19,7 @@
 
 #define CTL_BATCH_BYTES (8u << 20)
 #define CTL_BATCH_MAX	256
+#define CTL_SCAN_MAX	4096 /* chunks looked at per hold of g.lock (faults wait on it) */
 
 struct ctl_client {
 	int fd;
@@ -184,9 +185,12 @@ static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b
 {
 	size_t n = 0;
 	uint64_t i, bytes = 0, old;
+	unsigned scanned = 0;
 
 	*blocked = false;
-	while (n < CTL_BATCH_MAX && bytes + g.chunk <= CTL_BATCH_BYTES && cursor_peek(cur, &i)) {
+	/* Ranges over resident chunks cost no job: bound the walk, not only the jobs. */
+	while (n < CTL_BATCH_MAX && bytes + g.chunk <= CTL_BATCH_BYTES &&
+	       scanned++ < CTL_SCAN_MAX && cursor_peek(cur, &i)) {
 		uint64_t e = vmt_pt_load(&g.pt, i);
 		int k = vmt_pt_loc_host(vmt_pt_e_loc(e));
 
