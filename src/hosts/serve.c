@@ -260,8 +260,10 @@ static pid_t serve_spawn(char *const argv[], int log_fd, const char *npid, const
 
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		if (nul >= 0)
+		if (nul > 0) {
 			dup2(nul, 0);
+			close(nul); /* nbdkit keeps no stray descriptor */
+		}
 		dup2(log_fd, 1);
 		dup2(log_fd, 2);
 		if (tls_conf)

@@ -403,6 +403,11 @@ def test_serve_foreground_loopback(env, tmp_path):
     try:
         out = run("nbdinfo", "--size", uri(f"127.0.0.1:{port}", "lo", key), text=True).stdout
         assert int(out) == 1 << 20
+        # nbdkit gets /dev/null as stdin, no stray copy of it (nbdkit puts stdout there too)
+        npid = (store / "lo.nbdkit.pid").read_text().strip()
+        fds = os.listdir(f"/proc/{npid}/fd")
+        nulls = [fd for fd in fds if os.readlink(f"/proc/{npid}/fd/{fd}") == "/dev/null"]
+        assert all(int(fd) <= 2 for fd in nulls), nulls
         p = vmt(env, "subhost", "serve", "--vm", "lo", "--size", "1M", "--store", str(store),
                 "--listen", f"127.0.0.1:{port}", "--psk", key, check=False)
         assert p.returncode == 1 and "served already" in p.stderr
