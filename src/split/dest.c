@@ -194,14 +194,14 @@ static int dest_qmp_connect(struct split_ctx *c, const char *sock)
 	}
 }
 
-int split_qmp_ignore_shared(struct vmt_qmp *q)
+int split_qmp_ignore_shared(struct vmt_qmp *q, bool on)
 {
 	struct json_object *args = json_object_new_object(), *caps = json_object_new_array(),
 			   *cap = json_object_new_object();
 	int r;
 
 	json_object_object_add(cap, "capability", json_object_new_string("x-ignore-shared"));
-	json_object_object_add(cap, "state", json_object_new_boolean(true));
+	json_object_object_add(cap, "state", json_object_new_boolean(on));
 	json_object_array_add(caps, cap);
 	json_object_object_add(args, "capabilities", caps);
 	r = vmt_qmp_execute(q, "migrate-set-capabilities", args, NULL);
@@ -261,7 +261,7 @@ int split_dest_run(struct split_ctx *c)
 	if (!r)
 		r = dest_qmp_connect(c, qmp);
 	if (!r)
-		r = split_qmp_ignore_shared(c->dst_q);
+		r = split_qmp_ignore_shared(c->dst_q, true);
 	if (!r)
 		r = split_qmp_migrate(c->dst_q, "migrate-incoming", "cat", c->sp.devstate);
 	if (!r)

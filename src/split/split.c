@@ -192,7 +192,8 @@ static int source_stop_save(struct split_ctx *c)
 		return vmt_error(r, "QMP stop: %s", vmt_last_error());
 	c->src_stopped = !c->was_paused;
 	c->t_stop = vmt_now_ms();
-	r = split_qmp_ignore_shared(c->src_q);
+	c->src_migrated = true;
+	r = split_qmp_ignore_shared(c->src_q, true);
 	if (!r)
 		r = split_qmp_migrate(c->src_q, "migrate", "cat >", c->sp.devstate);
 	if (!r)
@@ -207,6 +208,15 @@ static void source_resume(struct split_ctx *c)
 {
 	if (!c->src_q)
 		return;
+	/*
+	 * As it was: a save still running would pause it again when it ends, and
+	 * x-ignore-shared would make a later migration of it leave its RAM behind.
+	 */
+	if (c->src_migrated) {
+		vmt_qmp_execute(c->src_q, "migrate_cancel", NULL, NULL);
+		split_qmp_wait_migrate(c->src_q, 5000, true);
+		split_qmp_ignore_shared(c->src_q, false);
+	}
 	if (c->src_stopped && vmt_qmp_execute(c->src_q, "cont", NULL, NULL) == 0)
 		c->src_stopped = false;
 	vmt_qmp_close(c->src_q);

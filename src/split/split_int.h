@@ -35,8 +35,9 @@ struct split_ctx {
 	bool pt_made, mem_made, conf_made;
 	/* QEMUs */
 	struct vmt_qmp *src_q, *dst_q;
-	bool src_stopped; /* by us: an undo continues it */
-	bool was_paused;  /* paused before the split: stays paused */
+	bool src_stopped;  /* by us: an undo continues it */
+	bool src_migrated; /* x-ignore-shared set and a migration begun on the source */
+	bool was_paused;   /* paused before the split: stays paused */
 	pid_t dst_pid;
 	struct qargs dst_args;
 	struct qmap map;
@@ -57,7 +58,7 @@ void split_dest_kill(struct split_ctx *c);
 /* Wait until pid is gone, at most ms; true if it went. */
 bool split_wait_gone(pid_t pid, int ms);
 /* QMP steps shared by source and destination. */
-int split_qmp_ignore_shared(struct vmt_qmp *q);
+int split_qmp_ignore_shared(struct vmt_qmp *q, bool on);
 int split_qmp_wait_migrate(struct vmt_qmp *q, int timeout_ms, bool empty_ok);
 int split_qmp_migrate(struct vmt_qmp *q, const char *cmd, const char *shell, const char *path);
 /* Locate libvmt-pager.so ($VMT_PAGER, the build tree, the install). */

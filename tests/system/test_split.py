@@ -319,6 +319,27 @@ def refused(vm, *args, msg=None):
     return p
 
 
+def qmp_ignore_shared(vm):
+    """The source's x-ignore-shared migration capability, through its QMP socket."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(vm.desc["qmp_sock"])
+        f = s.makefile("rwb")
+
+        def ask(cmd):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            f.flush()
+            while True:
+                m = json.loads(f.readline())
+                if "return" in m or "error" in m:
+                    return m
+
+        json.loads(f.readline())  # greeting
+        ask("qmp_capabilities")
+        caps = ask("query-migrate-capabilities")["return"]
+    return [c["state"] for c in caps if c["capability"] == "x-ignore-shared"][0]
+
+
 def test_refuse_main_mem_above_vm(victim, hosts):
     refused(victim, "--main-mem", "1G", "--subhosts", "sub1", "--hosts-prefix", hosts,
             msg="more than the VM")
@@ -360,6 +381,8 @@ def test_refuse_no_room_after_stop(env, victim):
     try:
         refused(victim, "--main-mem", "64M", "--subhosts", "sub1,sub2", "--hosts-prefix",
                 TINY_PREFIX, "--policy", "address", msg="sub-hosts lack room")
+        # the undo leaves no migration setting behind on the source
+        assert qmp_ignore_shared(victim) is False
         show = json.loads(vmt(env, "hosts", "show", "--prefix", TINY_PREFIX, "--json").stdout)
         assert not [e for s in show["subhosts"] for e in s["exports"]]  # stopped again
     finally:
