@@ -19,7 +19,8 @@
 
 #define CTL_BATCH_BYTES (8u << 20)
 #define CTL_BATCH_MAX	256
-#define CTL_SCAN_MAX	4096 /* chunks looked at per hold of g.lock (faults wait on it) */
+#define CTL_SCAN_MAX	4096  /* chunks looked at per hold of g.lock (faults wait on it) */
+#define CTL_IDLE_MS	10000 /* a client silent this long gives its slot back */
 
 struct ctl_client {
 	int fd;
@@ -31,9 +32,14 @@ static struct ctl_client clients[PAGER_MAX_CLIENTS];
 
 /* ------------------------------------------------------------ framing */
 
-/* Whole count or an error; -ECONNRESET on EOF; gives up on quit (polls 200 ms at a time). */
+/*
+ * Whole count or an error; -ECONNRESET on EOF; gives up on quit (polls 200 ms
+ * at a time), and with -ETIMEDOUT after CTL_IDLE_MS without a byte moving:
+ * the clients are few (PAGER_MAX_CLIENTS), idle ones must not keep them all.
+ */
 static int ctl_io(int fd, void *buf, size_t len, bool wr)
 {
+	uint64_t last = pager_now_ns();
 	size_t done = 0;
 
 	while (done < len) {
@@ -42,6 +48,8 @@ static int ctl_io(int fd, void *buf, size_t len, bool wr)
 
 		if (atomic_load(&g.quit))
 			return -ECANCELED;
+		if (pager_now_ns() - last >= (uint64_t)CTL_IDLE_MS * 1000000)
+			return -ETIMEDOUT;
 		if (poll(&p, 1, 200) <= 0)
 			continue;
 		n = wr ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
@@ -50,8 +58,10 @@ static int ctl_io(int fd, void *buf, size_t len, bool wr)
 			return -ECONNRESET;
 		if (n < 0 && errno != EINTR && errno != EAGAIN)
 			return -errno;
-		if (n > 0)
+		if (n > 0) {
 			done += (size_t)n;
+			last = pager_now_ns();
+		}
 	}
 	return 0;
 }

@@ -242,6 +242,32 @@ def test_pagein_command(work):
         harness_result(work, p, 120)
 
 
+def test_idle_clients_give_slots_back(work):
+    # 8 clients (the most the pager serves) that connect and say nothing do not shut
+    # out the next one for good: a client silent for 10 s is dropped
+    harness_setup(work, "16M", "64K", "8M")
+    conf = write_conf(work, "8M")
+    p = harness_run(work, conf, threads=1, ops=10**9, seconds=18)
+    sock = os.path.join(work["dir"], "pager.sock")
+    idle = []
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        for _ in range(8):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            idle.append(s)
+        time.sleep(12)
+        status, value, _ = pager_req(sock, PING)
+        assert status == 0 and value == p.pid
+    finally:
+        for s in idle:
+            s.close()
+        harness_result(work, p, 120)
+
+
 # ------------------------------------------------------------------ QEMU
 
 def vmt(env, *args, timeout=300, check=True):
