@@ -204,11 +204,18 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 				 (unsigned long long)p->off,
 				 (unsigned long long)f->pt.hdr->nr_chunks);
 	err = vmt_pt_read_begin(&f->pt, c, VMT_SPLIT_MOVE_WAIT_MS, &e);
-	if (err)
+	/*
+	 * Stuck in motion: the pager is waiting on a sub-host that does not
+	 * answer (the guest faulted on it).  The page could not be had: a fetch
+	 * error like any other, so the listing says why its entries are partial.
+	 */
+	if (err) {
+		vmt_memsrc_stats(&f->base)->fetch_errors++;
 		return vmt_error(err,
 				 "chunk %llu of %s kept moving for %d ms (pager busy or "
 				 "a sub-host not answering)",
 				 (unsigned long long)c, f->path, VMT_SPLIT_MOVE_WAIT_MS);
+	}
 	k = vmt_pt_loc_host(vmt_pt_e_loc(e));
 	if (k >= 0)
 		return classify_remote(f, r, p, page, c, e, k);
@@ -306,12 +313,14 @@ static int batch_result(struct memsrc_file *f, struct pending *p, struct vmt_pag
 	int first = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!p[i].done)
+		if (!p[i].done) {
+			vmt_memsrc_stats(&f->base)->fetch_errors++;
 			req[i].err =
 			    vmt_error(-EAGAIN,
 				      "page at %#llx of %s kept moving while it was read "
 				      "(%d tries)",
 				      (unsigned long long)p[i].off, f->path, VMT_SPLIT_READ_TRIES);
+		}
 		if (req[i].err && !first)
 			first = req[i].err;
 	}
