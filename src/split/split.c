@@ -623,7 +623,7 @@ static int live_final(struct split_ctx *c)
 static int move(struct split_ctx *c)
 {
 	int64_t t;
-	int r = 0;
+	int r = 0, err;
 
 	if (c->o.live)
 		r = STEP(r, live_precopy(c));
@@ -651,7 +651,18 @@ static int move(struct split_ctx *c)
 		r = split_dest_run(c);
 		c->res->dest_ms = vmt_now_ms() - t;
 	}
-	r = STEP(r, check_guest(c));
+	/*
+	 * Once the destination continued, the guest has run there (written to
+	 * its disks, talked to peers): the source must never run again, so a
+	 * guest that does not answer is reported, not undone.
+	 */
+	if (!r && (err = check_guest(c))) {
+		if (c->was_paused)
+			return err;
+		pr_warn("VM '%s' runs on the destination QEMU, but %s; it is kept (the source "
+			"cannot take the guest back once it ran)",
+			c->vm.name, vmt_last_error());
+	}
 	return r;
 }
 
