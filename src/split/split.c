@@ -427,6 +427,8 @@ static int finish(struct split_ctx *c)
 	c->sp.chunk_bytes = 1ull << c->p.shift;
 	c->sp.cap_bytes = c->o.cap ? c->o.cap : c->o.main_mem;
 	c->sp.main_bytes = c->o.main_mem;
+	vmt_strlcpy(c->sp.fetch, c->o.fetch ? c->o.fetch : "runtime", sizeof(c->sp.fetch));
+	c->sp.fetch_chunk = c->o.fetch_chunk ? c->o.fetch_chunk : VMT_FETCH_CHUNK_DEFAULT;
 	d->split = c->sp;
 	r = vmt_vm_desc_write(d);
 	split_hosts_close(c);

@@ -51,6 +51,13 @@ struct vmt_split_opts {
 	const volatile int *cancel;
 	void (*progress)(const struct vmt_split_progress *p, void *arg);
 	void *progress_arg;
+	/*
+	 * Defaults recorded in the descriptor for listings of the split VM
+	 * (`vmt ps --fetch/--chunk`): "runtime", "vm" or "none" (NULL =
+	 * runtime), and the fetch chunk (0 = 64 KiB).  The CLI checks them.
+	 */
+	const char *fetch;
+	uint64_t fetch_chunk;
 };
 
 struct vmt_split_result {

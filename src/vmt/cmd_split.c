@@ -33,6 +33,9 @@ static const char split_help[] =
     "  --cap SIZE          main-host cap on resident guest memory (default: --main-mem)\n"
     "  --live              pre-copy while the VM runs, then copy only what changed\n"
     "                      (shorter downtime; placement decided before the stop)\n"
+    "  --fetch METHOD      how listings read pages on sub-hosts by default, recorded\n"
+    "                      in the descriptor: runtime (default), vm or none\n"
+    "  --fetch-chunk SIZE  their default fetch chunk, 4K..2M power of two (64K)\n"
     "  --json              summary as JSON\n";
 
 enum {
@@ -47,6 +50,8 @@ enum {
 	O_CAP,
 	O_JSON,
 	O_LIVE,
+	O_FETCH,
+	O_FETCH_CHUNK,
 	O_HELP,
 };
 
@@ -127,6 +132,16 @@ static int parse_opt(struct split_cli *s, int c)
 	case O_LIVE:
 		s->o.live = true;
 		return 0;
+	case O_FETCH:
+		s->o.fetch = optarg;
+		return strcmp(optarg, "runtime") && strcmp(optarg, "vm") && strcmp(optarg, "none")
+			   ? usage("unknown --fetch '%s' (runtime, vm, none)", optarg)
+			   : 0;
+	case O_FETCH_CHUNK:
+		return vmt_pt_parse_size(optarg, &s->o.fetch_chunk) ||
+			       vmt_pt_chunk_shift_of(s->o.fetch_chunk) < 0
+			   ? usage("bad --fetch-chunk '%s' (4K..2M, a power of two)", optarg)
+			   : 0;
 	case 'h':
 	case O_HELP:
 		fputs(split_help, stdout);
@@ -151,6 +166,8 @@ static int parse(int argc, char **argv, struct split_cli *s)
 	    {"cap", required_argument, NULL, O_CAP},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"live", no_argument, NULL, O_LIVE},
+	    {"fetch", required_argument, NULL, O_FETCH},
+	    {"fetch-chunk", required_argument, NULL, O_FETCH_CHUNK},
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
 	};

@@ -225,6 +225,8 @@ def run_split(env, vm, prefix):
     vm.vmt("vm", "resume", vm.name)
     desc = vm.desc
     assert desc["qemu_pid"] != pid0 and desc["state"] == "running"
+    # Listings' defaults, recorded for `vmt ps --vm` (none given: runtime, 64K)
+    assert (desc["split"]["fetch"], desc["split"]["fetch_chunk"]) == ("runtime", 65536)
     assert not os.path.exists(f"/dev/shm/vmt-{vm.name}.ram")
     mem = desc["mem_path"]
     data_chunks = summary["chunks"] - summary["zero_chunks"]
@@ -283,8 +285,11 @@ def test_live_split(env, hosts):
         vm.guest("vmt-memcheck --daemon --state /run/mc.json --size 200M --seconds 900 "
                  "--interval 100 >/dev/null")
         p = vm.vmt("split", vm.name, "--main-mem", "160M", "--subhosts", "sub1,sub2",
-                   "--hosts-prefix", hosts, "--live", "--json", timeout=300)
+                   "--hosts-prefix", hosts, "--live", "--json", "--fetch", "vm",
+                   "--fetch-chunk", "1M", timeout=300)
         summary = json.loads(p.stdout)
+        split = vm.desc["split"]
+        assert (split["fetch"], split["fetch_chunk"]) == ("vm", 1 << 20)
         assert summary["precopy_ms"] > 0 and summary["precopy_rounds"] >= 1
         data_chunks = summary["chunks"] - summary["zero_chunks"]
         assert summary["main_chunks"] + sum(h["chunks"] for h in summary["hosts"]) == data_chunks
@@ -338,6 +343,16 @@ def qmp_ignore_shared(vm):
         ask("qmp_capabilities")
         caps = ask("query-migrate-capabilities")["return"]
     return [c["state"] for c in caps if c["capability"] == "x-ignore-shared"][0]
+
+
+@pytest.mark.parametrize("args", [("--fetch", "bogus"), ("--fetch-chunk", "3K"),
+                                  ("--fetch-chunk", "4M")])
+def test_bad_fetch_defaults_are_usage_errors(victim, hosts, args):
+    pid = victim.desc["qemu_pid"]
+    p = victim.vmt("split", victim.name, "--main-mem", "160M", "--subhosts", "sub1",
+                   "--hosts-prefix", hosts, *args, check=False)
+    assert p.returncode == 2 and args[0] in p.stderr, p.stderr
+    assert victim.desc["qemu_pid"] == pid and "split" not in victim.desc
 
 
 def test_refuse_main_mem_above_vm(victim, hosts):
