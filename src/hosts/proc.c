@@ -22,6 +22,7 @@
 
 #include "core/internal.h"
 #include "hosts/hosts_priv.h"
+#include "vmctl/vm.h"
 
 void hosts_sleep_ms(int ms)
 {
@@ -172,22 +173,11 @@ int hosts_run_err(char *const argv[], char *out, size_t out_sz)
 
 bool hosts_pid_matches(pid_t pid, const char *needle)
 {
-	char path[64], buf[4096], stat[512];
+	char path[64], buf[4096];
 	ssize_t n;
 	int fd;
-	char *p;
 
-	if (pid <= 0 || kill(pid, 0))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	stat[n > 0 ? n : 0] = '\0';
-	p = strrchr(stat, ')');
-	if (!p || (p[1] == ' ' && p[2] == 'Z'))
+	if (pid <= 0 || kill(pid, 0) || vmt_pid_is_zombie(pid))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -105,6 +105,8 @@ const char *vmt_vm_run_dir(void);
 
 /* 1..63 bytes of [A-Za-z0-9_.-], not starting with '.' or '-'; -EINVAL with a message. */
 int vmt_vm_name_check(const char *name);
+/* A zombie or dead process (state Z or X in /proc/PID/stat); false if it is gone. */
+bool vmt_pid_is_zombie(pid_t pid);
 /* Is the VM's QEMU alive: pid exists, not a zombie, and its command line names this VM? */
 bool vmt_vm_is_running(const struct vmt_vm_desc *vm);
 /* Parse a vm.json; -ENOENT, or -EBADMSG naming the bad field. */

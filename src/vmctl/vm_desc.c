@@ -65,7 +65,7 @@ void vmt_vm_desc_layout(struct vmt_vm_desc *d, const char *dir, const char *name
 	vmt_strlcpy(d->machine, "pc", sizeof(d->machine));
 }
 
-static bool pid_is_zombie(pid_t pid)
+bool vmt_pid_is_zombie(pid_t pid)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
@@ -135,7 +135,7 @@ bool vmt_vm_is_running(const struct vmt_vm_desc *vm)
 		return false;
 	if (kill(vm->qemu_pid, 0) < 0 && errno != EPERM)
 		return false;
-	return !pid_is_zombie(vm->qemu_pid) && pid_is_vm(vm);
+	return !vmt_pid_is_zombie(vm->qemu_pid) && pid_is_vm(vm);
 }
 
 /* ------------------------------------------------------------ vm.json */
