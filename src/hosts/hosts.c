@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -209,6 +210,77 @@ static int sub_make(const struct vmt_hosts *h, const struct vmt_hosts_sub *s)
 	return 0;
 }
 
+/* Write a sysctl of namespace netns (a forked child enters it: /proc/sys/net is per namespace). */
+static int netns_sysctl(const char *netns, const char *path, const char *val)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return vmt_error(-errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd;
+
+		if (vmt_netns_enter(netns))
+			_exit(2);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+			_exit(1);
+		_exit(close(fd) ? 1 : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return vmt_error(-EIO, "cannot set %s to %s in %s", path, val, netns);
+	return 0;
+}
+
+/*
+ * Every host reaches every other through the main host, as on a star
+ * network: a reader on a sub-host or the monitor reads the main host's
+ * export and fetches chunks from the other sub-hosts directly (their
+ * addresses in a split VM's page table are the main host's view).
+ * Forwarded traffic crosses two rate-limited links, as it would.
+ */
+static int hosts_routes(const struct vmt_hosts *h)
+{
+	char net[32];
+	int ret = netns_sysctl(h->main_netns, "/proc/sys/net/ipv4/ip_forward", "1");
+
+	snprintf(net, sizeof(net), "%s.0.0/16", h->subnet);
+	for (int k = 0; !ret && k < h->nr_sub; k++) {
+		char *argv[] = {"ip", "-n",  (char *)h->sub[k].netns,	  "route", "replace",
+				net,  "via", (char *)h->sub[k].main_addr, NULL};
+
+		ret = ip_run(argv);
+	}
+	if (!ret && h->monitor) {
+		char *argv[] = {"ip", "-n",  (char *)h->mon.netns,     "route", "replace",
+				net,  "via", (char *)h->mon.main_addr, NULL};
+
+		ret = ip_run(argv);
+	}
+	return ret;
+}
+
+/* The monitoring host: a namespace and a rated link to the main host, like a sub-host's. */
+static int mon_make(const struct vmt_hosts *h)
+{
+	const struct vmt_hosts_mon *m = &h->mon;
+	char *veth[] = {
+	    "ip",   "link", "add",  (char *)m->main_if, "netns", (char *)h->main_netns, "type",
+	    "veth", "peer", "name", (char *)m->mon_if,	"netns", (char *)m->netns,	NULL};
+	int ret = netns_make(m->netns);
+
+	if (!ret)
+		ret = ip_run(veth);
+	if (!ret)
+		ret = link_end(h->main_netns, m->main_if, m->main_addr, h->link);
+	if (!ret)
+		ret = link_end(m->netns, m->mon_if, m->addr, h->link);
+	return ret;
+}
+
 /* ---------------------------------------------------------------- down */
 
 struct teardown {
@@ -305,6 +377,7 @@ static void hosts_teardown(const struct vmt_hosts *h, struct teardown *t)
 		td_netns(t, h->sub[k].netns);
 		td_store(t, &h->sub[k]);
 	}
+	td_netns(t, h->mon.netns); /* named by the prefix: probed with or without a monitor */
 	td_netns(t, h->main_netns);
 }
 
@@ -384,6 +457,7 @@ static int up_opts(const struct vmt_hosts_up_opts *o, struct vmt_hosts *h)
 				 "or none",
 				 h->link);
 	h->capacity = o->capacity ? o->capacity : VMT_HOSTS_DEFAULT_CAP;
+	h->monitor = o->monitor;
 	if (h->capacity < (1 << 20))
 		return vmt_error(-EINVAL, "capacity %llu is below 1 MiB",
 				 (unsigned long long)h->capacity);
@@ -421,6 +495,9 @@ static int up_compare(const struct vmt_hosts *old, const struct vmt_hosts *want)
 	if (strcmp(old->subnet, want->subnet))
 		n += snprintf(msg + n, sizeof(msg) - n, "subnet: %s up, %s asked; ", old->subnet,
 			      want->subnet);
+	if (old->monitor != want->monitor)
+		n += snprintf(msg + n, sizeof(msg) - n, "monitor: %s up, %s asked; ",
+			      old->monitor ? "one" : "none", want->monitor ? "one" : "none");
 	if (!n)
 		return 0;
 	return vmt_error(-EEXIST, "%srun `vmt hosts down --prefix %s` first", msg, old->prefix);
@@ -436,6 +513,11 @@ static int up_no_strays(const struct vmt_hosts *h)
 				 "namespace %s exists but no state does: run "
 				 "`vmt hosts down --prefix %s` first",
 				 h->main_netns, h->prefix);
+	if (netns_exists(h->mon.netns))
+		return vmt_error(-EEXIST,
+				 "namespace %s exists but no state does: run "
+				 "`vmt hosts down --prefix %s` first",
+				 h->mon.netns, h->prefix);
 	for (int k = 1; k <= VMT_HOSTS_SUB_MAX; k++) {
 		snprintf(name, sizeof(name), "%s-sub%d", h->prefix, k);
 		if (netns_exists(name))
@@ -457,6 +539,10 @@ static int up_make(struct vmt_hosts *h)
 		ret = netns_make(h->main_netns);
 	for (int k = 0; !ret && k < h->nr_sub; k++)
 		ret = sub_make(h, &h->sub[k]);
+	if (!ret && h->monitor)
+		ret = mon_make(h);
+	if (!ret)
+		ret = hosts_routes(h);
 	if (!ret) {
 		h->complete = true;
 		ret = hosts_state_save(h);

@@ -74,6 +74,21 @@ struct vmt_hosts {
 	bool complete;	     /* false: `up` was interrupted; only `down` makes sense */
 	int nr_sub;
 	struct vmt_hosts_sub sub[VMT_HOSTS_SUB_MAX];
+	/*
+	 * A monitoring host (`up --monitor`): namespace P-mon joined to the
+	 * main host by its own veth (P-mm in main, P-mo in the monitor), rated
+	 * like the sub-hosts' links, addressed SUBNET.0.1 (main side) and
+	 * SUBNET.0.2.  An IDS there reads VMs through the main host's export
+	 * (`vmt vm export`) and sub-hosts through the main host's routing.
+	 */
+	bool monitor;
+	struct vmt_hosts_mon {
+		char netns[32];	    /* "P-mon" */
+		char main_if[16];   /* "P-mm" */
+		char mon_if[16];    /* "P-mo" */
+		char main_addr[16]; /* SUBNET.0.1 */
+		char addr[16];	    /* SUBNET.0.2 */
+	} mon;
 };
 
 /* ------------------------------------------------------------- hosts */
@@ -85,10 +100,15 @@ struct vmt_hosts_up_opts {
 	const char *link;   /* tc rate ("1gbit", "100mbit") or "none"; NULL = 1gbit */
 	uint64_t capacity;  /* bytes per sub-host; 0 = 8 GiB */
 	const char *subnet; /* "A.B"; NULL = "10.77" */
+	bool monitor;	    /* also a monitoring host P-mon (struct vmt_hosts.mon) */
 };
 
 /*
  * Make the hosts, or check that they are already there as asked.
+ * Every host reaches every other through the main host: each sub-host (and
+ * the monitor) routes SUBNET.0.0/16 via its link's main side, and the main
+ * namespace forwards (net.ipv4.ip_forward=1 there only), so a reader on a
+ * sub-host or the monitor fetches chunks from the sub-hosts directly.
  * *already (may be NULL) is set when nothing had to be made.  -EEXIST when
  * hosts of this prefix exist with other options (vmt_last_error() says
  * what differs; nothing is changed); -EINVAL bad options; on any other

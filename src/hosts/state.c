@@ -72,6 +72,11 @@ void hosts_layout(struct vmt_hosts *h, const char *prefix, const char *subnet, i
 	vmt_strlcpy(h->prefix, prefix, sizeof(h->prefix));
 	vmt_strlcpy(h->subnet, subnet, sizeof(h->subnet));
 	snprintf(h->main_netns, sizeof(h->main_netns), "%s-main", prefix);
+	snprintf(h->mon.netns, sizeof(h->mon.netns), "%s-mon", prefix);
+	snprintf(h->mon.main_if, sizeof(h->mon.main_if), "%s-mm", prefix);
+	snprintf(h->mon.mon_if, sizeof(h->mon.mon_if), "%s-mo", prefix);
+	snprintf(h->mon.main_addr, sizeof(h->mon.main_addr), "%s.0.1", subnet);
+	snprintf(h->mon.addr, sizeof(h->mon.addr), "%s.0.2", subnet);
 	h->nr_sub = nr_sub;
 	for (int k = 1; k <= nr_sub; k++) {
 		struct vmt_hosts_sub *s = &h->sub[k - 1];
@@ -140,6 +145,16 @@ struct json_object *hosts_state_json(const struct vmt_hosts *h)
 	for (int k = 0; k < h->nr_sub; k++)
 		json_object_array_add(subs, state_sub_json(&h->sub[k]));
 	json_object_object_add(o, "subhosts", subs);
+	if (h->monitor) {
+		struct json_object *m = json_object_new_object();
+
+		js_str(m, "netns", h->mon.netns);
+		js_str(m, "main_if", h->mon.main_if);
+		js_str(m, "mon_if", h->mon.mon_if);
+		js_str(m, "main_addr", h->mon.main_addr);
+		js_str(m, "addr", h->mon.addr);
+		json_object_object_add(o, "monitor", m);
+	}
 	return o;
 }
 
@@ -241,6 +256,18 @@ static int state_parse(struct json_object *o, struct vmt_hosts *h)
 	for (size_t k = 0; k < n; k++)
 		if (state_sub_load(json_object_array_get_idx(subs, k), &h->sub[k], (int)k + 1))
 			return -EBADMSG;
+	/* Optional: states written before the monitor existed have none. */
+	if (json_object_object_get_ex(o, "monitor", &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		h->monitor = true;
+		vmt_strlcpy(h->mon.netns, js_get_str(v, "netns"), sizeof(h->mon.netns));
+		vmt_strlcpy(h->mon.main_if, js_get_str(v, "main_if"), sizeof(h->mon.main_if));
+		vmt_strlcpy(h->mon.mon_if, js_get_str(v, "mon_if"), sizeof(h->mon.mon_if));
+		vmt_strlcpy(h->mon.main_addr, js_get_str(v, "main_addr"), sizeof(h->mon.main_addr));
+		vmt_strlcpy(h->mon.addr, js_get_str(v, "addr"), sizeof(h->mon.addr));
+		if (!*h->mon.netns || !*h->mon.addr)
+			return -EBADMSG;
+	}
 	return 0;
 }
 

@@ -41,8 +41,13 @@ static const char up_help[] =
     "                     tmpfs: only what is written is used, a full store answers ENOSPC\n"
     "  --subnet A.B       first two octets of the link addresses (default 10.77)\n"
     "  --prefix P         1-8 of [a-z0-9] (default $VMT_HOSTS_PREFIX or vmt)\n"
+    "  --monitor          also a monitoring host P-mon (SUBNET.0.2, main side SUBNET.0.1),\n"
+    "                     linked like a sub-host: an IDS there reads VMs with --from\n"
     "  --json             print the state as JSON\n"
-    "  --help             this text\n";
+    "  --help             this text\n\n"
+    "Every host reaches every other through the main host (it forwards; the others\n"
+    "route SUBNET.0.0/16 via their link), so a reader on a sub-host or the monitor\n"
+    "fetches a split VM's chunks from the sub-hosts directly.\n";
 
 static const char down_help[] =
     "usage: vmt hosts down [--prefix P]\n\n"
@@ -55,7 +60,16 @@ static const char show_help[] =
     "Hosts, addresses, link rates (read back from tc), store capacity and bytes used,\n"
     "and the exports running (VM, address, supervisor pid, alive).\n";
 
-enum { O_SUBHOSTS = OPT_CMD_BASE, O_LINK, O_CAPACITY, O_SUBNET, O_PREFIX, O_JSON, O_HELP };
+enum {
+	O_SUBHOSTS = OPT_CMD_BASE,
+	O_LINK,
+	O_CAPACITY,
+	O_SUBNET,
+	O_PREFIX,
+	O_JSON,
+	O_HELP,
+	O_MONITOR,
+};
 
 static int hosts_usage(const char *help, const char *fmt, const char *arg)
 {
@@ -73,6 +87,7 @@ static int up_parse(int argc, char **argv, struct vmt_hosts_up_opts *o, bool *js
 	    {"capacity", required_argument, NULL, O_CAPACITY},
 	    {"subnet", required_argument, NULL, O_SUBNET},
 	    {"prefix", required_argument, NULL, O_PREFIX},
+	    {"monitor", no_argument, NULL, O_MONITOR},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
@@ -101,6 +116,9 @@ static int up_parse(int argc, char **argv, struct vmt_hosts_up_opts *o, bool *js
 			break;
 		case O_PREFIX:
 			o->prefix = optarg;
+			break;
+		case O_MONITOR:
+			o->monitor = true;
 			break;
 		case O_JSON:
 			*json = true;
@@ -149,6 +167,9 @@ static int hosts_up(int argc, char **argv)
 		for (int k = 0; k < h->nr_sub; k++)
 			printf("  %-6s %-14s %s (main side %s)\n", h->sub[k].name, h->sub[k].netns,
 			       h->sub[k].addr, h->sub[k].main_addr);
+		if (h->monitor)
+			printf("  %-6s %-14s %s (main side %s)\n", "mon", h->mon.netns, h->mon.addr,
+			       h->mon.main_addr);
 	}
 	free(h);
 	return EXIT_OK;
@@ -298,6 +319,16 @@ static void print_json(const struct vmt_hosts *h)
 		free(v.served);
 	}
 	json_object_object_add(o, "subhosts", subs);
+	if (h->monitor) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "netns", json_object_new_string(h->mon.netns));
+		json_object_object_add(m, "addr", json_object_new_string(h->mon.addr));
+		json_object_object_add(m, "main_addr", json_object_new_string(h->mon.main_addr));
+		json_object_object_add(m, "main_if", json_object_new_string(h->mon.main_if));
+		json_object_object_add(m, "mon_if", json_object_new_string(h->mon.mon_if));
+		json_object_object_add(o, "monitor", m);
+	}
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 	json_object_put(o);
 }
@@ -327,6 +358,9 @@ static void print_text(const struct vmt_hosts *h)
 		}
 		free(v.served);
 	}
+	if (h->monitor)
+		printf("%-6s %-14s %-15s %-15s\n", "mon", h->mon.netns, h->mon.addr,
+		       h->mon.main_addr);
 }
 
 static int hosts_show(int argc, char **argv)
