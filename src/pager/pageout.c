@@ -25,7 +25,7 @@
 #include "pager/pager.h"
 
 #define EVICT_BATCH_BYTES (8u << 20)
-#define EVICT_BATCH_MAX	  32
+#define EVICT_BATCH_MAX	  256
 
 struct victim {
 	uint64_t chunk;

@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "guest/guest_internal.h"
+#include "linux/pids.h"
 #include "linux/task_offsets.h"
 
 /* Growable result array. */
@@ -40,6 +42,25 @@ static struct vmt_task *task_vec_add(struct task_vec *tv)
 	return &tv->v[tv->n++];
 }
 
+/*
+ * On a split VM, the walk's prefetch plan: the tasks the pid index knows,
+ * in pid order (which is the task list's order but for pid wrap-around), so
+ * that the walk can ask for the next PLAN_WINDOW task_structs at once.
+ */
+struct plan_entry {
+	uint64_t va;
+	uint32_t i; /* index in pid order */
+};
+
+struct task_plan {
+	uint64_t *va;		 /* pid order */
+	struct plan_entry *find; /* sorted by va */
+	uint8_t *asked;		 /* by pid-order index: already in a window */
+	size_t n;
+};
+
+#define PLAN_WINDOW 32
+
 struct task_walk {
 	struct vmt_guest *g;
 	const struct task_offsets *o;
@@ -50,6 +71,7 @@ struct task_walk {
 	struct task_vec tv;
 	int err;       /* first allocation failure */
 	bool mm_later; /* read every mm after the walk, prefetched together */
+	struct task_plan plan;
 };
 
 /* Read a field; on failure mark the task partial and leave *dst zeroed. */
@@ -201,23 +223,57 @@ static void krange_add(struct vmt_krange *r, size_t *n, uint64_t base, uint32_t 
 }
 
 /*
- * On a split VM every level of pointers costs a round trip per remote page
- * (method 1 at small chunks above all): ask for the whole task_struct at
- * once, then for what its walk dereferences next (parent, cred, signal)
- * at once; the mm of every task comes later, all at once (tasks_prefetch_mm).  Hints only: the
- * reads below still check everything.
+ * The fields of task_struct the walk reads, as prefetch ranges: they lie in
+ * its first few KiB, while the struct is 9-10 KiB (thread and FPU state
+ * last), so asking for the fields rather than the struct saves a page or
+ * two per task.  At most TASK_FIELD_RANGES.
  */
-static void task_prefetch(struct task_walk *w, uint64_t task)
+#define TASK_FIELD_RANGES 19
+static size_t task_field_ranges(const struct task_offsets *o, uint64_t task, struct vmt_krange *r)
+{
+	const struct {
+		uint32_t off, len;
+	} f[TASK_FIELD_RANGES] = {
+	    {o->task_tasks, 16},
+	    {o->task_pid, 4},
+	    {o->task_tgid, 4},
+	    {o->task_comm, 16},
+	    {o->task_real_parent, 8},
+	    {o->task_group_leader, 8},
+	    {o->task_state, 4},
+	    {o->task_exit_state, 4},
+	    {o->task_flags, 4},
+	    {o->task_real_cred, 8},
+	    {o->task_signal, 8},
+	    {o->task_thread_node, 16},
+	    {o->task_mm, 8},
+	    {o->task_start_boottime, 8},
+	    {o->task_utime, 8},
+	    {o->task_stime, 8},
+	    {o->task_prio, 4},
+	    {o->task_static_prio, 4},
+	    {o->task_worker_private, 8},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < TASK_FIELD_RANGES; i++)
+		krange_add(r, &n, task, f[i].off, f[i].len);
+	return n;
+}
+
+/*
+ * What the walk of one task dereferences after its task_struct (parent,
+ * cred, signal, a kernel thread's struct kthread), as prefetch ranges; at
+ * most TASK_DEP_RANGES.  Reads the task_struct, which must be cached
+ * already for this to cost nothing.
+ */
+#define TASK_DEP_RANGES 7
+static size_t task_dep_ranges(struct task_walk *w, uint64_t task, struct vmt_krange *r)
 {
 	const struct task_offsets *o = w->o;
-	struct vmt_krange r[5];
 	uint64_t p;
 	size_t n = 0;
 
-	if (o->task_size != UINT32_MAX) {
-		r[0] = (struct vmt_krange){.va = task, .len = o->task_size};
-		vmt_kprefetch(w->g, r, 1);
-	}
 	if (!vmt_kread_u64(w->g, task + o->task_real_parent, &p))
 		krange_add(r, &n, p, o->task_tgid, 4);
 	if (!vmt_kread_u64(w->g, task + o->task_real_cred, &p))
@@ -225,10 +281,139 @@ static void task_prefetch(struct task_walk *w, uint64_t task)
 	if (!vmt_kread_u64(w->g, task + o->task_signal, &p)) {
 		krange_add(r, &n, p, o->signal_nr_threads, 4);
 		krange_add(r, &n, p, o->signal_pids, 8 * 4);
+		krange_add(r, &n, p, o->signal_thread_head, 16);
 	}
-	/* The walk's next task, while this one is decoded: one round trip for both. */
-	if (o->task_size != UINT32_MAX && !vmt_kread_u64(w->g, task + o->task_tasks, &p))
-		krange_add(r, &n, p - o->task_tasks, 0, o->task_size);
+	if (o->task_worker_private != UINT32_MAX &&
+	    !vmt_kread_u64(w->g, task + o->task_worker_private, &p)) {
+		krange_add(r, &n, p, o->kthread_data, 8);
+		krange_add(r, &n, p, o->kthread_full_name, 8);
+	}
+	return n;
+}
+
+/* A kernel thread's worker and full name: the third level of its walk. */
+#define TASK_KTHREAD_RANGES 4
+static size_t task_kthread_ranges(struct task_walk *w, uint64_t task, struct vmt_krange *r)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t kthread, p;
+	size_t n = 0;
+
+	if (o->task_worker_private == UINT32_MAX ||
+	    vmt_kread_u64(w->g, task + o->task_worker_private, &kthread) || !vmt_kptr_ok(kthread))
+		return 0;
+	if (o->kthread_data != UINT32_MAX && !vmt_kread_u64(w->g, kthread + o->kthread_data, &p)) {
+		krange_add(r, &n, p, o->worker_desc, 24);
+		krange_add(r, &n, p, o->worker_current_work, 8);
+		krange_add(r, &n, p, o->worker_pool, 8);
+	}
+	if (o->kthread_full_name != UINT32_MAX &&
+	    !vmt_kread_u64(w->g, kthread + o->kthread_full_name, &p))
+		krange_add(r, &n, p, 0, sizeof(((struct vmt_task *)0)->name));
+	return n;
+}
+
+/*
+ * Prefetch the tasks at pid-order indexes idx..: up to PLAN_WINDOW not yet
+ * asked for.  Three round trips for the window instead of one or more per
+ * task: the task_structs, then what they point to, then kernel threads'
+ * workers and names.
+ */
+static void plan_window(struct task_walk *w, size_t idx)
+{
+	struct task_plan *p = &w->plan;
+	struct vmt_krange r[PLAN_WINDOW * TASK_FIELD_RANGES] = {{0}};
+	uint64_t win[PLAN_WINDOW];
+	size_t k = 0, n = 0;
+
+	for (size_t j = idx; j < p->n && k < PLAN_WINDOW; j++) {
+		if (p->asked[j])
+			continue;
+		p->asked[j] = 1;
+		win[k++] = p->va[j];
+		n += task_field_ranges(w->o, p->va[j], r + n);
+	}
+	vmt_kprefetch(w->g, r, n);
+	n = 0;
+	for (size_t j = 0; j < k; j++)
+		n += task_dep_ranges(w, win[j], r + n);
+	vmt_kprefetch(w->g, r, n);
+	n = 0;
+	for (size_t j = 0; j < k; j++)
+		n += task_kthread_ranges(w, win[j], r + n);
+	vmt_kprefetch(w->g, r, n);
+}
+
+static int plan_cmp(const void *a, const void *b)
+{
+	const struct plan_entry *x = a, *y = b;
+
+	return (x->va > y->va) - (x->va < y->va);
+}
+
+/* Pid-order index of task in the plan, or -1. */
+static ssize_t plan_find(const struct task_plan *p, uint64_t task)
+{
+	struct plan_entry key = {.va = task}, *e;
+
+	if (!p->n)
+		return -1;
+	e = bsearch(&key, p->find, p->n, sizeof(*e), plan_cmp);
+	return e ? (ssize_t)e->i : -1;
+}
+
+/* The plan, when hints pay; without one (or on any failure) tasks are prefetched one by one. */
+static void plan_build(struct task_walk *w)
+{
+	struct task_plan *p = &w->plan;
+	size_t n;
+
+	if (!w->mm_later || vmt_pid_tasks(w->g, &p->va, &n))
+		return;
+	p->find = malloc((n + 1) * sizeof(*p->find));
+	p->asked = calloc(n + 1, 1);
+	if (!p->find || !p->asked)
+		return;
+	for (size_t i = 0; i < n; i++)
+		p->find[i] = (struct plan_entry){.va = p->va[i], .i = (uint32_t)i};
+	qsort(p->find, n, sizeof(*p->find), plan_cmp);
+	p->n = n;
+}
+
+static void plan_free(struct task_plan *p)
+{
+	free(p->va);
+	free(p->find);
+	free(p->asked);
+	*p = (struct task_plan){0};
+}
+
+/*
+ * On a split VM every level of pointers costs a round trip per remote page
+ * (method 1 at small chunks above all).  A task the plan knows comes with
+ * its window; any other (hidden from the pid index, or forked since) is
+ * asked for alone: the whole task_struct, then what its walk dereferences
+ * next and the task after it in the list, at once.  The mm of every task
+ * comes later, all at once (tasks_prefetch_mm).  Hints only: the reads
+ * below still check everything.
+ */
+static void task_prefetch(struct task_walk *w, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	struct vmt_krange r[2 * TASK_FIELD_RANGES];
+	ssize_t idx = plan_find(&w->plan, task);
+	uint64_t p;
+	size_t n;
+
+	if (idx >= 0) {
+		if (!w->plan.asked[idx])
+			plan_window(w, (size_t)idx);
+		return;
+	}
+	vmt_kprefetch(w->g, r, task_field_ranges(o, task, r));
+	n = task_dep_ranges(w, task, r);
+	if (!vmt_kread_u64(w->g, task + o->task_tasks, &p) && vmt_kptr_ok(p))
+		n += task_field_ranges(o, p - o->task_tasks, r + n);
 	vmt_kprefetch(w->g, r, n);
 }
 
@@ -355,6 +540,7 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 	size_t before = w->tv.n;
 	int err;
 
+	task_prefetch(w, task); /* the signal below is the first read of the task */
 	if (!(w->what & VMT_TASK_THREADS))
 		return task_add(w, task);
 	if (vmt_kread_u64(g, task + w->o->task_signal, &signal) || !vmt_kptr_ok(signal))
@@ -423,7 +609,9 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	err = vmt_ksym(g, "init_task", &init_task);
 	if (err)
 		return vmt_error(-ENOEXEC, "kernel profile has no init_task");
+	plan_build(&w);
 	walk_err = vmt_list_walk(g, init_task + w.o->task_tasks, VMT_MAX_TASKS, task_visit, &w);
+	plan_free(&w.plan);
 	if (w.err) {
 		err = w.err;
 		goto err_free;

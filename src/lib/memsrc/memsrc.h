@@ -169,8 +169,12 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 			       struct vmt_memsrc **out);
 
 #define VMT_SPLIT_READ_TRIES 8
-/* Method 1 prefetches only if its cache keeps this many fetch chunks (file.c). */
-#define VMT_SPLIT_PREFETCH_MIN 256
+/*
+ * Method 1 prefetches only if its cache keeps this many fetch chunks
+ * (file.c): a batch is never more than the cache holds, and a batch of one
+ * chunk per sub-host is no better than reading on demand.
+ */
+#define VMT_SPLIT_PREFETCH_MIN 4
 #define VMT_SPLIT_MOVE_WAIT_MS 2000 /* longest wait for one chunk in motion */
 
 /* One past the highest guest-physical byte of layout (0 if empty). */
