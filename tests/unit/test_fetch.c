@@ -682,14 +682,14 @@ static void test_local_probe(void **state)
 	vmt_mem_free(m);
 }
 
-/* A prefetch hint brings many pages of both sub-hosts in one round trip; big chunks: no hint. */
+/* A prefetch hint brings many pages of both sub-hosts in one round trip; huge chunks: no hint. */
 static void test_prefetch_hint(void **state)
 {
 	struct world *w = *state;
 	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20); /* 1024 chunks fit */
 	struct vmt_mem *m = open_mem(w, &o);
 	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
-	uint64_t pfns[40];
+	uint64_t pfns[40], trips;
 
 	assert_true(vmt_mem_hints_pay(m));
 	for (unsigned i = 0; i < 40; i++) /* chunks 8..47: both hosts, MAIN, a few twice */
@@ -702,8 +702,21 @@ static void test_prefetch_hint(void **state)
 	assert_int_equal(st->round_trips, 1); /* every read was a page-cache hit */
 	assert_int_equal(st->fetch_errors, 0);
 	vmt_mem_free(m);
-	/* 1M chunks, 4M cache: a batch would evict itself: hints are ignored. */
+	/* 1M chunks, 4M cache: batches of at most 4 pages, still right. */
 	o = opts_runtime(20, 4u << 20);
+	m = open_mem(w, &o);
+	st = vmt_mem_stats_ptr(m);
+	assert_true(vmt_mem_hints_pay(m));
+	vmt_mem_prefetch(m, pfns, 40);
+	trips = st->round_trips;
+	assert_true(trips >= 1);
+	for (unsigned i = 0; i < 39; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, trips); /* the hint brought every page */
+	assert_int_equal(st->fetch_errors, 0);
+	vmt_mem_free(m);
+	/* 2M chunks, 4M cache: two chunks a batch are no better than reading on demand. */
+	o = opts_runtime(21, 4u << 20);
 	m = open_mem(w, &o);
 	assert_false(vmt_mem_hints_pay(m));
 	vmt_mem_prefetch(m, pfns, 40);
