@@ -145,6 +145,24 @@ struct vmt_guest_opts {
 	bool insecure;		    /* plain NBD, no key (comparison only) */
 	const char *pager_sock;	    /* method 2: the pager's command socket */
 	int fetch_timeout_ms;	    /* one sub-host or pager request (0: 10000) */
+	/*
+	 * The IDS on another host than the VM's (fields from here on may be
+	 * absent from an older caller's struct).  from = "HOST[:PORT]" of the
+	 * main host's read-only export (`vmt vm export`; port 10809 if none),
+	 * read with TLS-PSK and psk_file (the same key as the sub-hosts').  Then
+	 * mem_path and pagetable_path are not used: every page comes over NBD,
+	 * a main-host page from the export under the page table's seqlock
+	 * (read over the same export), a sub-host page from its sub-host
+	 * (fetch RUNTIME; NONE: not read; VM: -EINVAL, the pager's socket is on
+	 * the main host).  RAM size and machine come from the export (machine,
+	 * if set, wins).  kernel_path may be NULL: the export's kernel image is
+	 * fetched once into <cache_dir>/remote/.  from_vm: NULL, or the VM the
+	 * export must serve (else the open fails, errno ESRCH).  fetch_chunk 0
+	 * is the VM's recorded default.  Connections are made from the caller's
+	 * network namespace.
+	 */
+	const char *from;
+	const char *from_vm;
 };
 
 enum vmt_fetch_method {

@@ -189,11 +189,18 @@ struct vmt_serve_opts {
 	bool insecure;
 	bool foreground;   /* supervise in this process until SIGTERM/SIGINT */
 	const char *netns; /* enter this namespace first; NULL/"" = stay */
+	/*
+	 * Serve every regular file in dir (symbolic links followed) as an
+	 * export named after it, read-only: nbdkit -r, file plugin dir=DIR.
+	 * Then no data file is made, size is not used, and store holds only
+	 * the supervisor's files (VM.pid, VM.log, ...): never put them in dir.
+	 */
+	const char *dir;
 };
 
 /*
  * Serve store/VM.mem (sparse, created with ftruncate if absent, kept if
- * present) with nbdkit's file plugin, supervised: nbdkit is restarted
+ * present; or o->dir's files read-only) with nbdkit's file plugin, supervised: nbdkit is restarted
  * if it dies (backoff 0.2 s doubling to 5 s, at most 10 restarts a
  * minute).  Writes store/VM.pid (supervisor), store/VM.nbdkit.pid and
  * store/VM.log.  Without foreground the supervisor runs detached and this
@@ -218,5 +225,35 @@ struct vmt_serve_entry {
 
 /* What is served from a store; caller frees *out with free(). */
 int vmt_serve_list(const char *store, struct vmt_serve_entry **out, size_t *n);
+
+/* ------------------------------ a VM's memory for other hosts (vmexport.c) */
+
+struct vmt_vm_desc;
+
+struct vmt_vm_export_opts {
+	size_t sz;	      /* sizeof(struct vmt_vm_export_opts) */
+	const char *listen;   /* "ADDR[:PORT]", [V6][:PORT]; NULL: 0.0.0.0 in a main-host
+			       * namespace, else 127.0.0.1; no port: the first free from 10809 */
+	const char *netns;    /* NULL: the VM's main-host namespace (split.main_netns) */
+	const char *psk_file; /* NULL: the split's key, else a key made for the export */
+};
+
+/*
+ * Export vm's memory read-only for readers on other hosts: one nbdkit
+ * (TLS-PSK, -r) serving the memory file, the page table, the kernel and a
+ * meta file as exports "mem", "pagetable", "kernel", "meta" (vmexport.c),
+ * supervised like a sub-host's export.  Recorded in vm->export and written
+ * to the descriptor.  Idempotent: a live export asked again with the same
+ * options sets *already; with other options -EEXIST names what differs.  A
+ * dead one, or one made before the VM was split (its memory file changed),
+ * is made again.
+ */
+int vmt_vm_export_start(struct vmt_vm_desc *vm, const struct vmt_vm_export_opts *o, bool *already);
+/*
+ * Stop the export and remove its files (and a key it made); clear
+ * vm->export and, if write_desc, write the descriptor.  -ENOENT if the VM
+ * was not exported.
+ */
+int vmt_vm_export_stop(struct vmt_vm_desc *vm, bool write_desc);
 
 #endif

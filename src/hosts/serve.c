@@ -127,7 +127,10 @@ static int serve_check(const struct vmt_serve_opts *o, char *host, size_t host_s
 	ret = vmt_vm_name_check(o->vm);
 	if (ret)
 		return ret;
-	if (!o->size || o->size % 4096)
+	if (o->sz >= offsetof(struct vmt_serve_opts, dir) + sizeof(o->dir) && o->dir) {
+		if (stat(o->dir, &st) || !S_ISDIR(st.st_mode))
+			return vmt_error(-ENOENT, "%s is not a folder", o->dir);
+	} else if (!o->size || o->size % 4096)
 		return vmt_error(-EINVAL, "size must be a positive multiple of 4096, not %llu",
 				 (unsigned long long)o->size);
 	if (stat(o->store, &st) || !S_ISDIR(st.st_mode))
@@ -211,6 +214,7 @@ struct supervisor {
 	int log_fd, lock_fd;
 	char *argv[24];
 	char port_s[16], psk_arg[4200], file_arg[4200];
+	const char *dir;      /* read-only folder mode (vmt_serve_opts.dir), or NULL */
 	const char *tls_conf; /* GnuTLS configuration for nbdkit, or NULL */
 };
 
@@ -223,7 +227,10 @@ static void serve_argv(struct supervisor *s)
 	snprintf(s->port_s, sizeof(s->port_s), "%u", s->port);
 	snprintf(s->psk_arg, sizeof(s->psk_arg), "--tls-psk=%s",
 		 s->o->insecure ? "" : s->o->psk_file);
-	snprintf(s->file_arg, sizeof(s->file_arg), "file=%s", s->p.mem);
+	if (s->dir)
+		snprintf(s->file_arg, sizeof(s->file_arg), "dir=%s", s->dir);
+	else
+		snprintf(s->file_arg, sizeof(s->file_arg), "file=%s", s->p.mem);
 	argv[i++] = "nbdkit";
 	argv[i++] = "--foreground";
 	argv[i++] = "--exit-with-parent";
@@ -233,8 +240,12 @@ static void serve_argv(struct supervisor *s)
 	argv[i++] = s->host;
 	argv[i++] = "-p";
 	argv[i++] = s->port_s;
-	argv[i++] = "-e";
-	argv[i++] = (char *)s->o->vm;
+	if (s->dir) {
+		argv[i++] = "-r"; /* readers only: an NBD write is refused */
+	} else {
+		argv[i++] = "-e";
+		argv[i++] = (char *)s->o->vm;
+	}
 	if (s->o->insecure) {
 		argv[i++] = "--tls=off";
 	} else {
@@ -416,7 +427,7 @@ static int sup_prepare(struct supervisor *s)
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB))
 		return vmt_error(-EALREADY, "%s is served already (supervisor pid %d)", s->o->vm,
 				 (int)hosts_pid_read(s->p.pid));
-	ret = serve_data_file(s->p.mem, s->o->size);
+	ret = s->dir ? 0 : serve_data_file(s->p.mem, s->o->size);
 	if (!ret)
 		ret = serve_port_free(s->host, s->port);
 	if (ret)
@@ -474,6 +485,8 @@ static int sup_main(const struct vmt_serve_opts *o, const char *host, unsigned p
 	memset(&s, 0, sizeof(s));
 	s.o = o;
 	s.port = port;
+	if (o->sz >= offsetof(struct vmt_serve_opts, dir) + sizeof(o->dir))
+		s.dir = o->dir;
 	vmt_strlcpy(s.host, host, sizeof(s.host));
 	ret = serve_paths_make(o->store, o->vm, &s.p);
 	if (!ret)
@@ -485,9 +498,13 @@ static int sup_main(const struct vmt_serve_opts *o, const char *host, unsigned p
 		sup_cleanup(&s, ret != -EALREADY && s.lock_fd >= 0);
 		return ret;
 	}
-	serve_log(s.log_fd, "serving %s (%llu bytes) on %s%s, nbdkit pid %d", o->vm,
-		  (unsigned long long)o->size, o->listen,
-		  o->insecure ? " WITHOUT TLS" : " (TLS-PSK)", (int)serve_child);
+	if (s.dir)
+		serve_log(s.log_fd, "serving %s read-only on %s%s, nbdkit pid %d", s.dir, o->listen,
+			  o->insecure ? " WITHOUT TLS" : " (TLS-PSK)", (int)serve_child);
+	else
+		serve_log(s.log_fd, "serving %s (%llu bytes) on %s%s, nbdkit pid %d", o->vm,
+			  (unsigned long long)o->size, o->listen,
+			  o->insecure ? " WITHOUT TLS" : " (TLS-PSK)", (int)serve_child);
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)getpid());
 	sup_report(ready_fd, 0, pid_s);
 	ret = sup_loop(&s);
@@ -643,7 +660,7 @@ int vmt_serve_stop(const char *store, const char *vm, bool keep_data)
 					 (int)pid);
 	}
 	/* A supervisor killed with SIGKILL takes nbdkit along (--exit-with-parent); check. */
-	if (npid && hosts_pid_matches(npid, p.mem)) {
+	if (npid && hosts_pid_matches(npid, p.npid)) {
 		found = true;
 		hosts_pid_stop(npid, 3000);
 	}
@@ -671,7 +688,7 @@ static void serve_entry_fill(const char *store, struct vmt_serve_entry *e)
 	if (serve_locked(p.pid))
 		e->pid = hosts_pid_read(p.pid);
 	e->nbdkit_pid = hosts_pid_read(p.npid);
-	if (e->nbdkit_pid && !hosts_pid_matches(e->nbdkit_pid, p.mem))
+	if (e->nbdkit_pid && !hosts_pid_matches(e->nbdkit_pid, p.npid))
 		e->nbdkit_pid = 0;
 	e->alive = e->pid && e->nbdkit_pid;
 	if (!stat(p.mem, &st)) {

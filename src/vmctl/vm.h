@@ -45,6 +45,21 @@ struct vmt_vm_split {
 	uint64_t fetch_chunk;
 };
 
+/*
+ * The VM's memory exported read-only for readers on other hosts (`vmt vm
+ * export`, src/hosts/vmexport.c); in vm.json under "export".
+ */
+struct vmt_vm_export {
+	bool on;
+	char listen[128];    /* ADDR:PORT nbdkit listens on */
+	char netns[64];	     /* namespace it runs in ("" = vmt's own) */
+	char psk_file[4096]; /* key readers need */
+	bool own_key;	     /* made by the export (not the split's): removed with it */
+	char dir[4096];	     /* <vm dir>/export: supervisor files; files/ is what is served */
+	int split_gen;	     /* split.gen when exported: a later split re-makes it */
+	char mem_path[4096]; /* the memory file exported (a split replaces it) */
+};
+
 struct vmt_vm_desc {
 	char name[VMT_VM_NAME_MAX];
 	char dir[4096];	     /* descriptor folder */
@@ -59,10 +74,11 @@ struct vmt_vm_desc {
 	pid_t qemu_pid;
 	int nr_procs; /* workload processes requested */
 	bool kaslr, la57, kvm;
-	int64_t started_s;	   /* epoch seconds */
-	char cmdline[2048];	   /* guest kernel command line (-append) */
-	bool adopted;		   /* started by someone else, taken over by `vmt vm adopt` */
-	struct vmt_vm_split split; /* split.gen == 0: all RAM in mem_path */
+	int64_t started_s;	     /* epoch seconds */
+	char cmdline[2048];	     /* guest kernel command line (-append) */
+	bool adopted;		     /* started by someone else, taken over by `vmt vm adopt` */
+	struct vmt_vm_split split;   /* split.gen == 0: all RAM in mem_path */
+	struct vmt_vm_export export; /* export.on: readable from other hosts (`vmt vm export`) */
 };
 
 struct vmt_vm_start_opts {

@@ -176,6 +176,14 @@ static const struct sub_str {
 		  SPLIT_STR(devstate),	   SPLIT_STR(fetch)},
   host_strs[] = {HOST_STR(name), HOST_STR(addr), HOST_STR(export)};
 
+#define EXPORT_STR(f)                                                                              \
+	{                                                                                          \
+#f, offsetof(struct vmt_vm_export, f), sizeof(((struct vmt_vm_export *)0)->f)      \
+	}
+static const struct sub_str export_strs[] = {EXPORT_STR(listen), EXPORT_STR(netns),
+					     EXPORT_STR(psk_file), EXPORT_STR(dir),
+					     EXPORT_STR(mem_path)};
+
 static int add_strs(struct json_object *o, const void *base, const struct sub_str *f, size_t n)
 {
 	int bad = 0;
@@ -224,6 +232,19 @@ static struct json_object *split_json(const struct vmt_vm_split *s)
 	return NULL;
 }
 
+static struct json_object *export_json(const struct vmt_vm_export *e)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o && (add_strs(o, e, export_strs, ARRAY_SIZE(export_strs)) ||
+		  json_object_object_add(o, "own_key", json_object_new_boolean(e->own_key)) ||
+		  json_object_object_add(o, "split_gen", json_object_new_int(e->split_gen)))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
 struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -247,6 +268,8 @@ struct json_object *vmt_vm_desc_json(const struct vmt_vm_desc *d)
 		bad |= json_object_object_add(o, "adopted", json_object_new_boolean(true));
 	if (d->split.gen > 0)
 		bad |= json_object_object_add(o, "split", split_json(&d->split));
+	if (d->export.on)
+		bad |= json_object_object_add(o, "export", export_json(&d->export));
 	if (!bad)
 		return o;
 fail:
@@ -456,6 +479,22 @@ static int desc_split_from_json(struct json_object *o, const char *path, struct 
 	return 0;
 }
 
+/* The optional "export" object: present while the VM is exported. */
+static int desc_export_from_json(struct json_object *o, const char *path, struct vmt_vm_export *e)
+{
+	struct json_object *ex;
+
+	if (!json_object_object_get_ex(o, "export", &ex))
+		return 0;
+	if (!json_object_is_type(ex, json_type_object) ||
+	    !get_strs(ex, e, export_strs, ARRAY_SIZE(export_strs)))
+		return desc_bad(path, "bad 'export'");
+	e->on = true;
+	e->own_key = desc_get_bool(ex, "own_key", false);
+	e->split_gen = (int)VMT_MIN(get_u64(ex, "split_gen"), 1000000u);
+	return 0;
+}
+
 static int desc_from_json(struct json_object *o, const char *path, struct vmt_vm_desc *d)
 {
 	int64_t mem = 0, pid = 0, procs = 0, started = 0;
@@ -485,6 +524,8 @@ static int desc_from_json(struct json_object *o, const char *path, struct vmt_vm
 	d->kvm = desc_get_bool(o, "kvm", false);
 	d->adopted = desc_get_bool(o, "adopted", false);
 	r = desc_split_from_json(o, path, &d->split);
+	if (!r)
+		r = desc_export_from_json(o, path, &d->export);
 	if (r)
 		return r;
 	if (!d->machine[0])

@@ -47,6 +47,7 @@ struct cli_target {
 	const char *chunk;	    /* --chunk SIZE: bytes fetched at once */
 	const char *fetch_cache;    /* --fetch-cache SIZE: method 1's cache bound */
 	const char *psk;	    /* --psk FILE: sub-hosts' key (a --mem split guest) */
+	const char *from;	    /* --from HOST[:PORT]: the main host's export (another host) */
 	bool split;		    /* the guest was opened through a page table */
 	const char *cmd;	    /* the command, for messages (set by open) */
 	bool json;		    /* --json */
@@ -71,6 +72,7 @@ enum {
 	OPT_CHUNK,
 	OPT_FETCH_CACHE,
 	OPT_PSK,
+	OPT_FROM,
 	OPT_HELP,
 	OPT_CMD_BASE, /* first value free for a command's own options */
 };
@@ -88,6 +90,7 @@ enum {
 	    {"chunk", required_argument, NULL, OPT_CHUNK},                                         \
 	    {"fetch-cache", required_argument, NULL, OPT_FETCH_CACHE},                             \
 	    {"psk", required_argument, NULL, OPT_PSK},                                             \
+	    {"from", required_argument, NULL, OPT_FROM},                                           \
 	{                                                                                          \
 		"help", no_argument, NULL, OPT_HELP                                                \
 	}
@@ -104,6 +107,9 @@ enum {
 	"  --chunk SIZE       bytes fetched at once, 4K..2M (default: descriptor's, else 64K)\n"   \
 	"  --fetch-cache SIZE bound of the runtime method's cache (default 4M)\n"                  \
 	"  --psk FILE         the sub-hosts' TLS-PSK key (--vm finds it in the descriptor)\n"      \
+	"  --from HOST[:PORT] read --vm NAME from another host: the main host's export\n"          \
+	"                     (`vmt vm export`, port 10809 if none) with its key (--psk;\n"        \
+	"                     --kernel optional: the export's is fetched once)\n"                  \
 	"  --cache-dir DIR    kernel profile cache (default ~/.cache/vmemtrans)\n"                 \
 	"  --system-map FILE  optional System.map (symbols come from kallsyms otherwise)\n"        \
 	"  --pause            with --vm: stop the VM while reading, for a consistent view\n"       \

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hosts/hosts.h"
 #include "pagetable/pagetable.h"
 #include "split/split.h"
 #include "vmctl/vm.h"
@@ -20,7 +21,7 @@
 #define VM_DEFAULT_NAME "vmt"
 
 static const char vm_help[] =
-    "usage: vmt vm <start|stop|list|show|exec|pause|resume|adopt> [options]\n\n"
+    "usage: vmt vm <start|stop|list|show|exec|pause|resume|adopt|export|unexport> [options]\n\n"
     "Manage the VMs vmt runs under stock QEMU (RAM in /dev/shm, QMP, in-guest agent).\n"
     "A VM is a folder <run dir>/<NAME>/ with vm.json; the run dir is $VMT_RUN_DIR or\n"
     "/run/vmemtrans.  NAME defaults to 'vmt'.\n\n"
@@ -31,7 +32,9 @@ static const char vm_help[] =
     "  adopt NAME --qmp SOCKET   take over a running QEMU that vmt did not start\n"
     "  exec [NAME] -- CMD run CMD with /bin/sh -c in the guest\n"
     "  pause [NAME]       stop the guest's vCPUs (QMP stop): its memory holds still\n"
-    "  resume [NAME]      let it run again (QMP cont)\n\n"
+    "  resume [NAME]      let it run again (QMP cont)\n"
+    "  export NAME ...    serve its memory read-only to readers on other hosts (--from)\n"
+    "  unexport NAME      stop serving it\n\n"
     "Run `vmt vm <command> --help` for a command's options.\n";
 
 static const char start_help[] =
@@ -111,6 +114,9 @@ enum {
 	O_VM,
 	O_QMP,
 	O_AGENT,
+	O_LISTEN,
+	O_NETNS,
+	O_PSK,
 };
 
 /* Print the library's message for err, or strerror when it left none. */
@@ -294,6 +300,10 @@ static int stop_one(const char *name)
 	if (r && r != -ESRCH && r != -EBADMSG)
 		return vm_fail(r);
 	running = vmt_vm_is_running(&d);
+	/* Its export goes first: it lives in the VM's folder, which stop removes. */
+	r = vmt_vm_export_stop(&d, false);
+	if (r && r != -ENOENT)
+		cli_err("vm", "VM '%s': %s", d.name, vmt_last_error());
 	r = vmt_vm_stop(&d);
 	if (r)
 		return vm_fail(r);
@@ -467,6 +477,9 @@ static void show_print_text(const struct vmt_vm_desc *d)
 		printf("adopted:     yes (started outside vmt)\n");
 	if (d->split.gen > 0)
 		show_print_split(&d->split);
+	if (d->export.on)
+		printf("export:      %s%s%s, key %s (read it with --from)\n", d->export.listen,
+		       d->export.netns[0] ? " in " : "", d->export.netns, d->export.psk_file);
 }
 
 /* vm.json plus state and, for a split VM whose pager answers, its statistics. */
@@ -499,6 +512,118 @@ static int vm_show(int argc, char **argv)
 	if (json)
 		return vm_print_json(show_json(&d));
 	show_print_text(&d);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------ export */
+
+static const char export_help[] =
+    "usage: vmt vm export NAME [--listen ADDR[:PORT]] [--netns NS] [--psk FILE] [--json]\n"
+    "       vmt vm unexport NAME\n\n"
+    "Serve the VM's memory read-only to an IDS on another host: one nbdkit (TLS-PSK,\n"
+    "-r) in the VM's main-host namespace serving exports 'mem' (the memory file; holes\n"
+    "stay holes), 'pagetable' (a split VM's), 'kernel' (its vmlinuz) and 'meta'.\n"
+    "A reader runs `vmt ps --vm NAME --from ADDR:PORT --psk FILE` (also lsmod, netstat,\n"
+    "info, mem).  Idempotent; a second export with other options says what differs.\n"
+    "`vmt vm stop` stops it too.\n\n"
+    "options:\n"
+    "  --listen ADDR[:PORT] where nbdkit listens (default: every address of the main-host\n"
+    "                       namespace, or 127.0.0.1 for a VM in none; port: the first\n"
+    "                       free from 10809)\n"
+    "  --netns NS           namespace to run in (default: the split VM's main host)\n"
+    "  --psk FILE           key readers need (default: the split's; else one is made\n"
+    "                       in <vm dir>/export/psk)\n"
+    "  --json               print the export record as JSON\n";
+
+static int export_parse(int argc, char **argv, const char **name, struct vmt_vm_export_opts *o,
+			bool *json)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"netns", required_argument, NULL, O_NETNS},
+	    {"psk", required_argument, NULL, O_PSK},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"help", no_argument, NULL, O_HELP},
+	    {0},
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == O_LISTEN) {
+			o->listen = optarg;
+		} else if (c == O_NETNS) {
+			o->netns = optarg;
+		} else if (c == O_PSK) {
+			o->psk_file = optarg;
+		} else if (c == O_JSON) {
+			*json = true;
+		} else if (c == 'h' || c == O_HELP) {
+			fputs(export_help, stdout);
+			return -1;
+		} else {
+			fputs(export_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		*name = argv[optind++];
+	if (optind < argc)
+		return vm_usage(export_help, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int vm_export(int argc, char **argv)
+{
+	struct vmt_vm_export_opts o = {.sz = sizeof(o)};
+	const char *name = VM_DEFAULT_NAME;
+	struct vmt_vm_desc d;
+	bool json = false, already;
+	int r = export_parse(argc, argv, &name, &o, &json);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = vmt_vm_load(name, &d);
+	if (r)
+		return vm_fail(r);
+	r = vmt_vm_export_start(&d, &o, &already);
+	if (r)
+		return r == -EINVAL ? (cli_err("vm", "%s", vmt_last_error()), EXIT_USAGE)
+				    : vm_fail(r);
+	if (json) {
+		struct json_object *v = vmt_vm_desc_json(&d), *e = NULL;
+
+		if (v && json_object_object_get_ex(v, "export", &e))
+			json_object_get(e);
+		json_object_put(v);
+		return vm_print_json(e);
+	}
+	printf("%s VM '%s' on %s%s%s, key %s\n", already ? "already exporting" : "exporting",
+	       d.name, d.export.listen, d.export.netns[0] ? " in " : "", d.export.netns,
+	       d.export.psk_file);
+	return EXIT_OK;
+}
+
+static int vm_unexport(int argc, char **argv)
+{
+	const char *name = VM_DEFAULT_NAME;
+	struct vmt_vm_desc d;
+	bool json = false;
+	int r = parse_name_json(argc, argv, export_help, true, &name, &json);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = vmt_vm_load(name, &d);
+	if (r)
+		return vm_fail(r);
+	r = vmt_vm_export_stop(&d, true);
+	if (r == -ENOENT) {
+		printf("VM '%s' was not exported\n", d.name);
+		return EXIT_OK;
+	}
+	if (r)
+		return vm_fail(r);
+	printf("stopped exporting VM '%s'\n", d.name);
 	return EXIT_OK;
 }
 
@@ -762,8 +887,10 @@ int cmd_vm(int argc, char **argv)
 		const char *name;
 		int (*fn)(int argc, char **argv);
 	} subs[] = {
-	    {"start", vm_start}, {"stop", vm_stop},   {"list", vm_list},     {"show", vm_show},
-	    {"exec", vm_exec},	 {"pause", vm_pause}, {"resume", vm_resume}, {"adopt", vm_adopt},
+	    {"start", vm_start},       {"stop", vm_stop},   {"list", vm_list},
+	    {"show", vm_show},	       {"exec", vm_exec},   {"pause", vm_pause},
+	    {"resume", vm_resume},     {"adopt", vm_adopt}, {"export", vm_export},
+	    {"unexport", vm_unexport},
 	};
 
 	if (argc < 2) {

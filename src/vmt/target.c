@@ -56,6 +56,9 @@ bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 	case OPT_PSK:
 		t->psk = arg;
 		return true;
+	case OPT_FROM:
+		t->from = arg;
+		return true;
 	}
 	return false;
 }
@@ -244,6 +247,73 @@ static int cli_target_netns(const char *cmd, struct cli_target *t, const struct 
 	return 0;
 }
 
+/* --from: what the local host cannot give (its memory file, its pager) is a usage error. */
+static int cli_target_from_check(const char *cmd, const struct cli_target *t)
+{
+	const char *bad = t->mem	 ? "--mem"
+			  : t->pagetable ? "--pagetable"
+			  : t->pause	 ? "--pause"
+					 : NULL;
+
+	if (bad) {
+		cli_err(cmd, "%s reads this host; --from reads the main host's export", bad);
+		return EXIT_USAGE;
+	}
+	if (t->fetch && !strcmp(t->fetch, "vm")) {
+		cli_err(cmd, "--fetch vm asks the VM's pager, whose socket is on the main host: "
+			     "with --from use runtime (or none)");
+		return EXIT_USAGE;
+	}
+	return cli_fetch_check(cmd, t);
+}
+
+/*
+ * The key of a --from read: --psk, else the export's as this host's
+ * descriptor of the VM records it (when the reader runs beside the VM).
+ */
+static const char *cli_target_remote_key(const struct cli_target *t, struct vmt_vm_desc *vm)
+{
+	if (t->psk)
+		return t->psk;
+	if (t->vm && !vmt_vm_load(t->vm, vm) && vm->export.on)
+		return vm->export.psk_file;
+	return NULL;
+}
+
+/* The IDS on another host: every page over NBD from the main host's export. */
+static struct vmt_guest *cli_target_open_remote(const char *cmd, struct cli_target *t)
+{
+	struct vmt_guest_opts o = {.sz = sizeof(o)};
+	struct vmt_vm_desc vm;
+	struct vmt_guest *g;
+	uint64_t v;
+
+	if (cli_target_from_check(cmd, t))
+		return NULL;
+	o.psk_file = cli_target_remote_key(t, &vm);
+	if (!o.psk_file) {
+		cli_err(cmd, "--from needs the VM's key: --psk FILE");
+		return NULL;
+	}
+	o.from = t->from;
+	o.from_vm = t->vm;
+	o.kernel_path = t->kernel;
+	o.machine = t->machine;
+	o.cache_dir = t->cache_dir;
+	o.system_map = t->system_map;
+	o.fetch = t->fetch ? fetch_method_of(t->fetch) : VMT_FETCH_RUNTIME;
+	if (t->chunk && !vmt_pt_parse_size(t->chunk, &v))
+		o.fetch_chunk = v;
+	if (t->fetch_cache && !vmt_pt_parse_size(t->fetch_cache, &v))
+		o.fetch_cache_bytes = v;
+	t->split = true; /* --stats: where the pages came from */
+	g = vmt_guest_open(&o);
+	if (!g)
+		cli_err(cmd, "%s: %s", t->from,
+			vmt_last_error()[0] ? vmt_last_error() : strerror(errno));
+	return g;
+}
+
 struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 {
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
@@ -252,6 +322,8 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 	int err;
 
 	t->cmd = cmd;
+	if (t->from)
+		return cli_target_open_remote(cmd, t);
 	if (cli_target_check(cmd, t))
 		return NULL;
 	o.pagetable_path = t->pagetable;

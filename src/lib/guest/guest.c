@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "guest/guest_internal.h"
+#include "memsrc/nbdfile.h"
 #include "pagetable/pagetable.h"
 
 /* A split VM: its page table, and how pages on sub-hosts are read. */
@@ -79,6 +80,39 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	return 0;
 }
 
+/*
+ * The IDS on another host (o->from): pages over NBD (memsrc/nbdfile.c); the
+ * kernel image, unless the caller has one, from the export into the cache.
+ * o is the caller's copy: its kernel_path may be pointed at kernel.
+ */
+static int guest_open_remote(struct vmt_guest *g, struct vmt_guest_opts *o, char *kernel,
+			     size_t kernel_sz)
+{
+	struct vmt_memsrc_nbd_opts no = {
+	    .from = o->from,
+	    .psk_file = o->psk_file,
+	    .vm = o->from_vm,
+	    .machine = o->machine,
+	    .below_4g = o->below_4g,
+	    .fetch = o->fetch,
+	    .fetch_chunk = o->fetch_chunk,
+	    .fetch_cache_bytes = o->fetch_cache_bytes,
+	    .timeout_ms = o->fetch_timeout_ms,
+	};
+	struct vmt_memsrc *src = NULL;
+	int err = vmt_memsrc_nbd_open(&no, &src, NULL);
+
+	if (!err && !o->kernel_path) {
+		err = vmt_memsrc_nbd_kernel(src, o->cache_dir, kernel, kernel_sz);
+		o->kernel_path = kernel;
+	}
+	if (!err)
+		err = vmt_mem_new(src, o->cache_pages, &g->mem);
+	if (err)
+		vmt_memsrc_free(src);
+	return err;
+}
+
 static int guest_open_profile(struct vmt_guest *g, const struct vmt_guest_opts *o)
 {
 	struct vmt_profile_opts po = {
@@ -145,13 +179,18 @@ static const struct vmt_guest_opts *opts_full(const struct vmt_guest_opts *o,
 
 struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts)
 {
-	struct vmt_guest_opts copy;
+	struct vmt_guest_opts copy, remote;
 	const struct vmt_guest_opts *o = opts_full(opts, &copy);
+	char kernel[4096];
 	struct vmt_guest *g;
 	int err;
 
 	vmt_error_clear();
-	if (!o || !o->mem_path || !o->kernel_path) {
+	if (o && o->from) {
+		remote = *o;
+		o = &remote;
+	}
+	if (!o || (!o->from && (!o->mem_path || !o->kernel_path))) {
 		errno = EINVAL;
 		vmt_error(-EINVAL, "a memory file and a kernel image are required");
 		return NULL;
@@ -161,7 +200,8 @@ struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
-	err = guest_open_mem(g, o);
+	err =
+	    o->from ? guest_open_remote(g, &remote, kernel, sizeof(kernel)) : guest_open_mem(g, o);
 	if (err)
 		goto err_free;
 	err = guest_open_profile(g, o);
