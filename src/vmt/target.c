@@ -103,8 +103,30 @@ static int cli_fetch_check(const char *cmd, const struct cli_target *t)
 	return EXIT_OK;
 }
 
+/* --from: what the local host cannot give (its memory file, its pager) is a usage error. */
+static int cli_target_from_check(const char *cmd, const struct cli_target *t)
+{
+	const char *bad = t->mem	 ? "--mem"
+			  : t->pagetable ? "--pagetable"
+			  : t->pause	 ? "--pause"
+					 : NULL;
+
+	if (bad) {
+		cli_err(cmd, "%s reads this host; --from reads the main host's export", bad);
+		return EXIT_USAGE;
+	}
+	if (t->fetch && !strcmp(t->fetch, "vm")) {
+		cli_err(cmd, "--fetch vm asks the VM's pager, whose socket is on the main host: "
+			     "with --from use runtime (or none)");
+		return EXIT_USAGE;
+	}
+	return cli_fetch_check(cmd, t);
+}
+
 int cli_target_check(const char *cmd, const struct cli_target *t)
 {
+	if (t->from)
+		return cli_target_from_check(cmd, t);
 	if (t->mem && t->vm) {
 		cli_err(cmd, "give either --vm or --mem/--kernel, not both");
 		return EXIT_USAGE;
@@ -247,26 +269,6 @@ static int cli_target_netns(const char *cmd, struct cli_target *t, const struct 
 	return 0;
 }
 
-/* --from: what the local host cannot give (its memory file, its pager) is a usage error. */
-static int cli_target_from_check(const char *cmd, const struct cli_target *t)
-{
-	const char *bad = t->mem	 ? "--mem"
-			  : t->pagetable ? "--pagetable"
-			  : t->pause	 ? "--pause"
-					 : NULL;
-
-	if (bad) {
-		cli_err(cmd, "%s reads this host; --from reads the main host's export", bad);
-		return EXIT_USAGE;
-	}
-	if (t->fetch && !strcmp(t->fetch, "vm")) {
-		cli_err(cmd, "--fetch vm asks the VM's pager, whose socket is on the main host: "
-			     "with --from use runtime (or none)");
-		return EXIT_USAGE;
-	}
-	return cli_fetch_check(cmd, t);
-}
-
 /*
  * The key of a --from read: --psk, else the export's as this host's
  * descriptor of the VM records it (when the reader runs beside the VM).
@@ -309,8 +311,7 @@ static struct vmt_guest *cli_target_open_remote(const char *cmd, struct cli_targ
 	t->split = true; /* --stats: where the pages came from */
 	g = vmt_guest_open(&o);
 	if (!g)
-		cli_err(cmd, "%s: %s", t->from,
-			vmt_last_error()[0] ? vmt_last_error() : strerror(errno));
+		cli_err(cmd, "%s", vmt_last_error()[0] ? vmt_last_error() : strerror(errno));
 	return g;
 }
 
