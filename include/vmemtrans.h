@@ -348,6 +348,12 @@ struct vmt_sysinfo {
 
 VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);
 
+/* ------------------------------------------- per-process details (task_detail.c) */
+/* (what /proc/PID shows beyond struct vmt_task: maps, open files, paths, namespaces) */
+
+/* ------------------------------------------------- system-wide state (system.c) */
+/* (what /proc/stat, loadavg, meminfo, cpuinfo, mounts, ... show) */
+
 #ifdef __cplusplus
 }
 #endif

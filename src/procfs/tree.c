@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tree.c - the shadow /proc's tree of nodes and its text buffers.
+ *
+ * Directories keep their children in an array: built in insertion order
+ * (duplicates are found by a linear scan, fine for the few dozen entries a
+ * /proc directory has; the root's thousands of pid directories come from
+ * pfs_dir_new, which does not scan), then sorted by pfs_seal() so that
+ * serving bisects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procfs/procfs.h"
+
+/* ------------------------------------------------------------ text */
+
+void tb_init(struct textbuf *b)
+{
+	*b = (struct textbuf){0};
+}
+
+void tb_free(struct textbuf *b)
+{
+	free(b->p);
+	tb_init(b);
+}
+
+static bool tb_reserve(struct textbuf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->err)
+		return false;
+	if (more > SIZE_MAX / 2 - b->len) {
+		b->err = -ENOMEM;
+		return false;
+	}
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void tb_put(struct textbuf *b, const void *data, size_t len)
+{
+	if (!tb_reserve(b, len))
+		return;
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+void tb_vprintf(struct textbuf *b, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || !tb_reserve(b, (size_t)n))
+		return;
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void tb_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tb_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ tree */
+
+static bool name_ok(const char *name)
+{
+	return name && name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+static void node_free(struct pfs_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nkids; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
+	free(n->name);
+	free(n->data);
+	free(n);
+}
+
+static struct pfs_node *node_new(struct pfs_tree *t, const char *name, enum pfs_type type,
+				 mode_t mode)
+{
+	struct pfs_node *n = calloc(1, sizeof(*n));
+
+	if (!n || !(n->name = strdup(name))) {
+		free(n);
+		return NULL;
+	}
+	n->type = type;
+	n->mode = mode;
+	n->ino = t->next_ino++;
+	t->nodes++;
+	return n;
+}
+
+struct pfs_tree *pfs_tree_new(void)
+{
+	struct pfs_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->next_ino = 1; /* FUSE_ROOT_ID */
+	t->root = node_new(t, "/", PFS_DIR, 0555);
+	if (!t->root) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void pfs_tree_free(struct pfs_tree *t)
+{
+	if (!t)
+		return;
+	node_free(t->root);
+	free(t);
+}
+
+static struct pfs_node *child_scan(const struct pfs_node *dir, const char *name)
+{
+	for (size_t i = 0; i < dir->nkids; i++)
+		if (!strcmp(dir->kids[i]->name, name))
+			return dir->kids[i];
+	return NULL;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct pfs_node *const *)a)->name, (*(struct pfs_node *const *)b)->name);
+}
+
+struct pfs_node *pfs_child(const struct pfs_node *dir, const char *name)
+{
+	struct pfs_node key = {.name = (char *)name}, *kp = &key, **hit;
+
+	if (!dir || dir->type != PFS_DIR)
+		return NULL;
+	if (!dir->sorted)
+		return child_scan(dir, name);
+	hit = bsearch(&kp, dir->kids, dir->nkids, sizeof(*dir->kids), node_cmp);
+	return hit ? *hit : NULL;
+}
+
+/* Append n to dir; on failure n is freed. */
+static int attach(struct pfs_node *dir, struct pfs_node *n)
+{
+	if (dir->nkids == dir->capkids) {
+		size_t cap = dir->capkids ? 2 * dir->capkids : 8;
+		struct pfs_node **k = realloc(dir->kids, cap * sizeof(*k));
+
+		if (!k) {
+			node_free(n);
+			return -ENOMEM;
+		}
+		dir->kids = k;
+		dir->capkids = cap;
+	}
+	n->parent = dir;
+	dir->kids[dir->nkids++] = n;
+	dir->sorted = false;
+	return 0;
+}
+
+struct pfs_node *pfs_dir(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
+			 uid_t uid, gid_t gid)
+{
+	struct pfs_node *n;
+
+	if (!dir || dir->type != PFS_DIR || !name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = pfs_child(dir, name);
+	if (n) {
+		errno = n->type == PFS_DIR ? 0 : EEXIST;
+		return n->type == PFS_DIR ? n : NULL;
+	}
+	return pfs_dir_new(t, dir, name, mode, uid, gid);
+}
+
+struct pfs_node *pfs_dir_new(struct pfs_tree *t, struct pfs_node *dir, const char *name,
+			     mode_t mode, uid_t uid, gid_t gid)
+{
+	struct pfs_node *n;
+
+	if (!dir || dir->type != PFS_DIR || !name_ok(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = node_new(t, name, PFS_DIR, mode);
+	if (!n || attach(dir, n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	n->uid = uid;
+	n->gid = gid;
+	return n;
+}
+
+static int leaf_add(struct pfs_tree *t, struct pfs_node *dir, const char *name, enum pfs_type type,
+		    mode_t mode, const void *data, size_t len)
+{
+	struct pfs_node *n;
+
+	if (!dir || dir->type != PFS_DIR || !name_ok(name))
+		return -EINVAL;
+	if (pfs_child(dir, name))
+		return -EEXIST;
+	n = node_new(t, name, type, mode);
+	if (!n)
+		return -ENOMEM;
+	n->data = malloc(len + 1);
+	if (!n->data) {
+		node_free(n);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(n->data, data, len);
+	n->data[len] = '\0';
+	n->len = len;
+	n->uid = dir->uid;
+	n->gid = dir->gid;
+	t->bytes += len;
+	return attach(dir, n);
+}
+
+int pfs_file(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
+	     const void *data, size_t len)
+{
+	return leaf_add(t, dir, name, PFS_FILE, mode, data, len);
+}
+
+int pfs_file_tb(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
+		const struct textbuf *b)
+{
+	if (b->err)
+		return b->err;
+	return leaf_add(t, dir, name, PFS_FILE, mode, b->p ? b->p : "", b->len);
+}
+
+int pfs_link(struct pfs_tree *t, struct pfs_node *dir, const char *name, const char *target)
+{
+	if (!target || !target[0])
+		return -EINVAL;
+	return leaf_add(t, dir, name, PFS_LINK, 0777, target, strlen(target));
+}
+
+void pfs_chown(struct pfs_node *n, uid_t uid, gid_t gid)
+{
+	n->uid = uid;
+	n->gid = gid;
+}
+
+static void seal_node(struct pfs_node *n)
+{
+	if (n->type != PFS_DIR)
+		return;
+	qsort(n->kids, n->nkids, sizeof(*n->kids), node_cmp);
+	n->sorted = true;
+	for (size_t i = 0; i < n->nkids; i++)
+		seal_node(n->kids[i]);
+}
+
+void pfs_seal(struct pfs_tree *t)
+{
+	seal_node(t->root);
+}
+
+struct pfs_node *pfs_walk(const struct pfs_node *dir, const char *path)
+{
+	char part[256];
+	const char *p = path;
+
+	while (dir && *p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len >= sizeof(part))
+			return NULL;
+		memcpy(part, p, len);
+		part[len] = '\0';
+		if (len)
+			dir = pfs_child(dir, part);
+		p += len + (slash != NULL);
+	}
+	return (struct pfs_node *)dir;
+}
