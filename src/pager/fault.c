@@ -35,9 +35,14 @@ uint64_t pager_chunk_len(uint64_t chunk)
 
 /* ------------------------------------------------------------- jobs */
 
+static struct pager_job **job_bucket(uint64_t chunk)
+{
+	return &g.jobs[chunk & (PAGER_JOB_BUCKETS - 1)];
+}
+
 struct pager_job *pager_job_find_locked(uint64_t chunk)
 {
-	for (struct pager_job *j = g.jobs; j; j = j->next)
+	for (struct pager_job *j = *job_bucket(chunk); j; j = j->next)
 		if (j->chunk == chunk)
 			return j;
 	return NULL;
@@ -45,21 +50,21 @@ struct pager_job *pager_job_find_locked(uint64_t chunk)
 
 struct pager_job *pager_job_new_locked(uint64_t chunk, enum pager_job_kind kind)
 {
-	struct pager_job *j = calloc(1, sizeof(*j));
+	struct pager_job *j = calloc(1, sizeof(*j)), **b = job_bucket(chunk);
 
 	if (!j)
 		return NULL;
 	j->chunk = chunk;
 	j->kind = kind;
 	j->host = -1;
-	j->next = g.jobs;
-	g.jobs = j;
+	j->next = *b;
+	*b = j;
 	return j;
 }
 
 void pager_job_free_locked(struct pager_job *j)
 {
-	for (struct pager_job **pp = &g.jobs; *pp; pp = &(*pp)->next) {
+	for (struct pager_job **pp = job_bucket(j->chunk); *pp; pp = &(*pp)->next) {
 		if (*pp == j) {
 			*pp = j->next;
 			break;

@@ -49,6 +49,8 @@ struct pager_fault {
 enum pager_job_kind { JOB_IN, JOB_OUT };
 
 /* A chunk in motion: at most one job per chunk at any time. */
+#define PAGER_JOB_BUCKETS 1024 /* power of two */
+
 struct pager_job {
 	uint64_t chunk;
 	enum pager_job_kind kind;
@@ -109,8 +111,9 @@ struct pager {
 	pthread_cond_t cond;	   /* a job finished / room appeared */
 	pthread_cond_t work_cond;  /* workers: a task is queued */
 	pthread_cond_t evict_cond; /* evictor: over the watermark, trims queued */
-	struct pager_job *jobs;	   /* chunks in motion */
-	struct pager_task *tasks;  /* head tasks first */
+	/* Chunks in motion, hashed by chunk: a PAGEIN and an eviction round hold hundreds. */
+	struct pager_job *jobs[PAGER_JOB_BUCKETS];
+	struct pager_task *tasks; /* head tasks first */
 	struct pager_task *tasks_tail;
 	struct pager_fault *admit; /* faults waiting for room under the cap */
 	struct pager_fault *admit_tail;
