@@ -24,7 +24,21 @@
  * proves the chunk did not move between the two reads, however old the
  * first.  Two round trips a round; a page whose chunk moved is classified
  * again from the fresh entry, at most VMT_SPLIT_READ_TRIES rounds, then
- * -EAGAIN.  An ABSENT chunk's zeros are checked the same way.
+ * -EAGAIN.  An ABSENT chunk's zeros are checked the same way.  A chunk
+ * pinned on the main host (the kernel's core) never moves: its zeros need
+ * no re-read.
+ *
+ * Only zeros from the memory file are ambiguous.  The pager punches a
+ * chunk's hole only after its copy is on the sub-host, with the guest held
+ * off it by write-protection, and moves it to a sub-host only once the hole
+ * is punched (pageout.c); a page-in fills whole pages (UFFDIO_COPY); shmem
+ * hands out a page whole.  So bytes that are not all zero are the guest's
+ * page as it was at some instant of the read, wherever the chunk went
+ * since, and are taken at once, as file.c takes them; a page of zeros may
+ * be a hole left by a chunk that moved away, and waits for the re-read of
+ * its entry.  A listing of mostly non-zero kernel pages pays one round trip
+ * per round, not two.  Pages from sub-hosts are always checked: a sub-host
+ * may keep stale bytes of a chunk that came home (pagetable.h).
  *
  * A word that nbdkit preads is not guaranteed to be read atomically.  A
  * torn entry mixes the bytes of two consecutive values of one chunk's
@@ -70,6 +84,7 @@ struct memsrc_nbd {
 	unsigned fetch_shift;	  /* log2 of the fetch chunk */
 	int fetch;		  /* enum vmt_fetch_method */
 	struct fcache main_cache; /* main-export windows read in this listing */
+	int main_slot;		  /* split: fetch.c's host index for the export, or -1 */
 	struct vmt_nbd_meta meta;
 };
 
@@ -314,14 +329,15 @@ static int tab_refresh(struct memsrc_nbd *n, uint64_t *c, size_t m)
 /* A page of a batch still to be read. */
 struct nbd_pending {
 	uint64_t off, c, e; /* file offset, chunk, its entry when classified */
-	size_t want;	    /* index in the round's main or sub wants, or SIZE_MAX */
-	bool main;	    /* want is a main-export read */
+	size_t want;	    /* index in the round's wants w[which], or SIZE_MAX */
+	int which;	    /* 0: read by main_read, 1: by fetch.c */
+	bool main;	    /* the page is on the main host (its export) */
 	bool check;	    /* ABSENT: zeros, once the entry is re-read unchanged */
 	bool done;
 };
 
 struct nbd_round {
-	struct split_want *w[2]; /* [0] main export, [1] sub-hosts */
+	struct split_want *w[2]; /* [0] main export by main_read, [1] by fetch.c */
 	size_t n[2], cap[2];
 	uint64_t *touched; /* chunks whose entries are re-read after the data */
 	size_t nt, cap_t;
@@ -391,15 +407,19 @@ static int touch(struct nbd_round *r, uint64_t c)
 /* The round's want (main export or sub-host k) covering p, made if needed. */
 static int want_get(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pending *p, int host)
 {
-	int which = host != NBD_MAIN;
+	bool main = host == NBD_MAIN;
+	int which = !main || n->main_slot >= 0;
 	struct split_want *w;
 	int err;
 
+	if (main && n->main_slot >= 0)
+		host = n->main_slot;
+	p->main = main;
+	p->which = which;
 	for (size_t i = 0; i < r->n[which]; i++) {
 		w = &r->w[which][i];
 		if (w->host == host && p->off - w->off < w->len) {
 			p->want = i;
-			p->main = !which;
 			return 0;
 		}
 	}
@@ -409,11 +429,11 @@ static int want_get(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pendin
 	err = want_make(n, p->off, p->c, vmt_pt_e_loc(p->e), host, w);
 	if (err)
 		return err;
-	for (unsigned i = 0; i < w->nchunks; i++)
+	/* A main-host page is re-read only if it reads as zeros (round_check_main). */
+	for (unsigned i = 0; !main && i < w->nchunks; i++)
 		if (touch(r, w->c0 + i))
 			return -ENOMEM;
 	p->want = r->n[which]++;
-	p->main = !which;
 	return 0;
 }
 
@@ -442,6 +462,16 @@ static int classify_sub(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pe
 }
 
 /* One pending page: 0 done (page filled), 1 pending this round, -errno failed. */
+static bool page_zero(const void *page)
+{
+	const uint64_t *q = page;
+
+	for (size_t i = 0; i < VMT_PAGE_SIZE / sizeof(*q); i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
 static int classify(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pending *p, void *page)
 {
 	int k;
@@ -465,10 +495,40 @@ static int classify(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pendin
 		return touch(r, p->c) ?: 1;
 	}
 	if (fcache_get(&n->main_cache, p->off, p->c, p->e, page)) {
-		vmt_memsrc_stats(&n->f.base)->pages_local++;
-		return 0;
+		if (!page_zero(page) || vmt_pt_e_pinned(p->e)) {
+			vmt_memsrc_stats(&n->f.base)->pages_local++;
+			return 0;
+		}
+		p->check = true; /* zeros of a window read earlier: did the chunk leave since? */
+		return touch(r, p->c) ?: 1;
 	}
 	return want_get(n, r, p, NBD_MAIN) ?: 1;
+}
+
+/*
+ * Main-host pages that read as zeros: a page of zeros, or a hole left by a
+ * chunk that moved away after its mirrored entry was read.  Only these wait
+ * for the re-read of their entry (p->check), unless the chunk is pinned (it
+ * never moves, so a hole there is a page never touched).  Other bytes are
+ * the guest's (see the top) and are taken at once.
+ */
+static int round_check_main(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pending *p,
+			    size_t cnt)
+{
+	for (size_t i = 0; i < cnt; i++) {
+		struct split_want *w;
+
+		if (p[i].done || p[i].want == SIZE_MAX || !p[i].main)
+			continue;
+		w = &r->w[p[i].which][p[i].want];
+		if (w->err || !page_zero(w->data + (p[i].off - w->off)) ||
+		    vmt_pt_e_pinned(w->ents[p[i].c - w->c0]))
+			continue;
+		p[i].check = true;
+		if (touch(r, p[i].c))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The round's main-export windows, in one batch. */
@@ -512,12 +572,13 @@ static void round_take(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pen
 			}
 			continue;
 		}
-		w = &r->w[!p[i].main][p[i].want];
+		w = &r->w[p[i].which][p[i].want];
 		if (w->err) {
 			req[i].err = w->err;
 			p[i].done = true;
 			st->fetch_errors++; /* the command says it; main-export reads count too */
-		} else if (now == w->ents[p[i].c - w->c0]) {
+		} else if (p[i].main || now == w->ents[p[i].c - w->c0]) {
+			/* main: bytes that are not zeros (round_check_main took the others) */
 			memcpy(req[i].buf, w->data + (p[i].off - w->off), VMT_PAGE_SIZE);
 			p[i].done = true;
 			*(p[i].main ? &st->pages_local : &st->pages_fetched) += 1;
@@ -530,7 +591,9 @@ static void round_take(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pen
 			fcache_put(&n->main_cache, &r->w[0][j]);
 	for (size_t j = 0; j < r->n[1]; j++)
 		if (!r->w[1][j].err)
-			fcache_put(&n->f.split->cache, &r->w[1][j]);
+			fcache_put(r->w[1][j].host == n->main_slot ? &n->main_cache
+								   : &n->f.split->cache,
+				   &r->w[1][j]);
 	st->cache_bytes = n->main_cache.bytes + (n->f.split ? n->f.split->cache.bytes : 0);
 	st->cache_bytes_max = VMT_MAX(st->cache_bytes_max, st->cache_bytes);
 }
@@ -570,13 +633,31 @@ static bool round_classify(struct memsrc_nbd *n, struct nbd_round *r, struct nbd
 	return left;
 }
 
-/* The round's reads, then the second load of every entry they depend on. */
-static int round_run(struct memsrc_nbd *n, struct nbd_round *r)
+/* fetch.c's batch, the export's reads among them; its per-host counters are the sub-hosts'. */
+static void round_fetch(struct memsrc_nbd *n, struct split_want *w, size_t m)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&n->f.base);
+	int k = n->main_slot;
+	uint64_t req = k >= 0 ? st->host_requests[k] : 0, ch = k >= 0 ? st->host_chunks[k] : 0,
+		 by = k >= 0 ? st->host_bytes[k] : 0;
+
+	fetch_wants(&n->f, w, m);
+	if (k >= 0) {
+		st->host_requests[k] = req;
+		st->host_chunks[k] = ch;
+		st->host_bytes[k] = by;
+	}
+}
+
+/* The round's reads (main export and sub-hosts in one batch when it can), then the re-read. */
+static int round_run(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pending *p, size_t cnt)
 {
 	if (r->n[0])
 		main_read(n, r->w[0], r->n[0]);
 	if (r->n[1])
-		fetch_wants(&n->f, r->w[1], r->n[1]);
+		round_fetch(n, r->w[1], r->n[1]);
+	if (round_check_main(n, r, p, cnt))
+		return -ENOMEM;
 	return n->tab && r->nt ? tab_refresh(n, r->touched, r->nt) : 0;
 }
 
@@ -599,7 +680,7 @@ static int nbd_rounds(struct memsrc_nbd *n, struct nbd_pending *p, struct vmt_pa
 	for (unsigned try = 0; try < VMT_SPLIT_READ_TRIES; try++) {
 		if (!round_classify(n, &r, p, req, cnt))
 			break;
-		err = round_run(n, &r);
+		err = round_run(n, &r, p, cnt);
 		if (err)
 			round_fail(p, req, cnt, err);
 		else
@@ -758,11 +839,35 @@ static int open_split(struct memsrc_nbd *n, const struct vmt_memsrc_nbd_opts *o)
 	    .insecure = n->meta.subhosts_insecure,
 	    .timeout_ms = n->timeout_ms,
 	};
+	struct vmt_pt_header *h;
 	int err = tab_load(n);
 
+	if (!err)
+		err = split_ctx_new(&so, &n->f.split);
 	if (err)
 		return err;
-	return split_ctx_new(&so, &n->f.split);
+	h = n->f.pt.hdr;
+	/*
+	 * The export is one more NBD server to fetch.c: named in the mirror's
+	 * first free host slot (past nr_hosts, which stays the split's), its
+	 * reads go out in the same batch as the sub-hosts', pipelined, merged
+	 * and reconnected like theirs.  Not when the sub-hosts are plain NBD
+	 * (fetch.c would connect to the export without TLS) or all 16 slots
+	 * are sub-hosts: then main_read() sends them in a batch of their own.
+	 */
+	if (h->nr_hosts < VMT_PT_MAX_HOSTS && !n->meta.subhosts_insecure &&
+	    o->fetch != VMT_FETCH_NONE) {
+		struct vmt_pt_host *mh = &h->hosts[h->nr_hosts];
+
+		memset(mh, 0, sizeof(*mh));
+		vmt_strlcpy(mh->addr, n->from, sizeof(mh->addr));
+		vmt_strlcpy(mh->export, VMT_NBD_EXPORT_MEM, sizeof(mh->export));
+		vmt_strlcpy(mh->name, "main", sizeof(mh->name));
+		n->main_slot = (int)h->nr_hosts;
+		n->f.split->hosts[n->main_slot].h = n->mem; /* fetch.c owns it from here */
+		n->mem = NULL;
+	}
+	return 0;
 }
 
 static int open_layout(struct memsrc_nbd *n, const struct vmt_memsrc_nbd_opts *o)
@@ -797,6 +902,7 @@ int vmt_memsrc_nbd_open(const struct vmt_memsrc_nbd_opts *o, struct vmt_memsrc *
 		return -ENOMEM;
 	n->f.fd = -1;
 	n->f.pt.fd = -1;
+	n->main_slot = -1;
 	n->f.base.ops = &nbd_ops;
 	n->fetch = o->fetch;
 	n->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
