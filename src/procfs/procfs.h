@@ -116,6 +116,7 @@ struct pfs_ctx {
 	const struct vmt_socket_list *socks;
 	const struct vmt_module_list *mods;
 	unsigned user_hz; /* USER_HZ of the guest's /proc (100 on x86) */
+	uint64_t idle_ns; /* all CPUs' idle time, /proc/uptime's second figure (0: unknown) */
 };
 
 #endif

@@ -32,6 +32,8 @@ int cmd_mem(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_subhost(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_procfs(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 /* ------------------------------------------------ the guest a command reads */
 

@@ -27,6 +27,8 @@ static const struct subcommand subcommands[] = {
     {"hosts", cmd_hosts, "make or remove the emulated main host and sub-hosts (netns, veth, tc)"},
     {"subhost", cmd_subhost, "serve a VM's sub-host memory over NBD (nbdkit, TLS-PSK)"},
     {"split", cmd_split, "split migration: move a VM's memory to the main host + sub-hosts"},
+    {"procfs", cmd_procfs, "mount the guest's shadow /proc (FUSE) for unmodified tools"},
+    {"exec", cmd_exec, "run a tool (ps, top, netstat, ss, lsmod, ...) on the guest's /proc"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,1109 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * fuse.c - the shadow /proc over FUSE (libfuse3 low-level API).
+ *
+ * Node ids: 1 is the root of the current snapshot; a tree node is
+ * (generation << 40 | ino), so an id of a replaced snapshot is recognised
+ * (served while a handle keeps that snapshot, else ESTALE) and never
+ * lands on another node; the caller's own /proc entries (passthrough,
+ * PT_BIT) and /proc/self, /proc/thread-self (SELF_BIT) have ids of their
+ * own.  Requests are served by one thread, so the snapshot in use, the
+ * retired list and the passthrough table are that thread's alone; only
+ * the hand-over of a new snapshot (pending) and the gone flag cross
+ * threads, under state_lock.  Lock order: guest_lock, then state_lock.
+ *
+ * Entries and attributes are cached by the kernel for one second
+ * (a refresh shows within that), except what depends on the caller
+ * (passthrough, self), which is never cached.  Files are direct I/O with
+ * size 0, as /proc's: readers read to EOF.
+ */
+#define FUSE_USE_VERSION 34
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "procfs/fuse.h"
+
+#define GEN_SHIFT 40
+#define INO_MASK  ((1ull << GEN_SHIFT) - 1)
+#define PT_BIT	  (1ull << 63)
+#define SELF_BIT  (1ull << 62)
+#define ID_SELF	  (SELF_BIT | 1)
+#define ID_TSELF  (SELF_BIT | 2)
+#define PT_MAX	  4096
+#define TTL	  1.0
+
+/* A snapshot in service, with the handles that still read it. */
+struct snap_ref {
+	struct pfs_snapshot *snap;
+	unsigned gen;
+	unsigned refs; /* open files and directories */
+	struct snap_ref *next;
+};
+
+/* One entry of the caller's real /proc that the kernel knows by id. */
+struct pt_node {
+	char *path; /* relative to hostproc, e.g. "1234/task/1234/stat" */
+	uint64_t nlookup;
+};
+
+struct pfs_server {
+	struct pfs_server_opts o;
+	struct fuse_session *se;
+	char *mountpoint;
+	int fuse_fd;
+	bool mounted;
+	/* loop thread only */
+	struct snap_ref *cur, *retired;
+	struct pt_node pt[PT_MAX];
+	time_t born;
+	/* guards pending, gen */
+	pthread_mutex_t state_lock;
+	struct pfs_snapshot *pending;
+	unsigned gen;
+	atomic_bool gone;
+	/* serialises every use of the guest */
+	pthread_mutex_t guest_lock;
+	/* refresh thread */
+	pthread_t refresher, looper;
+	bool refresher_on, looper_on;
+	int wake_fd; /* eventfd: refresh asked (or quit) */
+	int stop_fd; /* eventfd: stop serving */
+	atomic_bool quit;
+};
+
+/* A handle: the snapshot it reads and what (tree node, host fd, or a listing). */
+struct handle {
+	struct snap_ref *ref;
+	const struct pfs_node *node;
+	int fd; /* passthrough file, -1 */
+	/* directories: entries in readdir order */
+	struct dirent_ent {
+		char *name;
+		uint64_t ino;
+		mode_t type;
+	} * ents;
+	size_t nents;
+};
+
+/* ------------------------------------------------------------ snapshots */
+
+static void ref_release(struct pfs_server *s, struct snap_ref *r)
+{
+	struct snap_ref **pp;
+
+	if (!r || --r->refs || r == s->cur)
+		return;
+	for (pp = &s->retired; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			pfs_snapshot_free(r->snap);
+			free(r);
+			return;
+		}
+	}
+}
+
+/* Swap in a snapshot the refresh thread built, if any (loop thread). */
+static void snap_update(struct pfs_server *s)
+{
+	struct pfs_snapshot *p;
+	struct snap_ref *r;
+
+	pthread_mutex_lock(&s->state_lock);
+	p = s->pending;
+	s->pending = NULL;
+	pthread_mutex_unlock(&s->state_lock);
+	if (!p)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		pfs_snapshot_free(p);
+		return;
+	}
+	r->snap = p;
+	pthread_mutex_lock(&s->state_lock);
+	r->gen = ++s->gen;
+	pthread_mutex_unlock(&s->state_lock);
+	if (s->cur && s->cur->refs) {
+		s->cur->next = s->retired;
+		s->retired = s->cur;
+	} else if (s->cur) {
+		pfs_snapshot_free(s->cur->snap);
+		free(s->cur);
+	}
+	s->cur = r;
+}
+
+static uint64_t node_id(const struct snap_ref *r, const struct pfs_node *n)
+{
+	return n->ino == 1 ? FUSE_ROOT_ID : (uint64_t)r->gen << GEN_SHIFT | n->ino;
+}
+
+/* The tree node of an id, and the snapshot it belongs to; NULL: stale. */
+static struct pfs_node *node_of(struct pfs_server *s, fuse_ino_t id, struct snap_ref **rp)
+{
+	unsigned gen = (unsigned)(id >> GEN_SHIFT);
+	struct snap_ref *r;
+
+	if (id == FUSE_ROOT_ID) {
+		*rp = s->cur;
+		return s->cur->snap->tree->root;
+	}
+	for (r = s->cur; r; r = r == s->cur ? s->retired : r->next) {
+		if (r->gen == gen) {
+			*rp = r;
+			return pfs_snapshot_node(r->snap, id & INO_MASK);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the caller */
+
+/* Thread-group id of a host thread, from the host's /proc; -1 if unknown. */
+static pid_t host_tgid(struct pfs_server *s, pid_t tid)
+{
+	char path[32], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/status", tid);
+	fd = openat(s->o.hostproc, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
+}
+
+/* Is name (a number) the caller or one of its threads? */
+static bool is_caller(struct pfs_server *s, fuse_req_t req, const char *name)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char *end;
+	long v = strtol(name, &end, 10);
+	pid_t me;
+
+	if (s->o.hostproc < 0 || *end || v <= 0 || end == name)
+		return false;
+	if (v == ctx->pid)
+		return true;
+	me = host_tgid(s, ctx->pid);
+	return me > 0 && (v == me || host_tgid(s, (pid_t)v) == me);
+}
+
+static struct pt_node *pt_of(struct pfs_server *s, fuse_ino_t id)
+{
+	uint64_t i = id & ~PT_BIT;
+
+	return (id & PT_BIT) && i < PT_MAX && s->pt[i].path ? &s->pt[i] : NULL;
+}
+
+/* The id of a passthrough path (an entry already known is shared); 0 if the table is full. */
+static fuse_ino_t pt_get(struct pfs_server *s, const char *path)
+{
+	size_t free_slot = PT_MAX;
+
+	for (size_t i = 0; i < PT_MAX; i++) {
+		if (s->pt[i].path && !strcmp(s->pt[i].path, path)) {
+			s->pt[i].nlookup++;
+			return PT_BIT | i;
+		}
+		if (!s->pt[i].path && free_slot == PT_MAX)
+			free_slot = i;
+	}
+	if (free_slot == PT_MAX || !(s->pt[free_slot].path = strdup(path)))
+		return 0;
+	s->pt[free_slot].nlookup = 1;
+	return PT_BIT | free_slot;
+}
+
+static int pt_stat(struct pfs_server *s, fuse_ino_t id, const char *path, struct stat *st)
+{
+	if (fstatat(s->o.hostproc, path, st, AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	st->st_ino = id;
+	return 0;
+}
+
+static void pt_lookup(struct pfs_server *s, fuse_req_t req, const char *path)
+{
+	struct fuse_entry_param e = {0};
+	int err;
+
+	e.ino = pt_get(s, path);
+	if (!e.ino) {
+		fuse_reply_err(req, ENFILE);
+		return;
+	}
+	err = pt_stat(s, e.ino, path, &e.attr);
+	if (err) {
+		s->pt[e.ino & ~PT_BIT].nlookup--; /* forgotten below when it reaches 0 */
+		if (!s->pt[e.ino & ~PT_BIT].nlookup) {
+			free(s->pt[e.ino & ~PT_BIT].path);
+			s->pt[e.ino & ~PT_BIT].path = NULL;
+		}
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fuse_reply_entry(req, &e); /* timeouts 0: another caller must ask again */
+}
+
+/* ------------------------------------------------------------ attributes */
+
+static void node_stat(struct pfs_server *s, const struct snap_ref *r, const struct pfs_node *n,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = node_id(r, n);
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_nlink = 1;
+	st->st_atime = st->st_mtime = st->st_ctime = s->born;
+	switch (n->type) {
+	case PFS_DIR:
+		st->st_mode = S_IFDIR | n->mode;
+		st->st_nlink = 2;
+		for (size_t i = 0; i < n->nkids; i++)
+			st->st_nlink += n->kids[i]->type == PFS_DIR;
+		break;
+	case PFS_LINK:
+		st->st_mode = S_IFLNK | n->mode;
+		st->st_size = (off_t)n->len;
+		break;
+	default:
+		st->st_mode = S_IFREG | n->mode;
+		break;
+	}
+}
+
+static void self_stat(const struct pfs_server *s, fuse_ino_t id, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_atime = st->st_mtime = st->st_ctime = s->born;
+	st->st_ino = id;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+}
+
+/* Common gate of every request: the newest snapshot, and EIO once the guest is gone. */
+static struct pfs_server *gate(fuse_req_t req)
+{
+	struct pfs_server *s = fuse_req_userdata(req);
+
+	snap_update(s);
+	if (atomic_load(&s->gone)) {
+		fuse_reply_err(req, EIO);
+		return NULL;
+	}
+	return s;
+}
+
+static int lazy_fill(struct pfs_server *s, struct snap_ref *r, struct pfs_node *dir)
+{
+	int err;
+
+	if (!r->snap->nlazy)
+		return 0;
+	pthread_mutex_lock(&s->guest_lock);
+	err = pfs_snapshot_fill(r->snap, dir);
+	pthread_mutex_unlock(&s->guest_lock);
+	return err;
+}
+
+/* ------------------------------------------------------------ operations */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct pfs_server *s = gate(req);
+	struct fuse_entry_param e = {0};
+	struct pfs_node *dir, *n;
+	struct snap_ref *r;
+	struct pt_node *pt;
+	char path[PATH_MAX];
+
+	if (!s)
+		return;
+	if ((pt = pt_of(s, parent))) {
+		snprintf(path, sizeof(path), "%s/%s", pt->path, name);
+		pt_lookup(s, req, path);
+		return;
+	}
+	dir = node_of(s, parent, &r);
+	if (!dir || dir->type != PFS_DIR) {
+		fuse_reply_err(req, dir ? ENOTDIR : ESTALE);
+		return;
+	}
+	if (lazy_fill(s, r, dir)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	n = pfs_child(dir, name);
+	if (!n && dir == r->snap->procdir) {
+		if (!strcmp(name, "self") || !strcmp(name, "thread-self")) {
+			e.ino = name[0] == 's' ? ID_SELF : ID_TSELF;
+			self_stat(s, e.ino, &e.attr);
+			e.entry_timeout = e.attr_timeout = TTL;
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		if (is_caller(s, req, name)) {
+			pt_lookup(s, req, name);
+			return;
+		}
+	}
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.ino = node_id(r, n);
+	node_stat(s, r, n, &e.attr);
+	e.entry_timeout = e.attr_timeout = TTL;
+	fuse_reply_entry(req, &e);
+}
+
+static void op_forget_one(struct pfs_server *s, fuse_ino_t id, uint64_t nlookup)
+{
+	struct pt_node *pt = pt_of(s, id);
+
+	if (!pt)
+		return; /* tree nodes live as long as their snapshot */
+	pt->nlookup = nlookup >= pt->nlookup ? 0 : pt->nlookup - nlookup;
+	if (!pt->nlookup) {
+		free(pt->path);
+		pt->path = NULL;
+	}
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t id, uint64_t nlookup)
+{
+	op_forget_one(fuse_req_userdata(req), id, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	for (size_t i = 0; i < count; i++)
+		op_forget_one(fuse_req_userdata(req), f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct pfs_server *s = fuse_req_userdata(req);
+	struct pfs_node *n;
+	struct snap_ref *r;
+	struct pt_node *pt;
+	struct stat st;
+	int err;
+
+	snap_update(s);
+	if (id != FUSE_ROOT_ID && atomic_load(&s->gone)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (id & SELF_BIT) {
+		self_stat(s, id, &st);
+		fuse_reply_attr(req, &st, TTL);
+		return;
+	}
+	if ((pt = pt_of(s, id))) {
+		err = pt_stat(s, id, pt->path, &st);
+		if (err)
+			fuse_reply_err(req, -err);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	n = node_of(s, id, &r);
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	node_stat(s, r, n, &st);
+	fuse_reply_attr(req, &st, TTL);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t id)
+{
+	struct pfs_server *s = gate(req);
+	const struct fuse_ctx *ctx;
+	char buf[PATH_MAX];
+	struct pfs_node *n;
+	struct snap_ref *r;
+	struct pt_node *pt;
+	ssize_t len;
+	pid_t tgid;
+
+	if (!s)
+		return;
+	if (id == ID_SELF || id == ID_TSELF) {
+		ctx = fuse_req_ctx(req);
+		tgid = s->o.hostproc >= 0 ? host_tgid(s, ctx->pid) : -1;
+		if (tgid <= 0)
+			tgid = ctx->pid;
+		if (id == ID_SELF)
+			snprintf(buf, sizeof(buf), "%d", tgid);
+		else
+			snprintf(buf, sizeof(buf), "%d/task/%d", tgid, ctx->pid);
+		fuse_reply_readlink(req, buf);
+		return;
+	}
+	if ((pt = pt_of(s, id))) {
+		len = readlinkat(s->o.hostproc, pt->path, buf, sizeof(buf) - 1);
+		if (len < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		buf[len] = '\0';
+		fuse_reply_readlink(req, buf);
+		return;
+	}
+	n = node_of(s, id, &r);
+	if (!n || n->type != PFS_LINK)
+		fuse_reply_err(req, n ? EINVAL : ESTALE);
+	else
+		fuse_reply_readlink(req, n->data);
+}
+
+static struct handle *handle_new(struct snap_ref *r, const struct pfs_node *n)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->ref = r;
+	h->node = n;
+	h->fd = -1;
+	if (r)
+		r->refs++;
+	return h;
+}
+
+static void handle_free(struct pfs_server *s, struct handle *h)
+{
+	if (!h)
+		return;
+	if (h->fd >= 0)
+		close(h->fd);
+	for (size_t i = 0; i < h->nents; i++)
+		free(h->ents[i].name);
+	free(h->ents);
+	ref_release(s, h->ref);
+	free(h);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct pfs_server *s = gate(req);
+	struct pfs_node *n;
+	struct snap_ref *r = NULL;
+	struct pt_node *pt;
+	struct handle *h;
+
+	if (!s)
+		return;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	pt = pt_of(s, id);
+	n = pt ? NULL : node_of(s, id, &r);
+	if (!pt && (!n || n->type != PFS_FILE)) {
+		fuse_reply_err(req, n ? EISDIR : ESTALE);
+		return;
+	}
+	h = handle_new(r, n);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (pt && (h->fd = openat(s->o.hostproc, pt->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fuse_reply_err(req, errno);
+		handle_free(s, h);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct pfs_server *s = fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char *buf;
+	ssize_t n;
+
+	if (atomic_load(&s->gone)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (h->fd >= 0) {
+		buf = malloc(size ? size : 1);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		n = pread(h->fd, buf, size, off);
+		if (n < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		free(buf);
+		return;
+	}
+	if (off < 0 || (size_t)off >= h->node->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->node->len - (size_t)off)
+		size = h->node->len - (size_t)off;
+	fuse_reply_buf(req, h->node->data + off, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	handle_free(fuse_req_userdata(req), (struct handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ------------------------------------------------------------ directories */
+
+static int ent_add(struct handle *h, const char *name, uint64_t ino, mode_t type)
+{
+	struct dirent_ent *e = realloc(h->ents, (h->nents + 1) * sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	h->ents = e;
+	e[h->nents].name = strdup(name);
+	if (!e[h->nents].name)
+		return -ENOMEM;
+	e[h->nents].ino = ino;
+	e[h->nents++].type = type;
+	return 0;
+}
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static mode_t node_dtype(const struct pfs_node *n)
+{
+	return n->type == PFS_DIR ? S_IFDIR : n->type == PFS_LINK ? S_IFLNK : S_IFREG;
+}
+
+/*
+ * Linux's order: named entries, then pids ascending.  Children are sorted
+ * by strcmp, so numbers come out in numeric order when taken by length.
+ */
+static int tree_listing(struct pfs_server *s, struct handle *h, const struct pfs_node *d)
+{
+	int err = ent_add(h, ".", node_id(h->ref, d), S_IFDIR);
+	size_t maxlen = 0;
+
+	if (!err)
+		err = ent_add(h, "..", d->parent ? node_id(h->ref, d->parent) : FUSE_ROOT_ID,
+			      S_IFDIR);
+	for (size_t i = 0; i < d->nkids && !err; i++) {
+		if (is_number(d->kids[i]->name))
+			maxlen = VMT_MAX(maxlen, strlen(d->kids[i]->name));
+		else
+			err = ent_add(h, d->kids[i]->name, node_id(h->ref, d->kids[i]),
+				      node_dtype(d->kids[i]));
+	}
+	if (!err && d == h->ref->snap->procdir) {
+		err = ent_add(h, "self", ID_SELF, S_IFLNK);
+		if (!err)
+			err = ent_add(h, "thread-self", ID_TSELF, S_IFLNK);
+	}
+	for (size_t len = 1; len <= maxlen && !err; len++)
+		for (size_t i = 0; i < d->nkids && !err; i++)
+			if (strlen(d->kids[i]->name) == len && is_number(d->kids[i]->name))
+				err = ent_add(h, d->kids[i]->name, node_id(h->ref, d->kids[i]),
+					      S_IFDIR);
+	return err;
+}
+
+static int pt_listing(struct pfs_server *s, struct handle *h, const char *path)
+{
+	int fd = openat(s->o.hostproc, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while (!err && (de = readdir(dir)))
+		err = ent_add(h, de->d_name, de->d_ino, (mode_t)DTTOIF(de->d_type));
+	closedir(dir);
+	return err;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct pfs_server *s = gate(req);
+	struct pfs_node *n = NULL;
+	struct snap_ref *r = NULL;
+	struct pt_node *pt;
+	struct handle *h;
+	int err;
+
+	if (!s)
+		return;
+	pt = pt_of(s, id);
+	if (!pt && (!(n = node_of(s, id, &r)) || n->type != PFS_DIR)) {
+		fuse_reply_err(req, n ? ENOTDIR : ESTALE);
+		return;
+	}
+	if (n && lazy_fill(s, r, n)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	h = handle_new(r, n);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = pt ? pt_listing(s, h, pt->path) : tree_listing(s, h, n);
+	if (err) {
+		handle_free(s, h);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	char *buf = malloc(size ? size : 1);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < h->nents; i++) {
+		struct stat st = {.st_ino = h->ents[i].ino, .st_mode = h->ents[i].type};
+		size_t len = fuse_add_direntry(req, buf + used, size - used, h->ents[i].name, &st,
+					       (off_t)(i + 1));
+
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	handle_free(fuse_req_userdata(req), (struct handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t id)
+{
+	struct statvfs sv = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
+
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops pfs_ops = {
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+};
+
+/* ------------------------------------------------------------ refresh */
+
+static void refresh_once(struct pfs_server *s)
+{
+	struct pfs_snapshot *snap = NULL;
+	int err;
+
+	pthread_mutex_lock(&s->guest_lock);
+	err = s->o.rebuild(s->o.arg, &snap);
+	pthread_mutex_unlock(&s->guest_lock);
+	if (err == -ENODEV) {
+		atomic_store(&s->gone, true);
+		return;
+	}
+	if (err) {
+		pr_warn("procfs: refresh failed (%s); still serving the previous snapshot",
+			strerror(-err));
+		return;
+	}
+	pthread_mutex_lock(&s->state_lock);
+	pfs_snapshot_free(s->pending);
+	s->pending = snap;
+	pthread_mutex_unlock(&s->state_lock);
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Rebuild on request or every refresh_ms; check the guest about once a second. */
+static void *refresher_main(void *arg)
+{
+	struct pfs_server *s = arg;
+	double next = s->o.refresh_ms > 0 ? mono_ms() + s->o.refresh_ms : 0;
+	struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
+	uint64_t v;
+
+	while (!atomic_load(&s->quit)) {
+		int wait = 1000, r;
+
+		if (next && next - mono_ms() < wait)
+			wait = VMT_MAX(0, (int)(next - mono_ms()));
+		r = poll(&p, 1, wait);
+		if (atomic_load(&s->quit))
+			break;
+		if (r > 0 && read(s->wake_fd, &v, sizeof(v)) < 0)
+			continue;
+		if (s->o.check && !atomic_load(&s->gone) && s->o.check(s->o.arg) == -ENODEV)
+			atomic_store(&s->gone, true);
+		if (atomic_load(&s->gone) || !s->o.rebuild)
+			continue;
+		if (r > 0 || (next && mono_ms() >= next)) {
+			refresh_once(s);
+			if (next)
+				next = mono_ms() + s->o.refresh_ms;
+		}
+	}
+	return NULL;
+}
+
+void pfs_server_refresh(struct pfs_server *s)
+{
+	uint64_t one = 1;
+
+	if (s && write(s->wake_fd, &one, sizeof(one)) < 0)
+		return; /* an eventfd only fails when full: a refresh is asked already */
+}
+
+/* ------------------------------------------------------------ mount */
+
+/* Mount ourselves (not fusermount): errors we can name, and the device path given. */
+static int server_mount(struct pfs_server *s)
+{
+	const char *dev = s->o.fuse_dev ? s->o.fuse_dev : "/dev/fuse";
+	char data[256], fdpath[32];
+	struct stat st, up;
+	char parent[PATH_MAX];
+
+	if (stat(s->mountpoint, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		pr_err("procfs: mount point %s: %s", s->mountpoint, strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	snprintf(parent, sizeof(parent), "%s/..", s->mountpoint);
+	if (!stat(parent, &up) && up.st_dev != st.st_dev && strcmp(s->mountpoint, "/proc") &&
+	    strcmp(s->mountpoint, "/sys/module")) {
+		pr_err("procfs: %s is in use: something is mounted there already", s->mountpoint);
+		return -EBUSY;
+	}
+	s->fuse_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (s->fuse_fd < 0) {
+		int e = errno;
+
+		pr_err("procfs: FUSE is not available (%s: %s): load the fuse module "
+		       "(modprobe fuse) or install fuse3",
+		       dev, strerror(e));
+		return e == ENOENT || e == ENXIO ? -ENODEV : -e;
+	}
+	snprintf(data, sizeof(data),
+		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions%s", s->fuse_fd,
+		 (unsigned)getuid(), (unsigned)getgid(), s->o.allow_other ? ",allow_other" : "");
+	if (mount("vmt-procfs", s->mountpoint, "fuse.vmt-procfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
+		  data)) {
+		int e = errno;
+
+		pr_err("procfs: cannot mount FUSE at %s: %s%s", s->mountpoint, strerror(e),
+		       e == ENODEV || e == EINVAL
+			   ? " (FUSE not available: is the fuse module loaded and "
+			     "/dev/fuse its device?)"
+			   : "");
+		return e == EINVAL ? -ENODEV : -e;
+	}
+	s->mounted = true;
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", s->fuse_fd);
+	if (fuse_session_mount(s->se, fdpath))
+		return -EIO;
+	return 0;
+}
+
+static int server_init(struct pfs_server *s, const struct pfs_server_opts *o,
+		       struct pfs_snapshot *snap)
+{
+	char *argv[] = {"vmt-procfs", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+
+	memcpy(&s->o, o, VMT_MIN(o->sz, sizeof(s->o)));
+	s->fuse_fd = -1;
+	s->wake_fd = -1;
+	s->stop_fd = -1;
+	s->born = time(NULL);
+	pthread_mutex_init(&s->state_lock, NULL);
+	pthread_mutex_init(&s->guest_lock, NULL);
+	s->cur = calloc(1, sizeof(*s->cur));
+	if (!s->cur)
+		return -ENOMEM;
+	s->cur->snap = snap;
+	s->cur->gen = s->gen = 1;
+	s->mountpoint = realpath(o->mountpoint, NULL);
+	if (!s->mountpoint) {
+		pr_err("procfs: mount point %s: %s", o->mountpoint, strerror(errno));
+		return -errno;
+	}
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->wake_fd < 0 || s->stop_fd < 0)
+		return -errno;
+	s->se = fuse_session_new(&args, &pfs_ops, sizeof(pfs_ops), s);
+	if (!s->se)
+		return -ENOMEM;
+	return server_mount(s);
+}
+
+struct pfs_server *pfs_server_new(const struct pfs_server_opts *o, struct pfs_snapshot *snap)
+{
+	struct pfs_server *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s) {
+		pfs_snapshot_free(snap);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = server_init(s, o, snap);
+	if (!s->cur)
+		pfs_snapshot_free(snap);
+	if (!err && pthread_create(&s->refresher, NULL, refresher_main, s) == 0)
+		s->refresher_on = true;
+	else if (!err)
+		err = -EAGAIN;
+	if (err) {
+		pfs_server_free(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+}
+
+/* ------------------------------------------------------------ run, stop */
+
+/*
+ * Our own loop (not fuse_session_loop): it also waits on stop_fd, so a
+ * stop never depends on the kernel ending a read of /dev/fuse, which it
+ * does not while a process still holds a file of a detached mount.
+ */
+static int serve(struct pfs_server *s)
+{
+	struct pollfd p[2] = {{.fd = fuse_session_fd(s->se), .events = POLLIN},
+			      {.fd = s->stop_fd, .events = POLLIN}};
+	struct fuse_buf buf = {0};
+	int err = 0, r;
+
+	while (!fuse_session_exited(s->se)) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		r = fuse_session_receive_buf(s->se, &buf);
+		if (r == -EINTR || r == -EAGAIN || r == 0)
+			continue;
+		if (r < 0) {
+			err = r == -ENODEV ? 0 : r; /* unmounted */
+			break;
+		}
+		fuse_session_process_buf(s->se, &buf);
+	}
+	free(buf.mem);
+	return err;
+}
+
+static int signal_stop_fd = -1;
+
+static void on_signal(int sig)
+{
+	uint64_t one = 1;
+
+	(void)sig;
+	if (signal_stop_fd >= 0 && write(signal_stop_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void *looper_main(void *arg)
+{
+	struct pfs_server *s = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	serve(s);
+	return NULL;
+}
+
+int pfs_server_run(struct pfs_server *s)
+{
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	int err;
+
+	signal_stop_fd = s->stop_fd;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	err = serve(s);
+	signal_stop_fd = -1;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	pfs_server_stop(s);
+	return err;
+}
+
+int pfs_server_start(struct pfs_server *s)
+{
+	int err = pthread_create(&s->looper, NULL, looper_main, s);
+
+	if (err)
+		return -err;
+	s->looper_on = true;
+	return 0;
+}
+
+void pfs_server_stop(struct pfs_server *s)
+{
+	uint64_t one = 1;
+
+	if (!s)
+		return;
+	if (s->looper_on) {
+		if (write(s->stop_fd, &one, sizeof(one)) < 0)
+			pr_warn("procfs: stop: %s", strerror(errno));
+		pthread_join(s->looper, NULL);
+		s->looper_on = false;
+	}
+	/* Detached: works while files are open; the connection ends with the last of them. */
+	if (s->mounted && umount2(s->mountpoint, MNT_DETACH) && errno != EINVAL)
+		pr_warn("procfs: unmount %s: %s", s->mountpoint, strerror(errno));
+	s->mounted = false;
+	if (s->refresher_on) {
+		atomic_store(&s->quit, true);
+		pfs_server_refresh(s);
+		pthread_join(s->refresher, NULL);
+		s->refresher_on = false;
+	}
+}
+
+void pfs_server_free(struct pfs_server *s)
+{
+	struct snap_ref *r, *next;
+
+	if (!s)
+		return;
+	pfs_server_stop(s);
+	if (s->se)
+		fuse_session_destroy(s->se); /* closes the fuse fd it was given */
+	else if (s->fuse_fd >= 0)
+		close(s->fuse_fd);
+	for (r = s->retired; r; r = next) {
+		next = r->next;
+		pfs_snapshot_free(r->snap);
+		free(r);
+	}
+	if (s->cur)
+		pfs_snapshot_free(s->cur->snap);
+	free(s->cur);
+	pfs_snapshot_free(s->pending);
+	for (size_t i = 0; i < PT_MAX; i++)
+		free(s->pt[i].path);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	pthread_mutex_destroy(&s->state_lock);
+	pthread_mutex_destroy(&s->guest_lock);
+	free(s->mountpoint);
+	free(s);
+}
+
+void pfs_server_guest_lock(struct pfs_server *s, bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&s->guest_lock);
+	else
+		pthread_mutex_unlock(&s->guest_lock);
+}
+
+unsigned pfs_server_generation(struct pfs_server *s)
+{
+	unsigned g;
+
+	pthread_mutex_lock(&s->state_lock);
+	g = s->gen;
+	pthread_mutex_unlock(&s->state_lock);
+	return g;
+}
+
+bool pfs_server_gone(struct pfs_server *s)
+{
+	return atomic_load(&s->gone);
+}

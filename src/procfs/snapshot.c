@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * snapshot.c - walk the guest once and build the shadow /proc's tree.
+ *
+ * One listing (vmt_listing_begin) covers the whole build, so every file
+ * of a snapshot describes the same moment as far as a running guest
+ * allows (with --pause, exactly).  Lists come from the public walkers;
+ * the per-area fill functions only render what they are handed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+#include "procfs/render_basic.h"
+#include "procfs/render_system.h"
+#include "procfs/render_task.h"
+#include "procfs/snapshot.h"
+
+#define TASK_FULL (VMT_TASK_CMDLINE | VMT_TASK_ENVIRON | VMT_TASK_EXE | VMT_TASK_THREADS)
+
+/* A pid (or task/TID) directory not filled yet, and whose it is. */
+struct pfs_lazy_dir {
+	struct pfs_node *dir;
+	int32_t pid;
+	bool filled;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------ ino index */
+
+static int index_add(struct pfs_snapshot *s, struct pfs_node *n)
+{
+	if (n->ino >= s->capino) {
+		size_t cap = s->capino ? s->capino : 1024;
+		struct pfs_node **p;
+
+		while (cap <= n->ino)
+			cap *= 2;
+		p = realloc(s->byino, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memset(p + s->capino, 0, (cap - s->capino) * sizeof(*p));
+		s->byino = p;
+		s->capino = cap;
+	}
+	s->byino[n->ino] = n;
+	if (n->ino >= s->nino)
+		s->nino = n->ino + 1;
+	return 0;
+}
+
+static int index_subtree(struct pfs_snapshot *s, struct pfs_node *n)
+{
+	int err = index_add(s, n);
+
+	for (size_t i = 0; !err && n->type == PFS_DIR && i < n->nkids; i++)
+		err = index_subtree(s, n->kids[i]);
+	return err;
+}
+
+struct pfs_node *pfs_snapshot_node(const struct pfs_snapshot *s, uint64_t ino)
+{
+	return ino < s->nino ? s->byino[ino] : NULL;
+}
+
+/* ------------------------------------------------------------ per task */
+
+static int task_fill(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir)
+{
+	int err = pfs_basic_task_fill(s->tree, &s->ctx, t, dir);
+
+	if (!err)
+		err = pfs_task_fill(s->tree, &s->ctx, t, dir);
+	if (err && err != -ENOMEM) {
+		pr_warn("procfs: task %d: %s", t->pid, strerror(-err));
+		err = 0; /* what could not be rendered is left out */
+	}
+	return err;
+}
+
+static int lazy_add(struct pfs_snapshot *s, struct pfs_node *dir, int32_t pid)
+{
+	struct pfs_lazy_dir *p = realloc(s->lazy, (s->nlazy + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	s->lazy = p;
+	s->lazy[s->nlazy++] = (struct pfs_lazy_dir){.dir = dir, .pid = pid};
+	return 0;
+}
+
+/* One /proc/PID or /proc/PID/task/TID directory of task t, filled now or on first use. */
+static struct pfs_node *task_dir(struct pfs_snapshot *s, const struct pfs_snap_opts *o,
+				 struct pfs_node *parent, const struct vmt_task *t)
+{
+	struct pfs_node *d;
+	char name[16];
+
+	snprintf(name, sizeof(name), "%d", t->pid);
+	d = pfs_dir_new(s->tree, parent, name, 0555, t->euid, t->egid);
+	if (!d)
+		return NULL;
+	if (o->lazy ? lazy_add(s, d, t->pid) : task_fill(s, t, d))
+		return NULL;
+	return d;
+}
+
+static ssize_t task_find(const struct vmt_task_list *l, int32_t pid)
+{
+	size_t lo = 0, hi = l ? l->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->tasks[mid].pid == pid)
+			return (ssize_t)mid;
+		if (l->tasks[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/*
+ * /proc lists thread-group leaders; each leader's task/ lists its threads
+ * (itself first among them, by pid).  A thread whose leader is not in the
+ * list (the walk broke) is left out: Linux reaches it only through one.
+ */
+static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+{
+	const struct vmt_task_list *l = s->tasks;
+	struct pfs_node **taskdirs = calloc(l->n ? l->n : 1, sizeof(*taskdirs));
+	int err = 0;
+
+	if (!taskdirs)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n && !err; i++) {
+		const struct vmt_task *t = &l->tasks[i];
+		struct pfs_node *d;
+
+		if (t->flags & VMT_F_THREAD)
+			continue;
+		d = task_dir(s, o, s->procdir, t);
+		if (d)
+			taskdirs[i] = pfs_dir_new(s->tree, d, "task", 0555, t->euid, t->egid);
+		if (!d || !taskdirs[i])
+			err = -ENOMEM;
+		s->nprocs++;
+	}
+	for (size_t i = 0; i < l->n && !err; i++) {
+		const struct vmt_task *t = &l->tasks[i];
+		ssize_t leader = t->flags & VMT_F_THREAD ? task_find(l, t->tgid) : (ssize_t)i;
+
+		if (leader < 0 || !taskdirs[leader]) {
+			pr_warn("procfs: thread %d of %d: no leader in the task list", t->pid,
+				t->tgid);
+			continue;
+		}
+		if (!task_dir(s, o, taskdirs[leader], t))
+			err = -ENOMEM;
+		s->nthreads++;
+	}
+	free(taskdirs);
+	return err;
+}
+
+/* ------------------------------------------------------------ build */
+
+static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
+{
+	int err;
+
+	if (vmt_sysinfo(g, &s->si) == 0) {
+		s->ctx.si = &s->si;
+		if (s->si.flags & VMT_F_PARTIAL)
+			s->partial |= VMT_F_PARTIAL;
+	} else {
+		pr_warn("procfs: system info: %s", vmt_last_error());
+		s->partial |= VMT_F_PARTIAL;
+	}
+	err = vmt_sockets(g, &s->socks);
+	if (err || (s->socks->flags & VMT_F_PARTIAL)) {
+		pr_warn("procfs: sockets%s: %s", err ? "" : " (partial)", vmt_last_error());
+		s->partial |= VMT_F_PARTIAL;
+	}
+	err = vmt_modules(g, &s->mods);
+	if (err || (s->mods->flags & VMT_F_PARTIAL)) {
+		pr_warn("procfs: modules%s: %s", err ? "" : " (partial)", vmt_last_error());
+		s->partial |= VMT_F_PARTIAL;
+	}
+	s->ctx.socks = s->socks;
+	s->ctx.mods = s->mods;
+}
+
+static int lazy_cmp(const void *a, const void *b)
+{
+	const struct pfs_lazy_dir *x = a, *y = b;
+
+	return (x->dir > y->dir) - (x->dir < y->dir);
+}
+
+static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+{
+	struct pfs_node *root = s->tree->root;
+
+	s->procdir = root;
+	if (!o->with_sysmodule)
+		return 0;
+	s->procdir = pfs_dir(s->tree, root, "proc", 0555, 0, 0);
+	s->sysmod = pfs_dir(s->tree, root, "module", 0755, 0, 0);
+	return s->procdir && s->sysmod ? 0 : -ENOMEM;
+}
+
+static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+{
+	int err;
+
+	s->tree = pfs_tree_new();
+	if (!s->tree)
+		return -ENOMEM;
+	err = layout_build(s, o);
+	if (!err)
+		err = tasks_build(s, o);
+	if (!err)
+		err = pfs_basic_system_fill(s->tree, &s->ctx, s->procdir);
+	if (!err)
+		err = pfs_system_fill(s->tree, &s->ctx, s->procdir);
+	if (!err && s->sysmod)
+		err = pfs_sysmodule_fill(s->tree, s->mods, s->sysmod);
+	if (err)
+		return err;
+	pfs_seal(s->tree);
+	if (s->nlazy)
+		qsort(s->lazy, s->nlazy, sizeof(*s->lazy), lazy_cmp);
+	return index_subtree(s, s->tree->root);
+}
+
+int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
+		       struct pfs_snapshot **out)
+{
+	struct pfs_snapshot *s = calloc(1, sizeof(*s));
+	struct vmt_mem_stats st0, st1;
+	double t0 = now_ms();
+	int err;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->ctx.g = g;
+	s->ctx.user_hz = 100;
+	vmt_listing_begin(g);
+	vmt_mem_stats(g, &st0);
+	err = vmt_tasks(g, o->lazy ? VMT_TASK_THREADS : TASK_FULL, &s->tasks);
+	if (err) {
+		pr_err("procfs: task list: %s", vmt_last_error());
+		goto fail;
+	}
+	if (s->tasks->flags & VMT_F_PARTIAL)
+		s->partial |= VMT_F_PARTIAL;
+	s->ctx.tasks = s->tasks;
+	lists_read(s, g);
+	err = tree_build(s, o);
+	if (err)
+		goto fail;
+	vmt_mem_stats(g, &st1);
+	s->pages_read = st1.pages_read - st0.pages_read;
+	s->build_ms = now_ms() - t0;
+	*out = s;
+	return 0;
+fail:
+	pfs_snapshot_free(s);
+	return err;
+}
+
+void pfs_snapshot_free(struct pfs_snapshot *s)
+{
+	if (!s)
+		return;
+	pfs_tree_free(s->tree);
+	vmt_task_list_free(s->tasks);
+	vmt_task_list_free(s->full);
+	vmt_socket_list_free(s->socks);
+	vmt_module_list_free(s->mods);
+	free(s->byino);
+	free(s->lazy);
+	free(s);
+}
+
+/* ------------------------------------------------------------ lazy */
+
+static struct pfs_lazy_dir *lazy_find(struct pfs_snapshot *s, struct pfs_node *dir)
+{
+	struct pfs_lazy_dir key = {.dir = dir};
+
+	return bsearch(&key, s->lazy, s->nlazy, sizeof(*s->lazy), lazy_cmp);
+}
+
+int pfs_snapshot_fill(struct pfs_snapshot *s, struct pfs_node *dir)
+{
+	struct pfs_lazy_dir *ld = s->nlazy ? lazy_find(s, dir) : NULL;
+	const struct vmt_task_list *l;
+	size_t before;
+	ssize_t i;
+	int err;
+
+	if (!ld || ld->filled)
+		return 0;
+	if (!s->full) {
+		/* One walk of user memory for every task, the first time one is needed. */
+		err = vmt_tasks(s->ctx.g, TASK_FULL, &s->full);
+		if (err) {
+			pr_warn("procfs: task details: %s", vmt_last_error());
+			return -EIO;
+		}
+		s->ctx.tasks = s->full;
+	}
+	l = s->full;
+	i = task_find(l, ld->pid);
+	if (i < 0) { /* gone since the snapshot: the basic entry, without user memory */
+		l = s->tasks;
+		i = task_find(l, ld->pid);
+	}
+	before = dir->nkids;
+	err = i < 0 ? 0 : task_fill(s, &l->tasks[i], dir);
+	ld->filled = true;
+	for (size_t k = before; !err && k < dir->nkids; k++)
+		err = index_subtree(s, dir->kids[k]);
+	return err;
+}

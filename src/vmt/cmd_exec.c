@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * cmd_exec.c - `vmt exec`: run an unmodified tool on the guest's view.
+ *
+ * In a mount namespace of its own (private all the way down, so nothing
+ * propagates back to the host), the shadow /proc is served over FUSE and
+ * mounted on /proc, its /sys/module on /sys/module, and CMD runs there
+ * with PROC_ROOT=/proc, which makes iproute2's ss read /proc/net instead
+ * of asking the host kernel over netlink.  The FUSE mount's root holds
+ * both trees; it is mounted on /proc first and the two are bound over it,
+ * so no directory is made anywhere.  When CMD ends, everything is
+ * unmounted and the namespace goes with this process: the host's mounts
+ * never change.  Exit status: CMD's (128+N if a signal N ended it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procfs_cli.h"
+
+static const char exec_help[] =
+    "usage: vmt exec [options] [--] CMD [ARGS...]\n\n"
+    "Run CMD, unmodified, where /proc is the guest's shadow /proc and /sys/module\n"
+    "its modules (a private mount namespace: nothing on the host changes, and\n"
+    "everything is gone when CMD exits).  ps, top, pstree, netstat, ss, lsmod then\n"
+    "show the guest.  PROC_ROOT=/proc is set so that ss reads /proc/net.  The exit\n"
+    "status is CMD's (128+N if signal N ended it); 1 if the shadow /proc could not\n"
+    "be made.\n\n"
+    "options:\n"
+    "  --lazy             fill each /proc/PID on first use (default: one "
+    "snapshot)\n" CLI_TARGET_HELP;
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_signal(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/* A mount namespace where mounts neither leak to the host nor come back from it. */
+static int exec_private_ns(void)
+{
+	if (unshare(CLONE_NEWNS)) {
+		cli_err("exec", "cannot make a private mount namespace: %s%s", strerror(errno),
+			errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" : "");
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		cli_err("exec", "cannot make / private: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The FUSE root {proc, module} on /proc, then module on /sys/module and proc over /proc. */
+static int exec_binds(void)
+{
+	if (mount("/proc/module", "/sys/module", NULL, MS_BIND, NULL)) {
+		cli_err("exec", "cannot mount the shadow /sys/module: %s", strerror(errno));
+		return -1;
+	}
+	if (mount("/proc/proc", "/proc", NULL, MS_BIND, NULL)) {
+		cli_err("exec", "cannot mount the shadow /proc: %s", strerror(errno));
+		umount2("/sys/module", MNT_DETACH);
+		return -1;
+	}
+	return 0;
+}
+
+static void exec_unbind(void)
+{
+	umount2("/proc", MNT_DETACH);
+	umount2("/sys/module", MNT_DETACH);
+}
+
+/* Fork CMD and wait for it, passing on what should reach it; its status. */
+static int exec_run(char **argv)
+{
+	struct sigaction fwd = {.sa_handler = forward_signal}, ign = {.sa_handler = SIG_IGN};
+	struct sigaction old[4];
+	int status, sigs[4] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		cli_err("exec", "fork: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		setenv("PROC_ROOT", "/proc", 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "vmt: exec: %s: %s\n", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	/* As system(3): the terminal's ^C and ^\ reach CMD itself; TERM and HUP are passed on. */
+	sigemptyset(&fwd.sa_mask);
+	sigemptyset(&ign.sa_mask);
+	for (int i = 0; i < 4; i++)
+		sigaction(sigs[i], i < 2 ? &ign : &fwd, &old[i]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	child_pid = 0;
+	for (int i = 0; i < 4; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* Serve the snapshot on /proc (private namespace made already) and run CMD. */
+static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
+{
+	struct pfs_server_opts so = {
+	    .sz = sizeof(so),
+	    .mountpoint = "/proc",
+	    .rebuild = pfs_cli_rebuild,
+	    .check = pfs_cli_check,
+	    .arg = c,
+	    .allow_other = geteuid() == 0,
+	};
+	struct pfs_server *srv;
+	int ret;
+
+	/* The host's /proc, for the caller's own entries: opened before it is covered. */
+	so.hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (so.hostproc < 0) {
+		cli_err("exec", "/proc: %s", strerror(errno));
+		pfs_snapshot_free(snap);
+		return EXIT_FAIL;
+	}
+	srv = pfs_server_new(&so, snap);
+	if (!srv) {
+		cli_err("exec", "cannot serve the shadow /proc: %s", strerror(errno));
+		close(so.hostproc);
+		return EXIT_FAIL;
+	}
+	ret = pfs_server_start(srv) ? EXIT_FAIL : EXIT_OK;
+	if (!ret)
+		ret = exec_binds() ? EXIT_FAIL : exec_run(argv);
+	exec_unbind();
+	if (pfs_server_gone(srv))
+		cli_err("exec", "the guest went away while %s ran", argv[0]);
+	pfs_server_free(srv);
+	close(so.hostproc);
+	return ret;
+}
+
+static int exec_opts(int argc, char **argv, struct pfs_cli *c)
+{
+	static const struct option longopts[] = {
+	    CLI_TARGET_LONGOPTS,
+	    {"lazy", no_argument, NULL, OPT_CMD_BASE},
+	    {0},
+	};
+	int opt;
+
+	/* '+': CMD's own options are not ours. */
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (cli_target_opt(&c->t, opt, optarg))
+			continue;
+		if (opt == OPT_CMD_BASE) {
+			c->so.lazy = true;
+		} else if (opt == 'h' || opt == OPT_HELP) {
+			fputs(exec_help, stdout);
+			return -1;
+		} else {
+			fputs(exec_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_err("exec", "no command to run (see --help)");
+		return EXIT_USAGE;
+	}
+	return cli_target_check("exec", &c->t) ? EXIT_USAGE : EXIT_OK;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	struct pfs_cli c = {.cmd = "exec", .so = {.with_sysmodule = true}};
+	struct pfs_snapshot *snap = NULL;
+	int ret, close_ret;
+
+	ret = exec_opts(argc, argv, &c);
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	/* Before any thread exists: unshare(CLONE_NEWNS) refuses a shared fs_struct. */
+	if (exec_private_ns())
+		return EXIT_FAIL;
+	ret = pfs_cli_open(&c);
+	if (ret)
+		return ret;
+	if (pfs_cli_build(&c, &snap)) {
+		pfs_cli_close(&c);
+		return EXIT_FAIL;
+	}
+	ret = exec_serve(&c, snap, argv + optind);
+	close_ret = pfs_cli_close(&c);
+	/* CMD's status wins; a split VM's unread pages are reported but do not replace it. */
+	(void)close_ret;
+	return ret;
+}
