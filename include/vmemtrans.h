@@ -354,6 +354,145 @@ VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);
 /* ------------------------------------------------- system-wide state (system.c) */
 /* (what /proc/stat, loadavg, meminfo, cpuinfo, mounts, ... show) */
 
+/*
+ * The system-wide files of /proc, computed as Linux 6.1 computes them.
+ * Each call reads one moment of the guest (call vmt_listing_begin() first
+ * for fresh state).  A value that cannot be read is left 0 and the
+ * result's flags get VMT_F_PARTIAL (vmt_last_error() says which); a
+ * negative errno means nothing at all could be read.  Lists are the
+ * caller's to free with their *_free function (which accepts NULL).
+ */
+
+/* /proc/stat's CPU time columns, in the order it prints them. */
+enum vmt_cpu_time {
+	VMT_CPU_USER,
+	VMT_CPU_NICE,
+	VMT_CPU_SYSTEM,
+	VMT_CPU_IDLE,
+	VMT_CPU_IOWAIT,
+	VMT_CPU_IRQ,
+	VMT_CPU_SOFTIRQ,
+	VMT_CPU_STEAL,
+	VMT_CPU_GUEST,
+	VMT_CPU_GUEST_NICE,
+	VMT_CPU_NR_TIMES,
+};
+
+#define VMT_NR_SOFTIRQS 10 /* HI TIMER NET_TX NET_RX BLOCK IRQ_POLL TASKLET SCHED HRTIMER RCU */
+
+struct vmt_cpu_times {
+	uint32_t cpu;			   /* CPU number (the total: UINT32_MAX) */
+	uint32_t flags;			   /* VMT_F_PARTIAL: its per-CPU area was unreadable */
+	uint64_t ns[VMT_CPU_NR_TIMES];	   /* nanoseconds, enum vmt_cpu_time */
+};
+
+struct vmt_cpu_stat {
+	struct vmt_cpu_times total; /* summed over the possible CPUs */
+	struct vmt_cpu_times *cpus; /* the online CPUs, ascending */
+	uint32_t nr_cpus;
+	uint32_t nr_irqs;     /* entries in irqs: the kernel's nr_irqs */
+	uint64_t *irqs;	      /* per-irq counts as the "intr" line lists them */
+	uint64_t intr_total;  /* the "intr" line's first number */
+	uint64_t ctxt;	      /* context switches (sum of rq->nr_switches) */
+	uint64_t processes;   /* total_forks */
+	uint32_t procs_running, procs_blocked; /* nr_running(), nr_iowait() */
+	uint64_t softirq_total;
+	uint64_t softirqs[VMT_NR_SOFTIRQS];
+	uint32_t flags;
+};
+
+/* /proc/stat's numbers (btime is struct vmt_sysinfo's boot_time_s). */
+VMT_API int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out);
+VMT_API void vmt_cpu_stat_free(struct vmt_cpu_stat *s);
+
+/* /proc/loadavg. */
+struct vmt_loadavg {
+	uint64_t avenrun[3];  /* fixed point, 11 fractional bits (FSHIFT), as the kernel keeps them */
+	uint32_t nr_running;  /* runnable tasks (sum of rq->nr_running over online CPUs) */
+	uint32_t nr_threads;  /* nr_threads */
+	int32_t last_pid;     /* last pid allocated in the initial pid namespace */
+	uint32_t flags;
+};
+
+VMT_API int vmt_loadavg(struct vmt_guest *g, struct vmt_loadavg *out);
+
+/* Optional lines of /proc/meminfo this kernel prints (vmt_meminfo.have). */
+enum vmt_meminfo_have {
+	VMT_MEMINFO_THP = 1u << 0,	   /* AnonHugePages .. FilePmdMapped */
+	VMT_MEMINFO_CMA = 1u << 1,	   /* CmaTotal, CmaFree */
+	VMT_MEMINFO_HUGETLB = 1u << 2,	   /* HugePages_*, Hugepagesize, Hugetlb */
+	VMT_MEMINFO_DIRECTMAP_1G = 1u << 3, /* DirectMap1G */
+	VMT_MEMINFO_DIRECTMAP = 1u << 4,   /* DirectMap4k, DirectMap2M (x86) */
+	VMT_MEMINFO_SEC_PAGETABLES = 1u << 5,
+	VMT_MEMINFO_ZSWAP = 1u << 6,	   /* Zswap, Zswapped */
+	VMT_MEMINFO_HUGETLB_KB = 1u << 7,  /* Hugetlb */
+};
+
+/* /proc/meminfo: every value in kB except the HugePages_ counts (pages). */
+struct vmt_meminfo {
+	uint64_t mem_total, mem_free, mem_available, buffers, cached, swap_cached;
+	uint64_t active_anon, inactive_anon, active_file, inactive_file, unevictable, mlocked;
+	uint64_t swap_total, swap_free, zswap, zswapped;
+	uint64_t dirty, writeback, anon_pages, mapped, shmem;
+	uint64_t kreclaimable, sreclaimable, sunreclaim, kernel_stack, page_tables, sec_page_tables;
+	uint64_t bounce, writeback_tmp, commit_limit, committed_as;
+	uint64_t vmalloc_total, vmalloc_used, percpu;
+	uint64_t anon_huge, shmem_huge, shmem_pmd_mapped, file_huge, file_pmd_mapped;
+	uint64_t cma_total, cma_free;
+	uint64_t huge_total, huge_free, huge_rsvd, huge_surp, huge_size, hugetlb;
+	uint64_t direct_map_4k, direct_map_2m, direct_map_1g;
+	uint32_t have; /* enum vmt_meminfo_have */
+	uint32_t flags;
+};
+
+VMT_API int vmt_meminfo(struct vmt_guest *g, struct vmt_meminfo *out);
+
+/* Kernel tunables of /proc/sys/kernel (values; -1: not readable). */
+struct vmt_kernel_tunables {
+	int32_t pid_max, threads_max, ngroups_max, cap_last_cap;
+	int32_t randomize_va_space, kptr_restrict, dmesg_restrict, panic, sysrq;
+	char domainname[65];
+	uint32_t flags;
+};
+
+VMT_API int vmt_kernel_tunables(struct vmt_guest *g, struct vmt_kernel_tunables *out);
+
+/* The kernel's command line (saved_command_line), NUL-terminated; caller frees *out. */
+VMT_API int vmt_kernel_cmdline(struct vmt_guest *g, char **out);
+
+/* /proc/tty/drivers: registered tty drivers (tty_drivers list, newest first). */
+struct vmt_tty_driver {
+	char driver_name[64]; /* "" when the driver has none ("unknown" in /proc) */
+	char name[64];	      /* device name prefix: /dev/NAME */
+	uint32_t major, minor_start, num;
+	int16_t type, subtype; /* TTY_DRIVER_TYPE_*, its subtype */
+};
+
+struct vmt_tty_driver_list {
+	size_t n;
+	struct vmt_tty_driver *drivers;
+	uint32_t flags;
+	bool unix98_ptys, vt; /* the kernel has /dev/ptmx and /dev/vc/0 (first lines) */
+};
+
+VMT_API int vmt_tty_drivers(struct vmt_guest *g, struct vmt_tty_driver_list **out);
+VMT_API void vmt_tty_driver_list_free(struct vmt_tty_driver_list *l);
+
+/* /proc/filesystems: registered file system types, in registration order. */
+struct vmt_fs_type {
+	char name[64];
+	uint32_t fs_flags; /* FS_REQUIRES_DEV (1): a block-device file system ("nodev" if clear) */
+};
+
+struct vmt_fs_type_list {
+	size_t n;
+	struct vmt_fs_type *types;
+	uint32_t flags;
+};
+
+VMT_API int vmt_filesystems(struct vmt_guest *g, struct vmt_fs_type_list **out);
+VMT_API void vmt_fs_type_list_free(struct vmt_fs_type_list *l);
+
 #ifdef __cplusplus
 }
 #endif

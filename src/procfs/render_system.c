@@ -1,11 +1,440 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* render_system.c - the system-wide files of the shadow /proc (being written). */
+/*
+ * render_system.c - the system-wide files of the shadow /proc, in the text
+ * of Linux 6.1's fs/proc (stat.c, loadavg.c, meminfo.c, proc_tty.c,
+ * cmdline.c, filesystems.c) and kernel/sysctl.c.
+ *
+ * Each file comes from one library call (vmt_cpu_stat, vmt_meminfo, ...);
+ * a call that fails costs its file (logged), never the others.  Only
+ * -ENOMEM of the tree fails the fill.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
 #include "procfs/render_system.h"
+
+#define NSEC_PER_SEC 1000000000ull
+
+/* Add a file from b; a guest failure (err < 0 but not ENOMEM) only skips the file. */
+static int sys_add(struct pfs_tree *tr, struct pfs_node *dir, const char *name,
+		   const struct textbuf *b)
+{
+	int err = pfs_file_tb(tr, dir, name, 0444, b);
+
+	return err == -EEXIST ? 0 : err;
+}
+
+static int sys_skip(const char *file, int err)
+{
+	if (err == -ENOMEM)
+		return err;
+	pr_warn("shadow /proc: %s left out: %s", file, vmt_last_error());
+	return 0;
+}
+
+/* ------------------------------------------------------------- stat */
+
+/* nsec_to_clock_t() */
+static uint64_t clock_t_of(const struct pfs_ctx *c, uint64_t ns)
+{
+	unsigned hz = c->user_hz ? c->user_hz : 100;
+
+	return ns / (NSEC_PER_SEC / hz);
+}
+
+static void stat_cpu_line(struct textbuf *b, const struct pfs_ctx *c, const char *label,
+			  const struct vmt_cpu_times *t)
+{
+	tb_printf(b, "%s", label);
+	for (int i = 0; i < VMT_CPU_NR_TIMES; i++)
+		tb_printf(b, " %" PRIu64, clock_t_of(c, t->ns[i]));
+	tb_put(b, "\n", 1);
+}
+
+/* show_stat() of fs/proc/stat.c. */
+void pfs_render_stat(struct textbuf *b, const struct pfs_ctx *c, const struct vmt_cpu_stat *s)
+{
+	stat_cpu_line(b, c, "cpu ", &s->total);
+	for (uint32_t i = 0; i < s->nr_cpus; i++) {
+		char label[24];
+
+		snprintf(label, sizeof(label), "cpu%u", s->cpus[i].cpu);
+		stat_cpu_line(b, c, label, &s->cpus[i]);
+	}
+	tb_printf(b, "intr %" PRIu64, s->intr_total);
+	for (uint32_t i = 0; i < s->nr_irqs; i++)
+		tb_printf(b, " %" PRIu64, s->irqs[i]);
+	tb_printf(b,
+		  "\nctxt %" PRIu64 "\nbtime %" PRIu64 "\nprocesses %" PRIu64
+		  "\nprocs_running %u\nprocs_blocked %u\n",
+		  s->ctxt, c->si ? c->si->boot_time_s : 0, s->processes, s->procs_running,
+		  s->procs_blocked);
+	tb_printf(b, "softirq %" PRIu64, s->softirq_total);
+	for (int i = 0; i < VMT_NR_SOFTIRQS; i++)
+		tb_printf(b, " %" PRIu64, s->softirqs[i]);
+	tb_put(b, "\n", 1);
+}
+
+static int fill_stat(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_cpu_stat *s;
+	struct textbuf b;
+	int err = vmt_cpu_stat(c->g, &s);
+
+	if (err)
+		return sys_skip("stat", err);
+	tb_init(&b);
+	pfs_render_stat(&b, c, s);
+	err = sys_add(tr, root, "stat", &b);
+	tb_free(&b);
+	vmt_cpu_stat_free(s);
+	return err;
+}
+
+/* ---------------------------------------------------------- loadavg */
+
+#define FSHIFT	     11
+#define FIXED_1	     ((uint64_t)1 << FSHIFT)
+#define LOAD_INT(x)  ((x) >> FSHIFT)
+#define LOAD_FRAC(x) LOAD_INT(((x) & (FIXED_1 - 1)) * (uint64_t)100)
+
+/* loadavg_proc_show(): get_avenrun(avnrun, FIXED_1/200, 0) rounds. */
+void pfs_render_loadavg(struct textbuf *b, const struct vmt_loadavg *l)
+{
+	uint64_t a[3];
+
+	for (int i = 0; i < 3; i++)
+		a[i] = l->avenrun[i] + FIXED_1 / 200;
+	tb_printf(b,
+		  "%" PRIu64 ".%02" PRIu64 " %" PRIu64 ".%02" PRIu64 " %" PRIu64 ".%02" PRIu64
+		  " %u/%d %d\n",
+		  LOAD_INT(a[0]), LOAD_FRAC(a[0]), LOAD_INT(a[1]), LOAD_FRAC(a[1]), LOAD_INT(a[2]),
+		  LOAD_FRAC(a[2]), l->nr_running, (int)l->nr_threads, l->last_pid);
+}
+
+static int fill_loadavg(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_loadavg l;
+	struct textbuf b;
+	int err = vmt_loadavg(c->g, &l);
+
+	if (err)
+		return sys_skip("loadavg", err);
+	tb_init(&b);
+	pfs_render_loadavg(&b, &l);
+	err = sys_add(tr, root, "loadavg", &b);
+	tb_free(&b);
+	return err;
+}
+
+/* ---------------------------------------------------------- meminfo */
+
+/* show_val_kb(): the label is padded by the kernel's own string. */
+static void kb(struct textbuf *b, const char *label, uint64_t v)
+{
+	tb_printf(b, "%-16s%8" PRIu64 " kB\n", label, v);
+}
+
+static void meminfo_huge(struct textbuf *b, const struct vmt_meminfo *m)
+{
+	if (m->have & VMT_MEMINFO_THP) {
+		kb(b, "AnonHugePages:", m->anon_huge);
+		kb(b, "ShmemHugePages:", m->shmem_huge);
+		kb(b, "ShmemPmdMapped:", m->shmem_pmd_mapped);
+		kb(b, "FileHugePages:", m->file_huge);
+		kb(b, "FilePmdMapped:", m->file_pmd_mapped);
+	}
+	if (m->have & VMT_MEMINFO_CMA) {
+		kb(b, "CmaTotal:", m->cma_total);
+		kb(b, "CmaFree:", m->cma_free);
+	}
+	if (m->have & VMT_MEMINFO_HUGETLB)
+		tb_printf(b,
+			  "HugePages_Total:   %5" PRIu64 "\nHugePages_Free:    %5" PRIu64
+			  "\nHugePages_Rsvd:    %5" PRIu64 "\nHugePages_Surp:    %5" PRIu64
+			  "\nHugepagesize:   %8" PRIu64 " kB\n",
+			  m->huge_total, m->huge_free, m->huge_rsvd, m->huge_surp, m->huge_size);
+	if (m->have & VMT_MEMINFO_HUGETLB_KB)
+		kb(b, "Hugetlb:", m->hugetlb);
+	if (m->have & VMT_MEMINFO_DIRECTMAP) {
+		kb(b, "DirectMap4k:", m->direct_map_4k);
+		kb(b, "DirectMap2M:", m->direct_map_2m);
+		if (m->have & VMT_MEMINFO_DIRECTMAP_1G)
+			kb(b, "DirectMap1G:", m->direct_map_1g);
+	}
+}
+
+/* meminfo_proc_show() of fs/proc/meminfo.c. */
+void pfs_render_meminfo(struct textbuf *b, const struct vmt_meminfo *m)
+{
+	kb(b, "MemTotal:", m->mem_total);
+	kb(b, "MemFree:", m->mem_free);
+	kb(b, "MemAvailable:", m->mem_available);
+	kb(b, "Buffers:", m->buffers);
+	kb(b, "Cached:", m->cached);
+	kb(b, "SwapCached:", m->swap_cached);
+	kb(b, "Active:", m->active_anon + m->active_file);
+	kb(b, "Inactive:", m->inactive_anon + m->inactive_file);
+	kb(b, "Active(anon):", m->active_anon);
+	kb(b, "Inactive(anon):", m->inactive_anon);
+	kb(b, "Active(file):", m->active_file);
+	kb(b, "Inactive(file):", m->inactive_file);
+	kb(b, "Unevictable:", m->unevictable);
+	kb(b, "Mlocked:", m->mlocked);
+	kb(b, "SwapTotal:", m->swap_total);
+	kb(b, "SwapFree:", m->swap_free);
+	if (m->have & VMT_MEMINFO_ZSWAP) {
+		kb(b, "Zswap:", m->zswap);
+		kb(b, "Zswapped:", m->zswapped);
+	}
+	kb(b, "Dirty:", m->dirty);
+	kb(b, "Writeback:", m->writeback);
+	kb(b, "AnonPages:", m->anon_pages);
+	kb(b, "Mapped:", m->mapped);
+	kb(b, "Shmem:", m->shmem);
+	kb(b, "KReclaimable:", m->kreclaimable);
+	kb(b, "Slab:", m->sreclaimable + m->sunreclaim);
+	kb(b, "SReclaimable:", m->sreclaimable);
+	kb(b, "SUnreclaim:", m->sunreclaim);
+	kb(b, "KernelStack:", m->kernel_stack);
+	kb(b, "PageTables:", m->page_tables);
+	if (m->have & VMT_MEMINFO_SEC_PAGETABLES)
+		kb(b, "SecPageTables:", m->sec_page_tables);
+	kb(b, "NFS_Unstable:", 0);
+	kb(b, "Bounce:", m->bounce);
+	kb(b, "WritebackTmp:", m->writeback_tmp);
+	kb(b, "CommitLimit:", m->commit_limit);
+	kb(b, "Committed_AS:", m->committed_as);
+	kb(b, "VmallocTotal:", m->vmalloc_total);
+	kb(b, "VmallocUsed:", m->vmalloc_used);
+	kb(b, "VmallocChunk:", 0);
+	kb(b, "Percpu:", m->percpu);
+	meminfo_huge(b, m);
+}
+
+static int fill_meminfo(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_meminfo m;
+	struct textbuf b;
+	int err = vmt_meminfo(c->g, &m);
+
+	if (err)
+		return sys_skip("meminfo", err);
+	tb_init(&b);
+	pfs_render_meminfo(&b, &m);
+	err = sys_add(tr, root, "meminfo", &b);
+	tb_free(&b);
+	return err;
+}
+
+/* ------------------------------------------------------- sys/kernel */
+
+static int sys_text(struct pfs_tree *tr, struct pfs_node *dir, const char *name, const char *s)
+{
+	struct textbuf b;
+	int err;
+
+	tb_init(&b);
+	tb_printf(&b, "%s\n", s);
+	err = sys_add(tr, dir, name, &b);
+	tb_free(&b);
+	return err;
+}
+
+static int sys_int(struct pfs_tree *tr, struct pfs_node *dir, const char *name, int32_t v)
+{
+	char s[16];
+
+	if (v < 0 && strcmp(name, "panic"))
+		return 0; /* -1: not readable (panic may be negative) */
+	snprintf(s, sizeof(s), "%d", v);
+	return sys_text(tr, dir, name, s);
+}
+
+static int fill_sys_kernel(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_kernel_tunables t;
+	struct pfs_node *sys, *k;
+	int err = 0;
+
+	sys = pfs_dir(tr, root, "sys", 0555, 0, 0);
+	k = sys ? pfs_dir(tr, sys, "kernel", 0555, 0, 0) : NULL;
+	if (!k)
+		return -ENOMEM;
+	if (c->si) {
+		err = sys_text(tr, k, "ostype", c->si->sysname);
+		if (!err)
+			err = sys_text(tr, k, "osrelease", c->si->release);
+		if (!err)
+			err = sys_text(tr, k, "version", c->si->version);
+		if (!err)
+			err = sys_text(tr, k, "hostname", c->si->nodename);
+		if (err)
+			return err;
+	}
+	if (vmt_kernel_tunables(c->g, &t))
+		return sys_skip("sys/kernel tunables", -EFAULT);
+	if (!(t.flags & VMT_F_PARTIAL) || t.domainname[0])
+		err = sys_text(tr, k, "domainname", t.domainname);
+	if (!err)
+		err = sys_int(tr, k, "pid_max", t.pid_max);
+	if (!err)
+		err = sys_int(tr, k, "threads-max", t.threads_max);
+	if (!err)
+		err = sys_int(tr, k, "ngroups_max", t.ngroups_max);
+	if (!err)
+		err = sys_int(tr, k, "cap_last_cap", t.cap_last_cap);
+	if (!err)
+		err = sys_int(tr, k, "randomize_va_space", t.randomize_va_space);
+	if (!err)
+		err = sys_int(tr, k, "kptr_restrict", t.kptr_restrict);
+	if (!err)
+		err = sys_int(tr, k, "dmesg_restrict", t.dmesg_restrict);
+	if (!err)
+		err = sys_int(tr, k, "panic", t.panic);
+	return err;
+}
+
+/* ------------------------------------------------------- tty/drivers */
+
+static const char *tty_kind(const struct vmt_tty_driver *d, char *buf, size_t len)
+{
+	/* TTY_DRIVER_TYPE_{SYSTEM,CONSOLE,SERIAL,PTY} = 1..4 */
+	switch (d->type) {
+	case 1:
+		return d->subtype == 1	 ? "system:/dev/tty"
+		       : d->subtype == 2 ? "system:console"
+		       : d->subtype == 3 ? "system:vtmaster"
+					 : "system";
+	case 2:
+		return "console";
+	case 3:
+		return "serial";
+	case 4:
+		return d->subtype == 1 ? "pty:master" : d->subtype == 2 ? "pty:slave" : "pty";
+	}
+	snprintf(buf, len, "type:%d.%d", d->type, d->subtype);
+	return buf;
+}
+
+static void tty_range(struct textbuf *b, const struct vmt_tty_driver *d, uint32_t from,
+		      uint32_t num)
+{
+	char kind[32];
+
+	tb_printf(b, "%-20s /dev/%-8s ", d->driver_name[0] ? d->driver_name : "unknown", d->name);
+	if (d->num > 1)
+		tb_printf(b, "%3u %u-%u ", from >> 20, from & 0xfffff, (from & 0xfffff) + num - 1);
+	else
+		tb_printf(b, "%3u %7u ", from >> 20, from & 0xfffff);
+	tb_printf(b, "%s\n", tty_kind(d, kind, sizeof(kind)));
+}
+
+/* show_tty_driver() of fs/proc/proc_tty.c: the pseudo-drivers, then each range per major. */
+void pfs_render_tty_drivers(struct textbuf *b, const struct vmt_tty_driver_list *l)
+{
+	if (l->n) {
+		tb_printf(b, "%-20s /dev/%-8s %3d %7d system:/dev/tty\n", "/dev/tty", "tty", 5, 0);
+		tb_printf(b, "%-20s /dev/%-8s %3d %7d system:console\n", "/dev/console", "console",
+			  5, 1);
+		if (l->unix98_ptys)
+			tb_printf(b, "%-20s /dev/%-8s %3d %7d system\n", "/dev/ptmx", "ptmx", 5, 2);
+		if (l->vt)
+			tb_printf(b, "%-20s /dev/%-8s %3d %7d system:vtmaster\n", "/dev/vc/0",
+				  "vc/0", 4, 0);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_tty_driver *d = &l->drivers[i];
+		uint64_t from = ((uint64_t)d->major << 20) | d->minor_start, to = from + d->num;
+
+		while ((from >> 20) < (to >> 20)) {
+			uint64_t next = ((from >> 20) + 1) << 20;
+
+			tty_range(b, d, (uint32_t)from, (uint32_t)(next - from));
+			from = next;
+		}
+		if (from != to)
+			tty_range(b, d, (uint32_t)from, (uint32_t)(to - from));
+	}
+}
+
+static int fill_tty(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_tty_driver_list *l;
+	struct pfs_node *dir;
+	struct textbuf b;
+	int err = vmt_tty_drivers(c->g, &l);
+
+	if (err)
+		return sys_skip("tty/drivers", err);
+	dir = pfs_dir(tr, root, "tty", 0555, 0, 0);
+	if (!dir) {
+		vmt_tty_driver_list_free(l);
+		return -ENOMEM;
+	}
+	tb_init(&b);
+	pfs_render_tty_drivers(&b, l);
+	err = sys_add(tr, dir, "drivers", &b);
+	tb_free(&b);
+	vmt_tty_driver_list_free(l);
+	return err;
+}
+
+/* ------------------------------------------------ cmdline, filesystems */
+
+static int fill_cmdline(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	char *s;
+	int err = vmt_kernel_cmdline(c->g, &s);
+
+	if (err)
+		return sys_skip("cmdline", err);
+	err = sys_text(tr, root, "cmdline", s);
+	free(s);
+	return err;
+}
+
+/* filesystems_proc_show() of fs/filesystems.c. */
+void pfs_render_filesystems(struct textbuf *b, const struct vmt_fs_type_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		tb_printf(b, "%s\t%s\n", (l->types[i].fs_flags & 1) ? "" : "nodev",
+			  l->types[i].name);
+}
+
+static int fill_filesystems(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_fs_type_list *l;
+	struct textbuf b;
+	int err = vmt_filesystems(c->g, &l);
+
+	if (err)
+		return sys_skip("filesystems", err);
+	tb_init(&b);
+	pfs_render_filesystems(&b, l);
+	err = sys_add(tr, root, "filesystems", &b);
+	tb_free(&b);
+	vmt_fs_type_list_free(l);
+	return err;
+}
+
+/* ------------------------------------------------------------ fill */
 
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
-	(void)tr;
-	(void)c;
-	(void)root;
+	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
+	    fill_stat, fill_loadavg, fill_meminfo,     fill_sys_kernel,
+	    fill_tty,  fill_cmdline, fill_filesystems,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {
+		int err = fills[i](tr, c, root);
+
+		if (err)
+			return err;
+	}
 	return 0;
 }

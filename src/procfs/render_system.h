@@ -15,4 +15,11 @@
  */
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root);
 
+/* The text of single files (appended to b), for the tests. */
+void pfs_render_stat(struct textbuf *b, const struct pfs_ctx *c, const struct vmt_cpu_stat *s);
+void pfs_render_loadavg(struct textbuf *b, const struct vmt_loadavg *l);
+void pfs_render_meminfo(struct textbuf *b, const struct vmt_meminfo *m);
+void pfs_render_tty_drivers(struct textbuf *b, const struct vmt_tty_driver_list *l);
+void pfs_render_filesystems(struct textbuf *b, const struct vmt_fs_type_list *l);
+
 #endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * system.h - what the system-wide walkers (system*.c) share: CPU masks,
+ * per-CPU areas, and small symbol readers.
+ */
+#ifndef VMT_LINUX_SYSTEM_H
+#define VMT_LINUX_SYSTEM_H
+
+#include <stdint.h>
+
+#include "guest/guest_internal.h"
+
+#define SYS_MAX_CPUS 8192 /* NR_CPUS of distribution kernels */
+
+/* The possible and online CPUs of a guest (cpu_possible_mask, cpu_online_mask). */
+struct sys_cpus {
+	uint32_t nr_ids; /* nr_cpu_ids, capped at SYS_MAX_CPUS */
+	uint64_t possible[SYS_MAX_CPUS / 64];
+	uint64_t online[SYS_MAX_CPUS / 64];
+};
+
+int sys_cpus_read(struct vmt_guest *g, struct sys_cpus *c);
+
+static inline bool sys_cpu_in(const uint64_t *mask, uint32_t cpu)
+{
+	return (mask[cpu / 64] >> (cpu % 64)) & 1;
+}
+
+/*
+ * Address of a per-CPU symbol (percpu.h's per_cpu_ptr()): x86-64 links the
+ * per-CPU section at 0, so these symbols ('A' in kallsyms) are offsets that
+ * KASLR does not move; __per_cpu_offset[cpu] is added.  Symbols of a kernel
+ * that links them in place are slid like any other.
+ */
+int sys_percpu_sym(struct vmt_guest *g, const char *name, uint64_t *off);
+int sys_percpu_base(struct vmt_guest *g, uint32_t cpu, uint64_t *base);
+
+/* Read an int / unsigned long kernel variable by symbol name. */
+int sys_sym_s32(struct vmt_guest *g, const char *name, int32_t *v);
+int sys_sym_u64(struct vmt_guest *g, const char *name, uint64_t *v);
+
+/*
+ * Bit offset of a bitfield member of a struct (BTF), for the flags the
+ * kernel keeps in bitfields (tick_sched.idle_active).  -ENOENT if absent.
+ */
+int sys_bitfield(struct vmt_guest *g, const char *type, const char *field, uint32_t *bit_off);
+
+#endif

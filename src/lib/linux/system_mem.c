@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * system_mem.c - /proc/meminfo, /proc/sys/kernel tunables and the kernel
+ * command line of a guest.
+ *
+ * meminfo follows 6.1's meminfo_proc_show(): global vmstat counters
+ * (vm_node_stat[], vm_zone_stat[], read without the per-CPU deltas the
+ * kernel does not fold either), swap (total_swap_pages, nr_swap_pages),
+ * vm_committed_as, the overcommit sysctls, nr_vmalloc_pages, the per-CPU
+ * allocator's populated pages, hstates[] and x86's direct_pages_count[].
+ * MemTotal, MemFree, MemAvailable, Buffers and Cached are vmt_sysinfo()'s.
+ * Not derived: SwapFree leaves out the pages of a swap area being turned
+ * off (nr_to_be_unused, only during swapoff); VmallocChunk is 0 in 6.1.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "linux/system.h"
+
+#define PAGE_KB(p)	   ((uint64_t)(p) << (VMT_PAGE_SHIFT - 10))
+#define SYS_MAX_STAT_ITEMS 256
+#define SYS_MAX_HSTATES	   8 /* HUGE_MAX_HSTATE on x86 is 2 */
+#define SYS_CMDLINE_MAX	   (64u << 10)
+
+/* ------------------------------------------------------------ vmstat */
+
+struct vmstat {
+	int64_t node[SYS_MAX_STAT_ITEMS], zone[SYS_MAX_STAT_ITEMS];
+	int64_t nr_node, nr_zone;
+	struct vmt_guest *g;
+};
+
+static int vmstat_array(struct vmt_guest *g, const char *sym, const char *en, const char *last,
+			int64_t *v, int64_t *n)
+{
+	uint64_t va;
+	int err;
+
+	err = vmt_profile_enum(g->prof, en, last, n);
+	if (!err && (*n <= 0 || *n > SYS_MAX_STAT_ITEMS))
+		err = -EBADMSG;
+	if (!err)
+		err = vmt_ksym(g, sym, &va);
+	if (!err)
+		err = vmt_kread(g, va, v, (size_t)*n * 8);
+	return err;
+}
+
+/* global_node_page_state() by item name: clamped at 0; absent items read 0. */
+static uint64_t vm_node(const struct vmstat *s, const char *item)
+{
+	int64_t i;
+
+	if (vmt_profile_enum(s->g->prof, "node_stat_item", item, &i) || i < 0 || i >= s->nr_node)
+		return 0;
+	return s->node[i] < 0 ? 0 : (uint64_t)s->node[i];
+}
+
+static uint64_t vm_zone(const struct vmstat *s, const char *item)
+{
+	int64_t i;
+
+	if (vmt_profile_enum(s->g->prof, "zone_stat_item", item, &i) || i < 0 || i >= s->nr_zone)
+		return 0;
+	return s->zone[i] < 0 ? 0 : (uint64_t)s->zone[i];
+}
+
+static void mem_vmstat(const struct vmstat *s, struct vmt_meminfo *m)
+{
+	uint64_t srec = vm_node(s, "NR_SLAB_RECLAIMABLE_B");
+
+	m->swap_cached = PAGE_KB(vm_node(s, "NR_SWAPCACHE"));
+	m->active_anon = PAGE_KB(vm_node(s, "NR_ACTIVE_ANON"));
+	m->inactive_anon = PAGE_KB(vm_node(s, "NR_INACTIVE_ANON"));
+	m->active_file = PAGE_KB(vm_node(s, "NR_ACTIVE_FILE"));
+	m->inactive_file = PAGE_KB(vm_node(s, "NR_INACTIVE_FILE"));
+	m->unevictable = PAGE_KB(vm_node(s, "NR_UNEVICTABLE"));
+	m->mlocked = PAGE_KB(vm_zone(s, "NR_MLOCK"));
+	m->dirty = PAGE_KB(vm_node(s, "NR_FILE_DIRTY"));
+	m->writeback = PAGE_KB(vm_node(s, "NR_WRITEBACK"));
+	m->anon_pages = PAGE_KB(vm_node(s, "NR_ANON_MAPPED"));
+	m->mapped = PAGE_KB(vm_node(s, "NR_FILE_MAPPED"));
+	m->shmem = PAGE_KB(vm_node(s, "NR_SHMEM"));
+	m->kreclaimable = PAGE_KB(srec + vm_node(s, "NR_KERNEL_MISC_RECLAIMABLE"));
+	m->sreclaimable = PAGE_KB(srec);
+	m->sunreclaim = PAGE_KB(vm_node(s, "NR_SLAB_UNRECLAIMABLE_B"));
+	m->kernel_stack = vm_node(s, "NR_KERNEL_STACK_KB");
+	m->page_tables = PAGE_KB(vm_node(s, "NR_PAGETABLE"));
+	m->sec_page_tables = PAGE_KB(vm_node(s, "NR_SECONDARY_PAGETABLE"));
+	m->bounce = PAGE_KB(vm_zone(s, "NR_BOUNCE"));
+	m->writeback_tmp = PAGE_KB(vm_node(s, "NR_WRITEBACK_TEMP"));
+	m->anon_huge = PAGE_KB(vm_node(s, "NR_ANON_THPS"));
+	m->shmem_huge = PAGE_KB(vm_node(s, "NR_SHMEM_THPS"));
+	m->shmem_pmd_mapped = PAGE_KB(vm_node(s, "NR_SHMEM_PMDMAPPED"));
+	m->file_huge = PAGE_KB(vm_node(s, "NR_FILE_THPS"));
+	m->file_pmd_mapped = PAGE_KB(vm_node(s, "NR_FILE_PMDMAPPED"));
+	m->cma_free = PAGE_KB(vm_zone(s, "NR_FREE_CMA_PAGES"));
+}
+
+static bool have_enum(struct vmt_guest *g, const char *type, const char *name)
+{
+	int64_t v;
+
+	return !vmt_profile_enum(g->prof, type, name, &v);
+}
+
+static bool have_sym(struct vmt_guest *g, const char *name)
+{
+	uint64_t va;
+
+	return !vmt_ksym(g, name, &va);
+}
+
+/* ---------------------------------------------------------- hugetlb */
+
+/* hugetlb_report_meminfo(); *pages = hugetlb_total_pages() for the commit limit. */
+static int mem_hugetlb(struct vmt_guest *g, struct vmt_meminfo *m, uint64_t *pages)
+{
+	uint32_t hsize, order, nr, freep, resv, surp;
+	/* clang-format off */
+	const struct vmt_field_req req[] = {
+		{"hstate", NULL, &hsize, false},
+		{"hstate", "order", &order, false},
+		{"hstate", "nr_huge_pages", &nr, false},
+		{"hstate", "free_huge_pages", &freep, false},
+		{"hstate", "resv_huge_pages", &resv, false},
+		{"hstate", "surplus_huge_pages", &surp, false},
+	};
+	/* clang-format on */
+	int32_t max, def;
+	uint64_t hstates, bytes = 0;
+	int err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+
+	*pages = 0;
+	if (!err)
+		err = vmt_ksym(g, "hstates", &hstates);
+	if (!err)
+		err = sys_sym_s32(g, "hugetlb_max_hstate", &max);
+	if (!err)
+		err = sys_sym_s32(g, "default_hstate_idx", &def);
+	if (err)
+		return err;
+	m->have |= VMT_MEMINFO_HUGETLB_KB;
+	for (int32_t i = 0; i < VMT_MIN(max, SYS_MAX_HSTATES); i++) {
+		uint64_t h = hstates + (uint64_t)i * hsize, vals[4];
+		uint32_t ord;
+
+		if (vmt_kread_u32(g, h + order, &ord) || ord > 30 ||
+		    vmt_kread_u64(g, h + nr, &vals[0]) || vmt_kread_u64(g, h + freep, &vals[1]) ||
+		    vmt_kread_u64(g, h + resv, &vals[2]) || vmt_kread_u64(g, h + surp, &vals[3]))
+			return -EBADMSG;
+		vals[0] = VMT_MIN(vals[0], 1ull << 40);
+		bytes += (VMT_PAGE_SIZE << ord) * vals[0];
+		*pages += vals[0] << ord;
+		if (i != def)
+			continue;
+		m->have |= VMT_MEMINFO_HUGETLB;
+		m->huge_total = vals[0];
+		m->huge_free = vals[1];
+		m->huge_rsvd = vals[2];
+		m->huge_surp = vals[3];
+		m->huge_size = (VMT_PAGE_SIZE << ord) >> 10;
+	}
+	m->hugetlb = bytes >> 10;
+	return 0;
+}
+
+/* ------------------------------------------------------------- rest */
+
+/* arch_report_meminfo() of x86: direct_pages_count[PG_LEVEL_*]. */
+static int mem_directmap(struct vmt_guest *g, struct vmt_meminfo *m)
+{
+	int64_t l4k, l2m, l1g;
+	uint64_t va, cnt[3], caps;
+	uint32_t cap_off;
+	int err;
+
+	if (vmt_profile_enum(g->prof, "pg_level", "PG_LEVEL_4K", &l4k) ||
+	    vmt_profile_enum(g->prof, "pg_level", "PG_LEVEL_2M", &l2m) ||
+	    vmt_profile_enum(g->prof, "pg_level", "PG_LEVEL_1G", &l1g) || l4k < 0 || l1g > 8 ||
+	    l2m != l4k + 1 || l1g != l4k + 2)
+		return -ENOEXEC;
+	err = vmt_ksym(g, "direct_pages_count", &va);
+	if (!err)
+		err = vmt_kread(g, va + 8 * (uint64_t)l4k, cnt, sizeof(cnt));
+	if (err)
+		return err;
+	m->have |= VMT_MEMINFO_DIRECTMAP;
+	m->direct_map_4k = cnt[0] << 2;
+	m->direct_map_2m = cnt[1] << 11;
+	m->direct_map_1g = cnt[2] << 20;
+	/* boot_cpu_has(X86_FEATURE_GBPAGES): word 1, bit 26 */
+	if (!vmt_profile_field(g->prof, "cpuinfo_x86", "x86_capability", &cap_off) &&
+	    !vmt_ksym(g, "boot_cpu_data", &va) && !vmt_kread_u64(g, va + cap_off, &caps) &&
+	    ((caps >> 32) & (1u << 26)))
+		m->have |= VMT_MEMINFO_DIRECTMAP_1G;
+	return 0;
+}
+
+/*
+ * vm_memory_committed() = percpu_counter_sum_positive(&vm_committed_as):
+ * the counter plus every online CPU's unfolded s32 delta.
+ */
+static int mem_committed(struct vmt_guest *g, int64_t *sum)
+{
+	uint32_t count, counters;
+	uint64_t va, pcpu, base;
+	struct sys_cpus *cpus;
+	int err;
+
+	err = vmt_profile_field(g->prof, "percpu_counter", "count", &count);
+	if (!err)
+		err = vmt_profile_field(g->prof, "percpu_counter", "counters", &counters);
+	if (!err)
+		err = vmt_ksym(g, "vm_committed_as", &va);
+	if (!err)
+		err = vmt_kread(g, va + count, sum, sizeof(*sum));
+	if (!err)
+		err = vmt_kread_u64(g, va + counters, &pcpu);
+	if (err)
+		return err;
+	cpus = malloc(sizeof(*cpus));
+	if (!cpus)
+		return -ENOMEM;
+	err = sys_cpus_read(g, cpus);
+	for (uint32_t cpu = 0; !err && cpu < cpus->nr_ids; cpu++) {
+		int32_t d;
+
+		if (!sys_cpu_in(cpus->online, cpu))
+			continue;
+		err = sys_percpu_base(g, cpu, &base);
+		if (!err)
+			err = vmt_kread(g, pcpu + base, &d, sizeof(d));
+		if (!err)
+			*sum += d;
+	}
+	free(cpus);
+	return err;
+}
+
+static int mem_swap_commit(struct vmt_guest *g, struct vmt_meminfo *m, uint64_t huge_pages)
+{
+	uint64_t total, nfree, kbytes, ram;
+	int64_t committed;
+	int32_t ratio;
+	int err;
+
+	err = sys_sym_u64(g, "total_swap_pages", &total);
+	if (!err)
+		err = sys_sym_u64(g, "nr_swap_pages", &nfree);
+	if (err)
+		return err;
+	m->swap_total = PAGE_KB(VMT_MIN(total, 1ull << 40));
+	m->swap_free = (int64_t)nfree < 0 ? 0 : PAGE_KB(VMT_MIN(nfree, 1ull << 40));
+	/* vm_commit_limit() */
+	err = sys_sym_u64(g, "sysctl_overcommit_kbytes", &kbytes);
+	if (!err)
+		err = sys_sym_s32(g, "sysctl_overcommit_ratio", &ratio);
+	if (err)
+		return err;
+	ram = m->mem_total >> (VMT_PAGE_SHIFT - 10);
+	if (kbytes)
+		m->commit_limit = (kbytes >> (VMT_PAGE_SHIFT - 10)) + VMT_MIN(total, 1ull << 40);
+	else
+		m->commit_limit = (ram > huge_pages ? ram - huge_pages : 0) *
+				      (uint64_t)(ratio < 0 ? 0 : ratio) / 100 +
+				  VMT_MIN(total, 1ull << 40);
+	m->commit_limit = PAGE_KB(m->commit_limit);
+	err = mem_committed(g, &committed);
+	if (err)
+		return err;
+	m->committed_as = committed > 0 ? PAGE_KB(VMT_MIN(committed, 1ll << 40)) : 0;
+	return 0;
+}
+
+static int mem_vmalloc_percpu(struct vmt_guest *g, struct vmt_meminfo *m)
+{
+	struct vmt_kernel_info ki;
+	uint64_t vm;
+	int32_t populated, units;
+	int err;
+
+	/* VMALLOC_SIZE_TB: 32 with 4-level paging, 12800 with 5; END is inclusive. */
+	if (!vmt_guest_kernel_info(g, &ki))
+		m->vmalloc_total = (((ki.paging_levels == 5 ? 12800ull : 32ull) << 40) - 1) >> 10;
+	err = sys_sym_u64(g, "nr_vmalloc_pages", &vm);
+	if (!err)
+		m->vmalloc_used = PAGE_KB(VMT_MIN(vm, 1ull << 40));
+	if (!err)
+		err = sys_sym_s32(g, "pcpu_nr_populated", &populated);
+	if (!err)
+		err = sys_sym_s32(g, "pcpu_nr_units", &units);
+	if (!err && populated >= 0 && units >= 0)
+		m->percpu = PAGE_KB((uint64_t)populated * (uint64_t)units);
+	return err;
+}
+
+static void mem_optional(struct vmt_guest *g, struct vmt_meminfo *m)
+{
+	uint64_t v;
+	int32_t pages;
+
+	if (have_enum(g, "node_stat_item", "NR_ANON_THPS"))
+		m->have |= VMT_MEMINFO_THP;
+	if (have_enum(g, "node_stat_item", "NR_SECONDARY_PAGETABLE"))
+		m->have |= VMT_MEMINFO_SEC_PAGETABLES;
+	/* mm/cma.c defines cma_areas; totalcma_pages exists without CONFIG_CMA. */
+	if (have_sym(g, "cma_areas")) {
+		m->have |= VMT_MEMINFO_CMA;
+		if (!sys_sym_u64(g, "totalcma_pages", &v))
+			m->cma_total = PAGE_KB(VMT_MIN(v, 1ull << 40));
+	}
+	if (have_sym(g, "zswap_pool_total_size")) {
+		m->have |= VMT_MEMINFO_ZSWAP;
+		if (!sys_sym_u64(g, "zswap_pool_total_size", &v))
+			m->zswap = v >> 10;
+		if (!sys_sym_s32(g, "zswap_stored_pages", &pages) && pages > 0)
+			m->zswapped = PAGE_KB(pages);
+	}
+}
+
+int vmt_meminfo(struct vmt_guest *g, struct vmt_meminfo *m)
+{
+	struct vmt_sysinfo si;
+	struct vmstat *s;
+	uint64_t huge_pages = 0;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = vmt_sysinfo(g, &si);
+	if (err)
+		return err;
+	m->flags = si.flags;
+	m->mem_total = si.mem_total_kb;
+	m->mem_free = si.mem_free_kb;
+	m->mem_available = si.mem_available_kb;
+	m->buffers = si.buffers_kb;
+	m->cached = si.cached_kb;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->g = g;
+	if (vmstat_array(g, "vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS", s->node,
+			 &s->nr_node) ||
+	    vmstat_array(g, "vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS", s->zone,
+			 &s->nr_zone)) {
+		m->flags |= VMT_F_PARTIAL;
+		vmt_error(-EFAULT, "vm_node_stat / vm_zone_stat unreadable");
+	} else {
+		mem_vmstat(s, m);
+	}
+	free(s);
+	mem_optional(g, m);
+	if (mem_hugetlb(g, m, &huge_pages))
+		m->flags |= VMT_F_PARTIAL;
+	if (mem_swap_commit(g, m, huge_pages))
+		m->flags |= VMT_F_PARTIAL;
+	if (mem_vmalloc_percpu(g, m))
+		m->flags |= VMT_F_PARTIAL;
+	if (mem_directmap(g, m))
+		m->flags |= VMT_F_PARTIAL;
+	return 0;
+}
+
+/* ------------------------------------------------------------- sysctl */
+
+int vmt_kernel_tunables(struct vmt_guest *g, struct vmt_kernel_tunables *t)
+{
+	static const struct {
+		const char *sym;
+		size_t off;
+	} vars[] = {
+	    {"pid_max", offsetof(struct vmt_kernel_tunables, pid_max)},
+	    {"max_threads", offsetof(struct vmt_kernel_tunables, threads_max)},
+	    {"ngroups_max", offsetof(struct vmt_kernel_tunables, ngroups_max)},
+	    {"cap_last_cap", offsetof(struct vmt_kernel_tunables, cap_last_cap)},
+	    {"randomize_va_space", offsetof(struct vmt_kernel_tunables, randomize_va_space)},
+	    {"kptr_restrict", offsetof(struct vmt_kernel_tunables, kptr_restrict)},
+	    {"dmesg_restrict", offsetof(struct vmt_kernel_tunables, dmesg_restrict)},
+	    {"panic_timeout", offsetof(struct vmt_kernel_tunables, panic)},
+	};
+	uint64_t uts;
+	uint32_t off;
+	int ok = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->sysrq = -1; /* a function of sysrq_enabled and sysrq_always_enabled: not derived */
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+		int32_t *dst = (int32_t *)((char *)t + vars[i].off);
+
+		if (sys_sym_s32(g, vars[i].sym, dst)) {
+			*dst = -1;
+			t->flags |= VMT_F_PARTIAL;
+		} else {
+			ok++;
+		}
+	}
+	if (vmt_profile_field(g->prof, "uts_namespace", "name.domainname", &off) ||
+	    vmt_ksym(g, "init_uts_ns", &uts) ||
+	    vmt_kread_str(g, uts + off, t->domainname, sizeof(t->domainname)))
+		t->flags |= VMT_F_PARTIAL;
+	return ok ? 0 : vmt_error(-EFAULT, "no kernel tunable readable");
+}
+
+int vmt_kernel_cmdline(struct vmt_guest *g, char **out)
+{
+	uint64_t ptr;
+	char *buf;
+	int err;
+
+	*out = NULL;
+	err = sys_sym_u64(g, "saved_command_line", &ptr);
+	if (err)
+		return vmt_error(err, "saved_command_line unreadable");
+	if (!vmt_kptr_ok(ptr))
+		return vmt_error(-EBADMSG, "saved_command_line points to 0x%llx",
+				 (unsigned long long)ptr);
+	buf = malloc(SYS_CMDLINE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	err = vmt_kread_str(g, ptr, buf, SYS_CMDLINE_MAX);
+	if (err) {
+		free(buf);
+		return vmt_error(err, "command line unreadable");
+	}
+	*out = buf;
+	return 0;
+}
