@@ -731,7 +731,8 @@ struct fake_pager {
 	int lfd, quit[2];
 	pthread_t thr;
 	unsigned requests, chunks;
-	int fail; /* answer every PAGEIN with this status (a sub-host that is gone) */
+	int fail;      /* answer PAGEINs with this status (a sub-host that is gone): */
+	int fail_host; /* those that need sub-host fail_host - 1 (0: every one) */
 };
 
 /* What the pager does for a chunk on sub-host k: fetch, install, move_end(MAIN). */
@@ -742,6 +743,8 @@ static int fake_page_in(struct fake_pager *fp, uint64_t c, uint8_t *buf)
 
 	if (k < 0)
 		return 0;
+	if (fp->fail && fp->fail_host == k + 1)
+		return fp->fail;
 	if (vmt_pt_move_begin(&fp->w->pt, c, &old) ||
 	    vmt_subhost_pread(fp->w->h[k], buf, PT_CHUNK, c * PT_CHUNK) ||
 	    pwrite(fp->w->fd, buf, PT_CHUNK, (off_t)(c * PT_CHUNK)) != PT_CHUNK)
@@ -777,7 +780,7 @@ static void fake_serve(struct fake_pager *fp, int fd)
 		    req.n > VMT_PAGER_MAX_RANGES || !full_read(fd, r, req.n * sizeof(*r)))
 			break;
 		fp->requests++;
-		rep.status = fp->fail;
+		rep.status = fp->fail_host ? 0 : fp->fail;
 		for (uint32_t i = 0; i < req.n && !rep.status; i++)
 			for (uint64_t c = r[i].off / PT_CHUNK;
 			     c <= (r[i].off + r[i].len - 1) / PT_CHUNK && !rep.status; c++)
@@ -901,15 +904,62 @@ static void test_vm_batch_and_failure(void **state)
 	assert_int_equal(req[0].err, 0); /* MAIN */
 	for (int i = 1; i < 6; i++)
 		assert_int_equal(req[i].err, -ETIMEDOUT);
-	assert_int_equal(fp.requests, 1);
+	/* One request, then one per sub-host to find which fails: both do. */
+	assert_int_equal(fp.requests, 3);
+	/* Down for the rest of the listing: failed at once, no request. */
+	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), -ETIMEDOUT);
+	assert_int_equal(fp.requests, 3);
+	assert_int_equal(req[3].err, -ETIMEDOUT);
+	/* The next listing asks again. */
 	fp.fail = 0;
+	vmt_memsrc_epoch(src);
 	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), 0);
-	assert_int_equal(fp.requests, 2); /* five chunks on two sub-hosts: one request */
+	assert_int_equal(fp.requests, 4); /* five chunks on two sub-hosts: one request */
 	assert_int_equal(fp.chunks, 5);
 	for (int i = 0; i < 6; i++) {
 		expect_bytes(want, PAGE, pfns[i] * PAGE);
 		assert_memory_equal(bufs + i * PAGE, want, PAGE);
 	}
+	vmt_memsrc_free(src);
+	fake_pager_stop(&fp);
+	free(bufs);
+}
+
+/* The pager cannot page in from sub-host 0 (gone): its pages fail, sub-host 1's are read,
+ * and sub-host 0 costs no further request in this listing. */
+static void test_vm_one_subhost_gone(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = {
+	    .fetch = VMT_FETCH_VM, .fetch_shift = 16, .pager_sock = w->sock, .timeout_ms = 3000};
+	/* MAIN, sub0, sub0, sub1, sub0, sub1 */
+	uint64_t pfns[6] = {0, 8 * 16, 9 * 16 + 3, 16 * 16, 33 * 16 + 15, 34 * 16};
+	bool on_sub0[6] = {false, true, true, false, true, false};
+	struct vmt_ram_layout l;
+	struct vmt_page_req req[6];
+	uint8_t *bufs = malloc(6 * PAGE), want[PAGE];
+	struct fake_pager fp = {.fail = -ETIMEDOUT, .fail_host = 1};
+	struct vmt_memsrc *src;
+
+	fake_pager_start(&fp, w);
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 6; i++)
+			req[i] = (struct vmt_page_req){.pfn = pfns[i], .buf = bufs + i * PAGE};
+		assert_int_equal(vmt_memsrc_read_pages(src, req, 6), -ETIMEDOUT);
+		/* Both sub-hosts in one request, then each alone; nothing more after. */
+		assert_int_equal(fp.requests, 3);
+		assert_int_equal(fp.chunks, 2);
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(req[i].err, on_sub0[i] ? -ETIMEDOUT : 0);
+			if (on_sub0[i])
+				continue;
+			expect_bytes(want, PAGE, pfns[i] * PAGE);
+			assert_memory_equal(bufs + i * PAGE, want, PAGE);
+		}
+	}
+	assert_non_null(strstr(vmt_last_error(), "sub-host 0"));
 	vmt_memsrc_free(src);
 	fake_pager_stop(&fp);
 	free(bufs);
@@ -975,6 +1025,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vm_4k, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_1m, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_batch_and_failure, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_one_subhost_gone, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_no_pager, world_setup, world_teardown),
 	};
 

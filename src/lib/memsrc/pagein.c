@@ -10,7 +10,10 @@
  * several when there are more than VMT_PAGER_MAX_RANGES).  One connection,
  * opened lazily and kept; a connection the pager closed (QEMU restarted)
  * is replaced once per request.  A pager that cannot be reached is "down"
- * until the next listing.
+ * until the next listing.  So is, for method 2, a sub-host that the pager
+ * could not page in from (it did not answer within the timeout): the
+ * request is asked again host by host to find it, and then every page on it
+ * fails at once instead of costing a timeout each.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -128,12 +131,19 @@ static int pager_call(struct split_ctx *x, const struct vmt_pager_range *r, uint
 	return read_all(x->pager_fd, NULL, rep->len, deadline);
 }
 
-/* Send one request, on a fresh connection once if the kept one broke. */
-static int pager_request(struct memsrc_file *f, const struct vmt_pager_range *r, uint32_t n)
+/*
+ * Send one request, on a fresh connection once if the kept one broke.
+ * *host_err: the failure is the pager's (it answered that it could not page
+ * in, or did not answer in time), i.e. likely one of the sub-hosts'.
+ */
+static int pager_request(struct memsrc_file *f, const struct vmt_pager_range *r, uint32_t n,
+			 bool *host_err)
 {
 	struct split_ctx *x = f->split;
 	struct vmt_pager_rep rep;
 	int err = 0;
+
+	*host_err = false;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool fresh = x->pager_fd < 0;
@@ -150,6 +160,7 @@ static int pager_request(struct memsrc_file *f, const struct vmt_pager_range *r,
 		if (fresh || (err != -ECONNRESET && err != -EPIPE))
 			break;
 	}
+	*host_err = err == -ETIMEDOUT || (!err && rep.status < 0);
 	if (err)
 		return vmt_error(err, "pager %s: %s", x->pager_sock,
 				 err == -EPROTO ? "not a pager's answer" : strerror(-err));
@@ -182,26 +193,93 @@ static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
 	}
 }
 
-int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n)
+/* Ask the pager for the wants of sub-host k (every want when k < 0), in requests of
+ * at most VMT_PAGER_MAX_RANGES ranges; the first error. */
+static int pagein_send(struct memsrc_file *f, const struct split_want *w, size_t n, int k,
+		       struct vmt_pager_range *r, bool *host_err)
 {
 	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
-	struct vmt_pager_range *r = calloc(VMT_MIN(n, VMT_PAGER_MAX_RANGES), sizeof(*r));
 	int err = 0;
 
-	if (!r)
-		return -ENOMEM;
-	count(f, w, n);
+	*host_err = false;
 	for (size_t i = 0; i < n && !err;) {
 		uint32_t m = 0;
 		uint64_t t0 = split_now_ns();
 
-		while (i < n && m < VMT_PAGER_MAX_RANGES) {
-			r[m++] = (struct vmt_pager_range){.off = w[i].off, .len = w[i].len};
-			i++;
-		}
-		err = pager_request(f, r, m);
+		for (; i < n && m < VMT_PAGER_MAX_RANGES; i++)
+			if (k < 0 || w[i].host == k)
+				r[m++] = (struct vmt_pager_range){.off = w[i].off, .len = w[i].len};
+		if (!m)
+			break;
+		err = pager_request(f, r, m, host_err);
 		st->wait_ns += split_now_ns() - t0;
 		st->round_trips++;
+	}
+	return err;
+}
+
+int pagein_host_down(struct memsrc_file *f, int k)
+{
+	struct split_ctx *x = f->split;
+	char addr[VMT_PT_ADDR_MAX + 1];
+	int err = x->pagein_down[k];
+
+	if (!err)
+		return 0;
+	/* The header is shared memory: a NUL-terminated copy. */
+	vmt_strlcpy(addr, f->pt.hdr->hosts[k].addr, sizeof(addr));
+	return vmt_error(err,
+			 "sub-host %d (%s): the pager could not page in from it (%s); not asked "
+			 "again in this listing",
+			 k, addr, strerror(-err));
+}
+
+/*
+ * The pager could not page a request in: ask again host by host, so that
+ * only the wants of the sub-host that fails are lost, and mark that one
+ * down for the listing.  One host alone needs no second try.
+ */
+static void pagein_per_host(struct memsrc_file *f, struct split_want *w, size_t n,
+			    struct vmt_pager_range *r, int first_err)
+{
+	bool seen[VMT_PT_MAX_HOSTS] = {false};
+	unsigned hosts = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)w[i].host < VMT_PT_MAX_HOSTS && !seen[w[i].host]) {
+			seen[w[i].host] = true;
+			hosts++;
+		}
+	}
+	for (int k = 0; k < VMT_PT_MAX_HOSTS; k++) {
+		bool host_err = true;
+		int err = first_err;
+
+		if (!seen[k] || (hosts > 1 && !(err = pagein_send(f, w, n, k, r, &host_err))))
+			continue;
+		if (host_err) {
+			f->split->pagein_down[k] = err;
+			err = pagein_host_down(f, k);
+		}
+		for (size_t i = 0; i < n; i++)
+			if (w[i].host == k)
+				w[i].err = err;
+	}
+}
+
+int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n)
+{
+	struct vmt_pager_range *r = calloc(VMT_MIN(n, VMT_PAGER_MAX_RANGES), sizeof(*r));
+	bool host_err;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	count(f, w, n);
+	err = pagein_send(f, w, n, -1, r, &host_err);
+	if (err && host_err) {
+		pagein_per_host(f, w, n, r, err);
+		err = 0;
 	}
 	free(r);
 	return err;

@@ -184,6 +184,11 @@ static int classify_remote(struct memsrc_file *f, struct round *r, struct pendin
 	if ((unsigned)k >= f->pt.hdr->nr_hosts)
 		return vmt_error(-EBADMSG, "page table %s places chunk %llu on sub-host %d of %u",
 				 f->path, (unsigned long long)c, k, f->pt.hdr->nr_hosts);
+	/* Method 2: a sub-host the pager could not page in from costs one timeout a listing. */
+	if (f->split->fetch == VMT_FETCH_VM && f->split->pagein_down[k]) {
+		st->fetch_errors++;
+		return pagein_host_down(f, k);
+	}
 	if (f->split->fetch == VMT_FETCH_RUNTIME &&
 	    fcache_get(&f->split->cache, p->off, c, e, page)) {
 		st->pages_fetched++;
@@ -266,17 +271,21 @@ static void serve_fetched(struct memsrc_file *f, struct round *r, struct pending
 	st->cache_bytes_max = VMT_MAX(st->cache_bytes_max, st->cache_bytes);
 }
 
-/* Method 2: a failed page-in is the error of every page that needed it. */
-static void pagein_done(struct memsrc_file *f, struct pending *p, struct vmt_page_req *req,
-			size_t n, int err)
+/* Method 2: a failed page-in (all, or of the page's sub-host) is the error of every page
+ * that needed it. */
+static void pagein_done(struct memsrc_file *f, const struct round *r, struct pending *p,
+			struct vmt_page_req *req, size_t n, int err)
 {
 	for (size_t i = 0; i < n; i++) {
+		int e;
+
 		if (p[i].done || p[i].want == NO_WANT)
 			continue;
 		p[i].paged = true;
-		if (!err)
+		e = err ?: r->w[p[i].want].err;
+		if (!e)
 			continue;
-		req[i].err = err;
+		req[i].err = e;
 		p[i].done = true;
 		vmt_memsrc_stats(&f->base)->fetch_errors++;
 	}
@@ -341,7 +350,7 @@ static int split_rounds(struct memsrc_file *f, struct pending *p, struct vmt_pag
 			serve_fetched(f, &r, p, req, n);
 		} else if (f->split->fetch == VMT_FETCH_VM && r.n) {
 			err = pagein_wants(f, r.w, r.n);
-			pagein_done(f, p, req, n, err);
+			pagein_done(f, &r, p, req, n, err);
 		}
 		round_reset(&r);
 	}
@@ -378,6 +387,7 @@ void split_epoch(struct memsrc_file *f)
 	vmt_memsrc_stats(&f->base)->cache_bytes = f->split->cache.bytes;
 	fetch_epoch(f->split);
 	f->split->pager_down = 0;
+	memset(f->split->pagein_down, 0, sizeof(f->split->pagein_down));
 }
 
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out)

@@ -74,6 +74,8 @@ struct split_ctx {
 	struct fcache cache;
 	int pager_fd; /* -1: not connected */
 	int pager_down;
+	/* Method 2: the pager could not page sub-host k in, in this listing: -errno */
+	int pagein_down[VMT_PT_MAX_HOSTS];
 };
 
 /* split.c */
@@ -100,8 +102,14 @@ extern void (*vmt_fetch_test_hook)(void *arg);
 extern void *vmt_fetch_test_arg;
 void fetch_close(struct split_ctx *x);
 
-/* pagein.c: method 2.  Asks the pager to page every want in; 0 or -errno. */
+/*
+ * pagein.c: method 2.  Asks the pager to page every want in: 0, or -errno
+ * when the pager could not be asked; a sub-host the pager could not page in
+ * from costs its wants (w->err) and is not asked again in this listing.
+ */
 int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n);
+/* Sub-host k's page-in failed earlier in this listing: that error (named), else 0. */
+int pagein_host_down(struct memsrc_file *f, int k);
 void pagein_close(struct split_ctx *x);
 
 uint64_t split_now_ns(void);
