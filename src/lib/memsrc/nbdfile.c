@@ -490,6 +490,17 @@ static int classify(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pendin
 	k = vmt_pt_loc_host(vmt_pt_e_loc(p->e));
 	if (k >= 0)
 		return classify_sub(n, r, p, page, k);
+	/*
+	 * Probing (the KASLR search) takes an ABSENT chunk's zeros without the
+	 * re-read: what it looks for, the kernel image, is pinned on the main
+	 * host, so a chunk that filled since costs at most a candidate, and a
+	 * probe of a never-touched 2 MiB slot does not cost a round trip.
+	 */
+	if (vmt_pt_e_loc(p->e) == VMT_PT_ABSENT && n->f.base.local_only) {
+		memset(page, 0, VMT_PAGE_SIZE);
+		vmt_memsrc_stats(&n->f.base)->pages_local++;
+		return 0;
+	}
 	if (vmt_pt_e_loc(p->e) == VMT_PT_ABSENT) {
 		p->check = true;
 		return touch(r, p->c) ?: 1;
