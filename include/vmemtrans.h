@@ -351,6 +351,145 @@ VMT_API int vmt_sysinfo(struct vmt_guest *g, struct vmt_sysinfo *si);
 /* ------------------------------------------- per-process details (task_detail.c) */
 /* (what /proc/PID shows beyond struct vmt_task: maps, open files, paths, namespaces) */
 
+/* One memory area of a process: a line of /proc/PID/maps. */
+struct vmt_vma {
+	uint64_t start, end;
+	uint64_t vm_flags; /* VM_READ 0x1, VM_WRITE 0x2, VM_EXEC 0x4, VM_MAYSHARE 0x80 */
+	uint64_t pgoff;	   /* file offset in bytes (0 without a file) */
+	uint32_t dev;	   /* kernel dev_t of the file's super block: major << 20 | minor */
+	uint32_t flags;	   /* VMT_F_PARTIAL: the file or the name could not be read */
+	uint64_t ino;
+	/*
+	 * What /proc/PID/maps prints after the padding: the file's path
+	 * (d_path, unescaped), "[heap]", "[stack]", "[vdso]", "[vvar]",
+	 * "[vsyscall]", "[anon:NAME]"; NULL: nothing (an anonymous area).
+	 */
+	char *name;
+};
+
+/* One open file descriptor: /proc/PID/fd/N and /proc/PID/fdinfo/N. */
+struct vmt_fd {
+	int32_t fd;
+	uint32_t f_flags; /* file->f_flags, O_CLOEXEC added when close-on-exec (fdinfo "flags") */
+	uint32_t f_mode;  /* FMODE_READ 0x1, FMODE_WRITE 0x2 (the link's permission bits) */
+	int32_t mnt_id;
+	int64_t pos;
+	uint64_t ino;
+	uint32_t flags; /* VMT_F_PARTIAL: some field unreadable (path NULL or fields 0) */
+	/* readlink of /proc/PID/fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
+	char *path;
+};
+
+/* The namespaces of /proc/PID/ns, in the order Linux lists them. */
+enum vmt_ns_type {
+	VMT_NS_NET,
+	VMT_NS_UTS,
+	VMT_NS_IPC,
+	VMT_NS_PID,
+	VMT_NS_PID_FOR_CHILDREN,
+	VMT_NS_USER,
+	VMT_NS_MNT,
+	VMT_NS_CGROUP,
+	VMT_NS_TIME,
+	VMT_NS_TIME_FOR_CHILDREN,
+	VMT_NS_COUNT,
+};
+
+/* Link names ("net", "pid_for_children", ...) of enum vmt_ns_type.  Borrowed, static. */
+VMT_API const char *vmt_ns_name(int type);
+
+#define VMT_MAX_PID_LEVELS 32	  /* MAX_PID_NS_LEVEL */
+#define VMT_CPUMASK_WORDS  128	  /* NR_CPUS up to 8192 */
+#define VMT_NODEMASK_WORDS 16	  /* MAX_NUMNODES up to 1024 */
+#define VMT_MAX_VMAS	   65536  /* default vm.max_map_count is 65530 */
+#define VMT_MAX_FDS	   (1u << 20) /* fdtable slots scanned per process */
+
+enum vmt_detail_what {
+	VMT_DETAIL_STAT = 1u << 0,  /* what stat, status, statm need */
+	VMT_DETAIL_GROUP = 1u << 1, /* also the thread-group totals (a process's own stat) */
+	VMT_DETAIL_MAPS = 1u << 2,  /* vmas */
+	VMT_DETAIL_FILES = 1u << 3, /* fds */
+	VMT_DETAIL_FS = 1u << 4,    /* cwd, root */
+	VMT_DETAIL_NS = 1u << 5,    /* ns_ino */
+};
+
+/*
+ * What /proc/PID (or /proc/PID/task/TID) shows beyond struct vmt_task.
+ * Times are nanoseconds, sizes of memory in pages unless named _bytes.
+ * Fields of a part not asked for, or not readable (flags VMT_F_PARTIAL),
+ * are 0.
+ */
+struct vmt_task_detail {
+	uint32_t what;	/* enum vmt_detail_what actually read */
+	uint32_t flags; /* VMT_F_PARTIAL / VMT_F_TRUNCATED for the whole detail */
+
+	/* VMT_DETAIL_STAT: task_struct */
+	uint32_t task_flags; /* PF_* */
+	uint32_t raw_state;  /* task->__state (0: running) */
+	int32_t exit_signal, exit_code, cpu;
+	uint32_t rt_priority, policy;
+	uint64_t min_flt, maj_flt, nvcsw, nivcsw;
+	uint64_t utime_ns, stime_ns, gtime_ns; /* this task's, adjusted as the kernel shows them */
+	uint64_t blkio_delay_ns;
+	int32_t tracer_pid, ngid;
+	int32_t umask;	 /* -1: the task has no fs_struct (no Umask line) */
+	uint32_t fd_max; /* FDSize: files->fdt->max_fds */
+	uint64_t sig_pending, sig_blocked, sig_ignored, sig_caught; /* bit n-1 = signal n */
+	uint32_t no_new_privs, seccomp_mode, seccomp_filters;
+	int32_t spec_ssb, spec_ib; /* arch_prctl_spec_ctrl_get(): PR_SPEC_* bits or -EINVAL */
+	uint32_t nr_cpu_ids, nodemask_bits;
+	uint64_t cpus_allowed[VMT_CPUMASK_WORDS];
+	uint64_t mems_allowed[VMT_NODEMASK_WORDS];
+	/* cred */
+	uint64_t cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	uint32_t ngroups; /* supplementary groups, at most 65536 */
+	uint32_t *groups;
+	/* pid namespaces: ids from level 0 (the guest's /proc) to the task's own level */
+	uint32_t pid_levels;
+	int32_t ns_tgid[VMT_MAX_PID_LEVELS], ns_pid[VMT_MAX_PID_LEVELS];
+	int32_t ns_pgid[VMT_MAX_PID_LEVELS], ns_sid[VMT_MAX_PID_LEVELS];
+	/* signal_struct */
+	int32_t tty_pgrp; /* foreground group of the controlling tty, -1 none */
+	uint64_t cmin_flt, cmaj_flt, cutime_ns, cstime_ns, cgtime_ns;
+	uint64_t rlim_rss, rlim_sigpending; /* rlim_cur */
+	uint64_t sigq;			    /* signals queued for the user */
+	uint64_t sig_shared_pending;
+	uint32_t core_dumping;
+	/* VMT_DETAIL_GROUP: live threads plus the dead ones' share in signal_struct */
+	uint64_t group_min_flt, group_maj_flt, group_utime_ns, group_stime_ns, group_gtime_ns;
+	/* mm_struct (has_mm 0: a kernel thread or a zombie) */
+	uint32_t has_mm, thp_enabled;
+	uint64_t total_vm, hiwater_vm, locked_vm, pinned_vm, data_vm, stack_vm, exec_vm;
+	uint64_t hiwater_rss, rss_file, rss_anon, rss_swap, rss_shmem, hugetlb_pages;
+	uint64_t pgtables_bytes;
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+
+	/* VMT_DETAIL_MAPS: in address order, [vsyscall] last */
+	size_t nvmas;
+	struct vmt_vma *vmas;
+	/* VMT_DETAIL_FILES: in fd order */
+	size_t nfds;
+	struct vmt_fd *fds;
+	/* VMT_DETAIL_FS: d_path of fs->pwd and fs->root, NULL if unreadable */
+	char *cwd, *root;
+	/* VMT_DETAIL_NS: inode numbers (0: none) of enum vmt_ns_type */
+	uint64_t ns_ino[VMT_NS_COUNT];
+};
+
+/*
+ * Read what `what` (enum vmt_detail_what) asks about task t (from
+ * vmt_tasks, same listing) into a new detail the caller frees with
+ * vmt_task_detail_free().  t is borrowed.  Parts that cannot be read are
+ * flagged and left empty; a walk that breaks (a corrupt maple tree, a
+ * hostile fd table) keeps what it read before (VMT_F_PARTIAL).  A negative
+ * errno means nothing at all (-ENOMEM, -ENOEXEC: the profile lacks the
+ * structures).
+ */
+VMT_API int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,
+			    struct vmt_task_detail **out);
+VMT_API void vmt_task_detail_free(struct vmt_task_detail *d);
+
 /* ------------------------------------------------- system-wide state (system.c) */
 /* (what /proc/stat, loadavg, meminfo, cpuinfo, mounts, ... show) */
 

@@ -226,6 +226,7 @@ void vmt_guest_close(struct vmt_guest *g)
 	vmt_mem_free(g->mem);
 	vmt_profile_free(g->prof);
 	free(g->task_off);
+	free(g->detail_off);
 	free(g);
 }
 

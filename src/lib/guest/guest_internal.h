@@ -34,6 +34,7 @@
 #define VMT_MAX_PATH_DEPTH 256
 
 struct task_offsets;
+struct detail_offsets;
 
 struct vmt_guest {
 	struct vmt_mem *mem;
@@ -45,6 +46,7 @@ struct vmt_guest {
 	uint64_t image_size; /* _end - _text: the range mapped 1:1 to phys_load */
 	uint64_t direct_map_size;
 	struct task_offsets *task_off; /* linux/task_offsets.c, resolved on first use */
+	struct detail_offsets *detail_off; /* linux/task_detail.c, likewise */
 };
 
 /* Physical address of a kernel-image symbol's link address (no page walk). */

@@ -194,6 +194,17 @@ static char *task_file_path(struct vmt_guest *g, const struct task_offsets *o, u
 	return strcat(p, deleted);
 }
 
+/* d_path() of (vfsmount, dentry) for the other walkers (task_files.c).  Caller frees; NULL:
+ * unreadable. */
+char *vmt_dentry_path(struct vmt_guest *g, uint64_t vfsmnt, uint64_t dentry)
+{
+	const struct task_offsets *o;
+
+	if (vmt_task_offsets(g, &o))
+		return NULL;
+	return task_file_path(g, o, vfsmnt, dentry);
+}
+
 static void task_read_exe(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
 			  uint64_t mm)
 {

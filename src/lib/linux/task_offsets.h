@@ -41,6 +41,8 @@ int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out);
  */
 void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
 		      unsigned what, size_t *budget);
+/* mm.c: d_path() of a (vfsmount, dentry) pair, " (deleted)" if unlinked.  Caller frees. */
+char *vmt_dentry_path(struct vmt_guest *g, uint64_t vfsmnt, uint64_t dentry);
 /* Free what a vmt_task owns (strings), not the task itself. */
 void vmt_task_clear(struct vmt_task *t);
 

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * taskfiles_dump - build the shadow /proc's per-process files of a guest
+ * (pfs_task_fill for every process and thread, as a snapshot does) and
+ * print those of the processes named, for tests/system/test_task_detail.py
+ * to compare with the guest's own /proc.
+ *
+ *   taskfiles_dump MEMFILE VMLINUZ RAM_BYTES PID...
+ *
+ * Every node under /PID (and /PID/task/TID) is printed, in name order:
+ *   "== PATH LEN\n" and LEN bytes    a file
+ *   "@@ PATH MODE TARGET\n"          a link (mode in octal)
+ *   "// PATH MODE\n"                 a directory
+ * A process that is not in the guest prints "!! PID\n".  The time the fill
+ * of all tasks took goes to stderr ("fill_ms N tasks M").  Exit 0, or 1 if
+ * the guest cannot be opened or listed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "procfs/procfs.h"
+#include "procfs/render_task.h"
+
+static void dump(const struct pfs_node *n, const char *path)
+{
+	char sub[512];
+
+	if (n->type == PFS_FILE) {
+		printf("== %s %zu\n", path, n->len);
+		fwrite(n->data, 1, n->len, stdout);
+		return;
+	}
+	if (n->type == PFS_LINK) {
+		printf("@@ %s %o %s\n", path, (unsigned)n->mode, n->data);
+		return;
+	}
+	printf("// %s %o\n", path, (unsigned)n->mode);
+	for (size_t i = 0; i < n->nkids; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", path, n->kids[i]->name);
+		dump(n->kids[i], sub);
+	}
+}
+
+/* /PID for leaders, /PID/task/TID for every task (leaders too), as Linux lays them out. */
+static int fill_all(struct pfs_tree *t, const struct pfs_ctx *c, const struct vmt_task_list *l)
+{
+	char name[16];
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_task *k = &l->tasks[i];
+		struct pfs_node *d;
+
+		if (k->flags & VMT_F_THREAD)
+			continue;
+		snprintf(name, sizeof(name), "%d", k->pid);
+		d = pfs_dir_new(t, t->root, name, 0555, k->euid, k->egid);
+		if (!d || !pfs_dir_new(t, d, "task", 0555, k->euid, k->egid) ||
+		    pfs_task_fill(t, c, k, d) == -ENOMEM)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_task *k = &l->tasks[i];
+		struct pfs_node *task, *d;
+
+		snprintf(name, sizeof(name), "%d/task", k->tgid);
+		task = pfs_walk(t->root, name);
+		if (!task)
+			continue;
+		snprintf(name, sizeof(name), "%d", k->pid);
+		d = pfs_dir_new(t, task, name, 0555, k->euid, k->egid);
+		if (!d || pfs_task_fill(t, c, k, d) == -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmt_guest_opts o = {.sz = sizeof(o)};
+	struct pfs_ctx c = {.user_hz = 100};
+	struct vmt_task_list *l = NULL;
+	struct timespec a, b;
+	struct pfs_tree *t;
+	struct vmt_guest *g;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s MEMFILE VMLINUZ RAM_BYTES PID...\n", argv[0]);
+		return 2;
+	}
+	o.mem_path = argv[1];
+	o.kernel_path = argv[2];
+	o.ram_size = strtoull(argv[3], NULL, 0);
+	g = vmt_guest_open(&o);
+	if (!g) {
+		fprintf(stderr, "taskfiles_dump: %s\n", vmt_last_error());
+		return 1;
+	}
+	vmt_listing_begin(g);
+	if (vmt_tasks(g, VMT_TASK_CMDLINE | VMT_TASK_EXE | VMT_TASK_THREADS, &l)) {
+		fprintf(stderr, "taskfiles_dump: tasks: %s\n", vmt_last_error());
+		return 1;
+	}
+	c.g = g;
+	c.tasks = l;
+	t = pfs_tree_new();
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (!t || fill_all(t, &c, l)) {
+		fprintf(stderr, "taskfiles_dump: out of memory\n");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "fill_ms %.1f tasks %zu\n",
+		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6, l->n);
+	pfs_seal(t);
+	for (int i = 4; i < argc; i++) {
+		struct pfs_node *n = pfs_walk(t->root, argv[i]);
+
+		if (!n) {
+			printf("!! %s\n", argv[i]);
+			continue;
+		}
+		dump(n, argv[i]);
+	}
+	pfs_tree_free(t);
+	vmt_task_list_free(l);
+	vmt_guest_close(g);
+	return 0;
+}
