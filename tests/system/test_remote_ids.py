@@ -57,7 +57,7 @@ class RemoteVm(Vm):
 @pytest.fixture(scope="module")
 def split_vm(env):
     vmt(env, "hosts", "up", "--prefix", PREFIX, "--subnet", SUBNET, "--subhosts", "2",
-        "--link", "none", "--capacity", "512M", "--monitor", timeout=120)
+        "--link", "1gbit", "--capacity", "512M", "--monitor", timeout=120)
     vm = None
     try:
         vm = start_vm(env, "remote", procs=20, mem="256M")
