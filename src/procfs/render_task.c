@@ -258,14 +258,19 @@ static void status_mem(struct textbuf *b, const struct vmt_task_detail *d)
 static void put_bitmap(struct textbuf *b, const uint64_t *bits, uint32_t nbits)
 {
 	int chunksz = nbits % 32 ? (int)(nbits % 32) : 32;
+	int top = (int)((nbits + 31) / 32 * 32) - 32;
 
-	for (int i = (int)((nbits + 31) / 32 * 32) - 32; i >= 0; i -= 32) {
+	for (int i = top; i >= 0; i -= 32) {
 		uint32_t val = (uint32_t)(bits[i / 64] >> (i % 64));
 
 		if (chunksz < 32)
 			val &= (1u << chunksz) - 1;
-		tb_printf(b, "%s%0*x", i == (int)((nbits + 31) / 32 * 32) - 32 ? "" : ",",
-			  (chunksz + 3) / 4, val);
+		if (i != top)
+			tb_put(b, ",", 1);
+		if (val == 0 && chunksz == 32) /* the common case of a 1024-bit nodemask: cheap */
+			tb_put(b, "00000000", 8);
+		else
+			tb_printf(b, "%0*x", (chunksz + 3) / 4, val);
 		chunksz = 32;
 	}
 }

@@ -207,7 +207,13 @@ static void detail_symbols(struct vmt_guest *g, struct detail_offsets *o)
 	    {"gate_vma_ops", &o->gate_vma_ops},
 	    {"gate_vma", &o->gate_vma},
 	    {"vsyscall_mode", &o->vsyscall_mode},
+	    {"ssb_mode", &o->ssb_mode},
+	    {"spectre_v2_user_ibpb", &o->ib_user_ibpb},
+	    {"spectre_v2_user_stibp", &o->ib_user_stibp},
+	    {"nr_cpu_ids", &o->nr_cpu_ids},
 	};
+	uint64_t bcd, va;
+	uint32_t off, size, nbug;
 
 	for (int i = 0; i < DNAME_COUNT; i++)
 		if (vmt_ksym(g, dname[i], &o->dname_fn[i]))
@@ -215,6 +221,13 @@ static void detail_symbols(struct vmt_guest *g, struct detail_offsets *o)
 	for (size_t i = 0; i < ARRAY_SIZE(s); i++)
 		if (vmt_ksym(g, s[i].name, s[i].va))
 			*s[i].va = 0;
+	/* Two bug words since the SRSO fixes (6.5, and the stable kernels they reached). */
+	nbug = vmt_ksym(g, "srso_mitigation", &va) ? 1 : 2;
+	o->bug_words = 0;
+	if (!vmt_ksym(g, "boot_cpu_data", &bcd) &&
+	    !vmt_profile_field2(g->prof, "cpuinfo_x86", "x86_capability", &off, &size) &&
+	    size / 4 > nbug)
+		o->bug_words = bcd + off + (size / 4 - nbug) * 4;
 }
 
 int vmt_detail_offsets(struct vmt_guest *g, const struct detail_offsets **out)
@@ -345,6 +358,7 @@ static void detail_read_signals(struct vmt_guest *g, const struct detail_offsets
 				const struct vmt_task *t, struct vmt_task_detail *d)
 {
 	uint64_t sighand = dptr(g, d, t->kva, o->task_sighand);
+	uint8_t act[64 * 64];
 
 	dfield(g, d, t->kva, o->task_pending, &d->sig_pending, 8);
 	dfield(g, d, t->kva, o->task_blocked, &d->sig_blocked, 8);
@@ -353,15 +367,15 @@ static void detail_read_signals(struct vmt_guest *g, const struct detail_offsets
 		d->flags |= VMT_F_PARTIAL;
 		return;
 	}
+	if (o->k_sigaction_size < 8 || o->k_sigaction_size > 64 ||
+	    vmt_kread(g, sighand + o->sighand_action, act, 64 * o->k_sigaction_size)) {
+		d->flags |= VMT_F_PARTIAL;
+		return;
+	}
 	for (int i = 0; i < 64; i++) {
-		uint64_t handler;
+		uint64_t handler; /* k_sigaction.sa.sa_handler, its first member */
 
-		if (vmt_kread_u64(g,
-				  sighand + o->sighand_action + (uint64_t)i * o->k_sigaction_size,
-				  &handler)) {
-			d->flags |= VMT_F_PARTIAL;
-			return;
-		}
+		memcpy(&handler, act + i * o->k_sigaction_size, 8);
 		if (handler == 1) /* SIG_IGN */
 			d->sig_ignored |= 1ull << i;
 		else if (handler != 0) /* not SIG_DFL */
@@ -641,38 +655,27 @@ static void detail_read_mm(struct vmt_guest *g, const struct detail_offsets *o,
 #define X86_BUG_SPEC_STORE_BYPASS  17
 
 /* boot_cpu_has_bug(): the bug words follow the NCAPINTS feature words. */
-static int cpu_has_bug(struct vmt_guest *g, int bug, bool *has)
+static int cpu_has_bug(struct vmt_guest *g, const struct detail_offsets *o, int bug, bool *has)
 {
-	uint64_t bcd, va;
-	uint32_t off, size, word;
-	int nbugints;
+	uint32_t word;
 
-	if (vmt_ksym(g, "boot_cpu_data", &bcd) ||
-	    vmt_profile_field2(g->prof, "cpuinfo_x86", "x86_capability", &off, &size))
+	if (!o->bug_words || vmt_kread_u32(g, o->bug_words + bug / 32 * 4, &word))
 		return -ENOENT;
-	/* Two bug words since the SRSO fixes (6.5, and the stable kernels they reached). */
-	nbugints = vmt_ksym(g, "srso_mitigation", &va) ? 1 : 2;
-	if (size / 4 <= (uint32_t)nbugints)
-		return -EBADMSG;
-	if (vmt_kread_u32(g, bcd + off + (size / 4 - (uint32_t)nbugints) * 4 + bug / 32 * 4, &word))
-		return -EFAULT;
 	*has = word >> (bug % 32) & 1;
 	return 0;
 }
 
-static int sym_u32(struct vmt_guest *g, const char *name, uint32_t *v)
+static int sym_u32(struct vmt_guest *g, uint64_t va, uint32_t *v)
 {
-	uint64_t va;
-
-	return vmt_ksym(g, name, &va) ?: vmt_kread_u32(g, va, v);
+	return va ? vmt_kread_u32(g, va, v) : -ENOENT;
 }
 
-static int spec_ssb(struct vmt_guest *g, uint64_t aflags)
+static int spec_ssb(struct vmt_guest *g, const struct detail_offsets *o, uint64_t aflags)
 {
 	uint32_t mode;
 	bool bug;
 
-	if (sym_u32(g, "ssb_mode", &mode) || cpu_has_bug(g, X86_BUG_SPEC_STORE_BYPASS, &bug))
+	if (sym_u32(g, o->ssb_mode, &mode) || cpu_has_bug(g, o, X86_BUG_SPEC_STORE_BYPASS, &bug))
 		return -EINVAL;
 	if (mode == 1) /* SPEC_STORE_BYPASS_DISABLE */
 		return PR_SPEC_DISABLE;
@@ -689,17 +692,16 @@ static int spec_ssb(struct vmt_guest *g, uint64_t aflags)
 }
 
 /* enum spectre_v2_user_mitigation: NONE 0, STRICT 1, STRICT_PREFERRED 2, PRCTL 3, SECCOMP 4 */
-static int spec_ib(struct vmt_guest *g, uint64_t aflags)
+static int spec_ib(struct vmt_guest *g, const struct detail_offsets *o, uint64_t aflags)
 {
 	uint32_t ibpb, stibp;
 	bool bug;
 
-	if (cpu_has_bug(g, X86_BUG_SPECTRE_V2, &bug))
+	if (cpu_has_bug(g, o, X86_BUG_SPECTRE_V2, &bug))
 		return -EINVAL;
 	if (!bug)
 		return PR_SPEC_NOT_AFFECTED;
-	if (sym_u32(g, "spectre_v2_user_ibpb", &ibpb) ||
-	    sym_u32(g, "spectre_v2_user_stibp", &stibp))
+	if (sym_u32(g, o->ib_user_ibpb, &ibpb) || sym_u32(g, o->ib_user_stibp, &stibp))
 		return -EINVAL;
 	if (ibpb == 0 && stibp == 0)
 		return PR_SPEC_ENABLE;
@@ -732,12 +734,12 @@ static void detail_read_stat(struct vmt_guest *g, const struct detail_offsets *o
 	detail_read_mm(g, o, to, t, d);
 	if (what & VMT_DETAIL_GROUP)
 		detail_read_group(g, o, to, t, d);
-	if (sym_u32(g, "nr_cpu_ids", &d->nr_cpu_ids) || d->nr_cpu_ids > o->task_cpus_mask_size * 8)
+	if (sym_u32(g, o->nr_cpu_ids, &d->nr_cpu_ids) || d->nr_cpu_ids > o->task_cpus_mask_size * 8)
 		d->nr_cpu_ids = o->task_cpus_mask_size * 8;
 	if (o->task_atomic_flags != UINT32_MAX)
 		vmt_kread_u64(g, t->kva + o->task_atomic_flags, &aflags);
-	d->spec_ssb = spec_ssb(g, aflags);
-	d->spec_ib = spec_ib(g, aflags);
+	d->spec_ssb = spec_ssb(g, o, aflags);
+	d->spec_ib = spec_ib(g, o, aflags);
 }
 
 int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,

@@ -57,6 +57,8 @@ struct detail_offsets {
 	/* kernel symbols: the d_dname() of pseudo file systems, special mappings */
 	uint64_t dname_fn[5]; /* enum detail_dname */
 	uint64_t special_mapping_vmops, gate_vma_ops, gate_vma, vsyscall_mode;
+	uint64_t ssb_mode, ib_user_ibpb, ib_user_stibp, nr_cpu_ids;
+	uint64_t bug_words; /* boot_cpu_data.x86_capability's first bug word (0: unknown) */
 	/* namespaces: nsproxy member and ns_common.inum offset of each enum vmt_ns_type */
 	uint32_t nsproxy_member[VMT_NS_COUNT], ns_inum[VMT_NS_COUNT];
 };
