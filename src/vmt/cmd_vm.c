@@ -587,9 +587,12 @@ static int vm_export(int argc, char **argv)
 	if (r)
 		return vm_fail(r);
 	r = vmt_vm_export_start(&d, &o, &already);
+	if (r == -EINVAL) {
+		cli_err("vm", "%s", vmt_last_error());
+		return EXIT_USAGE;
+	}
 	if (r)
-		return r == -EINVAL ? (cli_err("vm", "%s", vmt_last_error()), EXIT_USAGE)
-				    : vm_fail(r);
+		return vm_fail(r);
 	if (json) {
 		struct json_object *v = vmt_vm_desc_json(&d), *e = NULL;
 
