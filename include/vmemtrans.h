@@ -632,6 +632,93 @@ struct vmt_fs_type_list {
 VMT_API int vmt_filesystems(struct vmt_guest *g, struct vmt_fs_type_list **out);
 VMT_API void vmt_fs_type_list_free(struct vmt_fs_type_list *l);
 
+/*
+ * Sockets of the tables vmt_sockets() does not walk: raw (v4, v6), packet
+ * and netlink, of every net namespace (filter on netns_ino), in the order
+ * /proc/net/{raw,raw6,packet,netlink} list them.
+ */
+enum vmt_sock_more_proto {
+	VMT_SOCK_RAW = 16,
+	VMT_SOCK_RAW6,
+	VMT_SOCK_PACKET,
+	VMT_SOCK_NETLINK,
+};
+
+struct vmt_sock_more {
+	int proto;	 /* enum vmt_sock_more_proto */
+	uint32_t bucket; /* raw: hash bucket (the "sl" column) */
+	int state;	 /* sk_state */
+	int type;	 /* sk_type */
+	/* raw: inet_num; packet: ntohs(po->num) (ETH_P_*); netlink: sk_protocol */
+	uint32_t protocol;
+	uint8_t laddr[16], raddr[16]; /* raw: network order; v4 in the first 4 bytes */
+	uint32_t uid;
+	uint64_t inode;
+	uint32_t refcnt, drops;
+	uint32_t rmem, wmem; /* sk_rmem_alloc, sk_wmem_alloc - 1 */
+	uint32_t portid, groups; /* netlink: portid, groups[0] */
+	bool cb_running;	 /* netlink: a dump runs */
+	int32_t ifindex;	 /* packet: bound interface */
+	bool running;		 /* packet: po->running */
+	uint64_t kva;		 /* struct sock */
+	uint32_t netns_ino;
+	uint32_t flags;
+};
+
+struct vmt_sock_more_list {
+	size_t n;
+	struct vmt_sock_more *socks;
+	uint32_t flags;
+	uint32_t init_netns_ino;
+};
+
+VMT_API int vmt_sockets_more(struct vmt_guest *g, struct vmt_sock_more_list **out);
+VMT_API void vmt_sock_more_list_free(struct vmt_sock_more_list *l);
+
+/* /proc/net/sockstat and sockstat6 of the initial net namespace. */
+struct vmt_sockstat {
+	int32_t sockets_used;
+	int32_t tcp_inuse, tcp_orphan, tcp_tw, tcp_alloc;
+	int64_t tcp_mem; /* pages */
+	int32_t udp_inuse;
+	int64_t udp_mem;
+	int32_t udplite_inuse, raw_inuse;
+	uint32_t frag_inuse;
+	uint64_t frag_mem;
+	bool have_v6; /* IPv6 built in or loaded: sockstat6 exists */
+	int32_t tcp6_inuse, udp6_inuse, udplite6_inuse, raw6_inuse;
+	uint32_t frag6_inuse;
+	uint64_t frag6_mem;
+	uint32_t flags;
+};
+
+VMT_API int vmt_sockstat(struct vmt_guest *g, struct vmt_sockstat *out);
+
+/* /proc/net/dev: network devices of the initial net namespace with dev_get_stats(). */
+struct vmt_netdev {
+	char name[16];
+	int32_t ifindex;
+	uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped, rx_fifo, rx_frame, rx_compressed;
+	uint64_t multicast;
+	uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped, tx_fifo, collisions, tx_carrier;
+	uint64_t tx_compressed;
+	/*
+	 * VMT_F_PARTIAL: the driver keeps its counters in its own way
+	 * (ndo_get_stats64 other than the loopback's per-CPU lstats): the
+	 * generic dev->stats and core_stats were used.
+	 */
+	uint32_t flags;
+};
+
+struct vmt_netdev_list {
+	size_t n;
+	struct vmt_netdev *devs; /* dev_base_head order */
+	uint32_t flags;
+};
+
+VMT_API int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out);
+VMT_API void vmt_netdev_list_free(struct vmt_netdev_list *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -421,13 +421,184 @@ static int fill_filesystems(struct pfs_tree *tr, const struct pfs_ctx *c, struct
 	return err;
 }
 
+/* -------------------------------------------------------------- net */
+
+static uint32_t be_word(const uint8_t *a)
+{
+	uint32_t v;
+
+	memcpy(&v, a, 4); /* printed as the u32 the kernel holds (%08X of a __be32) */
+	return v;
+}
+
+/* raw_sock_seq_show() and ip6_dgram_sock_seq_show() (%pK as the plain address). */
+static void raw_line(struct textbuf *b, const struct vmt_sock_more *m)
+{
+	if (m->proto == VMT_SOCK_RAW)
+		tb_printf(b, "%4u: %08X:%04X %08X:%04X", m->bucket, be_word(m->laddr), m->protocol,
+			  be_word(m->raddr), 0);
+	else
+		tb_printf(b, "%5u: %08X%08X%08X%08X:%04X %08X%08X%08X%08X:%04X", m->bucket,
+			  be_word(m->laddr), be_word(m->laddr + 4), be_word(m->laddr + 8),
+			  be_word(m->laddr + 12), m->protocol, be_word(m->raddr),
+			  be_word(m->raddr + 4), be_word(m->raddr + 8), be_word(m->raddr + 12), 0);
+	tb_printf(b, " %02X %08X:%08X %02X:%08lX %08X %5u %8d %" PRIu64 " %d %016" PRIx64 " %u\n",
+		  m->state, m->wmem, m->rmem, 0, 0ul, 0, m->uid, 0, m->inode, (int)m->refcnt,
+		  m->kva, m->drops);
+}
+
+void pfs_render_net_more(struct textbuf *b, const struct vmt_sock_more_list *l, int proto)
+{
+	switch (proto) {
+	case VMT_SOCK_RAW:
+		tb_printf(b, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+			     "retrnsmt   uid  timeout inode ref pointer drops\n");
+		break;
+	case VMT_SOCK_RAW6:
+		tb_printf(b, "  sl  local_address                         "
+			     "remote_address                        st tx_queue rx_queue tr "
+			     "tm->when retrnsmt   uid  timeout inode ref pointer drops\n");
+		break;
+	case VMT_SOCK_PACKET:
+		tb_printf(b, "%-17sRefCnt Type Proto  Iface R Rmem   User   Inode\n", "sk");
+		break;
+	case VMT_SOCK_NETLINK:
+		tb_printf(b,
+			  "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks "
+			  "   Drops    Inode\n");
+		break;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_sock_more *m = &l->socks[i];
+
+		if (m->proto != proto || (l->init_netns_ino && m->netns_ino != l->init_netns_ino))
+			continue;
+		if (proto == VMT_SOCK_RAW || proto == VMT_SOCK_RAW6)
+			raw_line(b, m);
+		else if (proto == VMT_SOCK_PACKET)
+			tb_printf(
+			    b, "%016" PRIx64 " %-6d %-4d %04x   %-5d %1d %-6u %-6u %-6" PRIu64 "\n",
+			    m->kva, (int)m->refcnt, m->type, m->protocol, m->ifindex, m->running,
+			    m->rmem, m->uid, m->inode);
+		else
+			tb_printf(b,
+				  "%016" PRIx64
+				  " %-3d %-10u %08x %-8d %-8d %-5d %-8d %-8u %-8" PRIu64 "\n",
+				  m->kva, (int)m->protocol, m->portid, m->groups, (int)m->rmem,
+				  (int)m->wmem, m->cb_running, (int)m->refcnt, m->drops, m->inode);
+	}
+}
+
+/* sockstat_seq_show() and sockstat6_seq_show(). */
+void pfs_render_sockstat(struct textbuf *b, struct textbuf *b6, const struct vmt_sockstat *s)
+{
+	tb_printf(b, "sockets: used %d\n", s->sockets_used);
+	tb_printf(b, "TCP: inuse %d orphan %d tw %d alloc %d mem %" PRId64 "\n", s->tcp_inuse,
+		  s->tcp_orphan, s->tcp_tw, s->tcp_alloc, s->tcp_mem);
+	tb_printf(b, "UDP: inuse %d mem %" PRId64 "\n", s->udp_inuse, s->udp_mem);
+	tb_printf(b, "UDPLITE: inuse %d\n", s->udplite_inuse);
+	tb_printf(b, "RAW: inuse %d\n", s->raw_inuse);
+	tb_printf(b, "FRAG: inuse %u memory %" PRIu64 "\n", s->frag_inuse, s->frag_mem);
+	tb_printf(b6, "TCP6: inuse %d\n", s->tcp6_inuse);
+	tb_printf(b6, "UDP6: inuse %d\n", s->udp6_inuse);
+	tb_printf(b6, "UDPLITE6: inuse %d\n", s->udplite6_inuse);
+	tb_printf(b6, "RAW6: inuse %d\n", s->raw6_inuse);
+	tb_printf(b6, "FRAG6: inuse %u memory %" PRIu64 "\n", s->frag6_inuse, s->frag6_mem);
+}
+
+/* dev_seq_show() of net/core/net-procfs.c. */
+void pfs_render_net_dev(struct textbuf *b, const struct vmt_netdev_list *l)
+{
+	tb_printf(b,
+		  "Inter-|   Receive                                                |  Transmit\n"
+		  " face |bytes    packets errs drop fifo frame compressed multicast|bytes    "
+		  "packets errs drop fifo colls carrier compressed\n");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_netdev *d = &l->devs[i];
+
+		tb_printf(b,
+			  "%6s: %7" PRIu64 " %7" PRIu64 " %4" PRIu64 " %4" PRIu64 " %4" PRIu64
+			  " %5" PRIu64 " %10" PRIu64 " %9" PRIu64 " %8" PRIu64 " %7" PRIu64
+			  " %4" PRIu64 " %4" PRIu64 " %4" PRIu64 " %5" PRIu64 " %7" PRIu64
+			  " %10" PRIu64 "\n",
+			  d->name, d->rx_bytes, d->rx_packets, d->rx_errors, d->rx_dropped,
+			  d->rx_fifo, d->rx_frame, d->rx_compressed, d->multicast, d->tx_bytes,
+			  d->tx_packets, d->tx_errors, d->tx_dropped, d->tx_fifo, d->collisions,
+			  d->tx_carrier, d->tx_compressed);
+	}
+}
+
+static int net_more_files(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *net)
+{
+	static const struct {
+		const char *name;
+		int proto;
+	} files[] = {{"raw", VMT_SOCK_RAW},
+		     {"raw6", VMT_SOCK_RAW6},
+		     {"packet", VMT_SOCK_PACKET},
+		     {"netlink", VMT_SOCK_NETLINK}};
+	struct vmt_sock_more_list *l;
+	int err = vmt_sockets_more(c->g, &l);
+
+	if (err)
+		return sys_skip("net/{raw,raw6,packet,netlink}", err);
+	for (size_t i = 0; !err && i < ARRAY_SIZE(files); i++) {
+		struct textbuf b;
+
+		tb_init(&b);
+		pfs_render_net_more(&b, l, files[i].proto);
+		err = sys_add(tr, net, files[i].name, &b);
+		tb_free(&b);
+	}
+	vmt_sock_more_list_free(l);
+	return err;
+}
+
+static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct pfs_node *net = pfs_dir(tr, root, "net", 0555, 0, 0);
+	struct vmt_netdev_list *devs;
+	struct vmt_sockstat st;
+	struct textbuf b, b6;
+	int err;
+
+	if (!net)
+		return -ENOMEM;
+	err = net_more_files(tr, c, net);
+	if (err)
+		return err;
+	if (vmt_sockstat(c->g, &st)) {
+		err = sys_skip("net/sockstat", -EFAULT);
+	} else {
+		tb_init(&b);
+		tb_init(&b6);
+		pfs_render_sockstat(&b, &b6, &st);
+		err = sys_add(tr, net, "sockstat", &b);
+		if (!err && st.have_v6)
+			err = sys_add(tr, net, "sockstat6", &b6);
+		tb_free(&b);
+		tb_free(&b6);
+	}
+	if (err)
+		return err;
+	err = vmt_netdevs(c->g, &devs);
+	if (err)
+		return sys_skip("net/dev", err);
+	tb_init(&b);
+	pfs_render_net_dev(&b, devs);
+	err = sys_add(tr, net, "dev", &b);
+	tb_free(&b);
+	vmt_netdev_list_free(devs);
+	return err;
+}
+
 /* ------------------------------------------------------------ fill */
 
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
 	    fill_stat, fill_loadavg, fill_meminfo,     fill_sys_kernel,
-	    fill_tty,  fill_cmdline, fill_filesystems,
+	    fill_tty,  fill_cmdline, fill_filesystems, fill_net,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

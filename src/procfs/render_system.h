@@ -21,5 +21,9 @@ void pfs_render_loadavg(struct textbuf *b, const struct vmt_loadavg *l);
 void pfs_render_meminfo(struct textbuf *b, const struct vmt_meminfo *m);
 void pfs_render_tty_drivers(struct textbuf *b, const struct vmt_tty_driver_list *l);
 void pfs_render_filesystems(struct textbuf *b, const struct vmt_fs_type_list *l);
+/* proto: VMT_SOCK_RAW, RAW6, PACKET or NETLINK; the initial net namespace's sockets. */
+void pfs_render_net_more(struct textbuf *b, const struct vmt_sock_more_list *l, int proto);
+void pfs_render_sockstat(struct textbuf *b, struct textbuf *b6, const struct vmt_sockstat *s);
+void pfs_render_net_dev(struct textbuf *b, const struct vmt_netdev_list *l);
 
 #endif

@@ -321,6 +321,35 @@ int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, ui
 	return 0;
 }
 
+/* ---------------------------------------------------- other walkers */
+
+int sock_walk_init(struct vmt_guest *g, struct sock_walk *w)
+{
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	w->g = g;
+	w->buckets_left = SOCK_MAX_BUCKETS_TOTAL;
+	err = sock_offsets_resolve(g, &w->o);
+	if (err)
+		return err;
+	w->l = calloc(1, sizeof(*w->l));
+	if (!w->l)
+		return -ENOMEM;
+	err = sock_nets_find(w);
+	if (err)
+		sock_walk_fini(w);
+	return err;
+}
+
+void sock_walk_fini(struct sock_walk *w)
+{
+	vmt_socket_list_free(w->l);
+	w->l = NULL;
+	free(w->nets);
+	w->nets = NULL;
+}
+
 /* ------------------------------------------------------------------ API */
 
 int vmt_sockets(struct vmt_guest *g, struct vmt_socket_list **out)

@@ -97,6 +97,14 @@ void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s);
 int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, uint32_t stride,
 		      uint32_t head_off, vmt_list_fn fn);
 
+/*
+ * The offsets and net namespaces of a walk, for a walker of other socket
+ * tables (system_net.c: raw, packet, netlink); w->l is an empty list it may
+ * use or ignore.  sock_walk_fini() frees both.
+ */
+int sock_walk_init(struct vmt_guest *g, struct sock_walk *w);
+void sock_walk_fini(struct sock_walk *w);
+
 /* sockets_inet.c */
 int sock_walk_tcp(struct sock_walk *w);
 int sock_walk_udp(struct sock_walk *w);
