@@ -179,6 +179,7 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 
 static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
 {
+	struct vmt_cpu_stat *cs;
 	int err;
 
 	if (vmt_sysinfo(g, &s->si) == 0) {
@@ -188,6 +189,11 @@ static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
 	} else {
 		pr_warn("procfs: system info: %s", vmt_last_error());
 		s->partial |= VMT_F_PARTIAL;
+	}
+	/* /proc/uptime's idle figure: the CPUs' idle time, as /proc/stat sums it. */
+	if (vmt_cpu_stat(g, &cs) == 0) {
+		s->ctx.idle_ns = cs->total.ns[VMT_CPU_IDLE];
+		vmt_cpu_stat_free(cs);
 	}
 	err = vmt_sockets(g, &s->socks);
 	if (err || (s->socks->flags & VMT_F_PARTIAL)) {
