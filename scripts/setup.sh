@@ -14,6 +14,7 @@ packages=(
 	busybox-static cpio qemu-system-x86 qemu-utils
 	python3-pytest iproute2 procps kmod
 	nbdkit libnbd-dev libnbd-bin gnutls-bin iputils-ping
+	fuse3 libfuse3-dev psmisc net-tools
 )
 
 missing=()
