@@ -462,7 +462,11 @@ static void test_export_refuses_writes(void **state)
 	assert_int_equal(nbd_connect_tcp(h, "127.0.0.1", port), 0);
 	assert_true(nbd_is_read_only(h) == 1);
 	assert_int_equal(nbd_pwrite(h, data, sizeof(data), off, 0), -1);
-	/* nbdkit answers EPERM (EROFS in some versions); the bytes below are what counts. */
+	/*
+	 * nbdkit answers EPERM (EROFS in some versions), or now and then hangs up
+	 * on the client instead (ENOTCONN): refused either way; the bytes below
+	 * are what counts.
+	 */
 	print_message("write refused: errno %d (%s)\n", nbd_get_errno(), nbd_get_error());
 	assert_true(nbd_get_errno() != 0);
 	nbd_close(h);
