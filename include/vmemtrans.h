@@ -719,6 +719,35 @@ struct vmt_netdev_list {
 VMT_API int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out);
 VMT_API void vmt_netdev_list_free(struct vmt_netdev_list *l);
 
+/*
+ * Mounts of the initial mount namespace, in its list order (/proc/mounts,
+ * /proc/1/mountinfo).  Strings are as the kernel has them, not escaped.
+ */
+struct vmt_mount {
+	int32_t mnt_id, parent_id;
+	int32_t group_id;   /* peer group (shared:N) if mnt_flags has MNT_SHARED (0x1000) */
+	int32_t master_id;  /* group of the master (master:N) of a slave mount, 0 if none */
+	uint32_t dev;	    /* sb->s_dev: major = dev >> 20, minor = dev & 0xfffff */
+	uint32_t mnt_flags; /* MNT_NOSUID 0x1 ... MNT_READONLY 0x40, MNT_SHARED, MNT_UNBINDABLE */
+	uint32_t sb_flags; /* SB_RDONLY 0x1, SB_SYNCHRONOUS, SB_MANDLOCK, SB_DIRSYNC, SB_LAZYTIME */
+	/* VMT_F_PARTIAL: a path, the device name or the file system's own options not derived */
+	uint32_t flags;
+	char devname[256];
+	char fstype[64];   /* type, ".subtype" appended if any */
+	char root[256];	   /* the mount's root within its file system */
+	char path[1024];   /* the mount point, from the namespace's root */
+	char fs_opts[256]; /* what the file system's show_options() adds: ",size=...,mode=..." */
+};
+
+struct vmt_mount_list {
+	size_t n;
+	struct vmt_mount *mounts;
+	uint32_t flags;
+};
+
+VMT_API int vmt_mounts(struct vmt_guest *g, struct vmt_mount_list **out);
+VMT_API void vmt_mount_list_free(struct vmt_mount_list *l);
+
 #ifdef __cplusplus
 }
 #endif

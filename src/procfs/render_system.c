@@ -592,13 +592,117 @@ static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_nod
 	return err;
 }
 
+/* ----------------------------------------------------------- mounts */
+
+/* mangle() / seq_escape(): ' ', '\t', '\n' and '\\' as \ooo. */
+static void mangle(struct textbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\\')
+			tb_printf(b, "\\%03o", (unsigned char)*s);
+		else
+			tb_put(b, s, 1);
+	}
+}
+
+/* show_sb_opts() of fs/proc_namespace.c. */
+static void sb_opts(struct textbuf *b, uint32_t f)
+{
+	if (f & 16)
+		tb_printf(b, ",sync");
+	if (f & 128)
+		tb_printf(b, ",dirsync");
+	if (f & 64)
+		tb_printf(b, ",mand");
+	if (f & (1u << 25))
+		tb_printf(b, ",lazytime");
+}
+
+/* show_mnt_opts(). */
+static void mnt_opts(struct textbuf *b, uint32_t f)
+{
+	static const struct {
+		uint32_t flag;
+		const char *s;
+	} opts[] = {{0x01, ",nosuid"},	   {0x02, ",nodev"},	  {0x04, ",noexec"},
+		    {0x08, ",noatime"},	   {0x10, ",nodiratime"}, {0x20, ",relatime"},
+		    {0x80, ",nosymfollow"}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (f & opts[i].flag)
+			tb_printf(b, "%s", opts[i].s);
+}
+
+/* show_vfsmnt(): /proc/mounts. */
+void pfs_render_mounts(struct textbuf *b, const struct vmt_mount_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_mount *m = &l->mounts[i];
+
+		mangle(b, m->devname);
+		tb_put(b, " ", 1);
+		mangle(b, m->path);
+		tb_put(b, " ", 1);
+		mangle(b, m->fstype);
+		tb_printf(b, "%s", (m->mnt_flags & 0x40) || (m->sb_flags & 1) ? " ro" : " rw");
+		sb_opts(b, m->sb_flags);
+		mnt_opts(b, m->mnt_flags);
+		tb_printf(b, "%s 0 0\n", m->fs_opts);
+	}
+}
+
+/* show_mountinfo(): /proc/PID/mountinfo of a task in the initial mount namespace. */
+void pfs_render_mountinfo(struct textbuf *b, const struct vmt_mount_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_mount *m = &l->mounts[i];
+
+		tb_printf(b, "%d %d %u:%u ", m->mnt_id, m->parent_id, m->dev >> 20,
+			  m->dev & 0xfffff);
+		mangle(b, m->root);
+		tb_put(b, " ", 1);
+		mangle(b, m->path);
+		tb_printf(b, "%s", m->mnt_flags & 0x40 ? " ro" : " rw");
+		mnt_opts(b, m->mnt_flags);
+		if (m->mnt_flags & 0x1000) /* MNT_SHARED */
+			tb_printf(b, " shared:%d", m->group_id);
+		if (m->master_id)
+			tb_printf(b, " master:%d", m->master_id);
+		if (m->mnt_flags & 0x2000) /* MNT_UNBINDABLE */
+			tb_printf(b, " unbindable");
+		tb_printf(b, " - ");
+		mangle(b, m->fstype);
+		tb_put(b, " ", 1);
+		mangle(b, m->devname);
+		tb_printf(b, "%s", m->sb_flags & 1 ? " ro" : " rw");
+		sb_opts(b, m->sb_flags);
+		tb_printf(b, "%s\n", m->fs_opts);
+	}
+}
+
+static int fill_mounts(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_mount_list *l;
+	struct textbuf b;
+	int err = vmt_mounts(c->g, &l);
+
+	if (err)
+		return sys_skip("mounts", err);
+	tb_init(&b);
+	pfs_render_mounts(&b, l);
+	err = sys_add(tr, root, "mounts", &b);
+	tb_free(&b);
+	vmt_mount_list_free(l);
+	return err;
+}
+
 /* ------------------------------------------------------------ fill */
 
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
-	    fill_stat, fill_loadavg, fill_meminfo,     fill_sys_kernel,
-	    fill_tty,  fill_cmdline, fill_filesystems, fill_net,
+	    fill_stat,	  fill_loadavg,	    fill_meminfo, fill_sys_kernel, fill_tty,
+	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

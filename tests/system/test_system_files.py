@@ -23,7 +23,7 @@ EXACT = ["sys/kernel/pid_max", "sys/kernel/osrelease", "sys/kernel/ngroups_max",
          "sys/kernel/randomize_va_space", "sys/kernel/kptr_restrict",
          "sys/kernel/dmesg_restrict", "sys/kernel/panic",
          "tty/drivers", "cmdline", "filesystems"]
-OPTIONAL_EXACT = ["mounts", "net/raw", "net/raw6", "net/packet", "net/sockstat",
+OPTIONAL_EXACT = ["mounts", "1/mountinfo", "net/raw", "net/raw6", "net/packet", "net/sockstat",
                   "net/sockstat6", "cpuinfo", "locks"]
 LOOSE = ["stat", "loadavg", "meminfo", "net/netlink", "net/dev"]
 ALL = EXACT + OPTIONAL_EXACT + LOOSE

@@ -7,7 +7,9 @@
  *   sysfiles_dump MEMFILE VMLINUZ RAM_BYTES PATH...
  *
  * Each file is printed as "== PATH LEN\n" and its LEN bytes; a file the
- * tree lacks as "== PATH -1\n".  Exit 0, or 1 if the guest cannot be opened.
+ * tree lacks as "== PATH -1\n".  "1/mountinfo" is rendered on its own
+ * (pfs_render_mountinfo: the per-process part of the tree is not built).  Exit 0, or 1 if the guest
+ * cannot be opened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,23 @@
 
 #include "procfs/procfs.h"
 #include "procfs/render_system.h"
+
+static void print_mountinfo(struct vmt_guest *g)
+{
+	struct vmt_mount_list *l;
+	struct textbuf b;
+
+	if (vmt_mounts(g, &l)) {
+		printf("== 1/mountinfo -1\n");
+		return;
+	}
+	tb_init(&b);
+	pfs_render_mountinfo(&b, l);
+	printf("== 1/mountinfo %zu\n", b.len);
+	fwrite(b.p, 1, b.len, stdout);
+	tb_free(&b);
+	vmt_mount_list_free(l);
+}
 
 int main(int argc, char **argv)
 {
@@ -56,6 +75,10 @@ int main(int argc, char **argv)
 	for (int i = 4; i < argc; i++) {
 		struct pfs_node *n = pfs_walk(t->root, argv[i]);
 
+		if (!strcmp(argv[i], "1/mountinfo")) {
+			print_mountinfo(g);
+			continue;
+		}
 		if (!n || n->type != PFS_FILE) {
 			printf("== %s -1\n", argv[i]);
 			continue;
