@@ -235,9 +235,13 @@ static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	s->tree = pfs_tree_new();
 	if (!s->tree)
 		return -ENOMEM;
+	double t0 = now_ms(), t1;
+
 	err = layout_build(s, o);
 	if (!err)
 		err = tasks_build(s, o);
+	t1 = now_ms();
+	s->tasks_ms = t1 - t0;
 	if (!err)
 		err = pfs_basic_system_fill(s->tree, &s->ctx, s->procdir);
 	if (!err)
@@ -246,6 +250,7 @@ static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 		err = pfs_sysmodule_fill(s->tree, s->mods, s->sysmod);
 	if (err)
 		return err;
+	s->system_ms = now_ms() - t1;
 	pfs_seal(s->tree);
 	if (s->nlazy)
 		qsort(s->lazy, s->nlazy, sizeof(*s->lazy), lazy_cmp);
@@ -276,6 +281,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 		s->partial |= VMT_F_PARTIAL;
 	s->ctx.tasks = s->tasks;
 	lists_read(s, g);
+	s->walk_ms = now_ms() - t0;
 	err = tree_build(s, o);
 	if (err)
 		goto fail;

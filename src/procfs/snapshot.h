@@ -48,6 +48,7 @@ struct pfs_snapshot {
 	size_t nlazy;
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
+	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
 	uint32_t partial; /* VMT_F_PARTIAL: some list broke or was missing */
