@@ -376,7 +376,7 @@ struct vmt_fd {
 	int64_t pos;
 	uint64_t ino;
 	uint32_t flags; /* VMT_F_PARTIAL: some field unreadable (path NULL or fields 0) */
-	/* readlink of /proc/PID/fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
+	/* readlink of fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
 	char *path;
 };
 
@@ -398,11 +398,12 @@ enum vmt_ns_type {
 /* Link names ("net", "pid_for_children", ...) of enum vmt_ns_type.  Borrowed, static. */
 VMT_API const char *vmt_ns_name(int type);
 
-#define VMT_MAX_PID_LEVELS 32	  /* MAX_PID_NS_LEVEL */
-#define VMT_CPUMASK_WORDS  128	  /* NR_CPUS up to 8192 */
-#define VMT_NODEMASK_WORDS 16	  /* MAX_NUMNODES up to 1024 */
-#define VMT_MAX_VMAS	   65536  /* default vm.max_map_count is 65530 */
+#define VMT_MAX_PID_LEVELS 32	      /* MAX_PID_NS_LEVEL */
+#define VMT_CPUMASK_WORDS  128	      /* NR_CPUS up to 8192 */
+#define VMT_NODEMASK_WORDS 16	      /* MAX_NUMNODES up to 1024 */
+#define VMT_MAX_VMAS	   65536      /* default vm.max_map_count is 65530 */
 #define VMT_MAX_FDS	   (1u << 20) /* fdtable slots scanned per process */
+#define VMT_MAX_AUXV	   128	      /* words of saved_auxv (AT_VECTOR_SIZE is ~50) */
 
 enum vmt_detail_what {
 	VMT_DETAIL_STAT = 1u << 0,  /* what stat, status, statm need */
@@ -411,6 +412,7 @@ enum vmt_detail_what {
 	VMT_DETAIL_FILES = 1u << 3, /* fds */
 	VMT_DETAIL_FS = 1u << 4,    /* cwd, root */
 	VMT_DETAIL_NS = 1u << 5,    /* ns_ino */
+	VMT_DETAIL_AUXV = 1u << 6,  /* auxv */
 };
 
 /*
@@ -475,6 +477,9 @@ struct vmt_task_detail {
 	char *cwd, *root;
 	/* VMT_DETAIL_NS: inode numbers (0: none) of enum vmt_ns_type */
 	uint64_t ns_ino[VMT_NS_COUNT];
+	/* VMT_DETAIL_AUXV: mm->saved_auxv up to and with its AT_NULL pair (/proc/PID/auxv) */
+	uint32_t nauxv; /* words */
+	uint64_t auxv[VMT_MAX_AUXV];
 };
 
 /*

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * render_task.c - the per-process files of the shadow /proc: stat, status,
- * statm, maps, fd/, fdinfo/, cwd, root, exe and ns/, in the exact text of
+ * statm, auxv, maps, fd/, fdinfo/, cwd, root, exe and ns/, in the exact text of
  * Linux 6.1's fs/proc/array.c (do_task_stat, proc_pid_status,
  * proc_pid_statm), task_mmu.c (show_map_vma, task_mem), fd.c and
  * namespaces.c.  The values come from vmt_tasks() (struct vmt_task) and
@@ -385,6 +385,16 @@ static int render_status(struct task_out *o)
 	return add_file(o, o->dir, "status", 0444, &b);
 }
 
+/* proc_pid_auxv(): the raw words, 0400 like Linux's. */
+static int render_auxv(struct task_out *o)
+{
+	struct textbuf b;
+
+	tb_init(&b);
+	tb_put(&b, o->d->auxv, o->d->nauxv * sizeof(o->d->auxv[0]));
+	return add_file(o, o->dir, "auxv", 0400, &b);
+}
+
 /* ------------------------------------------------------------- maps */
 
 /* seq_file_path(m, file, "\n"): a newline in a path shows as \012. */
@@ -496,8 +506,8 @@ int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt
 {
 	struct task_out o = {.tr = tr, .c = c, .t = t, .dir = dir};
 	struct vmt_task_detail *d = NULL;
-	unsigned what =
-	    VMT_DETAIL_STAT | VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS | VMT_DETAIL_NS;
+	unsigned what = VMT_DETAIL_STAT | VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS |
+			VMT_DETAIL_NS | VMT_DETAIL_AUXV;
 	int err;
 
 	o.thread = dir->parent && !strcmp(dir->parent->name, "task");
@@ -512,6 +522,8 @@ int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt
 		err = render_status(&o);
 	if (!err)
 		err = render_statm(&o);
+	if (!err)
+		err = render_auxv(&o);
 	if (!err)
 		err = render_maps(&o);
 	if (!err)

@@ -27,6 +27,7 @@ for d in /proc/[0-9]* /proc/[0-9]*/task/[0-9]*; do
   for f in stat status statm maps; do
     echo "@@F $d/$f"; cat $d/$f 2>/dev/null; echo "@@E"
   done
+  echo "@@X $d/auxv $(od -An -v -tx1 $d/auxv 2>/dev/null | tr -d ' \n')"
   case $d in */task/*) continue;; esac
   for l in exe cwd root; do echo "@@L $d/$l $(readlink $d/$l 2>/dev/null)"; done
   for l in $d/ns/* $d/fd/*; do
@@ -62,6 +63,9 @@ def parse_guest(out):
             me, agent = (int(x) for x in line.split()[1:3])
         elif line.startswith("@@F "):
             cur = line[4:][len("/proc/"):]
+        elif line.startswith("@@X "):
+            path, _, hexdata = line[4:].partition(" ")
+            files[path[len("/proc/"):]] = bytes.fromhex(hexdata)
         elif line.startswith("@@L "):
             path, _, target = line[4:].partition(" ")
             links[path[len("/proc/"):]] = target
@@ -178,6 +182,17 @@ def test_maps_exact(both):
             assert sfiles[f"{d}/maps"] == gfiles[f"{d}/maps"], f"{d}/maps"
             n += bool(gfiles[f"{d}/maps"])
     assert n >= 20, f"only {n} non-empty maps compared"
+
+
+def test_auxv(both):
+    gfiles, _, me, agent, (sfiles, _, _) = both
+    n = 0
+    for d in shadow_dirs(gfiles, me, agent):
+        path = f"{d}/auxv"
+        if path in sfiles:
+            assert sfiles[path].encode("utf-8", "surrogateescape") == gfiles[path], path
+            n += bool(gfiles[path])
+    assert n >= 20, f"only {n} auxv compared"
 
 
 def test_fd_fdinfo_links(both):

@@ -548,6 +548,31 @@ static void test_unreadable_task(void **state)
 	vmt_task_detail_free(d);
 }
 
+/* saved_auxv ends at its AT_NULL pair; one without it ends at the array's end, flagged. */
+static void test_auxv(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task t;
+	uint64_t mm = mm_new(f, task_new(f, &t, 500)), a = mm + off("mm_struct", "saved_auxv");
+	uint32_t size = 0, o;
+	struct vmt_task_detail *d;
+
+	assert_int_equal(vmt_profile_field2(prof, "mm_struct", "saved_auxv", &o, &size), 0);
+	put64(f, a, 6); /* AT_PAGESZ */
+	put64(f, a + 8, 4096);
+	d = detail(f, &t, VMT_DETAIL_AUXV); /* then AT_NULL, 0 */
+	assert_int_equal(d->flags, 0);
+	assert_int_equal(d->nauxv, 4);
+	assert_int_equal(d->auxv[1], 4096);
+	vmt_task_detail_free(d);
+	for (uint32_t i = 0; i < size; i += 8)
+		put64(f, a + i, 7);
+	d = detail(f, &t, VMT_DETAIL_AUXV);
+	assert_true(d->flags & VMT_F_TRUNCATED);
+	assert_int_equal(d->nauxv, size / 16 * 2);
+	vmt_task_detail_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +587,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fds_hostile, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_totals, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_task, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_auxv, fake_setup, teardown),
 	};
 	int rc;
 

@@ -157,6 +157,9 @@ static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 	if (vmt_profile_field2(g->prof, "task_struct", "cpus_mask", &o->task_cpus_mask, &sz))
 		o->task_cpus_mask = UINT32_MAX;
 	o->task_cpus_mask_size = VMT_MIN(sz, VMT_CPUMASK_WORDS * 8u);
+	if (vmt_profile_field2(g->prof, "mm_struct", "saved_auxv", &o->mm_saved_auxv, &sz))
+		o->mm_saved_auxv = UINT32_MAX;
+	o->mm_saved_auxv_size = VMT_MIN(sz, VMT_MAX_AUXV * 8u);
 	if (vmt_profile_field2(g->prof, "task_struct", "mems_allowed", &o->task_mems, &sz))
 		o->task_mems = UINT32_MAX;
 	o->task_mems_size = VMT_MIN(sz, VMT_NODEMASK_WORDS * 8u);
@@ -742,6 +745,30 @@ static void detail_read_stat(struct vmt_guest *g, const struct detail_offsets *o
 	d->spec_ib = spec_ib(g, o, aflags);
 }
 
+/*
+ * proc_pid_auxv(): saved_auxv in (type, value) pairs through the AT_NULL
+ * pair; a vector without one (hostile) ends at the array's end.
+ */
+static void detail_read_auxv(struct vmt_guest *g, const struct detail_offsets *o,
+			     const struct task_offsets *to, const struct vmt_task *t,
+			     struct vmt_task_detail *d)
+{
+	uint64_t mm = 0;
+	uint32_t n = o->mm_saved_auxv_size / 16 * 2;
+
+	if (vmt_kread_u64(g, t->kva + to->task_mm, &mm) || !mm)
+		return; /* no mm: an empty file */
+	if (!vmt_kptr_ok(mm) || o->mm_saved_auxv == UINT32_MAX ||
+	    vmt_kread(g, mm + o->mm_saved_auxv, d->auxv, n * 8)) {
+		d->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	for (d->nauxv = 2; d->nauxv < n && d->auxv[d->nauxv - 2] != 0; d->nauxv += 2)
+		;
+	if (d->auxv[d->nauxv - 2] != 0)
+		d->flags |= VMT_F_TRUNCATED;
+}
+
 int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,
 		    struct vmt_task_detail **out)
 {
@@ -767,6 +794,8 @@ int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what
 	}
 	if (what & (VMT_DETAIL_STAT | VMT_DETAIL_GROUP))
 		detail_read_stat(g, o, to, t, d, what);
+	if (what & VMT_DETAIL_AUXV)
+		detail_read_auxv(g, o, to, t, d);
 	if (what & VMT_DETAIL_MAPS)
 		vmt_detail_read_maps(g, o, t, d);
 	if (what & VMT_DETAIL_FILES)

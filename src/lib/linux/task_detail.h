@@ -44,7 +44,7 @@ struct detail_offsets {
 	uint32_t mm_hiwater_rss, mm_hiwater_vm, mm_locked_vm, mm_pinned_vm, mm_data_vm;
 	uint32_t mm_exec_vm, mm_stack_vm, mm_start_code, mm_end_code, mm_start_data, mm_end_data;
 	uint32_t mm_start_brk, mm_brk, mm_start_stack, mm_pgtables_bytes, mm_hugetlb_usage;
-	uint32_t mm_flags, mm_ma_root;
+	uint32_t mm_flags, mm_ma_root, mm_saved_auxv, mm_saved_auxv_size;
 	/* maple tree nodes and VMAs */
 	uint32_t mr64_pivot, mr64_slot, mr64_meta, ma64_pivot, ma64_slot, ma64_meta;
 	uint32_t vma_start, vma_end, vma_mm, vma_flags, vma_pgoff, vma_file, vma_ops;
