@@ -127,7 +127,13 @@ def compare_ps(vm):
     """Every process of the guest, field by field: pid, ppid, uid, gid,
     euid, comm and the full argv.  Returns the number compared."""
     truth, me = guest_procs(vm)
-    seen = {p["pid"]: p for p in vm.vmt_json("ps")}
+    return check_ps(truth, me, vm.vmt_json("ps"))
+
+
+def check_ps(truth, me, listing):
+    """compare_ps against a truth taken earlier (guest_procs): processes
+    started since (pid >= me) are left out.  Returns (compared, truth)."""
+    seen = {p["pid"]: p for p in listing}
     # Processes from the collecting shell on belong to the agent's script.
     truth = {pid: p for pid, p in truth.items() if pid < me}
     seen = {pid: p for pid, p in seen.items() if pid < me}
