@@ -70,10 +70,11 @@
 #include "profile/profile_priv.h"
 #include "subhost/subhost.h"
 
-#define NBD_MAIN      (-1)  /* split_want.host of a read from the main export */
-#define NBD_TAB_BLOCK 4096u /* bytes of table re-read per request */
-#define NBD_MOVE_WAIT 64    /* ms: longest pause before a round after a chunk in motion */
-#define NBD_CHUNK_DFL 21    /* an unsplit VM's pretend chunk: 2 MiB, never moves */
+#define NBD_MAIN       (-1)	    /* split_want.host of a read from the main export */
+#define NBD_TAB_BLOCK  4096u	    /* bytes of table re-read per request */
+#define NBD_MOVE_WAIT  64	    /* ms: longest pause before a round after a chunk in motion */
+#define NBD_CHUNK_DFL  21	    /* an unsplit VM's pretend chunk: 2 MiB, never moves */
+#define NBD_KERNEL_MAX (512u << 20) /* a kernel image larger than this is not one */
 
 struct memsrc_nbd {
 	struct memsrc_file f;	 /* first: f.base; f.pt is the mirror, f.split method 1 */
@@ -332,7 +333,7 @@ struct nbd_pending {
 	size_t want;	    /* index in the round's wants w[which], or SIZE_MAX */
 	int which;	    /* 0: read by main_read, 1: by fetch.c */
 	bool main;	    /* the page is on the main host (its export) */
-	bool check;	    /* ABSENT: zeros, once the entry is re-read unchanged */
+	bool check;	    /* zeros (ABSENT, or read as zeros): taken if the entry stays */
 	bool done;
 };
 
@@ -1019,8 +1020,7 @@ int vmt_memsrc_nbd_kernel(struct vmt_memsrc *src, const char *cache_dir, char *p
 	err = nbd_connect(n, VMT_NBD_EXPORT_KERNEL, &h);
 	if (err)
 		return err;
-	if (vmt_subhost_size(h) != n->meta.kernel_size ||
-	    n->meta.kernel_size > VMT_KERNEL_FILE_MAX) {
+	if (vmt_subhost_size(h) != n->meta.kernel_size || n->meta.kernel_size > NBD_KERNEL_MAX) {
 		err = vmt_error(-ESTALE, "%s: the kernel export is not the image the meta names",
 				n->from);
 		goto out;
