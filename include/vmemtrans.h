@@ -753,6 +753,42 @@ struct vmt_mount_list {
 VMT_API int vmt_mounts(struct vmt_guest *g, struct vmt_mount_list **out);
 VMT_API void vmt_mount_list_free(struct vmt_mount_list *l);
 
+/* /proc/cpuinfo: one entry per online CPU (x86-64: struct cpuinfo_x86). */
+struct vmt_cpuinfo {
+	uint32_t cpu;
+	char vendor_id[16];
+	char model_name[64];
+	uint32_t family, model, stepping;
+	int32_t cpuid_level;
+	uint32_t microcode;
+	uint32_t khz;	  /* "cpu MHz" in kHz (cpu_khz) */
+	bool has_tsc;	  /* the "cpu MHz" line is printed */
+	uint32_t cache_size_kb;
+	uint32_t phys_id, siblings, core_id, cores, apicid, initial_apicid;
+	int32_t tlb_size;
+	uint32_t clflush_size;
+	int32_t cache_alignment;
+	uint32_t phys_bits, virt_bits;
+	uint64_t loops_per_jiffy; /* bogomips = lpj / (500000 / hz) */
+	uint32_t hz;		  /* the guest's HZ (0: unknown) */
+	bool has_vmx_flags;	  /* the "vmx flags" line is printed */
+	char cap_flags[4096];	  /* " fpu vme ..." as the flags line lists them */
+	char bugs[1024];
+	char vmx_flags[2048];
+	char power[512]; /* what follows "power management:" */
+	/* VMT_F_PARTIAL: some field unreadable, or cpu MHz is an APERF/MPERF sample */
+	uint32_t flags;
+};
+
+struct vmt_cpuinfo_list {
+	size_t n;
+	struct vmt_cpuinfo *cpus;
+	uint32_t flags;
+};
+
+VMT_API int vmt_cpuinfo(struct vmt_guest *g, struct vmt_cpuinfo_list **out);
+VMT_API void vmt_cpuinfo_list_free(struct vmt_cpuinfo_list *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -696,13 +696,78 @@ static int fill_mounts(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_
 	return err;
 }
 
+/* ---------------------------------------------------------- cpuinfo */
+
+/* show_cpuinfo() of arch/x86/kernel/cpu/proc.c. */
+void pfs_render_cpuinfo(struct textbuf *b, const struct vmt_cpuinfo_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_cpuinfo *c = &l->cpus[i];
+		uint64_t hz = c->hz ? c->hz : 250;
+
+		tb_printf(b,
+			  "processor\t: %u\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\n"
+			  "model name\t: %s\n",
+			  c->cpu, c->vendor_id[0] ? c->vendor_id : "unknown", c->family, c->model,
+			  c->model_name[0] ? c->model_name : "unknown");
+		if (c->stepping || c->cpuid_level >= 0)
+			tb_printf(b, "stepping\t: %u\n", c->stepping);
+		else
+			tb_printf(b, "stepping\t: unknown\n");
+		if (c->microcode)
+			tb_printf(b, "microcode\t: 0x%x\n", c->microcode);
+		if (c->has_tsc)
+			tb_printf(b, "cpu MHz\t\t: %u.%03u\n", c->khz / 1000, c->khz % 1000);
+		if (c->cache_size_kb)
+			tb_printf(b, "cache size\t: %u KB\n", c->cache_size_kb);
+		tb_printf(b,
+			  "physical id\t: %u\nsiblings\t: %u\ncore id\t\t: %u\ncpu cores\t: %u\n"
+			  "apicid\t\t: %u\ninitial apicid\t: %u\n",
+			  c->phys_id, c->siblings, c->core_id, c->cores, c->apicid,
+			  c->initial_apicid);
+		tb_printf(b,
+			  "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: %d\nwp\t\t: yes\n"
+			  "flags\t\t:%s",
+			  c->cpuid_level, c->cap_flags);
+		if (c->has_vmx_flags)
+			tb_printf(b, "\nvmx flags\t:%s", c->vmx_flags);
+		tb_printf(b, "\nbugs\t\t:%s\nbogomips\t: %" PRIu64 ".%02" PRIu64 "\n", c->bugs,
+			  c->loops_per_jiffy / (500000 / hz),
+			  (c->loops_per_jiffy / (5000 / hz)) % 100);
+		if (c->tlb_size > 0)
+			tb_printf(b, "TLB size\t: %d 4K pages\n", c->tlb_size);
+		tb_printf(b,
+			  "clflush size\t: %u\ncache_alignment\t: %d\n"
+			  "address sizes\t: %u bits physical, %u bits virtual\n"
+			  "power management:%s\n\n",
+			  c->clflush_size, c->cache_alignment, c->phys_bits, c->virt_bits,
+			  c->power);
+	}
+}
+
+static int fill_cpuinfo(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_cpuinfo_list *l;
+	struct textbuf b;
+	int err = vmt_cpuinfo(c->g, &l);
+
+	if (err)
+		return sys_skip("cpuinfo", err);
+	tb_init(&b);
+	pfs_render_cpuinfo(&b, l);
+	err = sys_add(tr, root, "cpuinfo", &b);
+	tb_free(&b);
+	vmt_cpuinfo_list_free(l);
+	return err;
+}
+
 /* ------------------------------------------------------------ fill */
 
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
 	    fill_stat,	  fill_loadavg,	    fill_meminfo, fill_sys_kernel, fill_tty,
-	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts,
+	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts,	   fill_cpuinfo,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

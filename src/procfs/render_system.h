@@ -25,6 +25,7 @@ void pfs_render_filesystems(struct textbuf *b, const struct vmt_fs_type_list *l)
 void pfs_render_net_more(struct textbuf *b, const struct vmt_sock_more_list *l, int proto);
 void pfs_render_sockstat(struct textbuf *b, struct textbuf *b6, const struct vmt_sockstat *s);
 void pfs_render_net_dev(struct textbuf *b, const struct vmt_netdev_list *l);
+void pfs_render_cpuinfo(struct textbuf *b, const struct vmt_cpuinfo_list *l);
 void pfs_render_mounts(struct textbuf *b, const struct vmt_mount_list *l);
 /* /proc/PID/mountinfo of a task in the initial mount namespace (for render_task.c). */
 void pfs_render_mountinfo(struct textbuf *b, const struct vmt_mount_list *l);
