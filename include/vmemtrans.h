@@ -789,6 +789,29 @@ struct vmt_cpuinfo_list {
 VMT_API int vmt_cpuinfo(struct vmt_guest *g, struct vmt_cpuinfo_list **out);
 VMT_API void vmt_cpuinfo_list_free(struct vmt_cpuinfo_list *l);
 
+/* /proc/locks: file locks (POSIX, OFD, flock, leases) and the requests they block. */
+struct vmt_file_lock {
+	uint32_t id;	   /* the line number /proc/locks gives it (1, 2, ...) */
+	uint32_t level;	   /* 0: a held lock; n: blocked n levels under it ("->") */
+	uint32_t fl_flags; /* FL_POSIX 1, FL_FLOCK 2, FL_DELEG 4, FL_ACCESS 8, FL_LEASE 32, ... */
+	int32_t fl_type;   /* F_RDLCK 0, F_WRLCK 1, F_UNLCK 2 */
+	int32_t pid;	   /* fl_pid (init pid namespace) */
+	bool has_inode;
+	uint32_t dev; /* of the inode's super block: major = dev >> 20 */
+	uint64_t ino;
+	int64_t start, end;
+	uint32_t flags;
+};
+
+struct vmt_file_lock_list {
+	size_t n;
+	struct vmt_file_lock *locks;
+	uint32_t flags;
+};
+
+VMT_API int vmt_file_locks(struct vmt_guest *g, struct vmt_file_lock_list **out);
+VMT_API void vmt_file_lock_list_free(struct vmt_file_lock_list *l);
+
 #ifdef __cplusplus
 }
 #endif

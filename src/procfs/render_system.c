@@ -761,13 +761,94 @@ static int fill_cpuinfo(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs
 	return err;
 }
 
+/* ------------------------------------------------------------ locks */
+
+#define FL_POSIX	     1
+#define FL_FLOCK	     2
+#define FL_DELEG	     4
+#define FL_ACCESS	     8
+#define FL_LEASE	     32
+#define FL_DOWNGRADE_PENDING 256
+#define FL_UNLOCK_PENDING    512
+#define FL_OFDLCK	     1024
+#define FL_LAYOUT	     2048
+
+static void lock_kind(struct textbuf *b, const struct vmt_file_lock *k)
+{
+	uint32_t f = k->fl_flags;
+
+	if (f & (FL_POSIX | FL_OFDLCK)) {
+		tb_printf(b, "%s", f & FL_ACCESS ? "ACCESS" : f & FL_OFDLCK ? "OFDLCK" : "POSIX ");
+		tb_printf(b, " %s ", k->has_inode ? "ADVISORY " : "*NOINODE*");
+	} else if (f & FL_FLOCK) {
+		tb_printf(b, "FLOCK  ADVISORY  ");
+	} else if (f & (FL_LEASE | FL_DELEG | FL_LAYOUT)) {
+		tb_printf(b, "%s", f & FL_DELEG ? "DELEG  " : "LEASE  ");
+		if (f & (FL_UNLOCK_PENDING | FL_DOWNGRADE_PENDING))
+			tb_printf(b, "BREAKING  ");
+		else
+			tb_printf(b, "%s", k->has_inode ? "ACTIVE    " : "BREAKER   ");
+	} else {
+		tb_printf(b, "UNKNOWN UNKNOWN  ");
+	}
+}
+
+/* locks_show() and lock_get_status() of fs/locks.c. */
+void pfs_render_locks(struct textbuf *b, const struct vmt_file_lock_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_file_lock *k = &l->locks[i];
+		uint32_t f = k->fl_flags;
+		int type = k->fl_type, pid = k->pid;
+
+		if (f & FL_OFDLCK)
+			pid = -1; /* locks_translate_pid() */
+		if (!k->level && !pid)
+			continue; /* the owner is gone: locks_show() skips it */
+		tb_printf(b, "%u: ", k->id);
+		if (k->level)
+			tb_printf(b, "%*s", (int)k->level - 1 + 3, "-> ");
+		lock_kind(b, k);
+		if (f & (FL_LEASE | FL_DELEG | FL_LAYOUT)) /* target_leasetype() */
+			type = f & FL_UNLOCK_PENDING ? 2 : f & FL_DOWNGRADE_PENDING ? 0 : type;
+		tb_printf(b, "%s ", type == 1 ? "WRITE" : type == 0 ? "READ" : "UNLCK");
+		if (k->has_inode)
+			tb_printf(b, "%d %02x:%02x:%" PRIu64 " ", pid, k->dev >> 20,
+				  k->dev & 0xfffff, k->ino);
+		else
+			tb_printf(b, "%d <none>:0 ", pid);
+		if (!(f & (FL_POSIX | FL_OFDLCK)))
+			tb_printf(b, "0 EOF\n");
+		else if (k->end == INT64_MAX)
+			tb_printf(b, "%" PRId64 " EOF\n", k->start);
+		else
+			tb_printf(b, "%" PRId64 " %" PRId64 "\n", k->start, k->end);
+	}
+}
+
+static int fill_locks(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_file_lock_list *l;
+	struct textbuf b;
+	int err = vmt_file_locks(c->g, &l);
+
+	if (err)
+		return sys_skip("locks", err);
+	tb_init(&b);
+	pfs_render_locks(&b, l);
+	err = sys_add(tr, root, "locks", &b);
+	tb_free(&b);
+	vmt_file_lock_list_free(l);
+	return err;
+}
+
 /* ------------------------------------------------------------ fill */
 
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
-	    fill_stat,	  fill_loadavg,	    fill_meminfo, fill_sys_kernel, fill_tty,
-	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts,	   fill_cpuinfo,
+	    fill_stat,	      fill_loadavg, fill_meminfo, fill_sys_kernel, fill_tty,   fill_cmdline,
+	    fill_filesystems, fill_net,	    fill_mounts,  fill_cpuinfo,	   fill_locks,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

@@ -26,6 +26,7 @@ void pfs_render_net_more(struct textbuf *b, const struct vmt_sock_more_list *l, 
 void pfs_render_sockstat(struct textbuf *b, struct textbuf *b6, const struct vmt_sockstat *s);
 void pfs_render_net_dev(struct textbuf *b, const struct vmt_netdev_list *l);
 void pfs_render_cpuinfo(struct textbuf *b, const struct vmt_cpuinfo_list *l);
+void pfs_render_locks(struct textbuf *b, const struct vmt_file_lock_list *l);
 void pfs_render_mounts(struct textbuf *b, const struct vmt_mount_list *l);
 /* /proc/PID/mountinfo of a task in the initial mount namespace (for render_task.c). */
 void pfs_render_mountinfo(struct textbuf *b, const struct vmt_mount_list *l);
