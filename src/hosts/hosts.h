@@ -232,7 +232,7 @@ struct vmt_vm_desc;
 
 struct vmt_vm_export_opts {
 	size_t sz;	      /* sizeof(struct vmt_vm_export_opts) */
-	const char *listen;   /* "ADDR[:PORT]", [V6][:PORT]; NULL: 0.0.0.0 in a main-host
+	const char *listen;   /* "ADDR[:PORT]" (IPv4); NULL: 0.0.0.0 in a main-host
 			       * namespace, else 127.0.0.1; no port: the first free from 10809 */
 	const char *netns;    /* NULL: the VM's main-host namespace (split.main_netns) */
 	const char *psk_file; /* NULL: the split's key, else a key made for the export */

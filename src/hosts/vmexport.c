@@ -175,29 +175,38 @@ static int export_key(const struct vmt_vm_desc *vm, const struct vmt_vm_export_o
 	return 0;
 }
 
-/* "ADDR[:PORT]" or "[V6][:PORT]" into host and port (0 = pick one). */
+static int export_port_parse(const char *p, const char *s, unsigned *port)
+{
+	char *end;
+	unsigned long v = strtoul(p, &end, 10);
+
+	if (!*p || *end || !v || v > 65535)
+		return vmt_error(-EINVAL, "--listen: bad port in '%s'", s);
+	*port = (unsigned)v;
+	return 0;
+}
+
+/* "ADDR[:PORT]" into host and port (0 = pick one). */
 static int export_listen_parse(const char *s, char *host, size_t host_sz, unsigned *port)
 {
-	const char *colon = strrchr(s, ':');
-	bool v6 = s[0] == '[';
+	const char *colon = strchr(s, ':');
+	size_t hl = colon ? (size_t)(colon - s) : strlen(s);
 
 	*port = 0;
-	if (v6 && (!colon || colon[-1] != ']'))
-		colon = NULL;
-	if (!v6 && colon && strchr(s, ':') != colon)
-		return vmt_error(-EINVAL, "--listen: write an IPv6 address as [ADDR]:PORT");
-	if (colon) {
-		char *end;
-		unsigned long v = strtoul(colon + 1, &end, 10);
-
-		if (!colon[1] || *end || !v || v > 65535)
-			return vmt_error(-EINVAL, "--listen: bad port in '%s'", s);
-		*port = (unsigned)v;
-	}
-	if ((size_t)(colon ? colon - s : (ptrdiff_t)strlen(s)) >= host_sz || s == colon)
+	/*
+	 * libnbd (1.14) sends an IPv6 literal as the TLS server name and
+	 * nbdkit's GnuTLS refuses the handshake ("disallowed SNI server name"):
+	 * no reader could connect.
+	 */
+	if (s[0] == '[' || (colon && strchr(colon + 1, ':')))
+		return vmt_error(-EINVAL, "--listen: an IPv6 address cannot be read over TLS-PSK "
+					  "(libnbd sends it as the TLS server name, which GnuTLS "
+					  "refuses): give an IPv4 address");
+	if (!hl || hl >= host_sz)
 		return vmt_error(-EINVAL, "--listen: bad address in '%s'", s);
-	snprintf(host, host_sz, "%.*s", (int)(colon ? colon - s : (ptrdiff_t)strlen(s)), s);
-	return 0;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	return colon ? export_port_parse(colon + 1, s, port) : 0;
 }
 
 /* Start nbdkit on the asked port, or on the first free one from 10809. */
@@ -213,10 +222,9 @@ static int export_serve(const struct vmt_vm_desc *vm, const struct export_paths 
 				    .dir = p->files};
 	unsigned first = port ? port : VMT_HOSTS_FIRST_PORT;
 	int tries = port ? 1 : EXPORT_PORT_TRIES, ret = -EADDRINUSE;
-	bool v6 = strchr(host, ':') != NULL;
 
 	for (int t = 0; t < tries && ret == -EADDRINUSE; t++) {
-		snprintf(e->listen, sizeof(e->listen), v6 ? "[%s]:%u" : "%s:%u", host, first + t);
+		snprintf(e->listen, sizeof(e->listen), "%s:%u", host, first + t);
 		ret = vmt_serve(&so, NULL);
 		if (ret && strstr(vmt_last_error(), strerror(EADDRINUSE)))
 			ret = -EADDRINUSE;
@@ -276,7 +284,7 @@ int vmt_vm_export_start(struct vmt_vm_desc *vm, const struct vmt_vm_export_opts 
 {
 	struct vmt_vm_export want;
 	struct export_paths p;
-	char host[128];
+	char host[64];
 	unsigned port;
 	int ret;
 
