@@ -408,3 +408,71 @@ def test_vm_gone_gives_eio_and_unmounts(env):
         subprocess.run(["umount", "-l", mnt], capture_output=True)
         os.rmdir(mnt)
         stop_vm(vm)
+
+
+def test_tools_with_1000_processes(env):
+    """ps, pstree and the pid directories on a guest of 1,000 workload processes."""
+    vm = start_vm(env, "pfs-1k", procs=1000, mem="512M")
+    try:
+        truth, me = guest_procs(vm)
+        out = vexec(vm, "ps", "-eo", "pid,ppid,uid,nlwp,comm", "--no-headers").stdout
+        seen = {}
+        for line in out.splitlines():
+            f = line.split(None, 4)
+            seen[int(f[0])] = {"ppid": int(f[1]), "uid": int(f[2]), "threads": int(f[3]),
+                               "comm": f[4] if len(f) > 4 else "",
+                               "kthread": int(f[1]) == 2 or int(f[0]) == 2}
+        truth = check_pid_sets(truth, seen, me, "ps -eo (1,000 processes)")
+        assert len(truth) > 1000
+        for pid, t in truth.items():
+            if pid in seen and not is_kernel_thread(t):
+                s = seen[pid]
+                assert (s["ppid"], s["uid"], s["threads"], s["comm"]) == \
+                    (t["ppid"], t["uid"], t["threads"], t["comm"]), f"pid {pid}"
+        tree = vexec(vm, "pstree", "-p", "-A").stdout
+        assert len(set(re.findall(r"\((\d+)\)", tree))) > 1000
+    finally:
+        stop_vm(vm)
+
+
+def test_split_vm_both_methods(env):
+    """A guest split onto a main host and two sub-hosts: the tools see the
+    same guest through either fetch method (the shadow /proc only uses the
+    runtime's API)."""
+    from conftest import SESSION_TAG
+    prefix, subnet = SESSION_TAG + "p", "10.87"
+    hosts = [VMT, "hosts", "up", "--prefix", prefix, "--subnet", subnet, "--subhosts", "2",
+             "--link", "none", "--capacity", "512M"]
+    subprocess.run(hosts, env=env, capture_output=True, check=True, timeout=120)
+    vm = None
+    try:
+        vm = start_vm(env, "pfs-split", procs=20, mem="256M")
+        p = subprocess.run([VMT, "split", vm.name, "--main-mem", "48M", "--subhosts",
+                            "sub1,sub2", "--hosts-prefix", prefix], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        truth, me = guest_procs(vm)
+        mods = guest_modules(vm)
+        for fetch in ("runtime", "vm"):
+            extra = ("--fetch", fetch, "--chunk", "64K")
+            out = vexec(vm, "ps", "-eo", "pid,ppid,uid,nlwp,comm,args", "--no-headers",
+                        extra=extra).stdout
+            seen = {}
+            for line in out.splitlines():
+                f = line.split(None, 5)
+                seen[int(f[0])] = {"row": (int(f[1]), int(f[2]), int(f[3]), f[4]),
+                                   "args": f[5] if len(f) > 5 else "",
+                                   "kthread": int(f[1]) == 2 or int(f[0]) == 2}
+            st = check_pid_sets(truth, seen, me, f"ps on a split VM, fetch {fetch}")
+            for pid, t in st.items():
+                if pid in seen and not is_kernel_thread(t) and t["state"] != "Z":
+                    assert seen[pid]["row"] == (t["ppid"], t["uid"], t["threads"], t["comm"])
+                    want = " ".join(argv_of(t["cmdline"])).split()
+                    assert seen[pid]["args"].split() == want or len(t["cmdline"]) > 4000, pid
+            lsmod = vexec(vm, "lsmod", extra=extra).stdout.splitlines()[1:]
+            assert [line.split()[0] for line in lsmod] == [m["name"] for m in mods]
+    finally:
+        if vm:
+            stop_vm(vm)
+        subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env,
+                       capture_output=True, timeout=120)
