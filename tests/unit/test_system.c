@@ -1,11 +1,470 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_system.c - the system-wide walkers over a fake guest (being written). */
-#include <setjmp.h>
+/*
+ * test_system.c - the system-wide walkers (linux/system*.c) and their /proc
+ * text (procfs/render_system.c) over a fake guest (fake_guest.h) with the
+ * real 6.1 layouts: per-CPU areas built by hand (__per_cpu_offset, CPU
+ * masks) for /proc/stat, loadavg, meminfo and locks; an irq_desc xarray;
+ * tty drivers, file system types and mounts; and hostile structures (a
+ * looping chain, an xarray node that points back at itself, an unreadable
+ * per-CPU area) that must cost their entries, never hang or crash.
+ */
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <cmocka.h>
+
+#include "fake_guest.h"
+#include "procfs/render_system.h"
+
+#define PCPU_SIZE (256u << 10) /* covers every per-CPU symbol's offset in 6.1 */
+
+static uint64_t pcpu_area[4];
+
+/* CPUs 0..n-1 possible, those in online_mask online; per-CPU areas zeroed. */
+static void cpus_setup(struct fake *f, uint32_t n, uint64_t online_mask)
+{
+	put32(f, sym("nr_cpu_ids"), n);
+	put64(f, sym("__cpu_possible_mask"), (1ull << n) - 1);
+	put64(f, sym("__cpu_online_mask"), online_mask);
+	for (uint32_t i = 0; i < n; i++) {
+		pcpu_area[i] = kalloc_align(f, PCPU_SIZE, 4096);
+		put64(f, sym("__per_cpu_offset") + 8ull * i, pcpu_area[i]);
+	}
+}
+
+/* Address of per-CPU symbol name on cpu. */
+static uint64_t pcpu(const char *name, uint32_t cpu)
+{
+	return sym(name) + pcpu_area[cpu];
+}
+
+static void set_cpustat(struct fake *f, uint32_t cpu, const char *item, uint64_t ns)
+{
+	put64(f,
+	      pcpu("kernel_cpustat", cpu) + off("kernel_cpustat", "cpustat") +
+		  8 * (uint64_t)enumval("cpu_usage_stat", item),
+	      ns);
+}
+
+static char *render(void (*fn)(struct textbuf *, const void *), const void *arg)
+{
+	struct textbuf b;
+	char *s;
+
+	tb_init(&b);
+	fn(&b, arg);
+	tb_put(&b, "", 1);
+	assert_int_equal(b.err, 0);
+	s = strdup(b.p);
+	tb_free(&b);
+	return s;
+}
+
+/* ----------------------------------------------------------- /proc/stat */
+
+static void stat_fixture(struct fake *f)
+{
+	uint64_t ks, rq;
+
+	cpus_setup(f, 2, 0x3);
+	for (uint32_t cpu = 0; cpu < 2; cpu++) {
+		set_cpustat(f, cpu, "CPUTIME_USER", (cpu + 1) * 1230000000ull); /* 123 ticks */
+		set_cpustat(f, cpu, "CPUTIME_SYSTEM", 50000000ull);
+		set_cpustat(f, cpu, "CPUTIME_IDLE", 7000000000ull);
+		set_cpustat(f, cpu, "CPUTIME_SOFTIRQ", 19999999ull); /* 1.99 ticks: 1 */
+		ks = pcpu("kstat", cpu);
+		put64(f, ks + off("kernel_stat", "irqs_sum"), 100 + cpu);
+		put32(f, ks + off("kernel_stat", "softirqs") + 4 * 1, 7); /* TIMER */
+		put32(f, ks + off("kernel_stat", "softirqs") + 4 * 9, 3); /* RCU */
+		rq = pcpu("runqueues", cpu);
+		put64(f, rq + off("rq", "nr_switches"), 1000);
+		put32(f, rq + off("rq", "nr_running"), 1);
+		put32(f, rq + off("rq", "nr_iowait"), cpu);
+		put32(f, pcpu("irq_stat", cpu) + off("irq_cpustat_t", "apic_timer_irqs"), 10);
+		/* not summed by arch_irq_stat_cpu(): */
+		put32(f, pcpu("irq_stat", cpu) + off("irq_cpustat_t", "irq_tlb_count"), 1000);
+	}
+	put64(f, sym("total_forks"), 4242);
+	put32(f, sym("irq_err_count"), 5);
+	put32(f, sym("nr_irqs"), 4);
+}
+
+static void render_stat(struct textbuf *b, const void *s)
+{
+	const struct pfs_ctx c = {.user_hz = 100};
+
+	pfs_render_stat(b, &c, s);
+}
+
+static void test_stat_two_cpus(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_cpu_stat *s;
+	char *text;
+
+	stat_fixture(f);
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_int_equal(s->nr_cpus, 2);
+	assert_int_equal(s->total.ns[VMT_CPU_USER], 3690000000ull);
+	assert_int_equal(s->cpus[1].ns[VMT_CPU_USER], 2460000000ull);
+	assert_int_equal(s->intr_total, 100 + 101 + 10 + 10 + 5);
+	assert_int_equal(s->ctxt, 2000);
+	assert_int_equal(s->processes, 4242);
+	assert_int_equal(s->procs_running, 2);
+	assert_int_equal(s->procs_blocked, 1);
+	assert_int_equal(s->nr_irqs, 4);
+	text = render(render_stat, s);
+	assert_string_equal(text, "cpu  369 0 10 1400 0 0 3 0 0 0\n"
+				  "cpu0 123 0 5 700 0 0 1 0 0 0\n"
+				  "cpu1 246 0 5 700 0 0 1 0 0 0\n"
+				  "intr 226 0 0 0 0\n"
+				  "ctxt 2000\n"
+				  "btime 0\n"
+				  "processes 4242\n"
+				  "procs_running 2\n"
+				  "procs_blocked 1\n"
+				  "softirq 20 0 14 0 0 0 0 0 0 0 6\n");
+	free(text);
+	vmt_cpu_stat_free(s);
+}
+
+/* An offline CPU counts in the totals, not in the cpuN lines or procs_running. */
+static void test_stat_offline_cpu(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_cpu_stat *s;
+
+	stat_fixture(f);
+	put64(f, sym("__cpu_online_mask"), 0x1);
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_int_equal(s->nr_cpus, 1);
+	assert_int_equal(s->cpus[0].cpu, 0);
+	assert_int_equal(s->total.ns[VMT_CPU_USER], 3690000000ull);
+	assert_int_equal(s->procs_running, 1);
+	assert_int_equal(s->procs_blocked, 1);
+	vmt_cpu_stat_free(s);
+}
+
+/* NO_HZ: an online CPU's idle is tick_sched's idle_sleeptime, rounded to microseconds. */
+static void test_stat_nohz_idle(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_cpu_stat *s;
+
+	stat_fixture(f);
+	put32(f, sym("tick_nohz_active"), 1);
+	put64(f, pcpu("tick_cpu_sched", 0) + off("tick_sched", "idle_sleeptime"), 2000001999ull);
+	put64(f, pcpu("tick_cpu_sched", 0) + off("tick_sched", "iowait_sleeptime"), 31000ull);
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_int_equal(s->cpus[0].ns[VMT_CPU_IDLE], 2000001000ull);
+	assert_int_equal(s->cpus[0].ns[VMT_CPU_IOWAIT], 31000ull);
+	assert_int_equal(s->cpus[1].ns[VMT_CPU_IDLE], 0);
+	vmt_cpu_stat_free(s);
+}
+
+/* A CPU whose per-CPU offset points nowhere costs its numbers, flagged. */
+static void test_stat_bad_percpu(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_cpu_stat *s;
+
+	stat_fixture(f);
+	put64(f, sym("__per_cpu_offset") + 8, UNMAPPED_VA);
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_true(s->flags & VMT_F_PARTIAL);
+	assert_int_equal(s->nr_cpus, 1);
+	assert_int_equal(s->total.ns[VMT_CPU_USER], 1230000000ull);
+	vmt_cpu_stat_free(s);
+}
+
+/* irq_desc_tree: one xa_node of leaves; a node whose slot points back at itself. */
+static void test_stat_irqs(void **state)
+{
+	struct fake *f = *state;
+	uint32_t slots = off("xa_node", "slots"), nsz = off("xa_node", NULL);
+	uint64_t node = kalloc(f, nsz), d1 = kalloc(f, off("irq_desc", NULL)),
+		 d3 = kalloc(f, off("irq_desc", NULL)),
+		 head = sym("irq_desc_tree") + off("xarray", "xa_head");
+	struct vmt_cpu_stat *s;
+
+	stat_fixture(f);
+	put32(f, sym("nr_irqs"), 70);
+	put8(f, node + off("xa_node", "shift"), 0);
+	put64(f, node + slots + 8 * 1, d1);
+	put64(f, node + slots + 8 * 3, d3);
+	put64(f, d1 + off("irq_desc", "kstat_irqs"), 0x1000); /* allocated */
+	put32(f, d1 + off("irq_desc", "tot_count"), 649);
+	put32(f, d3 + off("irq_desc", "tot_count"), 35); /* no kstat_irqs: 0 */
+	put64(f, head, node + 2);
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_int_equal(s->nr_irqs, 70);
+	assert_int_equal(s->irqs[1], 649);
+	assert_int_equal(s->irqs[3], 0);
+	assert_false(s->flags & VMT_F_PARTIAL);
+	vmt_cpu_stat_free(s);
+
+	/* a node claiming shift 6 whose slot 0 is itself: the shift check stops it */
+	put8(f, node + off("xa_node", "shift"), 6);
+	put64(f, node + slots, node + 2);
+	vmt_listing_begin(&f->g); /* the page cache holds the old node */
+	assert_int_equal(vmt_cpu_stat(&f->g, &s), 0);
+	assert_true(s->flags & VMT_F_PARTIAL);
+	vmt_cpu_stat_free(s);
+}
+
+/* ---------------------------------------------------- loadavg, meminfo */
+
+static void render_loadavg(struct textbuf *b, const void *l)
+{
+	pfs_render_loadavg(b, l);
+}
+
+static void test_loadavg(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_loadavg l;
+	char *text;
+
+	cpus_setup(f, 2, 0x3);
+	put64(f, sym("avenrun"), 1035);	     /* 0.505 + 0.005 -> 0.51 */
+	put64(f, sym("avenrun") + 8, 216);   /* 0.105 + 0.005 -> 0.11 */
+	put64(f, sym("avenrun") + 16, 4096); /* 2.00 */
+	put32(f, sym("nr_threads"), 84);
+	put32(f, sym("init_pid_ns") + off("pid_namespace", "idr.idr_next"), 137);
+	put32(f, pcpu("runqueues", 1) + off("rq", "nr_running"), 2);
+	assert_int_equal(vmt_loadavg(&f->g, &l), 0);
+	text = render(render_loadavg, &l);
+	assert_string_equal(text, "0.51 0.11 2.00 2/84 136\n");
+	free(text);
+}
+
+static void render_meminfo(struct textbuf *b, const void *m)
+{
+	pfs_render_meminfo(b, m);
+}
+
+static void set_node(struct fake *f, const char *item, int64_t v)
+{
+	put64(f, sym("vm_node_stat") + 8 * (uint64_t)enumval("node_stat_item", item), (uint64_t)v);
+}
+
+static void test_meminfo(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_meminfo m;
+	uint64_t h = sym("hstates");
+	char *text;
+
+	cpus_setup(f, 1, 0x1);
+	put64(f, sym("_totalram_pages"), 120324);
+	set_node(f, "NR_ACTIVE_ANON", 770);
+	set_node(f, "NR_INACTIVE_FILE", 10);
+	set_node(f, "NR_SLAB_RECLAIMABLE_B", 2272);
+	set_node(f, "NR_SLAB_UNRECLAIMABLE_B", 1650);
+	set_node(f, "NR_KERNEL_STACK_KB", 1328);
+	set_node(f, "NR_SHMEM", -5); /* a transiently negative counter reads 0 */
+	put32(f, sym("sysctl_overcommit_ratio"), 50);
+	put64(f, sym("vm_committed_as") + off("percpu_counter", "count"), 4000);
+	/* a __percpu pointer: the delta lives at counters + __per_cpu_offset[0] */
+	put64(f, sym("vm_committed_as") + off("percpu_counter", "counters"), 0x100);
+	put32(f, pcpu_area[0] + 0x100, 66);
+	put32(f, sym("hugetlb_max_hstate"), 1);
+	put32(f, h + off("hstate", "order"), 9);
+	put64(f, sym("direct_pages_count") + 8 * (uint64_t)enumval("pg_level", "PG_LEVEL_2M"), 244);
+	assert_int_equal(vmt_meminfo(&f->g, &m), 0);
+	assert_int_equal(m.mem_total, 481296);
+	assert_int_equal(m.commit_limit, 240648);
+	assert_int_equal(m.committed_as, 4066 * 4);
+	assert_int_equal(m.shmem, 0);
+	text = render(render_meminfo, &m);
+	assert_non_null(strstr(text, "MemTotal:         481296 kB\n"));
+	assert_non_null(strstr(text, "Active:             3080 kB\nInactive:             40 kB\n"));
+	assert_non_null(strstr(text, "Slab:              15688 kB\nSReclaimable:       9088 kB\n"));
+	assert_non_null(strstr(text, "KernelStack:        1328 kB\n"));
+	assert_non_null(strstr(text, "VmallocTotal:   34359738367 kB\n"));
+	assert_non_null(strstr(text, "HugePages_Total:       0\n"));
+	assert_non_null(strstr(text, "Hugepagesize:       2048 kB\nHugetlb:               0 kB\n"));
+	assert_non_null(strstr(text, "DirectMap2M:      499712 kB\n"));
+	free(text);
+}
+
+/* -------------------------------------------------------- lists */
+
+static uint64_t tty_driver(struct fake *f, const char *dname, const char *name, int major,
+			   int minor, uint32_t num, int16_t type, int16_t subtype)
+{
+	uint64_t d = kalloc(f, off("tty_driver", NULL)), s1 = kalloc(f, 64), s2 = kalloc(f, 64);
+
+	putstr(f, s1, dname);
+	putstr(f, s2, name);
+	put64(f, d + off("tty_driver", "driver_name"), dname[0] ? s1 : 0);
+	put64(f, d + off("tty_driver", "name"), s2);
+	put32(f, d + off("tty_driver", "major"), (uint32_t)major);
+	put32(f, d + off("tty_driver", "minor_start"), (uint32_t)minor);
+	put32(f, d + off("tty_driver", "num"), num);
+	put16(f, d + off("tty_driver", "type"), (uint16_t)type);
+	put16(f, d + off("tty_driver", "subtype"), (uint16_t)subtype);
+	return d + off("tty_driver", "tty_drivers");
+}
+
+static void render_tty(struct textbuf *b, const void *l)
+{
+	pfs_render_tty_drivers(b, l);
+}
+
+static void test_tty_drivers(void **state)
+{
+	struct fake *f = *state;
+	uint64_t head = sym("tty_drivers");
+	struct vmt_tty_driver_list *l;
+	char *text;
+
+	list_init(f, head);
+	list_add_tail(f, head, tty_driver(f, "serial", "ttyS", 4, 64, 32, 3, 1));
+	/* 2^20 + 2 minors from 136:0 spill into major 137 */
+	list_add_tail(f, head, tty_driver(f, "pty_slave", "pts", 136, 0, (1u << 20) + 2, 4, 2));
+	list_add_tail(f, head, tty_driver(f, "", "tty", 4, 1, 63, 2, 0));
+	assert_int_equal(vmt_tty_drivers(&f->g, &l), 0);
+	assert_int_equal(l->n, 3);
+	text = render(render_tty, l);
+	assert_string_equal(text, "/dev/tty             /dev/tty        5       0 system:/dev/tty\n"
+				  "/dev/console         /dev/console    5       1 system:console\n"
+				  "/dev/ptmx            /dev/ptmx       5       2 system\n"
+				  "/dev/vc/0            /dev/vc/0       4       0 system:vtmaster\n"
+				  "serial               /dev/ttyS       4 64-95 serial\n"
+				  "pty_slave            /dev/pts      136 0-1048575 pty:slave\n"
+				  "pty_slave            /dev/pts      137 0-1 pty:slave\n"
+				  "unknown              /dev/tty        4 1-63 console\n");
+	free(text);
+	vmt_tty_driver_list_free(l);
+
+	/* a list that loops without coming back to its head ends, flagged */
+	put64(f, get64(f, head), get64(f, head));
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_tty_drivers(&f->g, &l), 0);
+	assert_true(l->flags & VMT_F_PARTIAL);
+	assert_true(l->n >= 1 && l->n <= 4);
+	vmt_tty_driver_list_free(l);
+}
+
+static uint64_t fs_type(struct fake *f, const char *name, uint32_t flags, uint64_t next)
+{
+	uint64_t t = kalloc(f, off("file_system_type", NULL)), s = kalloc(f, 64);
+
+	putstr(f, s, name);
+	put64(f, t + off("file_system_type", "name"), s);
+	put32(f, t + off("file_system_type", "fs_flags"), flags);
+	put64(f, t + off("file_system_type", "next"), next);
+	return t;
+}
+
+static void render_fs(struct textbuf *b, const void *l)
+{
+	pfs_render_filesystems(b, l);
+}
+
+static void test_filesystems(void **state)
+{
+	struct fake *f = *state;
+	uint64_t ext4 = fs_type(f, "ext4", 1, 0), proc = fs_type(f, "proc", 8, ext4);
+	struct vmt_fs_type_list *l;
+	char *text;
+
+	put64(f, sym("file_systems"), fs_type(f, "sysfs", 8, proc));
+	assert_int_equal(vmt_filesystems(&f->g, &l), 0);
+	text = render(render_fs, l);
+	assert_string_equal(text, "nodev\tsysfs\nnodev\tproc\n\text4\n");
+	free(text);
+	vmt_fs_type_list_free(l);
+
+	put64(f, ext4 + off("file_system_type", "next"), proc); /* a loop */
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_filesystems(&f->g, &l), 0);
+	assert_true(l->flags & VMT_F_PARTIAL);
+	assert_int_equal(l->n, 1024);
+	vmt_fs_type_list_free(l);
+}
+
+/* --------------------------------------------------------------- locks */
+
+static uint64_t file_lock(struct fake *f, uint32_t flags, uint8_t type, int32_t pid, int64_t start,
+			  int64_t end)
+{
+	uint64_t fl = kalloc(f, off("file_lock", NULL));
+
+	put32(f, fl + off("file_lock", "fl_flags"), flags);
+	put8(f, fl + off("file_lock", "fl_type"), type);
+	put32(f, fl + off("file_lock", "fl_pid"), (uint32_t)pid);
+	put64(f, fl + off("file_lock", "fl_start"), (uint64_t)start);
+	put64(f, fl + off("file_lock", "fl_end"), (uint64_t)end);
+	list_init(f, fl + off("file_lock", "fl_blocked_requests"));
+	list_init(f, fl + off("file_lock", "fl_blocked_member"));
+	return fl;
+}
+
+static void render_locks(struct textbuf *b, const void *l)
+{
+	pfs_render_locks(b, l);
+}
+
+static void test_locks(void **state)
+{
+	struct fake *f = *state;
+	uint64_t file = kalloc(f, off("file", NULL)), inode = kalloc(f, off("inode", NULL)),
+		 sb = kalloc(f, off("super_block", NULL));
+	uint64_t held = file_lock(f, 1, 1, 300, 0, INT64_MAX);
+	uint64_t waiter = file_lock(f, 1 | 128, 0, 301, 10, 19);
+	uint64_t flock = file_lock(f, 2, 0, 302, 0, INT64_MAX);
+	struct vmt_file_lock_list *l;
+	char *text;
+
+	cpus_setup(f, 2, 0x3);
+	put64(f, file + off("file", "f_inode"), inode);
+	put64(f, inode + off("inode", "i_sb"), sb);
+	put64(f, inode + off("inode", "i_ino"), 1234);
+	put32(f, sb + off("super_block", "s_dev"), (8u << 20) | 1);
+	put64(f, held + off("file_lock", "fl_file"), file);
+	put64(f, flock + off("file_lock", "fl_file"), file);
+	list_add_tail(f, held + off("file_lock", "fl_blocked_requests"),
+		      waiter + off("file_lock", "fl_blocked_member"));
+	put64(f, waiter + off("file_lock", "fl_blocker"), held);
+	hlist_push(f, pcpu("file_lock_list", 0) + off("file_lock_list_struct", "hlist"),
+		   held + off("file_lock", "fl_link"));
+	hlist_push(f, pcpu("file_lock_list", 1) + off("file_lock_list_struct", "hlist"),
+		   flock + off("file_lock", "fl_link"));
+	assert_int_equal(vmt_file_locks(&f->g, &l), 0);
+	assert_int_equal(l->n, 3);
+	text = render(render_locks, l);
+	assert_string_equal(text, "1: POSIX  ADVISORY  WRITE 300 08:01:1234 0 EOF\n"
+				  "1: -> POSIX  *NOINODE* READ 301 <none>:0 10 19\n"
+				  "2: FLOCK  ADVISORY  READ 302 08:01:1234 0 EOF\n");
+	free(text);
+	vmt_file_lock_list_free(l);
+}
 
 int main(void)
 {
-	return 77;
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_stat_two_cpus, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_stat_offline_cpu, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_stat_nohz_idle, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_stat_bad_percpu, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_stat_irqs, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_loadavg, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_meminfo, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_tty_drivers, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_filesystems, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_locks, fake_setup, fake_teardown),
+	};
+	int failed;
+
+	if (!profile_load())
+		return 77; /* meson: skipped */
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	profile_unload();
+	return failed;
 }
