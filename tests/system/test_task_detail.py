@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, start_vm, stop_vm
+from conftest import BUILD, SESSION_TAG, VMT, start_vm, stop_vm
 
 DUMP = os.path.join(BUILD, "tests", "unit", "taskfiles_dump")
 
@@ -130,27 +130,29 @@ def compare_statm(path, want, got):
     assert w[3:5] == g[3:5] and w[6] == g[6], f"{path}: guest {want!r}, shadow {got!r}"
 
 
-@pytest.fixture(scope="module")
-def tvm(env):
-    v = start_vm(env, "taskdet", procs=20, mem="256M")
-    yield v
-    stop_vm(v)
-
-
-def read_both(tvm):
+def read_both(tvm, extra_env=None, netns=None):
     out = tvm.guest(GUEST_SCRIPT, timeout=240)
     gfiles, glinks, me, agent = parse_guest(out)
     d = tvm.desc
     pids = sorted({p.split("/")[0] for p in gfiles if int(p.split("/")[0]) < me})
-    p = subprocess.run([DUMP, d["mem_path"], d["kernel"], str(d["mem_bytes"]), *pids],
-                       env=tvm.env, capture_output=True, timeout=300)
+    pre = ["ip", "netns", "exec", netns] if netns else []
+    p = subprocess.run([*pre, DUMP, d["mem_path"], d["kernel"], str(d["mem_bytes"]), *pids],
+                       env=dict(tvm.env, **(extra_env or {})), capture_output=True,
+                       timeout=300)
     assert p.returncode == 0, p.stderr.decode()
-    return gfiles, glinks, me, agent, parse_dump(p.stdout)
+    print(p.stderr.decode().strip())
+    return gfiles, glinks, me, agent, parse_dump(p.stdout), p.stderr.decode()
 
 
-@pytest.fixture(scope="module")
-def both(tvm):
-    return read_both(tvm)
+# One guest at a time: the unsplit guest lives as long as the tests that
+# use it (scope class), the split one after it.
+@pytest.fixture(scope="class")
+def both(env):
+    v = start_vm(env, "taskdet", procs=20, mem="256M")
+    try:
+        yield read_both(v)[:5]
+    finally:
+        stop_vm(v)
 
 
 def shadow_dirs(gfiles, me, agent):
@@ -159,68 +161,120 @@ def shadow_dirs(gfiles, me, agent):
     return [d for d in dirs if int(d.split("/")[0]) < me and int(d.split("/")[0]) != agent]
 
 
-def test_stat_status_statm(both):
-    gfiles, _, me, agent, (sfiles, _, _) = both
-    n = 0
-    for d in shadow_dirs(gfiles, me, agent):
-        if f"{d}/stat" not in sfiles:  # a kernel worker that exited meanwhile
-            assert is_kworker(gfiles, d), f"{d} missing from the shadow /proc"
-            continue
-        kw = is_kworker(gfiles, d)
-        compare_stat(f"{d}/stat", gfiles[f"{d}/stat"], sfiles[f"{d}/stat"], kw)
-        compare_status(f"{d}/status", gfiles[f"{d}/status"], sfiles[f"{d}/status"], kw)
-        compare_statm(f"{d}/statm", gfiles[f"{d}/statm"], sfiles[f"{d}/statm"])
-        n += 1
-    assert n >= 40, f"only {n} task directories compared"
+class TestUnsplit:
+    """An unsplit guest with KASLR, 20 workload processes, threads and sockets."""
+
+    def test_stat_status_statm(self, both):
+        gfiles, _, me, agent, (sfiles, _, _) = both
+        n = 0
+        for d in shadow_dirs(gfiles, me, agent):
+            if f"{d}/stat" not in sfiles:  # a kernel worker that exited meanwhile
+                assert is_kworker(gfiles, d), f"{d} missing from the shadow /proc"
+                continue
+            kw = is_kworker(gfiles, d)
+            compare_stat(f"{d}/stat", gfiles[f"{d}/stat"], sfiles[f"{d}/stat"], kw)
+            compare_status(f"{d}/status", gfiles[f"{d}/status"], sfiles[f"{d}/status"], kw)
+            compare_statm(f"{d}/statm", gfiles[f"{d}/statm"], sfiles[f"{d}/statm"])
+            n += 1
+        assert n >= 40, f"only {n} task directories compared"
 
 
-def test_maps_exact(both):
-    gfiles, _, me, agent, (sfiles, _, _) = both
-    n = 0
-    for d in shadow_dirs(gfiles, me, agent):
-        if f"{d}/maps" in sfiles:
-            assert sfiles[f"{d}/maps"] == gfiles[f"{d}/maps"], f"{d}/maps"
-            n += bool(gfiles[f"{d}/maps"])
-    assert n >= 20, f"only {n} non-empty maps compared"
+    def test_maps_exact(self, both):
+        gfiles, _, me, agent, (sfiles, _, _) = both
+        n = 0
+        for d in shadow_dirs(gfiles, me, agent):
+            if f"{d}/maps" in sfiles:
+                assert sfiles[f"{d}/maps"] == gfiles[f"{d}/maps"], f"{d}/maps"
+                n += bool(gfiles[f"{d}/maps"])
+        assert n >= 20, f"only {n} non-empty maps compared"
 
 
-def test_auxv(both):
-    gfiles, _, me, agent, (sfiles, _, _) = both
-    n = 0
-    for d in shadow_dirs(gfiles, me, agent):
-        path = f"{d}/auxv"
-        if path in sfiles:
-            assert sfiles[path].encode("utf-8", "surrogateescape") == gfiles[path], path
-            n += bool(gfiles[path])
-    assert n >= 20, f"only {n} auxv compared"
+    def test_auxv(self, both):
+        gfiles, _, me, agent, (sfiles, _, _) = both
+        n = 0
+        for d in shadow_dirs(gfiles, me, agent):
+            path = f"{d}/auxv"
+            if path in sfiles:
+                assert sfiles[path].encode("utf-8", "surrogateescape") == gfiles[path], path
+                n += bool(gfiles[path])
+        assert n >= 20, f"only {n} auxv compared"
 
 
-def test_fd_fdinfo_links(both):
-    gfiles, glinks, me, agent, (sfiles, slinks, sdirs) = both
-    procs = {d for d in shadow_dirs(gfiles, me, agent) if "/task/" not in d}
-    kinds = set()
-    for path, target in glinks.items():
-        pid = path.split("/")[0]
-        if pid not in procs or (is_kworker(gfiles, pid) and f"{pid}/stat" not in sfiles):
-            continue  # not compared, or a kernel worker that exited meanwhile
-        if not target:  # exe of a kernel thread: a link that does not resolve
-            continue
-        assert path in slinks, f"{path} -> {target} missing"
-        assert slinks[path][0] == target, f"{path}: guest {target}, shadow {slinks[path][0]}"
-        kinds.add(re.sub(r"\[\d+\]", "[N]", target.split(":")[0]) if ":" in target else "path")
-    for path, text in gfiles.items():
-        pid = path.split("/")[0]
-        if "/fdinfo/" in path and pid in procs:
-            # the first four lines of fd.c seq_show; file-type extras are not rendered
-            assert sfiles[path] == "".join(text.splitlines(True)[:4]), path
-    for path in slinks:
-        pid = path.split("/")[0]
-        if "/fd/" in path and "/task/" not in path and pid in procs:
-            assert path in glinks, f"{path} is not in the guest"
-    assert {"path", "socket", "net"} <= kinds, kinds
+    def test_fd_fdinfo_links(self, both):
+        gfiles, glinks, me, agent, (sfiles, slinks, sdirs) = both
+        procs = {d for d in shadow_dirs(gfiles, me, agent) if "/task/" not in d}
+        kinds = set()
+        for path, target in glinks.items():
+            pid = path.split("/")[0]
+            if pid not in procs or (is_kworker(gfiles, pid) and f"{pid}/stat" not in sfiles):
+                continue  # not compared, or a kernel worker that exited meanwhile
+            if not target:  # exe of a kernel thread: a link that does not resolve
+                continue
+            assert path in slinks, f"{path} -> {target} missing"
+            assert slinks[path][0] == target, f"{path}: guest {target}, shadow {slinks[path][0]}"
+            kinds.add(re.sub(r"\[\d+\]", "[N]", target.split(":")[0]) if ":" in target else "path")
+        for path, text in gfiles.items():
+            pid = path.split("/")[0]
+            if "/fdinfo/" in path and pid in procs:
+                # the first four lines of fd.c seq_show; file-type extras are not rendered
+                assert sfiles[path] == "".join(text.splitlines(True)[:4]), path
+        for path in slinks:
+            pid = path.split("/")[0]
+            if "/fd/" in path and "/task/" not in path and pid in procs:
+                assert path in glinks, f"{path} is not in the guest"
+        assert {"path", "socket", "net"} <= kinds, kinds
 
 
-def test_modes(both):
-    _, glinks, me, agent, (_, slinks, sdirs) = both
-    assert sdirs["1/fd"] == 0o500 and sdirs["1/ns"] == 0o511 and sdirs["1/fdinfo"] == 0o555
-    assert slinks["1/fd/0"][1] == 0o700 and slinks["1/exe"][1] == 0o777
+    def test_modes(self, both):
+        _, glinks, me, agent, (_, slinks, sdirs) = both
+        assert sdirs["1/fd"] == 0o500 and sdirs["1/ns"] == 0o511 and sdirs["1/fdinfo"] == 0o555
+        assert slinks["1/fd/0"][1] == 0o700 and slinks["1/exe"][1] == 0o777
+
+
+# ----------------------------------------------------------- split VM
+SPLIT_PREFIX = SESSION_TAG + "d"
+SPLIT_SUBNET = "10.86"
+
+
+def hosts(env, *args, check=True):
+    p = subprocess.run([VMT, "hosts", *args], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert not check or p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="class")
+def split_vm(env):
+    """The guest split onto the main host (48M) and two sub-hosts."""
+    hosts(env, "up", "--prefix", SPLIT_PREFIX, "--subnet", SPLIT_SUBNET, "--subhosts", "2",
+          "--link", "none", "--capacity", "512M")
+    vm = None
+    try:
+        vm = start_vm(env, "taskdet-split", procs=20, mem="256M")
+        vm.vmt("split", vm.name, "--main-mem", "48M", "--subhosts", "sub1,sub2",
+               "--hosts-prefix", SPLIT_PREFIX)
+        yield vm
+    finally:
+        if vm:
+            stop_vm(vm)
+        hosts(env, "down", "--prefix", SPLIT_PREFIX, check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")
+class TestSplit:
+    """Method 1 (the runtime fetches sub-host pages itself): the same files,
+    with pages brought in by the walkers' prefetch batches."""
+
+    def test_split_method1(self, split_vm):
+        d = split_vm.desc
+        # push the working set out of the main host, so that the walk has to fetch
+        split_vm.guest("dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null")
+        env = {"VMT_DUMP_PAGETABLE": d["split"]["pagetable"],
+               "VMT_DUMP_PSK": d["split"]["psk_file"], "VMT_DUMP_FETCH": "runtime"}
+        # sub-hosts are reached from the main host's namespace, as `vmt` does
+        *both, err = read_both(split_vm, env, d["split"].get("main_netns") or None)
+        m = re.search(r"fetched (\d+) round_trips (\d+) errors (\d+)", err)
+        assert m and int(m[1]) > 0 and int(m[3]) == 0, err
+        TestUnsplit.test_stat_status_statm(None, both)
+        TestUnsplit.test_maps_exact(None, both)
+        TestUnsplit.test_fd_fdinfo_links(None, both)

@@ -14,6 +14,11 @@
  * A process that is not in the guest prints "!! PID\n".  The time the fill
  * of all tasks took goes to stderr ("fill_ms N tasks M").  Exit 0, or 1 if
  * the guest cannot be opened or listed.
+ *
+ * A split VM: $VMT_DUMP_PAGETABLE names its page table, $VMT_DUMP_FETCH the
+ * fetch method ("runtime" or "vm"), $VMT_DUMP_PSK the sub-hosts' key,
+ * $VMT_DUMP_PAGER the pager's socket; then the pages fetched and the round
+ * trips of the whole fill go to stderr too ("fetched N round_trips M").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +87,7 @@ int main(int argc, char **argv)
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
 	struct pfs_ctx c = {.user_hz = 100};
 	struct vmt_task_list *l = NULL;
+	struct vmt_mem_stats st;
 	struct timespec a, b;
 	struct pfs_tree *t;
 	struct vmt_guest *g;
@@ -93,6 +99,12 @@ int main(int argc, char **argv)
 	o.mem_path = argv[1];
 	o.kernel_path = argv[2];
 	o.ram_size = strtoull(argv[3], NULL, 0);
+	o.pagetable_path = getenv("VMT_DUMP_PAGETABLE");
+	o.psk_file = getenv("VMT_DUMP_PSK");
+	o.pager_sock = getenv("VMT_DUMP_PAGER");
+	if (getenv("VMT_DUMP_FETCH"))
+		o.fetch =
+		    !strcmp(getenv("VMT_DUMP_FETCH"), "vm") ? VMT_FETCH_VM : VMT_FETCH_RUNTIME;
 	g = vmt_guest_open(&o);
 	if (!g) {
 		fprintf(stderr, "taskfiles_dump: %s\n", vmt_last_error());
@@ -106,14 +118,18 @@ int main(int argc, char **argv)
 	c.g = g;
 	c.tasks = l;
 	t = pfs_tree_new();
+	vmt_mem_stats_reset(g);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (!t || fill_all(t, &c, l)) {
 		fprintf(stderr, "taskfiles_dump: out of memory\n");
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	fprintf(stderr, "fill_ms %.1f tasks %zu\n",
-		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6, l->n);
+	vmt_mem_stats(g, &st);
+	fprintf(stderr, "fill_ms %.1f tasks %zu fetched %llu round_trips %llu errors %llu\n",
+		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6, l->n,
+		(unsigned long long)st.pages_fetched, (unsigned long long)st.round_trips,
+		(unsigned long long)st.fetch_errors);
 	pfs_seal(t);
 	for (int i = 4; i < argc; i++) {
 		struct pfs_node *n = pfs_walk(t->root, argv[i]);

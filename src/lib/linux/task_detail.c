@@ -144,6 +144,17 @@ static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 	    VMT_FIELD_OPT("mount", "mnt_id", mount_mnt_id),
 	    VMT_FIELD_OPT("proc_ns_operations", "name", ns_ops_name),
 	    VMT_FIELD_OPT("mm_struct", "context.flags", mm_context_flags),
+	    {"mm_struct", NULL, &o->mm_size, true},
+	    {"signal_struct", NULL, &o->signal_size, true},
+	    {"fs_struct", NULL, &o->fs_size, true},
+	    {"files_struct", NULL, &o->files_size, true},
+	    {"fdtable", NULL, &o->fdt_size, true},
+	    {"nsproxy", NULL, &o->nsproxy_size, true},
+	    {"pid", NULL, &o->pid_size, true},
+	    {"vm_area_struct", NULL, &o->vma_size, true},
+	    {"file", NULL, &o->file_size, true},
+	    {"inode", NULL, &o->inode_size, true},
+	    {"dentry", NULL, &o->dentry_size, true},
 	};
 	uint32_t sz = 0;
 	int err;
@@ -769,6 +780,56 @@ static void detail_read_auxv(struct vmt_guest *g, const struct detail_offsets *o
 		d->flags |= VMT_F_TRUNCATED;
 }
 
+void vmt_detail_prefetch(struct vmt_guest *g, const uint64_t *va, size_t n, uint32_t len)
+{
+	struct vmt_krange *r;
+	size_t k = 0;
+
+	if (!n || len == UINT32_MAX || !(r = malloc(n * sizeof(*r))))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (vmt_kptr_ok(va[i]))
+			r[k++] = (struct vmt_krange){.va = va[i], .len = len};
+	vmt_kprefetch(g, r, k);
+	free(r);
+}
+
+/*
+ * On a split VM, what the task's walk dereferences, level by level: the
+ * task_struct, then the structures it points to, then theirs.  Three round
+ * trips for the common part instead of one per structure.  Hints only.
+ */
+static void detail_prefetch(struct vmt_guest *g, const struct detail_offsets *o,
+			    const struct task_offsets *to, const struct vmt_task *t)
+{
+	const uint32_t off[] = {to->task_mm,	 to->task_signal,    to->task_real_cred,
+				o->task_sighand, o->task_fs,	     o->task_files,
+				o->task_nsproxy, o->task_thread_pid, o->task_delays};
+	const uint32_t len[] = {
+	    o->mm_size, o->signal_size, to->cred_size,	 o->sighand_action + 64 * 32,
+	    o->fs_size, o->files_size,	o->nsproxy_size, o->pid_size,
+	    64};
+	struct vmt_krange r[ARRAY_SIZE(off)];
+	uint64_t p[ARRAY_SIZE(off)] = {0}, q[3] = {0};
+	size_t k = 0;
+
+	vmt_detail_prefetch(g, &t->kva, 1, to->task_size);
+	for (size_t i = 0; i < ARRAY_SIZE(off); i++)
+		if (off[i] != UINT32_MAX && !vmt_kread_u64(g, t->kva + off[i], &p[i]) &&
+		    vmt_kptr_ok(p[i]) && len[i] != UINT32_MAX)
+			r[k++] = (struct vmt_krange){.va = p[i], .len = len[i]};
+	vmt_kprefetch(g, r, k);
+	/* the third level: the fd table, the maple tree's root node, the cred's groups */
+	if (vmt_kptr_ok(p[5]) && o->files_fdt != UINT32_MAX)
+		vmt_kread_u64(g, p[5] + o->files_fdt, &q[0]);
+	if (vmt_kptr_ok(p[0]) && o->mm_ma_root != UINT32_MAX &&
+	    !vmt_kread_u64(g, p[0] + o->mm_ma_root, &q[1]))
+		q[1] &= ~0xffull;
+	if (vmt_kptr_ok(p[2]) && o->cred_group_info != UINT32_MAX)
+		vmt_kread_u64(g, p[2] + o->cred_group_info, &q[2]);
+	vmt_detail_prefetch(g, q, 3, 256);
+}
+
 int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,
 		    struct vmt_task_detail **out)
 {
@@ -792,6 +853,8 @@ int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what
 		*out = d;
 		return 0;
 	}
+	if (vmt_mem_hints_pay(g->mem))
+		detail_prefetch(g, o, to, t);
 	if (what & (VMT_DETAIL_STAT | VMT_DETAIL_GROUP))
 		detail_read_stat(g, o, to, t, d, what);
 	if (what & VMT_DETAIL_AUXV)

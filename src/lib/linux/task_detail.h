@@ -54,6 +54,9 @@ struct detail_offsets {
 	uint32_t file_f_inode, file_f_pos, file_f_flags, file_f_mode, inode_ino, inode_sb;
 	uint32_t sb_dev, dentry_d_op, dentry_d_inode, dentry_d_fsdata, dops_d_dname;
 	uint32_t mount_mnt_id, ns_ops_name, mm_context_flags;
+	/* sizeof, for prefetch hints on a split VM */
+	uint32_t mm_size, signal_size, fs_size, files_size, fdt_size, nsproxy_size, pid_size;
+	uint32_t vma_size, file_size, inode_size, dentry_size;
 	/* kernel symbols: the d_dname() of pseudo file systems, special mappings */
 	uint64_t dname_fn[5]; /* enum detail_dname */
 	uint64_t special_mapping_vmops, gate_vma_ops, gate_vma, vsyscall_mode;
@@ -62,6 +65,9 @@ struct detail_offsets {
 	/* namespaces: nsproxy member and ns_common.inum offset of each enum vmt_ns_type */
 	uint32_t nsproxy_member[VMT_NS_COUNT], ns_inum[VMT_NS_COUNT];
 };
+
+/* Hints for a split VM: n ranges of len bytes at the pointers in va[] (0s skipped). */
+void vmt_detail_prefetch(struct vmt_guest *g, const uint64_t *va, size_t n, uint32_t len);
 
 /* Resolve once per guest (kept in a static per-profile cache); borrowed. */
 int vmt_detail_offsets(struct vmt_guest *g, const struct detail_offsets **out);

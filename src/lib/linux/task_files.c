@@ -129,6 +129,9 @@ struct maple_walk {
 	uint64_t last_end; /* VMAs must come in ascending order */
 	size_t nodes_left;
 	struct vma_vec vv;
+	uint64_t *leaf; /* VMA pointers in tree order, visited after the walk */
+	size_t nleaf, capleaf;
+	bool hints; /* a split VM: prefetch each level of the walk */
 	struct vmt_task_detail *out;
 	int err; /* -ENOMEM only */
 };
@@ -254,6 +257,51 @@ static unsigned node_end(const uint8_t *node, int type, const struct detail_offs
 	return VMT_MIN(end, npiv);
 }
 
+static int leaf_add(struct maple_walk *w, uint64_t vma)
+{
+	if (w->nleaf == w->capleaf) {
+		size_t cap = w->capleaf ? w->capleaf * 2 : 64;
+		uint64_t *v;
+
+		if (w->nleaf >=
+		    VMT_MAX_VMAS) { /* more than any mm may have: visited up to the cap */
+			w->out->flags |= VMT_F_TRUNCATED;
+			return 0;
+		}
+		v = realloc(w->leaf, cap * sizeof(*v));
+		if (!v)
+			return w->err = -ENOMEM;
+		w->leaf = v;
+		w->capleaf = cap;
+	}
+	w->leaf[w->nleaf++] = vma;
+	return 0;
+}
+
+/* Split VM: the VMAs, then their files, then the files' inodes and dentries, a batch each. */
+static void maps_prefetch(struct maple_walk *w)
+{
+	const struct detail_offsets *d = w->d;
+	const struct task_offsets *o;
+	uint64_t *p;
+
+	if (!w->hints || vmt_task_offsets(w->g, &o) || !(p = calloc(2 * w->nleaf + 1, 8)))
+		return;
+	vmt_detail_prefetch(w->g, w->leaf, w->nleaf, d->vma_size);
+	for (size_t i = 0; i < w->nleaf; i++)
+		kptr(w->g, w->leaf[i], d->vma_file, &p[i]);
+	vmt_detail_prefetch(w->g, p, w->nleaf, d->file_size);
+	for (size_t i = w->nleaf; i-- > 0;) {
+		uint64_t f = p[i];
+
+		p[2 * i] = p[2 * i + 1] = 0;
+		kptr(w->g, f, d->file_f_inode, &p[2 * i]);
+		kptr(w->g, f, o->file_f_path + o->path_dentry, &p[2 * i + 1]);
+	}
+	vmt_detail_prefetch(w->g, p, 2 * w->nleaf, VMT_MAX(d->inode_size, d->dentry_size));
+	free(p);
+}
+
 static int maple_node_walk(struct maple_walk *w, uint64_t enode, uint64_t min, uint64_t max,
 			   int depth)
 {
@@ -275,6 +323,13 @@ static int maple_node_walk(struct maple_walk *w, uint64_t enode, uint64_t min, u
 	memcpy(piv, buf + (type == MAPLE_ARANGE_64 ? d->ma64_pivot : d->mr64_pivot), npiv * 8);
 	memcpy(slot, buf + (type == MAPLE_ARANGE_64 ? d->ma64_slot : d->mr64_slot), (npiv + 1) * 8);
 	end = node_end(buf, type, d, piv, npiv, max);
+	if (!leaf && w->hints) { /* the children, in one round trip */
+		uint64_t kids[MR64_SLOTS];
+
+		for (unsigned i = 0; i <= end; i++)
+			kids[i] = slot[i] & ~MAPLE_NODE_MASK;
+		vmt_detail_prefetch(w->g, kids, end + 1, MAPLE_NODE_SIZE);
+	}
 	for (unsigned i = 0; i <= end && !w->err; i++) {
 		uint64_t hi = i < npiv && (piv[i] || i == 0) ? piv[i] : max;
 		int err;
@@ -282,8 +337,8 @@ static int maple_node_walk(struct maple_walk *w, uint64_t enode, uint64_t min, u
 		if (hi < lo || hi > max) /* pivots out of order or out of the parent's range */
 			return -EBADMSG;
 		if (leaf) {
-			if (slot[i])
-				vma_visit(w, slot[i]);
+			if (slot[i] && leaf_add(w, slot[i]))
+				return -ENOMEM;
 		} else if (slot[i]) {
 			err = maple_node_walk(w, slot[i], lo, hi, depth + 1);
 			if (err)
@@ -315,7 +370,11 @@ void vmt_detail_read_maps(struct vmt_guest *g, const struct detail_offsets *d,
 			  const struct vmt_task *t, struct vmt_task_detail *out)
 {
 	const struct task_offsets *o;
-	struct maple_walk w = {.g = g, .d = d, .nodes_left = MAPLE_MAX_NODES, .out = out};
+	struct maple_walk w = {.g = g,
+			       .d = d,
+			       .nodes_left = MAPLE_MAX_NODES,
+			       .out = out,
+			       .hints = vmt_mem_hints_pay(g->mem)};
 	uint64_t root = 0;
 	int err = 0;
 
@@ -334,6 +393,10 @@ void vmt_detail_read_maps(struct vmt_guest *g, const struct detail_offsets *d,
 		err = -EBADMSG; /* a VMA never sits at the root of an mm's tree */
 	if (err)
 		out->flags |= VMT_F_PARTIAL;
+	maps_prefetch(&w);
+	for (size_t i = 0; i < w.nleaf && !w.err; i++)
+		vma_visit(&w, w.leaf[i]);
+	free(w.leaf);
 	if (!w.err)
 		maps_add_gate(&w);
 	out->vmas = w.vv.v;
@@ -388,6 +451,21 @@ static struct vmt_fd *fd_add(struct fd_walk *w)
 	return &w->v[w->n++];
 }
 
+/* Split VM: the files of a batch, then their inodes and dentries, a round trip each. */
+static void fd_prefetch(struct vmt_guest *g, const struct detail_offsets *d,
+			const struct task_offsets *o, const uint64_t *files, uint32_t n)
+{
+	uint64_t p[2 * FD_BATCH];
+
+	vmt_detail_prefetch(g, files, n, d->file_size);
+	for (uint32_t i = 0; i < n; i++) {
+		p[2 * i] = p[2 * i + 1] = 0;
+		kptr(g, files[i], d->file_f_inode, &p[2 * i]);
+		kptr(g, files[i], o->file_f_path + o->path_dentry, &p[2 * i + 1]);
+	}
+	vmt_detail_prefetch(g, p, 2 * n, VMT_MAX(d->inode_size, d->dentry_size));
+}
+
 /* Slots [base, base+n) of the fd array, with their close-on-exec bits. */
 static int fd_batch(struct vmt_guest *g, const struct detail_offsets *d, uint64_t fdarr,
 		    uint64_t cloexec, uint32_t base, uint32_t n, struct fd_walk *w)
@@ -399,6 +477,8 @@ static int fd_batch(struct vmt_guest *g, const struct detail_offsets *d, uint64_
 		return -EFAULT;
 	if (!vmt_kptr_ok(cloexec) || vmt_kread(g, cloexec + base / 8, bits, (n + 63) / 64 * 8))
 		memset(bits, 0, sizeof(bits));
+	if (vmt_mem_hints_pay(g->mem))
+		fd_prefetch(g, d, o, files, n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct vmt_fd *f;
 
