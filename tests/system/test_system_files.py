@@ -9,11 +9,14 @@ compared loosely, everything else byte for byte.
 """
 import os
 import re
+import shutil
+import signal
 import subprocess
+import tempfile
 
 import pytest
 
-from conftest import BUILD, Vm, start_vm, stop_vm
+from conftest import BUILD, GUEST, SESSION_TAG, Vm, start_vm, stop_vm
 
 DUMP = os.path.join(BUILD, "tests", "unit", "sysfiles_dump")
 
@@ -62,16 +65,66 @@ def guest_files(vm, paths):
     return files
 
 
-@pytest.fixture(scope="module")
-def vm(env):
-    """The default small guest; VMT_TEST_VM=NAME reuses a running one (development)."""
+def start_smp_vm(env):
+    """A 2-CPU guest (vmt vm start makes 1-CPU ones): QEMU by hand, then adopted."""
+    name = f"{SESSION_TAG}-sysfiles-smp"
+    d = tempfile.mkdtemp(prefix="vmt-sysfiles-smp-", dir=env["VMT_RUN_DIR"])
+    mem = f"/dev/shm/vmt-{name}.ram"
+    subprocess.run(
+        [os.environ.get("VMT_QEMU", "qemu-system-x86_64"), "-machine", "pc,memory-backend=ram0",
+         "-accel", "tcg", "-cpu", "qemu64", "-smp", "2", "-m", "512M",
+         "-object", f"memory-backend-file,id=ram0,size=512M,mem-path={mem},share=on",
+         "-kernel", os.path.join(GUEST, "vmlinuz"),
+         "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
+         "-append", "console=ttyS0 panic=-1 vmt.nproc=20", "-display", "none",
+         "-monitor", "none", "-no-reboot", "-serial", f"file:{d}/console.log",
+         "-serial", f"unix:{d}/agent.sock,server=on,wait=off",
+         "-qmp", f"unix:{d}/qmp.sock,server=on,wait=off",
+         "-daemonize", "-pidfile", f"{d}/qemu.pid"],
+        check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    vm = Vm(name, env)
+    vm.qemu_pid, vm.mem_file, vm.tmp = int(open(f"{d}/qemu.pid").read()), mem, d
+    try:
+        vm.vmt("vm", "adopt", name, "--qmp", f"{d}/qmp.sock", "--agent", f"{d}/agent.sock")
+        vm.guest("i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 900 ]; do "
+                 "sleep 0.2; i=$((i+1)); done; test -e /run/vmt-workload.ready", timeout=240)
+    except BaseException:
+        stop_smp_vm(vm)
+        raise
+    return vm
+
+
+def stop_smp_vm(vm):
+    stop_vm(vm)
+    try:  # only if that pid is still this VM's QEMU
+        with open(f"/proc/{vm.qemu_pid}/cmdline", "rb") as f:
+            if vm.mem_file.encode() in f.read():
+                os.kill(vm.qemu_pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if os.path.exists(vm.mem_file):
+        os.unlink(vm.mem_file)
+    shutil.rmtree(vm.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["up", "smp"])
+def vm(env, request):
+    """A small 1-CPU guest, then a 2-CPU one (per-CPU areas, CPU masks, siblings).
+    VMT_TEST_VM=NAME reuses a running guest instead (development)."""
     name = os.environ.get("VMT_TEST_VM")
     if name:
+        if request.param == "smp":
+            pytest.skip("VMT_TEST_VM given")
         yield Vm(name, dict(os.environ))
         return
-    v = start_vm(env, "sysfiles", procs=20)
-    yield v
-    stop_vm(v)
+    if request.param == "up":
+        v = start_vm(env, "sysfiles", procs=20)
+        yield v
+        stop_vm(v)
+    else:
+        v = start_smp_vm(env)
+        yield v
+        stop_smp_vm(v)
 
 
 @pytest.fixture(scope="module")
