@@ -68,7 +68,8 @@ struct pfs_server {
 	struct fuse_session *se;
 	char *mountpoint;
 	int fuse_fd;
-	bool mounted;
+	bool mounted;	  /* by mount(2): umount2 */
+	bool lib_mounted; /* by libfuse (fusermount3): fuse_session_unmount */
 	/* loop thread only */
 	struct snap_ref *cur, *retired;
 	struct pt_node pt[PT_MAX];
@@ -836,6 +837,19 @@ void pfs_server_refresh(struct pfs_server *s)
 
 /* ------------------------------------------------------------ mount */
 
+/* Not root: libfuse mounts through the setuid fusermount3 (and unmounts through it). */
+static int server_mount_unprivileged(struct pfs_server *s)
+{
+	close(s->fuse_fd);
+	s->fuse_fd = -1;
+	if (fuse_session_mount(s->se, s->mountpoint)) {
+		pr_err("procfs: cannot mount FUSE at %s (fusermount3 failed)", s->mountpoint);
+		return -EPERM;
+	}
+	s->lib_mounted = true;
+	return 0;
+}
+
 /* Mount ourselves (not fusermount): errors we can name, and the device path given. */
 static int server_mount(struct pfs_server *s)
 {
@@ -871,6 +885,9 @@ static int server_mount(struct pfs_server *s)
 	if (mount("vmt-procfs", s->mountpoint, "fuse.vmt-procfs", MS_NOSUID | MS_NODEV | MS_RDONLY,
 		  data)) {
 		int e = errno;
+
+		if (e == EPERM && geteuid() != 0)
+			return server_mount_unprivileged(s);
 
 		pr_err("procfs: cannot mount FUSE at %s: %s%s", s->mountpoint, strerror(e),
 		       e == ENODEV || e == EINVAL
@@ -1045,6 +1062,9 @@ void pfs_server_stop(struct pfs_server *s)
 	if (s->mounted && umount2(s->mountpoint, MNT_DETACH) && errno != EINVAL)
 		pr_warn("procfs: unmount %s: %s", s->mountpoint, strerror(errno));
 	s->mounted = false;
+	if (s->lib_mounted)
+		fuse_session_unmount(s->se);
+	s->lib_mounted = false;
 	if (s->refresher_on) {
 		atomic_store(&s->quit, true);
 		pfs_server_refresh(s);
