@@ -19,7 +19,6 @@
  * timekeeping update (vmt_sysinfo()), so an idle CPU's idle time may lag
  * its own /proc/stat by up to a tick or a NO_HZ sleep.
  */
-#include <bpf/btf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,37 +102,12 @@ int sys_cpus_read(struct vmt_guest *g, struct sys_cpus *c)
 	return 0;
 }
 
-int sys_bitfield(struct vmt_guest *g, const char *type, const char *field, uint32_t *bit_off)
-{
-	const struct btf *btf = vmt_profile_btf(g->prof);
-	const struct btf_type *t;
-	const struct btf_member *m;
-	int id;
-
-	if (!btf)
-		return -ENOEXEC;
-	id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
-	if (id < 0)
-		return -ENOENT;
-	t = btf__type_by_id(btf, (uint32_t)id);
-	m = btf_members(t);
-	for (uint16_t i = 0; i < btf_vlen(t); i++, m++) {
-		const char *name = btf__name_by_offset(btf, m->name_off);
-
-		if (name && !strcmp(name, field)) {
-			*bit_off = btf_member_bit_offset(t, i);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 /* ------------------------------------------------------------- offsets */
 
 struct stat_offsets {
 	uint32_t cpustat, irqs_sum, softirqs, softirqs_size;
 	uint32_t rq_nr_running, rq_nr_switches, rq_nr_iowait;
-	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime, ts_idle_entrytime, ts_idle_active_bit;
+	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime, ts_idle_entrytime, rq_curr, rq_idle;
 	uint32_t desc_kstat_irqs, desc_tot_count, desc_status, desc_istate;
 	uint32_t xa_head, node_shift, node_slots;
 	int64_t cputime[VMT_CPU_NR_TIMES]; /* index into cpustat[] per column, -1: none */
@@ -160,7 +134,6 @@ static const char *const stat_irq_fields[] = {
 
 static int stat_offsets_resolve(struct vmt_guest *g, struct stat_offsets *o)
 {
-	uint32_t bit;
 	/* clang-format off */
 	const struct vmt_field_req req[] = {
 		VMT_FIELD("kernel_cpustat", "cpustat", cpustat),
@@ -172,6 +145,8 @@ static int stat_offsets_resolve(struct vmt_guest *g, struct stat_offsets *o)
 		VMT_FIELD_OPT("tick_sched", "idle_sleeptime", ts_idle_sleeptime),
 		VMT_FIELD_OPT("tick_sched", "iowait_sleeptime", ts_iowait_sleeptime),
 		VMT_FIELD_OPT("tick_sched", "idle_entrytime", ts_idle_entrytime),
+		VMT_FIELD_OPT("rq", "curr", rq_curr),
+		VMT_FIELD_OPT("rq", "idle", rq_idle),
 		VMT_FIELD_OPT("irq_desc", "kstat_irqs", desc_kstat_irqs),
 		VMT_FIELD_OPT("irq_desc", "tot_count", desc_tot_count),
 		VMT_FIELD_OPT("irq_desc", "status_use_accessors", desc_status),
@@ -191,8 +166,6 @@ static int stat_offsets_resolve(struct vmt_guest *g, struct stat_offsets *o)
 		return err;
 	if (vmt_profile_field2(g->prof, "kernel_stat", "softirqs", &off, &o->softirqs_size))
 		o->softirqs_size = 0;
-	o->ts_idle_active_bit =
-	    sys_bitfield(g, "tick_sched", "idle_active", &bit) ? UINT32_MAX : bit;
 	for (size_t i = 0; i < VMT_CPU_NR_TIMES; i++)
 		if (vmt_profile_enum(g->prof, "cpu_usage_stat", stat_cputime_enum[i],
 				     &o->cputime[i]) ||
@@ -277,14 +250,17 @@ static uint64_t stat_arch_irqs(struct stat_walk *w, uint64_t base, bool *bad)
 /*
  * get_idle_time() / get_iowait_time(): with NO_HZ active, an online CPU's
  * idle and iowait come from its tick_sched (microseconds, as
- * get_cpu_idle_time_us() rounds them), else from cpustat.
+ * get_cpu_idle_time_us() rounds them), else from cpustat.  While the CPU
+ * sits idle the kernel adds the time since idle_entrytime; it knows that
+ * from tick_sched.idle_active, a bitfield, which is read here as "the
+ * runqueue runs its idle task" (no BTF bitfield parse on this path).
  */
 static void stat_nohz_times(struct stat_walk *w, uint32_t cpu, uint64_t base, uint32_t iowait,
 			    struct vmt_cpu_times *t, bool *bad)
 {
 	const struct stat_offsets *o = &w->o;
-	uint64_t ts = base + o->tick_cpu_sched, idle, io, entry, word = 0, delta = 0;
-	bool active = false;
+	uint64_t ts = base + o->tick_cpu_sched, rq = base + o->runqueues, idle, io, entry;
+	uint64_t curr = 0, idle_task = 1, delta = 0;
 
 	if (!w->nohz || !sys_cpu_in(w->cpus.online, cpu) || o->tick_cpu_sched == UINT64_MAX ||
 	    o->ts_idle_sleeptime == UINT32_MAX || o->ts_iowait_sleeptime == UINT32_MAX ||
@@ -296,10 +272,11 @@ static void stat_nohz_times(struct stat_walk *w, uint32_t cpu, uint64_t base, ui
 		*bad = true;
 		return;
 	}
-	if (o->ts_idle_active_bit != UINT32_MAX &&
-	    !vmt_kread_u64(w->g, ts + o->ts_idle_active_bit / 64 * 8, &word))
-		active = (word >> (o->ts_idle_active_bit % 64)) & 1;
-	if (active && w->now_ns > entry && (int64_t)entry >= 0)
+	if (o->rq_curr != UINT32_MAX && o->rq_idle != UINT32_MAX &&
+	    (vmt_kread_u64(w->g, rq + o->rq_curr, &curr) ||
+	     vmt_kread_u64(w->g, rq + o->rq_idle, &idle_task)))
+		*bad = true;
+	if (curr && curr == idle_task && w->now_ns > entry && (int64_t)entry > 0)
 		delta = w->now_ns - entry;
 	if (!iowait)
 		idle += delta;

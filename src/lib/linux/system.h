@@ -39,10 +39,4 @@ int sys_percpu_base(struct vmt_guest *g, uint32_t cpu, uint64_t *base);
 int sys_sym_s32(struct vmt_guest *g, const char *name, int32_t *v);
 int sys_sym_u64(struct vmt_guest *g, const char *name, uint64_t *v);
 
-/*
- * Bit offset of a bitfield member of a struct (BTF), for the flags the
- * kernel keeps in bitfields (tick_sched.idle_active).  -ENOENT if absent.
- */
-int sys_bitfield(struct vmt_guest *g, const char *type, const char *field, uint32_t *bit_off);
-
 #endif

@@ -34,7 +34,8 @@ struct more_walk {
 	struct sock_walk sw;
 	struct vmt_sock_more_list *l;
 	size_t cap;
-	uint32_t sk_drops, sk_protocol, raw_ht, po_num, po_ifindex, po_running_bit;
+	uint32_t sk_drops, sk_protocol, raw_ht, po_num, po_ifindex, po_flags, po_running;
+	uint32_t po_running_bit;
 	uint32_t nlk_portid, nlk_groups, nlk_cb_running, nlk_node;
 	uint32_t nlt_hash, nlt_size, rht_tbl, bt_size, bt_buckets, net_packet_sklist;
 	int proto;
@@ -288,7 +289,6 @@ static int more_netlink(struct more_walk *w)
 
 static int more_offsets(struct more_walk *w)
 {
-	uint32_t bit;
 	/* clang-format off */
 	const struct vmt_field_req req[] = {
 		{"sock", "sk_drops", &w->sk_drops, false},
@@ -296,6 +296,8 @@ static int more_offsets(struct more_walk *w)
 		{"raw_hashinfo", "ht", &w->raw_ht, false},
 		{"packet_sock", "num", &w->po_num, true},
 		{"packet_sock", "ifindex", &w->po_ifindex, true},
+		{"packet_sock", "flags", &w->po_flags, true},
+		{"packet_sock", "running", &w->po_running, true},
 		{"net", "packet.sklist", &w->net_packet_sklist, true},
 		{"netlink_sock", "portid", &w->nlk_portid, false},
 		{"netlink_sock", "groups", &w->nlk_groups, false},
@@ -308,10 +310,21 @@ static int more_offsets(struct more_walk *w)
 		{"bucket_table", "buckets", &w->bt_buckets, false},
 	};
 	/* clang-format on */
+	int64_t bit;
+	int err = vmt_resolve_fields(w->sw.g, req, ARRAY_SIZE(req));
 
-	w->po_running_bit =
-	    sys_bitfield(w->sw.g, "packet_sock", "running", &bit) ? UINT32_MAX : bit;
-	return vmt_resolve_fields(w->sw.g, req, ARRAY_SIZE(req));
+	/*
+	 * po->running: an int before, bit PACKET_SOCK_RUNNING of po->flags
+	 * since "net/packet: convert po->running to an atomic flag" (6.1.y).
+	 */
+	w->po_running_bit = UINT32_MAX;
+	if (!err && w->po_flags != UINT32_MAX &&
+	    !vmt_profile_enum(w->sw.g->prof, NULL, "PACKET_SOCK_RUNNING", &bit) && bit >= 0 &&
+	    bit < 64)
+		w->po_running_bit = w->po_flags * 8 + (uint32_t)bit;
+	else if (!err && w->po_running != UINT32_MAX)
+		w->po_running_bit = w->po_running * 8; /* an int: its lowest bit says it */
+	return err;
 }
 
 int vmt_sockets_more(struct vmt_guest *g, struct vmt_sock_more_list **out)
