@@ -39,19 +39,22 @@ static uint64_t clock_t_of(const struct task_out *o, uint64_t ns)
 	return ns / (NSEC_PER_SEC / hz);
 }
 
+/* The node just added to dir: children keep insertion order until the tree is sealed. */
+static struct pfs_node *last_child(struct pfs_node *dir)
+{
+	return dir->kids[dir->nkids - 1];
+}
+
 /* Add a file (or the textbuf's error) and give it the task's owner. */
 static int add_file(struct task_out *o, struct pfs_node *dir, const char *name, mode_t mode,
 		    struct textbuf *b)
 {
 	int err = pfs_file_tb(o->tr, dir, name, mode, b);
-	struct pfs_node *n;
 
 	tb_free(b);
 	if (err)
 		return err;
-	n = pfs_child(dir, name);
-	if (n)
-		pfs_chown(n, o->t->euid, o->t->egid);
+	pfs_chown(last_child(dir), o->t->euid, o->t->egid);
 	return 0;
 }
 
@@ -63,11 +66,9 @@ static int add_link(struct task_out *o, struct pfs_node *dir, const char *name, 
 
 	if (err)
 		return err == -EEXIST ? 0 : err; /* a basic renderer was first */
-	n = pfs_child(dir, name);
-	if (n) {
-		n->mode = mode;
-		pfs_chown(n, o->t->euid, o->t->egid);
-	}
+	n = last_child(dir);
+	n->mode = mode;
+	pfs_chown(n, o->t->euid, o->t->egid);
 	return 0;
 }
 
@@ -501,35 +502,107 @@ static int render_links(struct task_out *o)
 	return err;
 }
 
+/* Copy file or link n (a directory: with its files and links) into dir, owner and mode kept. */
+static int copy_node(struct task_out *o, struct pfs_node *dir, const struct pfs_node *n)
+{
+	struct pfs_node *d;
+	int err = 0;
+
+	switch (n->type) {
+	case PFS_FILE:
+		err = pfs_file(o->tr, dir, n->name, n->mode, n->data, n->len);
+		break;
+	case PFS_LINK:
+		err = pfs_link(o->tr, dir, n->name, n->data);
+		break;
+	case PFS_DIR:
+		d = pfs_dir(o->tr, dir, n->name, n->mode, n->uid, n->gid);
+		if (!d)
+			return -ENOMEM;
+		for (size_t i = 0; i < n->nkids && !err; i++)
+			err = copy_node(o, d, n->kids[i]);
+		return err;
+	}
+	if (err)
+		return err == -EEXIST ? 0 : err;
+	d = last_child(dir);
+	d->mode = n->mode;
+	pfs_chown(d, n->uid, n->gid);
+	return 0;
+}
+
+/*
+ * A thread shares its process's mm, files, fs and namespaces: when
+ * /proc/TGID was filled already (a snapshot fills processes first), its
+ * files of those are copied instead of walked and rendered again.
+ */
+static const char *const shared_names[] = {"statm", "auxv", "maps",   "exe", "cwd",
+					   "root",  "fd",   "fdinfo", "ns"};
+
+static const struct pfs_node *process_dir(const struct task_out *o)
+{
+	const struct pfs_node *task = o->dir->parent, *proc = task ? task->parent : NULL;
+
+	if (!o->thread || !proc || !pfs_child(proc, "maps"))
+		return NULL;
+	return proc;
+}
+
+static int copy_shared(struct task_out *o, const struct pfs_node *proc)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(shared_names) / sizeof(shared_names[0]) && !err; i++) {
+		const struct pfs_node *n = pfs_child(proc, shared_names[i]);
+
+		if (n)
+			err = copy_node(o, o->dir, n);
+	}
+	return err;
+}
+
+static int render_all(struct task_out *o, const struct pfs_node *proc)
+{
+	int err = render_stat(o);
+
+	if (!err)
+		err = render_status(o);
+	if (!err && proc)
+		return copy_shared(o, proc);
+	if (!err)
+		err = render_statm(o);
+	if (!err)
+		err = render_auxv(o);
+	if (!err)
+		err = render_maps(o);
+	if (!err)
+		err = render_fds(o);
+	if (!err)
+		err = render_links(o);
+	return err;
+}
+
 int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
 		  struct pfs_node *dir)
 {
 	struct task_out o = {.tr = tr, .c = c, .t = t, .dir = dir};
 	struct vmt_task_detail *d = NULL;
-	unsigned what = VMT_DETAIL_STAT | VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS |
-			VMT_DETAIL_NS | VMT_DETAIL_AUXV;
+	const struct pfs_node *proc;
+	unsigned what = VMT_DETAIL_STAT;
 	int err;
 
 	o.thread = dir->parent && !strcmp(dir->parent->name, "task");
+	proc = process_dir(&o);
 	if (!o.thread)
 		what |= VMT_DETAIL_GROUP;
+	if (!proc)
+		what |= VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS | VMT_DETAIL_NS |
+			VMT_DETAIL_AUXV;
 	err = vmt_task_detail(c->g, t, what, &d);
 	if (err)
 		return err;
 	o.d = d;
-	err = render_stat(&o);
-	if (!err)
-		err = render_status(&o);
-	if (!err)
-		err = render_statm(&o);
-	if (!err)
-		err = render_auxv(&o);
-	if (!err)
-		err = render_maps(&o);
-	if (!err)
-		err = render_fds(&o);
-	if (!err)
-		err = render_links(&o);
+	err = render_all(&o, proc);
 	vmt_task_detail_free(d);
 	return err;
 }

@@ -49,12 +49,31 @@ static void dump(const struct pfs_node *n, const char *path)
 	}
 }
 
+static ssize_t find_pid(const struct vmt_task_list *l, int32_t pid)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) { /* sorted by pid */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->tasks[mid].pid == pid)
+			return (ssize_t)mid;
+		if (l->tasks[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 /* /PID for leaders, /PID/task/TID for every task (leaders too), as Linux lays them out. */
 static int fill_all(struct pfs_tree *t, const struct pfs_ctx *c, const struct vmt_task_list *l)
 {
+	struct pfs_node **taskdir = calloc(l->n + 1, sizeof(*taskdir));
 	char name[16];
+	int err = 0;
 
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; taskdir && i < l->n && !err; i++) {
 		const struct vmt_task *k = &l->tasks[i];
 		struct pfs_node *d;
 
@@ -62,24 +81,24 @@ static int fill_all(struct pfs_tree *t, const struct pfs_ctx *c, const struct vm
 			continue;
 		snprintf(name, sizeof(name), "%d", k->pid);
 		d = pfs_dir_new(t, t->root, name, 0555, k->euid, k->egid);
-		if (!d || !pfs_dir_new(t, d, "task", 0555, k->euid, k->egid) ||
-		    pfs_task_fill(t, c, k, d) == -ENOMEM)
-			return -ENOMEM;
+		taskdir[i] = d ? pfs_dir_new(t, d, "task", 0555, k->euid, k->egid) : NULL;
+		if (!taskdir[i] || pfs_task_fill(t, c, k, d) == -ENOMEM)
+			err = -ENOMEM;
 	}
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; taskdir && i < l->n && !err; i++) {
 		const struct vmt_task *k = &l->tasks[i];
-		struct pfs_node *task, *d;
+		ssize_t lead = find_pid(l, k->tgid);
+		struct pfs_node *d;
 
-		snprintf(name, sizeof(name), "%d/task", k->tgid);
-		task = pfs_walk(t->root, name);
-		if (!task)
+		if (lead < 0 || !taskdir[lead])
 			continue;
 		snprintf(name, sizeof(name), "%d", k->pid);
-		d = pfs_dir_new(t, task, name, 0555, k->euid, k->egid);
+		d = pfs_dir_new(t, taskdir[lead], name, 0555, k->euid, k->egid);
 		if (!d || pfs_task_fill(t, c, k, d) == -ENOMEM)
-			return -ENOMEM;
+			err = -ENOMEM;
 	}
-	return 0;
+	free(taskdir);
+	return taskdir ? err : -ENOMEM;
 }
 
 int main(int argc, char **argv)
@@ -88,7 +107,7 @@ int main(int argc, char **argv)
 	struct pfs_ctx c = {.user_hz = 100};
 	struct vmt_task_list *l = NULL;
 	struct vmt_mem_stats st;
-	struct timespec a, b;
+	struct timespec a, b, ca, cb;
 	struct pfs_tree *t;
 	struct vmt_guest *g;
 
@@ -120,16 +139,23 @@ int main(int argc, char **argv)
 	t = pfs_tree_new();
 	vmt_mem_stats_reset(g);
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
 	if (!t || fill_all(t, &c, l)) {
 		fprintf(stderr, "taskfiles_dump: out of memory\n");
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
 	vmt_mem_stats(g, &st);
-	fprintf(stderr, "fill_ms %.1f tasks %zu fetched %llu round_trips %llu errors %llu\n",
-		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6, l->n,
-		(unsigned long long)st.pages_fetched, (unsigned long long)st.round_trips,
-		(unsigned long long)st.fetch_errors);
+	fprintf(stderr,
+		"fill_ms %.1f cpu_ms %.1f tasks %zu fetched %llu round_trips %llu errors %llu "
+		"pages_read %llu "
+		"evictions %llu\n",
+		(double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
+		(double)(cb.tv_sec - ca.tv_sec) * 1e3 + (double)(cb.tv_nsec - ca.tv_nsec) / 1e6,
+		l->n, (unsigned long long)st.pages_fetched, (unsigned long long)st.round_trips,
+		(unsigned long long)st.fetch_errors, (unsigned long long)st.pages_read,
+		(unsigned long long)st.evictions);
 	pfs_seal(t);
 	for (int i = 4; i < argc; i++) {
 		struct pfs_node *n = pfs_walk(t->root, argv[i]);
