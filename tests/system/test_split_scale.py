@@ -343,6 +343,70 @@ def check_partial_listing(out, stderr, truth, me, k):
     return len(entries), len(partial), len(missing)
 
 
+def busiest_subhost(env, vm):
+    """The sub-host a 4K `ps` of the churned guest reads most from: (k, host, export)."""
+    churn(vm)
+    _, st, _ = listing(vm, ["ps"], "runtime", "4K")
+    k = max(st["hosts"], key=st["hosts"].get)
+    return (k, *export_of(env, vm, k))
+
+
+def listing_interrupted(env, vm, fetch, sub, action):
+    """A 4K `ps` of the churned guest, the sub-host's link held so that it
+    lasts seconds, and action() done 1.5 s in: (process, stdout, stderr,
+    seconds it took).  The listing must end within KILL_BOUND_S."""
+    churn(vm)
+    # Method 1 reads ~30 MB at 4K; the pager brings whole 64K chunks, ~5x that.
+    tc_limit(sub, "20mbit" if fetch == "runtime" else "100mbit")
+    try:
+        t0 = time.monotonic()
+        proc = subprocess.Popen([VMT, "ps", "--vm", vm.name, "--json", "--stats", "--fetch",
+                                 fetch, "--chunk", "4K"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            assert proc.poll() is None, "the listing ended before the sub-host was lost"
+            action()
+            out, err = proc.communicate(timeout=KILL_BOUND_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        return proc, out, err, time.monotonic() - t0
+    finally:
+        tc_limit(sub, None)
+
+
+@pytest.mark.parametrize("fetch", ["runtime", "vm"])
+def test_subhost_crash_mid_listing(env, big, big_truth, fetch):
+    """`vmt subhost crash` (nbdkit SIGKILLed, its supervisor serves again
+    within a fraction of a second, with its data) in the middle of a listing:
+    the runtime's new connection (method 1, which waits a little for a
+    sub-host that refuses it right after its connection died) or the pager's
+    (method 2) finds it back, so the listing is whole and right."""
+    truth, me = big_truth
+    k, sub, exp = busiest_subhost(env, big)
+    crash = []
+
+    def action():
+        crash.append(vmt(env, "subhost", "crash", "--on", sub["name"], "--vm", big.name,
+                         "--prefix", PREFIX, check=False, timeout=60))
+
+    proc, out, err, elapsed = listing_interrupted(env, big, fetch, sub, action)
+    print(f"{fetch}, sub-host {k} crashed: ended after {elapsed:.1f} s, exit {proc.returncode}\n"
+          f"{err.strip()}")
+    assert crash and crash[0].returncode == 0, crash and crash[0].stderr
+    assert proc.returncode == 0, err
+    assert split_stats(err)["errors"] == 0, err
+    assert check_ps(truth, me, json.loads(out))[0] >= PROCS
+    _, exp2 = export_of(env, big, k)
+    assert exp2["nbdkit_pid"] != exp["nbdkit_pid"] and exp2["addr"] == exp["addr"]
+    churn(big)
+    ps, st, p = listing(big, ["ps"], fetch, "4K")
+    assert st["errors"] == 0 and st["fetched"] > 0, p.stderr
+    assert check_ps(truth, me, ps)[0] >= PROCS
+
+
 @pytest.mark.parametrize("fetch,how", [("runtime", "kill"), ("runtime", "hang"), ("vm", "kill"),
                                        ("vm", "hang")])
 def test_subhost_lost_mid_listing(env, big, big_truth, fetch, how):
@@ -354,35 +418,20 @@ def test_subhost_lost_mid_listing(env, big, big_truth, fetch, how):
     the sub-host back the next listing is whole and right, and the guest (its
     own faults waited for the sub-host) runs on with its memory exact."""
     truth, me = big_truth
-    churn(big)
-    _, st, _ = listing(big, ["ps"], "runtime", "4K")
-    k = max(st["hosts"], key=st["hosts"].get)
-    sub, exp = export_of(env, big, k)
+    k, sub, exp = busiest_subhost(env, big)
     checks0 = memcheck_status(big)["pages_checked"]
-    churn(big)
-    tc_limit(sub, "20mbit")
-    stopped = False
+    sig = signal.SIGKILL if how == "kill" else signal.SIGSTOP
+    lost = []
+
+    def lose():
+        lost.append(how)
+        for pid in (exp["pid"], exp["nbdkit_pid"]):  # the supervisor first: no restart
+            os.kill(pid, sig)
+
     try:
-        t0 = time.monotonic()
-        proc = subprocess.Popen([VMT, "ps", "--vm", big.name, "--json", "--stats", "--fetch",
-                                 fetch, "--chunk", "4K"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
-            time.sleep(1.5)
-            assert proc.poll() is None, "the listing ended before the sub-host was lost"
-            sig = signal.SIGKILL if how == "kill" else signal.SIGSTOP
-            for pid in (exp["pid"], exp["nbdkit_pid"]):
-                os.kill(pid, sig)
-            stopped = True
-            out, err = proc.communicate(timeout=KILL_BOUND_S)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        elapsed = time.monotonic() - t0
+        proc, out, err, elapsed = listing_interrupted(env, big, fetch, sub, lose)
     finally:
-        tc_limit(sub, None)
-        if stopped:
+        if lost:
             bring_back(big, k, how, exp)
     print(f"{fetch}, sub-host {k} {how}: ended after {elapsed:.1f} s, exit {proc.returncode}\n"
           f"{err.strip()}")

@@ -10,13 +10,17 @@
  * parallel, so a batch costs about one round trip.
  *
  * A connection that broke (the server restarted, a timeout) is replaced
- * once per batch and its reads sent again.  A sub-host that cannot be
+ * once per batch and its reads sent again; a server that refuses the new
+ * connection is given FETCH_RESTART_GRACE_MS to come back (the sub-host's
+ * supervisor restarts a dead nbdkit within a fraction of a second, and the
+ * whole listing would otherwise lose it).  A sub-host that cannot be
  * reached is "down" until the next listing: every page on it fails at once
  * with the connect error instead of waiting for a timeout per page, and the
  * next listing tries again (so a sub-host that came back is used again).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memsrc/split.h"
 #include "subhost/subhost.h"
@@ -27,6 +31,10 @@ static bool conn_dead(int err)
 	return err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE || err == -ENOTCONN ||
 	       err == -ESHUTDOWN || err == -ECONNABORTED;
 }
+
+/* How long a sub-host whose connection died may refuse a new one (restarting). */
+#define FETCH_RESTART_GRACE_MS 3000
+#define FETCH_RESTART_POLL_MS  100
 
 static int host_connect(struct memsrc_file *f, int k)
 {
@@ -42,14 +50,20 @@ static int host_connect(struct memsrc_file *f, int k)
 	    .io_timeout_ms = x->timeout_ms,
 	};
 	char addr[VMT_PT_ADDR_MAX + 1], export[VMT_PT_NAME_MAX + 1];
-	int err;
+	uint64_t until;
+	int err, grace;
 
 	/* The header is shared memory: use NUL-terminated copies. */
 	vmt_strlcpy(addr, ph->addr, sizeof(addr));
 	vmt_strlcpy(export, ph->export, sizeof(export));
 	o.addr = addr;
 	o.export_name = export;
-	err = vmt_subhost_connect(&o, &x->hosts[k].h);
+	grace = x->hosts[k].lost ? VMT_MIN(FETCH_RESTART_GRACE_MS, x->timeout_ms) : 0;
+	x->hosts[k].lost = false;
+	until = split_now_ns() + (uint64_t)grace * 1000000;
+	while ((err = vmt_subhost_connect(&o, &x->hosts[k].h)) == -ECONNREFUSED &&
+	       split_now_ns() < until)
+		usleep(FETCH_RESTART_POLL_MS * 1000);
 	if (err) {
 		x->hosts[k].down = err;
 		return vmt_error(err, "sub-host %d (%s, export '%s'): %s", k, addr, export,
@@ -229,8 +243,10 @@ static bool collect(struct memsrc_file *f, struct split_want *w, bool *todo,
 		if (!wi->err)
 			continue;
 		if (may_retry && conn_dead(wi->err)) {
-			if (x->hosts[k].h == io[j].host)
+			if (x->hosts[k].h == io[j].host) {
 				host_drop(x, k);
+				x->hosts[k].lost = true;
+			}
 			wi->err = 0;
 			todo[of[j]] = resend = true;
 			continue;
@@ -287,8 +303,10 @@ out:
 
 void fetch_epoch(struct split_ctx *x)
 {
-	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++)
+	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++) {
 		x->hosts[k].down = 0;
+		x->hosts[k].lost = false;
+	}
 }
 
 void fetch_close(struct split_ctx *x)

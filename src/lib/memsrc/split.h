@@ -61,7 +61,8 @@ struct fcache {
 
 struct fetch_host {
 	struct vmt_subhost *h;
-	int down; /* connect failed in this listing: -errno until the next */
+	int down;  /* connect failed in this listing: -errno until the next */
+	bool lost; /* its connection just died: the server may be restarting */
 };
 
 struct split_ctx {
