@@ -446,6 +446,285 @@ static void test_locks(void **state)
 	vmt_file_lock_list_free(l);
 }
 
+/* -------------------------------------------------------------- mounts */
+
+static uint64_t dentry(struct fake *f, const char *name, uint64_t parent)
+{
+	uint64_t d = kalloc(f, off("dentry", NULL)), s = kalloc(f, 64);
+
+	putstr(f, s, name);
+	put64(f, d + off("dentry", "d_name") + off("qstr", "name"), s);
+	put32(f, d + off("dentry", "d_name") + off("qstr", "len"), (uint32_t)strlen(name));
+	put64(f, d + off("dentry", "d_parent"), parent ? parent : d);
+	return d;
+}
+
+static uint64_t mount(struct fake *f, int id, const char *dev, const char *type, uint32_t sdev,
+		      uint64_t ops, uint64_t info, uint64_t root, uint32_t flags)
+{
+	uint64_t m = kalloc(f, off("mount", NULL)), sb = kalloc(f, off("super_block", NULL)),
+		 fst = kalloc(f, off("file_system_type", NULL)), s1 = kalloc(f, 64),
+		 s2 = kalloc(f, 64), vfs = m + off("mount", "mnt");
+
+	putstr(f, s1, dev);
+	putstr(f, s2, type);
+	put64(f, fst + off("file_system_type", "name"), s2);
+	put64(f, sb + off("super_block", "s_type"), fst);
+	put32(f, sb + off("super_block", "s_dev"), sdev);
+	put64(f, sb + off("super_block", "s_op"), ops);
+	put64(f, sb + off("super_block", "s_fs_info"), info);
+	put64(f, vfs + off("vfsmount", "mnt_sb"), sb);
+	put64(f, vfs + off("vfsmount", "mnt_root"), root);
+	put32(f, vfs + off("vfsmount", "mnt_flags"), flags);
+	put32(f, m + off("mount", "mnt_id"), (uint32_t)id);
+	put64(f, m + off("mount", "mnt_devname"), s1);
+	put64(f, m + off("mount", "mnt_parent"), m);
+	return m;
+}
+
+static void render_mounts(struct textbuf *b, const void *l)
+{
+	pfs_render_mounts(b, l);
+}
+
+static void render_mountinfo(struct textbuf *b, const void *l)
+{
+	pfs_render_mountinfo(b, l);
+}
+
+static void test_mounts(void **state)
+{
+	struct fake *f = *state;
+	uint64_t ns = kalloc(f, off("mnt_namespace", NULL)), shm = kalloc(f, 256);
+	uint64_t ops = kalloc(f, off("super_operations", NULL));
+	uint64_t d_root = dentry(f, "/", 0), d_proc = dentry(f, "proc", d_root),
+		 d_run = dentry(f, "run x", d_root);
+	uint64_t root, proc, run;
+	struct vmt_mount_list *l;
+	char *text;
+
+	put64(f, sym("_totalram_pages"), 120324);
+	/* shmem_ops is the kernel's: give it a show_options so options are shown */
+	put64(f, sym("shmem_ops") + off("super_operations", "show_options"), 0xffffffff81000000);
+	put64(f, shm + off("shmem_sb_info", "max_blocks"), 58814);
+	put64(f, shm + off("shmem_sb_info", "max_inodes"), 58814);
+	put16(f, shm + off("shmem_sb_info", "mode"), 01777);
+	put8(f, shm + off("shmem_sb_info", "full_inums"), 1);
+	root = mount(f, 1, "rootfs", "rootfs", 2, sym("shmem_ops"), shm, d_root, 0);
+	proc = mount(f, 21, "proc", "proc", 19, ops, 0, dentry(f, "/", 0), 0x27);
+	run = mount(f, 24, "my dev", "tmpfs", 21, ops, 0, dentry(f, "/", 0), 0x41 | 0x1000);
+	put64(f, proc + off("mount", "mnt_parent"), root);
+	put64(f, proc + off("mount", "mnt_mountpoint"), d_proc);
+	put64(f, run + off("mount", "mnt_parent"), root);
+	put64(f, run + off("mount", "mnt_mountpoint"), d_run);
+	put32(f, run + off("mount", "mnt_group_id"), 3);
+	put64(f, sym("init_nsproxy") + off("nsproxy", "mnt_ns"), ns);
+	put64(f, ns + off("mnt_namespace", "root"), root);
+	list_init(f, ns + off("mnt_namespace", "list"));
+	list_add_tail(f, ns + off("mnt_namespace", "list"), root + off("mount", "mnt_list"));
+	list_add_tail(f, ns + off("mnt_namespace", "list"), proc + off("mount", "mnt_list"));
+	list_add_tail(f, ns + off("mnt_namespace", "list"), run + off("mount", "mnt_list"));
+	assert_int_equal(vmt_mounts(&f->g, &l), 0);
+	assert_int_equal(l->n, 3);
+	text = render(render_mounts, l);
+	assert_string_equal(text, "rootfs / rootfs rw,size=235256k,nr_inodes=58814,inode64 0 0\n"
+				  "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+				  "my\\040dev /run\\040x tmpfs ro,nosuid 0 0\n");
+	free(text);
+	text = render(render_mountinfo, l);
+	assert_string_equal(
+	    text, "1 1 0:2 / / rw - rootfs rootfs rw,size=235256k,nr_inodes=58814,inode64\n"
+		  "21 1 0:19 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
+		  "24 1 0:21 / /run\\040x ro,nosuid shared:3 - tmpfs my\\040dev rw\n");
+	free(text);
+	vmt_mount_list_free(l);
+
+	/* a mount point whose dentries loop: that path is lost, the walk ends */
+	put64(f, d_proc + off("dentry", "d_parent"), d_run);
+	put64(f, d_run + off("dentry", "d_parent"), d_proc);
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_mounts(&f->g, &l), 0);
+	assert_int_equal(l->n, 3);
+	assert_true(l->mounts[1].flags & VMT_F_PARTIAL);
+	vmt_mount_list_free(l);
+}
+
+/* ----------------------------------------------------------------- net */
+
+static uint64_t netdev(struct fake *f, const char *name, int ifindex, uint64_t stats64_fn)
+{
+	uint64_t d = kalloc(f, off("net_device", NULL)),
+		 ops = kalloc(f, off("net_device_ops", NULL));
+
+	put(f, d + off("net_device", "name"), name, strlen(name) + 1);
+	put32(f, d + off("net_device", "ifindex"), (uint32_t)ifindex);
+	put64(f, d + off("net_device", "netdev_ops"), ops);
+	put64(f, ops + off("net_device_ops", "ndo_get_stats64"), stats64_fn);
+	return d;
+}
+
+static void render_dev(struct textbuf *b, const void *l)
+{
+	pfs_render_net_dev(b, l);
+}
+
+static void test_netdevs(void **state)
+{
+	struct fake *f = *state;
+	uint64_t head = sym("init_net") + off("net", "dev_base_head");
+	uint64_t lo = netdev(f, "lo", 1, sym("loopback_get_stats64")),
+		 eth = netdev(f, "eth0", 2, 0);
+	uint64_t st = eth + off("net_device", "stats");
+	struct vmt_netdev_list *l;
+	char *text;
+
+	cpus_setup(f, 2, 0x3);
+	put64(f, lo + off("net_device", "lstats"), 0x200); /* __percpu */
+	put64(f, pcpu_area[0] + 0x200 + off("pcpu_lstats", "packets"), 4);
+	put64(f, pcpu_area[1] + 0x200 + off("pcpu_lstats", "packets"), 2);
+	put64(f, pcpu_area[0] + 0x200 + off("pcpu_lstats", "bytes"), 404);
+	put64(f, st + 0 * 8, 10);  /* rx_packets */
+	put64(f, st + 2 * 8, 999); /* rx_bytes */
+	put64(f, st + 6 * 8, 1);   /* rx_dropped */
+	put64(f, st + 15 * 8, 2);  /* rx_missed_errors: counted as drop */
+	put64(f, st + 13 * 8, 3);  /* rx_frame_errors */
+	put64(f, eth + off("net_device", "core_stats"), 0x280);
+	put64(f, pcpu_area[1] + 0x280 + off("net_device_core_stats", "rx_dropped"), 4);
+	list_init(f, head);
+	list_add_tail(f, head, lo + off("net_device", "dev_list"));
+	list_add_tail(f, head, eth + off("net_device", "dev_list"));
+	assert_int_equal(vmt_netdevs(&f->g, &l), 0);
+	assert_int_equal(l->n, 2);
+	assert_false(l->devs[0].flags & VMT_F_PARTIAL);
+	text = render(render_dev, l);
+	assert_non_null(strstr(text,
+			       "\n    lo:     404       6    0    0    0     0          0         "
+			       "0      404       6    0    0    0     0       0          0\n"));
+	assert_non_null(strstr(text,
+			       "\n  eth0:     999      10    0    7    0     3          0         "
+			       "0        0       0    0    0    0     0       0          0\n"));
+	free(text);
+	vmt_netdev_list_free(l);
+}
+
+static void test_sockstat(void **state)
+{
+	struct fake *f = *state;
+	uint64_t net = sym("init_net"), val = off("prot_inuse", "val");
+	struct vmt_sockstat s;
+	struct textbuf b, b6;
+
+	cpus_setup(f, 2, 0x3);
+	put64(f, net + off("net", "core.prot_inuse"), 0x300);
+	put32(f, sym("tcp_prot") + off("proto", "inuse_idx"), 1);
+	put32(f, sym("udp_prot") + off("proto", "inuse_idx"), 2);
+	put32(f, sym("tcpv6_prot") + off("proto", "inuse_idx"), 3);
+	for (uint32_t cpu = 0; cpu < 2; cpu++) {
+		put32(f, pcpu_area[cpu] + 0x300, 6);		 /* all */
+		put32(f, pcpu_area[cpu] + 0x300 + val + 4, 2);	 /* tcp */
+		put32(f, pcpu_area[cpu] + 0x300 + val + 8, cpu); /* udp */
+	}
+	put32(f, pcpu_area[0] + 0x300 + val + 12, (uint32_t)-1); /* tcp6 below 0 reads 0 */
+	put32(f, net + off("net", "ipv4.tcp_death_row.tw_refcount"), 1);
+	put64(f, sym("tcp_memory_allocated"), 5);
+	assert_int_equal(vmt_sockstat(&f->g, &s), 0);
+	tb_init(&b);
+	tb_init(&b6);
+	pfs_render_sockstat(&b, &b6, &s);
+	tb_put(&b, "", 1);
+	tb_put(&b6, "", 1);
+	assert_string_equal(b.p, "sockets: used 12\nTCP: inuse 4 orphan 0 tw 0 alloc 0 mem 5\n"
+				 "UDP: inuse 1 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\n"
+				 "FRAG: inuse 0 memory 0\n");
+	assert_non_null(strstr(b6.p, "TCP6: inuse 0\n"));
+	tb_free(&b);
+	tb_free(&b6);
+}
+
+static uint64_t nl_sock(struct fake *f, uint16_t proto, uint32_t portid, uint64_t next_node)
+{
+	uint64_t sk = kalloc(f, off("netlink_sock", NULL)), skc = sk + off("sock", "__sk_common");
+
+	put64(f, skc + off("sock_common", "skc_net"), sym("init_net"));
+	put32(f, skc + off("sock_common", "skc_refcnt"), 2);
+	put16(f, sk + off("sock", "sk_protocol"), proto);
+	put32(f, sk + off("netlink_sock", "portid"), portid);
+	put64(f, sk + off("netlink_sock", "node"), next_node);
+	return sk;
+}
+
+static void test_netlink(void **state)
+{
+	struct fake *f = *state;
+	uint64_t tables = kalloc(f, 32ull * off("netlink_table", NULL));
+	uint64_t tbl = kalloc(f, off("bucket_table", "buckets") + 4 * 8);
+	uint64_t n2 = nl_sock(f, 0, 7, 1), n1 = nl_sock(f, 0, 0, n2 + off("netlink_sock", "node"));
+	struct vmt_sock_more_list *l;
+	size_t n = 0;
+
+	put64(f, sym("nl_table"), tables);
+	put64(f, tables + off("netlink_table", "hash") + off("rhashtable", "tbl"), tbl);
+	put32(f, tbl + off("bucket_table", "size"), 4);
+	/* bucket 2, lock bit set */
+	put64(f, tbl + off("bucket_table", "buckets") + 16, (n1 + off("netlink_sock", "node")) | 1);
+	assert_int_equal(vmt_sockets_more(&f->g, &l), 0);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->socks[i].proto == VMT_SOCK_NETLINK)
+			n++;
+	assert_int_equal(n, 2);
+	assert_int_equal(l->socks[l->n - 1].portid, 7);
+	assert_int_equal(l->socks[l->n - 1].refcnt, 2);
+	vmt_sock_more_list_free(l);
+
+	/* the chain loops back to its first node: caught, entries kept, flagged */
+	put64(f, n2 + off("netlink_sock", "node"), n1 + off("netlink_sock", "node"));
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_sockets_more(&f->g, &l), 0);
+	assert_true(l->flags & VMT_F_PARTIAL);
+	assert_true(l->n <= 4);
+	vmt_sock_more_list_free(l);
+}
+
+/* ------------------------------------------------------------- cpuinfo */
+
+static void test_cpuinfo(void **state)
+{
+	struct fake *f = *state;
+	uint64_t ci, caps = off("cpuinfo_x86", "x86_capability");
+	struct vmt_cpuinfo_list *l;
+	struct textbuf b;
+
+	cpus_setup(f, 1, 0x1);
+	ci = pcpu("cpu_info", 0);
+	put8(f, ci + off("cpuinfo_x86", "x86"), 15);
+	put8(f, ci + off("cpuinfo_x86", "x86_model"), 107);
+	put(f, ci + off("cpuinfo_x86", "x86_vendor_id"), "AuthenticAMD", 13);
+	put(f, ci + off("cpuinfo_x86", "x86_model_id"), "QEMU Virtual CPU", 17);
+	put32(f, ci + caps, (1u << 0) | (1u << 4)); /* fpu tsc */
+	put32(f, ci + off("cpuinfo_x86", "cpuid_level"), 13);
+	put64(f, ci + off("cpuinfo_x86", "loops_per_jiffy"), 9199960);
+	put32(f, sym("cpu_khz"), 2299993);
+	put64(f, sym("tick_nsec"), 4000000); /* HZ 250 */
+	/* the kernel's own name table: only fpu and tsc have strings here */
+	put64(f, sym("x86_cap_flags"), kalloc(f, 8));
+	putstr(f, get64(f, sym("x86_cap_flags")), "fpu");
+	put64(f, sym("x86_cap_flags") + 4 * 8, kalloc(f, 8));
+	putstr(f, get64(f, sym("x86_cap_flags") + 4 * 8), "tsc");
+	assert_int_equal(vmt_cpuinfo(&f->g, &l), 0);
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->cpus[0].cap_flags, " fpu tsc");
+	tb_init(&b);
+	pfs_render_cpuinfo(&b, l);
+	tb_put(&b, "", 1);
+	assert_non_null(strstr(b.p,
+			       "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 15\n"
+			       "model\t\t: 107\nmodel name\t: QEMU Virtual CPU\nstepping\t: 0\n"
+			       "cpu MHz\t\t: 2299.993\n"));
+	assert_non_null(strstr(b.p, "flags\t\t: fpu tsc\nbugs\t\t:\nbogomips\t: 4599.98\n"));
+	tb_free(&b);
+	vmt_cpuinfo_list_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +738,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tty_drivers, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_filesystems, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_locks, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_mounts, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_netdevs, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_sockstat, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_netlink, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_cpuinfo, fake_setup, fake_teardown),
 	};
 	int failed;
 

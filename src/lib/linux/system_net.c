@@ -229,32 +229,57 @@ static int netlink_one(struct more_walk *w, uint64_t nlk)
 	return 0;
 }
 
-/* One rhashtable: buckets in order, each chain until its nulls marker. */
+/*
+ * One chain of an rhashtable bucket, until its nulls marker (bit 0 set).
+ * A chain that loops is caught within two laps (Brent: the tortoise jumps
+ * to the hare at every power of two), its entries kept, flagged.
+ */
+static int netlink_chain(struct more_walk *w, uint64_t p)
+{
+	uint64_t tortoise, power = 1, lam = 0;
+	int err;
+
+	p &= ~1ull; /* a bucket pointer's bit 0 is its lock */
+	for (tortoise = p; p && !(p & 1);) {
+		if (!vmt_kptr_ok(p) || w->l->n >= VMT_MAX_SOCKETS)
+			return -EBADMSG;
+		err = netlink_one(w, p - w->nlk_node);
+		if (err)
+			return err;
+		if (vmt_kread_u64(w->sw.g, p, &p))
+			return -EFAULT;
+		if (p == tortoise)
+			return -EBADMSG;
+		if (++lam == power) {
+			tortoise = p;
+			power *= 2;
+			lam = 0;
+		}
+	}
+	return 0;
+}
+
+/* One rhashtable: buckets in order, each chain in order. */
 static int netlink_table(struct more_walk *w, uint64_t tbl)
 {
 	struct vmt_guest *g = w->sw.g;
 	uint32_t size;
-	int err;
+	int err, bad = 0;
 
 	if (!vmt_kptr_ok(tbl) || vmt_kread_u32(g, tbl + w->bt_size, &size) || size > NET_MAX_RHT)
 		return -EBADMSG;
 	for (uint32_t b = 0; b < size; b++) {
 		uint64_t p;
-		size_t steps = 0;
 
 		if (vmt_kread_u64(g, tbl + w->bt_buckets + 8ull * b, &p))
 			return -EFAULT;
-		for (p &= ~1ull; p && !(p & 1); steps++) {
-			if (steps > VMT_MAX_SOCKETS || !vmt_kptr_ok(p))
-				return -EBADMSG;
-			err = netlink_one(w, p - w->nlk_node);
-			if (err)
-				return err;
-			if (vmt_kread_u64(g, p, &p))
-				return -EFAULT;
-		}
+		err = netlink_chain(w, p);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			bad = err;
 	}
-	return 0;
+	return bad;
 }
 
 static int more_netlink(struct more_walk *w)
