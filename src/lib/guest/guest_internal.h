@@ -45,7 +45,7 @@ struct vmt_guest {
 	uint64_t text_va;    /* run-time _text */
 	uint64_t image_size; /* _end - _text: the range mapped 1:1 to phys_load */
 	uint64_t direct_map_size;
-	struct task_offsets *task_off; /* linux/task_offsets.c, resolved on first use */
+	struct task_offsets *task_off;	   /* linux/task_offsets.c, resolved on first use */
 	struct detail_offsets *detail_off; /* linux/task_detail.c, likewise */
 };
 
