@@ -105,20 +105,27 @@ struct handle {
 
 /* ------------------------------------------------------------ snapshots */
 
+/* Free retired snapshots that no handle uses, except the newest (the previous one). */
+static void retired_prune(struct pfs_server *s)
+{
+	struct snap_ref **pp = s->retired ? &s->retired->next : NULL, *r;
+
+	while (pp && *pp) {
+		r = *pp;
+		if (r->refs) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		pfs_snapshot_free(r->snap);
+		free(r);
+	}
+}
+
 static void ref_release(struct pfs_server *s, struct snap_ref *r)
 {
-	struct snap_ref **pp;
-
-	if (!r || --r->refs || r == s->cur)
-		return;
-	for (pp = &s->retired; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			pfs_snapshot_free(r->snap);
-			free(r);
-			return;
-		}
-	}
+	if (r && !--r->refs && r != s->cur)
+		retired_prune(s);
 }
 
 /* Swap in a snapshot the refresh thread built, if any (loop thread). */
@@ -142,14 +149,15 @@ static void snap_update(struct pfs_server *s)
 	pthread_mutex_lock(&s->state_lock);
 	r->gen = ++s->gen;
 	pthread_mutex_unlock(&s->state_lock);
-	if (s->cur && s->cur->refs) {
-		s->cur->next = s->retired;
-		s->retired = s->cur;
-	} else if (s->cur) {
-		pfs_snapshot_free(s->cur->snap);
-		free(s->cur);
-	}
+	/*
+	 * The previous snapshot stays until the next swap even when nothing has
+	 * it open: the kernel keeps using its ids for up to TTL, and those must
+	 * still find their nodes.  Older ones go once their last handle closes.
+	 */
+	s->cur->next = s->retired;
+	s->retired = s->cur;
 	s->cur = r;
+	retired_prune(s);
 }
 
 static uint64_t node_id(const struct snap_ref *r, const struct pfs_node *n)

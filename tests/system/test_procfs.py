@@ -365,9 +365,19 @@ def test_procfs_mount_refresh_and_stop(vm):
                                capture_output=True, text=True, timeout=120)
             assert q.returncode == 1 and "in use" in q.stderr
             time.sleep(1.5)
+            held = open(f"{mnt}/version")  # a handle across refreshes reads its snapshot
+            os.stat(f"{mnt}/1/stat")  # an entry the kernel caches across the swap
             p.send_signal(signal.SIGHUP)
             assert _wait(lambda: float(open(f"{mnt}/uptime").read().split()[0]) > up1, 30), \
                 "SIGHUP rebuilds"
+            for _ in range(3):  # ids of the previous snapshot still resolve: no ESTALE
+                p.send_signal(signal.SIGHUP)
+                for _ in range(10):
+                    os.stat(f"{mnt}/1/stat")
+                    assert open(f"{mnt}/1/cmdline", "rb").read().startswith(b"init")
+                    time.sleep(0.05)
+            assert held.read().startswith("Linux version")
+            held.close()
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=30)
