@@ -591,6 +591,25 @@ struct vmt_meminfo {
 
 VMT_API int vmt_meminfo(struct vmt_guest *g, struct vmt_meminfo *out);
 
+/*
+ * /proc/vmstat: every line, named by the kernel's own vmstat_text[] (zone,
+ * NUMA, node and writeback items, then the VM event counters summed over
+ * the online CPUs), in its order; "nr_unstable 0" is the renderer's.
+ */
+struct vmt_vmstat_item {
+	char name[48];
+	uint64_t value;
+};
+
+struct vmt_vmstat {
+	size_t n, cap;
+	struct vmt_vmstat_item *items;
+	uint32_t flags;
+};
+
+VMT_API int vmt_vmstat(struct vmt_guest *g, struct vmt_vmstat **out);
+VMT_API void vmt_vmstat_free(struct vmt_vmstat *v);
+
 /* Kernel tunables of /proc/sys/kernel (values; -1: not readable). */
 struct vmt_kernel_tunables {
 	int32_t pid_max, threads_max, ngroups_max, cap_last_cap;

@@ -230,6 +230,30 @@ static int fill_meminfo(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs
 	return err;
 }
 
+/* vmstat_show() of mm/vmstat.c, with the deprecated line it ends with. */
+void pfs_render_vmstat(struct textbuf *b, const struct vmt_vmstat *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		tb_printf(b, "%s %" PRIu64 "\n", v->items[i].name, v->items[i].value);
+	tb_printf(b, "nr_unstable 0\n");
+}
+
+static int fill_vmstat(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_vmstat *v;
+	struct textbuf b;
+	int err = vmt_vmstat(c->g, &v);
+
+	if (err)
+		return sys_skip("vmstat", err);
+	tb_init(&b);
+	pfs_render_vmstat(&b, v);
+	err = sys_add(tr, root, "vmstat", &b);
+	tb_free(&b);
+	vmt_vmstat_free(v);
+	return err;
+}
+
 /* ------------------------------------------------------- sys/kernel */
 
 static int sys_text(struct pfs_tree *tr, struct pfs_node *dir, const char *name, const char *s)
@@ -847,8 +871,8 @@ static int fill_locks(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_n
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
-	    fill_stat,	      fill_loadavg, fill_meminfo, fill_sys_kernel, fill_tty,   fill_cmdline,
-	    fill_filesystems, fill_net,	    fill_mounts,  fill_cpuinfo,	   fill_locks,
+	    fill_stat,	  fill_loadavg,	    fill_meminfo, fill_vmstat, fill_sys_kernel, fill_tty,
+	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts, fill_cpuinfo,	fill_locks,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

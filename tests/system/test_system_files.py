@@ -28,7 +28,7 @@ EXACT = ["sys/kernel/pid_max", "sys/kernel/osrelease", "sys/kernel/ngroups_max",
          "tty/drivers", "cmdline", "filesystems"]
 OPTIONAL_EXACT = ["mounts", "1/mountinfo", "net/raw", "net/raw6", "net/packet", "net/sockstat",
                   "net/sockstat6", "cpuinfo", "locks"]
-LOOSE = ["stat", "loadavg", "meminfo", "net/netlink", "net/dev"]
+LOOSE = ["stat", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev"]
 ALL = EXACT + OPTIONAL_EXACT + LOOSE
 
 
@@ -203,6 +203,19 @@ def test_meminfo(reads):
         else:
             # the agent's own shell and cat come and go: a few MB
             assert abs(t - b) <= 8192 or abs(t - a) <= 8192, f"{k}: guest {t}, shadow {b}"
+
+
+def test_vmstat(reads):
+    before, truth, after = ([(line.split()[0], int(line.split()[1]))
+                             for line in r["vmstat"].splitlines()] for r in reads)
+    assert [k for k, _ in before] == [k for k, _ in truth], "lines differ"
+    events = False
+    for (k, b), (_, t), (_, a) in zip(before, truth, after):
+        events = events or k == "pgpgin"  # the VM event counters only grow
+        if events:
+            between(b, t, a, k)
+        else:  # page counts: the agent's shell and cat come and go
+            assert abs(t - b) <= 4096 or abs(t - a) <= 4096, f"{k}: guest {t}, shadow {b}"
 
 
 def test_netlink(reads):

@@ -362,6 +362,283 @@ int vmt_meminfo(struct vmt_guest *g, struct vmt_meminfo *m)
 	return 0;
 }
 
+/* ------------------------------------------------------------- vmstat */
+
+#define SYS_MAX_NODES	  1024
+#define SYS_MAX_VM_EVENTS 512
+#define SYS_HPAGE_PMD_NR  512
+
+struct vmstat_walk {
+	struct vmt_guest *g;
+	struct vmt_vmstat *v;
+	struct sys_cpus cpus;
+	int64_t nr_zone, nr_numa, nr_node, nr_wb, nr_events;
+};
+
+static int vmstat_push(struct vmstat_walk *w, uint64_t value)
+{
+	if (w->v->n == w->v->cap)
+		return -E2BIG;
+	w->v->items[w->v->n++].value = value;
+	return 0;
+}
+
+/*
+ * fold_vm_numa_events(): each populated zone's per-CPU numa event counts
+ * added to the global ones (node_data[] with NUMA, else contig_page_data).
+ */
+static void vmstat_numa_fold(struct vmstat_walk *w, uint64_t *ev)
+{
+	uint32_t zones, zones_size, zone_sz, pcz, present, numa_ev, nodes = 1;
+	uint64_t nd = 0, pgdat, base;
+	int32_t nr;
+
+	if (vmt_profile_field2(w->g->prof, "pglist_data", "node_zones", &zones, &zones_size) ||
+	    vmt_profile_struct_size(w->g->prof, "zone", &zone_sz) || !zone_sz ||
+	    vmt_profile_field(w->g->prof, "zone", "per_cpu_zonestats", &pcz) ||
+	    vmt_profile_field(w->g->prof, "zone", "present_pages", &present) ||
+	    vmt_profile_field(w->g->prof, "per_cpu_zonestat", "vm_numa_event", &numa_ev))
+		goto bad;
+	if (!vmt_ksym(w->g, "node_data", &nd)) {
+		if (sys_sym_s32(w->g, "nr_node_ids", &nr) || nr <= 0)
+			goto bad;
+		nodes = VMT_MIN((uint32_t)nr, SYS_MAX_NODES);
+	} else if (vmt_ksym(w->g, "contig_page_data", &pgdat)) {
+		goto bad;
+	}
+	for (uint32_t n = 0; n < nodes; n++) {
+		if (nd && vmt_kread_u64(w->g, nd + 8ull * n, &pgdat))
+			goto bad;
+		if (!pgdat)
+			continue;
+		for (uint32_t z = 0; z < zones_size / zone_sz; z++) {
+			uint64_t zone = pgdat + zones + (uint64_t)z * zone_sz, pages, stats;
+
+			if (vmt_kread_u64(w->g, zone + present, &pages) ||
+			    vmt_kread_u64(w->g, zone + pcz, &stats))
+				goto bad;
+			if (!pages)
+				continue;
+			for (uint32_t cpu = 0; cpu < w->cpus.nr_ids; cpu++) {
+				uint64_t e[16];
+
+				if (!sys_cpu_in(w->cpus.online, cpu) ||
+				    sys_percpu_base(w->g, cpu, &base))
+					continue;
+				if (vmt_kread(w->g, stats + base + numa_ev, e,
+					      (size_t)w->nr_numa * 8))
+					goto bad;
+				for (int64_t i = 0; i < w->nr_numa; i++)
+					ev[i] += e[i];
+			}
+		}
+	}
+	return;
+bad:
+	w->v->flags |= VMT_F_PARTIAL;
+}
+
+/* global_dirty_limits() of mm/page-writeback.c (no highmem, not an RT task). */
+static void vmstat_dirty(struct vmstat_walk *w, const int64_t *zone, const int64_t *node,
+			 uint64_t *bg, uint64_t *thresh)
+{
+	int64_t idx, reserve = 0;
+	int32_t ratio = 0, bg_ratio = 0;
+	uint64_t x = 0, bytes = 0, bg_bytes = 0, va;
+
+	if (!vmt_profile_enum(w->g->prof, "zone_stat_item", "NR_FREE_PAGES", &idx) && idx >= 0 &&
+	    idx < w->nr_zone && zone[idx] > 0)
+		x = (uint64_t)zone[idx];
+	if (!vmt_ksym(w->g, "totalreserve_pages", &va))
+		vmt_kread(w->g, va, &reserve, 8);
+	x -= VMT_MIN(x, (uint64_t)(reserve > 0 ? reserve : 0));
+	if (!vmt_profile_enum(w->g->prof, "node_stat_item", "NR_INACTIVE_FILE", &idx) && idx >= 0 &&
+	    idx < w->nr_node && node[idx] > 0)
+		x += (uint64_t)node[idx];
+	if (!vmt_profile_enum(w->g->prof, "node_stat_item", "NR_ACTIVE_FILE", &idx) && idx >= 0 &&
+	    idx < w->nr_node && node[idx] > 0)
+		x += (uint64_t)node[idx];
+	x += 1;
+	if (sys_sym_s32(w->g, "vm_dirty_ratio", &ratio) ||
+	    sys_sym_s32(w->g, "dirty_background_ratio", &bg_ratio) ||
+	    sys_sym_u64(w->g, "vm_dirty_bytes", &bytes) ||
+	    sys_sym_u64(w->g, "dirty_background_bytes", &bg_bytes))
+		w->v->flags |= VMT_F_PARTIAL;
+	x = VMT_MIN(x, 1ull << 40);
+	/* ratios per PAGE_SIZE for precision, as domain_dirty_limits() does */
+	*thresh = bytes ? (bytes + VMT_PAGE_SIZE - 1) / VMT_PAGE_SIZE
+			: (uint64_t)VMT_MAX(ratio, 0) * VMT_PAGE_SIZE / 100 * x / VMT_PAGE_SIZE;
+	*bg = bg_bytes ? (bg_bytes + VMT_PAGE_SIZE - 1) / VMT_PAGE_SIZE
+		       : (uint64_t)VMT_MAX(bg_ratio, 0) * VMT_PAGE_SIZE / 100 * x / VMT_PAGE_SIZE;
+	if (*bg >= *thresh)
+		*bg = *thresh / 2;
+}
+
+static bool vmstat_in_thp(struct vmt_guest *g, int64_t i)
+{
+	static const char *const thp[] = {"NR_ANON_THPS", "NR_FILE_THPS", "NR_SHMEM_THPS",
+					  "NR_SHMEM_PMDMAPPED", "NR_FILE_PMDMAPPED"};
+	int64_t v;
+
+	for (size_t k = 0; k < ARRAY_SIZE(thp); k++)
+		if (!vmt_profile_enum(g->prof, "node_stat_item", thp[k], &v) && v == i)
+			return true;
+	return false;
+}
+
+/* all_vm_events(): vm_event_states summed over the online CPUs. */
+static void vmstat_events(struct vmstat_walk *w, uint64_t *ev)
+{
+	uint64_t off, base, cpu_ev[SYS_MAX_VM_EVENTS];
+	int64_t in, out;
+
+	if (sys_percpu_sym(w->g, "vm_event_states", &off)) {
+		w->v->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	for (uint32_t cpu = 0; cpu < w->cpus.nr_ids; cpu++) {
+		if (!sys_cpu_in(w->cpus.online, cpu))
+			continue;
+		if (sys_percpu_base(w->g, cpu, &base) ||
+		    vmt_kread(w->g, off + base, cpu_ev, (size_t)w->nr_events * 8)) {
+			w->v->flags |= VMT_F_PARTIAL;
+			continue;
+		}
+		for (int64_t i = 0; i < w->nr_events; i++)
+			ev[i] += cpu_ev[i];
+	}
+	/* sectors to kbytes */
+	if (!vmt_profile_enum(w->g->prof, "vm_event_item", "PGPGIN", &in) && in >= 0 &&
+	    in < w->nr_events)
+		ev[in] /= 2;
+	if (!vmt_profile_enum(w->g->prof, "vm_event_item", "PGPGOUT", &out) && out >= 0 &&
+	    out < w->nr_events)
+		ev[out] /= 2;
+}
+
+static int vmstat_counts(struct vmstat_walk *w)
+{
+	struct vmt_guest *g = w->g;
+
+	if (vmt_profile_enum(g->prof, "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS", &w->nr_zone) ||
+	    vmt_profile_enum(g->prof, "node_stat_item", "NR_VM_NODE_STAT_ITEMS", &w->nr_node) ||
+	    vmt_profile_enum(g->prof, "writeback_stat_item", "NR_VM_WRITEBACK_STAT_ITEMS",
+			     &w->nr_wb))
+		return vmt_error(-ENOEXEC, "kernel profile lacks the vmstat item enums");
+	if (vmt_profile_enum(g->prof, "numa_stat_item", "NR_VM_NUMA_EVENT_ITEMS", &w->nr_numa))
+		w->nr_numa = 0; /* !CONFIG_NUMA */
+	if (vmt_profile_enum(g->prof, "vm_event_item", "NR_VM_EVENT_ITEMS", &w->nr_events))
+		w->nr_events = 0; /* !CONFIG_VM_EVENT_COUNTERS */
+	if (w->nr_zone <= 0 || w->nr_zone > SYS_MAX_STAT_ITEMS || w->nr_node <= 0 ||
+	    w->nr_node > SYS_MAX_STAT_ITEMS || w->nr_numa < 0 || w->nr_numa > 16 || w->nr_wb != 2 ||
+	    w->nr_events < 0 || w->nr_events > SYS_MAX_VM_EVENTS)
+		return vmt_error(-EBADMSG, "vmstat item counts out of range");
+	return 0;
+}
+
+/* The values in vmstat_start()'s order: zone, numa, node, writeback, events. */
+static int vmstat_values(struct vmstat_walk *w, struct vmstat *s)
+{
+	uint64_t numa[16] = {0}, bg, thresh, *ev, va;
+	int err = 0;
+
+	if (w->nr_numa && (vmt_ksym(w->g, "vm_numa_event", &va) ||
+			   vmt_kread(w->g, va, numa, (size_t)w->nr_numa * 8)))
+		w->v->flags |= VMT_F_PARTIAL;
+	if (w->nr_numa)
+		vmstat_numa_fold(w, numa);
+	ev = calloc(SYS_MAX_VM_EVENTS, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	vmstat_events(w, ev);
+	vmstat_dirty(w, s->zone, s->node, &bg, &thresh);
+	for (int64_t i = 0; !err && i < w->nr_zone; i++)
+		err = vmstat_push(w, s->zone[i] > 0 ? (uint64_t)s->zone[i] : 0);
+	for (int64_t i = 0; !err && i < w->nr_numa; i++)
+		err = vmstat_push(w, numa[i]);
+	for (int64_t i = 0; !err && i < w->nr_node; i++) {
+		uint64_t v = s->node[i] > 0 ? (uint64_t)s->node[i] : 0;
+
+		err = vmstat_push(w, vmstat_in_thp(w->g, i) ? v / SYS_HPAGE_PMD_NR : v);
+	}
+	/* enum writeback_stat_item: NR_DIRTY_THRESHOLD, NR_DIRTY_BG_THRESHOLD */
+	if (!err)
+		err = vmstat_push(w, thresh);
+	if (!err)
+		err = vmstat_push(w, bg);
+	for (int64_t i = 0; !err && i < w->nr_events; i++)
+		err = vmstat_push(w, ev[i]);
+	free(ev);
+	return err;
+}
+
+/* Names from the kernel's own vmstat_text[], one per value. */
+static int vmstat_names(struct vmstat_walk *w)
+{
+	uint64_t text, p;
+
+	if (vmt_ksym(w->g, "vmstat_text", &text))
+		return vmt_error(-ENOENT, "kernel symbol vmstat_text not found");
+	for (size_t i = 0; i < w->v->n; i++) {
+		if (vmt_kread_u64(w->g, text + 8 * i, &p) || !vmt_kptr_ok(p) ||
+		    vmt_kread_str(w->g, p, w->v->items[i].name, sizeof(w->v->items[i].name)))
+			return vmt_error(-EFAULT, "vmstat_text[%zu] unreadable", i);
+	}
+	return 0;
+}
+
+int vmt_vmstat(struct vmt_guest *g, struct vmt_vmstat **out)
+{
+	struct vmstat_walk w = {.g = g};
+	struct vmstat *s = NULL;
+	int err;
+
+	*out = NULL;
+	err = vmstat_counts(&w);
+	if (err)
+		return err;
+	w.v = calloc(1, sizeof(*w.v));
+	s = calloc(1, sizeof(*s));
+	if (!w.v || !s) {
+		err = -ENOMEM;
+		goto out;
+	}
+	w.v->cap = (size_t)(w.nr_zone + w.nr_numa + w.nr_node + w.nr_wb + w.nr_events);
+	w.v->items = calloc(w.v->cap, sizeof(*w.v->items));
+	if (!w.v->items) {
+		err = -ENOMEM;
+		goto out;
+	}
+	s->g = g;
+	err = vmstat_array(g, "vm_node_stat", "node_stat_item", "NR_VM_NODE_STAT_ITEMS", s->node,
+			   &s->nr_node);
+	if (!err)
+		err = vmstat_array(g, "vm_zone_stat", "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS",
+				   s->zone, &s->nr_zone);
+	if (!err)
+		err = sys_cpus_read(g, &w.cpus);
+	if (!err)
+		err = vmstat_values(&w, s);
+	if (!err)
+		err = vmstat_names(&w);
+	if (!err) {
+		*out = w.v;
+		w.v = NULL;
+	}
+out:
+	free(s);
+	vmt_vmstat_free(w.v);
+	return err;
+}
+
+void vmt_vmstat_free(struct vmt_vmstat *v)
+{
+	if (!v)
+		return;
+	free(v->items);
+	free(v);
+}
+
 /* ------------------------------------------------------------- sysctl */
 
 int vmt_kernel_tunables(struct vmt_guest *g, struct vmt_kernel_tunables *t)
