@@ -94,6 +94,85 @@ static void stat_times(const struct task_out *o, uint64_t *minf, uint64_t *majf,
 	*gt = d->group_gtime_ns;
 }
 
+/*
+ * Numbers without printf: a snapshot renders stat and status for every
+ * task and thread, and vfprintf was most of the fill's time.
+ */
+struct num {
+	uint64_t v;
+	bool neg_ok; /* a signed field: the top bit set prints as negative */
+};
+
+#define U(x) ((struct num){.v = (uint64_t)(x), .neg_ok = false})
+#define S(x) ((struct num){.v = (uint64_t)(int64_t)(x), .neg_ok = true})
+
+static void put_num(struct textbuf *b, struct num n)
+{
+	char buf[24];
+	size_t i = sizeof(buf);
+	bool neg = n.neg_ok && (int64_t)n.v < 0;
+	uint64_t v = neg ? -n.v : n.v;
+
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		buf[--i] = '-';
+	tb_put(b, buf + i, sizeof(buf) - i);
+}
+
+static void put_str(struct textbuf *b, const char *s)
+{
+	tb_put(b, s, strlen(s));
+}
+
+/* "Key:\tN\n" */
+static void put_line(struct textbuf *b, const char *key, struct num n)
+{
+	put_str(b, key);
+	put_num(b, n);
+	tb_put(b, "\n", 1);
+}
+
+static void put_hex16(struct textbuf *b, const char *key, uint64_t v)
+{
+	char buf[17];
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		buf[i] = "0123456789abcdef"[v & 0xf];
+	buf[16] = '\n';
+	put_str(b, key);
+	tb_put(b, buf, sizeof(buf));
+}
+
+/* seq_put_hex_ll(): lower-case hex, zero-padded to at least width digits. */
+static void put_hex(struct textbuf *b, uint64_t v, int width)
+{
+	char buf[16];
+	int i = sizeof(buf);
+
+	do {
+		buf[--i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v);
+	while ((int)sizeof(buf) - i < width)
+		buf[--i] = '0';
+	tb_put(b, buf + i, sizeof(buf) - (size_t)i);
+}
+
+static void put_oct(struct textbuf *b, uint32_t v)
+{
+	char buf[12];
+	int i = sizeof(buf);
+
+	do {
+		buf[--i] = (char)('0' + (v & 7));
+		v >>= 3;
+	} while (v);
+	tb_put(b, buf + i, sizeof(buf) - (size_t)i);
+}
+
 /* fs/proc/array.c do_task_stat(): 52 fields, as the task's owner (permitted) reads them. */
 static int render_stat(struct task_out *o)
 {
@@ -105,32 +184,69 @@ static int render_stat(struct task_out *o)
 	stat_times(o, &minf, &majf, &ut, &st, &gt);
 	/* wchan: 1 while not running, for a thread or a single-threaded process */
 	wchan = (o->thread || t->nthreads < 2) && d->raw_state != 0;
+	const struct num f[] = {
+	    S(t->ppid),
+	    S(t->pgrp),
+	    S(t->session),
+	    S(t->tty_nr),
+	    S(d->tty_pgrp),
+	    U(d->task_flags),
+	    U(minf),
+	    U(d->cmin_flt),
+	    U(majf),
+	    U(d->cmaj_flt),
+	    U(clock_t_of(o, ut)),
+	    U(clock_t_of(o, st)),
+	    S(clock_t_of(o, d->cutime_ns)),
+	    S(clock_t_of(o, d->cstime_ns)),
+	    S(t->prio),
+	    S(t->nice),
+	    S(t->nthreads),
+	    U(0), /* itrealvalue */
+	    U(clock_t_of(o, t->start_ns)),
+	    U(d->has_mm ? d->total_vm * PAGE_SIZE : 0),
+	    U(d->has_mm ? d->rss_file + d->rss_anon + d->rss_shmem : 0),
+	    U(d->rlim_rss),
+	    U(d->start_code),
+	    U(d->end_code),
+	    U(d->start_stack),
+	    U(0), /* kstkesp, kstkeip: only while exiting or dumping core */
+	    U(0),
+	    U(d->sig_pending & 0x7fffffff),
+	    U(d->sig_blocked & 0x7fffffff),
+	    U(d->sig_ignored & 0x7fffffff),
+	    U(d->sig_caught & 0x7fffffff),
+	    U(wchan),
+	    U(0), /* nswap, cnswap */
+	    U(0),
+	    S(d->exit_signal),
+	    S(d->cpu),
+	    U(d->rt_priority),
+	    U(d->policy),
+	    U(clock_t_of(o, d->blkio_delay_ns)),
+	    U(clock_t_of(o, gt)),
+	    S(clock_t_of(o, d->cgtime_ns)),
+	    U(d->start_data),
+	    U(d->end_data),
+	    U(d->start_brk),
+	    U(d->arg_start),
+	    U(d->arg_end),
+	    U(d->env_start),
+	    U(d->env_end),
+	    S(d->exit_code),
+	};
+
 	tb_init(&b);
-	tb_printf(&b, "%d (%s) %c %d %d %d %d %d %u %llu %llu %llu %llu ", t->pid, t->name,
-		  t->state, t->ppid, t->pgrp, t->session, t->tty_nr, d->tty_pgrp, d->task_flags,
-		  (unsigned long long)minf, (unsigned long long)d->cmin_flt,
-		  (unsigned long long)majf, (unsigned long long)d->cmaj_flt);
-	tb_printf(&b, "%llu %llu %lld %lld %d %d %u 0 %llu %llu %llu %llu ",
-		  (unsigned long long)clock_t_of(o, ut), (unsigned long long)clock_t_of(o, st),
-		  (long long)clock_t_of(o, d->cutime_ns), (long long)clock_t_of(o, d->cstime_ns),
-		  t->prio, t->nice, t->nthreads, (unsigned long long)clock_t_of(o, t->start_ns),
-		  (unsigned long long)(d->has_mm ? d->total_vm * PAGE_SIZE : 0),
-		  (unsigned long long)(d->has_mm ? d->rss_file + d->rss_anon + d->rss_shmem : 0),
-		  (unsigned long long)d->rlim_rss);
-	tb_printf(&b, "%llu %llu %llu 0 0 %llu %llu %llu %llu %llu 0 0 %d %d %u %u %llu %llu %lld ",
-		  (unsigned long long)d->start_code, (unsigned long long)d->end_code,
-		  (unsigned long long)d->start_stack,
-		  (unsigned long long)(d->sig_pending & 0x7fffffff),
-		  (unsigned long long)(d->sig_blocked & 0x7fffffff),
-		  (unsigned long long)(d->sig_ignored & 0x7fffffff),
-		  (unsigned long long)(d->sig_caught & 0x7fffffff), (unsigned long long)wchan,
-		  d->exit_signal, d->cpu, d->rt_priority, d->policy,
-		  (unsigned long long)clock_t_of(o, d->blkio_delay_ns),
-		  (unsigned long long)clock_t_of(o, gt), (long long)clock_t_of(o, d->cgtime_ns));
-	tb_printf(&b, "%llu %llu %llu %llu %llu %llu %llu %d\n", (unsigned long long)d->start_data,
-		  (unsigned long long)d->end_data, (unsigned long long)d->start_brk,
-		  (unsigned long long)d->arg_start, (unsigned long long)d->arg_end,
-		  (unsigned long long)d->env_start, (unsigned long long)d->env_end, d->exit_code);
+	put_num(&b, S(t->pid));
+	tb_put(&b, " (", 2);
+	put_str(&b, t->name);
+	tb_put(&b, ") ", 2);
+	tb_put(&b, &t->state, 1);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		tb_put(&b, " ", 1);
+		put_num(&b, f[i]);
+	}
+	tb_put(&b, "\n", 1);
 	return add_file(o, o->dir, "stat", 0444, &b);
 }
 
@@ -146,12 +262,20 @@ static int render_statm(struct task_out *o)
 			(d->start_code & ~(PAGE_SIZE - 1))) >>
 		       PAGE_SHIFT;
 	tb_init(&b);
-	if (d->has_mm)
-		tb_printf(&b, "%llu %llu %llu %llu 0 %llu 0\n", (unsigned long long)d->total_vm,
-			  (unsigned long long)(shared + d->rss_anon), (unsigned long long)shared,
-			  (unsigned long long)text, (unsigned long long)(d->data_vm + d->stack_vm));
-	else
-		tb_printf(&b, "0 0 0 0 0 0 0\n");
+	if (d->has_mm) {
+		const struct num f[] = {
+		    U(d->total_vm), U(shared + d->rss_anon),	 U(shared), U(text),
+		    U(0),	    U(d->data_vm + d->stack_vm), U(0)};
+
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+			if (i)
+				tb_put(&b, " ", 1);
+			put_num(&b, f[i]);
+		}
+		tb_put(&b, "\n", 1);
+	} else {
+		put_str(&b, "0 0 0 0 0 0 0\n");
+	}
 	return add_file(o, o->dir, "statm", 0444, &b);
 }
 
@@ -199,26 +323,61 @@ static void status_ids(struct textbuf *b, const struct vmt_task *t, const struct
 {
 	static const char *const label[4] = {"NStgid:", "NSpid:", "NSpgid:", "NSsid:"};
 	const int32_t *col[4] = {d->ns_tgid, d->ns_pid, d->ns_pgid, d->ns_sid};
+	const int32_t own[4] = {t->tgid, t->pid, t->pgrp, t->session};
+	const uint32_t ids[2][4] = {{t->uid, t->euid, t->suid, t->fsuid},
+				    {t->gid, t->egid, t->sgid, t->fsgid}};
 
-	tb_printf(b, "Tgid:\t%d\nNgid:\t%d\nPid:\t%d\nPPid:\t%d\nTracerPid:\t%d\n", t->tgid,
-		  d->ngid, t->pid, t->ppid, d->tracer_pid);
-	tb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\nFDSize:\t%u\nGroups:\t", t->uid,
-		  t->euid, t->suid, t->fsuid, t->gid, t->egid, t->sgid, t->fsgid, d->fd_max);
-	for (uint32_t i = 0; i < d->ngroups; i++)
-		tb_printf(b, i ? " %u" : "%u", d->groups[i]);
-	tb_put(b, " \n", 2);
-	for (int k = 0; k < 4; k++) {
-		tb_printf(b, "%s", label[k]);
-		for (uint32_t l = 0; l < d->pid_levels; l++)
-			tb_printf(b, "\t%d", col[k][l]);
-		if (!d->pid_levels) /* unreadable: at least the guest's own numbers */
-			tb_printf(b, "\t%d",
-				  k == 0   ? t->tgid
-				  : k == 1 ? t->pid
-				  : k == 2 ? t->pgrp
-					   : t->session);
+	put_line(b, "Tgid:\t", S(t->tgid));
+	put_line(b, "Ngid:\t", S(d->ngid));
+	put_line(b, "Pid:\t", S(t->pid));
+	put_line(b, "PPid:\t", S(t->ppid));
+	put_line(b, "TracerPid:\t", S(d->tracer_pid));
+	for (int k = 0; k < 2; k++) {
+		put_str(b, k ? "Gid:" : "Uid:");
+		for (int i = 0; i < 4; i++) {
+			tb_put(b, "\t", 1);
+			put_num(b, U(ids[k][i]));
+		}
 		tb_put(b, "\n", 1);
 	}
+	put_line(b, "FDSize:\t", U(d->fd_max));
+	put_str(b, "Groups:\t");
+	for (uint32_t i = 0; i < d->ngroups; i++) {
+		if (i)
+			tb_put(b, " ", 1);
+		put_num(b, U(d->groups[i]));
+	}
+	tb_put(b, " \n", 2); /* "Trailing space shouldn't have been added in the first place." */
+	for (int k = 0; k < 4; k++) {
+		put_str(b, label[k]);
+		for (uint32_t l = 0; l < d->pid_levels; l++) {
+			tb_put(b, "\t", 1);
+			put_num(b, S(col[k][l]));
+		}
+		if (!d->pid_levels) { /* unreadable: at least the guest's own numbers */
+			tb_put(b, "\t", 1);
+			put_num(b, S(own[k]));
+		}
+		tb_put(b, "\n", 1);
+	}
+}
+
+/* "Name:\t%8llu kB\n" of task_mem(). */
+static void put_kb(struct textbuf *b, const char *name, uint64_t kb)
+{
+	char buf[24];
+	size_t i = sizeof(buf);
+
+	do {
+		buf[--i] = (char)('0' + kb % 10);
+		kb /= 10;
+	} while (kb);
+	while (sizeof(buf) - i < 8)
+		buf[--i] = ' ';
+	put_str(b, name);
+	tb_put(b, ":\t", 2);
+	tb_put(b, buf + i, sizeof(buf) - i);
+	tb_put(b, " kB\n", 4);
 }
 
 /* task_mem(): kB, right-aligned in 8 columns. */
@@ -251,29 +410,32 @@ static void status_mem(struct textbuf *b, const struct vmt_task_detail *d)
 	};
 
 	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
-		tb_printf(b, "%s:\t%8llu kB\n", l[i].name, (unsigned long long)l[i].kb);
-	tb_printf(b, "CoreDumping:\t%u\nTHP_enabled:\t%u\n", d->core_dumping, d->thp_enabled);
+		put_kb(b, l[i].name, l[i].kb);
+	put_line(b, "CoreDumping:\t", U(d->core_dumping));
+	put_line(b, "THP_enabled:\t", U(d->thp_enabled));
 }
 
 /* %*pb: hex in 32-bit chunks, most significant first, the first one only as wide as needed. */
 static void put_bitmap(struct textbuf *b, const uint64_t *bits, uint32_t nbits)
 {
+	char buf[VMT_CPUMASK_WORDS * 2 * 9 + 16];
 	int chunksz = nbits % 32 ? (int)(nbits % 32) : 32;
 	int top = (int)((nbits + 31) / 32 * 32) - 32;
+	size_t n = 0;
 
-	for (int i = top; i >= 0; i -= 32) {
+	for (int i = top; i >= 0 && n + 9 < sizeof(buf); i -= 32) {
 		uint32_t val = (uint32_t)(bits[i / 64] >> (i % 64));
+		int digits = (chunksz + 3) / 4;
 
 		if (chunksz < 32)
 			val &= (1u << chunksz) - 1;
 		if (i != top)
-			tb_put(b, ",", 1);
-		if (val == 0 && chunksz == 32) /* the common case of a 1024-bit nodemask: cheap */
-			tb_put(b, "00000000", 8);
-		else
-			tb_printf(b, "%0*x", (chunksz + 3) / 4, val);
+			buf[n++] = ',';
+		for (int k = digits - 1; k >= 0; k--)
+			buf[n++] = "0123456789abcdef"[(val >> (4 * k)) & 0xf];
 		chunksz = 32;
 	}
+	tb_put(b, buf, n);
 }
 
 /* %*pbl: ranges "0-3,8". */
@@ -284,11 +446,21 @@ static void put_bitmap_list(struct textbuf *b, const uint64_t *bits, uint32_t nb
 	for (uint32_t i = 0; i < nbits; i++) {
 		uint32_t j = i;
 
+		if (!(i % 64) && !bits[i / 64]) { /* a word of zeros: the usual nodemask */
+			i += 63;
+			continue;
+		}
 		if (!(bits[i / 64] >> (i % 64) & 1))
 			continue;
 		while (j + 1 < nbits && bits[(j + 1) / 64] >> ((j + 1) % 64) & 1)
 			j++;
-		tb_printf(b, j > i ? "%s%u-%u" : "%s%u", first ? "" : ",", i, j);
+		if (!first)
+			tb_put(b, ",", 1);
+		put_num(b, U(i));
+		if (j > i) {
+			tb_put(b, "-", 1);
+			put_num(b, U(j));
+		}
 		first = false;
 		i = j;
 	}
@@ -338,32 +510,39 @@ static const char *spec_ib_text(int v)
 static void status_tail(struct textbuf *b, const struct vmt_task *t,
 			const struct vmt_task_detail *d)
 {
-	tb_printf(b, "Threads:\t%u\nSigQ:\t%llu/%llu\n", t->nthreads, (unsigned long long)d->sigq,
-		  (unsigned long long)d->rlim_sigpending);
-	tb_printf(b, "SigPnd:\t%016llx\nShdPnd:\t%016llx\nSigBlk:\t%016llx\n",
-		  (unsigned long long)d->sig_pending, (unsigned long long)d->sig_shared_pending,
-		  (unsigned long long)d->sig_blocked);
-	tb_printf(b, "SigIgn:\t%016llx\nSigCgt:\t%016llx\n", (unsigned long long)d->sig_ignored,
-		  (unsigned long long)d->sig_caught);
-	tb_printf(b, "CapInh:\t%016llx\nCapPrm:\t%016llx\nCapEff:\t%016llx\n",
-		  (unsigned long long)d->cap_inheritable, (unsigned long long)d->cap_permitted,
-		  (unsigned long long)d->cap_effective);
-	tb_printf(b, "CapBnd:\t%016llx\nCapAmb:\t%016llx\n", (unsigned long long)d->cap_bset,
-		  (unsigned long long)d->cap_ambient);
-	tb_printf(b, "NoNewPrivs:\t%u\nSeccomp:\t%u\nSeccomp_filters:\t%u\n", d->no_new_privs,
-		  d->seccomp_mode, d->seccomp_filters);
-	tb_printf(b, "Speculation_Store_Bypass:\t%s\nSpeculationIndirectBranch:\t%s\n",
-		  spec_ssb_text(d->spec_ssb), spec_ib_text(d->spec_ib));
-	tb_printf(b, "Cpus_allowed:\t");
+	put_line(b, "Threads:\t", U(t->nthreads));
+	put_str(b, "SigQ:\t");
+	put_num(b, U(d->sigq));
+	tb_put(b, "/", 1);
+	put_line(b, "", U(d->rlim_sigpending));
+	put_hex16(b, "SigPnd:\t", d->sig_pending);
+	put_hex16(b, "ShdPnd:\t", d->sig_shared_pending);
+	put_hex16(b, "SigBlk:\t", d->sig_blocked);
+	put_hex16(b, "SigIgn:\t", d->sig_ignored);
+	put_hex16(b, "SigCgt:\t", d->sig_caught);
+	put_hex16(b, "CapInh:\t", d->cap_inheritable);
+	put_hex16(b, "CapPrm:\t", d->cap_permitted);
+	put_hex16(b, "CapEff:\t", d->cap_effective);
+	put_hex16(b, "CapBnd:\t", d->cap_bset);
+	put_hex16(b, "CapAmb:\t", d->cap_ambient);
+	put_line(b, "NoNewPrivs:\t", U(d->no_new_privs));
+	put_line(b, "Seccomp:\t", U(d->seccomp_mode));
+	put_line(b, "Seccomp_filters:\t", U(d->seccomp_filters));
+	put_str(b, "Speculation_Store_Bypass:\t");
+	put_str(b, spec_ssb_text(d->spec_ssb));
+	put_str(b, "\nSpeculationIndirectBranch:\t");
+	put_str(b, spec_ib_text(d->spec_ib));
+	put_str(b, "\nCpus_allowed:\t");
 	put_bitmap(b, d->cpus_allowed, d->nr_cpu_ids);
-	tb_printf(b, "\nCpus_allowed_list:\t");
+	put_str(b, "\nCpus_allowed_list:\t");
 	put_bitmap_list(b, d->cpus_allowed, d->nr_cpu_ids);
-	tb_printf(b, "\nMems_allowed:\t");
+	put_str(b, "\nMems_allowed:\t");
 	put_bitmap(b, d->mems_allowed, d->nodemask_bits);
-	tb_printf(b, "\nMems_allowed_list:\t");
+	put_str(b, "\nMems_allowed_list:\t");
 	put_bitmap_list(b, d->mems_allowed, d->nodemask_bits);
-	tb_printf(b, "\nvoluntary_ctxt_switches:\t%llu\nnonvoluntary_ctxt_switches:\t%llu\n",
-		  (unsigned long long)d->nvcsw, (unsigned long long)d->nivcsw);
+	put_str(b, "\n");
+	put_line(b, "voluntary_ctxt_switches:\t", U(d->nvcsw));
+	put_line(b, "nonvoluntary_ctxt_switches:\t", U(d->nivcsw));
 }
 
 /* proc_pid_status(). */
@@ -378,7 +557,9 @@ static int render_status(struct task_out *o)
 	tb_put(&b, "\n", 1);
 	if (d->umask >= 0)
 		tb_printf(&b, "Umask:\t%#04o\n", (unsigned)d->umask);
-	tb_printf(&b, "State:\t%s\n", state_name(o->t->state));
+	put_str(&b, "State:\t");
+	put_str(&b, state_name(o->t->state));
+	tb_put(&b, "\n", 1);
 	status_ids(&b, o->t, d);
 	if (d->has_mm)
 		status_mem(&b, d);
@@ -420,15 +601,31 @@ static int render_maps(struct task_out *o)
 		const struct vmt_vma *v = &d->vmas[i];
 		size_t start = b.len;
 
-		tb_printf(&b, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %llu ",
-			  (unsigned long long)v->start, (unsigned long long)v->end,
-			  v->vm_flags & 0x1 ? 'r' : '-', v->vm_flags & 0x2 ? 'w' : '-',
-			  v->vm_flags & 0x4 ? 'x' : '-', v->vm_flags & 0x80 ? 's' : 'p',
-			  (unsigned long long)v->pgoff, v->dev >> 20, v->dev & 0xfffff,
-			  (unsigned long long)v->ino);
+		char perms[6] = {' ',
+				 v->vm_flags & 0x1 ? 'r' : '-',
+				 v->vm_flags & 0x2 ? 'w' : '-',
+				 v->vm_flags & 0x4 ? 'x' : '-',
+				 v->vm_flags & 0x80 ? 's' : 'p',
+				 ' '};
+
+		put_hex(&b, v->start, 8);
+		tb_put(&b, "-", 1);
+		put_hex(&b, v->end, 8);
+		tb_put(&b, perms, sizeof(perms));
+		put_hex(&b, v->pgoff, 8);
+		tb_put(&b, " ", 1);
+		put_hex(&b, v->dev >> 20, 2);
+		tb_put(&b, ":", 1);
+		put_hex(&b, v->dev & 0xfffff, 2);
+		tb_put(&b, " ", 1);
+		put_num(&b, U(v->ino));
+		tb_put(&b, " ", 1);
 		if (v->name) {
+			static const char spaces[72 + 1] = "                                    "
+							   "                                    ";
+
 			if (!b.err && b.len - start < 72)
-				tb_printf(&b, "%*s", (int)(72 - (b.len - start)), "");
+				tb_put(&b, spaces, 72 - (b.len - start));
 			tb_put(&b, " ", 1);
 			put_path_escaped(&b, v->name);
 		}
@@ -465,8 +662,11 @@ static int render_fds(struct task_out *o)
 		if (err || (f->flags & VMT_F_PARTIAL))
 			continue; /* half-read fields would show as plausible lies */
 		tb_init(&b);
-		tb_printf(&b, "pos:\t%lld\nflags:\t0%o\nmnt_id:\t%d\nino:\t%llu\n",
-			  (long long)f->pos, f->f_flags, f->mnt_id, (unsigned long long)f->ino);
+		put_line(&b, "pos:\t", S(f->pos));
+		put_str(&b, "flags:\t0");
+		put_oct(&b, f->f_flags);
+		put_line(&b, "\nmnt_id:\t", S(f->mnt_id));
+		put_line(&b, "ino:\t", U(f->ino));
 		err = add_file(o, info, name, 0444, &b);
 	}
 	return err == -EEXIST ? 0 : err;
