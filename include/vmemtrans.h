@@ -525,20 +525,20 @@ enum vmt_cpu_time {
 #define VMT_NR_SOFTIRQS 10 /* HI TIMER NET_TX NET_RX BLOCK IRQ_POLL TASKLET SCHED HRTIMER RCU */
 
 struct vmt_cpu_times {
-	uint32_t cpu;			   /* CPU number (the total: UINT32_MAX) */
-	uint32_t flags;			   /* VMT_F_PARTIAL: its per-CPU area was unreadable */
-	uint64_t ns[VMT_CPU_NR_TIMES];	   /* nanoseconds, enum vmt_cpu_time */
+	uint32_t cpu;		       /* CPU number (the total: UINT32_MAX) */
+	uint32_t flags;		       /* VMT_F_PARTIAL: its per-CPU area was unreadable */
+	uint64_t ns[VMT_CPU_NR_TIMES]; /* nanoseconds, enum vmt_cpu_time */
 };
 
 struct vmt_cpu_stat {
 	struct vmt_cpu_times total; /* summed over the possible CPUs */
 	struct vmt_cpu_times *cpus; /* the online CPUs, ascending */
 	uint32_t nr_cpus;
-	uint32_t nr_irqs;     /* entries in irqs: the kernel's nr_irqs */
-	uint64_t *irqs;	      /* per-irq counts as the "intr" line lists them */
-	uint64_t intr_total;  /* the "intr" line's first number */
-	uint64_t ctxt;	      /* context switches (sum of rq->nr_switches) */
-	uint64_t processes;   /* total_forks */
+	uint32_t nr_irqs;		       /* entries in irqs: the kernel's nr_irqs */
+	uint64_t *irqs;			       /* per-irq counts as the "intr" line lists them */
+	uint64_t intr_total;		       /* the "intr" line's first number */
+	uint64_t ctxt;			       /* context switches (sum of rq->nr_switches) */
+	uint64_t processes;		       /* total_forks */
 	uint32_t procs_running, procs_blocked; /* nr_running(), nr_iowait() */
 	uint64_t softirq_total;
 	uint64_t softirqs[VMT_NR_SOFTIRQS];
@@ -551,10 +551,11 @@ VMT_API void vmt_cpu_stat_free(struct vmt_cpu_stat *s);
 
 /* /proc/loadavg. */
 struct vmt_loadavg {
-	uint64_t avenrun[3];  /* fixed point, 11 fractional bits (FSHIFT), as the kernel keeps them */
-	uint32_t nr_running;  /* runnable tasks (sum of rq->nr_running over online CPUs) */
-	uint32_t nr_threads;  /* nr_threads */
-	int32_t last_pid;     /* last pid allocated in the initial pid namespace */
+	uint64_t
+	    avenrun[3]; /* fixed point, 11 fractional bits (FSHIFT), as the kernel keeps them */
+	uint32_t nr_running; /* runnable tasks (sum of rq->nr_running over online CPUs) */
+	uint32_t nr_threads; /* nr_threads */
+	int32_t last_pid;    /* last pid allocated in the initial pid namespace */
 	uint32_t flags;
 };
 
@@ -562,14 +563,14 @@ VMT_API int vmt_loadavg(struct vmt_guest *g, struct vmt_loadavg *out);
 
 /* Optional lines of /proc/meminfo this kernel prints (vmt_meminfo.have). */
 enum vmt_meminfo_have {
-	VMT_MEMINFO_THP = 1u << 0,	   /* AnonHugePages .. FilePmdMapped */
-	VMT_MEMINFO_CMA = 1u << 1,	   /* CmaTotal, CmaFree */
-	VMT_MEMINFO_HUGETLB = 1u << 2,	   /* HugePages_*, Hugepagesize, Hugetlb */
+	VMT_MEMINFO_THP = 1u << 0,	    /* AnonHugePages .. FilePmdMapped */
+	VMT_MEMINFO_CMA = 1u << 1,	    /* CmaTotal, CmaFree */
+	VMT_MEMINFO_HUGETLB = 1u << 2,	    /* HugePages_*, Hugepagesize, Hugetlb */
 	VMT_MEMINFO_DIRECTMAP_1G = 1u << 3, /* DirectMap1G */
-	VMT_MEMINFO_DIRECTMAP = 1u << 4,   /* DirectMap4k, DirectMap2M (x86) */
+	VMT_MEMINFO_DIRECTMAP = 1u << 4,    /* DirectMap4k, DirectMap2M (x86) */
 	VMT_MEMINFO_SEC_PAGETABLES = 1u << 5,
-	VMT_MEMINFO_ZSWAP = 1u << 6,	   /* Zswap, Zswapped */
-	VMT_MEMINFO_HUGETLB_KB = 1u << 7,  /* Hugetlb */
+	VMT_MEMINFO_ZSWAP = 1u << 6,	  /* Zswap, Zswapped */
+	VMT_MEMINFO_HUGETLB_KB = 1u << 7, /* Hugetlb */
 };
 
 /* /proc/meminfo: every value in kB except the HugePages_ counts (pages). */
@@ -679,7 +680,7 @@ struct vmt_sock_more {
 	uint32_t uid;
 	uint64_t inode;
 	uint32_t refcnt, drops;
-	uint32_t rmem, wmem; /* sk_rmem_alloc, sk_wmem_alloc - 1 */
+	uint32_t rmem, wmem;	 /* sk_rmem_alloc, sk_wmem_alloc - 1 */
 	uint32_t portid, groups; /* netlink: portid, groups[0] */
 	bool cb_running;	 /* netlink: a dump runs */
 	int32_t ifindex;	 /* packet: bound interface */
@@ -744,6 +745,37 @@ VMT_API int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out);
 VMT_API void vmt_netdev_list_free(struct vmt_netdev_list *l);
 
 /*
+ * /proc/net/snmp (file 0) and /proc/net/netstat (file 1) of the initial net
+ * namespace: groups of counters ("Ip", "Icmp", "IcmpMsg", "Tcp", "Udp",
+ * "UdpLite", "TcpExt", "IpExt", "MPTcpExt"), each printed as a line of
+ * names and a line of values, in order.  Names are the kernel's own.
+ */
+#define VMT_SNMP_MAX_GROUPS 48
+
+struct vmt_snmp_row {
+	char name[40];
+	int32_t entry;	/* the kernel's MIB index (ICMP type for icmpmibmap) */
+	bool is_signed; /* printed as a signed number (Tcp MaxConn) */
+	uint64_t value;
+};
+
+struct vmt_snmp_group {
+	char prefix[16];
+	int file; /* 0: net/snmp, 1: net/netstat */
+	size_t n;
+	struct vmt_snmp_row *rows;
+};
+
+struct vmt_snmp {
+	size_t ngroups;
+	struct vmt_snmp_group groups[VMT_SNMP_MAX_GROUPS];
+	uint32_t flags;
+};
+
+VMT_API int vmt_net_snmp(struct vmt_guest *g, struct vmt_snmp **out);
+VMT_API void vmt_snmp_free(struct vmt_snmp *s);
+
+/*
  * Mounts of the initial mount namespace, in its list order (/proc/mounts,
  * /proc/1/mountinfo).  Strings are as the kernel has them, not escaped.
  */
@@ -780,8 +812,8 @@ struct vmt_cpuinfo {
 	uint32_t family, model, stepping;
 	int32_t cpuid_level;
 	uint32_t microcode;
-	uint32_t khz;	  /* "cpu MHz" in kHz (cpu_khz) */
-	bool has_tsc;	  /* the "cpu MHz" line is printed */
+	uint32_t khz; /* "cpu MHz" in kHz (cpu_khz) */
+	bool has_tsc; /* the "cpu MHz" line is printed */
 	uint32_t cache_size_kb;
 	uint32_t phys_id, siblings, core_id, cores, apicid, initial_apicid;
 	int32_t tlb_size;

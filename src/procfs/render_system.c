@@ -578,6 +578,45 @@ static int net_more_files(struct pfs_tree *tr, const struct pfs_ctx *c, struct p
 	return err;
 }
 
+/* snmp_seq_show() and netstat_seq_show(): a names line and a values line per group. */
+void pfs_render_snmp(struct textbuf *b, const struct vmt_snmp *s, int file)
+{
+	for (size_t i = 0; i < s->ngroups; i++) {
+		const struct vmt_snmp_group *grp = &s->groups[i];
+
+		if (grp->file != file)
+			continue;
+		tb_printf(b, "%s:", grp->prefix);
+		for (size_t k = 0; k < grp->n; k++)
+			tb_printf(b, " %s", grp->rows[k].name);
+		tb_printf(b, "\n%s:", grp->prefix);
+		for (size_t k = 0; k < grp->n; k++)
+			if (grp->rows[k].is_signed)
+				tb_printf(b, " %" PRId64, (int64_t)grp->rows[k].value);
+			else
+				tb_printf(b, " %" PRIu64, grp->rows[k].value);
+		tb_put(b, "\n", 1);
+	}
+}
+
+static int net_snmp_files(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *net)
+{
+	struct vmt_snmp *s;
+	struct textbuf b;
+	int err = vmt_net_snmp(c->g, &s);
+
+	if (err)
+		return sys_skip("net/snmp", err);
+	for (int file = 0; !err && file < 2; file++) {
+		tb_init(&b);
+		pfs_render_snmp(&b, s, file);
+		err = sys_add(tr, net, file ? "netstat" : "snmp", &b);
+		tb_free(&b);
+	}
+	vmt_snmp_free(s);
+	return err;
+}
+
 static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	struct pfs_node *net = pfs_dir(tr, root, "net", 0555, 0, 0);
@@ -589,6 +628,8 @@ static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_nod
 	if (!net)
 		return -ENOMEM;
 	err = net_more_files(tr, c, net);
+	if (!err)
+		err = net_snmp_files(tr, c, net);
 	if (err)
 		return err;
 	if (vmt_sockstat(c->g, &st)) {

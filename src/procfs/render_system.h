@@ -10,7 +10,7 @@
  * (render_basic.c: uptime, version, modules, net/{tcp,tcp6,udp,udp6,unix}):
  * stat, loadavg, meminfo, vmstat, cpuinfo, cmdline, mounts, filesystems, locks,
  * tty/drivers, sys/kernel/{pid_max,osrelease,ngroups_max},
- * net/{raw,raw6,packet,netlink,sockstat,dev}.  A file the guest's memory
+ * net/{raw,raw6,packet,netlink,sockstat,sockstat6,dev,snmp,netstat}.  A file the guest's memory
  * cannot give is left out (and logged); only -ENOMEM fails the fill.
  */
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root);
@@ -26,6 +26,8 @@ void pfs_render_filesystems(struct textbuf *b, const struct vmt_fs_type_list *l)
 void pfs_render_net_more(struct textbuf *b, const struct vmt_sock_more_list *l, int proto);
 void pfs_render_sockstat(struct textbuf *b, struct textbuf *b6, const struct vmt_sockstat *s);
 void pfs_render_net_dev(struct textbuf *b, const struct vmt_netdev_list *l);
+/* file 0: net/snmp, 1: net/netstat */
+void pfs_render_snmp(struct textbuf *b, const struct vmt_snmp *s, int file);
 void pfs_render_cpuinfo(struct textbuf *b, const struct vmt_cpuinfo_list *l);
 void pfs_render_locks(struct textbuf *b, const struct vmt_file_lock_list *l);
 void pfs_render_mounts(struct textbuf *b, const struct vmt_mount_list *l);

@@ -28,7 +28,8 @@ EXACT = ["sys/kernel/pid_max", "sys/kernel/osrelease", "sys/kernel/ngroups_max",
          "tty/drivers", "cmdline", "filesystems"]
 OPTIONAL_EXACT = ["mounts", "1/mountinfo", "net/raw", "net/raw6", "net/packet", "net/sockstat",
                   "net/sockstat6", "cpuinfo", "locks"]
-LOOSE = ["stat", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev"]
+LOOSE = ["stat", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev", "net/snmp",
+         "net/netstat"]
 ALL = EXACT + OPTIONAL_EXACT + LOOSE
 
 
@@ -216,6 +217,21 @@ def test_vmstat(reads):
             between(b, t, a, k)
         else:  # page counts: the agent's shell and cat come and go
             assert abs(t - b) <= 4096 or abs(t - a) <= 4096, f"{k}: guest {t}, shadow {b}"
+
+
+@pytest.mark.parametrize("path", ["net/snmp", "net/netstat"])
+def test_snmp(reads, path):
+    """Names exactly; each counter between the two shadow reads."""
+    before, truth, after = (r[path].splitlines() for r in reads)
+    assert len(before) == len(truth) == len(after)
+    for i, (b, t, a) in enumerate(zip(before, truth, after)):
+        if i % 2 == 0:
+            assert b == t, f"names differ: {b!r} / {t!r}"
+            continue
+        prefix = t.split(":")[0]
+        rows = [[int(v) for v in line.split()[1:]] for line in (b, t, a)]
+        for j, (x, y, z) in enumerate(zip(*rows)):
+            between(min(x, z), y, max(x, z), f"{prefix}[{j}]")
 
 
 def test_netlink(reads):
