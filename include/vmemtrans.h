@@ -473,8 +473,11 @@ struct vmt_task_detail {
 	/* VMT_DETAIL_FILES: in fd order */
 	size_t nfds;
 	struct vmt_fd *fds;
-	/* VMT_DETAIL_FS: d_path of fs->pwd and fs->root, NULL if unreadable */
-	char *cwd, *root;
+	/*
+	 * VMT_DETAIL_FS: d_path of fs->pwd, fs->root and mm->exe_file, NULL if
+	 * unreadable (exe also when t came with its own, VMT_TASK_EXE)
+	 */
+	char *cwd, *root, *exe;
 	/* VMT_DETAIL_NS: inode numbers (0: none) of enum vmt_ns_type */
 	uint64_t ns_ino[VMT_NS_COUNT];
 	/* VMT_DETAIL_AUXV: mm->saved_auxv up to and with its AT_NULL pair (/proc/PID/auxv) */

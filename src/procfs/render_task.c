@@ -681,8 +681,8 @@ static int render_links(struct task_out *o)
 	struct pfs_node *ns;
 	int err = 0;
 
-	if (o->t->exe)
-		err = add_link(o, o->dir, "exe", 0777, o->t->exe);
+	if (o->t->exe || d->exe)
+		err = add_link(o, o->dir, "exe", 0777, o->t->exe ? o->t->exe : d->exe);
 	if (!err && d->cwd)
 		err = add_link(o, o->dir, "cwd", 0777, d->cwd);
 	if (!err && d->root)

@@ -132,7 +132,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vmt_listing_begin(g);
-	if (vmt_tasks(g, VMT_TASK_CMDLINE | VMT_TASK_EXE | VMT_TASK_THREADS, &l)) {
+	/* $VMT_DUMP_LAZY: list as a lazy /proc does, without cmdlines and exe paths */
+	if (vmt_tasks(g,
+		      getenv("VMT_DUMP_LAZY") ? VMT_TASK_THREADS
+					      : VMT_TASK_CMDLINE | VMT_TASK_EXE | VMT_TASK_THREADS,
+		      &l)) {
 		fprintf(stderr, "taskfiles_dump: tasks: %s\n", vmt_last_error());
 		return 1;
 	}

@@ -884,5 +884,6 @@ void vmt_task_detail_free(struct vmt_task_detail *d)
 	free(d->groups);
 	free(d->cwd);
 	free(d->root);
+	free(d->exe);
 	free(d);
 }

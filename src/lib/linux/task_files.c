@@ -533,8 +533,13 @@ void vmt_detail_read_files(struct vmt_guest *g, const struct detail_offsets *d,
 void vmt_detail_read_fs(struct vmt_guest *g, const struct detail_offsets *d,
 			const struct vmt_task *t, struct vmt_task_detail *out)
 {
-	uint64_t fs = 0;
+	const struct task_offsets *o;
+	uint64_t fs = 0, mm = 0, file = 0;
 
+	/* the executable, for listings made without VMT_TASK_EXE (a lazy /proc) */
+	if (!t->exe && !vmt_task_offsets(g, &o) && !kptr(g, t->kva, o->task_mm, &mm) && mm &&
+	    !kptr(g, mm, o->mm_exe_file, &file) && vmt_kptr_ok(file))
+		out->exe = path_at(g, d, file + o->file_f_path);
 	if (kptr(g, t->kva, d->task_fs, &fs) || !fs)
 		return;
 	if (d->fs_pwd != UINT32_MAX && d->fs_root != UINT32_MAX && vmt_kptr_ok(fs)) {
