@@ -573,6 +573,46 @@ static void test_auxv(void **state)
 	vmt_task_detail_free(d);
 }
 
+/* status text: the CPU mask of 36 CPUs, groups, an escaped name, the umask, no mm lines. */
+static void test_status_render(void **state)
+{
+	struct fake *f = *state;
+	struct pfs_tree *tr = pfs_tree_new();
+	struct pfs_ctx c = {.g = &f->g, .user_hz = 100};
+	struct vmt_task t;
+	uint64_t task = task_new(f, &t, 600), cred = kalloc(f, off("cred", NULL));
+	uint64_t gi = kalloc(f, 64), fs = kalloc(f, off("fs_struct", NULL));
+	uint64_t mask = task + off("task_struct", "cpus_mask");
+	struct pfs_node *dir, *n;
+	char *text;
+
+	put32(f, sym("nr_cpu_ids"), 36);
+	put64(f, mask, 0x80000010full); /* CPUs 0-3, 8, 35 */
+	put64(f, task + off("task_struct", "real_cred"), cred);
+	put64(f, cred + off("cred", "group_info"), gi);
+	put32(f, gi + off("group_info", "ngroups"), 2);
+	put32(f, gi + off("group_info", "gid"), 4);
+	put32(f, gi + off("group_info", "gid") + 4, 27);
+	put64(f, task + off("task_struct", "fs"), fs);
+	put32(f, fs + off("fs_struct", "umask"), 022);
+	strcpy(t.name, "a\\b\nc");
+	dir = pfs_dir_new(tr, tr->root, "600", 0555, 0, 0);
+	assert_int_equal(pfs_task_fill(tr, &c, &t, dir), 0);
+	n = pfs_child(dir, "status");
+	assert_non_null(n);
+	text = n->data;
+	assert_non_null(strstr(text, "Name:\ta\\\\b\\nc\nUmask:\t0022\nState:\tS (sleeping)\n"));
+	assert_non_null(strstr(text, "\nGroups:\t4 27 \n"));
+	assert_non_null(
+	    strstr(text, "\nCpus_allowed:\t8,0000010f\nCpus_allowed_list:\t0-3,8,35\n"));
+	assert_null(strstr(text, "VmRSS")); /* no mm: no memory lines */
+	assert_non_null(strstr(text, "\nThreads:\t0\nSigQ:\t0/0\n"));
+	n = pfs_child(dir, "statm");
+	assert_non_null(n);
+	assert_string_equal(n->data, "0 0 0 0 0 0 0\n");
+	pfs_tree_free(tr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +628,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_group_totals, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_task, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auxv, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_render, fake_setup, teardown),
 	};
 	int rc;
 
