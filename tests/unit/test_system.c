@@ -725,6 +725,108 @@ static void test_cpuinfo(void **state)
 	vmt_cpuinfo_list_free(l);
 }
 
+/* ------------------------------------------------------ vmstat, snmp */
+
+static void test_vmstat(void **state)
+{
+	struct fake *f = *state;
+	int64_t nz = enumval("zone_stat_item", "NR_VM_ZONE_STAT_ITEMS");
+	int64_t nn = enumval("node_stat_item", "NR_VM_NODE_STAT_ITEMS");
+	int64_t thp = enumval("node_stat_item", "NR_ANON_THPS");
+	int64_t pgpgin = enumval("vm_event_item", "PGPGIN");
+	uint64_t names = sym("vmstat_text"), ev = sym("vm_event_states");
+	struct vmt_vmstat *v;
+	size_t i_thp = 0, i_pgpgin = 0, i_thresh = 0;
+
+	cpus_setup(f, 2, 0x3);
+	/* the kernel's name table, as it is in the image: give every slot a name */
+	for (int i = 0; i < 400; i++) {
+		uint64_t s = kalloc(f, 16);
+		char name[16];
+
+		snprintf(name, sizeof(name), "item%d", i);
+		putstr(f, s, name);
+		put64(f, names + 8ull * i, s);
+	}
+	set_node(f, "NR_ANON_THPS", 1024);   /* printed in huge pages: 2 */
+	put64(f, sym("vm_zone_stat"), 1000); /* NR_FREE_PAGES */
+	put32(f, sym("vm_dirty_ratio"), 20);
+	put32(f, sym("dirty_background_ratio"), 10);
+	put64(f, pcpu_area[0] + ev + 8ull * (uint64_t)pgpgin, 30); /* sectors */
+	put64(f, pcpu_area[1] + ev + 8ull * (uint64_t)pgpgin, 10);
+	assert_int_equal(vmt_vmstat(&f->g, &v), 0);
+	for (size_t i = 0; i < v->n; i++) {
+		if (!strcmp(v->items[i].name, "item0"))
+			assert_int_equal(v->items[i].value, 1000);
+		i_thp = v->items[i].value == 2 ? i : i_thp;
+		i_pgpgin = v->items[i].value == 20 ? i : i_pgpgin;
+		i_thresh = v->items[i].value == 200 ? i : i_thresh;
+	}
+	/* zone items, NUMA events, node items: THP counts in huge pages */
+	assert_true(i_thp >= (size_t)(nz + thp) && i_thp <= (size_t)(nz + 16 + thp));
+	/* dirty threshold (20% of 1001 pages) right after the node items, then events */
+	assert_true(i_thresh > (size_t)(nz + nn) && i_thresh < i_pgpgin);
+	/* background: 10%, in the kernel's own integer steps (409 / 4096 per page) */
+	assert_int_equal(v->items[i_thresh + 1].value, 99);
+	vmt_vmstat_free(v);
+}
+
+static void render_snmp0(struct textbuf *b, const void *s)
+{
+	pfs_render_snmp(b, s, 0);
+}
+
+/* One {name, entry} element of a kernel MIB name table. */
+static void mib_entry(struct fake *f, const char *table, int i, const char *name, int32_t entry)
+{
+	uint64_t e = sym(table) + (uint64_t)i * off("snmp_mib", NULL), s = 0;
+
+	if (name) {
+		s = kalloc(f, 32);
+		putstr(f, s, name);
+	}
+	put64(f, e + off("snmp_mib", "name"), s);
+	put32(f, e + off("snmp_mib", "entry"), (uint32_t)entry);
+}
+
+static void test_snmp(void **state)
+{
+	struct fake *f = *state;
+	uint64_t net = sym("init_net"), msg = kalloc(f, 512 * 8);
+	int32_t maxconn = (int32_t)enumval(NULL, "TCP_MIB_MAXCONN");
+	struct vmt_snmp *s;
+	char *text;
+
+	cpus_setup(f, 2, 0x3);
+	/* the kernel's name tables (zeros in the fake image: written here) */
+	mib_entry(f, "snmp4_ipstats_list", 0, "InReceives", 1);
+	mib_entry(f, "snmp4_ipstats_list", 1, NULL, 0);
+	mib_entry(f, "icmpmibmap", 0, "DestUnreachs", 3);
+	mib_entry(f, "icmpmibmap", 1, NULL, 0);
+	mib_entry(f, "snmp4_tcp_list", 0, "MaxConn", maxconn);
+	mib_entry(f, "snmp4_tcp_list", 1, NULL, 0);
+	put64(f, net + off("net", "mib.ip_statistics"), 0x400);
+	put64(f, pcpu_area[0] + 0x400 + 8 * 1, 2);
+	put64(f, pcpu_area[1] + 0x400 + 8 * 1, 1);
+	put64(f, net + off("net", "mib.tcp_statistics"), 0x600);
+	put64(f, pcpu_area[1] + 0x600 + 8 * (uint64_t)maxconn, (uint64_t)-1);
+	put64(f, net + off("net", "mib.icmpmsg_statistics"), msg);
+	put64(f, msg + 8 * 3, 5);	    /* InType3 */
+	put64(f, msg + 8 * (0x100 | 0), 7); /* OutType0 */
+	put8(f, net + off("net", "ipv4.sysctl_ip_default_ttl"), 64);
+	assert_int_equal(vmt_net_snmp(&f->g, &s), 0);
+	text = render(render_snmp0, s);
+	assert_string_equal(text,
+			    "Ip: Forwarding DefaultTTL InReceives\nIp: 2 64 3\n"
+			    "Icmp: InMsgs InErrors InCsumErrors InDestUnreachs OutMsgs OutErrors "
+			    "OutRateLimitGlobal OutRateLimitHost OutDestUnreachs\n"
+			    "Icmp: 0 0 0 5 0 0 0 0 0\n"
+			    "IcmpMsg: InType3 OutType0\nIcmpMsg: 5 7\n"
+			    "Tcp: MaxConn\nTcp: -1\nUdp:\nUdp:\nUdpLite:\nUdpLite:\n");
+	free(text);
+	vmt_snmp_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +845,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sockstat, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_netlink, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_cpuinfo, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_vmstat, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_snmp, fake_setup, fake_teardown),
 	};
 	int failed;
 

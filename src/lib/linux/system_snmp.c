@@ -139,8 +139,9 @@ static int snmp_ip(struct snmp_walk *w)
 	if (vmt_profile_field(w->g->prof, "net", "ipv4.devconf_all", &off) ||
 	    vmt_kread_u64(w->g, w->net + off, &devconf) || !vmt_kptr_ok(devconf) ||
 	    vmt_profile_field(w->g->prof, "ipv4_devconf", "data", &data) || idx < 1 ||
-	    vmt_kread(w->g, devconf + data + 4 * (uint64_t)(idx - 1), &fwd, 4) ||
-	    vmt_profile_field(w->g->prof, "net", "ipv4.sysctl_ip_default_ttl", &off) ||
+	    vmt_kread(w->g, devconf + data + 4 * (uint64_t)(idx - 1), &fwd, 4))
+		w->s->flags |= VMT_F_PARTIAL;
+	if (vmt_profile_field(w->g->prof, "net", "ipv4.sysctl_ip_default_ttl", &off) ||
 	    vmt_kread(w->g, w->net + off, &ttl, 1))
 		w->s->flags |= VMT_F_PARTIAL;
 	r = snmp_row(grp, "", "Forwarding");
