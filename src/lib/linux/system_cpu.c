@@ -227,7 +227,11 @@ static void cpu_one(struct cpu_walk *w, uint64_t ci_va, uint32_t cpu, uint32_t n
 		vmt_strlcpy(c->vendor_id, (const char *)ci + o->vendor, sizeof(c->vendor_id));
 	if (o->model_id + 64 <= sizeof(ci))
 		vmt_strlcpy(c->model_name, (const char *)ci + o->model_id, sizeof(c->model_name));
-	memcpy(caps, ci + o->caps, VMT_MIN(o->caps_size, sizeof(caps)));
+	if (o->caps + (uint64_t)o->caps_size > sizeof(ci) || o->caps_size > sizeof(caps)) {
+		c->flags |= VMT_F_PARTIAL; /* a layout this reader does not expect */
+		return;
+	}
+	memcpy(caps, ci + o->caps, o->caps_size);
 	c->has_tsc = (caps[0] >> X86_FEATURE_TSC) & 1;
 	c->khz = w->khz;
 	if ((caps[X86_FEATURE_APERF / 32] >> (X86_FEATURE_APERF % 32)) & 1)
