@@ -78,8 +78,11 @@ static int host_get(struct memsrc_file *f, int k, struct vmt_subhost **h)
 	struct fetch_host *fh = &f->split->hosts[k];
 	int err;
 
+	/* Named again each time: a walker's own error may have replaced it since. */
 	if (!fh->h && fh->down)
-		return fh->down;
+		return vmt_error(fh->down,
+				 "sub-host %d (%.*s): %s; not asked again in this listing", k,
+				 VMT_PT_ADDR_MAX, f->pt.hdr->hosts[k].addr, strerror(-fh->down));
 	if (!fh->h && (err = host_connect(f, k)))
 		return err;
 	*h = fh->h;
@@ -99,7 +102,7 @@ static size_t prepare(struct memsrc_file *f, struct split_want *w, size_t n, con
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct vmt_subhost *h;
+		struct vmt_subhost *h = NULL;
 
 		if (!todo[i] || w[i].err)
 			continue;
