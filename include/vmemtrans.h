@@ -376,8 +376,27 @@ struct vmt_fd {
 	int64_t pos;
 	uint64_t ino;
 	uint32_t flags; /* VMT_F_PARTIAL: some field unreadable (path NULL or fields 0) */
+	/*
+	 * What the file's show_fdinfo() adds to fdinfo/N, for the kinds known
+	 * (others: VMT_FD_OTHER, nothing known beyond the four common lines).
+	 *  EVENTFD  x = the count, id = the eventfd's id
+	 *  PIDFD    pid_levels ids of the pid (ns_pid[0] -1: the process is gone)
+	 *  UNIX     x = scm_stat.nr_fds (descriptors in flight)
+	 */
+	int kind; /* enum vmt_fd_kind */
+	int32_t id;
+	uint64_t x;
+	uint32_t pid_levels;
+	int32_t ns_pid[4];
 	/* readlink of fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
 	char *path;
+};
+
+enum vmt_fd_kind {
+	VMT_FD_OTHER,
+	VMT_FD_EVENTFD,
+	VMT_FD_PIDFD,
+	VMT_FD_UNIX,
 };
 
 /* The namespaces of /proc/PID/ns, in the order Linux lists them. */

@@ -636,6 +636,31 @@ static int render_maps(struct task_out *o)
 
 /* ---------------------------------------------------- fd, fs and ns */
 
+/* What the file's show_fdinfo() adds (eventfd, pidfd, unix socket). */
+static void render_fdinfo_kind(struct textbuf *b, const struct vmt_fd *f)
+{
+	switch (f->kind) {
+	case VMT_FD_EVENTFD:
+		tb_printf(b, "eventfd-count: %16llx\neventfd-id: %d\n", (unsigned long long)f->x,
+			  f->id);
+		break;
+	case VMT_FD_PIDFD:
+		put_line(b, "Pid:\t", S(f->ns_pid[0]));
+		put_str(b, "NSpid:\t");
+		put_num(b, S(f->ns_pid[0]));
+		for (uint32_t l = 1; f->ns_pid[0] > 0 && l < f->pid_levels; l++) {
+			tb_put(b, "\t", 1);
+			put_num(b, S(f->ns_pid[l]));
+		}
+		tb_put(b, "\n", 1);
+		break;
+	case VMT_FD_UNIX:
+		if (f->x != UINT64_MAX)
+			put_line(b, "scm_fds: ", U(f->x));
+		break;
+	}
+}
+
 static int render_fds(struct task_out *o)
 {
 	const struct vmt_task_detail *d = o->d;
@@ -667,6 +692,7 @@ static int render_fds(struct task_out *o)
 		put_oct(&b, f->f_flags);
 		put_line(&b, "\nmnt_id:\t", S(f->mnt_id));
 		put_line(&b, "ino:\t", U(f->ino));
+		render_fdinfo_kind(&b, f);
 		err = add_file(o, info, name, 0444, &b);
 	}
 	return err == -EEXIST ? 0 : err;

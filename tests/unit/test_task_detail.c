@@ -427,7 +427,7 @@ static void test_fds(void **state)
 	struct fake *f = *state;
 	struct vmt_task t;
 	struct fs s;
-	uint64_t task = task_new(f, &t, 200), *arr, cloexec, sockd, piped;
+	uint64_t task = task_new(f, &t, 200), *arr, cloexec, sockd, piped, efd, ctx, pfd, pid;
 	struct vmt_task_detail *d;
 
 	fs_new(f, &s);
@@ -440,9 +440,23 @@ static void test_fds(void **state)
 	put64(f, piped + off("dentry", "d_op"), s.dname_ops[1]);
 	arr[63] = file_new(f, &s, piped, 555);
 	arr[5] = 0x1234; /* not a kernel pointer */
+	efd = file_new(f, &s, dentry_new(f, s.root, "[eventfd]"), 9);
+	ctx = kalloc(f, off("eventfd_ctx", NULL));
+	put64(f, efd + off("file", "f_op"), sym("eventfd_fops"));
+	put64(f, efd + off("file", "private_data"), ctx);
+	put64(f, ctx + off("eventfd_ctx", "count"), 5);
+	put32(f, ctx + off("eventfd_ctx", "id"), 7);
+	arr[6] = efd;
+	pfd = file_new(f, &s, dentry_new(f, s.root, "[pidfd]"), 10);
+	pid = kalloc(f, off("pid", NULL));
+	put64(f, pfd + off("file", "f_op"), sym("pidfd_fops"));
+	put64(f, pfd + off("file", "private_data"), pid);
+	put32(f, pid + off("pid", "numbers"), 42);
+	put64(f, pid + off("pid", "tasks"), task); /* any task: the pid is alive */
+	arr[7] = pfd;
 	put64(f, cloexec, 1ull << 3);
 	d = detail(f, &t, VMT_DETAIL_FILES);
-	assert_int_equal(d->nfds, 4);
+	assert_int_equal(d->nfds, 6);
 	assert_string_equal(d->fds[0].path, "/dev/console");
 	assert_int_equal(d->fds[0].mnt_id, 23);
 	assert_int_equal(d->fds[0].f_flags, O_RDWR_FLAG);
@@ -451,8 +465,14 @@ static void test_fds(void **state)
 	assert_int_equal(d->fds[2].fd, 5);
 	assert_true(d->fds[2].flags & VMT_F_PARTIAL);
 	assert_null(d->fds[2].path);
-	assert_int_equal(d->fds[3].fd, 63);
-	assert_string_equal(d->fds[3].path, "pipe:[555]");
+	assert_int_equal(d->fds[3].kind, VMT_FD_EVENTFD);
+	assert_int_equal(d->fds[3].x, 5);
+	assert_int_equal(d->fds[3].id, 7);
+	assert_int_equal(d->fds[4].kind, VMT_FD_PIDFD);
+	assert_int_equal(d->fds[4].ns_pid[0], 42);
+	assert_int_equal(d->fds[5].fd, 63);
+	assert_string_equal(d->fds[5].path, "pipe:[555]");
+	assert_int_equal(d->fds[5].kind, VMT_FD_OTHER);
 	vmt_task_detail_free(d);
 }
 

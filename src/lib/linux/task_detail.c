@@ -144,6 +144,15 @@ static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 	    VMT_FIELD_OPT("mount", "mnt_id", mount_mnt_id),
 	    VMT_FIELD_OPT("proc_ns_operations", "name", ns_ops_name),
 	    VMT_FIELD_OPT("mm_struct", "context.flags", mm_context_flags),
+	    VMT_FIELD_OPT("file", "f_op", file_f_op),
+	    VMT_FIELD_OPT("file", "private_data", file_private),
+	    VMT_FIELD_OPT("eventfd_ctx", "count", eventfd_count),
+	    VMT_FIELD_OPT("eventfd_ctx", "id", eventfd_id),
+	    VMT_FIELD_OPT("socket", "ops", socket_ops),
+	    VMT_FIELD_OPT("socket", "sk", socket_sk),
+	    VMT_FIELD_OPT("unix_sock", "scm_stat.nr_fds", unix_scm_nr_fds),
+	    VMT_FIELD_OPT("proto_ops", "show_fdinfo", proto_ops_show_fdinfo),
+	    VMT_FIELD_OPT("pid", "tasks", pid_tasks),
 	    {"mm_struct", NULL, &o->mm_size, true},
 	    {"signal_struct", NULL, &o->signal_size, true},
 	    {"fs_struct", NULL, &o->fs_size, true},
@@ -225,6 +234,10 @@ static void detail_symbols(struct vmt_guest *g, struct detail_offsets *o)
 	    {"spectre_v2_user_ibpb", &o->ib_user_ibpb},
 	    {"spectre_v2_user_stibp", &o->ib_user_stibp},
 	    {"nr_cpu_ids", &o->nr_cpu_ids},
+	    {"eventfd_fops", &o->eventfd_fops},
+	    {"pidfd_fops", &o->pidfd_fops},
+	    {"socket_file_ops", &o->socket_file_ops},
+	    {"unix_show_fdinfo", &o->unix_show_fdinfo},
 	};
 	uint64_t bcd, va;
 	uint32_t off, size, nbug;

@@ -405,6 +405,57 @@ void vmt_detail_read_maps(struct vmt_guest *g, const struct detail_offsets *d,
 
 /* -------------------------------------------------------------- fds */
 
+/* pidfd_show_fdinfo(): the pid in each namespace level, -1 once its task is gone. */
+static void fd_read_pidfd(struct vmt_guest *g, const struct detail_offsets *d, uint64_t pid,
+			  struct vmt_fd *f)
+{
+	uint64_t first = 0;
+	uint32_t level = 0;
+
+	f->pid_levels = 1;
+	f->ns_pid[0] = -1;
+	if (kptr(g, pid, d->pid_tasks, &first) || !first)
+		return; /* pid_has_task(PIDTYPE_PID) false, or unreadable */
+	if (d->pid_level == UINT32_MAX || d->upid_size == UINT32_MAX ||
+	    vmt_kread_u32(g, pid + d->pid_level, &level) || level >= 4) {
+		f->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	for (uint32_t l = 0; l <= level; l++)
+		if (vmt_kread(g, pid + d->pid_numbers + l * d->upid_size, &f->ns_pid[l], 4))
+			f->flags |= VMT_F_PARTIAL;
+	f->pid_levels = level + 1;
+}
+
+/* The kinds of file whose show_fdinfo() adds lines: known by their f_op. */
+static void fd_read_kind(struct vmt_guest *g, const struct detail_offsets *d, uint64_t file,
+			 struct vmt_fd *f)
+{
+	uint64_t fop = 0, priv = 0, ops = 0, show = 0, sk = 0;
+	uint32_t v = 0;
+
+	if (kptr(g, file, d->file_f_op, &fop) || !fop || kptr(g, file, d->file_private, &priv))
+		return;
+	if (fop == d->eventfd_fops && d->eventfd_id != UINT32_MAX) {
+		f->kind = VMT_FD_EVENTFD;
+		if (kptr(g, priv, d->eventfd_count, &f->x) || !vmt_kptr_ok(priv) ||
+		    vmt_kread(g, priv + d->eventfd_id, &f->id, 4))
+			f->flags |= VMT_F_PARTIAL;
+	} else if (fop == d->pidfd_fops) {
+		f->kind = VMT_FD_PIDFD;
+		fd_read_pidfd(g, d, priv, f);
+	} else if (fop == d->socket_file_ops && !kptr(g, priv, d->socket_ops, &ops) &&
+		   !kptr(g, ops, d->proto_ops_show_fdinfo, &show) && show &&
+		   show == d->unix_show_fdinfo) {
+		f->kind = VMT_FD_UNIX;
+		f->x = UINT64_MAX; /* no sock: no line */
+		if (!kptr(g, priv, d->socket_sk, &sk) && vmt_kptr_ok(sk) &&
+		    d->unix_scm_nr_fds != UINT32_MAX &&
+		    !vmt_kread_u32(g, sk + d->unix_scm_nr_fds, &v))
+			f->x = v;
+	}
+}
+
 static void fd_read(struct vmt_guest *g, const struct detail_offsets *d,
 		    const struct task_offsets *o, uint64_t file, struct vmt_fd *f)
 {
@@ -429,6 +480,7 @@ static void fd_read(struct vmt_guest *g, const struct detail_offsets *d,
 	f->path = path_of(g, d, mnt, dentry);
 	if (!f->path)
 		f->flags |= VMT_F_PARTIAL;
+	fd_read_kind(g, d, file, f);
 }
 
 struct fd_walk {
