@@ -633,6 +633,38 @@ static void test_status_render(void **state)
 	pfs_tree_free(tr);
 }
 
+/*
+ * Garbage everywhere: a region of random words, a third of them pointers
+ * back into it (so that every walk follows garbage as far as it goes), and
+ * tasks placed at random in it.  Every detail comes back (flagged), never a
+ * crash or a hang; valgrind and the test's timeout watch the rest.
+ */
+static void test_random_garbage(void **state)
+{
+	struct fake *f = *state;
+	const size_t words = (1u << 20) / 8;
+	uint64_t base = kalloc_align(f, words * 8, 4096), seed = 0x9e3779b97f4a7c15ull;
+	uint64_t *w = at(f, base, words * 8);
+
+	for (int round = 0; round < 200; round++) {
+		struct vmt_task t = {.pid = 700 + round};
+		struct vmt_task_detail *d;
+
+		for (size_t i = 0; i < words; i++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			w[i] = seed % 3 ? base + (seed >> 20) % (words * 8) : seed;
+			if (seed % 7 == 0) /* small numbers too: lengths, levels, counts */
+				w[i] = seed >> 58;
+		}
+		t.kva = base + (seed >> 24) % (words * 8 / 2);
+		t.leader = w[(seed >> 30) % words];
+		d = detail(f, &t, ~0u);
+		assert_true(d->nvmas <= VMT_MAX_VMAS && d->nfds <= VMT_MAX_FDS);
+		assert_true(d->pid_levels <= VMT_MAX_PID_LEVELS && d->nauxv <= VMT_MAX_AUXV);
+		vmt_task_detail_free(d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +681,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreadable_task, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auxv, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_render, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_random_garbage, fake_setup, teardown),
 	};
 	int rc;
 
