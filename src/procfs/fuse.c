@@ -40,14 +40,15 @@
 #include "core/internal.h"
 #include "procfs/fuse.h"
 
-#define GEN_SHIFT 40
-#define INO_MASK  ((1ull << GEN_SHIFT) - 1)
-#define PT_BIT	  (1ull << 63)
-#define SELF_BIT  (1ull << 62)
-#define ID_SELF	  (SELF_BIT | 1)
-#define ID_TSELF  (SELF_BIT | 2)
-#define PT_MAX	  4096
-#define TTL	  1.0
+#define GEN_SHIFT   40
+#define INO_MASK    ((1ull << GEN_SHIFT) - 1)
+#define PT_BIT	    (1ull << 63)
+#define SELF_BIT    (1ull << 62)
+#define ID_SELF	    (SELF_BIT | 1)
+#define ID_TSELF    (SELF_BIT | 2)
+#define PT_MAX	    4096
+#define PT_FILE_MAX (1u << 20) /* a passthrough file's text, at most */
+#define TTL	    1.0
 
 /* A snapshot in service, with the handles that still read it. */
 struct snap_ref {
@@ -61,6 +62,9 @@ struct snap_ref {
 struct pt_node {
 	char *path; /* relative to hostproc, e.g. "1234/task/1234/stat" */
 	uint64_t nlookup;
+	/* no_open: the file's text as of the last getattr, which reads answer */
+	char *buf;
+	size_t len;
 };
 
 struct pfs_server {
@@ -68,8 +72,10 @@ struct pfs_server {
 	struct fuse_session *se;
 	char *mountpoint;
 	int fuse_fd;
-	bool mounted;	  /* by mount(2): umount2 */
-	bool lib_mounted; /* by libfuse (fusermount3): fuse_session_unmount */
+	bool no_open;	     /* the kernel skips OPEN/RELEASE: reads carry no handle */
+	uint64_t pt_version; /* mtime of passthrough files: new text, new pages */
+	bool mounted;	     /* by mount(2): umount2 */
+	bool lib_mounted;    /* by libfuse (fusermount3): fuse_session_unmount */
 	/* loop thread only */
 	struct snap_ref *cur, *retired;
 	struct pt_node pt[PT_MAX];
@@ -222,6 +228,13 @@ static bool is_caller(struct pfs_server *s, fuse_req_t req, const char *name)
 	return me > 0 && (v == me || host_tgid(s, (pid_t)v) == me);
 }
 
+static void pt_drop(struct pt_node *pt)
+{
+	free(pt->path);
+	free(pt->buf);
+	*pt = (struct pt_node){0};
+}
+
 static struct pt_node *pt_of(struct pfs_server *s, fuse_ino_t id)
 {
 	uint64_t i = id & ~PT_BIT;
@@ -248,11 +261,54 @@ static fuse_ino_t pt_get(struct pfs_server *s, const char *path)
 	return PT_BIT | free_slot;
 }
 
-static int pt_stat(struct pfs_server *s, fuse_ino_t id, const char *path, struct stat *st)
+/* A passthrough file's whole text now (its size is the st_size served). */
+static int pt_capture(struct pfs_server *s, struct pt_node *pt)
 {
-	if (fstatat(s->o.hostproc, path, st, AT_SYMLINK_NOFOLLOW))
+	size_t cap = 4096, len = 0;
+	char *buf = NULL, *p;
+	ssize_t n = 1;
+	int fd = openat(s->o.hostproc, pt->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (n > 0 && len < PT_FILE_MAX) {
+		if (!(p = realloc(buf, cap))) {
+			n = -1;
+			errno = ENOMEM;
+			break;
+		}
+		buf = p;
+		while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+			len += (size_t)n;
+		cap *= 2;
+	}
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	free(pt->buf);
+	pt->buf = buf;
+	pt->len = len;
+	return 0;
+}
+
+static int pt_stat(struct pfs_server *s, fuse_ino_t id, struct pt_node *pt, struct stat *st)
+{
+	int err;
+
+	if (fstatat(s->o.hostproc, pt->path, st, AT_SYMLINK_NOFOLLOW))
 		return -errno;
 	st->st_ino = id;
+	if (s->no_open && S_ISREG(st->st_mode)) {
+		/* Cached reads stop at st_size: serve the text as read now, as a new version. */
+		err = pt_capture(s, pt);
+		if (err)
+			return err;
+		st->st_size = (off_t)pt->len;
+		st->st_mtim.tv_sec = s->born;
+		st->st_mtim.tv_nsec = (long)(++s->pt_version % 1000000000);
+	}
 	return 0;
 }
 
@@ -266,13 +322,11 @@ static void pt_lookup(struct pfs_server *s, fuse_req_t req, const char *path)
 		fuse_reply_err(req, ENFILE);
 		return;
 	}
-	err = pt_stat(s, e.ino, path, &e.attr);
+	err = pt_stat(s, e.ino, &s->pt[e.ino & ~PT_BIT], &e.attr);
 	if (err) {
 		s->pt[e.ino & ~PT_BIT].nlookup--; /* forgotten below when it reaches 0 */
-		if (!s->pt[e.ino & ~PT_BIT].nlookup) {
-			free(s->pt[e.ino & ~PT_BIT].path);
-			s->pt[e.ino & ~PT_BIT].path = NULL;
-		}
+		if (!s->pt[e.ino & ~PT_BIT].nlookup)
+			pt_drop(&s->pt[e.ino & ~PT_BIT]);
 		fuse_reply_err(req, -err);
 		return;
 	}
@@ -303,6 +357,7 @@ static void node_stat(struct pfs_server *s, const struct snap_ref *r, const stru
 		break;
 	default:
 		st->st_mode = S_IFREG | n->mode;
+		st->st_size = s->no_open ? (off_t)n->len : 0; /* cached reads stop there */
 		break;
 	}
 }
@@ -399,10 +454,8 @@ static void op_forget_one(struct pfs_server *s, fuse_ino_t id, uint64_t nlookup)
 	if (!pt)
 		return; /* tree nodes live as long as their snapshot */
 	pt->nlookup = nlookup >= pt->nlookup ? 0 : pt->nlookup - nlookup;
-	if (!pt->nlookup) {
-		free(pt->path);
-		pt->path = NULL;
-	}
+	if (!pt->nlookup)
+		pt_drop(pt);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t id, uint64_t nlookup)
@@ -438,7 +491,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	if ((pt = pt_of(s, id))) {
-		err = pt_stat(s, id, pt->path, &st);
+		err = pt_stat(s, id, pt, &st);
 		if (err)
 			fuse_reply_err(req, -err);
 		else
@@ -537,6 +590,11 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
+	if (s->no_open) {
+		/* From now on the kernel opens without asking: one round trip less a file. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	pt = pt_of(s, id);
 	n = pt ? NULL : node_of(s, id, &r);
 	if (!pt && (!n || n->type != PFS_FILE)) {
@@ -559,39 +617,74 @@ static void op_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Answer a read of [off, off + size) from text of len bytes. */
+static void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	fuse_reply_buf(req, text + off, VMT_MIN(size, len - (size_t)off));
+}
+
+static void read_fd(fuse_req_t req, int fd, size_t size, off_t off)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+/*
+ * With no_open there is no handle: the id names the node (a snapshot's
+ * text never changes under one id), or the passthrough file whose text the
+ * last getattr captured (the kernel refreshes attributes before such reads).
+ */
+static void read_by_id(fuse_req_t req, struct pfs_server *s, fuse_ino_t id, size_t size, off_t off)
+{
+	struct pt_node *pt = pt_of(s, id);
+	struct pfs_node *n;
+	struct snap_ref *r;
+
+	if (pt && !pt->buf && pt_capture(s, pt)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (pt) {
+		reply_slice(req, pt->buf, pt->len, size, off);
+		return;
+	}
+	n = node_of(s, id, &r);
+	if (!n || n->type != PFS_FILE)
+		fuse_reply_err(req, n ? EISDIR : ESTALE);
+	else
+		reply_slice(req, n->data, n->len, size, off);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct pfs_server *s = fuse_req_userdata(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-	char *buf;
-	ssize_t n;
 
-	if (atomic_load(&s->gone)) {
+	snap_update(s);
+	if (atomic_load(&s->gone))
 		fuse_reply_err(req, EIO);
-		return;
-	}
-	if (h->fd >= 0) {
-		buf = malloc(size ? size : 1);
-		if (!buf) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		n = pread(h->fd, buf, size, off);
-		if (n < 0)
-			fuse_reply_err(req, errno);
-		else
-			fuse_reply_buf(req, buf, (size_t)n);
-		free(buf);
-		return;
-	}
-	if (off < 0 || (size_t)off >= h->node->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > h->node->len - (size_t)off)
-		size = h->node->len - (size_t)off;
-	fuse_reply_buf(req, h->node->data + off, size);
+	else if (!h)
+		read_by_id(req, s, id, size, off);
+	else if (h->fd >= 0)
+		read_fd(req, h->fd, size, off);
+	else
+		reply_slice(req, h->node->data, h->node->len, size, off);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
@@ -756,7 +849,27 @@ static void op_statfs(fuse_req_t req, fuse_ino_t id)
 	fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * One snapshot for the mount's life (vmt exec): kernels since 4.19 skip
+ * OPEN and RELEASE once an open answers ENOSYS; reads then go through the
+ * page cache, so files report their true size and a changed passthrough
+ * text a new mtime (auto_inval_data drops the old pages).  A server that
+ * refreshes keeps handles and direct I/O, as /proc does: an open file must
+ * keep reading the snapshot it opened, which only a handle can pin.
+ */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct pfs_server *s = userdata;
+
+	if (s->o.one_snapshot && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) &&
+	    (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) && !getenv("VMT_PROCFS_DIRECT_IO")) {
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+		s->no_open = true;
+	}
+}
+
 static const struct fuse_lowlevel_ops pfs_ops = {
+    .init = op_init,
     .lookup = op_lookup,
     .forget = op_forget,
     .forget_multi = op_forget_multi,
@@ -1102,7 +1215,7 @@ void pfs_server_free(struct pfs_server *s)
 	free(s->cur);
 	pfs_snapshot_free(s->pending);
 	for (size_t i = 0; i < PT_MAX; i++)
-		free(s->pt[i].path);
+		pt_drop(&s->pt[i]);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
 	if (s->stop_fd >= 0)

@@ -38,7 +38,11 @@ struct pfs_server_opts {
 	int hostproc;	      /* O_PATH fd of the host's /proc, or -1: no passthrough (not owned) */
 	const char *fuse_dev; /* NULL: /dev/fuse */
 	bool allow_other;
-	bool quiet;
+	/*
+	 * Never refreshed (no refresh_ms, no pfs_server_refresh): reads skip
+	 * open/release and use the page cache, one round trip a file less.
+	 */
+	bool one_snapshot;
 };
 
 struct pfs_server;

@@ -128,6 +128,7 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
 	    .check = pfs_cli_check,
 	    .arg = c,
 	    .allow_other = geteuid() == 0,
+	    .one_snapshot = true,
 	};
 	struct pfs_server *srv;
 	int ret;
