@@ -37,11 +37,16 @@ build() {
 		sed -n 's/^stats: procfs [a-z]*: \([0-9.]*\) ms, pages read \([0-9]*\), processes \([0-9]*\), threads \([0-9]*\).*/\1 \2 \3 \4/p'
 }
 
-# Milliseconds of `ps aux` (output discarded) inside `vmt exec`, RUNS times.
+# Milliseconds of `ps aux` (output discarded) inside `vmt exec`, RUNS times
+# (with VMT_PROCFS_DIRECT_IO=1 in the environment: every file opened and
+# read through the server, as `vmt procfs` serves them).
+# One ps per `vmt exec`: a fresh mount each time, nothing in the page cache.
 ps_shadow() {
-	"$VMT" exec --vm "$NAME" -- sh -c "for i in \$(seq $RUNS); do
-		a=\$(date +%s%N); ps aux >/dev/null; b=\$(date +%s%N)
-		echo \$(( (b - a) / 1000 )); done" | awk '{print $1 / 1000}' | median
+	for i in $(seq "$RUNS"); do
+		env "$@" "$VMT" exec --vm "$NAME" -- sh -c '
+			a=$(date +%s%N); ps aux >/dev/null; b=$(date +%s%N)
+			echo $(( (b - a) / 1000 ))'
+	done | awk '{print $1 / 1000}' | median
 }
 
 # Milliseconds of `ps aux` on this host's /proc with N processes.
@@ -55,8 +60,8 @@ ps_host() {
 		done" | awk '{print $1 / 1000}' | median
 }
 
-printf '%-7s %-9s %10s %8s %8s %9s %13s %11s %7s\n' procs mode build_ms pages \
-	threads ps_shadow ps_host_same_n rows ratio
+printf '%-7s %-9s %10s %8s %8s %9s %9s %13s %7s %7s\n' procs mode build_ms pages \
+	threads ps_shadow ps_dio ps_host_same_n ratio dio_rat
 for n in $SIZES; do
 	"$VMT" vm start "$NAME" --mem "$MEM" --procs "$n" --timeout 600 >/dev/null
 	"$VMT" vm exec "$NAME" --timeout 600 -- \
@@ -73,10 +78,12 @@ for n in $SIZES; do
 		threads=$(awk 'NR==1 {print $4}' <<<"$runs")
 		if [ "$mode" = snapshot ]; then
 			shadow=$(ps_shadow)
+			dio=$(ps_shadow VMT_PROCFS_DIRECT_IO=1)
 			host=$(ps_host "$procs")
 			ratio=$(awk -v a="$shadow" -v b="$host" 'BEGIN {printf "%.2f", a / b}')
-			printf '%-7s %-9s %10s %8s %8s %9s %13s %11s %7s\n' "$n" "$mode" "$ms" \
-				"$pages" "$threads" "$shadow" "$host" "$procs" "${ratio}x"
+			rdio=$(awk -v a="$dio" -v b="$host" 'BEGIN {printf "%.2f", a / b}')
+			printf '%-7s %-9s %10s %8s %8s %9s %9s %13s %7s %7s\n' "$n" "$mode" "$ms" \
+				"$pages" "$threads" "$shadow" "$dio" "$host" "${ratio}x" "${rdio}x"
 		else
 			printf '%-7s %-9s %10s %8s %8s\n' "$n" "$mode" "$ms" "$pages" "$threads"
 		fi

@@ -210,6 +210,18 @@ int pfs_cli_check(void *arg)
 	return 0;
 }
 
+/* --pause holds the VM for the first build only: the snapshot is what needs one moment. */
+static void pfs_cli_resume(struct pfs_cli *c)
+{
+	if (!c->t.paused)
+		return;
+	if (vmt_vm_pause(c->t.paused, false))
+		cli_err(c->cmd, "could not resume VM '%s': %s; run 'vmt vm resume %s'",
+			c->t.paused->name, vmt_last_error(), c->t.paused->name);
+	free(c->t.paused);
+	c->t.paused = NULL;
+}
+
 int pfs_cli_build(struct pfs_cli *c, struct pfs_snapshot **out)
 {
 	int err;
@@ -218,10 +230,12 @@ int pfs_cli_build(struct pfs_cli *c, struct pfs_snapshot **out)
 		return -ENODEV;
 	err = pfs_snapshot_build(c->g, &c->so, out);
 	if (err) {
+		pfs_cli_resume(c);
 		cli_err(c->cmd, "cannot build the shadow /proc: %s",
 			vmt_last_error()[0] ? vmt_last_error() : strerror(-err));
 		return pfs_cli_check(c) ? -ENODEV : err;
 	}
+	pfs_cli_resume(c);
 	if (c->t.stats)
 		fprintf(stderr,
 			"stats: procfs %s: %.2f ms, pages read %llu, processes %zu, threads %zu, "

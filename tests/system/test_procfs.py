@@ -495,3 +495,27 @@ def test_split_vm_both_methods(env):
             stop_vm(vm)
         subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env,
                        capture_output=True, timeout=120)
+
+
+def test_procfs_periodic_refresh_lazy_and_usage(vm):
+    with tempfile.TemporaryDirectory(prefix="vmt-pfs-") as mnt:
+        p = subprocess.Popen([VMT, "procfs", "--vm", vm.name, "--lazy", "--refresh", "1",
+                              "--stats", mnt], env=vm.env, stderr=subprocess.PIPE, text=True)
+        try:
+            assert _wait(lambda: os.path.exists(f"{mnt}/uptime"), 60)
+            up1 = float(open(f"{mnt}/uptime").read().split()[0])
+            assert _wait(lambda: float(open(f"{mnt}/uptime").read().split()[0]) >= up1 + 1,
+                         30), "--refresh 1 rebuilds every second"
+            # Lazy: a pid directory is filled on first use.
+            assert open(f"{mnt}/1/cmdline", "rb").read().startswith(b"init")
+            assert "stat" in os.listdir(f"{mnt}/1")
+        finally:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+        assert p.returncode == 0
+        assert "stats: procfs lazy:" in p.stderr.read()
+        assert not _mounted(mnt)
+    for args in (["procfs", "--vm", vm.name], ["procfs", "--vm", vm.name, "--refresh", "0",
+                                                "/tmp"], ["exec", "--bogus", "--", "true"]):
+        q = subprocess.run([VMT, *args], env=vm.env, capture_output=True, timeout=60)
+        assert q.returncode == 2, args
