@@ -564,10 +564,17 @@ struct vmt_cpu_stat {
 	uint32_t procs_running, procs_blocked; /* nr_running(), nr_iowait() */
 	uint64_t softirq_total;
 	uint64_t softirqs[VMT_NR_SOFTIRQS];
+	/* /proc/softirqs: per possible CPU, and the kernel's softirq_to_name[] */
+	uint32_t nr_possible;
+	struct vmt_cpu_softirqs {
+		uint32_t cpu;
+		uint32_t n[VMT_NR_SOFTIRQS];
+	} *possible;
+	char softirq_names[VMT_NR_SOFTIRQS][16]; /* "" if not read */
 	uint32_t flags;
 };
 
-/* /proc/stat's numbers (btime is struct vmt_sysinfo's boot_time_s). */
+/* /proc/stat's (and /proc/softirqs') numbers (btime is struct vmt_sysinfo's boot_time_s). */
 VMT_API int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out);
 VMT_API void vmt_cpu_stat_free(struct vmt_cpu_stat *s);
 

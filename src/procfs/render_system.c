@@ -78,6 +78,21 @@ void pfs_render_stat(struct textbuf *b, const struct pfs_ctx *c, const struct vm
 	tb_put(b, "\n", 1);
 }
 
+/* show_softirqs() of fs/proc/softirqs.c: every possible CPU. */
+void pfs_render_softirqs(struct textbuf *b, const struct vmt_cpu_stat *s)
+{
+	tb_printf(b, "                    ");
+	for (uint32_t i = 0; i < s->nr_possible; i++)
+		tb_printf(b, "CPU%-8u", s->possible[i].cpu);
+	tb_put(b, "\n", 1);
+	for (int k = 0; k < VMT_NR_SOFTIRQS; k++) {
+		tb_printf(b, "%12s:", s->softirq_names[k]);
+		for (uint32_t i = 0; i < s->nr_possible; i++)
+			tb_printf(b, " %10u", s->possible[i].n[k]);
+		tb_put(b, "\n", 1);
+	}
+}
+
 static int fill_stat(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	struct vmt_cpu_stat *s;
@@ -90,6 +105,12 @@ static int fill_stat(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_no
 	pfs_render_stat(&b, c, s);
 	err = sys_add(tr, root, "stat", &b);
 	tb_free(&b);
+	if (!err && s->softirq_names[0][0]) {
+		tb_init(&b);
+		pfs_render_softirqs(&b, s);
+		err = sys_add(tr, root, "softirqs", &b);
+		tb_free(&b);
+	}
 	vmt_cpu_stat_free(s);
 	return err;
 }

@@ -28,7 +28,7 @@ EXACT = ["sys/kernel/pid_max", "sys/kernel/osrelease", "sys/kernel/ngroups_max",
          "tty/drivers", "cmdline", "filesystems"]
 OPTIONAL_EXACT = ["mounts", "1/mountinfo", "net/raw", "net/raw6", "net/packet", "net/sockstat",
                   "net/sockstat6", "cpuinfo", "locks"]
-LOOSE = ["stat", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev", "net/snmp",
+LOOSE = ["stat", "softirqs", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev", "net/snmp",
          "net/netstat"]
 ALL = EXACT + OPTIONAL_EXACT + LOOSE
 
@@ -174,6 +174,16 @@ def test_stat(reads):
             # NO_HZ-idle CPU may show up to a second less (100 USER_HZ).
             slack = 100 if key.startswith("cpu") and i == 3 else 0
             between(before[key][i], v, after[key][i], f"{key}[{i}]", slack)
+
+
+def test_softirqs(reads):
+    before, truth, after = (r["softirqs"].splitlines() for r in reads)
+    assert before[0] == truth[0], "CPU header differs"
+    assert [x.split(":")[0] for x in before] == [x.split(":")[0] for x in truth]
+    for b, t, a in zip(before[1:], truth[1:], after[1:]):
+        rows = [[int(v) for v in line.split(":")[1].split()] for line in (b, t, a)]
+        for j, (x, y, z) in enumerate(zip(*rows)):
+            between(x, y, z, f"{t.split(':')[0].strip()}[{j}]")
 
 
 def test_loadavg(reads):

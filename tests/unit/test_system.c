@@ -100,6 +100,11 @@ static void render_stat(struct textbuf *b, const void *s)
 	pfs_render_stat(b, &c, s);
 }
 
+static void render_softirqs(struct textbuf *b, const void *s)
+{
+	pfs_render_softirqs(b, s);
+}
+
 static void test_stat_two_cpus(void **state)
 {
 	struct fake *f = *state;
@@ -117,6 +122,13 @@ static void test_stat_two_cpus(void **state)
 	assert_int_equal(s->procs_running, 2);
 	assert_int_equal(s->procs_blocked, 1);
 	assert_int_equal(s->nr_irqs, 4);
+	assert_int_equal(s->nr_possible, 2);
+	assert_int_equal(s->possible[1].n[1], 7);
+	text = render(render_softirqs, s); /* names are the kernel's: none in the fake image */
+	assert_non_null(strstr(text, "                    CPU0       CPU1       \n"));
+	assert_non_null(
+	    strstr(text, "            :          0          0\n            :          7"));
+	free(text);
 	text = render(render_stat, s);
 	assert_string_equal(text, "cpu  369 0 10 1400 0 0 3 0 0 0\n"
 				  "cpu0 123 0 5 700 0 0 1 0 0 0\n"

@@ -313,6 +313,8 @@ static void stat_one_cpu(struct stat_walk *w, uint32_t cpu)
 	for (size_t i = 0; i < VMT_CPU_NR_TIMES; i++)
 		s->total.ns[i] += t.ns[i];
 	s->intr_total += irqs_sum + stat_arch_irqs(w, base, &bad);
+	s->possible[s->nr_possible].cpu = cpu;
+	memcpy(s->possible[s->nr_possible++].n, softirqs, sizeof(softirqs));
 	for (size_t i = 0; i < VMT_NR_SOFTIRQS; i++) {
 		s->softirqs[i] += softirqs[i];
 		s->softirq_total += softirqs[i];
@@ -421,6 +423,19 @@ static void stat_irqs(struct stat_walk *w)
 
 /* ------------------------------------------------------------------ API */
 
+/* softirq_to_name[]: the kernel's own names ("HI", "TIMER", ...). */
+static void stat_softirq_names(struct stat_walk *w)
+{
+	uint64_t va, p;
+
+	if (vmt_ksym(w->g, "softirq_to_name", &va))
+		return;
+	for (size_t i = 0; i < VMT_NR_SOFTIRQS; i++)
+		if (vmt_kread_u64(w->g, va + 8 * i, &p) || !vmt_kptr_ok(p) ||
+		    vmt_kread_str(w->g, p, w->s->softirq_names[i], sizeof(w->s->softirq_names[i])))
+			w->s->softirq_names[i][0] = '\0';
+}
+
 static void stat_globals(struct stat_walk *w)
 {
 	struct vmt_sysinfo si;
@@ -434,6 +449,7 @@ static void stat_globals(struct stat_walk *w)
 	if (sys_sym_u64(w->g, "total_forks", &forks))
 		w->s->flags |= VMT_F_PARTIAL;
 	w->s->processes = forks;
+	stat_softirq_names(w);
 }
 
 int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out)
@@ -453,6 +469,8 @@ int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out)
 	if (!err && !(w->s = calloc(1, sizeof(*w->s))))
 		err = -ENOMEM;
 	if (!err && !(w->s->cpus = calloc(w->cpus.nr_ids, sizeof(*w->s->cpus))))
+		err = -ENOMEM;
+	if (!err && !(w->s->possible = calloc(w->cpus.nr_ids, sizeof(*w->s->possible))))
 		err = -ENOMEM;
 	if (err)
 		goto out;
@@ -480,6 +498,7 @@ void vmt_cpu_stat_free(struct vmt_cpu_stat *s)
 	if (!s)
 		return;
 	free(s->cpus);
+	free(s->possible);
 	free(s->irqs);
 	free(s);
 }
