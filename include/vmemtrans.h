@@ -432,6 +432,8 @@ enum vmt_detail_what {
 	VMT_DETAIL_FS = 1u << 4,    /* cwd, root */
 	VMT_DETAIL_NS = 1u << 5,    /* ns_ino */
 	VMT_DETAIL_AUXV = 1u << 6,  /* auxv */
+	/* only task_flags, raw_state and the task's own counters and times (a subset of STAT) */
+	VMT_DETAIL_SCHED = 1u << 7,
 };
 
 /*

@@ -808,6 +808,74 @@ static int render_all(struct task_out *o, const struct pfs_node *proc)
 	return err;
 }
 
+/*
+ * The leader's own task/TGID directory: the same task as /proc/TGID, so
+ * status is the same text, and stat differs only in the fields where the
+ * process shows its group's totals (faults, times) and in wchan.  Those
+ * are patched into a copy of the process's stat.
+ */
+static int leader_thread_stat(struct task_out *o, const struct pfs_node *proc)
+{
+	const struct pfs_node *ps = pfs_child(proc, "stat");
+	const struct vmt_task_detail *d = o->d;
+	const char *p = ps ? memrchr(ps->data, ')', ps->len) : NULL;
+	struct textbuf b;
+	int field = 2; /* fields are numbered from 1: pid, comm, then after ") " */
+
+	if (!p || ps->type != PFS_FILE)
+		return -ENOENT;
+	tb_init(&b);
+	tb_put(&b, ps->data, (size_t)(p - ps->data) + 1);
+	for (const char *q = p + 1, *end = ps->data + ps->len; q < end;) {
+		const char *sp = q + 1;
+		struct num n;
+
+		while (sp < end && *sp != ' ' && *sp != '\n')
+			sp++;
+		field++;
+		switch (field) {
+		case 10:
+			n = U(d->min_flt);
+			break;
+		case 12:
+			n = U(d->maj_flt);
+			break;
+		case 14:
+			n = U(clock_t_of(o, d->utime_ns));
+			break;
+		case 15:
+			n = U(clock_t_of(o, d->stime_ns));
+			break;
+		case 35:
+			n = U(d->raw_state != 0);
+			break;
+		case 43:
+			n = U(clock_t_of(o, d->gtime_ns));
+			break;
+		default:
+			tb_put(&b, q, (size_t)(sp - q));
+			q = sp;
+			continue;
+		}
+		tb_put(&b, " ", 1);
+		put_num(&b, n);
+		q = sp;
+	}
+	return add_file(o, o->dir, "stat", 0444, &b);
+}
+
+static int render_leader_thread(struct task_out *o, const struct pfs_node *proc)
+{
+	const struct pfs_node *status = pfs_child(proc, "status");
+	int err = leader_thread_stat(o, proc);
+
+	if (!err)
+		err = status ? copy_node(o, o->dir, status) : -ENOENT;
+	if (!err)
+		err = copy_shared(o, proc);
+	return err;
+}
+
 int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
 		  struct pfs_node *dir)
 {
@@ -815,11 +883,15 @@ int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt
 	struct vmt_task_detail *d = NULL;
 	const struct pfs_node *proc;
 	unsigned what = VMT_DETAIL_STAT;
+	bool leader;
 	int err;
 
 	o.thread = dir->parent && !strcmp(dir->parent->name, "task");
 	proc = process_dir(&o);
-	if (!o.thread)
+	leader = proc && t->pid == t->tgid && pfs_child(proc, "stat") && pfs_child(proc, "status");
+	if (leader)
+		what = VMT_DETAIL_SCHED;
+	else if (!o.thread)
 		what |= VMT_DETAIL_GROUP;
 	if (!proc)
 		what |= VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS | VMT_DETAIL_NS |
@@ -828,7 +900,7 @@ int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt
 	if (err)
 		return err;
 	o.d = d;
-	err = render_all(&o, proc);
+	err = leader ? render_leader_thread(&o, proc) : render_all(&o, proc);
 	vmt_task_detail_free(d);
 	return err;
 }

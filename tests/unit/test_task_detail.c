@@ -633,6 +633,55 @@ static void test_status_render(void **state)
 	pfs_tree_free(tr);
 }
 
+/* A leader's task/TGID stat patched from /proc/TGID equals one rendered from scratch. */
+static void test_leader_thread_stat(void **state)
+{
+	struct fake *f = *state;
+	struct pfs_ctx c = {.g = &f->g, .user_hz = 100};
+	struct pfs_tree *tr[2] = {pfs_tree_new(), pfs_tree_new()};
+	struct vmt_task t;
+	uint64_t task = task_new(f, &t, 800), sig = kalloc(f, off("signal_struct", NULL));
+	struct pfs_node *proc, *tid[2], *st[2], *pst;
+
+	list_init(f, sig + off("signal_struct", "thread_head"));
+	list_add_tail(f, sig + off("signal_struct", "thread_head"),
+		      task + off("task_struct", "thread_node"));
+	put64(f, task + off("task_struct", "signal"), sig);
+	put32(f, task + off("task_struct", "__state"), 1);
+	put64(f, task + off("task_struct", "min_flt"), 11);
+	put64(f, task + off("task_struct", "maj_flt"), 3);
+	put64(f, task + off("task_struct", "gtime"), 70000000);
+	put64(f, task + off("task_struct", "se.sum_exec_runtime"), 500000000);
+	put64(f, sig + off("signal_struct", "min_flt"), 100);
+	put64(f, sig + off("signal_struct", "maj_flt"), 9);
+	put64(f, sig + off("signal_struct", "utime"), 2000000000);
+	put64(f, sig + off("signal_struct", "sum_sched_runtime"), 2000000000);
+	t.utime_ns = 300000000;
+	t.stime_ns = 200000000;
+	put64(f, task + off("task_struct", "utime"), t.utime_ns);
+	put64(f, task + off("task_struct", "stime"), t.stime_ns);
+	t.nthreads = 2; /* the process shows wchan 0, its threads 1 */
+	for (int i = 0; i < 2; i++) {
+		proc = pfs_dir_new(tr[i], tr[i]->root, "800", 0555, 0, 0);
+		tid[i] = pfs_dir_new(tr[i], pfs_dir_new(tr[i], proc, "task", 0555, 0, 0), "800",
+				     0555, 0, 0);
+		if (i == 0) /* the process first: its thread directory is patched from it */
+			assert_int_equal(pfs_task_fill(tr[i], &c, &t, proc), 0);
+		assert_int_equal(pfs_task_fill(tr[i], &c, &t, tid[i]), 0);
+		st[i] = pfs_child(tid[i], "stat");
+		assert_non_null(st[i]);
+	}
+	pst = pfs_child(pfs_child(tr[0]->root, "800"), "stat");
+	assert_memory_equal(pst->data, "800 (proc800) S 0 0 0 0 -1 0 111 0 12 0 230 ", 44);
+	assert_memory_equal(st[0]->data, "800 (proc800) S 0 0 0 0 -1 0 11 0 3 0 30 20 ", 44);
+	assert_int_equal(st[0]->len, st[1]->len);
+	assert_memory_equal(st[0]->data, st[1]->data, st[0]->len);
+	assert_non_null(pfs_child(tid[0], "status"));
+	assert_non_null(pfs_child(tid[0], "maps"));
+	pfs_tree_free(tr[0]);
+	pfs_tree_free(tr[1]);
+}
+
 /*
  * Garbage everywhere: a region of random words, a third of them pointers
  * back into it (so that every walk follows garbage as far as it goes), and
@@ -681,6 +730,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreadable_task, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auxv, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_render, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_leader_thread_stat, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_random_garbage, fake_setup, teardown),
 	};
 	int rc;

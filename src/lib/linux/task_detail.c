@@ -868,8 +868,13 @@ int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what
 	}
 	if (vmt_mem_hints_pay(g->mem))
 		detail_prefetch(g, o, to, t);
-	if (what & (VMT_DETAIL_STAT | VMT_DETAIL_GROUP))
+	if (what & (VMT_DETAIL_STAT | VMT_DETAIL_GROUP)) {
 		detail_read_stat(g, o, to, t, d, what);
+	} else if (what & VMT_DETAIL_SCHED) {
+		dfield(g, d, t->kva, to->task_flags, &d->task_flags, 4);
+		dfield(g, d, t->kva, to->task_state, &d->raw_state, 4);
+		detail_read_sched(g, o, t, d);
+	}
 	if (what & VMT_DETAIL_AUXV)
 		detail_read_auxv(g, o, to, t, d);
 	if (what & VMT_DETAIL_MAPS)
