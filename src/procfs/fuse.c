@@ -923,8 +923,12 @@ static void *refresher_main(void *arg)
 	struct pfs_server *s = arg;
 	double next = s->o.refresh_ms > 0 ? mono_ms() + s->o.refresh_ms : 0;
 	struct pollfd p = {.fd = s->wake_fd, .events = POLLIN};
+	sigset_t all;
 	uint64_t v;
 
+	/* Signals are the main thread's: a rebuild's socket reads never see EINTR. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&s->quit)) {
 		int wait = 1000, r;
 
