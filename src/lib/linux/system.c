@@ -330,6 +330,31 @@ static void stat_one_cpu(struct stat_walk *w, uint32_t cpu)
 		s->flags |= VMT_F_PARTIAL;
 }
 
+/*
+ * Every possible CPU's per-CPU counters in one hint: on a split VM the
+ * per-CPU areas may live on sub-hosts, and the walk reads them CPU by CPU.
+ */
+static void stat_prefetch(struct stat_walk *w)
+{
+	const struct stat_offsets *o = &w->o;
+	struct vmt_krange r[64 * 6];
+	size_t n = 0;
+	uint64_t base;
+
+	for (uint32_t cpu = 0; cpu < w->cpus.nr_ids && n + 6 <= ARRAY_SIZE(r); cpu++) {
+		if (!sys_cpu_in(w->cpus.possible, cpu) || sys_percpu_base(w->g, cpu, &base))
+			continue;
+		r[n++] = (struct vmt_krange){base + o->kernel_cpustat + o->cpustat, 128};
+		r[n++] = (struct vmt_krange){base + o->kstat, 64};
+		r[n++] = (struct vmt_krange){base + o->runqueues + o->rq_nr_running, 8};
+		r[n++] = (struct vmt_krange){base + o->runqueues + o->rq_nr_switches, 8};
+		r[n++] = (struct vmt_krange){base + o->runqueues + o->rq_nr_iowait, 8};
+		if (o->irq_stat != UINT64_MAX)
+			r[n++] = (struct vmt_krange){base + o->irq_stat, 512};
+	}
+	vmt_kprefetch(w->g, r, n);
+}
+
 /* ---------------------------------------------------------- irq counts */
 
 struct irq_walk {
@@ -476,6 +501,7 @@ int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out)
 		goto out;
 	w->s->total.cpu = UINT32_MAX;
 	stat_globals(w);
+	stat_prefetch(w);
 	for (uint32_t cpu = 0; cpu < w->cpus.nr_ids; cpu++)
 		if (sys_cpu_in(w->cpus.possible, cpu))
 			stat_one_cpu(w, cpu);
