@@ -21,7 +21,6 @@
 #define NGROUPS_CAP 65536u /* NGROUPS_MAX */
 #define RLIMIT_RSS  5
 #define RLIMIT_SIGP 11
-#define PF_EXITING  0x4u
 
 static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 {
