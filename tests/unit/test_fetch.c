@@ -1006,6 +1006,40 @@ static void test_vm_one_subhost_gone(void **state)
 	free(bufs);
 }
 
+/* Method 2's per-host figures count a chunk once however many 4K wants of a batch fall in it. */
+static void test_vm_stats_count_chunks_once(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = {
+	    .fetch = VMT_FETCH_VM, .fetch_shift = 12, .pager_sock = w->sock, .timeout_ms = 3000};
+	/* Three pages of chunk 8 (sub-host 0), two of chunk 16 (sub-host 1), one MAIN. */
+	uint64_t pfns[6] = {8 * 16, 8 * 16 + 1, 8 * 16 + 9, 16 * 16 + 2, 16 * 16 + 3, 0};
+	struct vmt_ram_layout l;
+	struct vmt_page_req req[6];
+	uint8_t *bufs = malloc(6 * PAGE);
+	struct fake_pager fp = {0};
+	struct vmt_memsrc *src;
+	struct vmt_mem_stats *st, st0;
+
+	fake_pager_start(&fp, w);
+	assert_int_equal(vmt_ram_layout_x86(RAM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_split_open_opts(w->mem, &l, w->pt_path, &o, &src), 0);
+	for (int i = 0; i < 6; i++)
+		req[i] = (struct vmt_page_req){.pfn = pfns[i], .buf = bufs + i * PAGE};
+	st = vmt_memsrc_stats(src); /* a scratch block shared by page-cache-less sources */
+	st0 = *st;
+	assert_int_equal(vmt_memsrc_read_pages(src, req, 6), 0);
+	assert_int_equal(fp.chunks, 2);
+	assert_int_equal(st->host_requests[0] - st0.host_requests[0], 3); /* one per 4K want */
+	assert_int_equal(st->host_chunks[0] - st0.host_chunks[0], 1);
+	assert_int_equal(st->host_bytes[0] - st0.host_bytes[0], PT_CHUNK);
+	assert_int_equal(st->host_chunks[1] - st0.host_chunks[1], 1);
+	assert_int_equal(st->host_bytes[1] - st0.host_bytes[1], PT_CHUNK);
+	vmt_memsrc_free(src);
+	fake_pager_stop(&fp);
+	free(bufs);
+}
+
 static void test_vm_no_pager(void **state)
 {
 	struct world *w = *state;
@@ -1068,6 +1102,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vm_1m, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_batch_and_failure, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_one_subhost_gone, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_stats_count_chunks_once, world_setup,
+					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_no_pager, world_setup, world_teardown),
 	};
 

@@ -171,26 +171,60 @@ static int pager_request(struct memsrc_file *f, const struct vmt_pager_range *r,
 	return 0;
 }
 
-/* Per sub-host: the chunks of the wants that are on it now (what the pager will bring). */
+static int chunk_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Chunk c, if it is on a sub-host now, in that host's figures. */
+static void count_chunk(struct memsrc_file *f, uint64_t c)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	int k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
+
+	if (k < 0 || k >= VMT_MAX_SUBHOSTS)
+		return;
+	st->host_chunks[k]++;
+	st->host_bytes[k] += vmt_pt_chunk_len(&f->pt, c);
+}
+
+/*
+ * Per sub-host: the chunks of the wants that are on it now (what the pager
+ * will bring), each once: fetch chunks smaller than the page table's share
+ * one (a batch of 4K wants in one 64K chunk pages in 64K, not 64K each).
+ */
 static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
 {
 	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
 	unsigned shift = f->pt.hdr->chunk_shift;
+	size_t total = 0, nc = 0;
+	uint64_t *cs;
 
+	for (size_t i = 0; i < n; i++) {
+		total += ((w[i].off + w[i].len - 1) >> shift) - (w[i].off >> shift) + 1;
+		if ((unsigned)w[i].host < VMT_MAX_SUBHOSTS)
+			st->host_requests[w[i].host]++;
+	}
+	cs = malloc(total * sizeof(*cs));
 	for (size_t i = 0; i < n; i++) {
 		uint64_t c = w[i].off >> shift, last = (w[i].off + w[i].len - 1) >> shift;
 
 		for (; c <= last; c++) {
-			int k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
-
-			if (k < 0 || k >= VMT_MAX_SUBHOSTS)
-				continue;
-			st->host_chunks[k]++;
-			st->host_bytes[k] += vmt_pt_chunk_len(&f->pt, c);
+			if (cs)
+				cs[nc++] = c;
+			else
+				count_chunk(f, c); /* no memory to sort: counted per want */
 		}
-		if ((unsigned)w[i].host < VMT_MAX_SUBHOSTS)
-			st->host_requests[w[i].host]++;
 	}
+	if (!cs)
+		return;
+	qsort(cs, nc, sizeof(*cs), chunk_cmp);
+	for (size_t i = 0; i < nc; i++)
+		if (!i || cs[i] != cs[i - 1])
+			count_chunk(f, cs[i]);
+	free(cs);
 }
 
 /* Ask the pager for the wants of sub-host k (every want when k < 0), in requests of
