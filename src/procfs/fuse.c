@@ -190,6 +190,32 @@ static struct pfs_node *node_of(struct pfs_server *s, fuse_ino_t id, struct snap
 	return NULL;
 }
 
+/*
+ * A directory of a replaced snapshot, looked up in: the same path in the
+ * current one (when it still exists), so that names under a directory the
+ * kernel keeps (the root bound on /proc by vmt exec, a shell's cwd) show
+ * the newest snapshot.  Paths are at most a few components deep.
+ */
+static void dir_current(struct pfs_server *s, struct pfs_node **dir, struct snap_ref **rp)
+{
+	const struct pfs_node *chain[16], *n;
+	struct pfs_node *d = s->cur->snap->tree->root;
+	size_t depth = 0;
+
+	if (*rp == s->cur)
+		return;
+	for (n = *dir; n && n->parent && depth < 16; n = n->parent)
+		chain[depth++] = n;
+	if (n && n->parent)
+		return; /* deeper than any /proc path: keep the old one */
+	while (d && depth)
+		d = pfs_child(d, chain[--depth]->name);
+	if (d && d->type == PFS_DIR) {
+		*dir = d;
+		*rp = s->cur;
+	}
+}
+
 /* ------------------------------------------------------------ the caller */
 
 /* Thread-group id of a host thread, from the host's /proc; -1 if unknown. */
@@ -419,6 +445,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, dir ? ENOTDIR : ESTALE);
 		return;
 	}
+	dir_current(s, &dir, &r);
 	if (lazy_fill(s, r, dir)) {
 		fuse_reply_err(req, EIO);
 		return;
@@ -793,6 +820,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		fuse_reply_err(req, n ? ENOTDIR : ESTALE);
 		return;
 	}
+	if (n)
+		dir_current(s, &n, &r); /* a listing shows the newest snapshot */
 	if (n && lazy_fill(s, r, n)) {
 		fuse_reply_err(req, EIO);
 		return;

@@ -35,8 +35,9 @@ static const char exec_help[] =
     "status is CMD's (128+N if signal N ended it); 1 if the shadow /proc could not\n"
     "be made.\n\n"
     "options:\n"
-    "  --lazy             fill each /proc/PID on first use (default: one "
-    "snapshot)\n" CLI_TARGET_HELP;
+    "  --lazy             fill each /proc/PID on first use (default: one snapshot)\n"
+    "  --refresh SECONDS  rebuild every SECONDS while CMD runs (e.g. for top's own\n"
+    "                     refreshes; default: one snapshot for the whole run)\n" CLI_TARGET_HELP;
 
 static volatile sig_atomic_t child_pid;
 
@@ -127,8 +128,9 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
 	    .rebuild = pfs_cli_rebuild,
 	    .check = pfs_cli_check,
 	    .arg = c,
+	    .refresh_ms = c->refresh_s * 1000,
 	    .allow_other = geteuid() == 0,
-	    .one_snapshot = true,
+	    .one_snapshot = c->refresh_s == 0,
 	};
 	struct pfs_server *srv;
 	int ret;
@@ -162,8 +164,10 @@ static int exec_opts(int argc, char **argv, struct pfs_cli *c)
 	static const struct option longopts[] = {
 	    CLI_TARGET_LONGOPTS,
 	    {"lazy", no_argument, NULL, OPT_CMD_BASE},
+	    {"refresh", required_argument, NULL, OPT_CMD_BASE + 1},
 	    {0},
 	};
+	char *end;
 	int opt;
 
 	/* '+': CMD's own options are not ours. */
@@ -172,6 +176,13 @@ static int exec_opts(int argc, char **argv, struct pfs_cli *c)
 			continue;
 		if (opt == OPT_CMD_BASE) {
 			c->so.lazy = true;
+		} else if (opt == OPT_CMD_BASE + 1) {
+			c->refresh_s = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || c->refresh_s < 1 || c->refresh_s > 86400) {
+				cli_err("exec", "--refresh takes 1..86400 seconds, not '%s'",
+					optarg);
+				return EXIT_USAGE;
+			}
 		} else if (opt == 'h' || opt == OPT_HELP) {
 			fputs(exec_help, stdout);
 			return -1;

@@ -519,3 +519,12 @@ def test_procfs_periodic_refresh_lazy_and_usage(vm):
                                                 "/tmp"], ["exec", "--bogus", "--", "true"]):
         q = subprocess.run([VMT, *args], env=vm.env, capture_output=True, timeout=60)
         assert q.returncode == 2, args
+
+
+def test_exec_refresh(vm):
+    """vmt exec --refresh: names under the bound /proc follow the newest snapshot."""
+    out = vexec(vm, "sh", "-c", "cut -d' ' -f1 /proc/uptime; sleep 3.5; "
+                "cut -d' ' -f1 /proc/uptime; ls /proc | grep -c '^[0-9]'",
+                extra=("--refresh", "1")).stdout.split()
+    assert float(out[1]) >= float(out[0]) + 1.5
+    assert int(out[2]) >= 25
