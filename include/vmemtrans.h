@@ -580,6 +580,35 @@ struct vmt_cpu_stat {
 VMT_API int vmt_cpu_stat(struct vmt_guest *g, struct vmt_cpu_stat **out);
 VMT_API void vmt_cpu_stat_free(struct vmt_cpu_stat *s);
 
+/* /proc/interrupts: one line per irq that has an action or a count, then the architecture's. */
+struct vmt_irq_line {
+	int32_t irq;	 /* -1: an architecture line (label) */
+	char label[8];	 /* "NMI", "LOC", ... */
+	uint32_t *counts; /* one per online CPU (vmt_interrupts.cpus); NULL for a single value */
+	bool single;	 /* one global value (ERR, MIS) */
+	uint64_t value;
+	char chip[32];	/* irq chip name; "None" without a chip, "-" without a name */
+	bool has_domain; /* an irq domain: hwirq is printed */
+	uint64_t hwirq;
+	char name[32];	   /* flow name ("edge", "fasteoi"), "" if none */
+	char actions[256]; /* "timer", "i8042, other" */
+	char desc[48];	   /* architecture line: "Local timer interrupts" */
+	uint32_t flags;
+};
+
+struct vmt_interrupts {
+	uint32_t nr_cpus;
+	uint32_t *cpus; /* the online CPUs */
+	int32_t nr_irqs; /* the first column's width follows it */
+	size_t n;
+	struct vmt_irq_line *lines;
+	uint32_t *counts; /* storage of the lines' counts */
+	uint32_t flags;
+};
+
+VMT_API int vmt_interrupts(struct vmt_guest *g, struct vmt_interrupts **out);
+VMT_API void vmt_interrupts_free(struct vmt_interrupts *v);
+
 /* /proc/loadavg. */
 struct vmt_loadavg {
 	uint64_t

@@ -115,6 +115,63 @@ static int fill_stat(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_no
 	return err;
 }
 
+/* show_interrupts() and x86's arch_show_interrupts(). */
+void pfs_render_interrupts(struct textbuf *b, const struct vmt_interrupts *v)
+{
+	int prec = 3;
+
+	for (int64_t j = 1000; prec < 10 && j <= v->nr_irqs; ++prec)
+		j *= 10;
+	tb_printf(b, "%*s", prec + 8, "");
+	for (uint32_t i = 0; i < v->nr_cpus; i++)
+		tb_printf(b, "CPU%-8u", v->cpus[i]);
+	tb_put(b, "\n", 1);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct vmt_irq_line *l = &v->lines[i];
+
+		if (l->single) {
+			tb_printf(b, "%*s: %10" PRIu64 "\n", prec, l->label, l->value);
+			continue;
+		}
+		if (l->irq >= 0)
+			tb_printf(b, "%*d: ", prec, l->irq);
+		else
+			tb_printf(b, "%*s: ", prec, l->label);
+		for (uint32_t k = 0; k < v->nr_cpus; k++)
+			tb_printf(b, "%10u ", l->counts ? l->counts[k] : 0);
+		if (l->irq < 0) {
+			tb_printf(b, "  %s\n", l->desc);
+			continue;
+		}
+		tb_printf(b, " %8s", l->chip);
+		if (l->has_domain)
+			tb_printf(b, " %*" PRIu64, prec, l->hwirq);
+		else
+			tb_printf(b, " %*s", prec, "");
+		if (l->name[0])
+			tb_printf(b, "-%-8s", l->name);
+		if (l->actions[0])
+			tb_printf(b, "  %s", l->actions);
+		tb_put(b, "\n", 1);
+	}
+}
+
+static int fill_interrupts(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
+{
+	struct vmt_interrupts *v;
+	struct textbuf b;
+	int err = vmt_interrupts(c->g, &v);
+
+	if (err)
+		return sys_skip("interrupts", err);
+	tb_init(&b);
+	pfs_render_interrupts(&b, v);
+	err = sys_add(tr, root, "interrupts", &b);
+	tb_free(&b);
+	vmt_interrupts_free(v);
+	return err;
+}
+
 /* ---------------------------------------------------------- loadavg */
 
 #define FSHIFT	     11
@@ -933,8 +990,9 @@ static int fill_locks(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_n
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	int (*const fills[])(struct pfs_tree *, const struct pfs_ctx *, struct pfs_node *) = {
-	    fill_stat,	  fill_loadavg,	    fill_meminfo, fill_vmstat, fill_sys_kernel, fill_tty,
-	    fill_cmdline, fill_filesystems, fill_net,	  fill_mounts, fill_cpuinfo,	fill_locks,
+	    fill_stat,	     fill_interrupts, fill_loadavg, fill_meminfo,     fill_vmstat,
+	    fill_sys_kernel, fill_tty,	      fill_cmdline, fill_filesystems, fill_net,
+	    fill_mounts,     fill_cpuinfo,    fill_locks,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(fills); i++) {

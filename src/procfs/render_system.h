@@ -8,8 +8,8 @@
 /*
  * Fill root, the shadow /proc, with the system-wide files beyond the basics
  * (render_basic.c: uptime, version, modules, net/{tcp,tcp6,udp,udp6,unix}):
- * stat, softirqs, loadavg, meminfo, vmstat, cpuinfo, cmdline, mounts, filesystems, locks,
- * tty/drivers, sys/kernel/{pid_max,osrelease,ngroups_max},
+ * stat, softirqs, interrupts, loadavg, meminfo, vmstat, cpuinfo, cmdline, mounts, filesystems,
+ * locks, tty/drivers, sys/kernel/{pid_max,osrelease,ngroups_max},
  * net/{raw,raw6,packet,netlink,sockstat,sockstat6,dev,snmp,netstat}.  A file the guest's memory
  * cannot give is left out (and logged); only -ENOMEM fails the fill.
  */
@@ -18,6 +18,7 @@ int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_nod
 /* The text of single files (appended to b), for the tests. */
 void pfs_render_stat(struct textbuf *b, const struct pfs_ctx *c, const struct vmt_cpu_stat *s);
 void pfs_render_softirqs(struct textbuf *b, const struct vmt_cpu_stat *s);
+void pfs_render_interrupts(struct textbuf *b, const struct vmt_interrupts *v);
 void pfs_render_loadavg(struct textbuf *b, const struct vmt_loadavg *l);
 void pfs_render_meminfo(struct textbuf *b, const struct vmt_meminfo *m);
 void pfs_render_vmstat(struct textbuf *b, const struct vmt_vmstat *v);

@@ -28,7 +28,7 @@ EXACT = ["sys/kernel/pid_max", "sys/kernel/osrelease", "sys/kernel/ngroups_max",
          "tty/drivers", "cmdline", "filesystems"]
 OPTIONAL_EXACT = ["mounts", "1/mountinfo", "net/sockstat", "net/sockstat6", "cpuinfo", "locks"]
 POINTERS = ["net/raw", "net/raw6", "net/packet"]
-LOOSE = ["stat", "softirqs", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev", "net/snmp",
+LOOSE = ["stat", "softirqs", "interrupts", "loadavg", "meminfo", "vmstat", "net/netlink", "net/dev", "net/snmp",
          "net/netstat"]
 ALL = EXACT + OPTIONAL_EXACT + POINTERS + LOOSE
 
@@ -200,6 +200,20 @@ def test_softirqs(reads):
         rows = [[int(v) for v in line.split(":")[1].split()] for line in (b, t, a)]
         for j, (x, y, z) in enumerate(zip(*rows)):
             between(x, y, z, f"{t.split(':')[0].strip()}[{j}]")
+
+
+def test_interrupts(reads):
+    """Each line's label, chip, hwirq, flow and actions exactly; counts between reads."""
+    before, truth, after = (r["interrupts"].splitlines() for r in reads)
+    assert before[0] == truth[0], "CPU header differs"
+    assert len(before) == len(truth) == len(after)
+    ncpu = len(truth[0].split())
+    for b, t, a in zip(before[1:], truth[1:], after[1:]):
+        fb, ft, fa = b.split(), t.split(), a.split()
+        assert fb[0] == ft[0] and fb[1 + ncpu:] == ft[1 + ncpu:], f"{b!r} / {t!r}"
+        n = 1 if ft[0] in ("ERR:", "MIS:") else ncpu
+        for j in range(1, 1 + n):
+            between(int(fb[j]), int(ft[j]), int(fa[j]), f"{ft[0]}[{j}]")
 
 
 def test_loadavg(reads):

@@ -839,6 +839,62 @@ static void test_snmp(void **state)
 	vmt_snmp_free(s);
 }
 
+static void render_interrupts(struct textbuf *b, const void *v)
+{
+	pfs_render_interrupts(b, v);
+}
+
+/* /proc/interrupts: an irq with a chip, domain, flow and two actions; one never used. */
+static void test_interrupts(void **state)
+{
+	struct fake *f = *state;
+	uint32_t slots = off("xa_node", "slots");
+	uint64_t node = kalloc(f, off("xa_node", NULL)), d0 = kalloc(f, off("irq_desc", NULL)),
+		 d5 = kalloc(f, off("irq_desc", NULL)), chip = kalloc(f, off("irq_chip", NULL)),
+		 a1 = kalloc(f, off("irqaction", NULL)), a2 = kalloc(f, off("irqaction", NULL)),
+		 str = kalloc(f, 256);
+	struct vmt_interrupts *v;
+	char *text;
+
+	stat_fixture(f); /* 2 CPUs, LOC 10 each, nr_irqs 4 */
+	put32(f, sym("nr_irqs"), 8);
+	put8(f, node + off("xa_node", "shift"), 0);
+	put64(f, node + slots, d0);
+	put64(f, node + slots + 8 * 5, d5);
+	put64(f, sym("irq_desc_tree") + off("xarray", "xa_head"), node + 2);
+	putstr(f, str, "IO-APIC");
+	putstr(f, str + 16, "edge");
+	putstr(f, str + 32, "timer");
+	putstr(f, str + 48, "other");
+	put64(f, chip + off("irq_chip", "name"), str);
+	put64(f, d0 + off("irq_desc", "irq_data.chip"), chip);
+	put64(f, d0 + off("irq_desc", "irq_data.domain"), str); /* any domain */
+	put64(f, d0 + off("irq_desc", "irq_data.hwirq"), 2);
+	put64(f, d0 + off("irq_desc", "name"), str + 16);
+	put64(f, d0 + off("irq_desc", "action"), a1);
+	put64(f, a1 + off("irqaction", "name"), str + 32);
+	put64(f, a1 + off("irqaction", "next"), a2);
+	put64(f, a2 + off("irqaction", "name"), str + 48);
+	put64(f, d0 + off("irq_desc", "kstat_irqs"), 0x700); /* __percpu */
+	put32(f, pcpu_area[0] + 0x700, 333);
+	put32(f, pcpu_area[1] + 0x700, 4);
+	assert_int_equal(vmt_interrupts(&f->g, &v), 0);
+	text = render(render_interrupts, v);
+	assert_true(
+	    !strncmp(text,
+		     "           CPU0       CPU1       \n"
+		     "  0:        333          4   IO-APIC   2-edge      timer, other\n"
+		     "NMI:          0          0   Non-maskable interrupts\n"
+		     "LOC:         10         10   Local timer interrupts\n",
+		     strlen("           CPU0       CPU1       \n"
+			    "  0:        333          4   IO-APIC   2-edge      timer, other\n"
+			    "NMI:          0          0   Non-maskable interrupts\n"
+			    "LOC:         10         10   Local timer interrupts\n")));
+	assert_non_null(strstr(text, "\nERR:          5\n"));
+	free(text);
+	vmt_interrupts_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -859,6 +915,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cpuinfo, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_vmstat, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_snmp, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupts, fake_setup, fake_teardown),
 	};
 	int failed;
 

@@ -24,9 +24,8 @@
 
 #include "linux/system.h"
 
-#define SYS_MAX_IRQS	 (1u << 16) /* nr_irqs is NR_IRQS-bounded, far below */
-#define SYS_XA_MAX_NODES 4096
-#define NSEC_PER_USEC	 1000ull
+#define SYS_MAX_IRQS  (1u << 16) /* nr_irqs is NR_IRQS-bounded, far below */
+#define NSEC_PER_USEC 1000ull
 
 /* ------------------------------------------------------------- helpers */
 
@@ -109,7 +108,6 @@ struct stat_offsets {
 	uint32_t rq_nr_running, rq_nr_switches, rq_nr_iowait;
 	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime, ts_idle_entrytime, rq_curr, rq_idle;
 	uint32_t desc_kstat_irqs, desc_tot_count, desc_status, desc_istate;
-	uint32_t xa_head, node_shift, node_slots;
 	int64_t cputime[VMT_CPU_NR_TIMES]; /* index into cpustat[] per column, -1: none */
 	/* arch_irq_stat_cpu(): irq_cpustat_t members it adds (UINT32_MAX: absent) */
 	uint32_t irq_stat_fields[16];
@@ -151,9 +149,6 @@ static int stat_offsets_resolve(struct vmt_guest *g, struct stat_offsets *o)
 		VMT_FIELD_OPT("irq_desc", "tot_count", desc_tot_count),
 		VMT_FIELD_OPT("irq_desc", "status_use_accessors", desc_status),
 		VMT_FIELD_OPT("irq_desc", "core_internal_state__do_not_mess_with_it", desc_istate),
-		VMT_FIELD("xarray", "xa_head", xa_head),
-		VMT_FIELD("xa_node", "shift", node_shift),
-		VMT_FIELD("xa_node", "slots", node_slots),
 		VMT_FIELD_OPT("irq_cpustat_t", "x86_platform_ipis", irq_platform_ipis),
 	};
 	/* clang-format on */
@@ -357,12 +352,6 @@ static void stat_prefetch(struct stat_walk *w)
 
 /* ---------------------------------------------------------- irq counts */
 
-struct irq_walk {
-	struct stat_walk *w;
-	size_t nodes;
-	bool bad;
-};
-
 /* kstat_irqs(): tot_count, or the per-CPU counts of per-CPU and NMI irqs. */
 static uint64_t irq_desc_count(struct stat_walk *w, uint64_t desc, bool *bad)
 {
@@ -391,45 +380,14 @@ static uint64_t irq_desc_count(struct stat_walk *w, uint64_t desc, bool *bad)
 	return sum;
 }
 
-/* One xarray node of irq_desc_tree: a node's shift steps down by 6 (XA_CHUNK_SHIFT). */
-static void irq_walk_node(struct irq_walk *iw, uint64_t entry, uint64_t index, int shift)
-{
-	struct stat_walk *w = iw->w;
-	uint64_t node, slots[64];
-	uint8_t node_shift;
-
-	if ((entry & 3) != 2 || entry <= 4096) { /* a leaf: the irq_desc */
-		if (index < w->s->nr_irqs && vmt_kptr_ok(entry))
-			w->s->irqs[index] = irq_desc_count(w, entry, &iw->bad);
-		return;
-	}
-	node = entry - 2;
-	if (++iw->nodes > SYS_XA_MAX_NODES || !vmt_kptr_ok(node) ||
-	    vmt_kread(w->g, node + w->o.node_shift, &node_shift, 1) ||
-	    (shift >= 0 && node_shift != shift) || node_shift > 60 || node_shift % 6 ||
-	    vmt_kread(w->g, node + w->o.node_slots, slots, sizeof(slots))) {
-		iw->bad = true;
-		return;
-	}
-	for (uint64_t i = 0; i < 64; i++) {
-		uint64_t idx = index + (i << node_shift);
-
-		if (!slots[i] || idx >= w->s->nr_irqs)
-			continue;
-		if (node_shift == 0 && (slots[i] & 3) == 2)
-			continue; /* a sibling or retry entry at the bottom: not a desc */
-		irq_walk_node(iw, slots[i], idx, node_shift ? node_shift - 6 : -1);
-	}
-}
-
 static void stat_irqs(struct stat_walk *w)
 {
-	struct irq_walk iw = {.w = w};
-	uint64_t tree, head;
+	struct sys_irq_desc *d = NULL;
+	size_t n = 0;
+	bool bad = false;
 	int32_t nr;
 
-	if (sys_sym_s32(w->g, "nr_irqs", &nr) || nr < 0 || vmt_ksym(w->g, "irq_desc_tree", &tree) ||
-	    vmt_kread_u64(w->g, tree + w->o.xa_head, &head)) {
+	if (sys_sym_s32(w->g, "nr_irqs", &nr) || nr < 0) {
 		w->s->flags |= VMT_F_PARTIAL;
 		return;
 	}
@@ -440,9 +398,12 @@ static void stat_irqs(struct stat_walk *w)
 		w->s->flags |= VMT_F_PARTIAL;
 		return;
 	}
-	if (head)
-		irq_walk_node(&iw, head, 0, -1);
-	if (iw.bad)
+	if (sys_irq_descs(w->g, w->s->nr_irqs, &d, &n))
+		w->s->flags |= VMT_F_PARTIAL;
+	for (size_t i = 0; i < n; i++)
+		w->s->irqs[d[i].irq] = irq_desc_count(w, d[i].desc, &bad);
+	free(d);
+	if (bad)
 		w->s->flags |= VMT_F_PARTIAL;
 }
 

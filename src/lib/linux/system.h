@@ -10,7 +10,8 @@
 
 #include "guest/guest_internal.h"
 
-#define SYS_MAX_CPUS 8192 /* NR_CPUS of distribution kernels */
+#define SYS_MAX_CPUS 8192	/* NR_CPUS of distribution kernels */
+#define SYS_MAX_IRQS (1u << 16) /* nr_irqs is NR_IRQS-bounded, far below */
 
 /* The possible and online CPUs of a guest (cpu_possible_mask, cpu_online_mask). */
 struct sys_cpus {
@@ -34,6 +35,19 @@ static inline bool sys_cpu_in(const uint64_t *mask, uint32_t cpu)
  */
 int sys_percpu_sym(struct vmt_guest *g, const char *name, uint64_t *off);
 int sys_percpu_base(struct vmt_guest *g, uint32_t cpu, uint64_t *base);
+
+/*
+ * The irq descriptors of irq_desc_tree (SPARSE_IRQ: an xarray) with a
+ * number below max, in irq order; *out is the caller's to free.  A node
+ * that is unreadable or misshapen is skipped and makes the result -EBADMSG
+ * (what was found is still returned).
+ */
+struct sys_irq_desc {
+	uint32_t irq;
+	uint64_t desc;
+};
+
+int sys_irq_descs(struct vmt_guest *g, uint32_t max, struct sys_irq_desc **out, size_t *n);
 
 /* Read an int / unsigned long kernel variable by symbol name. */
 int sys_sym_s32(struct vmt_guest *g, const char *name, int32_t *v);
