@@ -382,6 +382,7 @@ struct vmt_fd {
 	 *  EVENTFD  x = the count, id = the eventfd's id
 	 *  PIDFD    pid_levels ids of the pid (ns_pid[0] -1: the process is gone)
 	 *  UNIX     x = scm_stat.nr_fds (descriptors in flight)
+	 *  SIGNALFD x = the signals it reads (bit n-1: signal n)
 	 */
 	int kind; /* enum vmt_fd_kind */
 	int32_t id;
@@ -397,6 +398,7 @@ enum vmt_fd_kind {
 	VMT_FD_EVENTFD,
 	VMT_FD_PIDFD,
 	VMT_FD_UNIX,
+	VMT_FD_SIGNALFD,
 };
 
 /* The namespaces of /proc/PID/ns, in the order Linux lists them. */

@@ -654,6 +654,9 @@ static void render_fdinfo_kind(struct textbuf *b, const struct vmt_fd *f)
 		}
 		tb_put(b, "\n", 1);
 		break;
+	case VMT_FD_SIGNALFD:
+		put_hex16(b, "sigmask:\t", f->x);
+		break;
 	case VMT_FD_UNIX:
 		if (f->x != UINT64_MAX)
 			put_line(b, "scm_fds: ", U(f->x));

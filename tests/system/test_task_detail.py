@@ -50,8 +50,9 @@ STATUS_LOOSE = {"State", "VmPeak", "VmSize", "VmHWM", "VmRSS", "RssAnon", "RssFi
                 "nonvoluntary_ctxt_switches"}
 
 
-# fdinfo lines of the file kinds whose show_fdinfo() is rendered (eventfd, pidfd, unix)
-FDINFO_KNOWN = ("eventfd-count:", "eventfd-id:", "Pid:", "NSpid:", "scm_fds:")
+# fdinfo lines of the file kinds whose show_fdinfo() is rendered (eventfd, pidfd, unix,
+# signalfd)
+FDINFO_KNOWN = ("eventfd-count:", "eventfd-id:", "Pid:", "NSpid:", "scm_fds:", "sigmask:")
 
 
 def parse_guest(out):

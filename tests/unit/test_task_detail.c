@@ -428,6 +428,7 @@ static void test_fds(void **state)
 	struct vmt_task t;
 	struct fs s;
 	uint64_t task = task_new(f, &t, 200), *arr, cloexec, sockd, piped, efd, ctx, pfd, pid;
+	uint64_t sfd, sctx;
 	struct vmt_task_detail *d;
 
 	fs_new(f, &s);
@@ -454,9 +455,15 @@ static void test_fds(void **state)
 	put32(f, pid + off("pid", "numbers"), 42);
 	put64(f, pid + off("pid", "tasks"), task); /* any task: the pid is alive */
 	arr[7] = pfd;
+	sfd = file_new(f, &s, dentry_new(f, s.root, "[signalfd]"), 11);
+	sctx = kalloc(f, off("signalfd_ctx", NULL));
+	put64(f, sfd + off("file", "f_op"), sym("signalfd_fops"));
+	put64(f, sfd + off("file", "private_data"), sctx);
+	put64(f, sctx + off("signalfd_ctx", "sigmask"), ~(1ull << 16)); /* reads SIGCHLD */
+	arr[8] = sfd;
 	put64(f, cloexec, 1ull << 3);
 	d = detail(f, &t, VMT_DETAIL_FILES);
-	assert_int_equal(d->nfds, 6);
+	assert_int_equal(d->nfds, 7);
 	assert_string_equal(d->fds[0].path, "/dev/console");
 	assert_int_equal(d->fds[0].mnt_id, 23);
 	assert_int_equal(d->fds[0].f_flags, O_RDWR_FLAG);
@@ -470,9 +477,11 @@ static void test_fds(void **state)
 	assert_int_equal(d->fds[3].id, 7);
 	assert_int_equal(d->fds[4].kind, VMT_FD_PIDFD);
 	assert_int_equal(d->fds[4].ns_pid[0], 42);
-	assert_int_equal(d->fds[5].fd, 63);
-	assert_string_equal(d->fds[5].path, "pipe:[555]");
-	assert_int_equal(d->fds[5].kind, VMT_FD_OTHER);
+	assert_int_equal(d->fds[5].kind, VMT_FD_SIGNALFD);
+	assert_int_equal(d->fds[5].x, 1ull << 16);
+	assert_int_equal(d->fds[6].fd, 63);
+	assert_string_equal(d->fds[6].path, "pipe:[555]");
+	assert_int_equal(d->fds[6].kind, VMT_FD_OTHER);
 	vmt_task_detail_free(d);
 }
 

@@ -152,6 +152,7 @@ static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 	    VMT_FIELD_OPT("unix_sock", "scm_stat.nr_fds", unix_scm_nr_fds),
 	    VMT_FIELD_OPT("proto_ops", "show_fdinfo", proto_ops_show_fdinfo),
 	    VMT_FIELD_OPT("pid", "tasks", pid_tasks),
+	    VMT_FIELD_OPT("signalfd_ctx", "sigmask", signalfd_sigmask),
 	    {"mm_struct", NULL, &o->mm_size, true},
 	    {"signal_struct", NULL, &o->signal_size, true},
 	    {"fs_struct", NULL, &o->fs_size, true},
@@ -237,6 +238,7 @@ static void detail_symbols(struct vmt_guest *g, struct detail_offsets *o)
 	    {"pidfd_fops", &o->pidfd_fops},
 	    {"socket_file_ops", &o->socket_file_ops},
 	    {"unix_show_fdinfo", &o->unix_show_fdinfo},
+	    {"signalfd_fops", &o->signalfd_fops},
 	};
 	uint64_t bcd, va;
 	uint32_t off, size, nbug;

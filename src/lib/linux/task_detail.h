@@ -61,9 +61,9 @@ struct detail_offsets {
 	uint64_t dname_fn[5]; /* enum detail_dname */
 	uint64_t special_mapping_vmops, gate_vma_ops, gate_vma, vsyscall_mode;
 	uint64_t ssb_mode, ib_user_ibpb, ib_user_stibp, nr_cpu_ids;
-	uint64_t eventfd_fops, pidfd_fops, socket_file_ops, unix_show_fdinfo;
+	uint64_t eventfd_fops, pidfd_fops, socket_file_ops, unix_show_fdinfo, signalfd_fops;
 	uint32_t file_f_op, file_private, eventfd_count, eventfd_id, socket_ops, socket_sk;
-	uint32_t unix_scm_nr_fds, proto_ops_show_fdinfo, pid_tasks;
+	uint32_t unix_scm_nr_fds, proto_ops_show_fdinfo, pid_tasks, signalfd_sigmask;
 	uint64_t bug_words; /* boot_cpu_data.x86_capability's first bug word (0: unknown) */
 	/* namespaces: nsproxy member and ns_common.inum offset of each enum vmt_ns_type */
 	uint32_t nsproxy_member[VMT_NS_COUNT], ns_inum[VMT_NS_COUNT];

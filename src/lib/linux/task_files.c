@@ -441,6 +441,11 @@ static void fd_read_kind(struct vmt_guest *g, const struct detail_offsets *d, ui
 		if (kptr(g, priv, d->eventfd_count, &f->x) || !vmt_kptr_ok(priv) ||
 		    vmt_kread(g, priv + d->eventfd_id, &f->id, 4))
 			f->flags |= VMT_F_PARTIAL;
+	} else if (fop == d->signalfd_fops && d->signalfd_sigmask != UINT32_MAX) {
+		f->kind = VMT_FD_SIGNALFD;
+		if (!vmt_kptr_ok(priv) || kptr(g, priv, d->signalfd_sigmask, &f->x))
+			f->flags |= VMT_F_PARTIAL;
+		f->x = ~f->x; /* the context keeps the signals it does not read */
 	} else if (fop == d->pidfd_fops) {
 		f->kind = VMT_FD_PIDFD;
 		fd_read_pidfd(g, d, priv, f);
