@@ -219,6 +219,8 @@ enum vmt_entry_flags {
 	VMT_F_PARTIAL = 1u << 1,   /* some field could not be read */
 	VMT_F_KTHREAD = 1u << 2,   /* kernel thread (no mm) */
 	VMT_F_THREAD = 1u << 3,	   /* not a thread-group leader */
+	/* A task list that broke: the tasks it did not reach came from the pid index. */
+	VMT_F_PIDINDEX = 1u << 4,
 };
 
 struct vmt_task {
@@ -367,6 +369,16 @@ struct vmt_vma {
 	char *name;
 };
 
+/* A descriptor an epoll instance watches: a "tfd:" line of its fdinfo. */
+struct vmt_epoll_item {
+	int32_t fd;
+	uint32_t events;
+	uint64_t data;
+	int64_t pos; /* the watched file's position */
+	uint64_t ino;
+	uint32_t sdev; /* its super block's dev_t */
+};
+
 /* One open file descriptor: /proc/PID/fd/N and /proc/PID/fdinfo/N. */
 struct vmt_fd {
 	int32_t fd;
@@ -383,12 +395,15 @@ struct vmt_fd {
 	 *  PIDFD    pid_levels ids of the pid (ns_pid[0] -1: the process is gone)
 	 *  UNIX     x = scm_stat.nr_fds (descriptors in flight)
 	 *  SIGNALFD x = the signals it reads (bit n-1: signal n)
+	 *  EPOLL    nitems watched descriptors in the instance's order (owned)
 	 */
 	int kind; /* enum vmt_fd_kind */
 	int32_t id;
 	uint64_t x;
 	uint32_t pid_levels;
 	int32_t ns_pid[4];
+	uint32_t nitems;
+	struct vmt_epoll_item *items;
 	/* readlink of fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
 	char *path;
 };
@@ -399,6 +414,7 @@ enum vmt_fd_kind {
 	VMT_FD_PIDFD,
 	VMT_FD_UNIX,
 	VMT_FD_SIGNALFD,
+	VMT_FD_EPOLL,
 };
 
 /* The namespaces of /proc/PID/ns, in the order Linux lists them. */
@@ -424,6 +440,7 @@ VMT_API const char *vmt_ns_name(int type);
 #define VMT_NODEMASK_WORDS 16	      /* MAX_NUMNODES up to 1024 */
 #define VMT_MAX_VMAS	   65536      /* default vm.max_map_count is 65530 */
 #define VMT_MAX_FDS	   (1u << 20) /* fdtable slots scanned per process */
+#define VMT_MAX_EPOLL_ITEMS 65536    /* watched descriptors read per epoll instance */
 #define VMT_MAX_AUXV	   128	      /* words of saved_auxv (AT_VECTOR_SIZE is ~50) */
 
 enum vmt_detail_what {

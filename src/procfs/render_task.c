@@ -654,6 +654,16 @@ static void render_fdinfo_kind(struct textbuf *b, const struct vmt_fd *f)
 		}
 		tb_put(b, "\n", 1);
 		break;
+	case VMT_FD_EPOLL:
+		for (uint32_t i = 0; i < f->nitems; i++) {
+			const struct vmt_epoll_item *it = &f->items[i];
+
+			tb_printf(b,
+				  "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%llx sdev:%x\n",
+				  it->fd, it->events, (unsigned long long)it->data,
+				  (long long)it->pos, (unsigned long long)it->ino, it->sdev);
+		}
+		break;
 	case VMT_FD_SIGNALFD:
 		put_hex16(b, "sigmask:\t", f->x);
 		break;

@@ -642,6 +642,55 @@ static void test_status_render(void **state)
 	pfs_tree_free(tr);
 }
 
+/* An epoll instance's items in tree order, and a tree whose right pointer loops back. */
+static void test_fd_epoll(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task t;
+	struct fs s;
+	uint64_t task = task_new(f, &t, 210), *arr, cloexec, ep, epi[3], file;
+	struct vmt_task_detail *d;
+
+	fs_new(f, &s);
+	files_new(f, task, 64, &arr, &cloexec);
+	file = file_new(f, &s, dentry_new(f, s.root, "[eventpoll]"), 12);
+	ep = kalloc(f, off("eventpoll", NULL));
+	put64(f, file + off("file", "f_op"), sym("eventpoll_fops"));
+	put64(f, file + off("file", "private_data"), ep);
+	for (int i = 0; i < 3; i++) {
+		epi[i] = kalloc(f, off("epitem", NULL));
+		put32(f, epi[i] + off("epitem", "ffd.fd"), 10 + (uint32_t)i);
+		put64(f, epi[i] + off("epitem", "ffd.file"), file);
+		put32(f, epi[i] + off("epitem", "event.events"), 1);
+		put64(f, epi[i] + off("epitem", "event.data"), 100 + (uint64_t)i);
+	}
+	/* root epi[1], its left epi[0], its right epi[2] */
+	put64(f, ep + off("eventpoll", "rbr"), epi[1] + off("epitem", "rbn"));
+	put64(f, epi[1] + off("epitem", "rbn") + off("rb_node", "rb_left"),
+	      epi[0] + off("epitem", "rbn"));
+	put64(f, epi[1] + off("epitem", "rbn") + off("rb_node", "rb_right"),
+	      epi[2] + off("epitem", "rbn"));
+	arr[4] = file;
+	d = detail(f, &t, VMT_DETAIL_FILES);
+	assert_int_equal(d->nfds, 1);
+	assert_int_equal(d->fds[0].kind, VMT_FD_EPOLL);
+	assert_int_equal(d->fds[0].flags, 0);
+	assert_int_equal(d->fds[0].nitems, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(d->fds[0].items[i].fd, 10 + i);
+		assert_int_equal(d->fds[0].items[i].data, 100 + (uint64_t)i);
+		assert_int_equal(d->fds[0].items[i].ino, 12);
+		assert_int_equal(d->fds[0].items[i].sdev, 2);
+	}
+	vmt_task_detail_free(d);
+	put64(f, epi[2] + off("epitem", "rbn") + off("rb_node", "rb_right"),
+	      epi[1] + off("epitem", "rbn"));
+	d = detail(f, &t, VMT_DETAIL_FILES);
+	assert_true(d->fds[0].flags & VMT_F_TRUNCATED);
+	assert_int_equal(d->fds[0].nitems, VMT_MAX_EPOLL_ITEMS);
+	vmt_task_detail_free(d);
+}
+
 /* A leader's task/TGID stat patched from /proc/TGID equals one rendered from scratch. */
 static void test_leader_thread_stat(void **state)
 {
@@ -740,6 +789,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auxv, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_render, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leader_thread_stat, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_epoll, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_random_garbage, fake_setup, teardown),
 	};
 	int rc;

@@ -153,6 +153,14 @@ static int detail_offsets_resolve(struct vmt_guest *g, struct detail_offsets *o)
 	    VMT_FIELD_OPT("proto_ops", "show_fdinfo", proto_ops_show_fdinfo),
 	    VMT_FIELD_OPT("pid", "tasks", pid_tasks),
 	    VMT_FIELD_OPT("signalfd_ctx", "sigmask", signalfd_sigmask),
+	    VMT_FIELD_OPT("eventpoll", "rbr", ep_rbr),
+	    VMT_FIELD_OPT("epitem", "rbn", epi_rbn),
+	    VMT_FIELD_OPT("epitem", "ffd.fd", epi_fd),
+	    VMT_FIELD_OPT("epitem", "ffd.file", epi_file),
+	    VMT_FIELD_OPT("epitem", "event.events", epi_events),
+	    VMT_FIELD_OPT("epitem", "event.data", epi_data),
+	    VMT_FIELD_OPT("rb_node", "rb_left", rb_left),
+	    VMT_FIELD_OPT("rb_node", "rb_right", rb_right),
 	    {"mm_struct", NULL, &o->mm_size, true},
 	    {"signal_struct", NULL, &o->signal_size, true},
 	    {"fs_struct", NULL, &o->fs_size, true},
@@ -239,6 +247,7 @@ static void detail_symbols(struct vmt_guest *g, struct detail_offsets *o)
 	    {"socket_file_ops", &o->socket_file_ops},
 	    {"unix_show_fdinfo", &o->unix_show_fdinfo},
 	    {"signalfd_fops", &o->signalfd_fops},
+	    {"eventpoll_fops", &o->eventpoll_fops},
 	};
 	uint64_t bcd, va;
 	uint32_t off, size, nbug;
@@ -896,8 +905,10 @@ void vmt_task_detail_free(struct vmt_task_detail *d)
 		return;
 	for (size_t i = 0; i < d->nvmas; i++)
 		free(d->vmas[i].name);
-	for (size_t i = 0; i < d->nfds; i++)
+	for (size_t i = 0; i < d->nfds; i++) {
 		free(d->fds[i].path);
+		free(d->fds[i].items);
+	}
 	free(d->vmas);
 	free(d->fds);
 	free(d->groups);

@@ -62,6 +62,8 @@ struct detail_offsets {
 	uint64_t special_mapping_vmops, gate_vma_ops, gate_vma, vsyscall_mode;
 	uint64_t ssb_mode, ib_user_ibpb, ib_user_stibp, nr_cpu_ids;
 	uint64_t eventfd_fops, pidfd_fops, socket_file_ops, unix_show_fdinfo, signalfd_fops;
+	uint64_t eventpoll_fops;
+	uint32_t ep_rbr, epi_rbn, epi_fd, epi_file, epi_events, epi_data, rb_left, rb_right;
 	uint32_t file_f_op, file_private, eventfd_count, eventfd_id, socket_ops, socket_sk;
 	uint32_t unix_scm_nr_fds, proto_ops_show_fdinfo, pid_tasks, signalfd_sigmask;
 	uint64_t bug_words; /* boot_cpu_data.x86_capability's first bug word (0: unknown) */

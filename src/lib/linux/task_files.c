@@ -427,6 +427,75 @@ static void fd_read_pidfd(struct vmt_guest *g, const struct detail_offsets *d, u
 	f->pid_levels = level + 1;
 }
 
+static void epoll_item_read(struct vmt_guest *g, const struct detail_offsets *d, uint64_t epi,
+			    struct vmt_epoll_item *it, struct vmt_fd *f)
+{
+	uint64_t file = 0, inode = 0, sb = 0;
+
+	if (vmt_kread(g, epi + d->epi_fd, &it->fd, 4) ||
+	    vmt_kread(g, epi + d->epi_events, &it->events, 4) ||
+	    vmt_kread(g, epi + d->epi_data, &it->data, 8) || kptr(g, epi, d->epi_file, &file) ||
+	    kptr(g, file, d->file_f_pos, (uint64_t *)&it->pos) ||
+	    kptr(g, file, d->file_f_inode, &inode) || kptr(g, inode, d->inode_ino, &it->ino) ||
+	    kptr(g, inode, d->inode_sb, &sb) || !vmt_kptr_ok(sb) || d->sb_dev == UINT32_MAX ||
+	    vmt_kread_u32(g, sb + d->sb_dev, &it->sdev))
+		f->flags |= VMT_F_PARTIAL;
+}
+
+/*
+ * ep_show_fdinfo(): the red-black tree of an epoll instance's items, in
+ * order.  Iterative, the stack bounded by a red-black tree's height, the
+ * items by VMT_MAX_EPOLL_ITEMS: a forged tree ends the list, flagged.
+ */
+static void fd_read_epoll(struct vmt_guest *g, const struct detail_offsets *d, uint64_t ep,
+			  struct vmt_fd *f)
+{
+	uint64_t stack[96], node = 0;
+	size_t n = 0, cap = 0;
+
+	f->kind = VMT_FD_EPOLL;
+	if (d->ep_rbr == UINT32_MAX || d->epi_data == UINT32_MAX || d->rb_left == UINT32_MAX ||
+	    kptr(g, ep, d->ep_rbr, &node)) {
+		f->flags |= VMT_F_PARTIAL;
+		return;
+	}
+	while (node || n) {
+		struct vmt_epoll_item *it;
+
+		while (node) { /* down the left spine */
+			if (n == sizeof(stack) / sizeof(stack[0]) || !vmt_kptr_ok(node)) {
+				f->flags |= VMT_F_PARTIAL;
+				return;
+			}
+			stack[n++] = node;
+			if (kptr(g, node, d->rb_left, &node)) {
+				f->flags |= VMT_F_PARTIAL;
+				return;
+			}
+		}
+		node = stack[--n];
+		if (f->nitems == VMT_MAX_EPOLL_ITEMS) {
+			f->flags |= VMT_F_TRUNCATED;
+			return;
+		}
+		if (f->nitems == cap) {
+			cap = cap ? 2 * cap : 8;
+			it = realloc(f->items, cap * sizeof(*it));
+			if (!it) {
+				f->flags |= VMT_F_PARTIAL;
+				return;
+			}
+			f->items = it;
+		}
+		it = memset(&f->items[f->nitems++], 0, sizeof(*it));
+		epoll_item_read(g, d, node - d->epi_rbn, it, f);
+		if (kptr(g, node, d->rb_right, &node)) {
+			f->flags |= VMT_F_PARTIAL;
+			return;
+		}
+	}
+}
+
 /* The kinds of file whose show_fdinfo() adds lines: known by their f_op. */
 static void fd_read_kind(struct vmt_guest *g, const struct detail_offsets *d, uint64_t file,
 			 struct vmt_fd *f)
@@ -446,6 +515,8 @@ static void fd_read_kind(struct vmt_guest *g, const struct detail_offsets *d, ui
 		if (!vmt_kptr_ok(priv) || kptr(g, priv, d->signalfd_sigmask, &f->x))
 			f->flags |= VMT_F_PARTIAL;
 		f->x = ~f->x; /* the context keeps the signals it does not read */
+	} else if (fop == d->eventpoll_fops) {
+		fd_read_epoll(g, d, priv, f);
 	} else if (fop == d->pidfd_fops) {
 		f->kind = VMT_FD_PIDFD;
 		fd_read_pidfd(g, d, priv, f);
