@@ -227,7 +227,14 @@ int cmd_ps(int argc, char **argv)
 		ps_print_json(l, &o);
 	else
 		ps_print_table(l, &o);
-	if (l->flags & VMT_F_PARTIAL) { /* what was read is shown, but it is not all */
+	if (l->flags & VMT_F_PIDINDEX) { /* a break bridged by the pid index */
+		cli_err("ps",
+			"the task list could not be followed to its end (%s): the tasks it did "
+			"not reach come from the pid index; the listing is incomplete where "
+			"entries are marked partial",
+			vmt_last_error());
+		ret = EXIT_FAIL;
+	} else if (l->flags & VMT_F_PARTIAL) { /* what was read is shown, but it is not all */
 		cli_err("ps", "task list is corrupt, listing is incomplete: %s", vmt_last_error());
 		ret = EXIT_FAIL;
 	}

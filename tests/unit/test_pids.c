@@ -99,7 +99,7 @@ static void check_tasks(struct fake *f, const uint64_t *want, size_t n)
 	uint64_t *got = NULL;
 	size_t m = 0;
 
-	assert_int_equal(vmt_pid_tasks(&f->g, &got, &m), 0);
+	assert_int_equal(vmt_pid_tasks(&f->g, &got, NULL, &m), 0);
 	assert_int_equal(m, n);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(got[i], want[i]); /* pid order */
@@ -132,7 +132,7 @@ static void test_pids_empty(void **state)
 	uint64_t *got = NULL;
 	size_t n = 1;
 
-	assert_int_equal(vmt_pid_tasks(&f->g, &got, &n), 0);
+	assert_int_equal(vmt_pid_tasks(&f->g, &got, NULL, &n), 0);
 	assert_int_equal(n, 0);
 	free(got);
 }
@@ -203,15 +203,15 @@ static void test_pids_bad_root(void **state)
 
 	px_layout(&p);
 	put64(f, p.ns_head, xa_mk_node(node_new(f, &p, 7)));
-	assert_int_equal(vmt_pid_tasks(&f->g, &got, &n), -EBADMSG);
+	assert_int_equal(vmt_pid_tasks(&f->g, &got, NULL, &n), -EBADMSG);
 	assert_null(got);
 	put64(f, p.ns_head, xa_mk_node(node_new(f, &p, 66)));
 	vmt_mem_epoch(f->g.mem); /* a new listing: the page cache forgets the old head */
-	assert_int_equal(vmt_pid_tasks(&f->g, &got, &n), -EBADMSG);
+	assert_int_equal(vmt_pid_tasks(&f->g, &got, NULL, &n), -EBADMSG);
 	/* A root outside memory: unreadable. */
 	put64(f, p.ns_head, xa_mk_node(UNMAPPED_VA));
 	vmt_mem_epoch(f->g.mem);
-	assert_int_equal(vmt_pid_tasks(&f->g, &got, &n), -EFAULT);
+	assert_int_equal(vmt_pid_tasks(&f->g, &got, NULL, &n), -EFAULT);
 	assert_null(got);
 }
 

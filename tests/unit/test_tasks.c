@@ -894,6 +894,73 @@ static void test_tasks_list_bad_next(void **state)
 	vmt_task_list_free(l);
 }
 
+/* The pid index of init_pid_ns as one leaf node (pids < 64): pid nr -> task. */
+static void idr_add(struct fake *f, uint64_t task, int32_t nr)
+{
+	uint64_t head = sym("init_pid_ns") + off("pid_namespace", "idr.idr_rt.xa_head");
+	uint64_t node = get64(f, head), pid = kalloc(f, off("pid", NULL));
+
+	if (!node) {
+		node = kalloc(f, off("xa_node", NULL)) | 2; /* shift 0 */
+		put64(f, head, node);
+	}
+	put32(f, pid + off("pid", "numbers") + off("upid", "nr"), (uint32_t)nr);
+	if (task == UNMAPPED_VA) /* only the pid's own pointer: there is no task to link */
+		put64(f, pid + off("pid", "tasks"), task + off("task_struct", "pid_links"));
+	else
+		hlist_push(f, pid + off("pid", "tasks"), task + off("task_struct", "pid_links"));
+	put64(f, (node - 2) + off("xa_node", "slots") + 8 * (uint64_t)nr, pid);
+}
+
+/*
+ * A task list that breaks (a task_struct whose next cannot be read, as when
+ * its sub-host is gone): the tasks past the break come from the pid index,
+ * the list says so, and a task of the index whose task_struct cannot be
+ * read is named by its pid and flagged partial.
+ */
+static void test_tasks_break_bridged_by_pid_index(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task_list *l = NULL;
+	uint64_t a, b, c, th;
+	struct tk t;
+
+	tk_layout(f, &t);
+	a = task_new(f, &t, 1, 0, 0, "a", 0);
+	b = task_new(f, &t, 2, 0, 0, "b", 0);
+	c = task_new(f, &t, 3, 0, 0, "c", 1000);
+	th = task_new(f, &t, 4, c, 0, "c-thread", 1000);
+	put64(f, b + t.tasks, UNMAPPED_VA); /* c is past the break */
+	idr_add(f, a, 1);
+	idr_add(f, b, 2);
+	idr_add(f, c, 3);
+	idr_add(f, th, 4);
+	idr_add(f, UNMAPPED_VA, 7); /* its task_struct cannot be read */
+	for (int threads = 0; threads < 2; threads++) {
+		vmt_listing_begin(&f->g);
+		assert_int_equal(vmt_tasks(&f->g, threads ? VMT_TASK_THREADS : 0, &l), 0);
+		assert_true(l->flags & VMT_F_PARTIAL);
+		assert_true(l->flags & VMT_F_PIDINDEX);
+		assert_int_equal(l->n, threads ? 5 : 4);
+		assert_int_equal(l->tasks[2].pid, 3);
+		assert_string_equal(l->tasks[2].comm, "c");
+		assert_int_equal(l->tasks[2].uid, 1000);
+		assert_false(l->tasks[2].flags & VMT_F_PARTIAL);
+		if (threads)
+			assert_int_equal(l->tasks[3].pid, 4);
+		assert_int_equal(l->tasks[l->n - 1].pid, 7);
+		assert_true(l->tasks[l->n - 1].flags & VMT_F_PARTIAL);
+		vmt_task_list_free(l);
+	}
+	/* A whole list never looks at the index. */
+	put64(f, b + t.tasks, c + t.tasks);
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_tasks(&f->g, 0, &l), 0);
+	assert_false(l->flags & (VMT_F_PARTIAL | VMT_F_PIDINDEX));
+	assert_int_equal(l->n, 3);
+	vmt_task_list_free(l);
+}
+
 /* A thread list that loops costs that group only. */
 static void test_tasks_thread_cycle(void **state)
 {
@@ -1112,6 +1179,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tasks_exe_loop, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_list_cycle, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_list_bad_next, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_tasks_break_bridged_by_pid_index, fake_setup,
+					    fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_thread_cycle, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_shared_thread_list, fake_setup,
 					    fake_teardown),

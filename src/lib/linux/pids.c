@@ -27,6 +27,7 @@ struct pid_offsets {
 	uint32_t ns_xa_head;		    /* pid_namespace.idr.idr_rt.xa_head */
 	uint32_t node_shift, node_slots;    /* xa_node */
 	uint32_t pid_tasks, task_pid_links; /* pid.tasks[PIDTYPE_PID], task->pid_links[] */
+	uint32_t pid_nr;		    /* pid.numbers[0].nr: the number in init_pid_ns */
 };
 
 static int pid_offsets_resolve(struct vmt_guest *g, struct pid_offsets *o)
@@ -37,10 +38,19 @@ static int pid_offsets_resolve(struct vmt_guest *g, struct pid_offsets *o)
 	    VMT_FIELD("xa_node", "slots", node_slots),
 	    VMT_FIELD("pid", "tasks", pid_tasks),
 	    VMT_FIELD("task_struct", "pid_links", task_pid_links),
+	    VMT_FIELD("pid", "numbers", pid_nr),
 	};
+	uint32_t upid_nr = UINT32_MAX;
+	const struct vmt_field_req nr = {"upid", "nr", &upid_nr, false};
+	int err;
 
 	VMT_OFFSETS_ABSENT(o);
-	return vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	if (!err)
+		err = vmt_resolve_fields(g, &nr, 1);
+	if (!err)
+		o->pid_nr += upid_nr;
+	return err;
 }
 
 /* Growable vector of addresses. */
@@ -147,27 +157,44 @@ static int idr_pids(struct vmt_guest *g, const struct pid_offsets *o, uint64_t h
 	return err;
 }
 
-/* pid->tasks[PIDTYPE_PID].first is the task's pid_links[PIDTYPE_PID]. */
-static int pids_to_tasks(struct vmt_guest *g, const struct pid_offsets *o, struct va_vec *pids)
+/*
+ * pid->tasks[PIDTYPE_PID].first is the task's pid_links[PIDTYPE_PID]; the
+ * pid's number comes along (same struct).  Pids whose struct cannot be
+ * read, or that have no task, are dropped; nrs (may be NULL) gets numbers.
+ */
+static int pids_to_tasks(struct vmt_guest *g, const struct pid_offsets *o, struct va_vec *pids,
+			 int32_t **nrs)
 {
 	struct vmt_krange *r = malloc((pids->n + 1) * sizeof(*r));
+	int32_t *nr = nrs ? malloc((pids->n + 1) * sizeof(*nr)) : NULL;
 	size_t out = 0;
 	uint64_t first;
+	int32_t v = 0;
 
-	if (!r)
+	if (!r || (nrs && !nr)) {
+		free(r);
+		free(nr);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < pids->n; i++)
 		r[i] = (struct vmt_krange){.va = pids->v[i] + o->pid_tasks, .len = 8};
 	vmt_kprefetch(g, r, pids->n);
 	free(r);
-	for (size_t i = 0; i < pids->n; i++)
-		if (!vmt_kread_u64(g, pids->v[i] + o->pid_tasks, &first) && vmt_kptr_ok(first))
-			pids->v[out++] = first - o->task_pid_links;
+	for (size_t i = 0; i < pids->n; i++) {
+		if (vmt_kread_u64(g, pids->v[i] + o->pid_tasks, &first) || !vmt_kptr_ok(first) ||
+		    (nr && vmt_kread(g, pids->v[i] + o->pid_nr, &v, sizeof(v))))
+			continue;
+		if (nr)
+			nr[out] = v;
+		pids->v[out++] = first - o->task_pid_links;
+	}
 	pids->n = out;
+	if (nrs)
+		*nrs = nr;
 	return 0;
 }
 
-int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, size_t *n)
+int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, int32_t **nrs, size_t *n)
 {
 	struct pid_offsets o;
 	struct va_vec v = {0};
@@ -175,6 +202,8 @@ int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, size_t *n)
 	int err;
 
 	*tasks = NULL;
+	if (nrs)
+		*nrs = NULL;
 	*n = 0;
 	err = pid_offsets_resolve(g, &o);
 	if (err)
@@ -185,7 +214,7 @@ int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, size_t *n)
 	if (!err)
 		err = idr_pids(g, &o, head, &v);
 	if (!err)
-		err = pids_to_tasks(g, &o, &v);
+		err = pids_to_tasks(g, &o, &v, nrs);
 	if (err) {
 		free(v.v);
 		return err;

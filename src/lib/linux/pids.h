@@ -10,10 +10,11 @@ struct vmt_guest;
 
 /*
  * The task_struct address of every pid in init_pid_ns's index, in pid
- * order, read one tree level per batch.  *tasks is the caller's to free.
- * Unreadable nodes and pids are skipped (the result may miss tasks); an
- * index that is too big or misshapen is -EBADMSG.
+ * order, read one tree level per batch, and (nrs not NULL) each one's pid
+ * number.  *tasks and *nrs are the caller's to free.  Unreadable nodes and
+ * pids are skipped (the result may miss tasks); an index that is too big
+ * or misshapen is -EBADMSG.
  */
-int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, size_t *n);
+int vmt_pid_tasks(struct vmt_guest *g, uint64_t **tasks, int32_t **nrs, size_t *n);
 
 #endif

@@ -368,7 +368,7 @@ static void plan_build(struct task_walk *w)
 	struct task_plan *p = &w->plan;
 	size_t n;
 
-	if (!w->mm_later || vmt_pid_tasks(w->g, &p->va, &n))
+	if (!w->mm_later || vmt_pid_tasks(w->g, &p->va, NULL, &n))
 		return;
 	p->find = malloc((n + 1) * sizeof(*p->find));
 	p->asked = calloc(n + 1, 1);
@@ -558,6 +558,67 @@ static int task_visit(struct vmt_guest *g, uint64_t node, void *arg)
 	return 0;
 }
 
+static int kva_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A task of the pid index whose task_struct cannot be read: named by its pid, partial. */
+static int task_add_unreadable(struct task_walk *w, uint64_t task, int32_t nr)
+{
+	struct vmt_task *t = task_vec_add(&w->tv);
+
+	if (!t)
+		return w->err = -ENOMEM;
+	t->pid = t->tgid = nr;
+	t->kva = task;
+	t->flags = VMT_F_PARTIAL;
+	return 0;
+}
+
+/* One task of the pid index that the walk did not reach. */
+static int task_recover(struct task_walk *w, uint64_t task, int32_t nr)
+{
+	uint64_t leader;
+
+	if (vmt_kread_u64(w->g, task + w->o->task_group_leader, &leader))
+		return task_add_unreadable(w, task, nr);
+	if (leader == task)
+		return task_visit(w->g, task + w->o->task_tasks, w);
+	if (!(w->what & VMT_TASK_THREADS))
+		return 0;
+	return task_add(w, task); /* a thread whose group's list broke too */
+}
+
+/*
+ * The task list broke (an unreadable task_struct: a sub-host that is gone,
+ * or damage): the tasks the pid index knows and the walk did not reach are
+ * listed from there, so that a gap costs the tasks in it, not every task
+ * after it.  Copies of one task are dropped later (task_vec_sort_unique).
+ */
+static void tasks_recover(struct task_walk *w, uint32_t *list_flags)
+{
+	uint64_t *va = NULL, *seen = malloc((w->tv.n + 1) * sizeof(*seen));
+	int32_t *nr = NULL;
+	size_t n = 0, nseen = w->tv.n;
+
+	if (!seen || vmt_pid_tasks(w->g, &va, &nr, &n))
+		goto out;
+	for (size_t i = 0; i < nseen; i++)
+		seen[i] = w->tv.v[i].kva;
+	qsort(seen, nseen, sizeof(*seen), kva_cmp);
+	for (size_t i = 0; i < n && !w->err; i++)
+		if (!bsearch(&va[i], seen, nseen, sizeof(*seen), kva_cmp))
+			task_recover(w, va[i], nr[i]);
+	*list_flags |= VMT_F_PIDINDEX;
+out:
+	free(seen);
+	free(va);
+	free(nr);
+}
+
 static int task_cmp_pid(const void *a, const void *b)
 {
 	const struct vmt_task *x = a, *y = b;
@@ -600,6 +661,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	};
 	struct vmt_task_list *l;
 	uint64_t init_task;
+	uint32_t list_flags = 0;
 	int err, walk_err;
 
 	*out = NULL;
@@ -612,6 +674,8 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	plan_build(&w);
 	walk_err = vmt_list_walk(g, init_task + w.o->task_tasks, VMT_MAX_TASKS, task_visit, &w);
 	plan_free(&w.plan);
+	if (walk_err && !w.err)
+		tasks_recover(&w, &list_flags);
 	if (w.err) {
 		err = w.err;
 		goto err_free;
@@ -625,9 +689,9 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	task_vec_sort_unique(&w.tv);
 	l->tasks = w.tv.v;
 	l->n = w.tv.n;
-	/* A corrupt task list still hands back what was read before the damage. */
+	/* A corrupt task list still hands back what was read (and recovered). */
 	if (walk_err)
-		l->flags |= VMT_F_PARTIAL;
+		l->flags |= VMT_F_PARTIAL | list_flags;
 	*out = l;
 	return 0;
 
