@@ -31,10 +31,10 @@ median() {
 	sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
 }
 
-# "ms pages procs threads" of one build (--lazy or not).
+# "ms pages procs threads cpu_ms" of one build (--lazy or not).
 build() {
 	"$VMT" procfs --vm "$NAME" --build-only --stats "$@" 2>&1 >/dev/null |
-		sed -n 's/^stats: procfs [a-z]*: \([0-9.]*\) ms, pages read \([0-9]*\), processes \([0-9]*\), threads \([0-9]*\).*/\1 \2 \3 \4/p'
+		sed -n 's/^stats: procfs [a-z]*: \([0-9.]*\) ms (cpu \([0-9.]*\) ms), pages read \([0-9]*\), processes \([0-9]*\), threads \([0-9]*\).*/\1 \3 \4 \5 \2/p'
 }
 
 # Milliseconds of `ps aux` (output discarded) inside `vmt exec`, RUNS times
@@ -60,8 +60,8 @@ ps_host() {
 		done" | awk '{print $1 / 1000}' | median
 }
 
-printf '%-7s %-9s %10s %8s %8s %9s %9s %13s %7s %7s\n' procs mode build_ms pages \
-	threads ps_shadow ps_dio ps_host_same_n ratio dio_rat
+printf '%-7s %-9s %10s %8s %8s %8s %9s %9s %13s %7s %7s\n' procs mode build_ms cpu_ms \
+	pages threads ps_shadow ps_dio ps_host_same_n ratio dio_rat
 for n in $SIZES; do
 	"$VMT" vm start "$NAME" --mem "$MEM" --procs "$n" --timeout 600 >/dev/null
 	"$VMT" vm exec "$NAME" --timeout 600 -- \
@@ -76,16 +76,19 @@ for n in $SIZES; do
 		pages=$(awk '{print $2}' <<<"$runs" | median)
 		procs=$(awk 'NR==1 {print $3}' <<<"$runs")
 		threads=$(awk 'NR==1 {print $4}' <<<"$runs")
+		cpu=$(awk '{print $5}' <<<"$runs" | median)
 		if [ "$mode" = snapshot ]; then
 			shadow=$(ps_shadow)
 			dio=$(ps_shadow VMT_PROCFS_DIRECT_IO=1)
 			host=$(ps_host "$procs")
 			ratio=$(awk -v a="$shadow" -v b="$host" 'BEGIN {printf "%.2f", a / b}')
 			rdio=$(awk -v a="$dio" -v b="$host" 'BEGIN {printf "%.2f", a / b}')
-			printf '%-7s %-9s %10s %8s %8s %9s %9s %13s %7s %7s\n' "$n" "$mode" "$ms" \
-				"$pages" "$threads" "$shadow" "$dio" "$host" "${ratio}x" "${rdio}x"
+			printf '%-7s %-9s %10s %8s %8s %8s %9s %9s %13s %7s %7s\n' "$n" "$mode" \
+				"$ms" "$cpu" "$pages" "$threads" "$shadow" "$dio" "$host" "${ratio}x" \
+				"${rdio}x"
 		else
-			printf '%-7s %-9s %10s %8s %8s\n' "$n" "$mode" "$ms" "$pages" "$threads"
+			printf '%-7s %-9s %10s %8s %8s %8s\n' "$n" "$mode" "$ms" "$cpu" "$pages" \
+				"$threads"
 		fi
 	done
 	"$VMT" vm stop "$NAME" >/dev/null

@@ -28,12 +28,17 @@ struct pfs_lazy_dir {
 	bool filled;
 };
 
-static double now_ms(void)
+static double clock_ms(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 /* ------------------------------------------------------------ ino index */
@@ -262,7 +267,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 {
 	struct pfs_snapshot *s = calloc(1, sizeof(*s));
 	struct vmt_mem_stats st0, st1;
-	double t0 = now_ms();
+	double t0 = now_ms(), c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	int err;
 
 	*out = NULL;
@@ -288,6 +293,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	vmt_mem_stats(g, &st1);
 	s->pages_read = st1.pages_read - st0.pages_read;
 	s->build_ms = now_ms() - t0;
+	s->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
 	*out = s;
 	return 0;
 fail:

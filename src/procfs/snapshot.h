@@ -48,6 +48,7 @@ struct pfs_snapshot {
 	size_t nlazy;
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
+	double cpu_ms; /* CPU time of the building thread (a loaded machine stretches build_ms) */
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
