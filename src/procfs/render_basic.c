@@ -2,10 +2,9 @@
 /*
  * render_basic.c - the basic files of the shadow /proc: per task cmdline,
  * environ and comm; system-wide uptime, version, modules and
- * net/{tcp,tcp6,udp,udp6,unix}; and the shadow /sys/module that kmod's
- * lsmod reads.  Formats follow Linux 6.1 (fs/proc/, net/ipv4/tcp_ipv4.c,
- * net/ipv6/tcp_ipv6.c, net/ipv4/udp.c, net/ipv6/datagram.c,
- * net/unix/af_unix.c, kernel/module/procfs.c and sysfs.c).
+ * net/{tcp,tcp6,udp,udp6,unix}.  Formats follow Linux 6.1 (fs/proc/,
+ * net/ipv4/tcp_ipv4.c, net/ipv6/tcp_ipv6.c, net/ipv4/udp.c,
+ * net/ipv6/datagram.c, net/unix/af_unix.c, kernel/module/procfs.c).
  *
  * What memory cannot give is written as the kernel would for a quiet
  * socket: timers, retransmits, rto/ato, cwnd and drops are 0, and the
@@ -295,84 +294,5 @@ int pfs_basic_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct p
 	}
 	if (c->socks && !err)
 		err = net_fill(tr, c, root);
-	return err;
-}
-
-/* ------------------------------------------------------------ /sys/module */
-
-static int sys_text(struct pfs_tree *tr, struct pfs_node *dir, const char *name, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static int sys_text(struct pfs_tree *tr, struct pfs_node *dir, const char *name, const char *fmt,
-		    ...)
-{
-	struct textbuf b;
-	va_list ap;
-	int err;
-
-	tb_init(&b);
-	va_start(ap, fmt);
-	tb_vprintf(&b, fmt, ap);
-	va_end(ap);
-	err = pfs_file_tb(tr, dir, name, 0444, &b);
-	tb_free(&b);
-	return err;
-}
-
-/* holders/: one link per user module of /proc/modules' "a,b," column. */
-static int sysmodule_holders(struct pfs_tree *tr, const struct vmt_module *m, struct pfs_node *dir)
-{
-	struct pfs_node *h = pfs_dir(tr, dir, "holders", 0555, 0, 0);
-	char users[sizeof(m->deps)], *save = NULL, *u, target[96];
-	int err = 0;
-
-	if (!h)
-		return -ENOMEM;
-	snprintf(users, sizeof(users), "%s", m->deps);
-	for (u = strtok_r(users, ",", &save); u && !err; u = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(u, "-") || u[0] == '[')
-			continue;
-		snprintf(target, sizeof(target), "../../%s", u);
-		err = pfs_link(tr, h, u, target);
-		if (err == -EEXIST || err == -EINVAL)
-			err = 0;
-	}
-	return err;
-}
-
-static const char *initstate_of(const char *state)
-{
-	if (!strcmp(state, "Loading"))
-		return "coming";
-	if (!strcmp(state, "Unloading"))
-		return "going";
-	return "live";
-}
-
-int pfs_sysmodule_fill(struct pfs_tree *tr, const struct vmt_module_list *l, struct pfs_node *dir)
-{
-	int err = 0;
-
-	for (size_t i = 0; l && i < l->n && !err; i++) {
-		const struct vmt_module *m = &l->mods[i];
-		size_t tl = strlen(m->taints);
-		struct pfs_node *md = pfs_dir(tr, dir, m->name, 0555, 0, 0);
-
-		if (!md)
-			return errno == EINVAL ? 0 : -ENOMEM;
-		/* init_layout is freed (size 0) once a module is live: core is /proc's size. */
-		err = sys_text(tr, md, "refcnt", "%d\n", m->refcnt);
-		if (!err)
-			err = sys_text(tr, md, "coresize", "%llu\n", (unsigned long long)m->size);
-		if (!err)
-			err = sys_text(tr, md, "initsize", "0\n");
-		if (!err)
-			err = sys_text(tr, md, "initstate", "%s\n", initstate_of(m->state));
-		if (!err)
-			err = sys_text(tr, md, "taint", "%.*s\n", tl > 2 ? (int)tl - 2 : 0,
-				       m->taints + (tl > 2));
-		if (!err)
-			err = sysmodule_holders(tr, m, md);
-	}
 	return err;
 }
