@@ -44,6 +44,7 @@
 #define INO_MASK    ((1ull << GEN_SHIFT) - 1)
 #define PT_BIT	    (1ull << 63)
 #define SELF_BIT    (1ull << 62)
+#define ALIAS_BIT   (1ull << 61) /* reached as /proc/TID: ids apart from task/TID's */
 #define ID_SELF	    (SELF_BIT | 1)
 #define ID_TSELF    (SELF_BIT | 2)
 #define PT_MAX	    4096
@@ -174,7 +175,7 @@ static uint64_t node_id(const struct snap_ref *r, const struct pfs_node *n)
 /* The tree node of an id, and the snapshot it belongs to; NULL: stale. */
 static struct pfs_node *node_of(struct pfs_server *s, fuse_ino_t id, struct snap_ref **rp)
 {
-	unsigned gen = (unsigned)(id >> GEN_SHIFT);
+	unsigned gen = (unsigned)((id & ~ALIAS_BIT) >> GEN_SHIFT);
 	struct snap_ref *r;
 
 	if (id == FUSE_ROOT_ID) {
@@ -432,6 +433,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct snap_ref *r;
 	struct pt_node *pt;
 	char path[PATH_MAX];
+	bool alias;
 
 	if (!s)
 		return;
@@ -450,7 +452,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, EIO);
 		return;
 	}
+	alias = parent & ALIAS_BIT;
 	n = pfs_child(dir, name);
+	if (!n && dir == r->snap->procdir && (n = pfs_snapshot_thread(r->snap, name)))
+		alias = true; /* the same directory by two paths: two ids, no directory alias */
 	if (!n && dir == r->snap->procdir) {
 		if (!strcmp(name, "self") || !strcmp(name, "thread-self")) {
 			e.ino = name[0] == 's' ? ID_SELF : ID_TSELF;
@@ -468,8 +473,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	e.ino = node_id(r, n);
+	e.ino = node_id(r, n) | (alias && n->ino != 1 ? ALIAS_BIT : 0);
 	node_stat(s, r, n, &e.attr);
+	e.attr.st_ino = e.ino;
 	e.entry_timeout = e.attr_timeout = TTL;
 	fuse_reply_entry(req, &e);
 }
@@ -531,6 +537,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	node_stat(s, r, n, &st);
+	st.st_ino = id;
 	fuse_reply_attr(req, &st, TTL);
 }
 

@@ -8,6 +8,7 @@
  * the per-area fill functions only render what they are handed.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,21 @@ void pfs_snapshot_free(struct pfs_snapshot *s)
 	free(s->byino);
 	free(s->lazy);
 	free(s);
+}
+
+struct pfs_node *pfs_snapshot_thread(const struct pfs_snapshot *s, const char *name)
+{
+	char *end, path[48];
+	long tid = strtol(name, &end, 10);
+	ssize_t i;
+
+	if (*end || end == name || tid <= 0 || tid > INT32_MAX)
+		return NULL;
+	i = task_find(s->tasks, (int32_t)tid);
+	if (i < 0 || !(s->tasks->tasks[i].flags & VMT_F_THREAD))
+		return NULL;
+	snprintf(path, sizeof(path), "%d/task/%ld", s->tasks->tasks[i].tgid, tid);
+	return pfs_walk(s->procdir, path);
 }
 
 /* ------------------------------------------------------------ lazy */

@@ -64,6 +64,13 @@ void pfs_snapshot_free(struct pfs_snapshot *s);
 struct pfs_node *pfs_snapshot_node(const struct pfs_snapshot *s, uint64_t ino);
 
 /*
+ * /proc/TID of a thread that does not lead its group: Linux answers the
+ * lookup (never lists it) with the thread's directory, here
+ * /proc/TGID/task/TID.  NULL if name is no such thread.
+ */
+struct pfs_node *pfs_snapshot_thread(const struct pfs_snapshot *s, const char *name);
+
+/*
  * Lazy: fill dir if it is a pid directory not filled yet (else nothing).
  * 0, or a negative errno (-EIO: the guest could not be read).
  */

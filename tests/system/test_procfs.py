@@ -528,3 +528,16 @@ def test_exec_refresh(vm):
                 extra=("--refresh", "1")).stdout.split()
     assert float(out[1]) >= float(out[0]) + 1.5
     assert int(out[2]) >= 25
+
+
+def test_thread_ids_found_not_listed(vm):
+    """As Linux: /proc/TID of a thread answers a lookup and is not listed."""
+    truth, me = guest_procs(vm)
+    proc = next(p for p in stable(truth, me).values()
+                if len(p["tids"]) > 1 and not is_kernel_thread(p))
+    tid = next(t for t in proc["tids"] if t != proc["pid"])
+    out = vexec(vm, "sh", "-c", f"ls /proc | grep -cx {tid}; cut -d' ' -f1,2 /proc/{tid}/stat; "
+                f"grep -E '^(Tgid|Pid):' /proc/{tid}/status", check=False).stdout.split("\n")
+    assert out[0] == "0", "a thread id is not listed"
+    assert out[1].split()[0] == str(tid)
+    assert f"Tgid:\t{proc['pid']}" in out and f"Pid:\t{tid}" in out
