@@ -425,6 +425,24 @@ static int lazy_fill(struct pfs_server *s, struct snap_ref *r, struct pfs_node *
 
 /* ------------------------------------------------------------ operations */
 
+/* /proc/self, /proc/thread-self and the caller's own pid: answered here (true) or not. */
+static bool lookup_caller(struct pfs_server *s, fuse_req_t req, const char *name)
+{
+	struct fuse_entry_param e = {0};
+
+	if (!strcmp(name, "self") || !strcmp(name, "thread-self")) {
+		e.ino = name[0] == 's' ? ID_SELF : ID_TSELF;
+		self_stat(s, e.ino, &e.attr);
+		e.entry_timeout = e.attr_timeout = TTL;
+		fuse_reply_entry(req, &e);
+		return true;
+	}
+	if (!is_caller(s, req, name))
+		return false;
+	pt_lookup(s, req, name);
+	return true;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct pfs_server *s = gate(req);
@@ -456,19 +474,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	n = pfs_child(dir, name);
 	if (!n && dir == r->snap->procdir && (n = pfs_snapshot_thread(r->snap, name)))
 		alias = true; /* the same directory by two paths: two ids, no directory alias */
-	if (!n && dir == r->snap->procdir) {
-		if (!strcmp(name, "self") || !strcmp(name, "thread-self")) {
-			e.ino = name[0] == 's' ? ID_SELF : ID_TSELF;
-			self_stat(s, e.ino, &e.attr);
-			e.entry_timeout = e.attr_timeout = TTL;
-			fuse_reply_entry(req, &e);
-			return;
-		}
-		if (is_caller(s, req, name)) {
-			pt_lookup(s, req, name);
-			return;
-		}
-	}
+	if (!n && dir == r->snap->procdir && lookup_caller(s, req, name))
+		return;
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
 		return;
