@@ -8,8 +8,11 @@
  * restarted server comes back with its data.  The supervisor holds an
  * exclusive flock on store/VM.pid for its whole life: that lock, not the
  * pid number, says whether a VM is served (pids get reused).  nbdkit runs
- * with --exit-with-parent, so a supervisor killed with SIGKILL leaves no
- * orphan server.
+ * with --exit-with-parent: when its supervisor dies it gets SIGTERM and
+ * exits once its clients hang up -- but a pager never hangs up, so an
+ * orphan may keep its port without accepting anyone (measured: it survived
+ * even PR_SET_PDEATHSIG SIGKILL with a client connected); stopping the
+ * export kills it by its pid file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -659,7 +662,7 @@ int vmt_serve_stop(const char *store, const char *vm, bool keep_data)
 			return vmt_error(-EBUSY, "supervisor of %s (pid %d) would not stop", vm,
 					 (int)pid);
 	}
-	/* A supervisor killed with SIGKILL takes nbdkit along (--exit-with-parent); check. */
+	/* A supervisor killed with SIGKILL leaves nbdkit running while it has clients: kill it. */
 	if (npid && hosts_pid_matches(npid, p.npid)) {
 		found = true;
 		hosts_pid_stop(npid, 3000);
