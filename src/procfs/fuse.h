@@ -43,6 +43,13 @@ struct pfs_server_opts {
 	 * open/release and use the page cache, one round trip a file less.
 	 */
 	bool one_snapshot;
+	/*
+	 * cpu >= 0: the request thread runs on that CPU only (vmt exec puts
+	 * the tool there too: a round trip is then a switch on one CPU, not a
+	 * wake-up of another, idle one).  -1: anywhere; the thread then stays
+	 * awake a moment after each request instead.
+	 */
+	int cpu;
 };
 
 struct pfs_server;

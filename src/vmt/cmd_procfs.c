@@ -62,6 +62,7 @@ static int procfs_serve(struct pfs_cli *c, const char *mnt, struct pfs_snapshot 
 	    .arg = c,
 	    .refresh_ms = c->refresh_s * 1000,
 	    .allow_other = geteuid() == 0,
+	    .cpu = -1,
 	};
 	struct sigaction sa = {.sa_handler = on_hup};
 	struct pfs_server *srv;

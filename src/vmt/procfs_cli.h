@@ -20,6 +20,7 @@ struct pfs_cli {
 	ino_t mem_ino;
 	pid_t qemu_pid;
 	int refresh_s;
+	bool all_cpus; /* vmt exec --all-cpus */
 };
 
 /* Open the guest (cli_target_open) and remember how to check it; EXIT_* */
