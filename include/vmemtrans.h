@@ -435,13 +435,13 @@ enum vmt_ns_type {
 /* Link names ("net", "pid_for_children", ...) of enum vmt_ns_type.  Borrowed, static. */
 VMT_API const char *vmt_ns_name(int type);
 
-#define VMT_MAX_PID_LEVELS 32	      /* MAX_PID_NS_LEVEL */
-#define VMT_CPUMASK_WORDS  128	      /* NR_CPUS up to 8192 */
-#define VMT_NODEMASK_WORDS 16	      /* MAX_NUMNODES up to 1024 */
-#define VMT_MAX_VMAS	   65536      /* default vm.max_map_count is 65530 */
-#define VMT_MAX_FDS	   (1u << 20) /* fdtable slots scanned per process */
-#define VMT_MAX_EPOLL_ITEMS 65536    /* watched descriptors read per epoll instance */
-#define VMT_MAX_AUXV	   128	      /* words of saved_auxv (AT_VECTOR_SIZE is ~50) */
+#define VMT_MAX_PID_LEVELS  32	       /* MAX_PID_NS_LEVEL */
+#define VMT_CPUMASK_WORDS   128	       /* NR_CPUS up to 8192 */
+#define VMT_NODEMASK_WORDS  16	       /* MAX_NUMNODES up to 1024 */
+#define VMT_MAX_VMAS	    65536      /* default vm.max_map_count is 65530 */
+#define VMT_MAX_FDS	    (1u << 20) /* fdtable slots scanned per process */
+#define VMT_MAX_EPOLL_ITEMS 65536      /* watched descriptors read per epoll instance */
+#define VMT_MAX_AUXV	    128	       /* words of saved_auxv (AT_VECTOR_SIZE is ~50) */
 
 enum vmt_detail_what {
 	VMT_DETAIL_STAT = 1u << 0,  /* what stat, status, statm need */
@@ -590,7 +590,7 @@ struct vmt_cpu_stat {
 	struct vmt_cpu_softirqs {
 		uint32_t cpu;
 		uint32_t n[VMT_NR_SOFTIRQS];
-	} *possible;
+	} * possible;
 	char softirq_names[VMT_NR_SOFTIRQS][16]; /* "" if not read */
 	uint32_t flags;
 };
@@ -601,12 +601,12 @@ VMT_API void vmt_cpu_stat_free(struct vmt_cpu_stat *s);
 
 /* /proc/interrupts: one line per irq that has an action or a count, then the architecture's. */
 struct vmt_irq_line {
-	int32_t irq;	 /* -1: an architecture line (label) */
-	char label[8];	 /* "NMI", "LOC", ... */
+	int32_t irq;	  /* -1: an architecture line (label) */
+	char label[8];	  /* "NMI", "LOC", ... */
 	uint32_t *counts; /* one per online CPU (vmt_interrupts.cpus); NULL for a single value */
-	bool single;	 /* one global value (ERR, MIS) */
+	bool single;	  /* one global value (ERR, MIS) */
 	uint64_t value;
-	char chip[32];	/* irq chip name; "None" without a chip, "-" without a name */
+	char chip[32];	 /* irq chip name; "None" without a chip, "-" without a name */
 	bool has_domain; /* an irq domain: hwirq is printed */
 	uint64_t hwirq;
 	char name[32];	   /* flow name ("edge", "fasteoi"), "" if none */
@@ -617,7 +617,7 @@ struct vmt_irq_line {
 
 struct vmt_interrupts {
 	uint32_t nr_cpus;
-	uint32_t *cpus; /* the online CPUs */
+	uint32_t *cpus;	 /* the online CPUs */
 	int32_t nr_irqs; /* the first column's width follows it */
 	size_t n;
 	struct vmt_irq_line *lines;
