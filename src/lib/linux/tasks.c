@@ -322,6 +322,10 @@ static size_t task_kthread_ranges(struct task_walk *w, uint64_t task, struct vmt
 static void plan_window(struct task_walk *w, size_t idx)
 {
 	struct task_plan *p = &w->plan;
+	/* One array for the three batches: the fields are the most ranges a task gives. */
+	_Static_assert(TASK_FIELD_RANGES >= TASK_DEP_RANGES &&
+			   TASK_FIELD_RANGES >= TASK_KTHREAD_RANGES,
+		       "plan_window's array holds every batch");
 	struct vmt_krange r[PLAN_WINDOW * TASK_FIELD_RANGES] = {{0}};
 	uint64_t win[PLAN_WINDOW];
 	size_t k = 0, n = 0;
@@ -401,10 +405,13 @@ static void task_prefetch(struct task_walk *w, uint64_t task)
 {
 	const struct task_offsets *o = w->o;
 	struct vmt_krange r[2 * TASK_FIELD_RANGES];
-	ssize_t idx = plan_find(&w->plan, task);
+	ssize_t idx;
 	uint64_t p;
 	size_t n;
 
+	if (!w->mm_later) /* hints do not pay: reading pointers for them would be wasted */
+		return;
+	idx = plan_find(&w->plan, task);
 	if (idx >= 0) {
 		if (!w->plan.asked[idx])
 			plan_window(w, (size_t)idx);
@@ -423,7 +430,6 @@ static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t t
 	const struct task_offsets *o = w->o;
 	uint64_t parent, leader;
 
-	task_prefetch(w, task);
 	t->kva = task;
 	tfield(w, t, task, o->task_pid, &t->pid, 4);
 	tfield(w, t, task, o->task_tgid, &t->tgid, 4);
@@ -457,6 +463,8 @@ static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 	t = task_vec_add(&w->tv);
 	if (!t)
 		return w->err = -ENOMEM;
+	if (node - w->o->task_thread_node != w->leader) /* task_visit asked for the leader */
+		task_prefetch(w, node - w->o->task_thread_node);
 	task_read_common(w, t, node - w->o->task_thread_node);
 	if (t->leader != w->leader) { /* a thread list shared or forged across groups */
 		vmt_task_clear(t);
@@ -589,6 +597,7 @@ static int task_recover(struct task_walk *w, uint64_t task, int32_t nr)
 		return task_visit(w->g, task + w->o->task_tasks, w);
 	if (!(w->what & VMT_TASK_THREADS))
 		return 0;
+	task_prefetch(w, task);
 	return task_add(w, task); /* a thread whose group's list broke too */
 }
 
