@@ -96,6 +96,26 @@ static int more_fill(struct more_walk *w, uint64_t sk, struct vmt_sock_more *m)
 	return 0;
 }
 
+/*
+ * A new entry for the sock at sk, filled with what every kind shares: 0 and
+ * *out, or 1 when the sock cannot be read (no entry; the list is partial),
+ * or -ENOMEM.
+ */
+static int more_add(struct more_walk *w, uint64_t sk, struct vmt_sock_more **out)
+{
+	struct vmt_sock_more *m = more_new(w);
+
+	if (!m)
+		return -ENOMEM;
+	if (more_fill(w, sk, m)) {
+		w->l->n--;
+		w->l->flags |= VMT_F_PARTIAL;
+		return 1;
+	}
+	*out = m;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- raw */
 
 static int raw_one(struct vmt_guest *g, uint64_t node, void *arg)
@@ -103,16 +123,13 @@ static int raw_one(struct vmt_guest *g, uint64_t node, void *arg)
 	struct more_walk *w = arg;
 	const struct sock_offsets *o = &w->sw.o;
 	uint64_t sk = node - o->c_node - o->sk_common, skc = sk + o->sk_common;
-	struct vmt_sock_more *m = more_new(w);
+	struct vmt_sock_more *m = NULL;
 	uint16_t num = 0;
+	int ret;
 
-	if (!m)
-		return -ENOMEM;
-	if (more_fill(w, sk, m)) {
-		w->l->n--;
-		w->l->flags |= VMT_F_PARTIAL;
-		return 0;
-	}
+	ret = more_add(w, sk, &m);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	if (vmt_kread(g, skc + o->c_num, &num, 2))
 		m->flags |= VMT_F_PARTIAL;
 	m->protocol = num;
@@ -159,16 +176,13 @@ static int packet_one(struct vmt_guest *g, uint64_t node, void *arg)
 {
 	struct more_walk *w = arg;
 	uint64_t sk = node - w->sw.o.c_node - w->sw.o.sk_common, word;
-	struct vmt_sock_more *m = more_new(w);
+	struct vmt_sock_more *m = NULL;
 	uint16_t num = 0;
+	int ret;
 
-	if (!m)
-		return -ENOMEM;
-	if (more_fill(w, sk, m)) {
-		w->l->n--;
-		w->l->flags |= VMT_F_PARTIAL;
-		return 0;
-	}
+	ret = more_add(w, sk, &m);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	if (vmt_kread(g, sk + w->po_num, &num, 2) ||
 	    vmt_kread(g, sk + w->po_ifindex, &m->ifindex, 4))
 		m->flags |= VMT_F_PARTIAL;
@@ -209,17 +223,14 @@ static int more_packet(struct more_walk *w)
 static int netlink_one(struct more_walk *w, uint64_t nlk)
 {
 	struct vmt_guest *g = w->sw.g;
-	struct vmt_sock_more *m = more_new(w);
+	struct vmt_sock_more *m = NULL;
 	uint64_t groups = 0;
 	uint8_t cb = 0;
+	int ret;
 
-	if (!m)
-		return -ENOMEM;
-	if (more_fill(w, nlk, m)) {
-		w->l->n--;
-		w->l->flags |= VMT_F_PARTIAL;
-		return 0;
-	}
+	ret = more_add(w, nlk, &m);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	if (vmt_kread_u32(g, nlk + w->nlk_portid, &m->portid) ||
 	    vmt_kread_u64(g, nlk + w->nlk_groups, &groups) ||
 	    (groups && vmt_kread_u32(g, groups, &m->groups)) ||
