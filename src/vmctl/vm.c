@@ -56,10 +56,13 @@ static bool vm_wait_exit(const struct vmt_vm_desc *vm, int ms)
 	int64_t deadline = vmt_deadline_in(ms);
 
 	for (;;) {
-		/* Only reaps when the caller is a subreaper that adopted QEMU. */
+		/* Only reaps when the caller is QEMU's parent or a subreaper that adopted it. */
 		waitpid(vm->qemu_pid, NULL, WNOHANG);
-		if (!vmt_vm_is_running(vm))
+		if (!vmt_vm_is_running(vm)) {
+			/* It may have become a zombie after the waitpid above: reap it now. */
+			waitpid(vm->qemu_pid, NULL, WNOHANG);
 			return true;
+		}
 		if (vmt_now_ms() >= deadline)
 			return false;
 		sleep_ms(20);
