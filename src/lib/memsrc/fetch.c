@@ -61,7 +61,9 @@ static int host_connect(struct memsrc_file *f, int k)
 	grace = x->hosts[k].lost ? VMT_MIN(FETCH_RESTART_GRACE_MS, x->timeout_ms) : 0;
 	x->hosts[k].lost = false;
 	until = split_now_ns() + (uint64_t)grace * 1000000;
-	while ((err = vmt_subhost_connect(&o, &x->hosts[k].h)) == -ECONNREFUSED &&
+	/* A server being restarted refuses, or resets a handshake the old one took. */
+	while (((err = vmt_subhost_connect(&o, &x->hosts[k].h)) == -ECONNREFUSED ||
+		err == -ECONNRESET) &&
 	       split_now_ns() < until)
 		usleep(FETCH_RESTART_POLL_MS * 1000);
 	if (err) {
