@@ -15,6 +15,7 @@ packages=(
 	python3-pytest iproute2 procps kmod
 	nbdkit libnbd-dev libnbd-bin gnutls-bin iputils-ping
 	fuse3 libfuse3-dev psmisc net-tools
+	lsof chkrootkit unhide libseccomp-dev
 )
 
 missing=()
