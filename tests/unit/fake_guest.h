@@ -269,6 +269,7 @@ static inline void fake_free(struct fake *f)
 	vmt_x86_mmu_free(f->g.mmu);
 	vmt_mem_free(f->g.mem);
 	free(f->g.task_off);
+	free(f->g.detail_off);
 	free(f->ram);
 	free(f);
 }
