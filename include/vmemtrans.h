@@ -812,6 +812,50 @@ struct vmt_netdev {
 	 * generic dev->stats and core_stats were used.
 	 */
 	uint32_t flags;
+	/* What ifconfig and `ip link` show (appended: the fields above keep their place). */
+	uint32_t if_flags; /* dev_get_flags(): IFF_* as SIOCGIFFLAGS (low 16 bits) and netlink */
+	uint32_t mtu;
+	uint32_t tx_queue_len;
+	uint16_t type;	       /* ARPHRD_* */
+	uint8_t operstate;     /* IF_OPER_* */
+	uint8_t addr_len;      /* bytes of hwaddr and broadcast that are used */
+	uint8_t hwaddr[32];    /* MAX_ADDR_LEN */
+	uint8_t broadcast[32]; /* the link-layer broadcast address */
+	struct vmt_netdev_map {
+		uint64_t mem_start, mem_end, base_addr;
+		int32_t irq;
+		uint8_t dma, port;
+	} map; /* struct ifmap (SIOCGIFMAP) */
+	/* in_device ifa_list, list order; NULL/0 without IPv4.  Owned by the list. */
+	struct vmt_netdev_ip4 *ip4;
+	size_t n_ip4;
+	/* inet6_dev addr_list, list order; NULL/0 without IPv6.  Owned by the list. */
+	struct vmt_netdev_ip6 *ip6;
+	size_t n_ip6;
+};
+
+/* One IPv4 address of a device (struct in_ifaddr); addresses in network byte order. */
+struct vmt_netdev_ip4 {
+	uint8_t local[4];     /* ifa_local: the interface's own address */
+	uint8_t address[4];   /* ifa_address: the peer on a point-to-point link, else local */
+	uint8_t mask[4];      /* ifa_mask */
+	uint8_t broadcast[4]; /* ifa_broadcast */
+	uint8_t prefixlen, scope;
+	uint32_t ifa_flags; /* IFA_F_* */
+	char label[16];	    /* ifa_label ("eth0", "eth0:1") */
+};
+
+/* One IPv6 address of a device (struct inet6_ifaddr). */
+struct vmt_netdev_ip6 {
+	uint8_t addr[16];
+	uint8_t prefixlen;
+	uint16_t scope;	    /* ifp->scope as /proc/net/if_inet6 prints it (IFA_HOST 0x10, ...) */
+	uint32_t ifa_flags; /* IFA_F_* */
+	/*
+	 * Position in the namespace's address hash (the order of
+	 * /proc/net/if_inet6); UINT32_MAX when that table could not be read.
+	 */
+	uint32_t hash_pos;
 };
 
 struct vmt_netdev_list {
@@ -820,6 +864,12 @@ struct vmt_netdev_list {
 	uint32_t flags;
 };
 
+/*
+ * The devices in dev_base_head order with their state and addresses.  A
+ * device whose address lists break (unreadable, cycle, over the bound) is
+ * flagged VMT_F_PARTIAL and keeps the addresses read before the break.
+ * Caller frees with vmt_netdev_list_free (which frees the address arrays).
+ */
 VMT_API int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out);
 VMT_API void vmt_netdev_list_free(struct vmt_netdev_list *l);
 

@@ -751,6 +751,10 @@ void vmt_netdev_list_free(struct vmt_netdev_list *l)
 {
 	if (!l)
 		return;
+	for (size_t i = 0; l->devs && i < l->n; i++) {
+		free(l->devs[i].ip4);
+		free(l->devs[i].ip6);
+	}
 	free(l->devs);
 	free(l);
 }
