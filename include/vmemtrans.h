@@ -856,6 +856,7 @@ struct vmt_netdev_ip6 {
 	 * /proc/net/if_inet6); UINT32_MAX when that table could not be read.
 	 */
 	uint32_t hash_pos;
+	uint64_t kva; /* the inet6_ifaddr */
 };
 
 struct vmt_netdev_list {

@@ -13,7 +13,8 @@
  *              tcp_orphan_count, tcp_sockets_allocated, memory_allocated,
  *              fqdir counters
  *   dev        init_net.dev_base_head; dev_get_stats(): the loopback's
- *              per-CPU lstats, else dev->stats, plus per-CPU core_stats
+ *              per-CPU lstats, else dev->stats, plus per-CPU core_stats;
+ *              flags, addresses and the rest ifconfig shows in netif.c
  *
  * Reuses the socket walkers' layouts and net namespace list (sockets.c);
  * every chain is bounded and cycle-checked.
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linux/netif.h"
 #include "linux/sockets.h"
 #include "linux/system.h"
 
@@ -565,6 +567,7 @@ struct dev_walk {
 	uint32_t dev_list, name, ifindex, stats, core_stats, lstats, ops, get_stats64;
 	uint32_t ls_packets, ls_bytes, cs_rx_dropped, cs_tx_dropped, cs_rx_nohandler;
 	uint64_t loopback_stats64; /* run-time address of loopback_get_stats64 */
+	struct netif_offsets nif;  /* state and addresses (netif.c) */
 };
 
 /* rtnl_link_stats64 from struct net_device_stats (unsigned longs, this order). */
@@ -678,7 +681,7 @@ static int dev_one(struct vmt_guest *g, uint64_t node, void *arg)
 	}
 	dev_stats(g, w, dev, d);
 	w->l->n++;
-	return 0;
+	return netif_dev_read(g, &w->nif, dev, d);
 }
 
 static int dev_offsets(struct vmt_guest *g, struct dev_walk *w)
@@ -709,7 +712,7 @@ static int dev_offsets(struct vmt_guest *g, struct dev_walk *w)
 		w->core_stats = UINT32_MAX;
 	if (vmt_ksym(g, "loopback_get_stats64", &w->loopback_stats64))
 		w->loopback_stats64 = 1; /* matches no function pointer */
-	return 0;
+	return netif_offsets_resolve(g, &w->nif);
 }
 
 int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out)
@@ -737,8 +740,13 @@ int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out)
 	}
 	if (sys_cpus_read(g, w.cpus))
 		memset(w.cpus, 0, sizeof(*w.cpus)); /* no per-CPU counters: flagged below */
-	if (vmt_list_walk(g, net + head_off, NET_MAX_DEVS, dev_one, &w))
+	err = vmt_list_walk(g, net + head_off, NET_MAX_DEVS, dev_one, &w);
+	if (err == -ENOMEM)
+		goto out;
+	if (err)
 		w.l->flags |= VMT_F_PARTIAL;
+	err = 0;
+	netif_hash_order(g, &w.nif, net, w.l);
 	*out = w.l;
 	w.l = NULL;
 out:
