@@ -227,6 +227,7 @@ void vmt_guest_close(struct vmt_guest *g)
 	vmt_profile_free(g->prof);
 	free(g->task_off);
 	free(g->detail_off);
+	vmt_path_cache_clear(g, true);
 	free(g);
 }
 
@@ -239,6 +240,7 @@ int vmt_guest_kernel_info(struct vmt_guest *g, struct vmt_kernel_info *info)
 void vmt_listing_begin(struct vmt_guest *g)
 {
 	vmt_mem_epoch(g->mem);
+	vmt_path_cache_clear(g, false);
 }
 
 void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st)

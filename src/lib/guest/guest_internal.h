@@ -35,6 +35,7 @@
 
 struct task_offsets;
 struct detail_offsets;
+struct path_cache;
 
 struct vmt_guest {
 	struct vmt_mem *mem;
@@ -47,7 +48,11 @@ struct vmt_guest {
 	uint64_t direct_map_size;
 	struct task_offsets *task_off;	   /* linux/task_offsets.c, resolved on first use */
 	struct detail_offsets *detail_off; /* linux/task_detail.c, likewise */
+	struct path_cache *paths;	   /* linux/mm.c: d_path results of this listing */
 };
+
+/* Forget the d_path results of the last listing (linux/mm.c); also frees the cache. */
+void vmt_path_cache_clear(struct vmt_guest *g, bool free_all);
 
 /* Physical address of a kernel-image symbol's link address (no page walk). */
 static inline uint64_t vmt_guest_image_pa(const struct vmt_guest *g, uint64_t link_va)

@@ -178,8 +178,8 @@ static bool dentry_unlinked(struct vmt_guest *g, const struct task_offsets *o, u
 }
 
 /* d_path(): the path, with " (deleted)" for an unlinked file. */
-static char *task_file_path(struct vmt_guest *g, const struct task_offsets *o, uint64_t mnt,
-			    uint64_t dentry)
+static char *task_file_path_read(struct vmt_guest *g, const struct task_offsets *o, uint64_t mnt,
+				 uint64_t dentry)
 {
 	static const char deleted[] = " (deleted)";
 	char *path = task_path(g, o, mnt, dentry), *p;
@@ -192,6 +192,100 @@ static char *task_file_path(struct vmt_guest *g, const struct task_offsets *o, u
 		return NULL;
 	}
 	return strcat(p, deleted);
+}
+
+/*
+ * The d_path results of one listing, by (vfsmount, dentry): processes
+ * share their executables, libraries, cwd, root and ttys, and a path is a
+ * climb of several dentries.  Within a listing the pages under them do not
+ * change (the page cache keeps them), so neither can the result; the
+ * cache goes with the next vmt_listing_begin().  Open addressing, at most
+ * PATH_CACHE_MAX entries (then paths are simply read again).
+ */
+#define PATH_CACHE_MAX (1u << 16)
+
+struct path_cache {
+	size_t cap, n;
+	struct path_entry {
+		uint64_t mnt, dentry;
+		char *path; /* NULL: a free slot */
+	} * e;
+};
+
+void vmt_path_cache_clear(struct vmt_guest *g, bool free_all)
+{
+	struct path_cache *c = g->paths;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->cap && c->n; i++)
+		if (c->e[i].path) {
+			free(c->e[i].path);
+			c->e[i].path = NULL;
+			c->n--;
+		}
+	if (free_all) {
+		free(c->e);
+		free(c);
+		g->paths = NULL;
+	}
+}
+
+static struct path_entry *path_slot(struct path_cache *c, uint64_t mnt, uint64_t dentry)
+{
+	size_t i = (size_t)((dentry >> 6) ^ (mnt >> 8)) * 0x9E3779B97F4A7C15ull >> 20;
+
+	for (i &= c->cap - 1;; i = (i + 1) & (c->cap - 1))
+		if (!c->e[i].path || (c->e[i].mnt == mnt && c->e[i].dentry == dentry))
+			return &c->e[i];
+}
+
+/* Room for one more entry (grown at 1/2 full); false: do not cache. */
+static bool path_cache_room(struct vmt_guest *g)
+{
+	struct path_cache *c = g->paths, old;
+
+	if (!c && !(c = g->paths = calloc(1, sizeof(*c))))
+		return false;
+	if (c->n < c->cap / 2)
+		return true;
+	if (c->cap >= 2 * PATH_CACHE_MAX)
+		return false;
+	old = *c;
+	c->cap = old.cap ? 2 * old.cap : 256;
+	c->e = calloc(c->cap, sizeof(*c->e));
+	if (!c->e) {
+		*c = old;
+		return false;
+	}
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.e[i].path)
+			*path_slot(c, old.e[i].mnt, old.e[i].dentry) = old.e[i];
+	free(old.e);
+	return true;
+}
+
+static char *task_file_path(struct vmt_guest *g, const struct task_offsets *o, uint64_t mnt,
+			    uint64_t dentry)
+{
+	struct path_entry *e = NULL;
+	char *path;
+
+	if (g->paths && g->paths->n) {
+		e = path_slot(g->paths, mnt, dentry);
+		if (e->path)
+			return strdup(e->path);
+	}
+	path = task_file_path_read(g, o, mnt, dentry);
+	if (!path || !path_cache_room(g))
+		return path;
+	e = path_slot(g->paths, mnt, dentry);
+	if ((e->path = strdup(path))) {
+		e->mnt = mnt;
+		e->dentry = dentry;
+		g->paths->n++;
+	}
+	return path;
 }
 
 /* d_path() of (vfsmount, dentry) for the other walkers (task_files.c).  Caller frees; NULL:
