@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "procfs/render_netif.h"
 #include "procfs/render_system.h"
 
 #define NSEC_PER_SEC 1000000000ull
@@ -731,6 +732,8 @@ static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_nod
 	pfs_render_net_dev(&b, devs);
 	err = sys_add(tr, net, "dev", &b);
 	tb_free(&b);
+	if (!err)
+		err = pfs_netif_files(tr, net, devs);
 	vmt_netdev_list_free(devs);
 	return err;
 }

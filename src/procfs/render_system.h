@@ -10,8 +10,8 @@
  * (render_basic.c: uptime, version, modules, net/{tcp,tcp6,udp,udp6,unix}):
  * stat, softirqs, interrupts, loadavg, meminfo, vmstat, cpuinfo, cmdline, mounts, filesystems,
  * locks, tty/drivers, sys/kernel/{pid_max,osrelease,ngroups_max},
- * net/{raw,raw6,packet,netlink,sockstat,sockstat6,dev,snmp,netstat}.  A file the guest's memory
- * cannot give is left out (and logged); only -ENOMEM fails the fill.
+ * net/{raw,raw6,packet,netlink,sockstat,sockstat6,dev,if_inet6,snmp,netstat}.  A file the guest's
+ * memory cannot give is left out (and logged); only -ENOMEM fails the fill.
  */
 int pfs_system_fill(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root);
 

@@ -183,6 +183,15 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 
 /* ------------------------------------------------------------ build */
 
+/* The interfaces the supervisor's SIOCGIF* answers come from (NULL if unreadable). */
+static void netdevs_read(struct pfs_snapshot *s, struct vmt_guest *g)
+{
+	if (vmt_netdevs(g, &s->netdevs)) {
+		pr_warn("procfs: net devices: %s", vmt_last_error());
+		s->partial |= VMT_F_PARTIAL;
+	}
+}
+
 static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
 {
 	struct vmt_cpu_stat *cs;
@@ -213,6 +222,7 @@ static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
 	}
 	s->ctx.socks = s->socks;
 	s->ctx.mods = s->mods;
+	netdevs_read(s, g);
 }
 
 static int lazy_cmp(const void *a, const void *b)
@@ -311,6 +321,7 @@ void pfs_snapshot_free(struct pfs_snapshot *s)
 	vmt_task_list_free(s->full);
 	vmt_socket_list_free(s->socks);
 	vmt_module_list_free(s->mods);
+	vmt_netdev_list_free(s->netdevs);
 	free(s->byino);
 	free(s->lazy);
 	free(s);

@@ -41,6 +41,8 @@ struct pfs_snapshot {
 	struct vmt_task_list *full;  /* lazy: the full list, once read */
 	struct vmt_socket_list *socks;
 	struct vmt_module_list *mods;
+	/* The guest's interfaces for the SIOCGIF* answers (syscalls/netif.c); NULL: unreadable */
+	struct vmt_netdev_list *netdevs;
 	/* Every node by ino (ino 0 unused); grows when a lazy directory is filled. */
 	struct pfs_node **byino;
 	size_t nino, capino;
