@@ -46,7 +46,7 @@
 #include <arpa/inet.h>
 
 #define DEFAULT_NPROC	  20
-#define MAX_NPROC	  8192
+#define MAX_NPROC	  16384
 #define READY_FD	  3
 #define READY_TIMEOUT_MS  (600 * 1000)
 #define ACCEPT_TIMEOUT_MS (60 * 1000)
