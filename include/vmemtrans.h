@@ -221,12 +221,6 @@ enum vmt_entry_flags {
 	VMT_F_THREAD = 1u << 3,	   /* not a thread-group leader */
 	/* A task list that broke: the tasks it did not reach came from the pid index. */
 	VMT_F_PIDINDEX = 1u << 4,
-	/*
-	 * A task the pid index finds and the task list does not (VMT_TASK_PIDINDEX
-	 * on a list that did not break): unlinked from the list, as by a rootkit
-	 * (DKOM); the guest's own /proc lookup still finds it, its listing not.
-	 */
-	VMT_F_UNLISTED = 1u << 5,
 };
 
 struct vmt_task {
@@ -266,8 +260,6 @@ enum vmt_task_what {
 	VMT_TASK_ENVIRON = 1u << 1,
 	VMT_TASK_EXE = 1u << 2,
 	VMT_TASK_THREADS = 1u << 3, /* list every thread, not just leaders */
-	/* also the tasks only the pid index finds, flagged VMT_F_UNLISTED */
-	VMT_TASK_PIDINDEX = 1u << 4,
 };
 
 /*

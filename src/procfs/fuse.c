@@ -57,7 +57,8 @@
 struct snap_ref {
 	struct pfs_snapshot *snap;
 	unsigned gen;
-	unsigned refs; /* open files and directories */
+	unsigned refs;	 /* open files and directories */
+	atomic_uint ext; /* pfs_server_snapshot_get() from other threads */
 	struct snap_ref *next;
 };
 
@@ -121,11 +122,19 @@ static void retired_prune(struct pfs_server *s)
 
 	while (pp && *pp) {
 		r = *pp;
-		if (r->refs) {
+		if (r->refs || atomic_load(&r->ext)) {
+			pp = &r->next;
+			continue;
+		}
+		/* Unlinked under state_lock: pfs_server_snapshot_put() walks the list. */
+		pthread_mutex_lock(&s->state_lock);
+		if (atomic_load(&r->ext)) {
+			pthread_mutex_unlock(&s->state_lock);
 			pp = &r->next;
 			continue;
 		}
 		*pp = r->next;
+		pthread_mutex_unlock(&s->state_lock);
 		pfs_snapshot_free(r->snap);
 		free(r);
 	}
@@ -155,17 +164,18 @@ static void snap_update(struct pfs_server *s)
 		return;
 	}
 	r->snap = p;
-	pthread_mutex_lock(&s->state_lock);
-	r->gen = ++s->gen;
-	pthread_mutex_unlock(&s->state_lock);
 	/*
 	 * The previous snapshot stays until the next swap even when nothing has
 	 * it open: the kernel keeps using its ids for up to TTL, and those must
 	 * still find their nodes.  Older ones go once their last handle closes.
+	 * cur and retired change under state_lock (other threads read them).
 	 */
+	pthread_mutex_lock(&s->state_lock);
+	r->gen = ++s->gen;
 	s->cur->next = s->retired;
 	s->retired = s->cur;
 	s->cur = r;
+	pthread_mutex_unlock(&s->state_lock);
 	retired_prune(s);
 }
 
@@ -389,14 +399,6 @@ static void node_stat(struct pfs_server *s, const struct snap_ref *r, const stru
 		st->st_size = s->no_open ? (off_t)n->len : 0; /* cached reads stop there */
 		break;
 	}
-	if (n->fmt_set) /* an fd link's target: the guest object's type and inode */
-		st->st_mode = n->fmt | n->mode;
-}
-
-/* The st_ino of node n reached by id: its own id, or the guest object's inode. */
-static fuse_ino_t node_st_ino(const struct pfs_node *n, fuse_ino_t id)
-{
-	return n->fmt_set ? n->st_ino : id;
 }
 
 static void self_stat(const struct pfs_server *s, fuse_ino_t id, struct stat *st)
@@ -481,9 +483,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	alias = parent & ALIAS_BIT;
-	n = pfs_child(dir, name);
-	if (!n && dir == r->snap->procdir && (n = pfs_snapshot_thread(r->snap, name)))
-		alias = true; /* the same directory by two paths: two ids, no directory alias */
+	if (dir == r->snap->procdir) /* a thread: one directory by two paths, two ids */
+		n = pfs_snapshot_lookup(r->snap, name, &alias);
+	else
+		n = pfs_child(dir, name);
 	if (!n && dir == r->snap->procdir && lookup_caller(s, req, name))
 		return;
 	if (!n) {
@@ -492,7 +495,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	e.ino = node_id(r, n) | (alias && n->ino != 1 ? ALIAS_BIT : 0);
 	node_stat(s, r, n, &e.attr);
-	e.attr.st_ino = node_st_ino(n, e.ino);
+	e.attr.st_ino = e.ino;
 	e.entry_timeout = e.attr_timeout = TTL;
 	fuse_reply_entry(req, &e);
 }
@@ -554,7 +557,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	node_stat(s, r, n, &st);
-	st.st_ino = node_st_ino(n, id);
+	st.st_ino = id;
 	fuse_reply_attr(req, &st, TTL);
 }
 
@@ -789,8 +792,6 @@ static int tree_listing(struct pfs_server *s, struct handle *h, const struct pfs
 		err = ent_add(h, "..", d->parent ? node_id(h->ref, d->parent) : FUSE_ROOT_ID,
 			      S_IFDIR);
 	for (size_t i = 0; i < d->nkids && !err; i++) {
-		if (d->kids[i]->hidden)
-			continue; /* looked up, never listed */
 		if (is_number(d->kids[i]->name))
 			maxlen = VMT_MAX(maxlen, strlen(d->kids[i]->name));
 		else
@@ -804,8 +805,7 @@ static int tree_listing(struct pfs_server *s, struct handle *h, const struct pfs
 	}
 	for (size_t len = 1; len <= maxlen && !err; len++)
 		for (size_t i = 0; i < d->nkids && !err; i++)
-			if (strlen(d->kids[i]->name) == len && is_number(d->kids[i]->name) &&
-			    !d->kids[i]->hidden)
+			if (strlen(d->kids[i]->name) == len && is_number(d->kids[i]->name))
 				err = ent_add(h, d->kids[i]->name, node_id(h->ref, d->kids[i]),
 					      S_IFDIR);
 	return err;
@@ -1329,4 +1329,39 @@ unsigned pfs_server_generation(struct pfs_server *s)
 bool pfs_server_gone(struct pfs_server *s)
 {
 	return atomic_load(&s->gone);
+}
+
+/*
+ * The current snapshot for another thread (the system-call supervisor):
+ * pinned by a count of its own, so the loop thread's handle counts stay
+ * unlocked; NULL once the guest is gone.
+ */
+const struct pfs_snapshot *pfs_server_snapshot_get(struct pfs_server *s)
+{
+	const struct pfs_snapshot *snap = NULL;
+
+	pthread_mutex_lock(&s->state_lock);
+	if (!atomic_load(&s->gone) && s->cur) {
+		atomic_fetch_add(&s->cur->ext, 1);
+		snap = s->cur->snap;
+	}
+	pthread_mutex_unlock(&s->state_lock);
+	return snap;
+}
+
+void pfs_server_snapshot_put(struct pfs_server *s, const struct pfs_snapshot *snap)
+{
+	struct snap_ref *r;
+
+	if (!snap)
+		return;
+	pthread_mutex_lock(&s->state_lock);
+	for (r = s->cur; r; r = r == s->cur ? s->retired : r->next) {
+		if (r->snap == snap) {
+			atomic_fetch_sub(&r->ext, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->state_lock);
+	/* A retired snapshot is freed by the loop thread at its next prune. */
 }

@@ -75,4 +75,15 @@ void pfs_server_guest_lock(struct pfs_server *s, bool lock);
 unsigned pfs_server_generation(struct pfs_server *s);
 bool pfs_server_gone(struct pfs_server *s);
 
+/*
+ * The snapshot served now, for another thread (thread-safe): borrowed
+ * until pfs_server_snapshot_put(), which every non-NULL get needs; NULL
+ * once the guest is gone.  Its tree is read-only, except that a lazy
+ * snapshot (nlazy != 0) fills pid directories under the guest lock: read
+ * those with pfs_server_guest_lock() held, and never fill one yourself
+ * (the request thread reads them without the lock).
+ */
+const struct pfs_snapshot *pfs_server_snapshot_get(struct pfs_server *s);
+void pfs_server_snapshot_put(struct pfs_server *s, const struct pfs_snapshot *snap);
+
 #endif

@@ -54,7 +54,6 @@ struct pfs_snapshot {
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
-	size_t nhidden;	  /* processes off the task list, found by the pid index (unlisted) */
 	uint32_t partial; /* VMT_F_PARTIAL: some list broke or was missing */
 };
 
@@ -72,6 +71,13 @@ struct pfs_node *pfs_snapshot_node(const struct pfs_snapshot *s, uint64_t ino);
  * /proc/TGID/task/TID.  NULL if name is no such thread.
  */
 struct pfs_node *pfs_snapshot_thread(const struct pfs_snapshot *s, const char *name);
+
+/*
+ * What a lookup of name in /proc finds (fuse.c answers exactly this; the
+ * system-call supervisor asks it whether a pid exists): a listed entry,
+ * else a thread's directory (*alias set true), else NULL.
+ */
+struct pfs_node *pfs_snapshot_lookup(const struct pfs_snapshot *s, const char *name, bool *alias);
 
 /*
  * Lazy: fill dir if it is a pid directory not filled yet (else nothing).

@@ -11,6 +11,13 @@
  * so no directory is made anywhere.  When CMD ends, everything is
  * unmounted and the namespace goes with this process: the host's mounts
  * never change.  Exit status: CMD's (128+N if a signal N ended it).
+ *
+ * System calls (src/syscalls/, unless --no-syscalls): CMD's process
+ * installs a seccomp filter with a listener before exec, inherited by all
+ * it starts; the process probes, uname, sysinfo and the interface ioctls
+ * are answered by a supervisor thread here from the snapshot served.  This
+ * process becomes a child subreaper, so the tool's whole tree stays below
+ * it (the supervisor lets a tool signal its own processes, and only them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "procfs_cli.h"
+#include "syscalls/supervisor.h"
 
 static const char exec_help[] =
     "usage: vmt exec [options] [--] CMD [ARGS...]\n\n"
@@ -41,7 +51,18 @@ static const char exec_help[] =
     "  --all-cpus         let CMD run on every CPU (default: CMD and the server share\n"
     "                     the CPU vmt started on; each read of /proc is then a task\n"
     "                     switch instead of waking another CPU: 3x faster for "
-    "ps)\n" CLI_TARGET_HELP;
+    "ps)\n"
+    "  --no-syscalls      files only: CMD's system calls (kill(pid, 0), getpriority,\n"
+    "                     uname, sysinfo, interface ioctls...) reach the host kernel\n"
+    "                     (default: answered from the guest)\n" CLI_TARGET_HELP;
+
+/* What CMD's run needs beyond the shadow /proc. */
+struct exec_env {
+	struct pfs_server *srv;
+	int hostproc;
+	int cpu;
+	bool syscalls;
+};
 
 static volatile sig_atomic_t child_pid;
 
@@ -100,14 +121,81 @@ static void exec_pin(int cpu)
 		fprintf(stderr, "vmt: exec: cannot run on CPU %d: %s\n", cpu, strerror(errno));
 }
 
+/* In CMD's process: the filter, its listener to the parent, then CMD. */
+static void exec_child(char **argv, const struct exec_env *env, int sock)
+{
+	int fd;
+
+	setenv("PROC_ROOT", "/proc", 1);
+	exec_pin(env->cpu);
+	if (env->syscalls) {
+		fd = sc_filter_install();
+		if (fd < 0 || sc_fd_send(sock, fd)) {
+			fprintf(stderr,
+				"vmt: exec: cannot install the system-call filter: %s "
+				"(--no-syscalls runs without)\n",
+				strerror(fd < 0 ? -fd : errno));
+			_exit(126);
+		}
+		close(fd);
+		close(sock);
+	}
+	execvp(argv[0], argv);
+	fprintf(stderr, "vmt: exec: %s: %s\n", argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The supervisor over CMD's listener; NULL if CMD failed before sending it. */
+static struct sc_supervisor *exec_supervise(const struct exec_env *env, int sock)
+{
+	struct sc_opts o = {.sz = sizeof(o),
+			    .hostproc = env->hostproc,
+			    .tree_root = getpid(),
+			    .procpath = "/proc",
+			    .cpu = env->cpu};
+	struct sc_supervisor *sv;
+	int fd = sc_fd_recv(sock);
+
+	if (fd < 0)
+		return NULL;
+	sc_source_of_server(&o.src, env->srv);
+	sv = sc_supervisor_start(&o, fd);
+	if (!sv)
+		cli_err("exec", "cannot start the system-call supervisor: %s", strerror(errno));
+	return sv;
+}
+
+/* Wait for CMD, reaping the orphans of its tree that the subreaper inherits. */
+static int exec_wait(pid_t pid)
+{
+	int status = 0;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(-1, &status, 0);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) /* no child left (cannot happen while CMD runs) */
+			return status;
+	}
+}
+
 /* Fork CMD and wait for it, passing on what should reach it; its status. */
-static int exec_run(char **argv, int cpu)
+static int exec_run(char **argv, const struct exec_env *env)
 {
 	struct sigaction fwd = {.sa_handler = forward_signal}, ign = {.sa_handler = SIG_IGN};
 	struct sigaction old[4];
-	int status, sigs[4] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+	int status, sigs[4] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP}, sp[2] = {-1, -1};
+	struct sc_supervisor *sv = NULL;
 	pid_t pid;
 
+	if (env->syscalls && (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ||
+			      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))) {
+		cli_err("exec", "system-call supervisor: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -115,30 +203,32 @@ static int exec_run(char **argv, int cpu)
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
-		setenv("PROC_ROOT", "/proc", 1);
-		exec_pin(cpu);
-		execvp(argv[0], argv);
-		fprintf(stderr, "vmt: exec: %s: %s\n", argv[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
+		close(sp[0]);
+		exec_child(argv, env, sp[1]);
 	}
 	child_pid = pid;
+	if (env->syscalls) {
+		close(sp[1]);
+		sv = exec_supervise(env, sp[0]);
+		close(sp[0]);
+	}
 	/* As system(3): the terminal's ^C and ^\ reach CMD itself; TERM and HUP are passed on. */
 	sigemptyset(&fwd.sa_mask);
 	sigemptyset(&ign.sa_mask);
 	for (int i = 0; i < 4; i++)
 		sigaction(sigs[i], i < 2 ? &ign : &fwd, &old[i]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	status = exec_wait(pid);
 	child_pid = 0;
 	for (int i = 0; i < 4; i++)
 		sigaction(sigs[i], &old[i], NULL);
+	sc_supervisor_stop(sv, NULL);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
 }
 
 /* Serve the snapshot on /proc (private namespace made already) and run CMD. */
-static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
+static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv, bool syscalls)
 {
 	struct pfs_server_opts so = {
 	    .sz = sizeof(so),
@@ -168,8 +258,12 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
 		return EXIT_FAIL;
 	}
 	ret = pfs_server_start(srv) ? EXIT_FAIL : EXIT_OK;
-	if (!ret)
-		ret = exec_binds() ? EXIT_FAIL : exec_run(argv, so.cpu);
+	if (!ret) {
+		struct exec_env env = {
+		    .srv = srv, .hostproc = so.hostproc, .cpu = so.cpu, .syscalls = syscalls};
+
+		ret = exec_binds() ? EXIT_FAIL : exec_run(argv, &env);
+	}
 	exec_unbind();
 	if (pfs_server_gone(srv))
 		cli_err("exec", "the guest went away while %s ran", argv[0]);
@@ -178,13 +272,14 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv)
 	return ret;
 }
 
-static int exec_opts(int argc, char **argv, struct pfs_cli *c)
+static int exec_opts(int argc, char **argv, struct pfs_cli *c, bool *syscalls)
 {
 	static const struct option longopts[] = {
 	    CLI_TARGET_LONGOPTS,
 	    {"lazy", no_argument, NULL, OPT_CMD_BASE},
 	    {"refresh", required_argument, NULL, OPT_CMD_BASE + 1},
 	    {"all-cpus", no_argument, NULL, OPT_CMD_BASE + 2},
+	    {"no-syscalls", no_argument, NULL, OPT_CMD_BASE + 3},
 	    {0},
 	};
 	char *end;
@@ -205,6 +300,8 @@ static int exec_opts(int argc, char **argv, struct pfs_cli *c)
 			}
 		} else if (opt == OPT_CMD_BASE + 2) {
 			c->all_cpus = true;
+		} else if (opt == OPT_CMD_BASE + 3) {
+			*syscalls = false;
 		} else if (opt == 'h' || opt == OPT_HELP) {
 			fputs(exec_help, stdout);
 			return -1;
@@ -224,9 +321,10 @@ int cmd_exec(int argc, char **argv)
 {
 	struct pfs_cli c = {.cmd = "exec", .so = {.with_sysmodule = true}};
 	struct pfs_snapshot *snap = NULL;
+	bool syscalls = true;
 	int ret, close_ret;
 
-	ret = exec_opts(argc, argv, &c);
+	ret = exec_opts(argc, argv, &c, &syscalls);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 	/* Before any thread exists: unshare(CLONE_NEWNS) refuses a shared fs_struct. */
@@ -239,7 +337,7 @@ int cmd_exec(int argc, char **argv)
 		pfs_cli_close(&c);
 		return EXIT_FAIL;
 	}
-	ret = exec_serve(&c, snap, argv + optind);
+	ret = exec_serve(&c, snap, argv + optind, syscalls);
 	close_ret = pfs_cli_close(&c);
 	/* CMD's status wins; a split VM's unread pages are reported but do not replace it. */
 	(void)close_ret;

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * probes.c - the process probes answered from the guest: kill(pid, 0) and
+ * its relatives, getpriority, getpgid, getsid, the sched_* getters, and the
+ * setters that must never reach a host process by a guest pid.
+ *
+ * A pid exists when /proc/PID answers a lookup in the shadow /proc (the
+ * same function fuse.c uses: leaders, threads, unlisted tasks); the values
+ * are parsed from the snapshot's own text of /proc/PID/stat and status, so
+ * a probe and the file agree by construction.  Per pid, in this order:
+ *   0, the caller's own thread or thread group  -> the host (CONTINUE)
+ *   a guest pid                                 -> the guest's answer; a
+ *      real signal or a setter: EPERM, never delivered
+ *   a process of the tool's tree on the host    -> the host (CONTINUE)
+ *   anything else                               -> ESRCH
+ * Process groups (kill(-PGRP), PRIO_PGRP) and users (PRIO_USER) take their
+ * members from the snapshot's task list, the list the stat files render.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "core/internal.h"
+#include "syscalls/sc_internal.h"
+
+#define MAX_SIG	  64
+#define RR_MS_DEF 100 /* RR_TIMESLICE: the kernel's default, when the sysctl is not shown */
+
+/* What a probe needs of one guest pid, parsed from its stat and status. */
+struct sc_proc {
+	bool fields; /* stat parsed (a pid dir without a readable stat: exists, no values) */
+	long pgrp, session, nice, rt_priority, policy, tgid;
+	uint64_t cpus[VMT_CPUMASK_WORDS];
+	unsigned cpubits; /* width of Cpus_allowed (0: absent) */
+};
+
+/* Fields 5, 6, 19, 40, 41 of /proc/PID/stat (after the ")" of comm). */
+static bool parse_stat(const char *text, struct sc_proc *p)
+{
+	const char *s = strrchr(text, ')');
+	char *end;
+	long v;
+
+	if (!s)
+		return false;
+	s++;
+	for (int field = 3; field <= 41; field++) {
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			return false;
+		if (field == 3) { /* state: one letter */
+			s++;
+			continue;
+		}
+		v = strtol(s, &end, 10);
+		if (end == s)
+			return false;
+		s = end;
+		if (field == 5)
+			p->pgrp = v;
+		else if (field == 6)
+			p->session = v;
+		else if (field == 19)
+			p->nice = v;
+		else if (field == 40)
+			p->rt_priority = v;
+		else if (field == 41)
+			p->policy = v;
+	}
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "Cpus_allowed:\tffffffff,0000000f": lowest bits last, 32-bit groups. */
+static void parse_cpus(const char *status, struct sc_proc *p)
+{
+	const char *s = strstr(status, "\nCpus_allowed:\t"), *e;
+	unsigned bit = 0;
+
+	p->cpubits = 0;
+	if (!s)
+		return;
+	s += strlen("\nCpus_allowed:\t");
+	e = strchr(s, '\n');
+	if (!e)
+		e = s + strlen(s);
+	for (const char *q = e; q > s; q--) {
+		int v = hexval(q[-1]);
+
+		if (v < 0)
+			continue; /* the commas */
+		for (int b = 0; b < 4 && bit < VMT_CPUMASK_WORDS * 64; b++, bit++)
+			if (v >> b & 1)
+				p->cpus[bit / 64] |= 1ull << (bit % 64);
+	}
+	p->cpubits = bit;
+}
+
+/* 0: a guest pid (p->fields says whether its values were read); -ESRCH; -EIO. */
+static int proc_get(struct sc_call *c, long pid, struct sc_proc *p)
+{
+	struct sc_pid_text *t = malloc(sizeof(*t));
+	const char *tg;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	if (!t)
+		return -ENOMEM;
+	err = sc_pid_text(c, pid, t);
+	if (!err) {
+		p->fields = parse_stat(t->stat, p);
+		parse_cpus(t->status, p);
+		tg = strstr(t->status, "\nTgid:\t");
+		p->tgid = tg ? strtol(tg + 7, NULL, 10) : pid;
+	}
+	free(t);
+	return err;
+}
+
+/* ------------------------------------------------------------ groups and users */
+
+static const struct vmt_task_list *task_list(const struct sc_call *c)
+{
+	return c->snap ? c->snap->tasks : NULL;
+}
+
+/* The best priority (20 - nice, highest) of group g's members; -ESRCH if none. */
+static long group_priority(struct sc_call *c, long g, bool by_uid)
+{
+	const struct vmt_task_list *l = task_list(c);
+	long best = -ESRCH;
+
+	if (!l)
+		return -EIO;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_task *t = &l->tasks[i];
+
+		if (by_uid ? t->uid != (uint32_t)g : t->pgrp != g)
+			continue;
+		best = VMT_MAX(best, 20 - (long)t->nice);
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------ the order of answers */
+
+enum who { WHO_HOST, WHO_GUEST, WHO_NONE };
+
+/* Whose pid this is (pid > 0); p filled for a guest pid. */
+static enum who whose(struct sc_call *c, long pid, struct sc_proc *p, int *err)
+{
+	*err = 0;
+	if (sc_host_is_caller(c, pid))
+		return WHO_HOST;
+	*err = proc_get(c, pid, p);
+	if (!*err)
+		return WHO_GUEST;
+	if (*err != -ESRCH)
+		return WHO_NONE; /* the guest is gone (-EIO): answered with that */
+	*err = 0;
+	return sc_host_in_tree(c, pid) ? WHO_HOST : WHO_NONE;
+}
+
+/* A signal probe or delivery to pid (> 0); tgid >= 0: it must belong to that group. */
+static long signal_one(struct sc_call *c, long pid, long tgid, int sig)
+{
+	struct sc_proc p;
+	int err;
+
+	if (sig < 0 || sig > MAX_SIG)
+		return -EINVAL;
+	switch (whose(c, pid, &p, &err)) {
+	case WHO_HOST:
+		return SC_CONTINUE;
+	case WHO_GUEST:
+		if (tgid >= 0 && p.tgid != tgid)
+			return -ESRCH;
+		return sig ? -EPERM : 0; /* never delivered */
+	default:
+		return err ? err : -ESRCH;
+	}
+}
+
+/* kill(-g, sig), kill(-1, sig). */
+static long signal_group(struct sc_call *c, long g, int sig)
+{
+	long r;
+
+	if (sig < 0 || sig > MAX_SIG)
+		return -EINVAL;
+	if (g == 1 && c->snap) /* -1: every process the caller may signal: the guest's */
+		return sig ? -EPERM : 0;
+	r = group_priority(c, g, false);
+	if (r >= 0)
+		return sig ? -EPERM : 0;
+	if (r != -ESRCH)
+		return r;
+	if (g == sc_host_caller_pgrp(c) || sc_host_in_tree(c, g))
+		return SC_CONTINUE;
+	return -ESRCH;
+}
+
+static long do_kill(struct sc_call *c, long pid, int sig)
+{
+	if (pid == 0)
+		return SC_CONTINUE; /* the caller's own process group */
+	if (pid == INT32_MIN)
+		return -ESRCH;
+	if (pid < 0)
+		return signal_group(c, -pid, sig);
+	return signal_one(c, pid, -1, sig);
+}
+
+/* ------------------------------------------------------------ priorities */
+
+static long do_priority(struct sc_call *c, int which, long who, bool set)
+{
+	struct sc_proc p;
+	long r;
+	int err;
+
+	if (which == PRIO_PROCESS) {
+		if (who == 0)
+			return SC_CONTINUE;
+		switch (whose(c, who, &p, &err)) {
+		case WHO_HOST:
+			return SC_CONTINUE;
+		case WHO_GUEST:
+			if (set)
+				return -EPERM;
+			return p.fields ? 20 - p.nice : -EIO; /* the kernel's encoding */
+		default:
+			return err ? err : -ESRCH;
+		}
+	}
+	if (which != PRIO_PGRP && which != PRIO_USER)
+		return -EINVAL;
+	if (which == PRIO_PGRP && who == 0)
+		return SC_CONTINUE;
+	r = group_priority(c, who, which == PRIO_USER);
+	if (r >= 0)
+		return set ? -EPERM : r;
+	if (r != -ESRCH)
+		return r;
+	/* A user's processes on the host are never the tool's to read or renice. */
+	if (which == PRIO_PGRP && (who == sc_host_caller_pgrp(c) || sc_host_in_tree(c, who)))
+		return SC_CONTINUE;
+	return -ESRCH;
+}
+
+/* ------------------------------------------------------------ pid getters, sched */
+
+enum getter { GET_PGID, GET_SID, GET_SCHED, GET_PARAM, GET_AFFINITY, GET_RR, SET_ANY };
+
+static long sched_affinity(struct sc_call *c, const struct sc_proc *p, uint64_t len, uint64_t addr)
+{
+	unsigned bits = c->snap && c->snap->si.nr_cpus ? c->snap->si.nr_cpus : p->cpubits;
+	uint64_t size = ((uint64_t)bits + 63) / 64 * 8; /* cpumask_size() */
+	uint64_t out = VMT_MIN(len, size);
+	int err;
+
+	if (!p->cpubits)
+		return -EIO;
+	if (len * 8 < bits)
+		return -EINVAL; /* smaller than the guest's nr_cpu_ids */
+	if (out > sizeof(p->cpus))
+		out = sizeof(p->cpus);
+	err = c->mem.write(&c->mem, addr, p->cpus, (size_t)out);
+	return err == -ESRCH ? -ESRCH : err ? -EFAULT : (long)out;
+}
+
+/* sched_rr_get_interval: the guest's RR slice; 0 for FIFO and, see README, the rest. */
+static long sched_rr(struct sc_call *c, const struct sc_proc *p, uint64_t addr)
+{
+	struct timespec ts = {0, 0};
+	char buf[32];
+	long ms = RR_MS_DEF;
+	int err;
+
+	if (p->policy == SCHED_RR) {
+		if (!sc_sys_text(c, "sys/kernel/sched_rr_timeslice_ms", buf, sizeof(buf)))
+			ms = strtol(buf, NULL, 10);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = ms % 1000 * 1000000;
+	}
+	err = c->mem.write(&c->mem, addr, &ts, sizeof(ts));
+	return err == -ESRCH ? -ESRCH : err ? -EFAULT : 0;
+}
+
+static long getter_value(struct sc_call *c, enum getter g, const struct sc_proc *p)
+{
+	const __u64 *a = c->n->data.args;
+	int param, err;
+
+	if (g == SET_ANY)
+		return -EPERM; /* a setter on a guest pid: never reaches the host */
+	if (!p->fields)
+		return -EIO;
+	switch (g) {
+	case GET_PGID:
+		return p->pgrp;
+	case GET_SID:
+		return p->session;
+	case GET_SCHED:
+		return p->policy;
+	case GET_PARAM:
+		param = (int)p->rt_priority;
+		err = c->mem.write(&c->mem, a[1], &param, sizeof(param));
+		return err == -ESRCH ? -ESRCH : err ? -EFAULT : 0;
+	case GET_AFFINITY:
+		return sched_affinity(c, p, a[1], a[2]);
+	case GET_RR:
+		return sched_rr(c, p, a[1]);
+	default:
+		return -EPERM;
+	}
+}
+
+static long do_getter(struct sc_call *c, enum getter g, long pid)
+{
+	struct sc_proc p;
+	int err;
+
+	if (pid == 0)
+		return SC_CONTINUE;
+	if (pid < 0)
+		return g == GET_PGID || g == GET_SID || g == GET_AFFINITY ? -ESRCH : -EINVAL;
+	switch (whose(c, pid, &p, &err)) {
+	case WHO_HOST:
+		return SC_CONTINUE;
+	case WHO_GUEST:
+		return getter_value(c, g, &p);
+	default:
+		return err ? err : -ESRCH;
+	}
+}
+
+/* The kernel's argument checks that come before it looks the pid up. */
+static long sched_args(const __u64 *a, long nr)
+{
+	if ((nr == SYS_sched_getaffinity || nr == SYS_sched_setaffinity) &&
+	    (a[1] & (sizeof(long) - 1)))
+		return -EINVAL;
+	if ((nr == SYS_sched_getparam || nr == SYS_sched_setparam) && !a[1])
+		return -EINVAL;
+	return 0;
+}
+
+long sc_probe_call(struct sc_call *c)
+{
+	const __u64 *a = c->n->data.args;
+	long nr = c->n->data.nr, pid = (int32_t)a[0], err = sched_args(a, nr);
+
+	if (err)
+		return err;
+	switch (nr) {
+	case SYS_kill:
+		return do_kill(c, pid, (int)a[1]);
+	case SYS_rt_sigqueueinfo:
+		return pid > 0			   ? signal_one(c, pid, -1, (int)a[1])
+		       : sc_host_is_caller(c, pid) ? SC_CONTINUE
+						   : -ESRCH;
+	case SYS_tkill:
+		return pid > 0 ? signal_one(c, pid, -1, (int)a[1]) : -EINVAL;
+	case SYS_tgkill:
+	case SYS_rt_tgsigqueueinfo:
+		if (pid <= 0 || (int32_t)a[1] <= 0)
+			return -EINVAL;
+		return signal_one(c, (int32_t)a[1], pid, (int)a[2]);
+	case SYS_getpriority:
+	case SYS_setpriority:
+		return do_priority(c, (int)a[0], (int32_t)a[1], nr == SYS_setpriority);
+	case SYS_getpgid:
+		return do_getter(c, GET_PGID, pid);
+	case SYS_getsid:
+		return do_getter(c, GET_SID, pid);
+	case SYS_sched_getscheduler:
+		return do_getter(c, GET_SCHED, pid);
+	case SYS_sched_getparam:
+		return do_getter(c, GET_PARAM, pid);
+	case SYS_sched_getaffinity:
+		return do_getter(c, GET_AFFINITY, pid);
+	case SYS_sched_rr_get_interval:
+		return do_getter(c, GET_RR, pid);
+	case SYS_sched_setaffinity:
+	case SYS_sched_setparam:
+	case SYS_sched_setscheduler:
+		return do_getter(c, SET_ANY, pid);
+	}
+	return -ENOSYS;
+}
