@@ -374,7 +374,7 @@ static void test_walker(void **state)
 	struct fake *f = *state;
 	uint64_t start = 1ull << enumval("netdev_state_t", "__LINK_STATE_START"),
 		 nocarrier = 1ull << enumval("netdev_state_t", "__LINK_STATE_NOCARRIER");
-	uint64_t tbl = kalloc(f, 256 * 8), a1, a2, b1, b2, b3;
+	uint64_t tbl = kalloc(f, 256 * 8), a1, a2, b1, b2, b3, next = 0;
 	struct vmt_netdev_list *l;
 	struct fdev up, down;
 	char *text;
@@ -391,6 +391,14 @@ static void test_walker(void **state)
 	a2 = ifa4(f, "eth0:1", 0x0200000a, 24);
 	put64(f, up.indev + off("in_device", "ifa_list"), a1);
 	put64(f, a1 + off("in_ifaddr", "ifa_next"), a2);
+	/* six on eth1: the address array grows past its first room */
+	for (uint32_t i = 6; i > 0; i--) {
+		uint64_t a = ifa4(f, "eth1", 0x0000000b | i << 24, 8); /* 11.0.0.i */
+
+		put64(f, a + off("in_ifaddr", "ifa_next"), next);
+		next = a;
+	}
+	put64(f, down.indev + off("in_device", "ifa_list"), next);
 	b1 = ifa6(f, up.idev, 1, 64, 0);
 	b2 = ifa6(f, up.idev, 2, 64, 0x20);
 	b3 = ifa6(f, down.idev, 3, 128, 0);
@@ -415,7 +423,9 @@ static void test_walker(void **state)
 	assert_memory_equal(l->devs[0].ip4[1].local, "\x0a\x00\x00\x02", 4);
 	assert_string_equal(l->devs[0].ip4[1].label, "eth0:1");
 	assert_int_equal(l->devs[0].ip4[0].prefixlen, 24);
-	assert_int_equal(l->devs[1].n_ip4, 0);
+	assert_int_equal(l->devs[1].n_ip4, 6);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(l->devs[1].ip4[i].local[3], i + 1);
 	assert_int_equal(l->devs[0].n_ip6, 2);
 	assert_int_equal(l->devs[0].ip6[1].scope, 0x20);
 	assert_int_equal(l->devs[0].ip6[0].hash_pos, 2);

@@ -190,6 +190,23 @@ static bool dev_state(struct vmt_guest *g, const struct netif_offsets *o, uint64
 	return ok;
 }
 
+/*
+ * Room for entry n of an address array of n entries: capacities are the
+ * powers of two (4, 8, ...), so the array grows when n reaches one.
+ */
+static int grow(void **arr, size_t n, size_t size)
+{
+	void *p;
+
+	if (n && (n < 4 || (n & (n - 1))))
+		return 0;
+	p = reallocarray(*arr, n ? 2 * n : 4, size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- IPv4 */
 
 static int ip4_one(struct vmt_guest *g, const struct netif_offsets *o, uint64_t ifa,
@@ -233,11 +250,8 @@ static int ip4_walk(struct vmt_guest *g, const struct netif_offsets *o, uint64_t
 			lap *= 2;
 			steps = 0;
 		}
-		if (!d->ip4) {
-			d->ip4 = calloc(NETIF_MAX_ADDRS, sizeof(*d->ip4));
-			if (!d->ip4)
-				return -ENOMEM;
-		}
+		if (grow((void **)&d->ip4, d->n_ip4, sizeof(*d->ip4)))
+			return -ENOMEM;
 		if (ip4_one(g, o, ifa, &d->ip4[d->n_ip4]))
 			return -EFAULT;
 		d->n_ip4++;
@@ -266,11 +280,8 @@ static int ip6_one(struct vmt_guest *g, uint64_t node, void *arg)
 		w->bad = true;
 		return 1;
 	}
-	if (!w->d->ip6) {
-		w->d->ip6 = calloc(NETIF_MAX_ADDRS, sizeof(*w->d->ip6));
-		if (!w->d->ip6)
-			return -ENOMEM;
-	}
+	if (grow((void **)&w->d->ip6, w->d->n_ip6, sizeof(*w->d->ip6)))
+		return -ENOMEM;
 	a = &w->d->ip6[w->d->n_ip6];
 	memset(a, 0, sizeof(*a));
 	if (vmt_kread(g, ifp + o->i6_addr.off, a->addr, 16) ||
@@ -299,19 +310,6 @@ static int ip6_walk(struct vmt_guest *g, const struct netif_offsets *o, uint64_t
 	return err || w.bad ? -EBADMSG : 0;
 }
 
-/* Shrink an address array to what it holds (it was allocated at the bound). */
-static void *fit(void *p, size_t n, size_t size)
-{
-	void *q;
-
-	if (!p || !n) {
-		free(p);
-		return NULL;
-	}
-	q = realloc(p, n * size);
-	return q ? q : p;
-}
-
 int netif_dev_read(struct vmt_guest *g, const struct netif_offsets *o, uint64_t dev,
 		   struct vmt_netdev *d)
 {
@@ -335,8 +333,6 @@ int netif_dev_read(struct vmt_guest *g, const struct netif_offsets *o, uint64_t 
 	if (err == -ENOMEM)
 		return err;
 	ok &= !err;
-	d->ip4 = fit(d->ip4, d->n_ip4, sizeof(*d->ip4));
-	d->ip6 = fit(d->ip6, d->n_ip6, sizeof(*d->ip6));
 	if (!ok)
 		d->flags |= VMT_F_PARTIAL;
 	return 0;

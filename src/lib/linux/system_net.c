@@ -718,6 +718,7 @@ static int dev_offsets(struct vmt_guest *g, struct dev_walk *w)
 int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out)
 {
 	struct dev_walk w = {0};
+	struct vmt_netdev *devs;
 	uint32_t head_off;
 	uint64_t net;
 	int err;
@@ -747,6 +748,9 @@ int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out)
 		w.l->flags |= VMT_F_PARTIAL;
 	err = 0;
 	netif_hash_order(g, &w.nif, net, w.l);
+	devs = reallocarray(w.l->devs, w.l->n ? w.l->n : 1, sizeof(*devs));
+	if (devs)
+		w.l->devs = devs; /* room for NET_MAX_DEVS was only for the walk */
 	*out = w.l;
 	w.l = NULL;
 out:
