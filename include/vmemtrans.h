@@ -221,6 +221,12 @@ enum vmt_entry_flags {
 	VMT_F_THREAD = 1u << 3,	   /* not a thread-group leader */
 	/* A task list that broke: the tasks it did not reach came from the pid index. */
 	VMT_F_PIDINDEX = 1u << 4,
+	/*
+	 * A task the pid index finds and the task list does not (VMT_TASK_PIDINDEX
+	 * on a list that did not break): unlinked from the list, as by a rootkit
+	 * (DKOM); the guest's own /proc lookup still finds it, its listing not.
+	 */
+	VMT_F_UNLISTED = 1u << 5,
 };
 
 struct vmt_task {
@@ -260,6 +266,8 @@ enum vmt_task_what {
 	VMT_TASK_ENVIRON = 1u << 1,
 	VMT_TASK_EXE = 1u << 2,
 	VMT_TASK_THREADS = 1u << 3, /* list every thread, not just leaders */
+	/* also the tasks only the pid index finds, flagged VMT_F_UNLISTED */
+	VMT_TASK_PIDINDEX = 1u << 4,
 };
 
 /*
@@ -809,7 +817,9 @@ struct vmt_netdev {
 	/*
 	 * VMT_F_PARTIAL: the driver keeps its counters in its own way
 	 * (ndo_get_stats64 other than the loopback's per-CPU lstats): the
-	 * generic dev->stats and core_stats were used.
+	 * generic dev->stats and core_stats were used; or some of the fields
+	 * below could not be read (an address list broke: the addresses before
+	 * the break are kept).
 	 */
 	uint32_t flags;
 	/* What ifconfig and `ip link` show (appended: the fields above keep their place). */
