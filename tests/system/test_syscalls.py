@@ -1,0 +1,168 @@
+"""System calls under `vmt exec` (src/syscalls/): the process probes,
+uname and sysinfo answered from the guest, compared with the guest's own
+/proc through its agent; real signals to guest pids refused and never
+delivered anywhere; the tool's own processes still its own; `ss` still
+shows the guest's sockets with netlink sock_diag refused; --no-syscalls
+gives the host's answers.  One VM for the module."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, VMT, start_vm, stop_vm
+from truth import guest_inet_sockets
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse") or os.geteuid() != 0,
+                                reason="needs root and /dev/fuse")
+
+PROBE = os.path.join(BUILD, "tests", "system", "tools", "vmt-probe")
+ESRCH, EPERM = 3, 1
+NOPIDS = [99999, 4000000, 4194303]
+
+# Every pid and thread id of the guest: the stat fields after "comm) " and Cpus_allowed.
+PROBE_TRUTH = r"""
+echo "ME $$"
+cat /proc/sys/kernel/sched_rr_timeslice_ms 2>/dev/null | sed 's/^/RR /'
+for d in /proc/[0-9]* /proc/[0-9]*/task/[0-9]*; do
+  s=$(cat $d/stat 2>/dev/null) || continue
+  c=$(grep '^Cpus_allowed:' $d/status 2>/dev/null)
+  l=${d#/proc/}
+  echo "P ${d##*/} ${l%%/*} ${c#*:}|${s##*) }"
+done
+"""
+
+
+@pytest.fixture(scope="module")
+def vm(env):
+    v = start_vm(env, "sc", procs=20)
+    yield v
+    stop_vm(v)
+
+
+def vexec(vm, *cmd, extra=(), check=True, timeout=300):
+    p = subprocess.run([VMT, "exec", "--vm", vm.name, *extra, "--", *cmd], env=vm.env,
+                       capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"vmt exec {' '.join(cmd)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def guest_probe_truth(vm):
+    """{tid: {pgrp, sid, nice, rt, policy, cpus}}, the agent's pid, the RR slice in ms."""
+    truth, me, rr_ms = {}, None, 100
+    for line in vm.guest(PROBE_TRUTH).splitlines():
+        if line.startswith("ME "):
+            me = int(line[3:])
+        elif line.startswith("RR "):
+            rr_ms = int(line[3:])
+        elif line.startswith("P "):
+            head, stat = line[2:].split("|", 1)
+            tid, leader, cpus = head.split()
+            f = stat.split()  # field k of stat is f[k - 3]
+            truth[int(tid)] = {"thread": tid != leader, "pgid": int(f[2]), "sid": int(f[3]), "prio": 20 - int(f[16]),
+                               "param": int(f[37]), "sched": int(f[38]),
+                               "aff": int(cpus.strip().replace(",", ""), 16)}
+    return truth, me, rr_ms
+
+
+def parse_probe(out):
+    rows = {}
+    for line in out.splitlines():
+        f = line.split()
+        rows[int(f[0])] = dict(kv.split("=") for kv in f[1:])
+    return rows
+
+
+def test_process_probes(vm):
+    truth, me, rr_ms = guest_probe_truth(vm)
+    pids = sorted(truth) + NOPIDS
+    rows = parse_probe(vexec(vm, PROBE, "pids", *map(str, pids)).stdout)
+    compared = threads = 0
+    for pid in sorted(truth):
+        r, t = rows[pid], truth[pid]
+        if r["kill"] != "0":
+            # Gone between the two views: only a kernel worker or the agent's own may be.
+            assert pid >= me or r["kill"] == f"-{ESRCH}", f"pid {pid}: {r}"
+            continue
+        for key in ("pgid", "sid", "prio", "sched", "param"):
+            assert int(r[key]) == t[key], f"pid {pid} {key}: probe {r[key]} guest {t[key]}"
+        assert int(r["aff"], 16) == t["aff"], f"pid {pid} affinity {r['aff']} vs {t['aff']:x}"
+        want_rr = rr_ms * 1000000 if t["sched"] == 2 else 0
+        assert int(r["rr"]) == want_rr, f"pid {pid} rr {r['rr']}"
+        compared += 1
+        threads += t["thread"]
+    assert compared >= 40
+    assert threads >= 1, "no thread id was compared (the workload has a threaded process)"
+    for pid in NOPIDS:
+        assert set(rows[pid].values()) == {f"-{ESRCH}"}, f"pid {pid}: {rows[pid]}"
+
+
+def test_uname_hostname(vm):
+    guest = vm.guest("uname -s -n -r -v -m; hostname").splitlines()
+    out = vexec(vm, "sh", "-c", "uname -s -n -r -v -m; hostname").stdout.splitlines()
+    assert out == guest
+    u = dict(l.split("=", 1) for l in vexec(vm, PROBE, "uname").stdout.splitlines())
+    assert u["release"] == guest[0].split()[2]
+    assert u["machine"] == "x86_64"
+
+
+def test_sysinfo(vm):
+    g = vm.guest("grep MemTotal /proc/meminfo; ls -d /proc/[0-9]*/task/[0-9]* | wc -l")
+    mem_kb = int(g.splitlines()[0].split()[1])
+    threads = int(g.splitlines()[1])
+    si = dict(l.split("=", 1) for l in vexec(vm, PROBE, "sysinfo").stdout.splitlines())
+    assert int(si["totalram"]) == mem_kb * 1024
+    assert int(si["mem_unit"]) == 1
+    assert 0 < int(si["freeram"]) <= int(si["totalram"])
+    assert abs(int(si["procs"]) - threads) <= max(10, threads // 5), (si["procs"], threads)
+    assert int(si["uptime"]) > 0
+
+
+def test_signal_refused(vm):
+    truth, me, _ = guest_probe_truth(vm)
+    victim = max(p for p in truth if p < me and truth[p]["pgid"] not in (0,))
+    host = subprocess.Popen(["sleep", "60"])
+    try:
+        out = vexec(vm, "sh", "-c", f"{PROBE} signal 15 {victim}; {PROBE} signal 9 "
+                    f"{host.pid}; {PROBE} signal 15 -1; kill -TERM {victim}; echo rc=$?")
+        lines = out.stdout.split()
+        assert lines[:3] == [f"-{EPERM}", f"-{ESRCH}", f"-{EPERM}"], out.stdout
+        assert "rc=1" in out.stdout and "Operation not permitted" in out.stderr
+        assert host.poll() is None, "a host process outside the tool was signalled"
+        alive = vm.guest(f"test -d /proc/{victim} && echo alive").strip()
+        assert alive == "alive", f"guest pid {victim} was signalled"
+    finally:
+        host.kill()
+        host.wait()
+
+
+def test_own_processes(vm):
+    """The tool's own pid, its children and its job control are the host's."""
+    out = vexec(vm, "sh", "-c", "sleep 5 & kill $!; wait $!; echo st=$?; "
+                f"{PROBE} pids $$ 0").stdout
+    assert "st=143" in out  # SIGTERM reached the tool's own child
+    rows = parse_probe("\n".join(l for l in out.splitlines() if not l.startswith("st=")))
+    own = [r for pid, r in rows.items() if pid != 0][0]
+    assert own["kill"] == "0" and rows[0]["kill"] == "0"
+    assert int(own["pgid"]) == int(rows[0]["pgid"]) == os.getpgrp()  # the host's group
+
+
+def test_ss_fallback(vm):
+    """ss reads /proc/net with PROC_ROOT, and without it falls back there once
+    the filter refuses its sock_diag socket."""
+    listen = {s["lport"] for s in guest_inet_sockets(vm)
+              if s["proto"] == "tcp" and s["state"] == 10}
+    assert listen
+    for cmd in (["ss", "-tanu"], ["env", "-u", "PROC_ROOT", "ss", "-tan"]):
+        out = vexec(vm, *cmd).stdout
+        ports = {int(l.split()[-2].rsplit(":", 1)[1]) for l in out.splitlines()
+                 if "LISTEN" in l and l.split()[-2].rsplit(":", 1)[1].isdigit()}
+        assert listen <= ports, f"{cmd}: {out}"
+
+
+def test_no_syscalls(vm):
+    out = vexec(vm, "uname", "-r", extra=("--no-syscalls",)).stdout.strip()
+    assert out == os.uname().release
+    assert vexec(vm, "uname", "-r").stdout.strip() != os.uname().release
