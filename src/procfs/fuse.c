@@ -399,6 +399,14 @@ static void node_stat(struct pfs_server *s, const struct snap_ref *r, const stru
 		st->st_size = s->no_open ? (off_t)n->len : 0; /* cached reads stop there */
 		break;
 	}
+	if (n->fmt_set) /* an fd link's target: the guest object's type and inode */
+		st->st_mode = n->fmt | n->mode;
+}
+
+/* The st_ino of node n reached by id: its own id, or the guest object's inode. */
+static fuse_ino_t node_st_ino(const struct pfs_node *n, fuse_ino_t id)
+{
+	return n->fmt_set ? n->st_ino : id;
 }
 
 static void self_stat(const struct pfs_server *s, fuse_ino_t id, struct stat *st)
@@ -495,7 +503,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	e.ino = node_id(r, n) | (alias && n->ino != 1 ? ALIAS_BIT : 0);
 	node_stat(s, r, n, &e.attr);
-	e.attr.st_ino = e.ino;
+	e.attr.st_ino = node_st_ino(n, e.ino);
 	e.entry_timeout = e.attr_timeout = TTL;
 	fuse_reply_entry(req, &e);
 }
@@ -557,7 +565,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	node_stat(s, r, n, &st);
-	st.st_ino = id;
+	st.st_ino = node_st_ino(n, id);
 	fuse_reply_attr(req, &st, TTL);
 }
 
@@ -792,6 +800,8 @@ static int tree_listing(struct pfs_server *s, struct handle *h, const struct pfs
 		err = ent_add(h, "..", d->parent ? node_id(h->ref, d->parent) : FUSE_ROOT_ID,
 			      S_IFDIR);
 	for (size_t i = 0; i < d->nkids && !err; i++) {
+		if (d->kids[i]->hidden)
+			continue; /* looked up, never listed */
 		if (is_number(d->kids[i]->name))
 			maxlen = VMT_MAX(maxlen, strlen(d->kids[i]->name));
 		else
@@ -805,7 +815,8 @@ static int tree_listing(struct pfs_server *s, struct handle *h, const struct pfs
 	}
 	for (size_t len = 1; len <= maxlen && !err; len++)
 		for (size_t i = 0; i < d->nkids && !err; i++)
-			if (strlen(d->kids[i]->name) == len && is_number(d->kids[i]->name))
+			if (strlen(d->kids[i]->name) == len && is_number(d->kids[i]->name) &&
+			    !d->kids[i]->hidden)
 				err = ent_add(h, d->kids[i]->name, node_id(h->ref, d->kids[i]),
 					      S_IFDIR);
 	return err;

@@ -63,6 +63,16 @@ struct pfs_node {
 	size_t nkids, capkids;
 	bool sorted;
 	struct pfs_node *parent;
+	/*
+	 * Answered by a lookup, never listed: what a /proc/PID/fd/N link names
+	 * ("socket:[INO]", resolved by the kernel in the link's directory) and a
+	 * task only the pid index finds.
+	 */
+	bool hidden;
+	/* A link's target (pfs_target): the S_IFMT and st_ino stat reports */
+	bool fmt_set;
+	mode_t fmt;
+	uint64_t st_ino;
 };
 
 struct pfs_tree {
@@ -92,6 +102,16 @@ int pfs_file(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t 
 int pfs_file_tb(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
 		const struct textbuf *b);
 int pfs_link(struct pfs_tree *t, struct pfs_node *dir, const char *name, const char *target);
+
+/*
+ * A hidden node named as a link's relative target ("socket:[INO]"), for a
+ * stat that follows the link: stat reports fmt (S_IFSOCK, S_IFIFO, ...; 0
+ * is kept as given) with perm's bits and ino as st_ino, as Linux's stat
+ * of the object.  A name that is already in dir is 0 (one node serves
+ * every fd of one object).
+ */
+int pfs_target(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t fmt, mode_t perm,
+	       uint64_t ino);
 
 /* Set owner of a node (e.g. /proc/PID and its files: the task's euid/egid). */
 void pfs_chown(struct pfs_node *n, uid_t uid, gid_t gid);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "procfs/render_task.h"
 
@@ -674,6 +675,42 @@ static void render_fdinfo_kind(struct textbuf *b, const struct vmt_fd *f)
 	}
 }
 
+/*
+ * The kernel resolves a relative link target in the link's directory: a
+ * stat of fd/N that names "socket:[INO]" looks that name up in fd/.  Linux's
+ * own fd links jump to the object; here a hidden node of that name answers
+ * with the object's type and inode (lsof takes a socket's inode and type
+ * from this stat alone).  Sockets are S_IFSOCK 0777 (sock_alloc), pipes
+ * S_IFIFO 0600 (get_pipe_inode).  Anonymous inodes have no S_IFMT in Linux
+ * (alloc_anon_inode: 0600), which FUSE refuses (fuse_valid_type): they
+ * answer S_IFREG 0600, so that their inode still shows.  Absolute targets
+ * are the guest's paths: a stat of them reaches the host's file system.
+ */
+static int fd_target_add(struct task_out *o, struct pfs_node *fd, const struct vmt_fd *f)
+{
+	static const struct {
+		const char *prefix;
+		mode_t fmt, perm;
+	} kinds[] = {
+	    {"socket:[", S_IFSOCK, 0777},
+	    {"pipe:[", S_IFIFO, 0600},
+	    {"anon_inode:", S_IFREG, 0600},
+	};
+
+	if (!f->path || f->path[0] == '/' || strchr(f->path, '/'))
+		return 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strncmp(f->path, kinds[i].prefix, strlen(kinds[i].prefix)))
+			continue;
+		int err = pfs_target(o->tr, fd, f->path, kinds[i].fmt, kinds[i].perm, f->ino);
+
+		if (!err)
+			pfs_chown(pfs_child(fd, f->path), o->t->euid, o->t->egid);
+		return err;
+	}
+	return 0;
+}
+
 static int render_fds(struct task_out *o)
 {
 	const struct vmt_task_detail *d = o->d;
@@ -697,6 +734,8 @@ static int render_fds(struct task_out *o)
 			mode |= 0300;
 		if (f->path)
 			err = add_link(o, fd, name, mode, f->path);
+		if (!err)
+			err = fd_target_add(o, fd, f);
 		if (err || (f->flags & VMT_F_PARTIAL))
 			continue; /* half-read fields would show as plausible lies */
 		tb_init(&b);
@@ -766,6 +805,10 @@ static int copy_node(struct task_out *o, struct pfs_node *dir, const struct pfs_
 		return err == -EEXIST ? 0 : err;
 	d = last_child(dir);
 	d->mode = n->mode;
+	d->hidden = n->hidden; /* an fd link's target stays a target */
+	d->fmt_set = n->fmt_set;
+	d->fmt = n->fmt;
+	d->st_ino = n->st_ino;
 	pfs_chown(d, n->uid, n->gid);
 	return 0;
 }

@@ -20,7 +20,16 @@
 #include "procfs/render_task.h"
 #include "procfs/snapshot.h"
 
-#define TASK_FULL (VMT_TASK_CMDLINE | VMT_TASK_ENVIRON | VMT_TASK_EXE | VMT_TASK_THREADS)
+/*
+ * The listing of /proc is the task list's; a lookup also finds what the pid
+ * index holds (VMT_TASK_PIDINDEX), as the guest's proc_pid_lookup does.  A
+ * task unlinked from the task list (DKOM) therefore gets a /proc/PID that a
+ * lookup finds and a listing does not: the two views of the guest that
+ * chkproc and unhide cross-check.  (The guest's own readdir walks the pid
+ * index too, so its ps still shows such a task.)
+ */
+#define TASK_BASIC (VMT_TASK_THREADS | VMT_TASK_PIDINDEX)
+#define TASK_FULL  (VMT_TASK_CMDLINE | VMT_TASK_ENVIRON | VMT_TASK_EXE | TASK_BASIC)
 
 /* A pid (or task/TID) directory not filled yet, and whose it is. */
 struct pfs_lazy_dir {
@@ -158,6 +167,10 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 		if (t->flags & VMT_F_THREAD)
 			continue;
 		d = task_dir(s, o, s->procdir, t);
+		if (d && (t->flags & VMT_F_UNLISTED)) {
+			d->hidden = true; /* off the task list: lookup only */
+			s->nhidden++;
+		}
 		if (d)
 			taskdirs[i] = pfs_dir_new(s->tree, d, "task", 0555, t->euid, t->egid);
 		if (!d || !taskdirs[i])
@@ -288,7 +301,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	s->ctx.user_hz = 100;
 	vmt_listing_begin(g);
 	vmt_mem_stats(g, &st0);
-	err = vmt_tasks(g, o->lazy ? VMT_TASK_THREADS : TASK_FULL, &s->tasks);
+	err = vmt_tasks(g, o->lazy ? TASK_BASIC : TASK_FULL, &s->tasks);
 	if (err) {
 		pr_err("procfs: task list: %s", vmt_last_error());
 		goto fail;

@@ -54,6 +54,7 @@ struct pfs_snapshot {
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
+	size_t nhidden;	  /* processes off the task list, found by the pid index (unlisted) */
 	uint32_t partial; /* VMT_F_PARTIAL: some list broke or was missing */
 };
 

@@ -273,6 +273,25 @@ int pfs_link(struct pfs_tree *t, struct pfs_node *dir, const char *name, const c
 	return leaf_add(t, dir, name, PFS_LINK, 0777, target, strlen(target));
 }
 
+int pfs_target(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t fmt, mode_t perm,
+	       uint64_t ino)
+{
+	struct pfs_node *n;
+	int err;
+
+	if (pfs_child(dir, name))
+		return 0;
+	err = leaf_add(t, dir, name, PFS_FILE, perm, "", 0);
+	if (err)
+		return err;
+	n = dir->kids[dir->nkids - 1];
+	n->hidden = true;
+	n->fmt_set = true;
+	n->fmt = fmt;
+	n->st_ino = ino;
+	return 0;
+}
+
 void pfs_chown(struct pfs_node *n, uid_t uid, gid_t gid)
 {
 	n->uid = uid;

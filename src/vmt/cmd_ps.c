@@ -122,6 +122,7 @@ static json_object *ps_task_json(const struct vmt_task *t, unsigned what)
 		json_object_object_add(o, "exe", t->exe ? json_object_new_string(t->exe) : NULL);
 	json_object_object_add(o, "partial", json_object_new_boolean(t->flags & VMT_F_PARTIAL));
 	json_object_object_add(o, "truncated", json_object_new_boolean(t->flags & VMT_F_TRUNCATED));
+	json_object_object_add(o, "kva", json_object_new_uint64(t->kva)); /* task_struct */
 	return o;
 }
 

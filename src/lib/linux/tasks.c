@@ -602,12 +602,49 @@ static int task_recover(struct task_walk *w, uint64_t task, int32_t nr)
 }
 
 /*
+ * Is the leader at task on the task list now?  Its neighbour must point
+ * back at it.  A task forked after the walk passed the list's tail is (the
+ * pid index is read after the walk); one unlinked by hand (its node
+ * pointing at itself, or at neighbours that no longer point back), or by
+ * list_del() (poisoned pointers), is not.
+ */
+static bool task_linked(struct task_walk *w, uint64_t task)
+{
+	uint64_t node = task + w->o->task_tasks, next, back;
+
+	return !vmt_kread_u64(w->g, node, &next) && vmt_kptr_ok(next) && next != node &&
+	       !vmt_kread_u64(w->g, next + 8, &back) && back == node;
+}
+
+/*
+ * Tasks recovered from index from on: a leader that is not on the list is
+ * marked, and so are its threads (a thread's own list node is a stale copy
+ * of its creator's: only its leader's says anything).
+ */
+static void unlisted_mark(struct task_walk *w, size_t from, uint32_t mark)
+{
+	for (size_t i = from; i < w->tv.n; i++) {
+		struct vmt_task *t = &w->tv.v[i];
+
+		if (t->kva == t->leader && !task_linked(w, t->kva))
+			t->flags |= mark;
+	}
+	for (size_t i = from; i < w->tv.n; i++) {
+		struct vmt_task *t = &w->tv.v[i];
+
+		for (size_t j = from; j < w->tv.n && t->kva != t->leader; j++)
+			if (w->tv.v[j].kva == t->leader)
+				t->flags |= w->tv.v[j].flags & mark;
+	}
+}
+
+/*
  * The task list broke (an unreadable task_struct: a sub-host that is gone,
  * or damage): the tasks the pid index knows and the walk did not reach are
  * listed from there, so that a gap costs the tasks in it, not every task
  * after it.  Copies of one task are dropped later (task_vec_sort_unique).
  */
-static void tasks_recover(struct task_walk *w, uint32_t *list_flags)
+static void tasks_recover(struct task_walk *w, uint32_t *list_flags, uint32_t mark)
 {
 	uint64_t *va = NULL, *seen = malloc((w->tv.n + 1) * sizeof(*seen));
 	int32_t *nr = NULL;
@@ -621,6 +658,8 @@ static void tasks_recover(struct task_walk *w, uint32_t *list_flags)
 	for (size_t i = 0; i < n && !w->err; i++)
 		if (!bsearch(&va[i], seen, nseen, sizeof(*seen), kva_cmp))
 			task_recover(w, va[i], nr[i]);
+	if (mark)
+		unlisted_mark(w, nseen, mark);
 	*list_flags |= VMT_F_PIDINDEX;
 out:
 	free(seen);
@@ -671,6 +710,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	struct vmt_task_list *l;
 	uint64_t init_task;
 	uint32_t list_flags = 0;
+	uint32_t hidden_flags = 0; /* not the list's: a list that is whole is not partial */
 	int err, walk_err;
 
 	*out = NULL;
@@ -684,7 +724,9 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	walk_err = vmt_list_walk(g, init_task + w.o->task_tasks, VMT_MAX_TASKS, task_visit, &w);
 	plan_free(&w.plan);
 	if (walk_err && !w.err)
-		tasks_recover(&w, &list_flags);
+		tasks_recover(&w, &list_flags, 0);
+	else if (!w.err && (what & VMT_TASK_PIDINDEX))
+		tasks_recover(&w, &hidden_flags, VMT_F_UNLISTED); /* DKOM: a task off the list */
 	if (w.err) {
 		err = w.err;
 		goto err_free;
