@@ -10,7 +10,8 @@
  * program with malloc).  The program is short enough to read whole:
  *
  *   arch != x86_64 or an x32 number          -> ENOSYS
- *   socket(AF_NETLINK, *, NETLINK_SOCK_DIAG) -> EPROTONOSUPPORT
+ *   socket(AF_NETLINK, *, NETLINK_SOCK_DIAG or NETLINK_ROUTE)
+ *                                            -> EPROTONOSUPPORT
  *   ioctl with cmd in 0x8910..0x8971 (SIOC*IF*), the probes, uname,
  *   sysinfo                                  -> the supervisor
  *   anything else                            -> runs natively
@@ -68,12 +69,12 @@ static struct sock_filter *emit(struct sock_filter *p, __u16 code, __u32 k, __u8
 
 /*
  * Layout (classic BPF jumps only forward): [0,8) header; 8+i: call i;
- * T = 8+NTRAP: jump to ALLOW; SOCKET block (5); IOCTL block (3); ALLOW;
+ * T = 8+NTRAP: jump to ALLOW; SOCKET block (6); IOCTL block (3); ALLOW;
  * NOTIFY.  Offsets are relative to the next instruction.
  */
 static size_t filter_build(struct sock_filter *prog)
 {
-	const size_t t = 8 + NTRAP, sock = t + 1, ioc = sock + 5, allow = ioc + 3,
+	const size_t t = 8 + NTRAP, sock = t + 1, ioc = sock + 6, allow = ioc + 3,
 		     notify = allow + 1;
 	struct sock_filter *p = prog;
 
@@ -89,12 +90,18 @@ static size_t filter_build(struct sock_filter *prog)
 		p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, (__u32)trapped[i],
 			 (__u8)(notify - (8 + i) - 1), 0);
 	p = emit(p, BPF_JMP | BPF_JA, (__u32)(allow - t - 1), 0, 0);
-	/* socket(): only a netlink sock_diag socket is refused, as by a kernel without it. */
+	/*
+	 * socket(): netlink sock_diag and route sockets are refused, as by a
+	 * kernel without them: they would ask the host's kernel for its sockets
+	 * and interfaces.  ss then reads /proc/net; ip has no fallback (it
+	 * fails rather than show the host's links); glibc's getifaddrs and
+	 * AI_ADDRCONFIG assume both address families.
+	 */
 	p = emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0), 0, 0);
 	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, (__u8)(allow - (sock + 1) - 1));
 	p = emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LO(2), 0, 0);
-	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, NETLINK_SOCK_DIAG, 0,
-		 (__u8)(allow - (sock + 3) - 1));
+	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, NETLINK_SOCK_DIAG, 1, 0);
+	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, NETLINK_ROUTE, 0, (__u8)(allow - (sock + 4) - 1));
 	p = emit(p, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPROTONOSUPPORT, 0, 0);
 	/* ioctl(): the interface requests go to the supervisor (the kernel reads cmd as 32 bits).
 	 */
