@@ -190,7 +190,14 @@ static bool cursor_peek(struct pagein_cursor *c, uint64_t *chunk)
 	return false;
 }
 
-/* Take the next chunks that need a fetch into jobs; stop at a chunk in motion or no room. */
+/*
+ * Take the next chunks that need a fetch into jobs; stop at a chunk in
+ * motion, at no room, or where the sub-host changes: a batch waits for all
+ * its reads, so one that mixed a frozen sub-host's chunks with a healthy
+ * one's would hold the healthy chunks in motion until the deadline, and the
+ * runtime's retry of the healthy sub-host alone would then time out on
+ * them and blame it.
+ */
 static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b, bool *blocked)
 {
 	size_t n = 0;
@@ -208,6 +215,8 @@ static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b
 			*blocked = true;
 			break;
 		}
+		if (n && k >= 0 && k != b[0]->host)
+			break;
 		cur->next++;
 		if (k < 0 || (unsigned)k >= g.pt.hdr->nr_hosts)
 			continue;
