@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "vmemtrans.h"
@@ -36,7 +37,22 @@ struct textbuf {
 
 void tb_init(struct textbuf *b);
 void tb_free(struct textbuf *b);
-void tb_put(struct textbuf *b, const void *data, size_t len);
+void tb_put_slow(struct textbuf *b, const void *data, size_t len);
+
+/*
+ * Append len bytes (kept NUL-terminated).  Inline for the short pieces
+ * renderers add field by field; the rest (and growth) out of line.
+ */
+static inline void tb_put(struct textbuf *b, const void *data, size_t len)
+{
+	if (len > 64 || b->err || len >= b->cap - b->len) {
+		tb_put_slow(b, data, len);
+		return;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
 void tb_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tb_vprintf(struct textbuf *b, const char *fmt, va_list ap);
 
@@ -75,8 +91,11 @@ struct pfs_node {
 	uint64_t st_ino;
 };
 
+struct pfs_arena;
+
 struct pfs_tree {
-	struct pfs_node *root; /* "/" of the mount */
+	struct pfs_node *root;	 /* "/" of the mount */
+	struct pfs_arena *arena; /* every node, name, content and child array (tree.c) */
 	uint64_t next_ino;
 	size_t nodes, bytes; /* for --stats */
 };

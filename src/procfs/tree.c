@@ -7,6 +7,13 @@
  * /proc directory has; the root's thousands of pid directories come from
  * pfs_dir_new, which does not scan), then sorted by pfs_seal() so that
  * serving bisects.
+ *
+ * Nodes, names, contents and child arrays come from the tree's arena:
+ * large blocks carved in order and freed all at once with the tree.  A
+ * snapshot of 1,000 processes has some 66,000 nodes; three mallocs and
+ * three frees each were a third of its build time.  Nothing in a tree is
+ * ever freed on its own (a directory's outgrown child array is simply
+ * left in the arena: at most as much again as the arrays in use).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,7 +61,7 @@ static bool tb_reserve(struct textbuf *b, size_t more)
 	return true;
 }
 
-void tb_put(struct textbuf *b, const void *data, size_t len)
+void tb_put_slow(struct textbuf *b, const void *data, size_t len)
 {
 	if (!tb_reserve(b, len))
 		return;
@@ -86,6 +93,55 @@ void tb_printf(struct textbuf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ------------------------------------------------------------ arena */
+
+#define ARENA_BLOCK (256u << 10)
+#define ARENA_ALIGN 16u
+
+struct pfs_arena {
+	struct pfs_arena *next;
+	size_t used, cap;
+	_Alignas(ARENA_ALIGN) char mem[];
+};
+
+/* len bytes from the tree's arena (uninitialised), NULL on ENOMEM. */
+static void *arena_alloc(struct pfs_tree *t, size_t len)
+{
+	struct pfs_arena *a = t->arena, *b;
+	size_t need = (len + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+
+	if (len > SIZE_MAX / 2)
+		return NULL;
+	if (a && a->cap - a->used >= need) {
+		a->used += need;
+		return a->mem + a->used - need;
+	}
+	/* A large request gets a block of its own, behind the current one. */
+	b = malloc(sizeof(*b) + (need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK));
+	if (!b)
+		return NULL;
+	b->cap = need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK;
+	b->used = need;
+	if (a && need > ARENA_BLOCK / 4) {
+		b->next = a->next;
+		a->next = b;
+	} else {
+		b->next = a;
+		t->arena = b;
+	}
+	return b->mem;
+}
+
+static void arena_free(struct pfs_arena *a)
+{
+	while (a) {
+		struct pfs_arena *next = a->next;
+
+		free(a);
+		a = next;
+	}
+}
+
 /* ------------------------------------------------------------ tree */
 
 static bool name_ok(const char *name)
@@ -93,29 +149,16 @@ static bool name_ok(const char *name)
 	return name && name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-static void node_free(struct pfs_node *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->name);
-	free(n->data);
-	free(n);
-}
-
 static struct pfs_node *node_new(struct pfs_tree *t, const char *name, enum pfs_type type,
 				 mode_t mode)
 {
-	struct pfs_node *n = calloc(1, sizeof(*n));
+	size_t len = strlen(name) + 1;
+	struct pfs_node *n = arena_alloc(t, sizeof(*n) + len);
 
-	if (!n || !(n->name = strdup(name))) {
-		free(n);
+	if (!n)
 		return NULL;
-	}
-	n->type = type;
-	n->mode = mode;
+	*n = (struct pfs_node){.name = (char *)(n + 1), .type = type, .mode = mode};
+	memcpy(n->name, name, len);
 	n->ino = t->next_ino++;
 	t->nodes++;
 	return n;
@@ -130,7 +173,7 @@ struct pfs_tree *pfs_tree_new(void)
 	t->next_ino = 1; /* FUSE_ROOT_ID */
 	t->root = node_new(t, "/", PFS_DIR, 0555);
 	if (!t->root) {
-		free(t);
+		pfs_tree_free(t);
 		return NULL;
 	}
 	return t;
@@ -140,14 +183,14 @@ void pfs_tree_free(struct pfs_tree *t)
 {
 	if (!t)
 		return;
-	node_free(t->root);
+	arena_free(t->arena);
 	free(t);
 }
 
 static struct pfs_node *child_scan(const struct pfs_node *dir, const char *name)
 {
 	for (size_t i = 0; i < dir->nkids; i++)
-		if (!strcmp(dir->kids[i]->name, name))
+		if (dir->kids[i]->name[0] == name[0] && !strcmp(dir->kids[i]->name, name))
 			return dir->kids[i];
 	return NULL;
 }
@@ -169,17 +212,17 @@ struct pfs_node *pfs_child(const struct pfs_node *dir, const char *name)
 	return hit ? *hit : NULL;
 }
 
-/* Append n to dir; on failure n is freed. */
-static int attach(struct pfs_node *dir, struct pfs_node *n)
+/* Append n to dir (n stays in the arena, unreachable, on failure). */
+static int attach(struct pfs_tree *t, struct pfs_node *dir, struct pfs_node *n)
 {
 	if (dir->nkids == dir->capkids) {
 		size_t cap = dir->capkids ? 2 * dir->capkids : 8;
-		struct pfs_node **k = realloc(dir->kids, cap * sizeof(*k));
+		struct pfs_node **k = arena_alloc(t, cap * sizeof(*k));
 
-		if (!k) {
-			node_free(n);
+		if (!k)
 			return -ENOMEM;
-		}
+		if (dir->nkids)
+			memcpy(k, dir->kids, dir->nkids * sizeof(*k));
 		dir->kids = k;
 		dir->capkids = cap;
 	}
@@ -216,7 +259,7 @@ struct pfs_node *pfs_dir_new(struct pfs_tree *t, struct pfs_node *dir, const cha
 		return NULL;
 	}
 	n = node_new(t, name, PFS_DIR, mode);
-	if (!n || attach(dir, n)) {
+	if (!n || attach(t, dir, n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -237,11 +280,9 @@ static int leaf_add(struct pfs_tree *t, struct pfs_node *dir, const char *name, 
 	n = node_new(t, name, type, mode);
 	if (!n)
 		return -ENOMEM;
-	n->data = malloc(len + 1);
-	if (!n->data) {
-		node_free(n);
+	n->data = arena_alloc(t, len + 1);
+	if (!n->data)
 		return -ENOMEM;
-	}
 	if (len)
 		memcpy(n->data, data, len);
 	n->data[len] = '\0';
@@ -249,7 +290,7 @@ static int leaf_add(struct pfs_tree *t, struct pfs_node *dir, const char *name, 
 	n->uid = dir->uid;
 	n->gid = dir->gid;
 	t->bytes += len;
-	return attach(dir, n);
+	return attach(t, dir, n);
 }
 
 int pfs_file(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
