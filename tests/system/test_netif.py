@@ -6,7 +6,7 @@ SIOCGIFFLAGS), /sys/class/net and /proc/net/if_inet6.
 
 One VM for the module: lo and dummy0 (the dummy module), dummy0 given two
 IPv4 addresses (one under the alias label dummy0:1) and an IPv6 one, and
-brought up.  The promiscuous-mode test turns promisc on last.
+brought up; dummy1 added, without an address, down.  The promiscuous-mode test turns promisc on last.
 """
 import ipaddress
 import json
@@ -33,6 +33,7 @@ SETUP = ("modprobe dummy 2>/dev/null; ip link show dummy0 >/dev/null 2>&1 || "
          "ip addr add 10.9.8.7/24 brd + dev dummy0 && "
          "ip addr add 10.9.9.1/16 dev dummy0 label dummy0:1 && "
          "ip link set dummy0 up && ip -6 addr add fd00::7/64 dev dummy0 && "
+         "ip link add dummy1 type dummy && "  # no address, down
          # the link-local address comes after DAD-free setup; wait for it (bounded)
          "i=0; while ! grep -q '^fe80.* dummy0$' /proc/net/if_inet6 && [ $i -lt 50 ]; do "
          "sleep 0.1; i=$((i+1)); done")
@@ -140,7 +141,7 @@ def ip4_of(dev):
 def test_walker_matches_guest(netvm):
     ifc, sysfs = guest_truth(netvm)
     mine = walker(netvm)
-    assert set(mine) == set(sysfs) == {"lo", "dummy0"}
+    assert set(mine) == set(sysfs) == {"lo", "dummy0", "dummy1"}
     for name, truth in sysfs.items():
         d = mine[name]
         for key in ("ifindex", "type", "mtu", "txqlen", "hwaddr", "broadcast"):
@@ -193,7 +194,7 @@ def test_ifconfig_through_exec(supervised):
     vm = supervised
     host = nettools_ifconfig(vexec(vm, "ifconfig", "-a").stdout)
     ifc, _ = guest_truth(vm)
-    assert set(host) == set(ifc) == {"lo", "dummy0", "dummy0:1"}
+    assert set(host) == set(ifc) == {"lo", "dummy0", "dummy0:1", "dummy1"}
     for name, truth in ifc.items():
         h = host[name]
         for key in ("flags", "mtu", "hwaddr", "inet", "netmask", "inet6"):
@@ -202,6 +203,49 @@ def test_ifconfig_through_exec(supervised):
             assert h.get("broadcast") == truth["broadcast"], name
         if "txqueuelen" in truth:
             assert h.get("txqueuelen") == truth["txqueuelen"], name
+
+
+# A tool's own ioctls through vmt exec, with the errors Linux gives (python's fcntl.ioctl).
+IOCTLS = r"""
+import errno, fcntl, json, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def req(cmd, name=b"", tail=b""):
+    try:
+        return fcntl.ioctl(s, cmd, struct.pack("16s", name) + tail.ljust(24, b"\0"))[16:]
+    except OSError as e:
+        return errno.errorcode[e.errno]
+out = {}
+out["conf_null"] = struct.unpack("iiQ", fcntl.ioctl(s, 0x8912, struct.pack("iiQ", 0, 0, 0)))[0]
+r = req(0x8933, b"dummy0")
+out["index"] = struct.unpack("i", r[:4])[0]
+out["name"] = fcntl.ioctl(s, 0x8910, struct.pack("16si20x", b"", out["index"]))[:16].rstrip(b"\0").decode()
+out["name_bad"] = req(0x8910, b"", struct.pack("i", 999))
+out["flags_alias"] = struct.unpack("H", req(0x8913, b"dummy0:1")[:2])[0]
+out["flags_bad"] = req(0x8913, b"nosuch0")
+out["addr_alias"] = socket.inet_ntoa(req(0x8915, b"dummy0:1")[4:8])
+out["addr_none"] = req(0x8915, b"dummy1")
+out["addr_bad"] = req(0x8915, b"nosuch0")
+out["mtu"] = struct.unpack("i", req(0x8921, b"dummy1")[:4])[0]
+out["metric"] = struct.unpack("i", req(0x891d, b"dummy0")[:4])[0]
+print(json.dumps(out))
+"""
+
+
+def test_ioctls_through_exec(supervised):
+    vm = supervised
+    got = json.loads(vexec(vm, "python3", "-c", IOCTLS).stdout)
+    ifc, sysfs = guest_truth(vm)
+    assert got["conf_null"] == 3 * 40  # lo, dummy0, dummy0:1: one struct ifreq each
+    assert got["index"] == sysfs["dummy0"]["ifindex"]
+    assert got["name"] == "dummy0"
+    assert got["name_bad"] == "ENODEV"
+    assert got["flags_alias"] == ifc["dummy0"]["flags"]
+    assert got["flags_bad"] == "ENODEV"
+    assert got["addr_alias"] == "10.9.9.1"
+    assert got["addr_none"] == "EADDRNOTAVAIL"
+    assert got["addr_bad"] == "ENODEV"
+    assert got["mtu"] == sysfs["dummy1"]["mtu"]
+    assert got["metric"] == 0
 
 
 def test_ip_link_refused(supervised):
