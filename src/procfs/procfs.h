@@ -132,6 +132,14 @@ int pfs_link(struct pfs_tree *t, struct pfs_node *dir, const char *name, const c
 int pfs_target(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t fmt, mode_t perm,
 	       uint64_t ino);
 
+/*
+ * A file or link in dir like src (a node of the same tree): its name, mode,
+ * owner and stat fields, and the same contents, shared, not copied (a
+ * thread's directory shows its process's maps, fds and links).  NULL and
+ * errno (EEXIST: the name is in dir already).
+ */
+struct pfs_node *pfs_alias(struct pfs_tree *t, struct pfs_node *dir, const struct pfs_node *src);
+
 /* Set owner of a node (e.g. /proc/PID and its files: the task's euid/egid). */
 void pfs_chown(struct pfs_node *n, uid_t uid, gid_t gid);
 

@@ -786,31 +786,14 @@ static int copy_node(struct task_out *o, struct pfs_node *dir, const struct pfs_
 	struct pfs_node *d;
 	int err = 0;
 
-	switch (n->type) {
-	case PFS_FILE:
-		err = pfs_file(o->tr, dir, n->name, n->mode, n->data, n->len);
-		break;
-	case PFS_LINK:
-		err = pfs_link(o->tr, dir, n->name, n->data);
-		break;
-	case PFS_DIR:
-		d = pfs_dir(o->tr, dir, n->name, n->mode, n->uid, n->gid);
-		if (!d)
-			return -ENOMEM;
-		for (size_t i = 0; i < n->nkids && !err; i++)
-			err = copy_node(o, d, n->kids[i]);
-		return err;
-	}
-	if (err)
-		return err == -EEXIST ? 0 : err;
-	d = last_child(dir);
-	d->mode = n->mode;
-	d->hidden = n->hidden; /* an fd link's target stays a target */
-	d->fmt_set = n->fmt_set;
-	d->fmt = n->fmt;
-	d->st_ino = n->st_ino;
-	pfs_chown(d, n->uid, n->gid);
-	return 0;
+	if (n->type != PFS_DIR) /* contents shared, owner, mode and stat fields kept */
+		return pfs_alias(o->tr, dir, n) || errno == EEXIST ? 0 : -errno;
+	d = pfs_dir(o->tr, dir, n->name, n->mode, n->uid, n->gid);
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->nkids && !err; i++)
+		err = copy_node(o, d, n->kids[i]);
+	return err;
 }
 
 /*

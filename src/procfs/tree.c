@@ -293,6 +293,35 @@ static int leaf_add(struct pfs_tree *t, struct pfs_node *dir, const char *name, 
 	return attach(t, dir, n);
 }
 
+struct pfs_node *pfs_alias(struct pfs_tree *t, struct pfs_node *dir, const struct pfs_node *src)
+{
+	struct pfs_node *n;
+
+	if (!dir || dir->type != PFS_DIR || !src || src->type == PFS_DIR) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (pfs_child(dir, src->name)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	n = node_new(t, src->name, src->type, src->mode);
+	if (!n || attach(t, dir, n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* The tree frees its arena as one: contents may be shared by any two of its nodes. */
+	n->data = src->data;
+	n->len = src->len;
+	n->uid = src->uid;
+	n->gid = src->gid;
+	n->hidden = src->hidden;
+	n->fmt_set = src->fmt_set;
+	n->fmt = src->fmt;
+	n->st_ino = src->st_ino;
+	return n;
+}
+
 int pfs_file(struct pfs_tree *t, struct pfs_node *dir, const char *name, mode_t mode,
 	     const void *data, size_t len)
 {
