@@ -162,6 +162,8 @@ struct pfs_ctx {
 	const struct vmt_task_list *tasks; /* leaders and threads (VMT_TASK_THREADS) */
 	const struct vmt_socket_list *socks;
 	const struct vmt_module_list *mods;
+	/* the snapshot's net devices; NULL: /proc/net/dev reads its own */
+	const struct vmt_netdev_list *netdevs;
 	unsigned user_hz; /* USER_HZ of the guest's /proc (100 on x86) */
 	uint64_t idle_ns; /* all CPUs' idle time, /proc/uptime's second figure (0: unknown) */
 };

@@ -696,10 +696,33 @@ static int net_snmp_files(struct pfs_tree *tr, const struct pfs_ctx *c, struct p
 	return err;
 }
 
+/* net/dev and if_inet6: the snapshot's devices (the ioctls' too), else a list of their own. */
+static int net_dev_files(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *net)
+{
+	const struct vmt_netdev_list *devs = c->netdevs;
+	struct vmt_netdev_list *own = NULL;
+	struct textbuf b;
+	int err;
+
+	if (!devs) {
+		err = vmt_netdevs(c->g, &own);
+		if (err)
+			return sys_skip("net/dev", err);
+		devs = own;
+	}
+	tb_init(&b);
+	pfs_render_net_dev(&b, devs);
+	err = sys_add(tr, net, "dev", &b);
+	tb_free(&b);
+	if (!err)
+		err = pfs_netif_files(tr, net, devs);
+	vmt_netdev_list_free(own);
+	return err;
+}
+
 static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_node *root)
 {
 	struct pfs_node *net = pfs_dir(tr, root, "net", 0555, 0, 0);
-	struct vmt_netdev_list *devs;
 	struct vmt_sockstat st;
 	struct textbuf b, b6;
 	int err;
@@ -723,19 +746,7 @@ static int fill_net(struct pfs_tree *tr, const struct pfs_ctx *c, struct pfs_nod
 		tb_free(&b);
 		tb_free(&b6);
 	}
-	if (err)
-		return err;
-	err = vmt_netdevs(c->g, &devs);
-	if (err)
-		return sys_skip("net/dev", err);
-	tb_init(&b);
-	pfs_render_net_dev(&b, devs);
-	err = sys_add(tr, net, "dev", &b);
-	tb_free(&b);
-	if (!err)
-		err = pfs_netif_files(tr, net, devs);
-	vmt_netdev_list_free(devs);
-	return err;
+	return err ? err : net_dev_files(tr, c, net);
 }
 
 /* ----------------------------------------------------------- mounts */

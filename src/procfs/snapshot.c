@@ -203,6 +203,7 @@ static void netdevs_read(struct pfs_snapshot *s, struct vmt_guest *g)
 		pr_warn("procfs: net devices: %s", vmt_last_error());
 		s->partial |= VMT_F_PARTIAL;
 	}
+	s->ctx.netdevs = s->netdevs; /* /proc/net/dev and if_inet6 say what the ioctls say */
 }
 
 static void lists_read(struct pfs_snapshot *s, struct vmt_guest *g)
