@@ -32,6 +32,14 @@
 #include "procfs/fuse.h"
 #include "syscalls/sc_internal.h"
 
+/* Linux 6.6: the tool and the supervisor hand the CPU to each other (not in older headers). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 /* ------------------------------------------------------------ the caller's memory */
 
 static int mem_read(const struct sc_mem *m, uint64_t addr, void *buf, size_t len)
@@ -196,6 +204,7 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 {
 	struct sc_supervisor *sv = c->sv;
 	pid_t tid = (pid_t)c->n->pid;
+	char path[48];
 
 	if (pid == tid)
 		return true;
@@ -205,7 +214,11 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 	}
 	if (sv->tgid <= 0)
 		return false;
-	return pid == sv->tgid || host_status_field(sv->o.hostproc, pid, "\nTgid:") == sv->tgid;
+	if (pid == sv->tgid)
+		return true;
+	/* Another thread of the caller's group: one lookup, no read (chkproc asks 4 M pids). */
+	snprintf(path, sizeof(path), "%d/task/%ld", (int)sv->tgid, pid);
+	return pid > 0 && !faccessat(sv->o.hostproc, path, F_OK, 0);
 }
 
 /* Descends from tree_root on the host (a subreaper keeps orphans under it); bounded. */
@@ -391,6 +404,13 @@ static void *supervisor_main(void *arg)
 	rsz = VMT_MAX((size_t)sz.seccomp_notif_resp, sizeof(*r));
 	n = calloc(1, nsz);
 	r = calloc(1, rsz);
+	/*
+	 * The tool waits for each answer: a synchronous wake-up switches to the
+	 * supervisor on the caller's CPU instead of waking it elsewhere (6.6+;
+	 * older kernels refuse the flag and wake it the ordinary way).
+	 */
+	if (ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
+		pr_debug("syscalls: no synchronous wake-up (%s)", strerror(errno));
 	while (n && r) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)

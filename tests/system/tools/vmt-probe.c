@@ -8,12 +8,14 @@
  *   vmt-probe uname | sysinfo
  *   vmt-probe signal SIG PID   kill(PID, SIG): 0 or -errno
  *   vmt-probe bench N PID      N x getpriority(PRIO_PROCESS, PID): ns per call
+ *   vmt-probe bench N getppid  N x getppid() (a call the filter lets through)
  *
  * Raw answers: a value >= 0, or -errno (no libc translation).
  */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,12 +97,17 @@ static double now_ns(void)
 	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
-static int do_bench(long n, long pid)
+static int do_bench(long n, const char *what)
 {
+	long pid = strtol(what, NULL, 10);
+	bool ppid = !strcmp(what, "getppid");
 	double t0 = now_ns();
 
 	for (long i = 0; i < n; i++)
-		syscall(SYS_getpriority, PRIO_PROCESS, pid);
+		if (ppid)
+			syscall(SYS_getppid);
+		else
+			syscall(SYS_getpriority, PRIO_PROCESS, pid);
 	printf("%.0f\n", (now_ns() - t0) / (double)n);
 	return 0;
 }
@@ -122,8 +129,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 4 && !strcmp(argv[1], "bench"))
-		return do_bench(strtol(argv[2], NULL, 10), strtol(argv[3], NULL, 10));
+		return do_bench(strtol(argv[2], NULL, 10), argv[3]);
 	fprintf(stderr, "usage: vmt-probe pids PID... | uname | sysinfo | signal SIG PID | "
-			"bench N PID\n");
+			"bench N PID|getppid\n");
 	return 2;
 }
