@@ -78,7 +78,7 @@ static int resolve_dev(struct vmt_guest *g, struct netif_offsets *o)
 	return err;
 }
 
-int netif_offsets_resolve(struct vmt_guest *g, struct netif_offsets *o)
+void netif_offsets_resolve(struct vmt_guest *g, struct netif_offsets *o)
 {
 	/* clang-format off */
 	const struct field_req v4[] = {
@@ -103,16 +103,14 @@ int netif_offsets_resolve(struct vmt_guest *g, struct netif_offsets *o)
 		{"net", "ipv6.inet6_addr_lst", &o->net_addr_lst},
 	};
 	/* clang-format on */
-	int err;
 
 	memset(o, 0, sizeof(*o));
-	err = resolve_dev(g, o);
-	if (err)
-		return err;
+	o->have_dev = !resolve_dev(g, o);
+	if (!o->have_dev)
+		return;
 	o->have_v4 = !resolve(g, v4, ARRAY_SIZE(v4)) && o->ifa_label.size <= IFNAMSIZ;
 	o->have_v6 = !resolve(g, v6, ARRAY_SIZE(v6)) && o->i6_addr.size == 16;
 	o->have_hash = o->have_v6 && !resolve(g, hash, ARRAY_SIZE(hash));
-	return 0;
 }
 
 /* An unsigned field of 1, 2, 4 or 8 bytes at base + f. */
@@ -314,8 +312,14 @@ int netif_dev_read(struct vmt_guest *g, const struct netif_offsets *o, uint64_t 
 		   struct vmt_netdev *d)
 {
 	uint64_t in = 0;
-	bool ok = dev_state(g, o, dev, d);
+	bool ok;
 	int err = 0;
+
+	if (!o->have_dev) {
+		d->flags |= VMT_F_PARTIAL;
+		return 0;
+	}
+	ok = dev_state(g, o, dev, d);
 
 	if (o->have_v4 && vmt_kread_u64(g, dev + o->ip_ptr.off, &in))
 		ok = false;

@@ -25,11 +25,15 @@ struct netif_offsets {
 	struct netif_field addr_list, i6_addr, i6_prefix_len, i6_scope, i6_flags, i6_if_list;
 	struct netif_field i6_addr_lst, net_addr_lst;
 	int64_t bit_start, bit_nocarrier, bit_dormant; /* netdev_state_t */
-	bool have_v4, have_v6, have_hash;
+	bool have_dev, have_v4, have_v6, have_hash;
 };
 
-/* Resolve from BTF; -ENOENT if net_device's own fields are missing (addresses are optional). */
-int netif_offsets_resolve(struct vmt_guest *g, struct netif_offsets *o);
+/*
+ * Resolve from BTF.  Whatever a kernel lacks only costs what needs it
+ * (have_*): its devices come out flagged VMT_F_PARTIAL, /proc/net/dev's
+ * counters still come.
+ */
+void netif_offsets_resolve(struct vmt_guest *g, struct netif_offsets *o);
 
 /*
  * Fill d's state and address fields from the net_device at dev.  A broken

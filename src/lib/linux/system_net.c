@@ -712,7 +712,8 @@ static int dev_offsets(struct vmt_guest *g, struct dev_walk *w)
 		w->core_stats = UINT32_MAX;
 	if (vmt_ksym(g, "loopback_get_stats64", &w->loopback_stats64))
 		w->loopback_stats64 = 1; /* matches no function pointer */
-	return netif_offsets_resolve(g, &w->nif);
+	netif_offsets_resolve(g, &w->nif);
+	return 0;
 }
 
 int vmt_netdevs(struct vmt_guest *g, struct vmt_netdev_list **out)
