@@ -51,7 +51,8 @@
 #define PT_MAX	    4096
 #define PT_FILE_MAX (1u << 20) /* a passthrough file's text, at most */
 #define TTL	    1.0
-#define SPIN_MS	    0.2 /* awake after a request, waiting for the next */
+#define SPIN_MS	    0.2	    /* awake after a request, waiting for the next */
+#define NEG_TTL	    86400.0 /* a name absent from a snapshot that never changes */
 
 /* A snapshot in service, with the handles that still read it. */
 struct snap_ref {
@@ -84,6 +85,8 @@ struct pfs_server {
 	struct snap_ref *cur, *retired;
 	struct pt_node pt[PT_MAX];
 	time_t born;
+	long host_pid_max;	   /* a larger number is never a caller (read at start) */
+	pid_t last_tid, last_tgid; /* the caller of the last lookup (is_caller) */
 	/* guards pending, gen */
 	pthread_mutex_t state_lock;
 	struct pfs_snapshot *pending;
@@ -251,6 +254,29 @@ static pid_t host_tgid(struct pfs_server *s, pid_t tid)
 	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
 }
 
+/* Does the host have thread tid in thread group tgid?  One path walk, nothing read. */
+static bool host_thread_of(struct pfs_server *s, pid_t tgid, long tid)
+{
+	char path[48];
+
+	snprintf(path, sizeof(path), "%d/task/%ld", tgid, tid);
+	return faccessat(s->o.hostproc, path, F_OK, 0) == 0;
+}
+
+/*
+ * The thread group of the requesting thread.  A brute-force prober (chkproc
+ * looks up every pid up to 4,194,304) asks from one thread millions of
+ * times: its group is kept and checked with one path walk, not read again.
+ */
+static pid_t caller_tgid(struct pfs_server *s, pid_t tid)
+{
+	if (tid == s->last_tid && s->last_tgid > 0 && host_thread_of(s, s->last_tgid, tid))
+		return s->last_tgid;
+	s->last_tid = tid;
+	s->last_tgid = host_tgid(s, tid);
+	return s->last_tgid;
+}
+
 /* Is name (a number) the caller or one of its threads? */
 static bool is_caller(struct pfs_server *s, fuse_req_t req, const char *name)
 {
@@ -259,12 +285,43 @@ static bool is_caller(struct pfs_server *s, fuse_req_t req, const char *name)
 	long v = strtol(name, &end, 10);
 	pid_t me;
 
-	if (s->o.hostproc < 0 || *end || v <= 0 || end == name)
+	if (s->o.hostproc < 0 || *end || v <= 0 || end == name || v > s->host_pid_max)
 		return false;
 	if (v == ctx->pid)
 		return true;
-	me = host_tgid(s, ctx->pid);
-	return me > 0 && (v == me || host_tgid(s, (pid_t)v) == me);
+	me = caller_tgid(s, ctx->pid);
+	return me > 0 && (v == me || host_thread_of(s, me, v));
+}
+
+/*
+ * Might name be a host pid, i.e. some later caller's own /proc entry?  The
+ * host's pid_max bounds them (its default is far below 4,194,304, the most a
+ * prober tries).
+ */
+static bool maybe_caller(const struct pfs_server *s, const char *name)
+{
+	char *end;
+	long v = strtol(name, &end, 10);
+
+	return s->o.hostproc >= 0 && !*end && end != name && v > 0 && v <= s->host_pid_max;
+}
+
+/*
+ * No such entry.  A snapshot that never changes lets the kernel remember
+ * that for good (a negative entry: the same name never costs a round trip
+ * again), except for names that a later caller may need answered (its own
+ * pid): those are not cached.
+ */
+static void reply_absent(struct pfs_server *s, fuse_req_t req, const char *name)
+{
+	struct fuse_entry_param e = {0};
+
+	if (!s->o.one_snapshot || maybe_caller(s, name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.entry_timeout = NEG_TTL;
+	fuse_reply_entry(req, &e); /* ino 0: a negative entry */
 }
 
 static void pt_drop(struct pt_node *pt)
@@ -457,6 +514,10 @@ static bool lookup_caller(struct pfs_server *s, fuse_req_t req, const char *name
 		fuse_reply_entry(req, &e);
 		return true;
 	}
+	if (name[0] == '.' && is_caller(s, req, name + 1)) { /* as listed (caller_listed) */
+		pt_lookup(s, req, name + 1);
+		return true;
+	}
 	if (!is_caller(s, req, name))
 		return false;
 	pt_lookup(s, req, name);
@@ -498,7 +559,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!n && dir == r->snap->procdir && lookup_caller(s, req, name))
 		return;
 	if (!n) {
-		fuse_reply_err(req, ENOENT);
+		reply_absent(s, req, name);
 		return;
 	}
 	e.ino = node_id(r, n) | (alias && n->ino != 1 ? ALIAS_BIT : 0);
@@ -842,6 +903,30 @@ static int pt_listing(struct pfs_server *s, struct handle *h, const char *path)
 	return err;
 }
 
+/*
+ * The caller's own /proc/PID answers a lookup (procps needs it) but is not
+ * listed: it is no guest process.  A prober that compares lookups with the
+ * listing (chkproc chdirs into /proc/N for every N) would count itself as a
+ * hidden process.  chkproc knows names "." + PID in a listing as threads
+ * (old NPTL kernels listed them so) and skips those pids, and every other
+ * reader skips names that do not start with a digit: the caller, and only
+ * the caller, finds itself listed that way.  Not when the guest has that
+ * pid (the guest's wins, and is listed).
+ */
+static int caller_listed(struct pfs_server *s, fuse_req_t req, struct handle *h)
+{
+	pid_t me = s->o.hostproc >= 0 ? caller_tgid(s, fuse_req_ctx(req)->pid) : -1;
+	char name[16];
+
+	if (me <= 0)
+		return 0;
+	snprintf(name, sizeof(name), "%d", me);
+	if (pfs_child(h->ref->snap->procdir, name))
+		return 0;
+	snprintf(name, sizeof(name), ".%d", me);
+	return ent_add(h, name, PT_BIT, S_IFDIR);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct pfs_server *s = gate(req);
@@ -870,6 +955,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	err = pt ? pt_listing(s, h, pt->path) : tree_listing(s, h, n);
+	if (!err && n == r->snap->procdir)
+		err = caller_listed(s, req, h);
 	if (err) {
 		handle_free(s, h);
 		fuse_reply_err(req, -err);
@@ -1095,6 +1182,21 @@ static int server_mount(struct pfs_server *s)
 	return 0;
 }
 
+/* The host's kernel.pid_max (PID_MAX_LIMIT when it cannot be read). */
+static long host_pid_max(int hostproc)
+{
+	char buf[32] = "";
+	long v = 0;
+	int fd = hostproc < 0 ? -1 : openat(hostproc, "sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			v = strtol(buf, NULL, 10);
+		close(fd);
+	}
+	return v > 0 ? v : 4194304;
+}
+
 static int server_init(struct pfs_server *s, const struct pfs_server_opts *o,
 		       struct pfs_snapshot *snap)
 {
@@ -1107,6 +1209,7 @@ static int server_init(struct pfs_server *s, const struct pfs_server_opts *o,
 	s->wake_fd = -1;
 	s->stop_fd = -1;
 	s->born = time(NULL);
+	s->host_pid_max = host_pid_max(o->hostproc);
 	pthread_mutex_init(&s->state_lock, NULL);
 	pthread_mutex_init(&s->guest_lock, NULL);
 	s->cur = calloc(1, sizeof(*s->cur));
