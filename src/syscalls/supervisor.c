@@ -426,6 +426,13 @@ static void *supervisor_main(void *arg)
 	}
 	free(n);
 	free(r);
+	/*
+	 * Ending here for any reason: closing the listener now makes a trapped
+	 * call fail with ENOSYS instead of waiting for an answer no one gives
+	 * (vmt exec waits for the tool before stopping us).
+	 */
+	close(sv->listener);
+	sv->listener = -1;
 	return NULL;
 }
 
@@ -473,7 +480,8 @@ void sc_supervisor_stop(struct sc_supervisor *sv, struct sc_stats *st)
 	if (st)
 		*st = sv->st;
 	/* Closing the listener: a process still filtered gets ENOSYS for a trapped call. */
-	close(sv->listener);
+	if (sv->listener >= 0)
+		close(sv->listener);
 	if (sv->stop_fd >= 0)
 		close(sv->stop_fd);
 	free(sv);

@@ -75,10 +75,13 @@ def parse_probe(out):
     return rows
 
 
-def test_process_probes(vm):
+@pytest.mark.parametrize("mode", [(), ("--lazy",)], ids=["snapshot", "lazy"])
+def test_process_probes(vm, mode):
+    """Lazy: most pid directories are filled for the first time by the probe's
+    own questions (through the mount), and must answer the same."""
     truth, me, rr_ms = guest_probe_truth(vm)
     pids = sorted(truth) + NOPIDS
-    rows = parse_probe(vexec(vm, PROBE, "pids", *map(str, pids)).stdout)
+    rows = parse_probe(vexec(vm, PROBE, "pids", *map(str, pids), extra=mode).stdout)
     compared = threads = 0
     for pid in sorted(truth):
         r, t = rows[pid], truth[pid]
