@@ -8,7 +8,7 @@
  * same function fuse.c uses: leaders, threads, unlisted tasks); the values
  * are parsed from the snapshot's own text of /proc/PID/stat and status, so
  * a probe and the file agree by construction.  Per pid, in this order:
- *   0, the caller's own thread or thread group  -> the host (CONTINUE)
+ *   0, the calling thread or its thread group   -> the host (CONTINUE)
  *   a guest pid                                 -> the guest's answer; a
  *      real signal or a setter: EPERM, never delivered
  *   a process of the tool's tree on the host    -> the host (CONTINUE)
@@ -113,13 +113,11 @@ static void parse_cpus(const char *status, struct sc_proc *p)
 /* 0: a guest pid (p->fields says whether its values were read); -ESRCH; -EIO. */
 static int proc_get(struct sc_call *c, long pid, struct sc_proc *p)
 {
-	struct sc_pid_text *t = malloc(sizeof(*t));
+	struct sc_pid_text *t = &c->sv->text;
 	const char *tg;
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	if (!t)
-		return -ENOMEM;
 	err = sc_pid_text(c, pid, t);
 	if (!err) {
 		p->fields = parse_stat(t->stat, p);
@@ -127,7 +125,6 @@ static int proc_get(struct sc_call *c, long pid, struct sc_proc *p)
 		tg = strstr(t->status, "\nTgid:\t");
 		p->tgid = tg ? strtol(tg + 7, NULL, 10) : pid;
 	}
-	free(t);
 	return err;
 }
 

@@ -20,6 +20,12 @@
 /* A pid directory's text files we answer from (stat ~ 300 bytes, status ~ 1.5 KB). */
 #define SC_TEXT_MAX 4096
 
+/* The texts of one guest pid's stat and status files (each "" if absent). */
+struct sc_pid_text {
+	char stat[SC_TEXT_MAX];
+	char status[SC_TEXT_MAX];
+};
+
 struct sc_supervisor {
 	struct sc_opts o;
 	int listener;
@@ -29,6 +35,7 @@ struct sc_supervisor {
 	struct sc_stats st;
 	/* The last caller's thread group (chkproc makes millions of calls from one thread). */
 	pid_t tgid_of_tid, tgid;
+	struct sc_pid_text text; /* one call at a time: the texts of the pid it asks about */
 };
 
 /* One trapped call. */
@@ -39,12 +46,6 @@ struct sc_call {
 	struct sc_mem mem;
 };
 
-/* The texts of one guest pid's stat and status files (each "" if absent). */
-struct sc_pid_text {
-	char stat[SC_TEXT_MAX];
-	char status[SC_TEXT_MAX];
-};
-
 /*
  * /proc/PID as the shadow /proc's lookup answers it: 0 and its texts,
  * -ESRCH: no such guest pid, -EIO: no snapshot or the lazy fill failed.
@@ -53,7 +54,7 @@ int sc_pid_text(struct sc_call *c, long pid, struct sc_pid_text *t);
 /* A system-wide file of the snapshot (path under /proc), NUL-terminated; -ENOENT, -EIO. */
 int sc_sys_text(struct sc_call *c, const char *path, char *buf, size_t cap);
 
-/* Host side: is pid the caller's own thread or thread group, or in the tool's tree? */
+/* Host side: is pid the calling thread or its thread group; is it in the tool's tree? */
 bool sc_host_is_caller(struct sc_call *c, long pid);
 bool sc_host_in_tree(struct sc_call *c, long pid);
 /* The caller's process group on the host, or -1. */

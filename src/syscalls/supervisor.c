@@ -204,7 +204,6 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 {
 	struct sc_supervisor *sv = c->sv;
 	pid_t tid = (pid_t)c->n->pid;
-	char path[48];
 
 	if (pid == tid)
 		return true;
@@ -212,13 +211,8 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 		sv->tgid = (pid_t)host_status_field(sv->o.hostproc, tid, "\nTgid:");
 		sv->tgid_of_tid = tid;
 	}
-	if (sv->tgid <= 0)
-		return false;
-	if (pid == sv->tgid)
-		return true;
-	/* Another thread of the caller's group: one lookup, no read (chkproc asks 4 M pids). */
-	snprintf(path, sizeof(path), "%d/task/%ld", (int)sv->tgid, pid);
-	return pid > 0 && !faccessat(sv->o.hostproc, path, F_OK, 0);
+	/* The caller's other threads are in the tool's tree (sc_host_in_tree). */
+	return sv->tgid > 0 && pid == sv->tgid;
 }
 
 /* Descends from tree_root on the host (a subreaper keeps orphans under it); bounded. */
