@@ -32,14 +32,6 @@
 #include "procfs/fuse.h"
 #include "syscalls/sc_internal.h"
 
-/* Linux 6.6: the tool and the supervisor hand the CPU to each other (not in older headers). */
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
-
 /* ------------------------------------------------------------ the caller's memory */
 
 static int mem_read(const struct sc_mem *m, uint64_t addr, void *buf, size_t len)
@@ -398,13 +390,6 @@ static void *supervisor_main(void *arg)
 	rsz = VMT_MAX((size_t)sz.seccomp_notif_resp, sizeof(*r));
 	n = calloc(1, nsz);
 	r = calloc(1, rsz);
-	/*
-	 * The tool waits for each answer: a synchronous wake-up switches to the
-	 * supervisor on the caller's CPU instead of waking it elsewhere (6.6+;
-	 * older kernels refuse the flag and wake it the ordinary way).
-	 */
-	if (ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
-		pr_debug("syscalls: no synchronous wake-up (%s)", strerror(errno));
 	while (n && r) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
