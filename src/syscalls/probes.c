@@ -248,7 +248,9 @@ static long do_priority(struct sc_call *c, int which, long who, bool set)
 		return -EINVAL;
 	if (which == PRIO_PGRP && who == 0)
 		return SC_CONTINUE;
-	r = group_priority(c, who, which == PRIO_USER);
+	if (which == PRIO_USER && who == 0) /* the caller's real uid */
+		who = sc_host_caller_uid(c);
+	r = who < 0 ? -ESRCH : group_priority(c, who, which == PRIO_USER);
 	if (r >= 0)
 		return set ? -EPERM : r;
 	if (r != -ESRCH)

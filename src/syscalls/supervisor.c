@@ -224,6 +224,11 @@ bool sc_host_in_tree(struct sc_call *c, long pid)
 	return false;
 }
 
+long sc_host_caller_uid(struct sc_call *c)
+{
+	return host_status_field(c->sv->o.hostproc, (long)c->n->pid, "\nUid:\t");
+}
+
 pid_t sc_host_caller_pgrp(struct sc_call *c)
 {
 	char path[32], buf[512], *p;

@@ -102,6 +102,18 @@ def test_process_probes(vm, mode):
         assert set(rows[pid].values()) == {f"-{ESRCH}"}, f"pid {pid}: {rows[pid]}"
 
 
+def test_refresh(vm):
+    """With --refresh the supervisor pins whichever snapshot is current per call
+    (pfs_server_snapshot_get/put across swaps and prunes)."""
+    out = vexec(vm, "sh", "-c", f"for i in 1 2 3 4; do {PROBE} pids 1 2 99999; sleep 0.6; done",
+                extra=("--refresh", "1")).stdout
+    rows = [l.split() for l in out.splitlines()]
+    assert len(rows) == 12
+    for f in rows:
+        want = f"kill=-{ESRCH}" if f[0] == "99999" else "kill=0"
+        assert f[1] == want, out
+
+
 def test_uname_hostname(vm):
     guest = vm.guest("uname -s -n -r -v -m; hostname").splitlines()
     out = vexec(vm, "sh", "-c", "uname -s -n -r -v -m; hostname").stdout.splitlines()

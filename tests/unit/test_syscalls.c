@@ -203,6 +203,9 @@ enum {
 	R_ROUTE,
 	R_UNIXSOCK,
 	R_X32,
+	R_PRIO_USER0,
+	R_PRIO_USERX,
+	R_PRIO_PGRP90,
 	R_N
 };
 
@@ -284,6 +287,9 @@ static void child_calls(struct child_out *o)
 	r[R_ROUTE] = raw(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
 	r[R_UNIXSOCK] = raw(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	r[R_X32] = raw(syscall(0x40000000 | SYS_getpid)); /* an x32 call: refused */
+	r[R_PRIO_USER0] = raw(syscall(SYS_getpriority, PRIO_USER, 0));
+	r[R_PRIO_USERX] = raw(syscall(SYS_getpriority, PRIO_USER, 4242));
+	r[R_PRIO_PGRP90] = raw(syscall(SYS_getpriority, PRIO_PGRP, 90));
 	r[R_TGKILL_WRONG] = raw(syscall(SYS_tgkill, 1, 101, 0));
 	r[R_TGKILL_OK] = raw(syscall(SYS_tgkill, 100, 101, 0));
 	signal(SIGUSR2, on_usr2);
@@ -407,6 +413,10 @@ static void test_probes(void **state)
 	assert_int_equal(r[R_ROUTE], -EPROTONOSUPPORT);
 	assert_true(r[R_UNIXSOCK] >= 0); /* other sockets are untouched */
 	assert_int_equal(r[R_X32], -ENOSYS);
+	/* Groups and users: the best of their guest tasks (every fake task has uid 0). */
+	assert_int_equal(r[R_PRIO_USER0], getuid() == 0 ? 20 + 3 : -ESRCH);
+	assert_int_equal(r[R_PRIO_USERX], -ESRCH);
+	assert_int_equal(r[R_PRIO_PGRP90], 20 + 3);
 	assert_int_equal(r[R_TGKILL_WRONG], -ESRCH);
 	assert_int_equal(r[R_TGKILL_OK], 0);
 	snap_free(snap);
