@@ -471,11 +471,76 @@ static void test_guest_gone(void **state)
 	close(hostproc);
 }
 
+/*
+ * Callers that die mid-call (SIGKILL while their notification is pending
+ * or being answered): the supervisor goes on answering the others.
+ */
+static int child_killed_callers(void)
+{
+	for (int round = 0; round < 20; round++) {
+		pid_t g = fork();
+
+		if (g == 0) {
+			for (;;)
+				syscall(SYS_getpriority, PRIO_PROCESS, 100);
+		}
+		usleep(2000 + 500 * round);
+		kill(g, SIGKILL);
+		waitpid(g, NULL, 0);
+	}
+	return syscall(SYS_getpriority, PRIO_PROCESS, 100) == 15 && syscall(SYS_getpgid, 100) == 90
+		   ? 0
+		   : 1;
+}
+
+static void test_dead_callers(void **state)
+{
+	struct pfs_snapshot *snap = snap_build();
+	int sp[2], status, fd, hostproc = open("/proc", O_PATH | O_DIRECTORY);
+	struct sc_opts o = {.sz = sizeof(o),
+			    .hostproc = hostproc,
+			    .tree_root = getpid(),
+			    .cpu = -1,
+			    .src = {.get = src_get, .put = src_put, .arg = snap}};
+	struct sc_supervisor *sv;
+	struct sc_stats st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	pid = fork();
+	if (pid == 0) {
+		fd = sc_filter_install();
+		if (fd < 0 || sc_fd_send(sp[1], fd))
+			_exit(77);
+		close(fd);
+		_exit(child_killed_callers());
+	}
+	close(sp[1]);
+	fd = sc_fd_recv(sp[0]);
+	if (fd < 0) {
+		waitpid(pid, &status, 0);
+		snap_free(snap);
+		skip();
+	}
+	sv = sc_supervisor_start(&o, fd);
+	assert_non_null(sv);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	sc_supervisor_stop(sv, &st);
+	assert_true(st.calls > 20);
+	close(sp[0]);
+	close(hostproc);
+	snap_free(snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_probes),
 	    cmocka_unit_test(test_guest_gone),
+	    cmocka_unit_test(test_dead_callers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
