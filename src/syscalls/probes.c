@@ -269,13 +269,13 @@ static long sched_affinity(struct sc_call *c, const struct sc_proc *p, uint64_t 
 {
 	unsigned bits = c->snap && c->snap->si.nr_cpus ? c->snap->si.nr_cpus : p->cpubits;
 	uint64_t size = ((uint64_t)bits + 63) / 64 * 8; /* cpumask_size() */
-	uint64_t out = VMT_MIN(len, size);
+	uint64_t out = VMT_MIN((uint32_t)len, size);
 	int err;
 
 	if (!p->cpubits)
 		return -EIO;
-	if (len * 8 < bits)
-		return -EINVAL; /* smaller than the guest's nr_cpu_ids */
+	if ((uint32_t)len * 8u < bits) /* the kernel's len is an unsigned int */
+		return -EINVAL;	       /* smaller than the guest's nr_cpu_ids */
 	if (out > sizeof(p->cpus))
 		out = sizeof(p->cpus);
 	err = c->mem.write(&c->mem, addr, p->cpus, (size_t)out);

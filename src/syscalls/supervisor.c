@@ -110,9 +110,9 @@ static void node_relpath(const struct pfs_snapshot *snap, const struct pfs_node 
 	for (; dir && dir != snap->procdir && depth < 4; dir = dir->parent)
 		chain[depth++] = dir;
 	out[0] = '\0';
-	while (depth--)
-		used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s%s",
-					 used ? "/" : "", chain[depth]->name);
+	while (depth-- && used < cap)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "/" : "",
+					 chain[depth]->name);
 }
 
 int sc_pid_text(struct sc_call *c, long pid, struct sc_pid_text *t)
