@@ -62,6 +62,7 @@ struct exec_env {
 	int hostproc;
 	int cpu;
 	bool syscalls;
+	bool stats; /* --stats: the supervisor's counts at the end */
 };
 
 static volatile sig_atomic_t child_pid;
@@ -165,6 +166,21 @@ static struct sc_supervisor *exec_supervise(const struct exec_env *env, int sock
 	return sv;
 }
 
+static void exec_supervisor_end(struct sc_supervisor *sv, bool stats)
+{
+	struct sc_stats st;
+
+	if (!sv)
+		return;
+	sc_supervisor_stop(sv, &st);
+	if (stats)
+		fprintf(stderr,
+			"stats: syscalls: %llu trapped, %llu answered from the guest, %llu passed "
+			"to the host, %llu callers gone before the answer\n",
+			(unsigned long long)st.calls, (unsigned long long)st.answered,
+			(unsigned long long)st.continued, (unsigned long long)st.lost);
+}
+
 /* Wait for CMD, reaping the orphans of its tree that the subreaper inherits. */
 static int exec_wait(pid_t pid)
 {
@@ -221,7 +237,7 @@ static int exec_run(char **argv, const struct exec_env *env)
 	child_pid = 0;
 	for (int i = 0; i < 4; i++)
 		sigaction(sigs[i], &old[i], NULL);
-	sc_supervisor_stop(sv, NULL);
+	exec_supervisor_end(sv, env->stats);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -259,8 +275,11 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv,
 	}
 	ret = pfs_server_start(srv) ? EXIT_FAIL : EXIT_OK;
 	if (!ret) {
-		struct exec_env env = {
-		    .srv = srv, .hostproc = so.hostproc, .cpu = so.cpu, .syscalls = syscalls};
+		struct exec_env env = {.srv = srv,
+				       .hostproc = so.hostproc,
+				       .cpu = so.cpu,
+				       .syscalls = syscalls,
+				       .stats = c->t.stats};
 
 		ret = exec_binds() ? EXIT_FAIL : exec_run(argv, &env);
 	}
