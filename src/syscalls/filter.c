@@ -12,8 +12,8 @@
  *   arch != x86_64 or an x32 number          -> ENOSYS
  *   socket(AF_NETLINK, *, NETLINK_SOCK_DIAG or NETLINK_ROUTE)
  *                                            -> EPROTONOSUPPORT
- *   ioctl with cmd in 0x8910..0x8971 (SIOC*IF*), the probes, uname,
- *   sysinfo                                  -> the supervisor
+ *   ioctl with cmd in 0x8910..0x8971 (SIOC*IF*), prlimit64 of a pid
+ *   other than 0, the probes, uname, sysinfo -> the supervisor
  *   anything else                            -> runs natively
  */
 #include <errno.h>
@@ -56,6 +56,10 @@ static const int trapped[] = {
     SYS_sched_rr_get_interval,
     SYS_uname,
     SYS_sysinfo,
+    SYS_sched_getattr,
+    SYS_sched_setattr,
+    SYS_ioprio_get,
+    SYS_ioprio_set,
 };
 
 #define NTRAP	 (sizeof(trapped) / sizeof(trapped[0]))
@@ -68,13 +72,13 @@ static struct sock_filter *emit(struct sock_filter *p, __u16 code, __u32 k, __u8
 }
 
 /*
- * Layout (classic BPF jumps only forward): [0,8) header; 8+i: call i;
- * T = 8+NTRAP: jump to ALLOW; SOCKET block (6); IOCTL block (3); ALLOW;
- * NOTIFY.  Offsets are relative to the next instruction.
+ * Layout (classic BPF jumps only forward): [0,9) header; 9+i: call i;
+ * T = 9+NTRAP: jump to ALLOW; SOCKET block (6); IOCTL block (3); PRLIMIT
+ * block (2); ALLOW; NOTIFY.  Offsets are relative to the next instruction.
  */
 static size_t filter_build(struct sock_filter *prog)
 {
-	const size_t t = 8 + NTRAP, sock = t + 1, ioc = sock + 6, allow = ioc + 3,
+	const size_t t = 9 + NTRAP, sock = t + 1, ioc = sock + 6, prl = ioc + 3, allow = prl + 2,
 		     notify = allow + 1;
 	struct sock_filter *p = prog;
 
@@ -86,9 +90,10 @@ static size_t filter_build(struct sock_filter *prog)
 	p = emit(p, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
 	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, (__u8)(sock - 6 - 1), 0);
 	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, (__u8)(ioc - 7 - 1), 0);
+	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, SYS_prlimit64, (__u8)(prl - 8 - 1), 0);
 	for (size_t i = 0; i < NTRAP; i++)
 		p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, (__u32)trapped[i],
-			 (__u8)(notify - (8 + i) - 1), 0);
+			 (__u8)(notify - (9 + i) - 1), 0);
 	p = emit(p, BPF_JMP | BPF_JA, (__u32)(allow - t - 1), 0, 0);
 	/*
 	 * socket(): netlink sock_diag and route sockets are refused, as by a
@@ -107,7 +112,12 @@ static size_t filter_build(struct sock_filter *prog)
 	 */
 	p = emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LO(1), 0, 0);
 	p = emit(p, BPF_JMP | BPF_JGE | BPF_K, SIOCIF_FIRST, 0, (__u8)(allow - (ioc + 1) - 1));
-	p = emit(p, BPF_JMP | BPF_JGT | BPF_K, SIOCIF_LAST, 0, (__u8)(notify - (ioc + 2) - 1));
+	p = emit(p, BPF_JMP | BPF_JGT | BPF_K, SIOCIF_LAST, (__u8)(allow - (ioc + 2) - 1),
+		 (__u8)(notify - (ioc + 2) - 1));
+	/* prlimit64(0, ...) is getrlimit/setrlimit of the caller itself: no round trip. */
+	p = emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LO(0), 0, 0);
+	p = emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, (__u8)(allow - (prl + 1) - 1),
+		 (__u8)(notify - (prl + 1) - 1));
 	p = emit(p, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	p = emit(p, BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF, 0, 0);
 	return (size_t)(p - prog);

@@ -224,7 +224,13 @@ static long do_kill(struct sc_call *c, long pid, int sig)
 
 /* ------------------------------------------------------------ priorities */
 
-static long do_priority(struct sc_call *c, int which, long who, bool set)
+/*
+ * getpriority/setpriority (io false) and ioprio_get/ioprio_set (io true,
+ * which mapped onto PRIO_*): one order of answers.  The guest's I/O
+ * priority is not in the snapshot: 0 (IOPRIO_CLASS_NONE, what a task that
+ * never called ioprio_set has), see README.
+ */
+static long do_priority(struct sc_call *c, int which, long who, bool set, bool io)
 {
 	struct sc_proc p;
 	long r;
@@ -239,6 +245,8 @@ static long do_priority(struct sc_call *c, int which, long who, bool set)
 		case WHO_GUEST:
 			if (set)
 				return -EPERM;
+			if (io)
+				return 0;
 			return p.fields ? 20 - p.nice : -EIO; /* the kernel's encoding */
 		default:
 			return err ? err : -ESRCH;
@@ -252,7 +260,7 @@ static long do_priority(struct sc_call *c, int which, long who, bool set)
 		who = sc_host_caller_uid(c);
 	r = who < 0 ? -ESRCH : group_priority(c, who, which == PRIO_USER);
 	if (r >= 0)
-		return set ? -EPERM : r;
+		return set ? -EPERM : io ? 0 : r;
 	if (r != -ESRCH)
 		return r;
 	/* A user's processes on the host are never the tool's to read or renice. */
@@ -348,6 +356,93 @@ static long do_getter(struct sc_call *c, enum getter g, long pid)
 	}
 }
 
+/* struct sched_attr of Linux 6.1 (uapi linux/sched/types.h), 56 bytes. */
+struct sc_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	uint32_t sched_util_min, sched_util_max;
+};
+
+#define SCHED_ATTR_SIZE_VER0 48
+
+/*
+ * sched_getattr from stat's policy, nice and rt_priority, as get_params():
+ * RT classes show the priority, the others nice.  Not in the snapshot:
+ * SCHED_FLAG_RESET_ON_FORK, a deadline task's runtime/deadline/period and
+ * the utilisation clamps (0, as a kernel without CONFIG_UCLAMP_TASK).
+ */
+static long sched_getattr_value(struct sc_call *c, const struct sc_proc *p, uint64_t addr,
+				uint32_t usize)
+{
+	struct sc_sched_attr a = {0};
+	int err;
+
+	if (!p->fields)
+		return -EIO;
+	a.size = VMT_MIN(usize, (uint32_t)sizeof(a));
+	a.sched_policy = (uint32_t)p->policy;
+	if (p->policy == SCHED_FIFO || p->policy == SCHED_RR)
+		a.sched_priority = (uint32_t)p->rt_priority;
+	else if (p->policy != 6 /* SCHED_DEADLINE */)
+		a.sched_nice = (int32_t)p->nice;
+	err = c->mem.write(&c->mem, addr, &a, a.size);
+	return err == -ESRCH ? -ESRCH : err ? -EFAULT : 0;
+}
+
+static long do_sched_getattr(struct sc_call *c, long pid, uint64_t addr, uint64_t usize,
+			     uint64_t flags)
+{
+	struct sc_proc p;
+	int err;
+
+	if (!addr || pid < 0 || (uint32_t)usize > 4096 || (uint32_t)usize < SCHED_ATTR_SIZE_VER0 ||
+	    (uint32_t)flags)
+		return -EINVAL;
+	if (pid == 0)
+		return SC_CONTINUE;
+	switch (whose(c, pid, &p, &err)) {
+	case WHO_HOST:
+		return SC_CONTINUE;
+	case WHO_GUEST:
+		return sched_getattr_value(c, &p, addr, (uint32_t)usize);
+	default:
+		return err ? err : -ESRCH;
+	}
+}
+
+/*
+ * prlimit64 on another process (the filter lets pid 0 through): a guest
+ * pid's limits are not in the snapshot, so reading or setting them is
+ * refused (EPERM, what a process without the right to see them gets).
+ */
+static long do_prlimit(struct sc_call *c, long pid)
+{
+	struct sc_proc p;
+	int err;
+
+	if (pid < 0)
+		return -ESRCH;
+	if (pid == 0)
+		return SC_CONTINUE;
+	switch (whose(c, pid, &p, &err)) {
+	case WHO_HOST:
+		return SC_CONTINUE;
+	case WHO_GUEST:
+		return -EPERM;
+	default:
+		return err ? err : -ESRCH;
+	}
+}
+
+/* ioprio's IOPRIO_WHO_PROCESS/PGRP/USER (1..3) as PRIO_PROCESS/PGRP/USER; -1: invalid. */
+static int ioprio_which(long which)
+{
+	return which >= 1 && which <= 3 ? (int)which - 1 : -1;
+}
+
 /* The kernel's argument checks that come before it looks the pid up. */
 static long sched_args(const __u64 *a, long nr)
 {
@@ -382,7 +477,19 @@ long sc_probe_call(struct sc_call *c)
 		return signal_one(c, (int32_t)a[1], pid, (int)a[2]);
 	case SYS_getpriority:
 	case SYS_setpriority:
-		return do_priority(c, (int)a[0], (int32_t)a[1], nr == SYS_setpriority);
+		return do_priority(c, (int)a[0], (int32_t)a[1], nr == SYS_setpriority, false);
+	case SYS_ioprio_get:
+	case SYS_ioprio_set:
+		if (ioprio_which((int)a[0]) < 0)
+			return -EINVAL;
+		return do_priority(c, ioprio_which((int)a[0]), (int32_t)a[1], nr == SYS_ioprio_set,
+				   true);
+	case SYS_sched_getattr:
+		return do_sched_getattr(c, pid, a[1], a[2], a[3]);
+	case SYS_sched_setattr:
+		return do_getter(c, SET_ANY, pid);
+	case SYS_prlimit64:
+		return do_prlimit(c, pid);
 	case SYS_getpgid:
 		return do_getter(c, GET_PGID, pid);
 	case SYS_getsid:

@@ -5,6 +5,7 @@ delivered anywhere; the tool's own processes still its own; `ss` still
 shows the guest's sockets with netlink sock_diag refused; --no-syscalls
 gives the host's answers.  One VM for the module."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -112,6 +113,28 @@ def test_refresh(vm):
     for f in rows:
         want = f"kill=-{ESRCH}" if f[0] == "99999" else "kill=0"
         assert f[1] == want, out
+
+
+def test_chrt_taskset(vm):
+    """util-linux's chrt asks sched_getattr, taskset sched_getaffinity: the guest's."""
+    truth, me, _ = guest_probe_truth(vm)
+    names = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE"}
+    pids = [p for p in sorted(truth) if p < me and not truth[p]["thread"]][:12]
+    script = "; ".join(f"chrt -p {p}; taskset -p {p}" for p in pids)
+    out = vexec(vm, "sh", "-c", script, check=False).stdout
+    checked = 0
+    for pid in pids:
+        t = truth[pid]
+        pol = re.search(rf"pid {pid}'s current scheduling policy: (\S+)", out)
+        prio = re.search(rf"pid {pid}'s current scheduling priority: (\d+)", out)
+        mask = re.search(rf"pid {pid}'s current affinity mask: (\S+)", out)
+        if not pol:  # a kernel worker gone meanwhile
+            continue
+        assert pol.group(1).split("|")[0] == names.get(t["sched"]), f"pid {pid}: {out}"
+        assert int(prio.group(1)) == t["param"], f"pid {pid}"
+        assert int(mask.group(1), 16) == t["aff"], f"pid {pid}"
+        checked += 1
+    assert checked >= 8, out
 
 
 def test_uname_hostname(vm):

@@ -206,11 +206,29 @@ enum {
 	R_PRIO_USER0,
 	R_PRIO_USERX,
 	R_PRIO_PGRP90,
+	R_GETATTR100,
+	R_GETATTR1,
+	R_GETATTR_SMALL,
+	R_PRLIMIT100,
+	R_PRLIMIT0,
+	R_IOPRIO100,
+	R_IOPRIO_SET100,
 	R_N
+};
+
+/* struct sched_attr (56 bytes) */
+struct attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t prio;
+	uint64_t runtime, deadline, period;
+	uint32_t umin, umax;
 };
 
 struct child_out {
 	long r[R_N];
+	struct attr a100, a1;
 	struct utsname u;
 	struct sysinfo si;
 	unsigned char mask[16];
@@ -290,6 +308,18 @@ static void child_calls(struct child_out *o)
 	r[R_PRIO_USER0] = raw(syscall(SYS_getpriority, PRIO_USER, 0));
 	r[R_PRIO_USERX] = raw(syscall(SYS_getpriority, PRIO_USER, 4242));
 	r[R_PRIO_PGRP90] = raw(syscall(SYS_getpriority, PRIO_PGRP, 90));
+	memset(&o->a100, 0xee, sizeof(o->a100));
+	r[R_GETATTR100] = raw(syscall(SYS_sched_getattr, 100, &o->a100, sizeof(o->a100), 0));
+	r[R_GETATTR1] = raw(syscall(SYS_sched_getattr, 1, &o->a1, 48, 0));
+	r[R_GETATTR_SMALL] = raw(syscall(SYS_sched_getattr, 100, &o->a1, 40, 0));
+	{
+		struct rlimit rl;
+
+		r[R_PRLIMIT100] = raw(syscall(SYS_prlimit64, 100, RLIMIT_NOFILE, NULL, &rl));
+		r[R_PRLIMIT0] = raw(syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl));
+	}
+	r[R_IOPRIO100] = raw(syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 100));
+	r[R_IOPRIO_SET100] = raw(syscall(SYS_ioprio_set, 1, 100, 0));
 	r[R_TGKILL_WRONG] = raw(syscall(SYS_tgkill, 1, 101, 0));
 	r[R_TGKILL_OK] = raw(syscall(SYS_tgkill, 100, 101, 0));
 	signal(SIGUSR2, on_usr2);
@@ -417,6 +447,19 @@ static void test_probes(void **state)
 	assert_int_equal(r[R_PRIO_USER0], getuid() == 0 ? 20 + 3 : -ESRCH);
 	assert_int_equal(r[R_PRIO_USERX], -ESRCH);
 	assert_int_equal(r[R_PRIO_PGRP90], 20 + 3);
+	assert_int_equal(r[R_GETATTR100], 0);
+	assert_int_equal(o.a100.size, 56);
+	assert_int_equal(o.a100.policy, 2); /* SCHED_RR: the priority, not nice */
+	assert_int_equal(o.a100.prio, 10);
+	assert_int_equal(o.a100.nice, 0);
+	assert_int_equal(r[R_GETATTR1], 0);
+	assert_int_equal(o.a1.size, 48); /* as much as the caller said it has */
+	assert_int_equal(o.a1.policy, 0);
+	assert_int_equal(r[R_GETATTR_SMALL], -EINVAL);
+	assert_int_equal(r[R_PRLIMIT100], -EPERM); /* a guest pid's limits are not known */
+	assert_int_equal(r[R_PRLIMIT0], 0);	   /* the caller's own: not even trapped */
+	assert_int_equal(r[R_IOPRIO100], 0);
+	assert_int_equal(r[R_IOPRIO_SET100], -EPERM);
 	assert_int_equal(r[R_TGKILL_WRONG], -ESRCH);
 	assert_int_equal(r[R_TGKILL_OK], 0);
 	snap_free(snap);
