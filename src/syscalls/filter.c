@@ -60,6 +60,7 @@ static const int trapped[] = {
     SYS_sched_setattr,
     SYS_ioprio_get,
     SYS_ioprio_set,
+    SYS_pidfd_open,
 };
 
 #define NTRAP	 (sizeof(trapped) / sizeof(trapped[0]))

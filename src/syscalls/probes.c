@@ -437,6 +437,30 @@ static long do_prlimit(struct sc_call *c, long pid)
 	}
 }
 
+/*
+ * pidfd_open: a guest process has no host pidfd.  ENOSYS (a kernel without
+ * pidfds) makes tools fall back to kill(2), which is answered; a process
+ * of the tool's tree gets its real pidfd; any other pid ESRCH, so no pidfd
+ * of a host process outside the tool's tree is ever handed out (it could
+ * be signalled with pidfd_send_signal).
+ */
+static long do_pidfd_open(struct sc_call *c, long pid)
+{
+	struct sc_proc p;
+	int err;
+
+	if (pid <= 0)
+		return -EINVAL;
+	switch (whose(c, pid, &p, &err)) {
+	case WHO_HOST:
+		return SC_CONTINUE;
+	case WHO_GUEST:
+		return -ENOSYS;
+	default:
+		return err ? err : -ESRCH;
+	}
+}
+
 /* ioprio's IOPRIO_WHO_PROCESS/PGRP/USER (1..3) as PRIO_PROCESS/PGRP/USER; -1: invalid. */
 static int ioprio_which(long which)
 {
@@ -490,6 +514,8 @@ long sc_probe_call(struct sc_call *c)
 		return do_getter(c, SET_ANY, pid);
 	case SYS_prlimit64:
 		return do_prlimit(c, pid);
+	case SYS_pidfd_open:
+		return do_pidfd_open(c, pid);
 	case SYS_getpgid:
 		return do_getter(c, GET_PGID, pid);
 	case SYS_getsid:

@@ -213,6 +213,9 @@ enum {
 	R_PRLIMIT0,
 	R_IOPRIO100,
 	R_IOPRIO_SET100,
+	R_PIDFD100,
+	R_PIDFDNO,
+	R_PIDFDSELF,
 	R_N
 };
 
@@ -320,6 +323,9 @@ static void child_calls(struct child_out *o)
 	}
 	r[R_IOPRIO100] = raw(syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 100));
 	r[R_IOPRIO_SET100] = raw(syscall(SYS_ioprio_set, 1, 100, 0));
+	r[R_PIDFD100] = raw(syscall(SYS_pidfd_open, 100, 0));
+	r[R_PIDFDNO] = raw(syscall(SYS_pidfd_open, NOPID, 0));
+	r[R_PIDFDSELF] = raw(syscall(SYS_pidfd_open, getpid(), 0));
 	r[R_TGKILL_WRONG] = raw(syscall(SYS_tgkill, 1, 101, 0));
 	r[R_TGKILL_OK] = raw(syscall(SYS_tgkill, 100, 101, 0));
 	signal(SIGUSR2, on_usr2);
@@ -460,6 +466,9 @@ static void test_probes(void **state)
 	assert_int_equal(r[R_PRLIMIT0], 0);	   /* the caller's own: not even trapped */
 	assert_int_equal(r[R_IOPRIO100], 0);
 	assert_int_equal(r[R_IOPRIO_SET100], -EPERM);
+	assert_int_equal(r[R_PIDFD100], -ENOSYS); /* no host pidfd for a guest process */
+	assert_int_equal(r[R_PIDFDNO], -ESRCH);
+	assert_true(r[R_PIDFDSELF] >= 0);
 	assert_int_equal(r[R_TGKILL_WRONG], -ESRCH);
 	assert_int_equal(r[R_TGKILL_OK], 0);
 	snap_free(snap);
