@@ -216,6 +216,10 @@ static int exec_run(char **argv, const struct exec_env *env)
 	pid = fork();
 	if (pid < 0) {
 		cli_err("exec", "fork: %s", strerror(errno));
+		if (env->syscalls) {
+			close(sp[0]);
+			close(sp[1]);
+		}
 		return EXIT_FAIL;
 	}
 	if (pid == 0) {
