@@ -204,3 +204,33 @@ def test_no_syscalls(vm):
     out = vexec(vm, "uname", "-r", extra=("--no-syscalls",)).stdout.strip()
     assert out == os.uname().release
     assert vexec(vm, "uname", "-r").stdout.strip() != os.uname().release
+
+
+def test_guest_gone(env):
+    """A guest that goes away while the tool runs: every emulated call fails at
+    once with EIO (the shadow /proc's files do too), nothing waits, and the tool
+    and vmt exec end.  A VM of its own (it is stopped mid-test)."""
+    gone = start_vm(env, "scgone", procs=5)
+    try:
+        # "ready" once the guest answered; then probe until it stops answering (bounded).
+        loop = (f"{PROBE} pids 1; echo ready; i=0; while [ $i -lt 1200 ]; do "
+                f"r=$({PROBE} pids 1); case \"$r\" in *kill=0*) sleep 0.1 ;; "
+                "*) echo \"$r\"; exit 0 ;; esac; i=$((i+1)); done; echo still-there")
+        p = subprocess.Popen([VMT, "exec", "--vm", gone.name, "--", "sh", "-c", loop],
+                             env=gone.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            first = p.stdout.readline()
+            assert "kill=0" in first, first + p.stderr.read()
+            assert p.stdout.readline().strip() == "ready"
+            stop_vm(gone)
+            out, err = p.communicate(timeout=240)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        fields = dict(kv.split("=") for kv in out.split()[1:])
+        assert fields and set(fields.values()) == {"-5"}, out + err  # EIO, every probe
+        assert p.returncode == 0
+    finally:
+        stop_vm(gone)
