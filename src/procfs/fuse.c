@@ -87,6 +87,7 @@ struct pfs_server {
 	time_t born;
 	long host_pid_max;	   /* a larger number is never a caller (read at start) */
 	pid_t last_tid, last_tgid; /* the caller of the last lookup (is_caller) */
+	pid_t self_pid;		   /* the tool's processes descend from it (vmt exec) */
 	/* guards pending, gen */
 	pthread_mutex_t state_lock;
 	struct pfs_snapshot *pending;
@@ -235,13 +236,14 @@ static void dir_current(struct pfs_server *s, struct pfs_node **dir, struct snap
 /* ------------------------------------------------------------ the caller */
 
 /* Thread-group id of a host thread, from the host's /proc; -1 if unknown. */
-static pid_t host_tgid(struct pfs_server *s, pid_t tid)
+/* A number field ("\nTgid:", "\nPPid:") of the host's /proc/PID/status, -1 if none. */
+static pid_t host_status_field(struct pfs_server *s, long pid, const char *key)
 {
 	char path[32], buf[512], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%d/status", tid);
+	snprintf(path, sizeof(path), "%ld/status", pid);
 	fd = openat(s->o.hostproc, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -250,8 +252,35 @@ static pid_t host_tgid(struct pfs_server *s, pid_t tid)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	p = strstr(buf, "\nTgid:");
-	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
+	p = strstr(buf, key);
+	return p ? (pid_t)strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static pid_t host_tgid(struct pfs_server *s, pid_t tid)
+{
+	return host_status_field(s, tid, "\nTgid:");
+}
+
+/*
+ * Is host pid v one of the tool's processes, i.e. does it descend from the
+ * server's own process (`vmt exec`, the tool's parent and subreaper)?  The
+ * supervisor lets the tool probe and signal exactly these on the host
+ * (sc_host_in_tree): their /proc/PID must answer too, or a prober that
+ * compares a probe with a lookup (chkproc: getpriority when chdir fails)
+ * counts the tool's own shells as hidden.  Bounded climb.
+ */
+static bool host_in_tree(struct pfs_server *s, long v)
+{
+	long p = v;
+
+	if (v == s->self_pid)
+		return false;
+	for (int depth = 0; depth < 64 && p > 1; depth++) {
+		p = host_status_field(s, p, "\nPPid:");
+		if (p == s->self_pid)
+			return true;
+	}
+	return false;
 }
 
 /* Does the host have thread tid in thread group tgid?  One path walk, nothing read. */
@@ -290,7 +319,7 @@ static bool is_caller(struct pfs_server *s, fuse_req_t req, const char *name)
 	if (v == ctx->pid)
 		return true;
 	me = caller_tgid(s, ctx->pid);
-	return me > 0 && (v == me || host_thread_of(s, me, v));
+	return (me > 0 && (v == me || host_thread_of(s, me, v))) || host_in_tree(s, v);
 }
 
 /*
@@ -903,28 +932,55 @@ static int pt_listing(struct pfs_server *s, struct handle *h, const char *path)
 	return err;
 }
 
+/* ".PID" for the listing of /proc, unless the guest has that pid (the guest's wins). */
+static int dot_add(struct handle *h, long pid)
+{
+	char name[24];
+
+	snprintf(name, sizeof(name), "%ld", pid);
+	if (pfs_child(h->ref->snap->procdir, name))
+		return 0;
+	snprintf(name, sizeof(name), ".%ld", pid);
+	return ent_add(h, name, PT_BIT, S_IFDIR);
+}
+
 /*
- * The caller's own /proc/PID answers a lookup (procps needs it) but is not
- * listed: it is no guest process.  A prober that compares lookups with the
- * listing (chkproc chdirs into /proc/N for every N) would count itself as a
- * hidden process.  chkproc knows names "." + PID in a listing as threads
- * (old NPTL kernels listed them so) and skips those pids, and every other
- * reader skips names that do not start with a digit: the caller, and only
- * the caller, finds itself listed that way.  Not when the guest has that
- * pid (the guest's wins, and is listed).
+ * The tool's own processes (the caller, and every process of the tool's
+ * tree: host_in_tree) answer a lookup of /proc/PID but are not listed:
+ * they are no guest processes.  A prober that compares lookups with the
+ * listing (chkproc chdirs into /proc/N for every N) would count them as
+ * hidden.  chkproc knows names "." + PID in a listing as threads (old NPTL
+ * kernels listed them so) and skips those pids, and every other reader
+ * skips names that do not start with a digit: the tool's processes are
+ * listed that way.  Bounded: PT_MAX of them.
  */
 static int caller_listed(struct pfs_server *s, fuse_req_t req, struct handle *h)
 {
 	pid_t me = s->o.hostproc >= 0 ? caller_tgid(s, fuse_req_ctx(req)->pid) : -1;
-	char name[16];
+	int fd, err = 0, n = 0;
+	struct dirent *de;
+	DIR *dir;
 
 	if (me <= 0)
 		return 0;
-	snprintf(name, sizeof(name), "%d", me);
-	if (pfs_child(h->ref->snap->procdir, name))
-		return 0;
-	snprintf(name, sizeof(name), ".%d", me);
-	return ent_add(h, name, PT_BIT, S_IFDIR);
+	err = dot_add(h, me);
+	fd = openat(s->o.hostproc, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd < 0 ? NULL : fdopendir(fd);
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	while (!err && n < PT_MAX && (de = readdir(dir))) {
+		long pid = is_number(de->d_name) ? strtol(de->d_name, NULL, 10) : 0;
+
+		if (pid > 0 && pid != me && host_in_tree(s, pid)) {
+			err = dot_add(h, pid);
+			n++;
+		}
+	}
+	closedir(dir);
+	return err;
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
@@ -1210,6 +1266,7 @@ static int server_init(struct pfs_server *s, const struct pfs_server_opts *o,
 	s->stop_fd = -1;
 	s->born = time(NULL);
 	s->host_pid_max = host_pid_max(o->hostproc);
+	s->self_pid = getpid();
 	pthread_mutex_init(&s->state_lock, NULL);
 	pthread_mutex_init(&s->guest_lock, NULL);
 	s->cur = calloc(1, sizeof(*s->cur));

@@ -171,13 +171,16 @@ def test_stat_through_fd_links_is_the_guests(vm):
         assert all(n.isdigit() for n in listing), f"pid {p}: a target listed"
 
 
-def test_caller_sees_itself_as_a_dot_entry(vm):
-    """The tool's own pid answers a lookup (procps needs it); the listing shows
-    it only to itself, as ".PID" (chkproc skips those; nothing else reads them)."""
-    code = ("import os; me=os.getpid(); l=os.listdir('/proc'); "
-            "print(str(me) in l, f'.{me}' in l, sum(n.startswith('.') for n in l), "
-            "os.path.isdir(f'/proc/.{me}'))")
-    assert vexec(vm, "python3", "-c", code).stdout.split() == ["False", "True", "1", "True"]
+def test_tools_processes_are_dot_entries(vm):
+    """The tool's own processes (the caller and its shells: the supervisor lets
+    them probe each other on the host) answer a lookup (procps needs its own);
+    the listing shows them as ".PID" only (chkproc takes those for threads and
+    skips them, ps and the rest skip them)."""
+    code = ("import os; me, pp = os.getpid(), os.getppid(); l = os.listdir('/proc'); "
+            "print(str(me) in l, str(pp) in l, f'.{me}' in l, f'.{pp}' in l, "
+            "os.path.isdir(f'/proc/{pp}'), os.path.isdir(f'/proc/.{me}'))")
+    out = vexec(vm, "sh", "-c", f'python3 -c "{code}"; true').stdout.split()
+    assert out == ["False", "False", "True", "True", "True", "True"]
 
 
 # ------------------------------------------------------------------ unhide (clean)
