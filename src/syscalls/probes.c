@@ -478,6 +478,35 @@ static long sched_args(const __u64 *a, long nr)
 	return 0;
 }
 
+/* The calls that name one pid and read (or refuse to set) what it is. */
+static long pid_call(struct sc_call *c, long nr, long pid)
+{
+	switch (nr) {
+	case SYS_getpgid:
+		return do_getter(c, GET_PGID, pid);
+	case SYS_getsid:
+		return do_getter(c, GET_SID, pid);
+	case SYS_sched_getscheduler:
+		return do_getter(c, GET_SCHED, pid);
+	case SYS_sched_getparam:
+		return do_getter(c, GET_PARAM, pid);
+	case SYS_sched_getaffinity:
+		return do_getter(c, GET_AFFINITY, pid);
+	case SYS_sched_rr_get_interval:
+		return do_getter(c, GET_RR, pid);
+	case SYS_sched_setaffinity:
+	case SYS_sched_setparam:
+	case SYS_sched_setscheduler:
+	case SYS_sched_setattr:
+		return do_getter(c, SET_ANY, pid);
+	case SYS_prlimit64:
+		return do_prlimit(c, pid);
+	case SYS_pidfd_open:
+		return do_pidfd_open(c, pid);
+	}
+	return -ENOSYS;
+}
+
 long sc_probe_call(struct sc_call *c)
 {
 	const __u64 *a = c->n->data.args;
@@ -510,28 +539,6 @@ long sc_probe_call(struct sc_call *c)
 				   true);
 	case SYS_sched_getattr:
 		return do_sched_getattr(c, pid, a[1], a[2], a[3]);
-	case SYS_sched_setattr:
-		return do_getter(c, SET_ANY, pid);
-	case SYS_prlimit64:
-		return do_prlimit(c, pid);
-	case SYS_pidfd_open:
-		return do_pidfd_open(c, pid);
-	case SYS_getpgid:
-		return do_getter(c, GET_PGID, pid);
-	case SYS_getsid:
-		return do_getter(c, GET_SID, pid);
-	case SYS_sched_getscheduler:
-		return do_getter(c, GET_SCHED, pid);
-	case SYS_sched_getparam:
-		return do_getter(c, GET_PARAM, pid);
-	case SYS_sched_getaffinity:
-		return do_getter(c, GET_AFFINITY, pid);
-	case SYS_sched_rr_get_interval:
-		return do_getter(c, GET_RR, pid);
-	case SYS_sched_setaffinity:
-	case SYS_sched_setparam:
-	case SYS_sched_setscheduler:
-		return do_getter(c, SET_ANY, pid);
 	}
-	return -ENOSYS;
+	return pid_call(c, nr, pid);
 }
