@@ -16,6 +16,7 @@ packages=(
 	nbdkit libnbd-dev libnbd-bin gnutls-bin iputils-ping
 	fuse3 libfuse3-dev psmisc net-tools
 	lsof chkrootkit unhide libseccomp-dev
+	gnuplot-nox
 )
 
 missing=()

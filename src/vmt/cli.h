@@ -34,6 +34,7 @@ int cmd_subhost(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_procfs(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* ------------------------------------------------ the guest a command reads */
 

@@ -29,6 +29,7 @@ static const struct subcommand subcommands[] = {
     {"split", cmd_split, "split migration: move a VM's memory to the main host + sub-hosts"},
     {"procfs", cmd_procfs, "mount the guest's shadow /proc (FUSE) for unmodified tools"},
     {"exec", cmd_exec, "run a tool (ps, top, netstat, ss, lsmod, ...) on the guest's /proc"},
+    {"bench", cmd_bench, "the paper's experiments end to end: results, CSV/JSON, plots"},
 };
 
 static void usage(FILE *f)

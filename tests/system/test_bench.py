@@ -1,0 +1,144 @@
+"""`vmt bench fig4 --quick`: the paper's Fig. 4 end to end, once.  Checks that
+the results folder holds well-formed outputs (CSV header and rows, JSON with
+the machine and every knob, real PNGs) and that everything the bench made is
+gone afterwards, also after Ctrl-C in the middle.  Never its values: timings
+are not tests."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from conftest import VMT
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, tc)")
+
+PREFIX = "fbt" + uuid.uuid4().hex[:3]  # hosts PREFIX-main/-sub1, VMs PREFIX-f4-N
+SUBNET = "10.93"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def leftovers(env, prefix):
+    """What of prefix is still there: namespaces, VMs, /dev/shm files."""
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    left = [l.split()[0] for l in ns.splitlines() if l.startswith(prefix + "-")]
+    vms = subprocess.run([VMT, "vm", "list", "--json"], env=env, capture_output=True,
+                         text=True).stdout
+    left += [v["name"] for v in json.loads(vms or "[]") if v["name"].startswith(prefix)]
+    left += [f for f in os.listdir("/dev/shm") if prefix in f]
+    return left
+
+
+def sweep(env, prefix):
+    """Clean up after a failed bench (the test then fails on leftovers anyway)."""
+    for name in leftovers(env, prefix):
+        if not name.startswith(prefix + "-f4"):
+            continue
+        subprocess.run([VMT, "vm", "stop", name], env=env, capture_output=True)
+    subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def quick(env):
+    out = tempfile.mkdtemp(prefix="vmt-bench-")
+    p = subprocess.run([VMT, "bench", "fig4", "--quick", "--prefix", PREFIX, "--subnet", SUBNET,
+                        "--out", out], env=env, capture_output=True, text=True, timeout=900)
+    left = leftovers(env, PREFIX)
+    sweep(env, PREFIX)
+    yield p, out, left
+
+
+def test_quick_runs_and_cleans_up(quick):
+    p, out, left = quick
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert left == [], f"left behind: {left}"
+    assert "Fig. 4(a)" in p.stdout and "Fig. 4(b)" in p.stdout and "Targets" in p.stdout
+    assert "[" in p.stderr and "instance 0" in p.stderr  # progress lines
+
+
+def test_csv_well_formed(quick):
+    _, out, _ = quick
+    with open(os.path.join(out, "results.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert rows
+    assert set(rows[0]) >= {"figure", "method", "chunk_bytes", "rep", "instance", "ms",
+                            "pages_read", "pageins", "main_chunks", "sub_chunks",
+                            "moved_since_split"}
+    seen = {(r["figure"], r["method"]) for r in rows}
+    assert seen == {(f, m) for f in ("4a", "4b") for m in ("unsplit", "runtime", "vm")}
+    for r in rows:
+        float(r["ms"])
+        int(r["chunk_bytes"])
+        if r["method"] != "unsplit":  # a split VM's placement is recorded before every point
+            assert int(r["main_chunks"]) > 0 and int(r["sub_chunks"]) > 0
+    chunks = {int(r["chunk_bytes"]) for r in rows if r["figure"] == "4a" and r["method"] == "vm"}
+    assert chunks == {4096, 2 << 20}
+
+
+def test_json_has_machine_and_knobs(quick):
+    _, out, _ = quick
+    with open(os.path.join(out, "results.json")) as f:
+        j = json.load(f)
+    assert j["bench"] == "fig4" and j["complete"] is True
+    for k in ("cpu", "cores", "kernel", "qemu", "date"):
+        assert k in j["machine"], k
+    for k in ("quick", "reps", "chunks", "mem", "main_mem", "subhosts", "link", "procs",
+              "pt_chunk", "policy", "prefix"):
+        assert k in j["knobs"], k
+    assert j["knobs"]["quick"] is True and j["knobs"]["reps"] >= 1
+    assert j["guest_kernel"]
+    assert j["instances"] and all("split" in i for i in j["instances"])
+    assert len(j["rows"]) > 0 and len(j["summary"]) > 0
+    for s in j["summary"]:
+        assert {"median_ms", "min_ms", "max_ms", "q1_ms", "q3_ms", "n"} <= set(s)
+
+
+def test_plots_are_png(quick):
+    _, out, _ = quick
+    for name in ("fig4a.png", "fig4b.png"):
+        with open(os.path.join(out, name), "rb") as f:
+            assert f.read(8) == PNG_MAGIC, name
+
+
+def test_interrupt_cleans_up(env, quick):
+    """Ctrl-C (SIGINT to the process group) during the first split: exit 1,
+    the partial results written, nothing left."""
+    prefix = "fbi" + uuid.uuid4().hex[:3]
+    out = tempfile.mkdtemp(prefix="vmt-bench-int-")
+    p = subprocess.Popen([VMT, "bench", "fig4", "--quick", "--reps", "1", "--prefix", prefix,
+                          "--subnet", "10.94", "--out", out], env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        for line in p.stderr:
+            if "splitting" in line or time.time() > deadline:
+                break
+        time.sleep(1)
+        os.killpg(p.pid, signal.SIGINT)
+        p.communicate(timeout=300)
+        assert p.returncode == 1
+        with open(os.path.join(out, "results.json")) as f:
+            assert json.load(f)["complete"] is False
+        assert leftovers(env, prefix) == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        sweep(env, prefix)
+
+
+def test_usage_errors(env):
+    def run(*args):
+        return subprocess.run([VMT, "bench", *args], env=env, capture_output=True, text=True)
+    assert run().returncode == 2
+    assert run("fig4", "--chunks", "3K").returncode == 2
+    assert run("fig4", "--reps", "0").returncode == 2
+    assert run("nosuch").returncode == 2
+    assert run("scale").returncode == 1
+    assert run("--help").returncode == 0
