@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -103,6 +104,32 @@ static void test_tree_build_and_seal(void **state)
 	assert_int_equal(t->bytes, 4 + 7);
 	pfs_tree_free(t);
 	pfs_tree_free(NULL);
+}
+
+/* An fd link's target: hidden (never listed), with the object's type and inode for stat. */
+static void test_tree_link_target(void **state)
+{
+	struct pfs_tree *t = pfs_tree_new();
+	struct pfs_node *fd, *n;
+
+	(void)state;
+	assert_non_null(t);
+	fd = pfs_dir(t, t->root, "fd", 0500, 0, 0);
+	assert_int_equal(pfs_link(t, fd, "3", "socket:[10230]"), 0);
+	assert_int_equal(pfs_target(t, fd, "socket:[10230]", S_IFSOCK, 0777, 10230), 0);
+	/* Another fd on the same socket: one node serves both. */
+	assert_int_equal(pfs_target(t, fd, "socket:[10230]", S_IFSOCK, 0777, 10230), 0);
+	assert_int_equal(fd->nkids, 2);
+	assert_int_equal(pfs_target(t, fd, "a/b", S_IFIFO, 0600, 1), -EINVAL);
+	pfs_seal(t);
+	n = pfs_child(fd, "socket:[10230]");
+	assert_non_null(n);
+	assert_true(n->hidden && n->fmt_set);
+	assert_int_equal(n->fmt, S_IFSOCK);
+	assert_int_equal(n->mode, 0777);
+	assert_int_equal(n->st_ino, 10230);
+	assert_false(pfs_child(fd, "3")->hidden);
+	pfs_tree_free(t);
 }
 
 /* ------------------------------------------------------------ basic renderers */
@@ -417,6 +444,7 @@ int main(void)
 	    cmocka_unit_test(test_textbuf),
 	    cmocka_unit_test(test_textbuf_overflow_is_an_error),
 	    cmocka_unit_test(test_tree_build_and_seal),
+	    cmocka_unit_test(test_tree_link_target),
 	    cmocka_unit_test(test_uptime),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_modules),
