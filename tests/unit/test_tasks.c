@@ -961,6 +961,59 @@ static void test_tasks_break_bridged_by_pid_index(void **state)
 	vmt_task_list_free(l);
 }
 
+/*
+ * DKOM: a leader unlinked from the task list (its neighbours relinked, its
+ * own node pointing at itself, or poisoned by list_del) that the pid index
+ * still holds: listed only with VMT_TASK_PIDINDEX, it and its thread
+ * flagged VMT_F_UNLISTED; the list itself is whole (no partial flag).
+ */
+static void test_tasks_unlisted_by_pid_index(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task_list *l = NULL;
+	uint64_t a, b, c, th;
+	struct tk t;
+
+	tk_layout(f, &t);
+	a = task_new(f, &t, 1, 0, 0, "a", 0);
+	b = task_new(f, &t, 2, 0, 0, "b", 0);
+	c = task_new(f, &t, 3, 0, 0, "c", 0);
+	th = task_new(f, &t, 4, c, 0, "c-thread", 0);
+	idr_add(f, a, 1);
+	idr_add(f, b, 2);
+	idr_add(f, c, 3);
+	idr_add(f, th, 4);
+	/* Linked: the index adds nothing. */
+	vmt_listing_begin(&f->g);
+	assert_int_equal(vmt_tasks(&f->g, VMT_TASK_THREADS | VMT_TASK_PIDINDEX, &l), 0);
+	assert_int_equal(l->n, 4);
+	for (size_t i = 0; i < l->n; i++)
+		assert_false(l->tasks[i].flags & VMT_F_UNLISTED);
+	vmt_task_list_free(l);
+	/* c unlinked, the list closed over the gap. */
+	put64(f, b + t.tasks, t.init_task + t.tasks);
+	put64(f, t.init_task + t.tasks + 8, b + t.tasks);
+	for (int poison = 0; poison < 2; poison++) {
+		put64(f, c + t.tasks, poison ? 0xdead000000000100ull : c + t.tasks);
+		put64(f, c + t.tasks + 8, poison ? 0xdead000000000122ull : c + t.tasks);
+		vmt_listing_begin(&f->g);
+		assert_int_equal(vmt_tasks(&f->g, VMT_TASK_THREADS, &l), 0);
+		assert_int_equal(l->n, 2);
+		vmt_task_list_free(l);
+		vmt_listing_begin(&f->g);
+		assert_int_equal(vmt_tasks(&f->g, VMT_TASK_THREADS | VMT_TASK_PIDINDEX, &l), 0);
+		assert_int_equal(l->n, 4);
+		assert_false(l->flags & (VMT_F_PARTIAL | VMT_F_PIDINDEX));
+		assert_false(l->tasks[0].flags & VMT_F_UNLISTED);
+		assert_false(l->tasks[1].flags & VMT_F_UNLISTED);
+		assert_int_equal(l->tasks[2].pid, 3);
+		assert_true(l->tasks[2].flags & VMT_F_UNLISTED);
+		assert_int_equal(l->tasks[3].pid, 4);
+		assert_true(l->tasks[3].flags & VMT_F_UNLISTED); /* its leader's */
+		vmt_task_list_free(l);
+	}
+}
+
 /* A thread list that loops costs that group only. */
 static void test_tasks_thread_cycle(void **state)
 {
@@ -1180,6 +1233,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tasks_list_cycle, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_list_bad_next, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_break_bridged_by_pid_index, fake_setup,
+					    fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_tasks_unlisted_by_pid_index, fake_setup,
 					    fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_thread_cycle, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_tasks_shared_thread_list, fake_setup,
