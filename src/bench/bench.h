@@ -133,6 +133,7 @@ struct bench_fig4_opts {
 	const char *pt_chunk; /* the split's page-table chunk (the pager's unit) */
 	const char *policy;   /* placement policy (address: deterministic) */
 	unsigned subhosts, procs, reps;
+	bool kaslr; /* boot with KASLR (off: the same physical layout in every instance) */
 	unsigned fill_reserve_mib; /* the filler leaves MemAvailable minus this; 0 no fill */
 	uint64_t chunks[BENCH_MAX_CHUNKS];
 	unsigned nr_chunks;

@@ -313,8 +313,10 @@ static int instance_start(struct fig4 *f)
 	progress(f, "instance %u: booting %s (%s, %u processes) and filling it", f->instance, f->vm,
 		 f->o->mem, f->o->procs);
 	f->vm_up = true; /* from here on, stop it whatever happens */
+	/* Without KASLR the kernel and its first allocations sit at the same physical
+	 * addresses in every instance, so the same policy gives the same placement. */
 	err = vmt(f, T_START, false, NULL, "vm", "start", f->vm, "--mem", f->o->mem, "--procs",
-		  procs, "--timeout", "240", NULL);
+		  procs, "--timeout", "240", f->o->kaslr ? NULL : "--no-kaslr", NULL);
 	return err ? err : fill(f);
 }
 

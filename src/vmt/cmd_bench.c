@@ -50,6 +50,8 @@ static const char bench_help[] =
     "                     split (default 64; 0: no fill)\n"
     "  --prefix P         hosts prefix and VM names P-f4-N (default vb; must not exist)\n"
     "  --subnet A.B       the hosts' subnet (vmt hosts up --subnet)\n"
+    "  --kaslr            boot the guests with KASLR (default off: every instance has\n"
+    "                     the same physical layout, so the same placement)\n"
     "  --no-plots         skip gnuplot\n";
 
 enum {
@@ -68,6 +70,7 @@ enum {
 	O_PREFIX,
 	O_SUBNET,
 	O_NO_PLOTS,
+	O_KASLR,
 };
 
 struct fig4_cli {
@@ -209,6 +212,7 @@ static int fig4_parse(int argc, char **argv, struct fig4_cli *c)
 	    {"prefix", required_argument, NULL, O_PREFIX},
 	    {"subnet", required_argument, NULL, O_SUBNET},
 	    {"no-plots", no_argument, NULL, O_NO_PLOTS},
+	    {"kaslr", no_argument, NULL, O_KASLR},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
@@ -279,6 +283,7 @@ static struct json_object *fig4_knobs(const struct fig4_cli *c)
 	json_object_object_add(k, "procs", json_object_new_int((int)o->procs));
 	json_object_object_add(k, "pt_chunk", json_object_new_string(o->pt_chunk));
 	json_object_object_add(k, "policy", json_object_new_string(o->policy));
+	json_object_object_add(k, "kaslr", json_object_new_boolean(o->kaslr));
 	json_object_object_add(k, "fill_reserve_mib",
 			       json_object_new_int((int)o->fill_reserve_mib));
 	json_object_object_add(k, "prefix", json_object_new_string(o->prefix));
