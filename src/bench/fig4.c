@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 #include "pagetable/pagetable.h"
@@ -150,8 +151,8 @@ static int census(struct fig4 *f, struct bench_census *c, bool after_split)
 	return 0;
 }
 
-/* The pager's page-ins so far; -1 when the VM is not split or the pager does not answer. */
-static int64_t pageins(struct fig4 *f)
+/* The pager's counter name so far; -1 when the VM is not split or the pager does not answer. */
+static int64_t pager_count(struct fig4 *f, const char *name)
 {
 	struct json_object *o, *v;
 	struct vmt_vm_desc d;
@@ -162,11 +163,42 @@ static int64_t pageins(struct fig4 *f)
 	    vmt_split_pager_stats(d.split.pager_sock, 2000, &text))
 		return -1;
 	o = json_tokener_parse(text);
-	if (o && json_object_object_get_ex(o, "pageins", &v))
+	if (o && json_object_object_get_ex(o, name, &v))
 		n = json_object_get_int64(v);
 	json_object_put(o);
 	free(text);
 	return n;
+}
+
+static int64_t pageins(struct fig4 *f)
+{
+	return pager_count(f, "pageins");
+}
+
+/*
+ * After a split the pager pages out down to its low watermark under the cap
+ * and the guest faults in its working set, for seconds: wait until neither
+ * page-ins nor page-outs move for SETTLE_QUIET polls (at most SETTLE_MAX),
+ * so that the first point does not start from a placement still moving.
+ */
+#define SETTLE_QUIET 3
+#define SETTLE_MAX   120
+
+static int settle(struct fig4 *f)
+{
+	int64_t last = -2;
+	unsigned quiet = 0, s;
+
+	for (s = 0; s < SETTLE_MAX && quiet < SETTLE_QUIET && !bench_stop; s++) {
+		int64_t now = pageins(f) + pager_count(f, "pageouts");
+
+		quiet = now == last ? quiet + 1 : 0;
+		last = now;
+		sleep(1);
+	}
+	json_object_object_add(f->cur, "settle_s", json_object_new_int((int)s));
+	json_object_object_add(f->cur, "settled", json_object_new_boolean(quiet >= SETTLE_QUIET));
+	return bench_stop ? -EINTR : 0;
 }
 
 /* --------------------------------------------------------- measurements */
@@ -351,7 +383,9 @@ static int split(struct fig4 *f)
 	if (j)
 		json_object_object_add(f->cur, "split", j);
 	bench_out_free(&out);
-	return census(f, &c, true);
+	progress(f, "instance %u: waiting for the pager to settle", f->instance);
+	err = settle(f);
+	return err ? err : census(f, &c, true);
 }
 
 /* A discarded method-1 build: one-time costs (connections, caches) out of the first point. */
