@@ -157,8 +157,16 @@ static long group_priority(struct sc_call *c, long g, bool by_uid)
 
 enum who { WHO_HOST, WHO_GUEST, WHO_NONE };
 
-/* Whose pid this is (pid > 0); p filled for a guest pid. */
-static enum who whose(struct sc_call *c, long pid, struct sc_proc *p, int *err)
+/*
+ * Whose pid this is (pid > 0); p filled for a guest pid.  act: the call
+ * does something to the process (a real signal, a setter), else it only
+ * asks about it.  Outside the guest, a question is passed on only for the
+ * caller's own threads, which the shadow /proc answers too; any other
+ * process of the tool's tree is not in /proc, so a probe must not find it
+ * either (chkproc and unhide would call it hidden).  An act reaches the
+ * whole tree (job control: `sleep 5 & kill $!`).
+ */
+static enum who whose(struct sc_call *c, long pid, bool act, struct sc_proc *p, int *err)
 {
 	*err = 0;
 	if (sc_host_is_caller(c, pid))
@@ -169,7 +177,9 @@ static enum who whose(struct sc_call *c, long pid, struct sc_proc *p, int *err)
 	if (*err != -ESRCH)
 		return WHO_NONE; /* the guest is gone (-EIO): answered with that */
 	*err = 0;
-	return sc_host_in_tree(c, pid) ? WHO_HOST : WHO_NONE;
+	if (sc_host_caller_thread(c, pid))
+		return WHO_HOST;
+	return act && sc_host_in_tree(c, pid) ? WHO_HOST : WHO_NONE;
 }
 
 /* A signal probe or delivery to pid (> 0); tgid >= 0: it must belong to that group. */
@@ -180,7 +190,7 @@ static long signal_one(struct sc_call *c, long pid, long tgid, int sig)
 
 	if (sig < 0 || sig > MAX_SIG)
 		return -EINVAL;
-	switch (whose(c, pid, &p, &err)) {
+	switch (whose(c, pid, sig != 0, &p, &err)) {
 	case WHO_HOST:
 		return SC_CONTINUE;
 	case WHO_GUEST:
@@ -206,7 +216,7 @@ static long signal_group(struct sc_call *c, long g, int sig)
 		return sig ? -EPERM : 0;
 	if (r != -ESRCH)
 		return r;
-	if (g == sc_host_caller_pgrp(c) || sc_host_in_tree(c, g))
+	if (g == sc_host_caller_pgrp(c) || (sig && sc_host_in_tree(c, g)))
 		return SC_CONTINUE;
 	return -ESRCH;
 }
@@ -239,7 +249,7 @@ static long do_priority(struct sc_call *c, int which, long who, bool set, bool i
 	if (which == PRIO_PROCESS) {
 		if (who == 0)
 			return SC_CONTINUE;
-		switch (whose(c, who, &p, &err)) {
+		switch (whose(c, who, set, &p, &err)) {
 		case WHO_HOST:
 			return SC_CONTINUE;
 		case WHO_GUEST:
@@ -264,7 +274,8 @@ static long do_priority(struct sc_call *c, int which, long who, bool set, bool i
 	if (r != -ESRCH)
 		return r;
 	/* A user's processes on the host are never the tool's to read or renice. */
-	if (which == PRIO_PGRP && (who == sc_host_caller_pgrp(c) || sc_host_in_tree(c, who)))
+	if (which == PRIO_PGRP &&
+	    (who == sc_host_caller_pgrp(c) || (set && sc_host_in_tree(c, who))))
 		return SC_CONTINUE;
 	return -ESRCH;
 }
@@ -346,7 +357,7 @@ static long do_getter(struct sc_call *c, enum getter g, long pid)
 		return SC_CONTINUE;
 	if (pid < 0)
 		return g == GET_PGID || g == GET_SID || g == GET_AFFINITY ? -ESRCH : -EINVAL;
-	switch (whose(c, pid, &p, &err)) {
+	switch (whose(c, pid, g == SET_ANY, &p, &err)) {
 	case WHO_HOST:
 		return SC_CONTINUE;
 	case WHO_GUEST:
@@ -403,7 +414,7 @@ static long do_sched_getattr(struct sc_call *c, long pid, uint64_t addr, uint64_
 		return -EINVAL;
 	if (pid == 0)
 		return SC_CONTINUE;
-	switch (whose(c, pid, &p, &err)) {
+	switch (whose(c, pid, false, &p, &err)) {
 	case WHO_HOST:
 		return SC_CONTINUE;
 	case WHO_GUEST:
@@ -418,7 +429,7 @@ static long do_sched_getattr(struct sc_call *c, long pid, uint64_t addr, uint64_
  * pid's limits are not in the snapshot, so reading or setting them is
  * refused (EPERM, what a process without the right to see them gets).
  */
-static long do_prlimit(struct sc_call *c, long pid)
+static long do_prlimit(struct sc_call *c, long pid, bool set)
 {
 	struct sc_proc p;
 	int err;
@@ -427,7 +438,7 @@ static long do_prlimit(struct sc_call *c, long pid)
 		return -ESRCH;
 	if (pid == 0)
 		return SC_CONTINUE;
-	switch (whose(c, pid, &p, &err)) {
+	switch (whose(c, pid, set, &p, &err)) {
 	case WHO_HOST:
 		return SC_CONTINUE;
 	case WHO_GUEST:
@@ -451,7 +462,7 @@ static long do_pidfd_open(struct sc_call *c, long pid)
 
 	if (pid <= 0)
 		return -EINVAL;
-	switch (whose(c, pid, &p, &err)) {
+	switch (whose(c, pid, true, &p, &err)) {
 	case WHO_HOST:
 		return SC_CONTINUE;
 	case WHO_GUEST:
@@ -500,7 +511,7 @@ static long pid_call(struct sc_call *c, long nr, long pid)
 	case SYS_sched_setattr:
 		return do_getter(c, SET_ANY, pid);
 	case SYS_prlimit64:
-		return do_prlimit(c, pid);
+		return do_prlimit(c, pid, c->n->data.args[2] != 0); /* new limits given */
 	case SYS_pidfd_open:
 		return do_pidfd_open(c, pid);
 	}

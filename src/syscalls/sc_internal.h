@@ -56,6 +56,8 @@ int sc_sys_text(struct sc_call *c, const char *path, char *buf, size_t cap);
 
 /* Host side: is pid the calling thread or its thread group; is it in the tool's tree? */
 bool sc_host_is_caller(struct sc_call *c, long pid);
+/* After sc_host_is_caller (which learns the caller's group): one of its other threads? */
+bool sc_host_caller_thread(struct sc_call *c, long pid);
 bool sc_host_in_tree(struct sc_call *c, long pid);
 /* The caller's process group, its real uid on the host; -1 if unknown. */
 pid_t sc_host_caller_pgrp(struct sc_call *c);

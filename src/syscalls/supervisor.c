@@ -207,6 +207,17 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 	return sv->tgid > 0 && pid == sv->tgid;
 }
 
+/* Another thread of the caller's thread group: one path lookup, no read. */
+bool sc_host_caller_thread(struct sc_call *c, long pid)
+{
+	char path[48];
+
+	if (c->sv->tgid <= 0 || pid <= 0 || c->sv->o.hostproc < 0)
+		return false;
+	snprintf(path, sizeof(path), "%d/task/%ld", (int)c->sv->tgid, pid);
+	return !faccessat(c->sv->o.hostproc, path, F_OK, 0);
+}
+
 /* Descends from tree_root on the host (a subreaper keeps orphans under it); bounded. */
 bool sc_host_in_tree(struct sc_call *c, long pid)
 {

@@ -219,6 +219,10 @@ enum {
 	R_PIDFD100,
 	R_PIDFDNO,
 	R_PIDFDSELF,
+	R_KID_PROBE,
+	R_KID_PGID,
+	R_KID_KILL,
+	R_KID_KILLED,
 	R_N
 };
 
@@ -329,6 +333,21 @@ static void child_calls(struct child_out *o)
 	r[R_PIDFD100] = raw(syscall(SYS_pidfd_open, 100, 0));
 	r[R_PIDFDNO] = raw(syscall(SYS_pidfd_open, NOPID, 0));
 	r[R_PIDFDSELF] = raw(syscall(SYS_pidfd_open, getpid(), 0));
+	{
+		/* A process of the tool's own, not the caller: not in /proc, so not to probes. */
+		pid_t kid = fork();
+		int st = 0;
+
+		if (kid == 0) {
+			pause();
+			_exit(0);
+		}
+		r[R_KID_PROBE] = raw(syscall(SYS_kill, kid, 0));
+		r[R_KID_PGID] = raw(syscall(SYS_getpgid, kid));
+		r[R_KID_KILL] = raw(syscall(SYS_kill, kid, SIGKILL)); /* but job control works */
+		waitpid(kid, &st, 0);
+		r[R_KID_KILLED] = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+	}
 	r[R_TGKILL_WRONG] = raw(syscall(SYS_tgkill, 1, 101, 0));
 	r[R_TGKILL_OK] = raw(syscall(SYS_tgkill, 100, 101, 0));
 	signal(SIGUSR2, on_usr2);
@@ -472,6 +491,10 @@ static void test_probes(void **state)
 	assert_int_equal(r[R_PIDFD100], -ENOSYS); /* no host pidfd for a guest process */
 	assert_int_equal(r[R_PIDFDNO], -ESRCH);
 	assert_true(r[R_PIDFDSELF] >= 0);
+	assert_int_equal(r[R_KID_PROBE], -ESRCH);
+	assert_int_equal(r[R_KID_PGID], -ESRCH);
+	assert_int_equal(r[R_KID_KILL], 0);
+	assert_int_equal(r[R_KID_KILLED], 1);
 	assert_int_equal(r[R_TGKILL_WRONG], -ESRCH);
 	assert_int_equal(r[R_TGKILL_OK], 0);
 	snap_free(snap);
