@@ -46,6 +46,8 @@
 #define PT_BIT	    (1ull << 63)
 #define SELF_BIT    (1ull << 62)
 #define ALIAS_BIT   (1ull << 61) /* reached as /proc/TID: ids apart from task/TID's */
+#define STABLE_BIT  (1ull << 60) /* a top directory: one id in every snapshot */
+#define STABLE_MAX  64
 #define ID_SELF	    (SELF_BIT | 1)
 #define ID_TSELF    (SELF_BIT | 2)
 #define PT_MAX	    4096
@@ -183,9 +185,65 @@ static void snap_update(struct pfs_server *s)
 	retired_prune(s);
 }
 
+/*
+ * The directories right under the root that are not pid directories
+ * ("proc" and "module", which vmt exec binds on /proc and /sys/module;
+ * "net", "sys", "tty" of a `vmt procfs` mount) keep one id in every
+ * snapshot, resolved by name in the newest: the kernel pins a bind mount's
+ * root (and a shell's cwd) for good, and after two refreshes the snapshot
+ * of its first id is gone (ESTALE on every path under /proc).  By name,
+ * the same in every server of this process.
+ */
+static struct {
+	pthread_mutex_t lock;
+	unsigned n;
+	char *names[STABLE_MAX];
+} stable = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool stable_node(const struct pfs_node *n)
+{
+	return n->type == PFS_DIR && n->parent && n->parent->ino == 1 &&
+	       !(n->name[0] >= '0' && n->name[0] <= '9');
+}
+
+/* The stable id of a top directory's name; 0 when the table is full. */
+static uint64_t stable_id(const char *name)
+{
+	uint64_t id = 0;
+	unsigned i;
+
+	pthread_mutex_lock(&stable.lock);
+	for (i = 0; i < stable.n && strcmp(stable.names[i], name); i++)
+		;
+	if (i == stable.n && i < STABLE_MAX && (stable.names[i] = strdup(name)))
+		stable.n++;
+	if (i < stable.n)
+		id = STABLE_BIT | (i + 1);
+	pthread_mutex_unlock(&stable.lock);
+	return id;
+}
+
+static struct pfs_node *stable_node_of(struct pfs_server *s, fuse_ino_t id)
+{
+	unsigned i = (unsigned)(id & ~STABLE_BIT) - 1;
+	const char *name = NULL;
+
+	pthread_mutex_lock(&stable.lock);
+	if (i < stable.n)
+		name = stable.names[i];
+	pthread_mutex_unlock(&stable.lock);
+	return name ? pfs_child(s->cur->snap->tree->root, name) : NULL;
+}
+
 static uint64_t node_id(const struct snap_ref *r, const struct pfs_node *n)
 {
-	return n->ino == 1 ? FUSE_ROOT_ID : (uint64_t)r->gen << GEN_SHIFT | n->ino;
+	uint64_t id;
+
+	if (n->ino == 1)
+		return FUSE_ROOT_ID;
+	if (stable_node(n) && (id = stable_id(n->name)))
+		return id;
+	return (uint64_t)r->gen << GEN_SHIFT | n->ino;
 }
 
 /* The tree node of an id, and the snapshot it belongs to; NULL: stale. */
@@ -197,6 +255,10 @@ static struct pfs_node *node_of(struct pfs_server *s, fuse_ino_t id, struct snap
 	if (id == FUSE_ROOT_ID) {
 		*rp = s->cur;
 		return s->cur->snap->tree->root;
+	}
+	if ((id & (STABLE_BIT | PT_BIT | SELF_BIT)) == STABLE_BIT) {
+		*rp = s->cur;
+		return stable_node_of(s, id);
 	}
 	for (r = s->cur; r; r = r == s->cur ? s->retired : r->next) {
 		if (r->gen == gen) {

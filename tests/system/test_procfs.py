@@ -530,6 +530,21 @@ def test_exec_refresh(vm):
     assert int(out[2]) >= 25
 
 
+def test_exec_refresh_many_swaps(vm):
+    """The bound /proc and /sys/module outlive the snapshot they were first
+    looked up in: with requests between refreshes every second the first
+    snapshot is freed after two swaps, and each path under them must still
+    answer (it gave ESTALE once)."""
+    p = vexec(vm, "sh", "-c", "for i in 1 2 3 4 5; do cut -d' ' -f1 /proc/uptime; "
+              "ls /proc | grep -c '^[0-9]'; sleep 1.3; done; ls /sys/module | wc -l",
+              extra=("--refresh", "1"))
+    out = p.stdout.split()
+    assert "Stale" not in p.stderr and len(out) == 11, p.stderr
+    uptimes = [float(x) for x in out[0:10:2]]
+    assert uptimes == sorted(uptimes) and uptimes[-1] >= uptimes[0] + 3, uptimes
+    assert all(int(x) >= 25 for x in out[1:10:2]) and int(out[10]) >= 5, out
+
+
 def test_thread_ids_found_not_listed(vm):
     """As Linux: /proc/TID of a thread answers a lookup and is not listed."""
     truth, me = guest_procs(vm)
