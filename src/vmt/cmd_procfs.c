@@ -179,9 +179,11 @@ int pfs_cli_open(struct pfs_cli *c)
 	struct vmt_vm_desc vm;
 	struct stat st;
 
-	c->g = cli_target_open(c->cmd, &c->t);
-	if (!c->g)
-		return EXIT_FAIL;
+	/*
+	 * What to watch is taken before the guest is opened and checked after:
+	 * a VM stopped in between (its descriptor and RAM file gone) would
+	 * otherwise leave nothing watched and its unlinked RAM served for good.
+	 */
 	if (c->t.mem) {
 		snprintf(c->mem_path, sizeof(c->mem_path), "%s", c->t.mem);
 	} else if (!c->t.from && !vmt_vm_load(c->t.vm ? c->t.vm : "vmt", &vm)) {
@@ -193,6 +195,14 @@ int pfs_cli_open(struct pfs_cli *c)
 		c->mem_ino = st.st_ino;
 	} else {
 		c->mem_path[0] = '\0'; /* nothing to watch */
+	}
+	c->g = cli_target_open(c->cmd, &c->t);
+	if (!c->g)
+		return EXIT_FAIL;
+	if (pfs_cli_check(c)) {
+		cli_err(c->cmd, "the guest went away while it was being opened");
+		pfs_cli_close(c);
+		return EXIT_FAIL;
 	}
 	return EXIT_OK;
 }
