@@ -296,11 +296,12 @@ static int point(struct fig4 *f, const char *figure, const char *method, uint64_
 
 /* ------------------------------------------------------------ instances */
 
+/* Wait for the workload, then fill MemAvailable minus the reserve with held, non-zero data. */
 static int fill(struct fig4 *f)
 {
-	char script[1024];
+	char script[1024], rel[128] = "";
 	struct bench_out out;
-	int err;
+	int err, mb = 0;
 
 	snprintf(script, sizeof(script),
 		 "i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 1500 ]; do sleep 0.2; "
@@ -311,24 +312,21 @@ static int fill(struct fig4 *f)
 		 "vmt-memcheck --daemon --state /run/vmt-fill.json --size ${mb}M --passes 1 --hold "
 		 "--seconds 86400 >/dev/null || exit 4; i=0; "
 		 "while ! grep -q '\"phase\": \"hold\"' /run/vmt-fill.json && [ $i -lt 3000 ]; do "
-		 "sleep 0.2; i=$((i+1)); done; fi; echo $mb $(uname -r)",
+		 "sleep 0.2; i=$((i+1)); done; grep -q '\"phase\": \"hold\"' /run/vmt-fill.json "
+		 "|| exit 5; fi; echo $mb $(uname -r)",
 		 f->o->fill_reserve_mib, f->o->fill_reserve_mib);
 	err = vmt(f, T_FILL, false, &out, "vm", "exec", f->vm, "--timeout", "800", "--", script,
 		  NULL);
 	if (err)
 		return err;
-	{
-		char rel[128] = "";
-		int mb = 0;
-
-		if (sscanf(out.out, "%d %127s", &mb, rel) >= 1) {
-			json_object_object_add(f->cur, "filled_mib", json_object_new_int(mb));
-			json_object_object_add(f->r->meta, "guest_kernel",
-					       json_object_new_string(rel));
-		}
+	if (sscanf(out.out, "%d %127s", &mb, rel) == 2) {
+		json_object_object_add(f->cur, "filled_mib", json_object_new_int(mb));
+		json_object_object_add(f->r->meta, "guest_kernel", json_object_new_string(rel));
+	} else {
+		err = bench_fail(-EPROTO, "filling the guest: %.300s", out.out);
 	}
 	bench_out_free(&out);
-	return 0;
+	return err;
 }
 
 static int instance_start(struct fig4 *f)
