@@ -1436,6 +1436,18 @@ static void on_signal(int sig)
 		return;
 }
 
+void pfs_thread_pin(int cpu, const char *who)
+{
+	cpu_set_t one;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
+		pr_warn("%s: cannot run on CPU %d", who, cpu);
+}
+
 static void *looper_main(void *arg)
 {
 	struct pfs_server *s = arg;
@@ -1443,14 +1455,7 @@ static void *looper_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	if (s->o.cpu >= 0) {
-		cpu_set_t one;
-
-		CPU_ZERO(&one);
-		CPU_SET(s->o.cpu, &one);
-		if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
-			pr_warn("procfs: cannot run on CPU %d", s->o.cpu);
-	}
+	pfs_thread_pin(s->o.cpu, "procfs");
 	serve(s);
 	return NULL;
 }

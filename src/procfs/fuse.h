@@ -67,6 +67,8 @@ int pfs_server_start(struct pfs_server *s);
 /* Stop serving and unmount (lazily: works while files are open).  Safe to call twice. */
 void pfs_server_stop(struct pfs_server *s);
 void pfs_server_free(struct pfs_server *s);
+/* Run the calling thread on cpu only (cpu < 0: anywhere); a warning names who if it cannot. */
+void pfs_thread_pin(int cpu, const char *who);
 /* Ask for a rebuild (async-signal-safe). */
 void pfs_server_refresh(struct pfs_server *s);
 /* The lock that serialises every use of the guest (take it to read the guest yourself). */

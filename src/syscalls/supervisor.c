@@ -395,14 +395,7 @@ static void *supervisor_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	if (sv->o.cpu >= 0) {
-		cpu_set_t one;
-
-		CPU_ZERO(&one);
-		CPU_SET(sv->o.cpu, &one);
-		if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
-			pr_warn("syscalls: cannot run on CPU %d", sv->o.cpu);
-	}
+	pfs_thread_pin(sv->o.cpu, "syscalls");
 	/* The kernel's structs may be larger than our headers' (newer fields). */
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz))
 		sz = (struct seccomp_notif_sizes){sizeof(*n), sizeof(*r), 0};
