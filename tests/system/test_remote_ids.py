@@ -133,6 +133,23 @@ def test_listings_from_other_hosts(split_vm, netns, main_addr):
             assert info[k] == local_info[k], k
 
 
+def test_exec_from_the_monitor(split_vm):
+    """The shadow /proc and the system-call view from another host: `vmt exec
+    --from` in the monitor's namespace runs ps, uname and lsmod on the split
+    guest, every page read over the network, equal to the guest's own view."""
+    rv = reader(split_vm, "mon", MON_MAIN)
+    truth, me = guest_procs(split_vm)
+    p = vmt(split_vm.env, "exec", "--vm", split_vm.name, *rv.from_args, "--", "sh", "-c",
+            "ps -eo pid=,comm=; echo ==; uname -r; echo ==; lsmod", netns=rv.netns)
+    ps, release, lsmod = p.stdout.split("==\n")
+    seen = {int(line.split()[0]): line.split()[1] for line in ps.splitlines() if line.strip()}
+    workload = {pid: t["comm"] for pid, t in truth.items() if t["comm"].startswith("wl-")}
+    assert len(workload) >= 20 and {pid: seen.get(pid) for pid in workload} == workload
+    assert release.strip() == split_vm.guest("uname -r").strip()
+    names = [line.split()[0] for line in lsmod.splitlines()[1:]]
+    assert names == [m["name"] for m in guest_modules(split_vm)]
+
+
 def test_mem_and_kernel_from_export(split_vm, tmp_path):
     """vmt mem reads the same bytes remotely; the kernel image comes from the
     export into the reader's own cache when --kernel is not given."""
