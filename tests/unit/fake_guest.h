@@ -34,6 +34,7 @@
 /* The profile every test of a program shares (profile_load/unload). */
 static struct vmt_profile *prof;
 static char fg_cache_dir[] = "/tmp/vmt-test-fake.XXXXXX";
+static bool fg_cache_made; /* mkdtemp made fg_cache_dir */
 static char fg_kernel[4096];
 
 struct fake {
@@ -102,6 +103,16 @@ static inline struct vmt_profile *fg_profile_new(void)
 	return p;
 }
 
+/* The profile cache goes at exit too: a program that stops early has no teardown. */
+static inline void fg_cache_remove(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fg_cache_dir);
+	if (fg_cache_made && system(cmd) != 0)
+		fprintf(stderr, "fake_guest: could not remove %s\n", fg_cache_dir);
+}
+
 /* Load the shared profile; false (skip all) without a test kernel. */
 static inline bool profile_load(void)
 {
@@ -114,19 +125,17 @@ static inline bool profile_load(void)
 		perror("fake_guest: mkdtemp");
 		exit(1);
 	}
+	fg_cache_made = true;
+	atexit(fg_cache_remove);
 	prof = fg_profile_new();
 	return true;
 }
 
 static inline void profile_unload(void)
 {
-	char cmd[128];
-
 	vmt_profile_free(prof);
 	prof = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fg_cache_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fake_guest: could not remove %s\n", fg_cache_dir);
+	fg_cache_remove();
 }
 
 /* ------------------------------------------------------------- memory */
