@@ -297,16 +297,16 @@ static void dir_current(struct pfs_server *s, struct pfs_node **dir, struct snap
 
 /* ------------------------------------------------------------ the caller */
 
-/* Thread-group id of a host thread, from the host's /proc; -1 if unknown. */
-/* A number field ("\nTgid:", "\nPPid:") of the host's /proc/PID/status, -1 if none. */
-static pid_t host_status_field(struct pfs_server *s, long pid, const char *key)
+long pfs_host_status_field(int hostproc, long pid, const char *key)
 {
-	char path[32], buf[512], *p;
+	char path[32], buf[1024], *p;
 	ssize_t n;
 	int fd;
 
+	if (hostproc < 0 || pid <= 0)
+		return -1;
 	snprintf(path, sizeof(path), "%ld/status", pid);
-	fd = openat(s->o.hostproc, path, O_RDONLY | O_CLOEXEC);
+	fd = openat(hostproc, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -315,12 +315,13 @@ static pid_t host_status_field(struct pfs_server *s, long pid, const char *key)
 		return -1;
 	buf[n] = '\0';
 	p = strstr(buf, key);
-	return p ? (pid_t)strtol(p + strlen(key), NULL, 10) : -1;
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
+/* Thread-group id of a host thread, from the host's /proc; -1 if unknown. */
 static pid_t host_tgid(struct pfs_server *s, pid_t tid)
 {
-	return host_status_field(s, tid, "\nTgid:");
+	return (pid_t)pfs_host_status_field(s->o.hostproc, tid, "\nTgid:");
 }
 
 /*
@@ -338,7 +339,7 @@ static bool host_in_tree(struct pfs_server *s, long v)
 	if (v == s->self_pid)
 		return false;
 	for (int depth = 0; depth < 64 && p > 1; depth++) {
-		p = host_status_field(s, p, "\nPPid:");
+		p = (pid_t)pfs_host_status_field(s->o.hostproc, p, "\nPPid:");
 		if (p == s->self_pid)
 			return true;
 	}

@@ -67,6 +67,11 @@ int pfs_server_start(struct pfs_server *s);
 /* Stop serving and unmount (lazily: works while files are open).  Safe to call twice. */
 void pfs_server_stop(struct pfs_server *s);
 void pfs_server_free(struct pfs_server *s);
+/*
+ * A number after key ("\nTgid:", "\nPPid:", "\nUid:\t") in /proc/PID/status of
+ * the host, read through hostproc (an O_PATH fd of the host's /proc); -1 if none.
+ */
+long pfs_host_status_field(int hostproc, long pid, const char *key);
 /* Run the calling thread on cpu only (cpu < 0: anywhere); a warning names who if it cannot. */
 void pfs_thread_pin(int cpu, const char *who);
 /* Ask for a rebuild (async-signal-safe). */

@@ -170,28 +170,6 @@ int sc_sys_text(struct sc_call *c, const char *path, char *buf, size_t cap)
 
 /* ------------------------------------------------------------ the host */
 
-/* A number after key in /proc/PID/status of the host, or -1. */
-static long host_status_field(int hostproc, long pid, const char *key)
-{
-	char path[32], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	if (hostproc < 0 || pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "%ld/status", pid);
-	fd = openat(hostproc, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
-}
-
 bool sc_host_is_caller(struct sc_call *c, long pid)
 {
 	struct sc_supervisor *sv = c->sv;
@@ -200,7 +178,7 @@ bool sc_host_is_caller(struct sc_call *c, long pid)
 	if (pid == tid)
 		return true;
 	if (sv->tgid_of_tid != tid) {
-		sv->tgid = (pid_t)host_status_field(sv->o.hostproc, tid, "\nTgid:");
+		sv->tgid = (pid_t)pfs_host_status_field(sv->o.hostproc, tid, "\nTgid:");
 		sv->tgid_of_tid = tid;
 	}
 	/* The caller's other threads are in the tool's tree (sc_host_in_tree). */
@@ -230,7 +208,7 @@ bool sc_host_in_tree(struct sc_call *c, long pid)
 	if (c->sv->o.tree_root <= 0 || pid <= 0 || pid == c->sv->o.tree_root)
 		return false;
 	for (int depth = 0; depth < 256; depth++) {
-		p = host_status_field(c->sv->o.hostproc, p, "\nPPid:");
+		p = pfs_host_status_field(c->sv->o.hostproc, p, "\nPPid:");
 		if (p == c->sv->o.tree_root)
 			return true;
 		if (p <= 1)
@@ -241,7 +219,7 @@ bool sc_host_in_tree(struct sc_call *c, long pid)
 
 long sc_host_caller_uid(struct sc_call *c)
 {
-	return host_status_field(c->sv->o.hostproc, (long)c->n->pid, "\nUid:\t");
+	return pfs_host_status_field(c->sv->o.hostproc, (long)c->n->pid, "\nUid:\t");
 }
 
 pid_t sc_host_caller_pgrp(struct sc_call *c)
