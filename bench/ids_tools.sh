@@ -24,14 +24,8 @@ PROCS=${PROCS:-20}
 PREFIX=${PREFIX:-bids}
 NAME=$PREFIX-vm
 
-cleanup() {
-	"$VMT" vm stop "$NAME" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-median() {
-	sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+# shellcheck source=bench/vm_common.sh
+. "$(dirname "$0")/vm_common.sh"
 
 # Seconds of CMD (output discarded), timed in the shell that runs it.
 TIMED='a=$(date +%s%N); "$@" >/dev/null 2>&1; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))'

@@ -22,14 +22,8 @@ MEM=${MEM:-512M}
 PREFIX=${PREFIX:-bpfs}
 NAME=$PREFIX-vm
 
-cleanup() {
-	"$VMT" vm stop "$NAME" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-median() {
-	sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+# shellcheck source=bench/vm_common.sh
+. "$(dirname "$0")/vm_common.sh"
 
 # "ms pages procs threads cpu_ms" of one build (--lazy or not).
 build() {

@@ -25,14 +25,8 @@ RUNS=${RUNS:-3}
 PREFIX=${PREFIX:-bsc}
 NAME=$PREFIX-vm
 
-cleanup() {
-	"$VMT" vm stop "$NAME" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-median() {
-	sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
-}
+# shellcheck source=bench/vm_common.sh
+. "$(dirname "$0")/vm_common.sh"
 
 # ns per call of `vmt-probe bench N WHAT`, median of RUNS; args before -- run it.
 per_call() {
