@@ -252,6 +252,7 @@ struct vmt_task {
 	char *exe; /* path of mm->exe_file, NULL if none */
 	int32_t tty_nr;
 	int32_t pgrp, session;
+	uint32_t seen_by; /* enum vmt_task_view: the views that found it (VMT_TASK_VIEWS) */
 };
 
 struct vmt_task_list {
@@ -268,7 +269,32 @@ enum vmt_task_what {
 	VMT_TASK_THREADS = 1u << 3, /* list every thread, not just leaders */
 	/* also the tasks only the pid index finds, flagged VMT_F_UNLISTED */
 	VMT_TASK_PIDINDEX = 1u << 4,
+	/*
+	 * Every view of enum vmt_task_view, each walked on its own: the list is
+	 * their union and each task's seen_by names the views that found it, so
+	 * a broken or forged structure costs only what no view reaches.
+	 */
+	VMT_TASK_VIEWS = 1u << 5,
 };
+
+/*
+ * The independent places a task can be found (cross-view detection, as
+ * Volatility's psxview): a rootkit that unlinks a task from one structure
+ * rarely fixes every other.
+ */
+enum vmt_task_view {
+	VMT_VIEW_TASKS = 1u << 0,      /* init_task.tasks, forward (next) */
+	VMT_VIEW_TASKS_PREV = 1u << 1, /* the same list backward (prev) */
+	VMT_VIEW_PIDS = 1u << 2,       /* init_pid_ns.idr: pid -> struct pid -> tasks */
+	VMT_VIEW_THREADS = 1u << 3,    /* each thread group's thread list (signal->thread_head) */
+	VMT_VIEW_CHILDREN = 1u << 4,   /* parent -> children lists, from init_task down */
+	VMT_VIEW_RUNQUEUE = 1u << 5,   /* each CPU's runqueue: current, idle, queued tasks */
+	VMT_VIEW_SCAN = 1u << 6,       /* task_structs found by scanning memory (validated) */
+	VMT_VIEW_COUNT = 7,
+};
+
+/* "tasks", "tasks_prev", "pids", "threads", "children", "runqueue", "scan"; NULL if unknown. */
+VMT_API const char *vmt_task_view_name(unsigned view_bit);
 
 /*
  * The walkers.  Each reads one listing (call vmt_listing_begin() first for
@@ -293,6 +319,7 @@ struct vmt_module {
 	uint64_t kva;	     /* struct module address */
 	uint64_t taint_mask; /* module->taints: bit n is kernel TAINT_n */
 	char taints[24];     /* "(OE)" as /proc/modules ends a line; "" if untainted */
+	uint32_t seen_by;    /* enum vmt_module_view (vmt_modules_views; LIST for vmt_modules) */
 };
 
 struct vmt_module_list {
@@ -303,6 +330,62 @@ struct vmt_module_list {
 
 VMT_API int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out);
 VMT_API void vmt_module_list_free(struct vmt_module_list *l);
+
+/* The places a loaded module leaves traces. */
+enum vmt_module_view {
+	VMT_MVIEW_LIST = 1u << 0, /* the modules list (what lsmod and /proc/modules show) */
+	VMT_MVIEW_KSET = 1u << 1, /* module_kset's kobjects (/sys/module/NAME with a module) */
+	VMT_MVIEW_TREE = 1u << 2, /* the module address tree (mod_tree: what the unwinder uses) */
+	VMT_MVIEW_SCAN = 1u << 3, /* a struct module found in module memory (validated) */
+	VMT_MVIEW_COUNT = 4,
+};
+
+/* "list", "kset", "tree", "scan"; NULL if unknown. */
+VMT_API const char *vmt_module_view_name(unsigned view_bit);
+
+/*
+ * Every module any view finds (the union, in list order then the others),
+ * each with seen_by; a module one view lacks is what a rootkit hid.
+ * Returns like vmt_modules (a view that breaks costs what only it saw).
+ */
+VMT_API int vmt_modules_views(struct vmt_guest *g, struct vmt_module_list **out);
+
+/* ------------------------------------------ hooked system calls (hooks.c) */
+
+enum vmt_hook_flags {
+	VMT_HOOK_OUTSIDE_TEXT = 1u << 0, /* the entry points outside the kernel's text */
+	VMT_HOOK_MISMATCH = 1u << 1,	 /* inside text, but not the function it should be */
+	VMT_HOOK_IN_MODULE = 1u << 2,	 /* it points into a module (owner named) */
+	VMT_HOOK_UNREADABLE = 1u << 3,	 /* the entry could not be read */
+};
+
+/* One entry of a dispatch table that is not what the kernel was built with. */
+struct vmt_hook {
+	char table[24];	      /* "sys_call_table", "ia32_sys_call_table", "idt", ... */
+	uint32_t index;	      /* syscall number or vector */
+	uint64_t value;	      /* the address the entry holds now */
+	uint64_t expected;    /* the address it should hold (0: unknown) */
+	char expected_sym[64]; /* e.g. "__x64_sys_getdents64" */
+	char actual_sym[96];   /* symbol+0xoff, "module NAME+0xoff", or "?" */
+	uint32_t flags;	      /* enum vmt_hook_flags */
+};
+
+struct vmt_hook_list {
+	size_t n;		/* hooks found */
+	struct vmt_hook *hooks;
+	size_t checked;		/* entries compared, over every table */
+	uint32_t tables;	/* bit i: table i could be checked (see vmt_hooks) */
+	uint32_t flags;		/* VMT_F_PARTIAL: a table or entry could not be read */
+};
+
+/*
+ * The system-call tables and the IDT against the kernel profile: an entry
+ * outside kernel text, or at another function than the one its slot is
+ * built with, is a hook (Volatility's check_syscall / check_idt).  An
+ * untouched kernel gives n == 0.
+ */
+VMT_API int vmt_hooks(struct vmt_guest *g, struct vmt_hook_list **out);
+VMT_API void vmt_hook_list_free(struct vmt_hook_list *l);
 
 enum vmt_sock_proto {
 	VMT_SOCK_TCP = 1,
