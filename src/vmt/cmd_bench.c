@@ -2,22 +2,20 @@
 /*
  * cmd_bench.c - `vmt bench SECTION`: the paper's experiments, end to end,
  * into a results folder (CSV, JSON, PNG plots), with a progress line on
- * stderr and a summary table on stdout.  Sections: fig4 (built); scale and
- * micro (issue 9, later parts) are named so the CLI keeps its shape.
+ * stderr and a summary table on stdout.  This file: the dispatch and fig4;
+ * the other sections' CLIs are cmd_bench_scale.c and cmd_bench_micro.c, and
+ * what they share is bench_cli.c.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench_cli.h"
 #include "cli.h"
 #include "pagetable/pagetable.h"
 
@@ -75,64 +73,9 @@ enum {
 
 struct fig4_cli {
 	struct bench_fig4_opts o;
-	const char *out, *chunks_arg;
+	struct bench_cli cli;
 	bool quick, no_plots, reps_set, mem_set, main_set, chunks_set;
-	bool tty;
-	char vmt[PATH_MAX], outbuf[PATH_MAX];
 };
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	bench_stop = 1;
-}
-
-static void on_progress(void *arg, unsigned done, unsigned total, const char *line)
-{
-	struct fig4_cli *c = arg;
-
-	fprintf(stderr, "%s[%3u/%u] %s%s", c->tty ? "\r\033[K" : "", done, total, line,
-		c->tty ? "" : "\n");
-	fflush(stderr);
-}
-
-static int parse_chunks(const char *arg, struct bench_fig4_opts *o)
-{
-	char *dup = strdup(arg), *save = NULL;
-	int ret = 0;
-
-	o->nr_chunks = 0;
-	for (char *t = strtok_r(dup, ",", &save); dup && t; t = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-
-		if (vmt_pt_parse_size(t, &v) || v < 4096 || v > (2u << 20) || (v & (v - 1)) ||
-		    o->nr_chunks == BENCH_MAX_CHUNKS) {
-			cli_err("bench", "--chunks: '%s' is not a power of two from 4K to 2M", t);
-			ret = EXIT_USAGE;
-			break;
-		}
-		o->chunks[o->nr_chunks++] = v;
-	}
-	free(dup);
-	if (!ret && !o->nr_chunks) {
-		cli_err("bench", "--chunks: no size given");
-		ret = EXIT_USAGE;
-	}
-	return ret;
-}
-
-static int parse_uint(const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(arg, &end, 10);
-
-	if (*end || end == arg || v < lo || v > hi) {
-		cli_err("bench", "%s takes %u..%u, not '%s'", opt, lo, hi, arg);
-		return EXIT_USAGE;
-	}
-	*out = (unsigned)v;
-	return EXIT_OK;
-}
 
 /* One option of fig4; EXIT_OK, EXIT_USAGE or -1 (help printed). */
 static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
@@ -144,14 +87,14 @@ static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
 		c->quick = true;
 		return EXIT_OK;
 	case O_OUT:
-		c->out = arg;
+		c->cli.out = arg;
 		return EXIT_OK;
 	case O_REPS:
 		c->reps_set = true;
-		return parse_uint("--reps", arg, 1, 100, &o->reps);
+		return bench_cli_parse_uint("--reps", arg, 1, 100, &o->reps);
 	case O_CHUNKS:
 		c->chunks_set = true;
-		return parse_chunks(arg, o);
+		return bench_cli_parse_chunks(arg, o->chunks, BENCH_MAX_CHUNKS, &o->nr_chunks);
 	case O_MEM:
 		c->mem_set = true;
 		o->mem = arg;
@@ -161,12 +104,12 @@ static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
 		o->main_mem = arg;
 		return EXIT_OK;
 	case O_SUBHOSTS:
-		return parse_uint("--subhosts", arg, 1, BENCH_MAX_SUB, &o->subhosts);
+		return bench_cli_parse_uint("--subhosts", arg, 1, BENCH_MAX_SUB, &o->subhosts);
 	case O_LINK:
 		o->link = arg;
 		return EXIT_OK;
 	case O_PROCS:
-		return parse_uint("--procs", arg, 0, 100000, &o->procs);
+		return bench_cli_parse_uint("--procs", arg, 0, 100000, &o->procs);
 	case O_PT_CHUNK:
 		o->pt_chunk = arg;
 		return EXIT_OK;
@@ -174,7 +117,8 @@ static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
 		o->policy = arg;
 		return EXIT_OK;
 	case O_RESERVE:
-		return parse_uint("--fill-reserve", arg, 0, 1 << 20, &o->fill_reserve_mib);
+		return bench_cli_parse_uint("--fill-reserve", arg, 0, 1 << 20,
+					    &o->fill_reserve_mib);
 	case O_PREFIX:
 		o->prefix = arg;
 		return EXIT_OK;
@@ -183,6 +127,9 @@ static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
 		return EXIT_OK;
 	case O_NO_PLOTS:
 		c->no_plots = true;
+		return EXIT_OK;
+	case O_KASLR:
+		o->kaslr = true;
 		return EXIT_OK;
 	case 'h':
 	case OPT_HELP:
@@ -248,22 +195,6 @@ static void fig4_defaults(struct fig4_cli *c)
 		for (uint64_t v = 4096; v <= (2u << 20); v <<= 1)
 			o->chunks[o->nr_chunks++] = v;
 	}
-}
-
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0755) && errno != EEXIST ? -errno : 0;
 }
 
 static struct json_object *fig4_knobs(const struct fig4_cli *c)
@@ -431,67 +362,22 @@ static void print_placement(const struct bench_results *r)
 
 /* ------------------------------------------------------------------ run */
 
-static void fig4_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
-static int fig4_prepare(struct fig4_cli *c)
-{
-	ssize_t n = readlink("/proc/self/exe", c->vmt, sizeof(c->vmt) - 1);
-	int err;
-
-	if (n <= 0) {
-		cli_err("bench", "cannot find vmt itself: %s", strerror(errno));
-		return EXIT_FAIL;
-	}
-	c->vmt[n] = '\0';
-	c->o.vmt = c->vmt;
-	if (!c->out) {
-		time_t t = time(NULL);
-		char ts[32];
-
-		strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", gmtime(&t));
-		snprintf(c->outbuf, sizeof(c->outbuf), "vmt-bench-fig4-%s", ts);
-		c->out = c->outbuf;
-	}
-	err = mkdir_p(c->out);
-	if (err) {
-		cli_err("bench", "results folder %s: %s", c->out, strerror(-err));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
-}
-
 static int fig4_finish(struct fig4_cli *c, struct bench_results *r, int err)
 {
-	time_t t = time(NULL);
-	char ts[32];
+	const char *out = c->cli.out;
 	int werr;
 
-	if (c->tty)
-		fputc('\n', stderr);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	json_object_object_add(r->meta, "finished", json_object_new_string(ts));
-	json_object_object_add(r->meta, "complete", json_object_new_boolean(!err));
-	if (err)
-		json_object_object_add(r->meta, "error", json_object_new_string(bench_error()));
-	werr = bench_results_write(r, c->out);
+	bench_cli_meta_end(&c->cli, r->meta, err);
+	werr = bench_results_write(r, out);
 	if (werr)
 		cli_err("bench", "%s", bench_error());
-	if (!werr && !c->no_plots && r->n &&
-	    bench_plot_fig4(r, c->out, c->o.chunks, c->o.nr_chunks))
+	if (!werr && !c->no_plots && r->n && bench_plot_fig4(r, out, c->o.chunks, c->o.nr_chunks))
 		cli_err("bench", "plots: %s", bench_error()), werr = -EIO;
 	print_fig4a(r, &c->o);
 	print_fig4b(r, &c->o);
 	print_targets(r, &c->o);
 	print_placement(r);
-	printf("Results: %s/results.csv, results.json%s\n", c->out,
+	printf("Results: %s/results.csv, results.json%s\n", out,
 	       c->no_plots ? "" : ", fig4a.png, fig4b.png");
 	return err || werr ? EXIT_FAIL : EXIT_OK;
 }
@@ -499,6 +385,7 @@ static int fig4_finish(struct fig4_cli *c, struct bench_results *r, int err)
 static int bench_fig4(int argc, char **argv)
 {
 	struct fig4_cli c = {
+	    .cli = {.section = "fig4"},
 	    .o = {.sz = sizeof(c.o),
 		  .prefix = "vb",
 		  .link = "1gbit",
@@ -515,25 +402,20 @@ static int bench_fig4(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
 	fig4_defaults(&c);
-	ret = fig4_prepare(&c);
+	ret = bench_cli_prepare(&c.cli);
 	if (ret)
 		return ret;
-	c.tty = isatty(2);
-	c.o.progress = on_progress;
-	c.o.arg = &c;
+	c.o.vmt = c.cli.vmt;
+	c.o.progress = bench_cli_progress;
+	c.o.arg = &c.cli;
 	if (bench_results_init(&r)) {
 		cli_err("bench", "out of memory");
 		return EXIT_FAIL;
 	}
-	json_object_object_add(r.meta, "bench", json_object_new_string("fig4"));
-	json_object_object_add(r.meta, "vmt_version", json_object_new_string("0.1.0"));
-	json_object_object_add(r.meta, "machine", bench_machine_json());
-	json_object_object_add(r.meta, "knobs", fig4_knobs(&c));
-	fig4_signals();
+	bench_cli_meta_begin(&c.cli, r.meta, fig4_knobs(&c));
 	err = bench_fig4_run(&c.o, &r);
 	if (err)
 		cli_err("bench", "fig4: %s", bench_error());
-	json_object_object_add(r.meta, "machine_after", bench_machine_json());
 	ret = fig4_finish(&c, &r, err);
 	bench_results_free(&r);
 	return ret;
@@ -547,10 +429,10 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "fig4"))
 		return bench_fig4(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "scale") || !strcmp(argv[1], "micro")) {
-		cli_err("bench", "section '%s' is not built yet (issue 9, parts 3 and 4)", argv[1]);
-		return EXIT_FAIL;
-	}
+	if (!strcmp(argv[1], "scale"))
+		return bench_scale_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "micro"))
+		return bench_micro_main(argc - 1, argv + 1);
 	cli_err("bench", "unknown section '%s' (see vmt bench --help)", argv[1]);
 	return EXIT_USAGE;
 }

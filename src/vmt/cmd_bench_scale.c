@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* cmd_bench_scale.c - `vmt bench scale` (issue 9): not built yet. */
+#include "bench_cli.h"
+#include "cli.h"
+
+int bench_scale_main(int argc, char **argv)
+{
+	(void)argc;
+	cli_err("bench", "section '%s' is not built yet (issue 9)", argv[0]);
+	return EXIT_FAIL;
+}
