@@ -13,12 +13,12 @@ single test of the suite; VMT_TEST_QUICK=1 skips it.
 import json
 import os
 import re
-import struct
 import subprocess
 
 import pytest
 
-from conftest import GUEST, VMT, start_vm, stop_vm
+from conftest import VMT, start_vm, stop_vm
+from rootkit import unlink_task
 from truth import guest_inet_sockets, guest_procs, guest_unix_sockets, is_kernel_thread
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse") or os.geteuid() != 0,
@@ -200,43 +200,11 @@ def test_unhide_clean_guest(vm):
 # ------------------------------------------------------------------ DKOM
 
 
-def _unlink_task(vm, pid):
-    """Unlink pid's task_struct.tasks from its neighbours in guest RAM (VM
-    paused), its own node pointing at itself (a later list_del is harmless)."""
-    ps = vm.vmt_json("ps")
-    task = next(t for t in ps if t["pid"] == pid and t["tid"] == pid)
-    off = json.loads(vm.vmt("profile", "field", "task_struct", "tasks", "--kernel",
-                            os.path.join(GUEST, "vmlinuz"), "--json").stdout)["offset"]
-    node = task["kva"] + off
-
-    def pa(va):
-        return json.loads(vm.vmt("mem", "translate", "--vm", vm.name, "--json",
-                                 hex(va)).stdout)["pa"]
-    vm.vmt("vm", "pause", vm.name)
-    try:
-        with open(vm.desc["mem_path"], "r+b") as ram:
-            def rd(va):
-                ram.seek(pa(va))
-                return struct.unpack("<Q", ram.read(8))[0]
-
-            def wr(va, v):
-                ram.seek(pa(va))
-                ram.write(struct.pack("<Q", v))
-            nxt, prv = rd(node), rd(node + 8)
-            assert rd(nxt + 8) == node and rd(prv) == node, "list not consistent"
-            wr(nxt + 8, prv)
-            wr(prv, nxt)
-            wr(node, node)
-            wr(node + 8, node)
-    finally:
-        vm.vmt("vm", "resume", vm.name)
-
-
 @pytest.fixture(scope="module")
 def hidden(vm):
     truth, _ = guest_procs(vm)
     pid = next(p for p, t in truth.items() if t.get("comm") == VICTIM)
-    _unlink_task(vm, pid)
+    unlink_task(vm, pid, children=False)
     return pid
 
 
