@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the VMemTrans test guest (see guest/README.md):
-#   <out>/vmlinuz, <out>/kernel-release, <out>/config   Debian's current cloud kernel
+#   <out>/vmlinuz, <out>/kernel-release, <out>/config   a Debian 12 kernel (--flavour; default
+#                                                       the current 6.1 cloud kernel)
 #   <out>/initramfs.cpio.gz                             busybox, vmt-agent, vmt-workload,
 #                                                       vmt-memcheck, modules, /init
 # The kernel package is downloaded into <cache>/kernel/ and unpacked there, never installed.
@@ -9,9 +10,13 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: $0 [--cache DIR] [--out DIR] [--bin DIR]
+usage: $0 [--flavour F] [--cache DIR] [--out DIR] [--bin DIR]
+  --flavour F  the kernel: 6.1-cloud (default), 6.1-generic, 6.12-cloud, 6.12-generic
+               (the package that linux-image-cloud-amd64, linux-image-amd64,
+               linux-image-6.12-cloud-amd64 or linux-image-6.12-amd64 depends on now)
   --cache DIR  downloads and unpacked kernel    (default: \$VMT_CACHE or <repo>/cache)
-  --out DIR    where the guest image is written (default: \$VMT_GUEST_DIR or <repo>/build/guest)
+  --out DIR    where the guest image is written (default for 6.1-cloud: \$VMT_GUEST_DIR or
+               <repo>/build/guest; for another flavour: <repo>/build/guest-<flavour>)
   --bin DIR    meson build dir with guest/vmt-agent, guest/vmt-workload, guest/vmt-memcheck
                (default: \$VMT_BUILD_DIR or <repo>/build)
 EOF
@@ -20,16 +25,17 @@ EOF
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 cache=${VMT_CACHE:-$repo/cache}
-out=${VMT_GUEST_DIR:-$repo/build/guest}
+out=""
+flavour=6.1-cloud
 bin=${VMT_BUILD_DIR:-$repo/build}
 
 # Modules that load in a bare guest without hardware; dependencies are added (and ordered) below.
 MODULES=(dummy af_key tcp_diag udp_diag unix_diag)
-META_PKG=linux-image-cloud-amd64
 PATH=$PATH:/usr/sbin:/sbin
 
 while (($#)); do
 	case $1 in
+	--flavour | --flavor) flavour=${2:?--flavour needs a name}; shift 2 ;;
 	--cache) cache=${2:?--cache needs a directory}; shift 2 ;;
 	--out) out=${2:?--out needs a directory}; shift 2 ;;
 	--bin) bin=${2:?--bin needs a directory}; shift 2 ;;
@@ -40,6 +46,22 @@ done
 
 log() { echo "guest/build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# The metapackage whose dependency is the kernel, and the offline fallback's file pattern.
+case $flavour in
+6.1-cloud) META_PKG=linux-image-cloud-amd64 deb_glob='linux-image-6.1.*-cloud-amd64_*.deb' ;;
+6.1-generic) META_PKG=linux-image-amd64 deb_glob='linux-image-6.1.*-[0-9]-amd64_*.deb' ;;
+6.12-cloud) META_PKG=linux-image-6.12-cloud-amd64 deb_glob='linux-image-6.12.*-cloud-amd64_*.deb' ;;
+6.12-generic) META_PKG=linux-image-6.12-amd64 deb_glob='linux-image-6.12.*+deb12-amd64_*.deb' ;;
+*) usage >&2; die "unknown flavour '$flavour'" ;;
+esac
+if [[ -z $out ]]; then
+	if [[ $flavour == 6.1-cloud ]]; then
+		out=${VMT_GUEST_DIR:-$repo/build/guest}
+	else
+		out=$repo/build/guest-$flavour
+	fi
+fi
 
 for tool in apt-cache apt-get dpkg-deb modinfo cpio gzip readelf sha256sum flock; do
 	command -v "$tool" >/dev/null || die "$tool not found"
@@ -67,7 +89,9 @@ kernel_deb() {
 	fi
 	if [[ -z $pkg || -z $ver || $ver == "(none)" ]]; then
 		# Offline: fall back to what an earlier run downloaded, if it is unambiguous.
-		local found=("$cache"/kernel/linux-image-*-cloud-amd64_*.deb)
+		local found
+		# shellcheck disable=SC2206 # the pattern is meant to expand
+		found=("$cache"/kernel/$deb_glob)
 		[[ ${#found[@]} -eq 1 && -f ${found[0]} ]] ||
 			die "cannot resolve $META_PKG (run apt-get update)"
 		log "warning: $META_PKG not resolvable, using cached ${found[0]##*/}"
@@ -98,10 +122,13 @@ if [[ ! -f $kdir/.unpacked ]]; then
 	touch "$kdir.tmp/.unpacked"
 	mv "$kdir.tmp" "$kdir"
 fi
-releases=("$kdir"/lib/modules/*)
+# Newer packages (merged /usr) put the modules under usr/lib/modules.
+shopt -s nullglob
+releases=("$kdir"/lib/modules/* "$kdir"/usr/lib/modules/*)
+shopt -u nullglob
 [[ ${#releases[@]} -eq 1 && -d ${releases[0]} ]] || die "expected one lib/modules/<release> in $kdir"
 rel=${releases[0]##*/}
-moddir=$kdir/lib/modules/$rel
+moddir=${releases[0]}
 [[ -f $kdir/boot/vmlinuz-$rel ]] || die "no boot/vmlinuz-$rel in ${deb##*/}"
 
 # ---- guest programs from the meson build dir ----
@@ -119,6 +146,8 @@ for prog in vmt-agent vmt-workload vmt-memcheck; do
 done
 
 # ---- modules: the chosen ones plus their dependencies, dependencies first ----
+# The packages carry no modules.dep (depmod writes it on install); each module's "depends"
+# field (modinfo) is what depmod puts there, so the order is computed from that, per kernel.
 
 declare -A ko_path=() seen=()
 while IFS= read -r -d '' f; do
@@ -132,7 +161,12 @@ add_module() { # name depth
 	local name=${1//-/_} depth=$2 deps dep
 	[[ -z ${seen[$name]:-} ]] || return 0
 	((depth < 16)) || die "module dependency chain too deep at $name"
-	[[ -n ${ko_path[$name]:-} ]] || die "module $name not in $META_PKG ($rel)"
+	if [[ -z ${ko_path[$name]:-} ]]; then
+		# Built into this kernel: nothing to load (it is then not in lsmod either).
+		grep -qE "/${name//_/[-_]}\.ko\$" "$moddir/modules.builtin" 2>/dev/null &&
+			{ log "$name is built into $rel"; seen[$name]=1; return 0; }
+		die "module $name not in $META_PKG ($rel)"
+	fi
 	seen[$name]=1
 	deps=$(modinfo -F depends "${ko_path[$name]}")
 	for dep in ${deps//,/ }; do

@@ -39,3 +39,15 @@ ninja -C "$build" >/dev/null
 echo "setup: built $build/src/vmt/vmt"
 
 "$repo/guest/build.sh" --bin "$build" --out "$build/guest"
+
+# The other kernels that tests/system/test_kernels.py boots: the 6.12 cloud kernel on every
+# run; with VMT_TEST_KERNELS=all (or a list) those named (the test builds any still missing).
+case ${VMT_TEST_KERNELS:-} in
+"") flavours=(6.12-cloud) ;;
+all) flavours=(6.1-generic 6.12-cloud 6.12-generic) ;;
+*) IFS=, read -ra flavours <<<"$VMT_TEST_KERNELS" ;;
+esac
+for f in "${flavours[@]}"; do
+	[[ $f == 6.1-cloud ]] && continue
+	"$repo/guest/build.sh" --flavour "$f" --bin "$build" --out "$build/guest-$f"
+done
