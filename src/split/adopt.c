@@ -71,9 +71,7 @@ static int adopt_fill(const struct vmt_adopt_opts *o, const struct qemu_info *qi
 		r = abs_path("agent socket", o->agent_sock, d->agent_sock, sizeof(d->agent_sock));
 	if (r)
 		return r;
-	if (!d->kernel[0])
-		return vmt_error(-ENOENT, "QEMU's command line has no -kernel: give the guest's "
-					  "kernel with --kernel VMLINUZ");
+	/* No -kernel and no --kernel: readers take the profile from the guest's memory. */
 	vmt_strlcpy(d->machine, qi->machine, sizeof(d->machine));
 	vmt_strlcpy(d->cmdline, qi->append, sizeof(d->cmdline));
 	vmt_strlcpy(d->console_log, qi->console_log, sizeof(d->console_log));

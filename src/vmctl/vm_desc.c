@@ -151,7 +151,7 @@ static const struct str_field {
 	bool required;
 } str_fields[] = {
     STR_FIELD(name, true),	 STR_FIELD(dir, false),		STR_FIELD(mem_path, true),
-    STR_FIELD(kernel, true),	 STR_FIELD(initrd, false),	STR_FIELD(qmp_sock, true),
+    STR_FIELD(kernel, false),	 STR_FIELD(initrd, false),	STR_FIELD(qmp_sock, true),
     STR_FIELD(agent_sock, true), STR_FIELD(console_log, false), STR_FIELD(machine, false),
     STR_FIELD(cmdline, false),
 };

@@ -16,18 +16,25 @@
 #include "profile/profile.h"
 
 static const char profile_help[] =
-    "usage: vmt profile <action> [args] --kernel VMLINUZ [options]\n\n"
+    "usage: vmt profile <action> [args] --kernel VMLINUZ [options]\n"
+    "       vmt profile <action> [args] --from-memory (--mem RAMFILE | --vm NAME) [options]\n\n"
     "Build or query the kernel profile (kallsyms symbols + BTF layouts) of a\n"
-    "kernel image.  The profile is cached, keyed by the image's contents.\n\n"
+    "kernel image, or of the kernel running in a guest's memory.  The profile\n"
+    "is cached, keyed by the image's contents (from memory: banner + BTF checksum).\n\n"
     "actions:\n"
     "  build                  build the profile (if not cached) and cache it\n"
     "  sym NAME|0xADDR...     link-time address of symbols, or the symbol at an address\n"
     "  field STRUCT FIELD     byte offset and size of a member (dotted path: se.vruntime)\n"
     "  size STRUCT            size of a struct or union\n"
     "  enum [ENUM] NAME       value of an enumerator\n"
-    "  show                   banner, symbol count, cache file, load time\n\n"
+    "  show                   banner, symbol count, cache file, load time, where\n"
+    "                         each part came from\n\n"
     "options:\n"
-    "  -k, --kernel PATH      vmlinuz (bzImage) or vmlinux ELF (required)\n"
+    "  -k, --kernel PATH      vmlinuz (bzImage) or vmlinux ELF\n"
+    "      --from-memory      find the kernel in guest memory instead (kallsyms and\n"
+    "                         BTF from its image): with --mem RAMFILE [--machine\n"
+    "                         pc|q35] or --vm NAME (the symbols' addresses are\n"
+    "                         those of the boot the profile was made from)\n"
     "      --cache-dir DIR    profile cache (default $XDG_CACHE_HOME/vmemtrans)\n"
     "      --system-map PATH  System.map, used only if the image has no kallsyms\n"
     "      --no-cache         build in memory, write nothing\n"
@@ -39,10 +46,14 @@ static const char profile_help[] =
 /* Shared option values (OPT_CACHE_DIR, OPT_JSON, ...) come from cli.h. */
 enum {
 	OPT_NO_CACHE = OPT_CMD_BASE,
+	OPT_FROM_MEMORY,
 };
 
 struct prof_cmd {
 	struct vmt_profile_opts opts;
+	bool from_memory;
+	struct cli_target t; /* --from-memory: the guest */
+	struct vmt_guest *g;
 	bool json;
 	const char *action;
 	char **args;
@@ -72,6 +83,18 @@ static void summary_json(const struct vmt_profile *p)
 	json_object_object_add(o, "image_hash", json_object_new_uint64(in.image_hash));
 	json_object_object_add(o, "image_size", json_object_new_uint64(in.image_size));
 	json_object_object_add(o, "load_ms", json_object_new_double(in.load_ms));
+	json_object_object_add(
+	    o, "source",
+	    json_object_new_string(in.source == VMT_PROFILE_FROM_MEMORY ? "memory" : "image"));
+	if (in.source == VMT_PROFILE_FROM_MEMORY) {
+		json_object_object_add(o, "text_pa", json_object_new_uint64(in.mem_text_pa));
+		json_object_object_add(o, "kallsyms_pa",
+				       json_object_new_uint64(in.mem_kallsyms_pa));
+		json_object_object_add(o, "banner_pa", json_object_new_uint64(in.mem_banner_pa));
+		json_object_object_add(o, "btf_pa", json_object_new_uint64(in.mem_btf_pa));
+	} else if (in.kernel_path) {
+		json_object_object_add(o, "kernel_path", json_object_new_string(in.kernel_path));
+	}
 	json_print(o);
 }
 
@@ -90,9 +113,20 @@ static void summary_text(const struct vmt_profile *p, bool show)
 	printf("time:     %.2f ms\n", in.load_ms);
 	if (!show)
 		return;
-	printf("image:    %" PRIu64 " bytes, content hash %016" PRIx64 "\n", in.image_size,
-	       in.image_hash);
 	printf("memo:     %zu remembered BTF answers\n", in.nr_memo);
+	if (in.source != VMT_PROFILE_FROM_MEMORY) {
+		printf("image:    %" PRIu64 " bytes, content hash %016" PRIx64 "\n", in.image_size,
+		       in.image_hash);
+		printf("source:   vmlinuz %s (kallsyms, banner, BTF)\n",
+		       in.kernel_path ? in.kernel_path : "?");
+		return;
+	}
+	printf("image:    %" PRIu64 " bytes (_text.._end), key %016" PRIx64 " (banner + BTF)\n",
+	       in.image_size, in.image_hash);
+	printf("source:   guest memory (the boot it was made from):\n"
+	       "          _text at PA 0x%" PRIx64 ", kallsyms at PA 0x%" PRIx64 ",\n"
+	       "          linux_banner at PA 0x%" PRIx64 ", BTF at PA 0x%" PRIx64 "\n",
+	       in.mem_text_pa, in.mem_kallsyms_pa, in.mem_banner_pa, in.mem_btf_pa);
 }
 
 /* "0x..." asks for the symbol at an address; anything else is a name. */
@@ -239,6 +273,10 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
 	    {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
 	    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+	    {"from-memory", no_argument, NULL, OPT_FROM_MEMORY},
+	    {"mem", required_argument, NULL, OPT_MEM},
+	    {"vm", required_argument, NULL, OPT_VM},
+	    {"machine", required_argument, NULL, OPT_MACHINE},
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
@@ -259,6 +297,14 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 			break;
 		case OPT_NO_CACHE:
 			c->opts.no_cache = 1;
+			break;
+		case OPT_FROM_MEMORY:
+			c->from_memory = true;
+			break;
+		case OPT_MEM:
+		case OPT_VM:
+		case OPT_MACHINE:
+			cli_target_opt(&c->t, o, optarg);
 			break;
 		case 'f':
 			c->opts.rebuild = 1;
@@ -285,21 +331,53 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 	return EXIT_OK;
 }
 
+/* --from-memory: open the guest without a kernel image; its profile is the one found. */
+static struct vmt_profile *load_memory(struct prof_cmd *c)
+{
+	c->t.cache_dir = c->opts.cache_dir;
+	c->g = cli_target_open("profile", &c->t);
+	return c->g ? vmt_guest_profile(c->g) : NULL;
+}
+
 /* `build` also proves a cached profile intact, every byte, and rebuilds it if not. */
 static struct vmt_profile *load(struct prof_cmd *c)
 {
-	struct vmt_profile *p = vmt_profile_load(&c->opts);
+	struct vmt_profile *p = c->from_memory ? load_memory(c) : vmt_profile_load(&c->opts);
 	struct vmt_profile_info in;
 
 	if (!p || strcmp(c->action, "build"))
 		return p;
 	vmt_profile_info(p, &in);
-	if (!in.from_cache || !vmt_profile_verify(p))
+	if (!in.from_cache || !vmt_profile_verify(p) || c->from_memory)
 		return p;
 	cli_err("profile", "%s: rebuilding", vmt_last_error());
 	vmt_profile_free(p);
 	c->opts.rebuild = 1;
 	return vmt_profile_load(&c->opts);
+}
+
+/* Exactly one source: --kernel, or --from-memory with its guest. */
+static int check_source(const struct prof_cmd *c)
+{
+	if (!c->from_memory && (c->t.mem || c->t.vm || c->t.machine)) {
+		cli_err("profile", "--mem, --vm and --machine go with --from-memory");
+		return EXIT_USAGE;
+	}
+	if (!c->from_memory && !c->opts.kernel_path) {
+		cli_err("profile", "--kernel VMLINUZ or --from-memory is required");
+		return EXIT_USAGE;
+	}
+	if (c->from_memory &&
+	    (c->opts.kernel_path || c->opts.system_map || c->opts.no_cache || c->opts.rebuild)) {
+		cli_err("profile", "--from-memory takes no --kernel, --system-map, --no-cache or "
+				   "--force (remove the cache file to rebuild)");
+		return EXIT_USAGE;
+	}
+	if (c->from_memory && !c->t.mem && !c->t.vm) {
+		cli_err("profile", "--from-memory needs --mem RAMFILE or --vm NAME");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 int cmd_profile(int argc, char **argv)
@@ -329,16 +407,18 @@ int cmd_profile(int argc, char **argv)
 			a->name);
 		return EXIT_USAGE;
 	}
-	if (!c.opts.kernel_path) {
-		cli_err("profile", "--kernel VMLINUZ is required");
-		return EXIT_USAGE;
-	}
+	rc = check_source(&c);
+	if (rc)
+		return rc;
 	p = load(&c);
 	if (!p) {
-		cli_err("profile", "%s", vmt_last_error());
+		if (!c.from_memory) /* cli_target_open said why */
+			cli_err("profile", "%s", vmt_last_error());
 		return EXIT_FAIL;
 	}
 	rc = a->fn(p, &c);
+	if (c.from_memory)
+		return cli_target_close(&c.t, c.g) ? EXIT_FAIL : rc;
 	vmt_profile_free(p);
 	return rc;
 }

@@ -80,7 +80,8 @@ static const char adopt_help[] =
     "the rest from QEMU's command line.\n\n"
     "  --qmp SOCKET     QEMU's QMP UNIX socket (server)\n"
     "  --agent SOCKET   the in-guest agent's serial socket, if the guest runs it\n"
-    "  --kernel FILE    the guest's vmlinuz, if QEMU was not started with -kernel\n";
+    "  --kernel FILE    the guest's vmlinuz, if QEMU was not started with -kernel\n"
+    "                   (without one, readers take the kernel profile from its memory)\n";
 
 static const char pause_help[] =
     "usage: vmt vm pause|resume [NAME|PATH]\n\n"

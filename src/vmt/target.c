@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* target.c - turn --vm / --mem --kernel into an open guest. */
+/* target.c - turn --vm / --mem [--kernel] into an open guest. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,10 +129,6 @@ int cli_target_check(const char *cmd, const struct cli_target *t)
 		return cli_target_from_check(cmd, t);
 	if (t->mem && t->vm) {
 		cli_err(cmd, "give either --vm or --mem/--kernel, not both");
-		return EXIT_USAGE;
-	}
-	if (t->mem && !t->kernel) {
-		cli_err(cmd, "--mem needs --kernel VMLINUZ (the guest's kernel image)");
 		return EXIT_USAGE;
 	}
 	if (t->pause && t->mem) {
@@ -339,7 +335,8 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 			return NULL;
 		}
 		o.mem_path = vm.mem_path;
-		o.kernel_path = t->kernel ? t->kernel : vm.kernel;
+		/* No kernel path anywhere: the profile comes from the guest's memory. */
+		o.kernel_path = t->kernel ? t->kernel : vm.kernel[0] ? vm.kernel : NULL;
 		o.machine = vm.machine;
 		o.ram_size = vm.mem_bytes;
 		/* A split VM is read through its page table unless the user names one. */

@@ -122,6 +122,8 @@ static int guest_open_profile(struct vmt_guest *g, const struct vmt_guest_opts *
 	    .system_map = o->system_map,
 	};
 
+	if (!o->kernel_path)
+		return vmt_kfind_profile(g, o);
 	g->prof = vmt_profile_load(&po);
 	return g->prof ? 0 : -errno;
 }
@@ -190,9 +192,9 @@ struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts)
 		remote = *o;
 		o = &remote;
 	}
-	if (!o || (!o->from && (!o->mem_path || !o->kernel_path))) {
+	if (!o || (!o->from && !o->mem_path)) {
 		errno = EINVAL;
-		vmt_error(-EINVAL, "a memory file and a kernel image are required");
+		vmt_error(-EINVAL, "a memory file is required");
 		return NULL;
 	}
 	g = calloc(1, sizeof(*g));
@@ -208,6 +210,8 @@ struct vmt_guest *vmt_guest_open(const struct vmt_guest_opts *opts)
 	if (err)
 		goto err_free;
 	err = guest_attach(g);
+	if (!err && !o->from && o->kernel_path)
+		err = vmt_kfind_agree(g, o->kernel_path);
 	if (err)
 		goto err_free;
 	return g;

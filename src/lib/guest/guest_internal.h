@@ -128,6 +128,9 @@ int vmt_resolve_fields(struct vmt_guest *g, const struct vmt_field_req *req, siz
  */
 typedef int (*vmt_list_fn)(struct vmt_guest *g, uint64_t node_va, void *arg);
 int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg);
+/* The same list backward (list_head.prev): a second view of it (task_views.c). */
+int vmt_list_walk_prev(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn,
+		       void *arg);
 
 /* Walk an hlist (or hlist_nulls, nulls end with bit 0 set) from first node. */
 int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_fn fn, void *arg);
@@ -139,6 +142,11 @@ int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_
  */
 int vmt_guest_open_parts(struct vmt_memsrc *src, struct vmt_profile *prof, size_t cache_pages,
 			 struct vmt_guest **out);
+
+/* No kernel image: g->prof from the guest's memory alone (kfind.c, local reads only). */
+int vmt_kfind_profile(struct vmt_guest *g, const struct vmt_guest_opts *o);
+/* A kernel image and memory both: -EBADMSG unless memory's BTF is the image's. */
+int vmt_kfind_agree(struct vmt_guest *g, const char *kernel_path);
 
 /* KASLR and paging-mode discovery (kaslr.c); fills g->ki and text_va. */
 int vmt_kaslr_find(struct vmt_guest *g);

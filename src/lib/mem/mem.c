@@ -359,6 +359,32 @@ int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
 	return err;
 }
 
+int vmt_mem_scan(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	uint8_t page[VMT_PAGE_SIZE], *out = buf;
+	int err = 0;
+
+	if (pa > m->src->ram_end || len > m->src->ram_end - pa)
+		return -EFAULT;
+	if (m->src->ops->scan)
+		return m->src->ops->scan(m->src, pa, buf, len);
+	m->src->local_only = true;
+	while (len && err != -ENOMEM) {
+		size_t off = pa & (VMT_PAGE_SIZE - 1), n = VMT_MIN(len, VMT_PAGE_SIZE - off);
+
+		err = vmt_memsrc_read_page(m->src, pa >> VMT_PAGE_SHIFT, page);
+		if (err)
+			memset(out, 0, n);
+		else
+			memcpy(out, page + off, n);
+		out += n;
+		pa += n;
+		len -= n;
+	}
+	m->src->local_only = false;
+	return err == -ENOMEM ? err : 0;
+}
+
 void vmt_mem_epoch(struct vmt_mem *m)
 {
 	vmt_memsrc_epoch(m->src);

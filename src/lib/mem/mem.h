@@ -45,6 +45,15 @@ int vmt_mem_read_u64(struct vmt_mem *m, uint64_t pa, uint64_t *val);
 int vmt_mem_read_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
 
 /*
+ * Bulk copy for a scan of all RAM (the kernel finder): the source's scan
+ * op when it has one, else local page reads.  Bypasses the page cache and
+ * its counters; pages the source cannot give here read as zeros.  The
+ * bytes are hints: what the caller keeps it reads again with the calls
+ * above.  -EFAULT past ram_end.
+ */
+int vmt_mem_scan(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
+
+/*
  * Hint: frames pfns[0..n) will be read soon.  A source whose pages may be
  * remote reads those not cached in one batch (one round trip, sub-hosts in
  * parallel); otherwise nothing happens.  Errors are not reported (nor

@@ -30,6 +30,16 @@ static int buffer_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 	return 0;
 }
 
+static int buffer_scan(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len)
+{
+	struct memsrc_buffer *b = (struct memsrc_buffer *)src;
+
+	if (pa > b->len || len > b->len - pa)
+		return -EFAULT;
+	memcpy(buf, b->buf + pa, len);
+	return 0;
+}
+
 static void buffer_destroy(struct vmt_memsrc *src)
 {
 	free(src);
@@ -38,6 +48,7 @@ static void buffer_destroy(struct vmt_memsrc *src)
 static const struct vmt_memsrc_ops buffer_ops = {
     .name = "buffer",
     .read_page = buffer_read_page,
+    .scan = buffer_scan,
     .destroy = buffer_destroy,
 };
 

@@ -135,6 +135,56 @@ static int file_read_pages(struct vmt_memsrc *src, struct vmt_page_req *req, siz
 	return first;
 }
 
+/* pread what the file holds of [off, off + len); a short file reads as zeros. */
+static int file_pread_all(const struct memsrc_file *f, uint64_t off, uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = pread(f->fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return vmt_error(-errno, "reading memory file %s at %#llx: %s", f->path,
+					 (unsigned long long)off, strerror(errno));
+		if (n == 0) {
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Raw bytes for the kernel finder: pread only, so a hole (a page that lives
+ * on a sub-host, or one the guest never touched) reads as zeros and is
+ * neither faulted in nor fetched.  The page table is not consulted.
+ */
+static int file_scan(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint8_t *out = buf;
+
+	if (pa > src->ram_end || len > src->ram_end - pa)
+		return -EFAULT;
+	memset(out, 0, len);
+	for (unsigned i = 0; i < f->layout.n; i++) {
+		const struct vmt_ram_range *r = &f->layout.r[i];
+		uint64_t lo = VMT_MAX(pa, r->gpa), hi = VMT_MIN(pa + len, r->gpa + r->len);
+		int err;
+
+		if (lo >= hi)
+			continue;
+		err = file_pread_all(f, r->file_off + (lo - r->gpa), out + (lo - pa),
+				     (size_t)(hi - lo));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static void file_epoch(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
@@ -158,6 +208,7 @@ static const struct vmt_memsrc_ops file_ops = {
     .name = "file",
     .read_page = file_read_page,
     .read_pages = file_read_pages,
+    .scan = file_scan,
     .epoch = file_epoch,
     .destroy = file_destroy,
 };

@@ -43,6 +43,15 @@ struct vmt_memsrc_ops {
 	int (*read_pages)(struct vmt_memsrc *src, struct vmt_page_req *req, size_t n);
 	/* Optional: a new listing starts (vmt_listing_begin): drop what may be stale. */
 	void (*epoch)(struct vmt_memsrc *src);
+	/*
+	 * Optional: copy len bytes of guest-physical memory at pa as they are
+	 * here, in as few calls as the source can (the kernel finder's scan of
+	 * all RAM).  Holes and pages that live elsewhere read as zeros; nothing
+	 * is fetched, cached or counted; gaps in the RAM layout (the PCI hole)
+	 * read as zeros too.  -EFAULT if the range ends past ram_end.
+	 * The bytes are hints only: what a caller keeps it reads again.
+	 */
+	int (*scan)(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len);
 	void (*destroy)(struct vmt_memsrc *src);
 };
 

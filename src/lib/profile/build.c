@@ -148,9 +148,8 @@ static int cmp_by_addr(const void *a, const void *b, void *arg)
 	return c ? c : (i > j) - (i < j);
 }
 
-/* Sort and serialize everything the build found into p->buf. */
-static int image_assemble(struct vmt_profile *p, const struct vmt_ksyms *ks, const char *banner,
-			  const void *btf, size_t btf_len, uint64_t hash, uint64_t size)
+int vmt_profile_assemble(struct vmt_profile *p, const struct vmt_ksyms *ks, const char *banner,
+			 const void *btf, size_t btf_len, uint64_t hash, uint64_t size)
 {
 	struct vmt_prof_sym *syms = calloc(ks->n, sizeof(*syms));
 	uint32_t *by_addr = calloc(ks->n, sizeof(*by_addr));
@@ -234,7 +233,7 @@ int vmt_profile_build(struct vmt_profile *p, const struct vmt_profile_opts *o,
 		goto out;
 	}
 	btf_take(p, &elf, what, &btf);
-	err = image_assemble(p, &ks, banner, btf.data, btf.len, hash, img->len);
+	err = vmt_profile_assemble(p, &ks, banner, btf.data, btf.len, hash, img->len);
 out:
 	vmt_ksyms_free(&ks);
 	free(vmlinux);

@@ -140,6 +140,8 @@ static int profile_heal(struct vmt_profile *p)
 	uint64_t hash;
 	int err;
 
+	if (!p->kernel_path) /* made from guest memory: nothing to rebuild from here */
+		return -EBADMSG;
 	pr_warn("%s; rebuilding it from %s", vmt_last_error(), p->kernel_path);
 	if (!p->map || p->old_map)
 		return -EBADMSG; /* built in memory just now, or healed once already */

@@ -25,7 +25,7 @@
 #include "core/internal.h"
 #include "profile/profile_priv.h"
 
-static double now_ms(void)
+double vmt_profile_now_ms(void)
 {
 	struct timespec ts;
 
@@ -35,8 +35,7 @@ static double now_ms(void)
 
 /* --------------------------------------------------------------- cache */
 
-/* Map a cache file and validate it; on failure p is left untouched. */
-static int cache_open(struct vmt_profile *p, const char *path, uint64_t image_size)
+int vmt_profile_cache_open(struct vmt_profile *p, const char *path, uint64_t image_size)
 {
 	void *map;
 	size_t len;
@@ -46,7 +45,7 @@ static int cache_open(struct vmt_profile *p, const char *path, uint64_t image_si
 	if (err)
 		return err;
 	err = vmt_prof_view_init(&p->v, map, len);
-	if (!err && p->v.hdr->image_size != image_size)
+	if (!err && image_size != UINT64_MAX && p->v.hdr->image_size != image_size)
 		err = vmt_error(-EBADMSG, "profile cache is for another image");
 	if (!err)
 		err = vmt_prof_memo_load(map, len, &p->memo);
@@ -139,7 +138,7 @@ static int profile_load_image(struct vmt_profile *p, const struct vmt_profile_op
 	hash = vmt_hash64(img.data, img.len, VMT_PROF_VERSION);
 	if (cn) {
 		cache_names_content(cn, hash);
-		if (!opt_rebuild(o) && !cache_open(p, cn->file, img.len)) {
+		if (!opt_rebuild(o) && !vmt_profile_cache_open(p, cn->file, img.len)) {
 			if (vmt_cache_link(cn->link, cn->base))
 				pr_warn("%s", vmt_last_error());
 			p->cache_path = strdup(cn->file);
@@ -158,7 +157,7 @@ struct vmt_profile *vmt_profile_load(const struct vmt_profile_opts *opts)
 {
 	struct cache_names cn = {0}, *cnp = NULL;
 	struct vmt_profile *p;
-	double t0 = now_ms();
+	double t0 = vmt_profile_now_ms();
 	struct stat st;
 	int err;
 
@@ -186,7 +185,8 @@ struct vmt_profile *vmt_profile_load(const struct vmt_profile_opts *opts)
 		else
 			pr_warn("profile cache disabled: %s", vmt_last_error());
 	}
-	if (cnp && !opt_rebuild(opts) && !cache_open(p, cn.link, (uint64_t)st.st_size)) {
+	if (cnp && !opt_rebuild(opts) &&
+	    !vmt_profile_cache_open(p, cn.link, (uint64_t)st.st_size)) {
 		cache_names_content(&cn, p->v.hdr->image_hash);
 		p->cache_path = strdup(cn.file);
 	} else {
@@ -195,7 +195,7 @@ struct vmt_profile *vmt_profile_load(const struct vmt_profile_opts *opts)
 	free(cn.dir);
 	if (err)
 		goto fail_free;
-	p->load_ms = now_ms() - t0;
+	p->load_ms = vmt_profile_now_ms() - t0;
 	return p;
 fail_free:
 	vmt_profile_free(p);
@@ -271,4 +271,7 @@ void vmt_profile_info(const struct vmt_profile *p, struct vmt_profile_info *info
 	info->btf_size = p->v.btf_len;
 	info->nr_memo = p->memo.n;
 	info->load_ms = p->load_ms;
+	info->btf_hash = p->v.hdr->sec[VMT_PSEC_BTF].csum;
+	info->kernel_path = p->kernel_path;
+	vmt_kfind_origin(p, info);
 }

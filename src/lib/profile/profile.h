@@ -15,6 +15,7 @@
 #ifndef VMT_PROFILE_H
 #define VMT_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,59 @@ int vmt_profile_enum(struct vmt_profile *p, const char *enum_type, const char *n
 struct btf;
 const struct btf *vmt_profile_btf(struct vmt_profile *p);
 
+/*
+ * The profile of a kernel found in guest-physical memory alone (no vmlinuz):
+ * from_memory.c.  The memory is read through these callbacks (guest/kfind.c
+ * supplies them over a guest's page source; tests over a buffer).
+ */
+struct vmt_physmem {
+	void *ctx;
+	uint64_t size;	  /* one past the highest guest-physical byte */
+	const char *name; /* the memory file: messages, and the key of the "last seen" hint */
+	/* Bulk copy, unreadable bytes as zeros, never a remote fetch (vmt_mem_scan). */
+	int (*scan)(void *ctx, uint64_t pa, void *buf, size_t len);
+	/* Exact read of local memory; negative errno if any byte is not here. */
+	int (*read)(void *ctx, uint64_t pa, void *buf, size_t len);
+	/*
+	 * Do the page tables rooted at pgd_pa (4- or 5-level) map va to pa?
+	 * Tells the running kernel from a stale copy.  NULL: not checked.
+	 */
+	bool (*maps)(void *ctx, uint64_t pgd_pa, uint64_t va, uint64_t pa);
+};
+
+struct vmt_profile_mem_opts {
+	size_t sz;
+	const char *cache_dir; /* as vmt_profile_opts */
+	int no_cache;
+	int rebuild;
+};
+
+/*
+ * Find the running Linux kernel in pm (kallsyms tables, linux_banner, .BTF),
+ * or its cached profile: the cache is keyed by banner + BTF checksum, and a
+ * hint per memory file names the profile seen last, so a second open checks
+ * that profile against memory (banner, BTF bytes) and parses nothing.
+ * Symbol addresses are those of the boot the profile was made from (the
+ * kallsyms base is relocated at boot); kaslr.c finds the slide relative to
+ * them as it does for link-time addresses.  NULL + errno: -ENOENT no Linux
+ * kernel, -ENOEXEC a kernel without usable kallsyms or BTF (the message
+ * says to pass --kernel), -EBADMSG tables that do not hold together.
+ */
+struct vmt_profile *vmt_profile_from_memory(const struct vmt_physmem *pm,
+					    const struct vmt_profile_mem_opts *opts);
+
+/* The profile an open guest uses (guest/kfind.c); borrowed until vmt_guest_close. */
+struct vmt_guest;
+struct vmt_profile *vmt_guest_profile(struct vmt_guest *g);
+
+/* The checksum vmt_profile_info's btf_hash holds, of any BTF bytes. */
+uint64_t vmt_profile_btf_hash(const void *btf, size_t len);
+
+enum vmt_profile_source {
+	VMT_PROFILE_FROM_IMAGE,	 /* a vmlinuz / vmlinux file */
+	VMT_PROFILE_FROM_MEMORY, /* guest-physical memory */
+};
+
 /* Where the profile came from and what it cost. */
 struct vmt_profile_info {
 	const char *cache_path; /* profile file, borrowed; NULL if not cached */
@@ -84,6 +138,14 @@ struct vmt_profile_info {
 	size_t btf_size; /* bytes of raw BTF kept */
 	size_t nr_memo;	 /* remembered BTF answers */
 	double load_ms;	 /* wall time of vmt_profile_load */
+	/* The parts' origin; the addresses are guest-physical, of the boot it was made from. */
+	int source;		  /* enum vmt_profile_source */
+	const char *kernel_path;  /* FROM_IMAGE: the image file; borrowed */
+	uint64_t mem_text_pa;	  /* FROM_MEMORY: where _text was */
+	uint64_t mem_kallsyms_pa; /* ... the kallsyms token table */
+	uint64_t mem_banner_pa;	  /* ... linux_banner */
+	uint64_t mem_btf_pa;	  /* ... the .BTF blob */
+	uint64_t btf_hash;	  /* checksum of the BTF blob (vmt_hash64) */
 };
 
 void vmt_profile_info(const struct vmt_profile *p, struct vmt_profile_info *info);

@@ -124,6 +124,7 @@ enum vmt_memo_kind {
 	VMT_MEMO_FIELD = 'f',
 	VMT_MEMO_SIZE = 's',
 	VMT_MEMO_ENUM = 'e',
+	VMT_MEMO_ORIGIN = 'o', /* from_memory.c: where a part was found ("mem", part) */
 };
 
 /* One remembered answer: err (0 or negative errno) and up to two values. */
@@ -291,8 +292,54 @@ struct stat;
 /* Map a regular, non-empty file of at most max bytes; st filled. */
 int vmt_fmap_open(const char *path, uint64_t max, struct vmt_fmap *m, struct stat *st);
 void vmt_fmap_close(struct vmt_fmap *m);
+/* Sort and serialize symbols, banner, BTF (and p->memo) into p->buf and p->v. */
+int vmt_profile_assemble(struct vmt_profile *p, const struct vmt_ksyms *ks, const char *banner,
+			 const void *btf, size_t btf_len, uint64_t hash, uint64_t size);
+/* Map a cache file and validate it (image_size must match unless UINT64_MAX); on failure p is
+ * untouched. */
+int vmt_profile_cache_open(struct vmt_profile *p, const char *path, uint64_t image_size);
+double vmt_profile_now_ms(void);
+
 /* Build p's image (p->buf, p->v, and p->btf if the BTF is good) from a kernel image. */
 int vmt_profile_build(struct vmt_profile *p, const struct vmt_profile_opts *o,
 		      const struct vmt_fmap *img, uint64_t hash);
+
+/* ---------------------------------------------------------- from_memory.c */
+
+/* Caps of the in-memory kernel finder (the guest is hostile: every walk bounded). */
+#define VMT_KFIND_MAX_HITS   8		    /* token-table candidates examined */
+#define VMT_KFIND_IMAGE_MAX  (1ull << 30)   /* _end - _text */
+#define VMT_KFIND_BTF_MAX    (256ull << 20) /* __stop_BTF - __start_BTF */
+#define VMT_KFIND_BANNER_MAX 512
+
+/* One kernel image found in physical memory. */
+struct vmt_kfound {
+	struct vmt_ksyms ks;
+	uint64_t text, end; /* _text, _end as kallsyms has them (run-time) */
+	uint64_t text_pa;   /* physical _text */
+	uint64_t tok_pa;    /* the kallsyms token table that led here */
+	uint64_t banner_pa;
+	uint64_t btf_pa;
+	uint8_t *btf; /* malloc'ed copy of .BTF */
+	size_t btf_len;
+	bool running; /* its own page tables map _text to text_pa */
+	bool have_offset;
+	uint64_t kaslr_offset; /* vmcoreinfo's KERNELOFFSET: run-time - link-time */
+	char banner[VMT_KFIND_BANNER_MAX];
+};
+
+/*
+ * Scan pm for kernel images, decode each one's kallsyms, locate its banner
+ * and BTF, and pick the running one (whose init_top_pgt maps its _text to
+ * it).  Why each candidate was taken or not goes to the debug log.
+ */
+int vmt_kfind(const struct vmt_physmem *pm, struct vmt_kfound *out);
+void vmt_kfound_free(struct vmt_kfound *k);
+/* Make k's symbol addresses link-time ones (KERNELOFFSET off); no-op without it. */
+void vmt_kfind_unslide(struct vmt_kfound *k);
+/* Cache key of a kernel found in memory: banner and BTF checksum. */
+uint64_t vmt_kfind_key(const char *banner, uint64_t btf_csum);
+/* The origin entries (VMT_MEMO_ORIGIN) of p, into info. */
+void vmt_kfind_origin(const struct vmt_profile *p, struct vmt_profile_info *info);
 
 #endif
