@@ -103,7 +103,7 @@ struct vmt_profile;
 struct vmt_guest_opts {
 	size_t sz;		 /* sizeof(struct vmt_guest_opts) */
 	const char *mem_path;	 /* QEMU RAM file (memory-backend-file) */
-	const char *kernel_path; /* the guest's vmlinuz (or a vmlinux) */
+	const char *kernel_path; /* vmlinuz or vmlinux; NULL: the profile from guest memory */
 	const char *cache_dir;	 /* profile cache; NULL: $XDG_CACHE_HOME/vmemtrans */
 	const char *system_map;	 /* optional System.map; never required */
 	const char *machine;	 /* "pc" (default) or "q35": RAM layout below 4 GiB */
@@ -229,6 +229,25 @@ enum vmt_entry_flags {
 	VMT_F_UNLISTED = 1u << 5,
 };
 
+/*
+ * The independent places a task can be found (cross-view detection, as
+ * Volatility's psxview): a rootkit that unlinks a task from one structure
+ * rarely fixes every other.
+ */
+enum vmt_task_view {
+	VMT_VIEW_TASKS = 1u << 0,      /* init_task.tasks, forward (next) */
+	VMT_VIEW_TASKS_PREV = 1u << 1, /* the same list backward (prev) */
+	VMT_VIEW_PIDS = 1u << 2,       /* init_pid_ns.idr: pid -> struct pid -> tasks */
+	VMT_VIEW_THREADS = 1u << 3,    /* each thread group's thread list (signal->thread_head) */
+	VMT_VIEW_CHILDREN = 1u << 4,   /* parent -> children lists, from init_task down */
+	VMT_VIEW_RUNQUEUE = 1u << 5,   /* each CPU's runqueue: current, idle, queued tasks */
+	VMT_VIEW_SCAN = 1u << 6,       /* task_structs found by scanning memory (validated) */
+	VMT_VIEW_COUNT = 7,
+};
+
+/* "tasks", "tasks_prev", "pids", "threads", "children", "runqueue", "scan"; NULL if unknown. */
+VMT_API const char *vmt_task_view_name(unsigned view_bit);
+
 struct vmt_task {
 	int32_t pid, tgid, ppid;
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
@@ -259,6 +278,13 @@ struct vmt_task_list {
 	size_t n;
 	struct vmt_task *tasks; /* sorted by pid, threads included */
 	uint32_t flags;		/* VMT_F_PARTIAL: the task list broke after these entries */
+	/* VMT_TASK_VIEWS only (zero otherwise): how each view went. */
+	uint32_t views_ok;		   /* views walked to their end */
+	uint32_t views_broken;		   /* views that broke partway or could not run */
+	uint32_t view_n[VMT_VIEW_COUNT];   /* tasks each view saw (bit i: view_n[i]) */
+	char view_err[VMT_VIEW_COUNT][96]; /* why a broken view broke */
+	uint64_t scan_bytes, scan_ns;	   /* VMT_VIEW_SCAN: guest RAM scanned, time */
+	uint64_t scan_candidates;	   /* signature matches before validation */
 };
 
 enum vmt_task_what {
@@ -278,25 +304,6 @@ enum vmt_task_what {
 };
 
 /*
- * The independent places a task can be found (cross-view detection, as
- * Volatility's psxview): a rootkit that unlinks a task from one structure
- * rarely fixes every other.
- */
-enum vmt_task_view {
-	VMT_VIEW_TASKS = 1u << 0,      /* init_task.tasks, forward (next) */
-	VMT_VIEW_TASKS_PREV = 1u << 1, /* the same list backward (prev) */
-	VMT_VIEW_PIDS = 1u << 2,       /* init_pid_ns.idr: pid -> struct pid -> tasks */
-	VMT_VIEW_THREADS = 1u << 3,    /* each thread group's thread list (signal->thread_head) */
-	VMT_VIEW_CHILDREN = 1u << 4,   /* parent -> children lists, from init_task down */
-	VMT_VIEW_RUNQUEUE = 1u << 5,   /* each CPU's runqueue: current, idle, queued tasks */
-	VMT_VIEW_SCAN = 1u << 6,       /* task_structs found by scanning memory (validated) */
-	VMT_VIEW_COUNT = 7,
-};
-
-/* "tasks", "tasks_prev", "pids", "threads", "children", "runqueue", "scan"; NULL if unknown. */
-VMT_API const char *vmt_task_view_name(unsigned view_bit);
-
-/*
  * The walkers.  Each reads one listing (call vmt_listing_begin() first for
  * fresh guest state) into a list the caller frees with its *_free function.
  * A corrupt guest structure costs the entry it belongs to (flagged
@@ -307,6 +314,15 @@ VMT_API const char *vmt_task_view_name(unsigned view_bit);
  */
 VMT_API int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out);
 VMT_API void vmt_task_list_free(struct vmt_task_list *l);
+
+/* The places a loaded module leaves traces. */
+enum vmt_module_view {
+	VMT_MVIEW_LIST = 1u << 0, /* the modules list (what lsmod and /proc/modules show) */
+	VMT_MVIEW_KSET = 1u << 1, /* module_kset's kobjects (/sys/module/NAME with a module) */
+	VMT_MVIEW_TREE = 1u << 2, /* the module address tree (mod_tree: what the unwinder uses) */
+	VMT_MVIEW_SCAN = 1u << 3, /* a struct module found in module memory (validated) */
+	VMT_MVIEW_COUNT = 4,
+};
 
 struct vmt_module {
 	char name[56];
@@ -326,19 +342,17 @@ struct vmt_module_list {
 	size_t n;
 	struct vmt_module *mods; /* in list order (newest first, like /proc/modules) */
 	uint32_t flags;		 /* VMT_F_PARTIAL: the list broke after these entries */
+	/* vmt_modules_views only (zero otherwise): how each view went. */
+	uint32_t views_ok;		    /* views walked to their end */
+	uint32_t views_broken;		    /* views that broke partway or could not run */
+	uint32_t view_n[VMT_MVIEW_COUNT];   /* modules each view saw (bit i: view_n[i]) */
+	char view_err[VMT_MVIEW_COUNT][96]; /* why a broken view broke */
+	uint64_t scan_bytes, scan_ns;	    /* VMT_MVIEW_SCAN: module memory read, time */
+	uint64_t scan_candidates;	    /* back-pointer matches before validation */
 };
 
 VMT_API int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out);
 VMT_API void vmt_module_list_free(struct vmt_module_list *l);
-
-/* The places a loaded module leaves traces. */
-enum vmt_module_view {
-	VMT_MVIEW_LIST = 1u << 0, /* the modules list (what lsmod and /proc/modules show) */
-	VMT_MVIEW_KSET = 1u << 1, /* module_kset's kobjects (/sys/module/NAME with a module) */
-	VMT_MVIEW_TREE = 1u << 2, /* the module address tree (mod_tree: what the unwinder uses) */
-	VMT_MVIEW_SCAN = 1u << 3, /* a struct module found in module memory (validated) */
-	VMT_MVIEW_COUNT = 4,
-};
 
 /* "list", "kset", "tree", "scan"; NULL if unknown. */
 VMT_API const char *vmt_module_view_name(unsigned view_bit);
@@ -361,21 +375,38 @@ enum vmt_hook_flags {
 
 /* One entry of a dispatch table that is not what the kernel was built with. */
 struct vmt_hook {
-	char table[24];	      /* "sys_call_table", "ia32_sys_call_table", "idt", ... */
-	uint32_t index;	      /* syscall number or vector */
-	uint64_t value;	      /* the address the entry holds now */
-	uint64_t expected;    /* the address it should hold (0: unknown) */
+	char table[24];	       /* "sys_call_table", "ia32_sys_call_table", "idt", ... */
+	uint32_t index;	       /* syscall number or vector */
+	uint64_t value;	       /* the address the entry holds now */
+	uint64_t expected;     /* the address it should hold (0: unknown) */
 	char expected_sym[64]; /* e.g. "__x64_sys_getdents64" */
 	char actual_sym[96];   /* symbol+0xoff, "module NAME+0xoff", or "?" */
-	uint32_t flags;	      /* enum vmt_hook_flags */
+	uint32_t flags;	       /* enum vmt_hook_flags */
 };
 
 struct vmt_hook_list {
-	size_t n;		/* hooks found */
+	size_t n; /* hooks found */
 	struct vmt_hook *hooks;
-	size_t checked;		/* entries compared, over every table */
-	uint32_t tables;	/* bit i: table i could be checked (see vmt_hooks) */
-	uint32_t flags;		/* VMT_F_PARTIAL: a table or entry could not be read */
+	size_t checked;	 /* entries compared, over every table */
+	uint32_t tables; /* enum vmt_hook_table: the tables that could be checked */
+	uint32_t exact;	 /* ... compared word for word with the kernel image's own */
+	uint32_t flags;	 /* VMT_F_PARTIAL: a table or entry could not be read */
+};
+
+/*
+ * The tables vmt_hooks checks.  A system-call table is compared with the
+ * image's own copy (exact: slot N holds what slot N was built with) when
+ * the profile has the image, else every slot must be some system-call entry
+ * function (a swap of two syscalls passes).  The IDT is built at boot: each
+ * present gate must point at an entry stub in kernel text (asm_*, entry_*,
+ * vector v's stub in irq_entries_start, spurious_entries_start) or, for an
+ * exception vector no handler claimed, its early_idt_handler_array stub.
+ */
+enum vmt_hook_table {
+	VMT_HTABLE_SYSCALL = 1u << 0, /* sys_call_table */
+	VMT_HTABLE_IA32 = 1u << 1,    /* ia32_sys_call_table */
+	VMT_HTABLE_X32 = 1u << 2,     /* x32_sys_call_table */
+	VMT_HTABLE_IDT = 1u << 3,     /* idt_table */
 };
 
 /*

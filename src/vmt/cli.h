@@ -24,6 +24,7 @@ __attribute__((format(printf, 2, 3))) void cli_err(const char *cmd, const char *
 /* Subcommand entry points: argv[0] is the subcommand's name. */
 int cmd_ps(int argc, char **argv);
 int cmd_lsmod(int argc, char **argv);
+int cmd_hidden(int argc, char **argv);
 int cmd_netstat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_vm(int argc, char **argv);
@@ -101,7 +102,8 @@ enum {
 #define CLI_TARGET_HELP                                                                            \
 	"  --vm NAME          a VM started by `vmt vm start` (default: vmt)\n"                     \
 	"  --mem FILE         a QEMU RAM file (memory-backend-file) ...\n"                         \
-	"  --kernel VMLINUZ   ... and the guest's kernel image (vmlinuz or vmlinux)\n"             \
+	"  --kernel VMLINUZ   the guest's kernel image (vmlinuz or vmlinux); optional: without\n"  \
+	"                     it the profile comes from the guest's memory (kallsyms + BTF)\n"     \
 	"  --machine pc|q35   QEMU machine type of a --mem guest (RAM layout; default pc)\n"       \
 	"  --pagetable FILE   a split VM's page table (--vm finds it in the descriptor)\n"         \
 	"  --fetch METHOD     a split VM's pages on sub-hosts: runtime (read them over NBD),\n"    \

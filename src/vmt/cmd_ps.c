@@ -17,7 +17,15 @@ static const char ps_help[] =
     "  -T, --threads      one line per thread (like ps -T)\n"
     "  -p, --pid PID      only this process (its threads with -T)\n"
     "  -e, --environ      include each process's environment (JSON only)\n"
-    "  -x, --exe          include the executable's path\n" CLI_TARGET_HELP;
+    "  -x, --exe          include the executable's path\n"
+    "  -V, --views        every task any of the kernel's independent structures holds, each\n"
+    "                     with the views that saw it (a VIEWS column; --json: \"seen_by\"):\n"
+    "                     tasks, tasks_prev (init_task.tasks both ways), pids (the pid\n"
+    "                     index), threads (each group's thread list), children (the\n"
+    "                     parent->children tree), runqueue (what each CPU runs or has\n"
+    "                     queued), scan (task_structs found in RAM, validated).  A task\n"
+    "                     unlinked from one of them still shows; a view that broke is\n"
+    "                     named on stderr (exit 1).  See also `vmt hidden`.\n" CLI_TARGET_HELP;
 
 struct ps_opts {
 	struct cli_target t;
@@ -43,6 +51,19 @@ static void ps_print_cmdline(const struct vmt_task *t)
 	}
 }
 
+/* "tasks,pids,...": the views that saw t, into buf. */
+static const char *ps_views_str(const struct vmt_task *t, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
+		if (t->seen_by & (1u << i))
+			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
+					      vmt_task_view_name(1u << i));
+	return buf;
+}
+
 /* Width of the COMM column: the longest name shown (kthread names run to 64). */
 static int ps_comm_width(const struct vmt_task_list *l, const struct ps_opts *o)
 {
@@ -57,17 +78,23 @@ static int ps_comm_width(const struct vmt_task_list *l, const struct ps_opts *o)
 static void ps_print_table(const struct vmt_task_list *l, const struct ps_opts *o)
 {
 	int cw = ps_comm_width(l, o);
+	char views[128];
 
-	printf("%7s %7s %7s %5s %5s %1s %4s %8s %-*s %s\n", "PID", "TID", "PPID", "UID", "GID", "S",
-	       "THR", "RSS_KB", cw, "COMM", o->what & VMT_TASK_EXE ? "EXE  CMDLINE" : "CMDLINE");
+	printf("%7s %7s %7s %5s %5s %1s %4s %8s ", "PID", "TID", "PPID", "UID", "GID", "S", "THR",
+	       "RSS_KB");
+	if (o->what & VMT_TASK_VIEWS)
+		printf("%-52s ", "VIEWS");
+	printf("%-*s %s\n", cw, "COMM", o->what & VMT_TASK_EXE ? "EXE  CMDLINE" : "CMDLINE");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vmt_task *t = &l->tasks[i];
 
 		if (o->pid >= 0 && t->tgid != o->pid)
 			continue;
-		printf("%7d %7d %7d %5u %5u %c %4u %8llu %-*s ", t->tgid, t->pid, t->ppid, t->euid,
-		       t->egid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4, cw,
-		       t->name);
+		printf("%7d %7d %7d %5u %5u %c %4u %8llu ", t->tgid, t->pid, t->ppid, t->euid,
+		       t->egid, t->state, t->nthreads, (unsigned long long)t->rss_pages * 4);
+		if (o->what & VMT_TASK_VIEWS)
+			printf("%-52s ", ps_views_str(t, views, sizeof(views)));
+		printf("%-*s ", cw, t->name);
 		if (o->what & VMT_TASK_EXE)
 			printf("%s  ", t->exe ? t->exe : "-");
 		ps_print_cmdline(t);
@@ -123,6 +150,15 @@ static json_object *ps_task_json(const struct vmt_task *t, unsigned what)
 	json_object_object_add(o, "partial", json_object_new_boolean(t->flags & VMT_F_PARTIAL));
 	json_object_object_add(o, "truncated", json_object_new_boolean(t->flags & VMT_F_TRUNCATED));
 	json_object_object_add(o, "kva", json_object_new_uint64(t->kva)); /* task_struct */
+	if (what & VMT_TASK_VIEWS) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
+			if (t->seen_by & (1u << i))
+				json_object_array_add(
+				    a, json_object_new_string(vmt_task_view_name(1u << i)));
+		json_object_object_add(o, "seen_by", a);
+	}
 	return o;
 }
 
@@ -153,11 +189,12 @@ static int ps_parse(int argc, char **argv, struct ps_opts *o)
 	    {"pid", required_argument, NULL, 'p'},
 	    {"environ", no_argument, NULL, 'e'},
 	    {"exe", no_argument, NULL, 'x'},
+	    {"views", no_argument, NULL, 'V'},
 	    {0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "Tp:exh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Tp:exVh", longopts, NULL)) != -1) {
 		char *end;
 
 		if (cli_target_opt(&o->t, c, optarg))
@@ -178,6 +215,9 @@ static int ps_parse(int argc, char **argv, struct ps_opts *o)
 			break;
 		case 'x':
 			o->what |= VMT_TASK_EXE;
+			break;
+		case 'V':
+			o->what |= VMT_TASK_VIEWS;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -228,7 +268,13 @@ int cmd_ps(int argc, char **argv)
 		ps_print_json(l, &o);
 	else
 		ps_print_table(l, &o);
-	if (l->flags & VMT_F_PIDINDEX) { /* a break bridged by the pid index */
+	if (l->views_broken) { /* the union is shown; what only a broken view held is not */
+		for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
+			if (l->views_broken & (1u << i))
+				cli_err("ps", "view %s broke: %s", vmt_task_view_name(1u << i),
+					l->view_err[i]);
+		ret = EXIT_FAIL;
+	} else if (l->flags & VMT_F_PIDINDEX) { /* a break bridged by the pid index */
 		cli_err("ps",
 			"the task list could not be followed to its end (%s): the tasks it did "
 			"not reach come from the pid index; the listing is incomplete where "

@@ -19,11 +19,11 @@ struct json_object;
 
 struct hidden_ctx {
 	struct vmt_guest *g;
-	unsigned rechecks;	   /* how many fresh listings a discrepancy must survive */
-	unsigned recheck_ms;	   /* pause between them (the guest runs on) */
-	bool json;		   /* add to out; else print text lines to stdout */
-	bool verbose;		   /* also say what each view saw, and what re-checks cleared */
-	struct json_object *out;   /* the report (an object); each check adds its key */
+	unsigned rechecks;	 /* how many fresh listings a discrepancy must survive */
+	unsigned recheck_ms;	 /* pause between them (the guest runs on) */
+	bool json;		 /* add to out; else print text lines to stdout */
+	bool verbose;		 /* also say what each view saw, and what re-checks cleared */
+	struct json_object *out; /* the report (an object); each check adds its key */
 };
 
 /*
@@ -35,5 +35,13 @@ struct hidden_ctx {
 int hidden_tasks(struct hidden_ctx *c);
 int hidden_modules(struct hidden_ctx *c);
 int hidden_hooks(struct hidden_ctx *c);
+
+/*
+ * Wait c->recheck_ms before a re-check's fresh listing (cmd_hidden.c); a
+ * guest paused by --pause is resumed for that time and paused again, so
+ * that the re-check sees it move on.  The caller then calls
+ * vmt_listing_begin() and reads its views again.
+ */
+void hidden_recheck_wait(struct hidden_ctx *c);
 
 #endif

@@ -19,6 +19,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"ps", cmd_ps, "list the guest's processes (and threads) read from its memory"},
     {"lsmod", cmd_lsmod, "list the guest's loaded kernel modules"},
+    {"hidden", cmd_hidden, "cross-view detection: hidden processes and modules, hooked tables"},
     {"netstat", cmd_netstat, "list the guest's TCP, UDP and UNIX sockets"},
     {"info", cmd_info, "kernel version, KASLR slide, paging mode, uptime, meminfo"},
     {"mem", cmd_mem, "read guest memory (kernel, process or physical), translate, symbols"},
@@ -38,10 +39,10 @@ static void usage(FILE *f)
 		   "Introspect a QEMU guest from its memory file.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(f,
-		"\nThe guest is named with --vm NAME (a VM started by `vmt vm start`)\n"
-		"or with --mem RAMFILE --kernel VMLINUZ for any QEMU guest whose RAM is a file.\n"
-		"Run `vmt <command> --help` for a command's options.\n");
+	fprintf(f, "\nThe guest is named with --vm NAME (a VM started by `vmt vm start`)\n"
+		   "or with --mem RAMFILE [--kernel VMLINUZ] for any QEMU guest whose RAM is a\n"
+		   "file (without --kernel the kernel profile comes from the guest's memory).\n"
+		   "Run `vmt <command> --help` for a command's options.\n");
 }
 
 void cli_err(const char *cmd, const char *fmt, ...)

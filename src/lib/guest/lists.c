@@ -27,14 +27,16 @@ static bool brent_step(struct brent *b, uint64_t node)
 	return false;
 }
 
-int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg)
+/* link: 0 follows list_head.next, 8 list_head.prev. */
+static int list_walk(struct vmt_guest *g, uint64_t head_va, uint32_t link, size_t max,
+		     vmt_list_fn fn, void *arg)
 {
 	struct brent b = {.tortoise = head_va, .power = 1, .lam = 1};
 	uint64_t node, next;
 	size_t seen = 0;
 	int err;
 
-	err = vmt_kread_u64(g, head_va, &node); /* list_head.next is the first field */
+	err = vmt_kread_u64(g, head_va + link, &node);
 	if (err)
 		return err;
 	while (node != head_va) {
@@ -49,7 +51,7 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 			return vmt_error(-EBADMSG, "list at 0x%llx: more than %zu nodes",
 					 (unsigned long long)head_va, max);
 		/* Read on before reporting: an unreadable node is no entry. */
-		if (vmt_kread_u64(g, node, &next))
+		if (vmt_kread_u64(g, node + link, &next))
 			return vmt_error(-EBADMSG,
 					 "list at 0x%llx: unreadable node after %zu nodes",
 					 (unsigned long long)head_va, seen);
@@ -60,6 +62,16 @@ int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn
 		node = next;
 	}
 	return 0;
+}
+
+int vmt_list_walk(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg)
+{
+	return list_walk(g, head_va, 0, max, fn, arg);
+}
+
+int vmt_list_walk_prev(struct vmt_guest *g, uint64_t head_va, size_t max, vmt_list_fn fn, void *arg)
+{
+	return list_walk(g, head_va, 8, max, fn, arg);
 }
 
 int vmt_hlist_walk(struct vmt_guest *g, uint64_t first_va, size_t max, vmt_list_fn fn, void *arg)

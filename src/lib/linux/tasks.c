@@ -20,6 +20,7 @@
 #include "guest/guest_internal.h"
 #include "linux/pids.h"
 #include "linux/task_offsets.h"
+#include "linux/task_views.h"
 
 /* Growable result array. */
 struct task_vec {
@@ -714,6 +715,8 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	int err, walk_err;
 
 	*out = NULL;
+	if (what & VMT_TASK_VIEWS)
+		return vmt_task_views(g, what, out);
 	err = vmt_task_offsets(g, &w.o);
 	if (err)
 		return err;
@@ -751,6 +754,40 @@ err_free:
 		vmt_task_clear(&w.tv.v[i]);
 	free(w.tv.v);
 	return err;
+}
+
+int vmt_tasks_read_at(struct vmt_guest *g, unsigned what, const uint64_t *kvas, size_t n,
+		      struct vmt_task_list **out)
+{
+	struct task_walk w = {
+	    .g = g,
+	    .what = what,
+	    .args_budget = VMT_MAX_ARGS_TOTAL,
+	    .mm_later = vmt_mem_hints_pay(g->mem),
+	};
+	struct vmt_task_list *l;
+	int err = vmt_task_offsets(g, &w.o);
+
+	*out = NULL;
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !w.err; i++) {
+		task_prefetch(&w, kvas[i]);
+		task_add(&w, kvas[i]);
+	}
+	l = w.err ? NULL : calloc(1, sizeof(*l));
+	if (!l) {
+		for (size_t i = 0; i < w.tv.n; i++)
+			vmt_task_clear(&w.tv.v[i]);
+		free(w.tv.v);
+		return -ENOMEM;
+	}
+	tasks_read_mm(&w);
+	task_vec_sort_unique(&w.tv);
+	l->tasks = w.tv.v;
+	l->n = w.tv.n;
+	*out = l;
+	return 0;
 }
 
 void vmt_task_list_free(struct vmt_task_list *l)
