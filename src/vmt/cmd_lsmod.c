@@ -12,9 +12,12 @@ static const char lsmod_help[] =
     "List the guest's loaded kernel modules from its memory (the kernel's module\n"
     "list), like lsmod: name, size, use count and users.\n\n"
     "options:\n"
-    "  --proc             print in the format of /proc/modules\n" CLI_TARGET_HELP;
+    "  --proc             print in the format of /proc/modules\n"
+    "  --views            every module any view finds (the list, /sys/module's kset,\n"
+    "                     the module tree, a scan of module memory), with the views\n"
+    "                     that saw it (JSON: seen_by, kva): see vmt hidden\n" CLI_TARGET_HELP;
 
-static json_object *lsmod_json(const struct vmt_module *m)
+static json_object *lsmod_json(const struct vmt_module *m, bool views)
 {
 	json_object *o = json_object_new_object();
 
@@ -24,33 +27,56 @@ static json_object *lsmod_json(const struct vmt_module *m)
 	json_object_object_add(o, "deps", json_object_new_string(m->deps));
 	json_object_object_add(o, "state", json_object_new_string(m->state));
 	json_object_object_add(o, "base", json_object_new_uint64(m->base));
+	if (views) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
+			if (m->seen_by & (1u << i))
+				json_object_array_add(
+				    a, json_object_new_string(vmt_module_view_name(1u << i)));
+		json_object_object_add(o, "seen_by", a);
+		json_object_object_add(o, "kva", json_object_new_uint64(m->kva));
+	}
 	return o;
 }
 
 /* As kmod's lsmod: "Used by" is the count and the users without /proc's trailing comma. */
-static void lsmod_print_row(const struct vmt_module *m)
+static void lsmod_print_row(const struct vmt_module *m, bool views)
 {
 	size_t n = m->deps[0] == '-' ? 0 : strlen(m->deps);
 
 	if (n && m->deps[n - 1] == ',')
 		n--;
+	if (views) {
+		char seen[32] = "";
+
+		for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
+			if (m->seen_by & (1u << i))
+				snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s",
+					 seen[0] ? "," : "", vmt_module_view_name(1u << i));
+		printf("%-19s %8llu  %-20s %d %.*s\n", m->name, (unsigned long long)m->size, seen,
+		       m->refcnt, (int)n, m->deps);
+		return;
+	}
 	printf("%-19s %8llu  %d %.*s\n", m->name, (unsigned long long)m->size, m->refcnt, (int)n,
 	       m->deps);
 }
 
-static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
+static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc, bool views)
 {
 	json_object *a;
 
 	if (json) {
 		a = json_object_new_array();
 		for (size_t i = 0; i < l->n; i++)
-			json_object_array_add(a, lsmod_json(&l->mods[i]));
+			json_object_array_add(a, lsmod_json(&l->mods[i], views));
 		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 		json_object_put(a);
 		return;
 	}
-	if (!proc)
+	if (!proc && views)
+		printf("%-19s %8s  %-20s %s\n", "Module", "Size", "Seen by", "Used by");
+	else if (!proc)
 		printf("%-19s %8s  %s\n", "Module", "Size", "Used by");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vmt_module *m = &l->mods[i];
@@ -59,7 +85,7 @@ static void lsmod_print(const struct vmt_module_list *l, bool json, bool proc)
 			printf("%s %llu %d %s %s 0x%016llx\n", m->name, (unsigned long long)m->size,
 			       m->refcnt, m->deps, m->state, (unsigned long long)m->base);
 		else
-			lsmod_print_row(m);
+			lsmod_print_row(m, views);
 	}
 }
 
@@ -68,12 +94,13 @@ int cmd_lsmod(int argc, char **argv)
 	static const struct option longopts[] = {
 	    CLI_TARGET_LONGOPTS,
 	    {"proc", no_argument, NULL, OPT_CMD_BASE},
+	    {"views", no_argument, NULL, OPT_CMD_BASE + 1},
 	    {0},
 	};
 	struct cli_target t = {0};
 	struct vmt_module_list *l = NULL;
 	struct vmt_guest *g;
-	bool proc = false;
+	bool proc = false, views = false;
 	bool partial;
 	double t0;
 	int c, err;
@@ -83,6 +110,8 @@ int cmd_lsmod(int argc, char **argv)
 			continue;
 		if (c == OPT_CMD_BASE) {
 			proc = true;
+		} else if (c == OPT_CMD_BASE + 1) {
+			views = true;
 		} else if (c == 'h' || c == OPT_HELP) {
 			fputs(lsmod_help, stdout);
 			return EXIT_OK;
@@ -102,11 +131,11 @@ int cmd_lsmod(int argc, char **argv)
 	if (!g)
 		return EXIT_FAIL;
 	vmt_listing_begin(g);
-	err = vmt_modules(g, &l);
+	err = views ? vmt_modules_views(g, &l) : vmt_modules(g, &l);
 	if (err && !l)
 		cli_err("lsmod", "%s", vmt_last_error());
 	if (l)
-		lsmod_print(l, t.json, proc);
+		lsmod_print(l, t.json, proc, views);
 	partial = l && (l->flags & VMT_F_PARTIAL);
 	if (partial)
 		cli_err("lsmod", "module list is corrupt, listing is incomplete: %s",

@@ -41,7 +41,8 @@ struct fake {
 	struct vmt_guest g;
 	uint8_t *ram;
 	size_t ram_len;
-	uint64_t heap, heap_end; /* bump allocator, physical */
+	uint64_t heap, heap_end;       /* bump allocator, physical */
+	uint64_t modva, modpa, modlen; /* fake_map_modules: module memory and its pages */
 };
 
 /* ------------------------------------------------------------- profile */
@@ -147,6 +148,8 @@ static inline void *at(struct fake *f, uint64_t va, size_t len)
 
 	if (va - f->g.text_va < f->g.image_size)
 		pa = va - f->g.text_va + f->g.ki.phys_load;
+	else if (f->modlen && va - f->modva < f->modlen)
+		pa = va - f->modva + f->modpa;
 	else
 		pa = va - PAGE_OFFSET;
 	assert_true(pa + len <= f->ram_len);
@@ -211,6 +214,37 @@ static inline uint64_t kalloc(struct fake *f, size_t len)
 static inline uint64_t kpa(uint64_t va)
 {
 	return va - PAGE_OFFSET;
+}
+
+/*
+ * Module memory: len bytes (at most 2 MiB) at FAKE_MODVA, the start of
+ * x86-64's module area, mapped 4K by real page tables (the kernel's
+ * init_top_pgt is then kernel_pgd), so walkers reach it by a page walk and
+ * at() writes it.
+ */
+#define FAKE_MODVA 0xffffffffc0000000ull
+
+static inline void fake_map_modules(struct fake *f, size_t len)
+{
+	uint64_t pgd = kalloc_align(f, 4096, 4096), pud = kalloc_align(f, 4096, 4096);
+	uint64_t pmd = kalloc_align(f, 4096, 4096), pt = kalloc_align(f, 4096, 4096);
+	uint64_t mem = kalloc_align(f, len, 4096), e;
+
+	assert_true(len <= (2u << 20));
+	e = kpa(pud) | 3;
+	memcpy(at(f, pgd + 511 * 8, 8), &e, 8);
+	e = kpa(pmd) | 3;
+	memcpy(at(f, pud + 511 * 8, 8), &e, 8);
+	e = kpa(pt) | 3;
+	memcpy(at(f, pmd, 8), &e, 8);
+	for (uint64_t i = 0; i < (len + 4095) / 4096; i++) {
+		e = (kpa(mem) + i * 4096) | 3;
+		memcpy(at(f, pt + i * 8, 8), &e, 8);
+	}
+	f->g.ki.kernel_pgd = kpa(pgd);
+	f->modva = FAKE_MODVA;
+	f->modpa = kpa(mem);
+	f->modlen = len;
 }
 
 /* ------------------------------------------------------ kernel lists */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "guest/guest_internal.h"
+#include "linux/module_views.h"
 
 #define MOD_MEM_MAX	16 /* 6.4 has 7 module_memory types */
 #define MODULE_REF_BASE 1
@@ -227,13 +228,36 @@ static const char *mod_state_name(const struct mod_offsets *o, uint32_t st)
 	return "Unknown"; /* the kernel would print "Live": keep insanity visible */
 }
 
+/* One /proc/modules line from the struct module at mod (state already read). */
+static void mod_fill(struct vmt_guest *g, const struct mod_offsets *o, uint64_t mod, uint32_t state,
+		     struct vmt_module *m)
+{
+	uint32_t refcnt;
+
+	memset(m, 0, sizeof(*m));
+	m->kva = mod;
+	m->seen_by = VMT_MVIEW_LIST;
+	vmt_strlcpy(m->state, mod_state_name(o, state), sizeof(m->state));
+	if (vmt_kread_str(g, mod + o->name, m->name, VMT_MIN(sizeof(m->name), o->name_size + 1)))
+		m->flags |= VMT_F_PARTIAL;
+	if (mod_read_size(g, o, mod, m))
+		m->flags |= VMT_F_PARTIAL;
+	if (mod_read_u32(g, mod, o->refcnt, &refcnt))
+		m->flags |= VMT_F_PARTIAL;
+	else if (o->refcnt != UINT32_MAX)
+		m->refcnt = (int32_t)refcnt - MODULE_REF_BASE;
+	mod_read_deps(g, o, mod, m);
+	if (o->taints != UINT32_MAX && vmt_kread_u64(g, mod + o->taints, &m->taint_mask))
+		m->flags |= VMT_F_PARTIAL;
+	mod_fill_taints(o, state, m);
+}
+
 static int mod_one(struct vmt_guest *g, uint64_t node, void *arg)
 {
 	struct mod_walk *w = arg;
 	const struct mod_offsets *o = w->o;
 	uint64_t mod = node - o->list;
-	struct vmt_module *m;
-	uint32_t state, refcnt;
+	uint32_t state;
 
 	if (vmt_kread_u32(g, mod + o->state, &state))
 		return vmt_error(-EBADMSG, "module at 0x%llx: unreadable", (unsigned long long)mod);
@@ -248,22 +272,23 @@ static int mod_one(struct vmt_guest *g, uint64_t node, void *arg)
 		w->l->mods = p;
 		w->cap = cap;
 	}
-	m = &w->l->mods[w->l->n++];
-	memset(m, 0, sizeof(*m));
-	m->kva = mod;
-	vmt_strlcpy(m->state, mod_state_name(o, state), sizeof(m->state));
-	if (vmt_kread_str(g, mod + o->name, m->name, VMT_MIN(sizeof(m->name), o->name_size + 1)))
-		m->flags |= VMT_F_PARTIAL;
-	if (mod_read_size(g, o, mod, m))
-		m->flags |= VMT_F_PARTIAL;
-	if (mod_read_u32(g, mod, o->refcnt, &refcnt))
-		m->flags |= VMT_F_PARTIAL;
-	else if (o->refcnt != UINT32_MAX)
-		m->refcnt = (int32_t)refcnt - MODULE_REF_BASE;
-	mod_read_deps(g, o, mod, m);
-	if (o->taints != UINT32_MAX && vmt_kread_u64(g, mod + o->taints, &m->taint_mask))
-		m->flags |= VMT_F_PARTIAL;
-	mod_fill_taints(o, state, m);
+	mod_fill(g, o, mod, state, &w->l->mods[w->l->n++]);
+	return 0;
+}
+
+int vmt_module_read(struct vmt_guest *g, uint64_t mod, struct vmt_module *m)
+{
+	struct mod_offsets o;
+	uint32_t state;
+	int err = mod_offsets_resolve(g, &o);
+
+	if (err)
+		return err;
+	if (vmt_kread_u32(g, mod + o.state, &state))
+		return -EBADMSG;
+	if (state == o.st_unformed)
+		return 1;
+	mod_fill(g, &o, mod, state, m);
 	return 0;
 }
 

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_hidden_kernel.c - the module views (vmt_modules_views) and the hook
+ * check (vmt_hooks) over kernel structures built by hand in a fake guest:
+ * modules in real module memory (page-table mapped at FAKE_MODVA), on the
+ * modules list, in module_kset and in mod_tree; sane, hidden and hostile.
+ * sys_call_table is the test kernel's own (the profile's copy of the
+ * image's words), the IDT a few gates.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_guest.h"
+#include "profile/tables.h"
+
+#define MOD_SLOT     0x2000 /* each module: two pages of module memory */
+#define MOD_IN_SLOT  0x100  /* struct module inside its core, 64-aligned */
+#define MODMEM_BYTES (16 * MOD_SLOT)
+
+struct lay {
+	uint32_t list, name, state, mkobj, mk_mod, kobj_entry, kset_list, core_base, core_size, mtn,
+	    mtn_mod, mtn_node, rb_left, rb_right, source_list;
+	uint64_t kset;	    /* struct kset (heap) */
+	uint64_t tree_root; /* &mod_tree.root.tree[0] */
+};
+
+static void lay_init(struct fake *f, struct lay *l)
+{
+	l->list = off("module", "list");
+	l->name = off("module", "name");
+	l->state = off("module", "state");
+	l->mkobj = off("module", "mkobj");
+	l->mk_mod = off("module_kobject", "mod");
+	l->kobj_entry = off("kobject", "entry");
+	l->kset_list = off("kset", "list");
+	l->core_base = off("module", "core_layout.base");
+	l->core_size = off("module", "core_layout.size");
+	l->mtn = off("module", "core_layout.mtn");
+	l->mtn_mod = off("mod_tree_node", "mod");
+	l->mtn_node = off("mod_tree_node", "node");
+	l->rb_left = off("rb_node", "rb_left");
+	l->rb_right = off("rb_node", "rb_right");
+	l->source_list = off("module", "source_list");
+	fake_map_modules(f, MODMEM_BYTES);
+	list_init(f, sym("modules"));
+	l->kset = kalloc(f, 256);
+	list_init(f, l->kset + l->kset_list);
+	put64(f, sym("module_kset"), l->kset);
+	l->tree_root =
+	    sym("mod_tree") + off("mod_tree_root", "root") + off("latch_tree_root", "tree");
+}
+
+/* The rb_node of module mod's core range in tree 0. */
+static uint64_t rbn(const struct lay *l, uint64_t mod)
+{
+	return mod + l->mtn + l->mtn_node;
+}
+
+/* Module i (slot i of module memory), live, on every structure but the tree. */
+static uint64_t mod_new(struct fake *f, const struct lay *l, unsigned i, const char *name)
+{
+	uint64_t core = FAKE_MODVA + (uint64_t)i * MOD_SLOT, mod = core + MOD_IN_SLOT;
+
+	putstr(f, mod + l->name, name);
+	put32(f, mod + l->state, (uint32_t)enumval("module_state", "MODULE_STATE_LIVE"));
+	put64(f, mod + l->core_base, core);
+	put32(f, mod + l->core_size, MOD_SLOT);
+	list_init(f, mod + l->source_list);
+	put64(f, mod + l->mkobj + l->mk_mod, mod);
+	list_add_tail(f, sym("modules"), mod + l->list);
+	list_add_tail(f, l->kset + l->kset_list, mod + l->mkobj + l->kobj_entry);
+	put64(f, mod + l->mtn + l->mtn_mod, mod);
+	return mod;
+}
+
+/* Three modules; tree: a at the root, b left, c right.  A built-in kobject in the kset. */
+static void three(struct fake *f, struct lay *l, uint64_t m[3])
+{
+	uint64_t builtin = kalloc(f, 128);
+
+	lay_init(f, l);
+	m[0] = mod_new(f, l, 1, "alpha");
+	m[1] = mod_new(f, l, 2, "beta");
+	m[2] = mod_new(f, l, 3, "gamma");
+	put64(f, l->tree_root, rbn(l, m[0]));
+	put64(f, rbn(l, m[0]) + l->rb_left, rbn(l, m[1]));
+	put64(f, rbn(l, m[0]) + l->rb_right, rbn(l, m[2]));
+	list_add_tail(f, l->kset + l->kset_list, builtin + l->kobj_entry); /* mod stays NULL */
+}
+
+static const struct vmt_module *named(const struct vmt_module_list *ml, const char *name)
+{
+	for (size_t i = 0; i < ml->n; i++)
+		if (!strcmp(ml->mods[i].name, name))
+			return &ml->mods[i];
+	return NULL;
+}
+
+#define ALL_VIEWS (VMT_MVIEW_LIST | VMT_MVIEW_KSET | VMT_MVIEW_TREE | VMT_MVIEW_SCAN)
+
+static void test_views_agree(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3];
+
+	three(f, &l, m);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_int_equal(ml->views_ok, ALL_VIEWS);
+	assert_int_equal(ml->views_broken, 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(ml->mods[i].seen_by, ALL_VIEWS);
+		assert_int_equal(ml->mods[i].kva, m[i]);
+	}
+	assert_string_equal(ml->mods[1].name, "beta");
+	for (unsigned v = 0; v < VMT_MVIEW_COUNT; v++)
+		assert_int_equal(ml->view_n[v], 3);
+	assert_int_equal(ml->scan_bytes, MODMEM_BYTES);
+	assert_int_equal(ml->scan_candidates, 3);
+	assert_string_equal(vmt_module_view_name(VMT_MVIEW_TREE), "tree");
+	assert_null(vmt_module_view_name(1u << 9));
+	vmt_module_list_free(ml);
+}
+
+/* list_del(&mod->list) as a rootkit does: poisoned pointers, the neighbours relinked. */
+static void test_views_hidden(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3], next, prev;
+	const struct vmt_module *b;
+
+	three(f, &l, m);
+	next = get64(f, m[1] + l.list);
+	prev = get64(f, m[1] + l.list + 8);
+	put64(f, prev, next);
+	put64(f, next + 8, prev);
+	put64(f, m[1] + l.list, 0xdead000000000100ull);
+	put64(f, m[1] + l.list + 8, 0xdead000000000122ull);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_int_equal(ml->views_ok, ALL_VIEWS);
+	b = named(ml, "beta");
+	assert_non_null(b);
+	assert_int_equal(b->seen_by, VMT_MVIEW_KSET | VMT_MVIEW_TREE | VMT_MVIEW_SCAN);
+	assert_int_equal(named(ml, "alpha")->seen_by, ALL_VIEWS);
+	assert_int_equal(ml->view_n[0], 2);
+	vmt_module_list_free(ml);
+}
+
+/* The kset list loops without coming back: kset breaks, the others still see all. */
+static void test_views_kset_loop(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3];
+
+	three(f, &l, m);
+	put64(f, m[1] + l.mkobj + l.kobj_entry, m[0] + l.mkobj + l.kobj_entry);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_true(ml->views_broken & VMT_MVIEW_KSET);
+	assert_int_equal(ml->views_ok, ALL_VIEWS & ~VMT_MVIEW_KSET);
+	assert_true(ml->view_err[1][0] != '\0');
+	assert_int_equal(named(ml, "gamma")->seen_by, ALL_VIEWS & ~VMT_MVIEW_KSET);
+	assert_int_equal(ml->flags, 0); /* the list itself is whole */
+	vmt_module_list_free(ml);
+}
+
+/* A tree pointer to nowhere, then a tree node in no module, then a tree loop. */
+static void test_views_tree_hostile(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3];
+
+	three(f, &l, m);
+	put64(f, rbn(&l, m[2]) + l.rb_left, UNMAPPED_VA);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_true(ml->views_broken & VMT_MVIEW_TREE);
+	assert_int_equal(ml->views_ok, ALL_VIEWS & ~VMT_MVIEW_TREE);
+	vmt_module_list_free(ml);
+
+	vmt_listing_begin(&f->g);
+	put64(f, rbn(&l, m[2]) + l.rb_left, 0);
+	put64(f, m[2] + l.mtn + l.mtn_mod, m[0]); /* gamma's node claims alpha */
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_true(ml->views_broken & VMT_MVIEW_TREE);
+	vmt_module_list_free(ml);
+
+	vmt_listing_begin(&f->g);
+	put64(f, m[2] + l.mtn + l.mtn_mod, m[2]);
+	put64(f, rbn(&l, m[2]) + l.rb_right, rbn(&l, m[0])); /* back to the root */
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_true(ml->views_broken & VMT_MVIEW_TREE);
+	assert_int_equal(ml->n, 3);
+	vmt_module_list_free(ml);
+}
+
+/* The scan meets garbage: back pointers that match but nothing else holds. */
+static void test_views_scan_garbage(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3], g0 = FAKE_MODVA + 5 * MOD_SLOT, g1 = g0 + 0x400, g2 = g0 + 0x800;
+
+	three(f, &l, m);
+	for (uint64_t a = g0; a < g0 + MOD_SLOT; a += 8) /* noise */
+		put64(f, a, 0x4141414141414141ull ^ a);
+	/* g1: back pointer and name, state out of range. */
+	put64(f, g1 + l.mkobj + l.mk_mod, g1);
+	putstr(f, g1 + l.name, "evil");
+	put32(f, g1 + l.state, 77);
+	/* g2: everything but its core range, which does not hold it. */
+	put64(f, g2 + l.mkobj + l.mk_mod, g2);
+	putstr(f, g2 + l.name, "ghost");
+	put32(f, g2 + l.state, 0);
+	put64(f, g2 + l.list, 0xdead000000000100ull);
+	put64(f, g2 + l.list + 8, 0xdead000000000122ull);
+	put64(f, g2 + l.core_base, FAKE_MODVA + 9 * MOD_SLOT);
+	put32(f, g2 + l.core_size, MOD_SLOT);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_int_equal(ml->scan_candidates, 5);
+	assert_int_equal(ml->views_ok, ALL_VIEWS);
+	vmt_module_list_free(ml);
+
+	/* Its core range fixed, ghost is a module only the scan knows. */
+	vmt_listing_begin(&f->g);
+	put64(f, g2 + l.core_base, g0);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 4);
+	assert_int_equal(named(ml, "ghost")->seen_by, VMT_MVIEW_SCAN);
+	vmt_module_list_free(ml);
+}
+
+/* ---------------------------------------------------------------- hooks */
+
+/* The test kernel's sys_call_table as built, into the fake image; an empty IDT. */
+static uint32_t syscalls_as_built(struct fake *f)
+{
+	uint64_t base = sym("sys_call_table"), v;
+	uint32_t n = 0;
+
+	assert_int_equal(vmt_profile_table_len(prof, "sys_call_table", &n), 0);
+	assert_true(n > 300 && n < 1024);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(vmt_profile_table(prof, "sys_call_table", i, &v), 0);
+		put64(f, base + i * 8ull, v);
+	}
+	return n;
+}
+
+static void gate(struct fake *f, unsigned vec, uint64_t handler)
+{
+	uint64_t g = sym("idt_table") + vec * 16ull;
+
+	put16(f, g, (uint16_t)handler);
+	put16(f, g + 2, 0x10);
+	put16(f, g + 4, 0x8e00); /* present, interrupt gate */
+	put16(f, g + 6, (uint16_t)(handler >> 16));
+	put32(f, g + 8, (uint32_t)(handler >> 32));
+}
+
+static void test_hooks_clean_then_one(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_hook_list *h = NULL;
+	uint32_t n = syscalls_as_built(f);
+
+	gate(f, 14, sym("asm_exc_page_fault"));
+	gate(f, 0x21, sym("irq_entries_start") + 8);
+	assert_int_equal(vmt_hooks(&f->g, &h), 0);
+	assert_int_equal(h->n, 0);
+	assert_int_equal(h->checked, n + 2);
+	assert_true(h->tables & VMT_HTABLE_SYSCALL);
+	assert_true(h->exact & VMT_HTABLE_SYSCALL);
+	assert_true(h->tables & VMT_HTABLE_IDT);
+	vmt_hook_list_free(h);
+
+	/* getdents64 (217) now runs getpid: exactly one hook, named both ways. */
+	vmt_listing_begin(&f->g);
+	put64(f, sym("sys_call_table") + 217 * 8, sym("__x64_sys_getpid"));
+	assert_int_equal(vmt_hooks(&f->g, &h), 0);
+	assert_int_equal(h->n, 1);
+	assert_string_equal(h->hooks[0].table, "sys_call_table");
+	assert_int_equal(h->hooks[0].index, 217);
+	assert_string_equal(h->hooks[0].expected_sym, "__x64_sys_getdents64");
+	assert_int_equal(h->hooks[0].expected, sym("__x64_sys_getdents64"));
+	assert_string_equal(h->hooks[0].actual_sym, "__x64_sys_getpid");
+	assert_int_equal(h->hooks[0].flags, VMT_HOOK_MISMATCH);
+	vmt_hook_list_free(h);
+}
+
+/* Entries into a module (a hidden one too) and into the middle of a function. */
+static void test_hooks_module_and_idt(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_hook_list *h = NULL;
+	struct lay l;
+	uint64_t m[3];
+
+	three(f, &l, m);
+	syscalls_as_built(f);
+	gate(f, 3, sym("asm_exc_int3"));
+	gate(f, 6, sym("asm_exc_invalid_op") + 4); /* inside a stub, not its start */
+	put64(f, sym("sys_call_table") + 62 * 8, FAKE_MODVA + 2 * MOD_SLOT + 0x40); /* kill */
+	assert_int_equal(vmt_hooks(&f->g, &h), 0);
+	assert_int_equal(h->n, 2);
+	assert_int_equal(h->hooks[0].index, 62);
+	assert_string_equal(h->hooks[0].actual_sym, "module beta+0x40");
+	assert_int_equal(h->hooks[0].flags, VMT_HOOK_OUTSIDE_TEXT | VMT_HOOK_IN_MODULE);
+	assert_string_equal(h->hooks[1].table, "idt");
+	assert_int_equal(h->hooks[1].index, 6);
+	assert_string_equal(h->hooks[1].actual_sym, "asm_exc_invalid_op+0x4");
+	assert_int_equal(h->hooks[1].flags, VMT_HOOK_MISMATCH);
+	vmt_hook_list_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_views_agree, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_hidden, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_kset_loop, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_tree_hostile, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_scan_garbage, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_hooks_clean_then_one, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_hooks_module_and_idt, fake_setup, fake_teardown),
+	};
+	int r;
+
+	if (!profile_load())
+		return 77;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	profile_unload();
+	return r;
+}
