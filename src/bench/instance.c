@@ -247,7 +247,10 @@ const char *bench_chunk_name(uint64_t c, char *buf, size_t n)
 
 /* ------------------------------------------------------------ instances */
 
-/* Wait for the workload, then fill MemAvailable minus the reserve with held, non-zero data. */
+/*
+ * Wait for the workload (at most 15 minutes: 10,000 processes start slowly
+ * under TCG), then fill MemAvailable minus the reserve with held, non-zero data.
+ */
 static int fill(struct bench_inst *b)
 {
 	char script[1024], rel[128] = "";
@@ -255,7 +258,7 @@ static int fill(struct bench_inst *b)
 	int err, mb = 0;
 
 	snprintf(script, sizeof(script),
-		 "i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 1500 ]; do sleep 0.2; "
+		 "i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 4500 ]; do sleep 0.2; "
 		 "i=$((i+1)); done; test -e /run/vmt-workload.ready || exit 3; mb=0; "
 		 "if [ %u -gt 0 ]; then "
 		 "mb=$(awk '/MemAvailable/ {print int($2/1024) - %u}' /proc/meminfo); "
@@ -266,7 +269,7 @@ static int fill(struct bench_inst *b)
 		 "sleep 0.2; i=$((i+1)); done; grep -q '\"phase\": \"hold\"' /run/vmt-fill.json "
 		 "|| exit 5; fi; echo $mb $(uname -r)",
 		 b->fill_reserve_mib, b->fill_reserve_mib);
-	err = bench_inst_vmt(b, BENCH_T_FILL, false, &out, "vm", "exec", b->vm, "--timeout", "800",
+	err = bench_inst_vmt(b, BENCH_T_FILL, false, &out, "vm", "exec", b->vm, "--timeout", "1700",
 			     "--", script, NULL);
 	if (err)
 		return err;

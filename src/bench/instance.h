@@ -32,7 +32,7 @@
 struct json_object;
 
 #define BENCH_T_START 300 /* seconds a step may take */
-#define BENCH_T_FILL  900
+#define BENCH_T_FILL  1800
 #define BENCH_T_SPLIT 900
 #define BENCH_T_READ  300
 

@@ -140,5 +140,95 @@ def test_usage_errors(env):
     assert run("fig4", "--chunks", "3K").returncode == 2
     assert run("fig4", "--reps", "0").returncode == 2
     assert run("nosuch").returncode == 2
-    assert run("scale").returncode == 1
+    assert run("scale", "--axes", "procs,nosuch").returncode == 2
+    assert run("scale", "--links", "fast").returncode == 2
+    assert run("scale", "--mem-list", "1G,12").returncode == 2  # 12 MiB: below 64M
+    assert run("scale", "--reps", "0").returncode == 2
+    assert run("scale", "--help").returncode == 0
     assert run("--help").returncode == 0
+
+
+# ---------------------------------------------------------------- vmt bench scale
+
+SCALE_PREFIX = "sbt" + uuid.uuid4().hex[:3]  # hosts SCALE_PREFIX-main/-subN, VMs -sc-N
+SCALE_AXES = ("procs", "subhosts", "link")  # the memory axis: the unit test and the full run
+SCALE_COLUMNS = {"axis", "x", "label", "method", "chunk_bytes", "rep", "instance", "ms",
+                 "pages_read", "pageins", "mem_mib", "procs", "subhosts", "link", "main_chunks",
+                 "sub_chunks", "absent_chunks", "moved_since_split", "boot_ms", "fill_ms",
+                 "split_ms", "load1"}
+
+
+@pytest.fixture(scope="module")
+def scale(env):
+    """`vmt bench scale --quick`, one repetition, two points on three axes: four
+    512 MiB instances (100 processes on one sub-host behind 1gbit; 300 processes;
+    two sub-hosts; a bare veth), about 90 s."""
+    out = tempfile.mkdtemp(prefix="vmt-bench-scale-")
+    p = subprocess.run([VMT, "bench", "scale", "--quick", "--reps", "1", "--axes",
+                        ",".join(SCALE_AXES), "--procs-list", "100,300", "--prefix",
+                        SCALE_PREFIX, "--subnet", SUBNET, "--out", out], env=env,
+                       capture_output=True, text=True, timeout=1200)
+    left = leftovers(env, SCALE_PREFIX)
+    for name in left:
+        if name.startswith(SCALE_PREFIX + "-sc"):
+            subprocess.run([VMT, "vm", "stop", name], env=env, capture_output=True)
+    subprocess.run([VMT, "hosts", "down", "--prefix", SCALE_PREFIX], env=env,
+                   capture_output=True)
+    yield p, out, left
+
+
+def test_scale_quick_runs_and_cleans_up(scale):
+    p, out, left = scale
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert left == [], f"left behind: {left}"
+    assert "slope" in p.stdout and "R^2" in p.stdout
+    assert "procs 300: instance" in p.stderr  # progress lines
+
+
+def test_scale_csv_well_formed(scale):
+    _, out, _ = scale
+    with open(os.path.join(out, "results.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) >= SCALE_COLUMNS
+    for axis in SCALE_AXES:  # two points, each with every method
+        mine = [r for r in rows if r["axis"] == axis]
+        assert len({r["x"] for r in mine}) == 2, axis
+        assert {r["method"] for r in mine} == {"unsplit", "runtime", "vm"}, axis
+    for r in rows:
+        float(r["ms"]), float(r["x"]), int(r["mem_mib"]), int(r["procs"])
+        if r["method"] != "unsplit":  # split: both hosts hold some of the guest
+            assert int(r["main_chunks"]) > 0 and int(r["sub_chunks"]) > 0
+    # the points really differ in what their axis says
+    assert {r["procs"] for r in rows if r["axis"] == "procs"} == {"100", "300"}
+    assert {r["subhosts"] for r in rows if r["axis"] == "subhosts"} == {"1", "2"}
+    assert {r["link"] for r in rows if r["axis"] == "link"} == {"1gbit", "none"}
+
+
+def test_scale_json_fits_and_knobs(scale):
+    _, out, _ = scale
+    with open(os.path.join(out, "results.json")) as f:
+        j = json.load(f)
+    assert j["bench"] == "scale" and j["complete"] is True
+    for k in ("cpu", "cores", "kernel", "qemu", "loadavg"):
+        assert k in j["machine"] and k in j["machine_after"], k
+    for k in ("axes", "reps", "procs_list", "procs_mem", "mem_list", "subhosts_list", "links",
+              "chunk_runtime", "chunk_vm", "prefix"):
+        assert k in j["knobs"], k
+    assert isinstance(j["skipped"], list)
+    assert j["instances"] and all("split" in i and "fill_ms" in i for i in j["instances"])
+    fits = {(f["axis"], f["method"]): f for f in j["fits"]}
+    for axis in SCALE_AXES:
+        for method in ("unsplit", "runtime", "vm"):
+            f = fits[(axis, method)]
+            assert f["n"] == 2 and f["slope_unit"] and f["verdict"]
+            for k in ("slope", "intercept_ms", "r2"):
+                assert isinstance(f[k], float), (axis, method, k)
+    for s in j["summary"]:
+        assert {"axis", "x", "method", "n", "median_ms", "min_ms", "max_ms"} <= set(s)
+
+
+def test_scale_plots_are_png(scale):
+    _, out, _ = scale
+    for axis in SCALE_AXES:
+        with open(os.path.join(out, f"scale_{axis}.png"), "rb") as f:
+            assert f.read(8) == PNG_MAGIC, axis

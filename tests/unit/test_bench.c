@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* test_bench.c - vmt bench's pure parts: statistics, child runner, results files. */
+/* test_bench.c - vmt bench's pure parts: statistics, child runner, results
+ * files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,12 +9,14 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/scale.h"
 
 static void test_summary(void **state)
 {
@@ -128,12 +131,121 @@ static void test_results_files(void **state)
 	bench_results_free(&r);
 }
 
+/* Least squares: an exact line, a known noisy set, the degenerate cases, a
+ * power law. */
+static void test_fit(void **state)
+{
+	double x[] = {1, 2, 3, 4}, line[] = {5, 7, 9, 11}, noisy[] = {2, 4, 5, 8};
+	double flat[] = {3, 3, 3, 3}, same[] = {2, 2, 2, 2}, pw[4], neg[] = {1, -2, 3, 4};
+	struct bench_fit f;
+
+	assert_int_equal(bench_fit_linear(x, line, 4, &f), 0);
+	assert_true(f.n == 4 && fabs(f.slope - 2) < 1e-12 && fabs(f.intercept - 3) < 1e-12);
+	assert_true(fabs(f.r2 - 1) < 1e-12);
+	/* by hand: sxx 5, sxy 9.5, sse 0.7, syy 18.75 */
+	assert_int_equal(bench_fit_linear(x, noisy, 4, &f), 0);
+	assert_true(fabs(f.slope - 1.9) < 1e-12 && fabs(f.intercept) < 1e-12);
+	assert_true(fabs(f.r2 - (1 - 0.7 / 18.75)) < 1e-12);
+	assert_int_equal(bench_fit_linear(x, flat, 4, &f), 0);
+	assert_true(f.slope == 0 && f.intercept == 3 && f.r2 == 1);
+	assert_int_equal(bench_fit_linear(x, line, 1, &f), -EINVAL);
+	assert_int_equal(bench_fit_linear(same, line, 4, &f), -EINVAL);
+	for (int i = 0; i < 4; i++)
+		pw[i] = 5 * pow(x[i], 1.5);
+	assert_int_equal(bench_fit_loglog(x, pw, 4, &f), 0);
+	assert_true(fabs(f.slope - 1.5) < 1e-9 && fabs(exp(f.intercept) - 5) < 1e-9);
+	assert_int_equal(bench_fit_loglog(x, neg, 4, &f), -EINVAL);
+}
+
+static void test_link_wire_ms(void **state)
+{
+	double ms;
+
+	assert_int_equal(bench_link_wire_ms("1gbit", &ms), 0);
+	assert_true(fabs(ms - 8) < 1e-9);
+	assert_int_equal(bench_link_wire_ms("10gbit", &ms), 0);
+	assert_true(fabs(ms - 0.8) < 1e-9);
+	assert_int_equal(bench_link_wire_ms("100mbit", &ms), 0);
+	assert_true(fabs(ms - 80) < 1e-9);
+	assert_int_equal(bench_link_wire_ms("125mbps", &ms), 0);
+	assert_true(fabs(ms - 8) < 1e-9);
+	assert_int_equal(bench_link_wire_ms("none", &ms), 0);
+	assert_true(ms == 0);
+	assert_int_equal(bench_link_wire_ms("fast", &ms), -EINVAL);
+	assert_int_equal(bench_link_wire_ms("1parsec", &ms), -EINVAL);
+}
+
+static void scale_add(struct bench_scale_results *s, const char *axis, double x, const char *method,
+		      double ms)
+{
+	struct bench_scale_row w = {.x = x, .ms = ms, .pages_read = 10, .pageins = -1};
+
+	snprintf(w.axis, sizeof(w.axis), "%s", axis);
+	snprintf(w.label, sizeof(w.label), "%g", x);
+	snprintf(w.method, sizeof(w.method), "%s", method);
+	snprintf(w.link, sizeof(w.link), "1gbit");
+	assert_int_equal(bench_scale_results_add(s, &w), 0);
+}
+
+/* Fits on the medians per x, the verdicts they give, and the files with their
+ * fits. */
+static void test_scale_results(void **state)
+{
+	char dir[] = "/tmp/vmt-test-scale-XXXXXX", path[256], line[512], v[160];
+	struct bench_scale_results s;
+	struct json_object *j, *fits;
+	struct bench_fit f;
+	FILE *fp;
+	int n = 0;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(bench_scale_results_init(&s), 0);
+	for (int rep = 0; rep < 3; rep++) { /* procs: 60 us a process, the outlier is no median */
+		scale_add(&s, "procs", 100, "runtime", 6 + (rep == 2 ? 100 : 0));
+		scale_add(&s, "procs", 1000, "runtime", 60);
+		scale_add(&s, "procs", 10000, "runtime", 600);
+		scale_add(&s, "mem", 0.5, "runtime", 30 + rep);
+		scale_add(&s, "mem", 8, "runtime", 31 + rep);
+	}
+	scale_add(&s, "subhosts", 1, "runtime", 30);
+	assert_int_equal(bench_scale_fit(&s, "procs", "runtime", false, &f), 0);
+	assert_true(f.n == 3 && fabs(f.slope * 1000 - 60) < 1e-9 && fabs(f.r2 - 1) < 1e-9);
+	assert_int_equal(bench_scale_fit(&s, "procs", "runtime", true, &f), 0);
+	assert_true(fabs(f.slope - 1) < 1e-9);
+	assert_int_equal(bench_scale_verdict(&s, "procs", "runtime", v, sizeof(v)), 0);
+	assert_non_null(strstr(v, "linearly or better"));
+	assert_int_equal(bench_scale_verdict(&s, "mem", "runtime", v, sizeof(v)), 0);
+	assert_non_null(strstr(v, "does not grow"));
+	assert_int_equal(bench_scale_fit(&s, "subhosts", "runtime", false, &f), -EINVAL);
+	assert_int_equal(bench_scale_fit(&s, "procs", "vm", false, &f), -EINVAL);
+	assert_int_equal(bench_scale_results_write(&s, dir), 0);
+
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), fp));
+	assert_non_null(strstr(line, "axis,x,label,method,chunk_bytes,rep,instance,ms,"));
+	while (fgets(line, sizeof(line), fp))
+		n++;
+	fclose(fp);
+	assert_int_equal(n, 16);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(j = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(j, "fits", &fits));
+	assert_int_equal(json_object_array_length(fits), 2); /* procs and mem; subhosts has 1 x */
+	json_object_put(j);
+	unlink(path);
+	rmdir(dir);
+	bench_scale_results_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_summary),	  cmocka_unit_test(test_run_captures),
 	    cmocka_unit_test(test_run_timeout),	  cmocka_unit_test(test_run_missing),
-	    cmocka_unit_test(test_results_files),
+	    cmocka_unit_test(test_results_files), cmocka_unit_test(test_fit),
+	    cmocka_unit_test(test_link_wire_ms),  cmocka_unit_test(test_scale_results),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
