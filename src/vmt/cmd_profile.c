@@ -33,8 +33,12 @@ static const char profile_help[] =
     "  -k, --kernel PATH      vmlinuz (bzImage) or vmlinux ELF\n"
     "      --from-memory      find the kernel in guest memory instead (kallsyms and\n"
     "                         BTF from its image): with --mem RAMFILE [--machine\n"
-    "                         pc|q35] or --vm NAME (the symbols' addresses are\n"
-    "                         those of the boot the profile was made from)\n"
+    "                         pc|q35] or --vm NAME (link-time symbol addresses\n"
+    "                         if the guest has vmcoreinfo, else its boot's)\n"
+    "      --pagetable FILE   a split VM's page table (--mem); --fetch METHOD as\n"
+    "                         for ps (the search itself reads only local pages)\n"
+    "      --stats            pages read and time of the search, on stderr\n"
+    "  -v, --verbose          say which kernel image in memory was taken, and why\n"
     "      --cache-dir DIR    profile cache (default $XDG_CACHE_HOME/vmemtrans)\n"
     "      --system-map PATH  System.map, used only if the image has no kallsyms\n"
     "      --no-cache         build in memory, write nothing\n"
@@ -47,6 +51,7 @@ static const char profile_help[] =
 enum {
 	OPT_NO_CACHE = OPT_CMD_BASE,
 	OPT_FROM_MEMORY,
+	OPT_VERBOSE,
 };
 
 struct prof_cmd {
@@ -265,6 +270,13 @@ static const struct action actions[] = {
     {"field", 2, 2, act_field},	  {"size", 1, 1, act_size},    {"enum", 1, 2, act_enum},
 };
 
+/* --verbose: the library's progress (which kernel image was taken, and why) on stderr. */
+static void log_verbose(enum vmt_log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "vmt: profile: %s%s\n", level <= VMT_LOG_WARN ? "warning: " : "", msg);
+}
+
 /* Options into c; positional words into c->action and c->args.  EXIT_OK to go on. */
 static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 {
@@ -277,6 +289,10 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 	    {"mem", required_argument, NULL, OPT_MEM},
 	    {"vm", required_argument, NULL, OPT_VM},
 	    {"machine", required_argument, NULL, OPT_MACHINE},
+	    {"pagetable", required_argument, NULL, OPT_PAGETABLE},
+	    {"fetch", required_argument, NULL, OPT_FETCH},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
@@ -284,7 +300,7 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 	};
 	int o;
 
-	while ((o = getopt_long(argc, argv, "k:fh", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "k:fhv", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'k':
 			c->opts.kernel_path = optarg;
@@ -304,7 +320,14 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 		case OPT_MEM:
 		case OPT_VM:
 		case OPT_MACHINE:
+		case OPT_PAGETABLE:
+		case OPT_FETCH:
+		case OPT_STATS:
 			cli_target_opt(&c->t, o, optarg);
+			break;
+		case 'v':
+		case OPT_VERBOSE:
+			vmt_set_log(log_verbose, NULL, VMT_LOG_INFO);
 			break;
 		case 'f':
 			c->opts.rebuild = 1;
@@ -334,8 +357,12 @@ static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 /* --from-memory: open the guest without a kernel image; its profile is the one found. */
 static struct vmt_profile *load_memory(struct prof_cmd *c)
 {
+	double t0 = cli_now_ms();
+
 	c->t.cache_dir = c->opts.cache_dir;
 	c->g = cli_target_open("profile", &c->t);
+	if (c->g)
+		cli_target_stats(&c->t, c->g, cli_now_ms() - t0);
 	return c->g ? vmt_guest_profile(c->g) : NULL;
 }
 
@@ -359,8 +386,11 @@ static struct vmt_profile *load(struct prof_cmd *c)
 /* Exactly one source: --kernel, or --from-memory with its guest. */
 static int check_source(const struct prof_cmd *c)
 {
-	if (!c->from_memory && (c->t.mem || c->t.vm || c->t.machine)) {
-		cli_err("profile", "--mem, --vm and --machine go with --from-memory");
+	if (!c->from_memory &&
+	    (c->t.mem || c->t.vm || c->t.machine || c->t.pagetable || c->t.fetch || c->t.stats)) {
+		cli_err("profile",
+			"--mem, --vm, --machine, --pagetable, --fetch and --stats go with "
+			"--from-memory");
 		return EXIT_USAGE;
 	}
 	if (!c->from_memory && !c->opts.kernel_path) {

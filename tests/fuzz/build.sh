@@ -7,7 +7,7 @@ root=$(cd "$here/../.." && pwd)
 OUT=${OUT:-/tmp/vmt-fuzz}
 CC=${CC:-clang}
 SAN=${SAN:--fsanitize=address,undefined -fno-sanitize-recover=undefined}
-CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer $SAN -I$root/include -I$root/src/lib"
+CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer $SAN -I$root/include -I$root/src/lib -I$root/src"
 LIBS="-lbpf -llz4 -lzstd -llzma -lz -lpthread"
 mkdir -p "$OUT/obj"
 # Every library part but vm/ (launcher, QMP: not reached from these inputs).
@@ -19,7 +19,7 @@ for c in "$root"/src/lib/core/*.c "$root"/src/lib/profile/*.c "$root"/src/lib/ar
 	$CC $CFLAGS -fsanitize=fuzzer-no-link -c "$c" -o "$o"
 	objs="$objs $o"
 done
-harnesses=${*:-"fuzz_kallsyms fuzz_vmlinuz fuzz_elf_btf fuzz_cache fuzz_walkers"}
+harnesses=${*:-"fuzz_kallsyms fuzz_vmlinuz fuzz_elf_btf fuzz_cache fuzz_walkers fuzz_kfind"}
 for h in $harnesses; do
 	extra=""; [ "$h" = fuzz_walkers ] && extra="-lcmocka -Wno-unused-function"
 	$CC $CFLAGS -fsanitize=fuzzer "$here/$h.c" $objs $LIBS $extra -o "$OUT/$h"

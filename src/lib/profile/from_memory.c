@@ -350,10 +350,14 @@ static int cand_btf(const struct vmt_physmem *pm, struct vmt_kfound *k)
 		return vmt_error(-ENOMEM, "out of memory reading BTF");
 	err = pm->read(pm->ctx, k->btf_pa, k->btf, k->btf_len);
 	if (err)
-		return vmt_error(err, "cannot read the kernel's BTF at %#llx (%zu bytes)",
+		return vmt_error(err,
+				 "cannot read the kernel's BTF at %#llx (%zu bytes): pass --kernel "
+				 "with the guest's vmlinuz",
 				 (unsigned long long)k->btf_pa, k->btf_len);
 	if (!btf_blob_ok(k->btf, k->btf_len))
-		return vmt_error(-EBADMSG, "no valid BTF header at %#llx",
+		return vmt_error(-EBADMSG,
+				 "no valid BTF header at %#llx (__start_BTF): the guest's BTF is "
+				 "corrupt; pass --kernel with its vmlinuz",
 				 (unsigned long long)k->btf_pa);
 	return 0;
 }
