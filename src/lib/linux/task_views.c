@@ -55,11 +55,11 @@
 #define EXIT_DEAD	0x00000010u
 #define STACK_END_MAGIC 0x57AC6E9Du
 #define PID_MAX_LIMIT	(4 * 1024 * 1024)
-#define CFS_MAX_DEPTH	8	   /* nested task groups (cgroup levels) descended */
-#define RB_MAX_DEPTH	64	   /* a red-black tree of 1M nodes is at most 40 deep */
-#define MAX_RT_PRIO	100	   /* rt_prio_array queues */
-#define SCAN_CHUNK	(4u << 20) /* bytes scanned per source call */
-#define SCAN_ALIGN	64	   /* task_struct cache alignment (L1_CACHE_BYTES) */
+#define CFS_MAX_DEPTH	8	     /* nested task groups (cgroup levels) descended */
+#define RB_MAX_DEPTH	64	     /* a red-black tree of 1M nodes is at most 40 deep */
+#define MAX_RT_PRIO	100	     /* rt_prio_array queues */
+#define SCAN_CHUNK	(256u << 10) /* bytes per source call: the buffer stays in L2 */
+#define SCAN_ALIGN	64	     /* task_struct cache alignment (L1_CACHE_BYTES) */
 #define TV_MAX(a, b)	((a) > (b) ? (a) : (b))
 
 static const char *const view_names[VMT_VIEW_COUNT] = {
