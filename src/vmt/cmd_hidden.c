@@ -5,7 +5,6 @@
  * live in hidden_tasks.c and hidden_kernel.c; this file parses options,
  * opens the guest, runs them in turn and sets the exit status.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -116,22 +115,6 @@ static int hidden_parse(int argc, char **argv, struct hidden_opts *o)
 	return err;
 }
 
-/*
- * The modules and hooks checks live in hidden_kernel.c; until that file is
- * built in, they say they cannot run (and vmt hidden exits 1).
- */
-__attribute__((weak)) int hidden_modules(struct hidden_ctx *c)
-{
-	(void)c;
-	return -ENOSYS;
-}
-
-__attribute__((weak)) int hidden_hooks(struct hidden_ctx *c)
-{
-	(void)c;
-	return -ENOSYS;
-}
-
 static const struct {
 	const char *name;
 	int (*fn)(struct hidden_ctx *c);
@@ -152,7 +135,7 @@ static int hidden_run(struct hidden_ctx *c)
 
 		if (n < 0) {
 			cli_err("hidden", "the %s check could not run: %s", hidden_checks[i].name,
-				n == -ENOSYS ? "not built in" : vmt_last_error());
+				*vmt_last_error() ? vmt_last_error() : strerror(-n));
 			json_object_array_add(failed,
 					      json_object_new_string(hidden_checks[i].name));
 		}
