@@ -185,8 +185,8 @@ static int settle(struct bench_inst *b)
 
 /* --------------------------------------------------------- measurements */
 
-int bench_inst_build(struct bench_inst *b, const char *method, uint64_t chunk, double *ms,
-		     int64_t *pages)
+int bench_inst_build_cpu(struct bench_inst *b, const char *method, uint64_t chunk, double *ms,
+			 double *cpu_ms, int64_t *pages)
 {
 	char cs[32];
 	struct bench_out out;
@@ -205,12 +205,20 @@ int bench_inst_build(struct bench_inst *b, const char *method, uint64_t chunk, d
 	if (err)
 		return err;
 	s = strstr(out.err, "stats: procfs snapshot: ");
-	if (!s ||
-	    sscanf(s, "stats: procfs snapshot: %lf ms (cpu %*f ms), pages read %llu", ms, &pg) != 2)
+	if (!s || sscanf(s, "stats: procfs snapshot: %lf ms (cpu %lf ms), pages read %llu", ms,
+			 cpu_ms, &pg) != 3)
 		err = bench_fail(-EPROTO, "vmt procfs --stats said: %.300s", out.err);
 	*pages = (int64_t)pg;
 	bench_out_free(&out);
 	return err;
+}
+
+int bench_inst_build(struct bench_inst *b, const char *method, uint64_t chunk, double *ms,
+		     int64_t *pages)
+{
+	double cpu;
+
+	return bench_inst_build_cpu(b, method, chunk, ms, &cpu, pages);
 }
 
 int bench_inst_guest_ps(struct bench_inst *b, double *ms)

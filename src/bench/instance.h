@@ -111,6 +111,9 @@ int64_t bench_inst_pager_count(struct bench_inst *b, const char *name);
  * chunk): its own time and the guest pages it read. */
 int bench_inst_build(struct bench_inst *b, const char *method, uint64_t chunk, double *ms,
 		     int64_t *pages);
+/* The same, also the building thread's CPU time (less sensitive to a loaded machine). */
+int bench_inst_build_cpu(struct bench_inst *b, const char *method, uint64_t chunk, double *ms,
+			 double *cpu_ms, int64_t *pages);
 /* busybox ps in the guest, timed by the agent inside the guest. */
 int bench_inst_guest_ps(struct bench_inst *b, double *ms);
 

@@ -265,15 +265,15 @@ static int measure(struct scale *sc, const struct point *p, const char *method, 
 		return err;
 	w.load1 = host_load1();
 	p0 = bench_inst_pager_count(b, "pageins");
-	err = bench_inst_build(b, method, chunk, &w.ms, &w.pages_read);
+	err = bench_inst_build_cpu(b, method, chunk, &w.ms, &w.cpu_ms, &w.pages_read);
 	if (err)
 		return err;
 	p1 = bench_inst_pager_count(b, "pageins");
 	w.pageins = p0 >= 0 && p1 >= p0 ? p1 - p0 : -1;
 	b->done++;
-	bench_inst_progress(b, "%s %s: instance %u: %-7s %4s rep %u: %.1f ms",
+	bench_inst_progress(b, "%s %s: instance %u: %-7s %4s rep %u: %.1f ms (cpu %.1f)",
 			    bench_axis_name(p->axis), p->label, b->instance, method,
-			    bench_chunk_name(chunk, cn, sizeof(cn)), rep + 1, w.ms);
+			    bench_chunk_name(chunk, cn, sizeof(cn)), rep + 1, w.ms, w.cpu_ms);
 	return bench_scale_results_add(sc->s, &w);
 }
 

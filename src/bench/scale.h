@@ -64,6 +64,7 @@ struct bench_scale_row {
 	uint64_t chunk;	 /* fetch chunk (0 unsplit) */
 	unsigned rep, instance;
 	double ms;	    /* the snapshot's own build time */
+	double cpu_ms;	    /* the building thread's CPU time in it */
 	int64_t pages_read; /* guest pages the construction read */
 	int64_t pageins;    /* pager page-ins during it; -1 n/a */
 	unsigned mem_mib, procs, subhosts;
@@ -84,6 +85,9 @@ int bench_scale_results_add(struct bench_scale_results *s, const struct bench_sc
 /* Summary of the rows of axis, method and x (x NAN: any). */
 void bench_scale_summary(const struct bench_scale_results *s, const char *axis, const char *method,
 			 double x, struct bench_summary *sm);
+/* Median CPU time of the same rows (-1 none). */
+double bench_scale_cpu_median(const struct bench_scale_results *s, const char *axis,
+			      const char *method, double x);
 /* The distinct x of an axis in first-seen order (at most max); their number. */
 size_t bench_scale_xs(const struct bench_scale_results *s, const char *axis, double *xs,
 		      const char **labels, size_t max);

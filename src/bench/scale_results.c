@@ -118,6 +118,21 @@ void bench_scale_summary(const struct bench_scale_results *s, const char *axis, 
 	free(v);
 }
 
+double bench_scale_cpu_median(const struct bench_scale_results *s, const char *axis,
+			      const char *method, double x)
+{
+	double *v = calloc(s->n ? s->n : 1, sizeof(*v));
+	struct bench_summary sm;
+	size_t n = 0;
+
+	for (size_t i = 0; v && i < s->n; i++)
+		if (row_matches(&s->rows[i], axis, method, x))
+			v[n++] = s->rows[i].cpu_ms;
+	bench_summarize(v, v ? n : 0, &sm);
+	free(v);
+	return sm.n ? sm.median : -1;
+}
+
 size_t bench_scale_xs(const struct bench_scale_results *s, const char *axis, double *xs,
 		      const char **labels, size_t max)
 {
@@ -300,8 +315,8 @@ static void row_csv(FILE *f, const struct bench_scale_row *w)
 	const struct bench_census *c = &w->before;
 	uint64_t sub = 0;
 
-	fprintf(f, "%s,%g,%s,%s,%llu,%u,%u,%.3f,", w->axis, w->x, w->label, w->method,
-		(unsigned long long)w->chunk, w->rep, w->instance, w->ms);
+	fprintf(f, "%s,%g,%s,%s,%llu,%u,%u,%.3f,%.3f,", w->axis, w->x, w->label, w->method,
+		(unsigned long long)w->chunk, w->rep, w->instance, w->ms, w->cpu_ms);
 	opt_int(f, w->pages_read);
 	opt_int(f, w->pageins);
 	fprintf(f, "%u,%u,%u,%s,", w->mem_mib, w->procs, w->subhosts, w->link);
@@ -322,7 +337,8 @@ static int write_csv(const struct bench_scale_results *s, const char *path)
 
 	if (!f)
 		return bench_fail(-errno, "%s: %s", path, strerror(errno));
-	fputs("axis,x,label,method,chunk_bytes,rep,instance,ms,pages_read,pageins,mem_mib,procs,"
+	fputs("axis,x,label,method,chunk_bytes,rep,instance,ms,cpu_ms,pages_read,pageins,mem_mib,"
+	      "procs,"
 	      "subhosts,link,main_chunks,sub_chunks,absent_chunks,pinned_chunks,moved_since_split,"
 	      "boot_ms,fill_ms,split_ms,load1\n",
 	      f);
@@ -366,6 +382,7 @@ static struct json_object *row_json(const struct bench_scale_row *w)
 	json_object_object_add(o, "rep", json_object_new_int((int)w->rep));
 	json_object_object_add(o, "instance", json_object_new_int((int)w->instance));
 	json_object_object_add(o, "ms", json_object_new_double(w->ms));
+	json_object_object_add(o, "cpu_ms", json_object_new_double(w->cpu_ms));
 	json_object_object_add(o, "pages_read", opt_int_json(w->pages_read));
 	json_object_object_add(o, "pageins", opt_int_json(w->pageins));
 	json_object_object_add(o, "mem_mib", json_object_new_int((int)w->mem_mib));
@@ -397,6 +414,8 @@ static struct json_object *summary_json(const struct bench_scale_results *s, con
 	json_object_object_add(o, "max_ms", json_object_new_double(sm.max));
 	json_object_object_add(o, "q1_ms", json_object_new_double(sm.q1));
 	json_object_object_add(o, "q3_ms", json_object_new_double(sm.q3));
+	json_object_object_add(o, "cpu_median_ms",
+			       json_object_new_double(bench_scale_cpu_median(s, axis, method, x)));
 	return o;
 }
 

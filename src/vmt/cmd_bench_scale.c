@@ -464,8 +464,8 @@ static void print_axis_table(const struct bench_scale_results *s, const char *ax
 	size_t nx = bench_scale_xs(s, axis, xs, labels, BENCH_SCALE_MAX_X);
 	char a[3][64];
 
-	printf("%-9s %-28s %-28s %-28s %s\n", axis, "unsplit", "method 1 (runtime)",
-	       "method 2 (vm)", "pages read");
+	printf("%-9s %-28s %-28s %-28s %-10s %s\n", axis, "unsplit", "method 1 (runtime)",
+	       "method 2 (vm)", "pages read", "cpu ms: unsplit, m1, m2");
 	for (size_t k = 0; k < nx; k++) {
 		for (size_t m = 0; m < 3; m++) {
 			struct bench_summary sm;
@@ -473,8 +473,11 @@ static void print_axis_table(const struct bench_scale_results *s, const char *ax
 			bench_scale_summary(s, axis, methods[m], xs[k], &sm);
 			cell(&sm, a[m], sizeof(a[m]));
 		}
-		printf("%-9s %-28s %-28s %-28s %.0f\n", labels[k], a[0], a[1], a[2],
-		       pages_read(s, axis, xs[k]));
+		printf("%-9s %-28s %-28s %-28s %-10.0f %.1f, %.1f, %.1f\n", labels[k], a[0], a[1],
+		       a[2], pages_read(s, axis, xs[k]),
+		       bench_scale_cpu_median(s, axis, "unsplit", xs[k]),
+		       bench_scale_cpu_median(s, axis, "runtime", xs[k]),
+		       bench_scale_cpu_median(s, axis, "vm", xs[k]));
 	}
 }
 

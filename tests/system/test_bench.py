@@ -153,7 +153,7 @@ def test_usage_errors(env):
 SCALE_PREFIX = "sbt" + uuid.uuid4().hex[:3]  # hosts SCALE_PREFIX-main/-subN, VMs -sc-N
 SCALE_AXES = ("procs", "subhosts", "link")  # the memory axis: the unit test and the full run
 SCALE_COLUMNS = {"axis", "x", "label", "method", "chunk_bytes", "rep", "instance", "ms",
-                 "pages_read", "pageins", "mem_mib", "procs", "subhosts", "link", "main_chunks",
+                 "cpu_ms", "pages_read", "pageins", "mem_mib", "procs", "subhosts", "link", "main_chunks",
                  "sub_chunks", "absent_chunks", "moved_since_split", "boot_ms", "fill_ms",
                  "split_ms", "load1"}
 
@@ -195,7 +195,7 @@ def test_scale_csv_well_formed(scale):
         assert len({r["x"] for r in mine}) == 2, axis
         assert {r["method"] for r in mine} == {"unsplit", "runtime", "vm"}, axis
     for r in rows:
-        float(r["ms"]), float(r["x"]), int(r["mem_mib"]), int(r["procs"])
+        float(r["ms"]), float(r["cpu_ms"]), float(r["x"]), int(r["mem_mib"]), int(r["procs"])
         if r["method"] != "unsplit":  # split: both hosts hold some of the guest
             assert int(r["main_chunks"]) > 0 and int(r["sub_chunks"]) > 0
     # the points really differ in what their axis says
