@@ -120,3 +120,13 @@ def unlink_task(vm, pid, children=True):
         if children:
             list_unlink(ram, kva + sibling)
     return kva
+
+
+def unlink_thread(vm, tid):
+    """Hide thread tid from its group's thread list (signal->thread_head);
+    the pid index and the scheduler still have it.  Returns its task_struct."""
+    kva = task_kva(vm, tid)
+    node = field_offset(vm, "task_struct", "thread_node")
+    with GuestRam(vm) as ram:
+        list_unlink(ram, kva + node)
+    return kva

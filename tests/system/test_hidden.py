@@ -14,7 +14,9 @@ has and another that must have it lacks.  Against the guest's own word
     `vmt ps --views` still lists it;
   - a task list whose next pointer goes to garbage or into a cycle (real
     memory, VM paused) costs `vmt ps` nothing: >= 90 % of the guest's tasks
-    (in fact all) are listed and the broken view is named.
+    (in fact all) are listed and the broken view is named;
+  - a thread unlinked from its group's thread list is reported as a hidden
+    thread, missing from `threads` only.
 
 One guest for the module; the order matters (the hidden process stays
 hidden for the tests after it).
@@ -25,7 +27,7 @@ import re
 import pytest
 
 from conftest import start_vm, stop_vm
-from rootkit import GuestRam, field_offset, task_kva, unlink_task
+from rootkit import GuestRam, field_offset, task_kva, unlink_task, unlink_thread
 from truth import guest_procs
 
 VICTIM = "wl-3"
@@ -174,3 +176,19 @@ def test_corrupt_task_list_costs_nothing(vm, victim, damage):
     # Restored: the list is whole again.
     rc, rep = hidden(vm)
     assert rep["processes"]["broken_views"] == []
+
+
+def test_hidden_thread(vm, victim):
+    """One of wl-threads' workers off its group's thread list (last: it stays
+    hidden): reported beside the hidden process, missing from threads only."""
+    ps = vm.vmt_json("ps", "-T")
+    worker = next(t for t in ps if t["comm"] == "wl-worker-1")
+    kva = unlink_thread(vm, worker["tid"])
+    assert vm.guest(f"cat /proc/{worker['pid']}/task/{worker['tid']}/comm").strip() == "wl-worker-1"
+    rc, rep = hidden(vm)
+    assert rc == 1
+    found = {(d["pid"], d["tid"]): d for d in rep["processes"]["discrepancies"]}
+    assert set(found) == {(victim[0], victim[0]), (worker["pid"], worker["tid"])}
+    d = found[worker["pid"], worker["tid"]]
+    assert d["thread"] and d["kva"] == kva and d["missing_from"] == ["threads"]
+    assert {"pids", "scan"} <= set(d["seen_by"])
