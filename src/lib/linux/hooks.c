@@ -36,6 +36,7 @@
 #define IDT_STUB_ALIGN	       8 /* IDT_ALIGN: 8, or 16 with IBT: both multiples of 8 */
 #define SYSCALL_MAX	       1024
 #define EARLY_IDT_HANDLER_SIZE 9
+#define ENDBR_INSN_SIZE	       4
 #define FIRST_EXTERNAL_VECTOR  0x20
 
 struct hk_ctx {
@@ -69,7 +70,7 @@ static const struct vmt_module *hk_module_at(struct hk_ctx *c, uint64_t va)
 	for (size_t i = 0; c->mods && i < c->mods->n; i++) {
 		const struct vmt_module *m = &c->mods->mods[i];
 
-		if (va >= m->base && va - m->base < m->size)
+		if (vmt_module_holds(c->g, m->kva, va) == 1)
 			return m;
 	}
 	return NULL;
@@ -228,16 +229,20 @@ static int hk_syscall_table(struct hk_ctx *c, const char *table, uint32_t bit)
 
 /*
  * Vectors 0..31 no trap handler claimed keep the stub idt_setup_early_handler
- * put there, early_idt_handler_array[v] (EARLY_IDT_HANDLER_SIZE bytes each,
- * in .init.text, freed after boot: outside _stext.._etext but still what
- * the kernel left).  Exactly stub v, nothing else, is accepted.
+ * put there, early_idt_handler_array[v] (EARLY_IDT_HANDLER_SIZE bytes each:
+ * 9, or 13 with an ENDBR64 under CONFIG_X86_KERNEL_IBT; in .init.text,
+ * freed after boot: outside _stext.._etext but still what the kernel left).
+ * Exactly stub v, nothing else, is accepted.
  */
 static bool hk_idt_early(struct hk_ctx *c, unsigned vec, uint64_t va)
 {
 	uint64_t early;
 
-	return vec < 32 && !vmt_profile_symbol(c->g->prof, "early_idt_handler_array", &early) &&
-	       va == early + c->slide + vec * EARLY_IDT_HANDLER_SIZE;
+	if (vec >= 32 || vmt_profile_symbol(c->g->prof, "early_idt_handler_array", &early))
+		return false;
+	early += c->slide;
+	return va == early + vec * EARLY_IDT_HANDLER_SIZE ||
+	       va == early + vec * (EARLY_IDT_HANDLER_SIZE + ENDBR_INSN_SIZE);
 }
 
 /*

@@ -321,9 +321,8 @@ static bool mv_scan_valid(struct mv_ctx *c, uint64_t cand)
 	if (!(vmt_kptr_ok(next) || next == LIST_POISON1) ||
 	    !(vmt_kptr_ok(prev) || prev == LIST_POISON1 + 0x22))
 		return false;
-	if (vmt_module_read(c->g, cand, &m) != 0)
-		return false;
-	return cand >= m.base && cand - m.base < m.size;
+	/* Its own memory holds it (6.4+: in its data region, apart from its text). */
+	return vmt_module_holds(c->g, cand, cand) == 1 && vmt_module_read(c->g, cand, &m) == 0;
 }
 
 static uint64_t mv_back_ptr(struct mv_scan *s, uint64_t va, uint32_t at)

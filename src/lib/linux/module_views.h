@@ -18,6 +18,13 @@ struct vmt_module;
  */
 int vmt_module_read(struct vmt_guest *g, uint64_t mod, struct vmt_module *m);
 
+/*
+ * Does va lie in the memory of the module at mod (any of its layouts: core,
+ * init, data up to 6.3; every mem[] region from 6.4)?  1 yes, 0 no, or the
+ * profile's error.
+ */
+int vmt_module_holds(struct vmt_guest *g, uint64_t mod, uint64_t va);
+
 /* Module memory on x86-64 (arch/x86/include/asm/pgtable_64_types.h). */
 #define VMT_MODULES_VADDR_MIN 0xffffffffa0000000ull /* KERNEL_IMAGE_SIZE 512M, no KASLR */
 #define VMT_MODULES_END	      0xffffffffff000000ull

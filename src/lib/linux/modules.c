@@ -26,7 +26,8 @@
 struct mod_offsets {
 	uint32_t list, name, name_size, state, refcnt, source_list, init, exit, taints;
 	uint32_t core_base, core_size, init_size, data_size; /* <= 6.3 layouts */
-	uint32_t mem, mem_base, mem_size, mem_sz, nr_mem;    /* >= 6.4 mem[] */
+	uint32_t init_base, data_base;
+	uint32_t mem, mem_base, mem_size, mem_sz, nr_mem; /* >= 6.4 mem[] */
 	uint32_t use_source_list, use_source;
 	int64_t st_live, st_coming, st_going, st_unformed;
 };
@@ -59,6 +60,8 @@ static int mod_offsets_resolve(struct vmt_guest *g, struct mod_offsets *o)
 		VMT_FIELD_OPT("module", "core_layout.size", core_size),
 		VMT_FIELD_OPT("module", "init_layout.size", init_size),
 		VMT_FIELD_OPT("module", "data_layout.size", data_size),
+		VMT_FIELD_OPT("module", "init_layout.base", init_base),
+		VMT_FIELD_OPT("module", "data_layout.base", data_base),
 		VMT_FIELD_OPT("module_memory", "base", mem_base),
 		VMT_FIELD_OPT("module_memory", "size", mem_size),
 		VMT_FIELD_OPT("module_memory", NULL, mem_sz),
@@ -345,6 +348,40 @@ int vmt_modules(struct vmt_guest *g, struct vmt_module_list **out)
 err_free:
 	vmt_module_list_free(w.l);
 	return err;
+}
+
+/* Is va inside one of the (base, size) layouts at mod + base_off / size_off? */
+static bool mod_layout_holds(struct vmt_guest *g, uint64_t mod, uint32_t base_off,
+			     uint32_t size_off, uint64_t va)
+{
+	uint64_t base;
+	uint32_t size;
+
+	if (base_off == UINT32_MAX || size_off == UINT32_MAX ||
+	    vmt_kread_u64(g, mod + base_off, &base) || vmt_kread_u32(g, mod + size_off, &size))
+		return false;
+	return va >= base && va - base < size;
+}
+
+int vmt_module_holds(struct vmt_guest *g, uint64_t mod, uint64_t va)
+{
+	struct mod_offsets o;
+	int err = mod_offsets_resolve(g, &o);
+
+	if (err)
+		return err;
+	if (o.mem != UINT32_MAX) { /* 6.4+: text, data, rodata... each its own allocation */
+		for (uint32_t i = 0; i < o.nr_mem; i++) {
+			uint64_t ent = mod + o.mem + (uint64_t)i * o.mem_sz;
+
+			if (mod_layout_holds(g, ent, o.mem_base, o.mem_size, va))
+				return 1;
+		}
+		return 0;
+	}
+	return mod_layout_holds(g, mod, o.core_base, o.core_size, va) ||
+	       mod_layout_holds(g, mod, o.init_base, o.init_size, va) ||
+	       mod_layout_holds(g, mod, o.data_base, o.data_size, va);
 }
 
 void vmt_module_list_free(struct vmt_module_list *l)
