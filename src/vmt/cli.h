@@ -57,6 +57,7 @@ struct cli_target {
 	bool json;		    /* --json */
 	bool stats;		    /* --stats: pages read, time, to stderr */
 	bool pause;		    /* --pause: stop the VM's vCPUs while reading */
+	bool no_kernel;		    /* the profile from memory even if the VM names a kernel */
 	struct vmt_vm_desc *paused; /* the VM cli_target_open() paused, for close */
 };
 

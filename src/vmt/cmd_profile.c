@@ -360,6 +360,7 @@ static struct vmt_profile *load_memory(struct prof_cmd *c)
 	double t0 = cli_now_ms();
 
 	c->t.cache_dir = c->opts.cache_dir;
+	c->t.no_kernel = true; /* also for a --vm whose descriptor names one */
 	c->g = cli_target_open("profile", &c->t);
 	if (c->g)
 		cli_target_stats(&c->t, c->g, cli_now_ms() - t0);

@@ -336,7 +336,9 @@ struct vmt_guest *cli_target_open(const char *cmd, struct cli_target *t)
 		}
 		o.mem_path = vm.mem_path;
 		/* No kernel path anywhere: the profile comes from the guest's memory. */
-		o.kernel_path = t->kernel ? t->kernel : vm.kernel[0] ? vm.kernel : NULL;
+		o.kernel_path = t->kernel			? t->kernel
+				: vm.kernel[0] && !t->no_kernel ? vm.kernel
+								: NULL;
 		o.machine = vm.machine;
 		o.ram_size = vm.mem_bytes;
 		/* A split VM is read through its page table unless the user names one. */

@@ -14,7 +14,7 @@ mkdir -p "$OUT/obj"
 objs=""
 for c in "$root"/src/lib/core/*.c "$root"/src/lib/profile/*.c "$root"/src/lib/arch/*.c \
 	 "$root"/src/lib/mem/*.c "$root"/src/lib/memsrc/*.c "$root"/src/lib/guest/*.c \
-	 "$root"/src/lib/linux/*.c; do
+	 "$root"/src/lib/linux/*.c "$root"/src/pagetable/*.c; do
 	o="$OUT/obj/$(basename "$(dirname "$c")")_$(basename "$c" .c).o"
 	$CC $CFLAGS -fsanitize=fuzzer-no-link -c "$c" -o "$o"
 	objs="$objs $o"

@@ -91,6 +91,9 @@ class TestOneGuest:
         again = json.loads(mvm.show("--json").stdout)
         assert first["source"] == "memory" and not first["from_cache"]
         assert again["from_cache"] and again["cache_path"] == first["cache_path"]
+        by_vm = json.loads(run(mvm.env, "profile", "show", "--from-memory", "--vm", mvm.vm.name,
+                               "--cache-dir", mvm.cache, "--json").stdout)
+        assert by_vm["source"] == "memory" and by_vm["cache_path"] == first["cache_path"]
         g = mvm.vm.guest
         assert first["banner"] == g("cat /proc/version")
         assert first["btf_bytes"] == int(g("stat -c %s /sys/kernel/btf/vmlinux"))

@@ -236,10 +236,11 @@ int vmt_kaslr_find(struct vmt_guest *g)
 	/*
 	 * A split VM keeps its kernel image on the main host, so the banner
 	 * probes first read only what is there (no remote page fetched for a
-	 * probe: opening stays fast on any VM size); if the pager has paged the
-	 * image out since, the search runs again reading everything.
+	 * probe, nor counted as one not read with --fetch none: opening stays
+	 * fast on any VM size); if the pager has paged the image out since, the
+	 * search runs again reading everything.
 	 */
-	err = vmt_mem_has_remote(g->mem) ? kaslr_search(g, &s, true) : -ENOENT;
+	err = kaslr_search(g, &s, true);
 	if (err)
 		err = kaslr_search(g, &s, false);
 	if (err)
