@@ -8,7 +8,8 @@ where each part was found, and agrees with the guest's /proc/kallsyms,
 /proc/version and /sys/kernel/btf/vmlinux; the cache is keyed by what was
 found.  Bad input on copies of the RAM file: no kernel at all, a corrupted
 BTF blob, a second copy of the kernel image (the running one is taken, and
-why is said).  A split VM (its own class: one VM at a time) is searched with
+why is said).  A guest with 5-level paging and a split VM (classes of their
+own: one VM at a time) are read too; the split VM's kernel is found with
 --fetch none: nothing is read from its sub-hosts.
 """
 import json
@@ -211,6 +212,35 @@ class TestOneGuest:
             assert info["phys_load"] == text
         finally:
             shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="class")
+def la57_vm(env):
+    cache = tempfile.mkdtemp(prefix="vmt-z-la57-")
+    vm = start_vm(env, "zla57", procs=10, extra=["--la57"])
+    try:
+        yield MemVm(vm, cache)
+    finally:
+        stop_vm(vm)
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+class TestLa57:
+    def test_five_level_paging(self, la57_vm):
+        """With 5-level paging, --mem alone finds the kernel, the slides and the processes."""
+        g = la57_vm.vm.guest
+        info = la57_vm.read("info")
+        assert info["paging_levels"] == 5
+        assert "la57" in g("grep -m1 flags /proc/cpuinfo").split()
+        assert int(g("grep 'Kernel code' /proc/iomem").split("-")[0].strip(), 16) == \
+            info["phys_load"]
+        link = json.loads(run(la57_vm.env, "profile", "sym", "_text", "--from-memory", "--mem",
+                              la57_vm.mem, "--cache-dir", la57_vm.cache, "--json").stdout)
+        text = int(g("grep -w _text /proc/kallsyms").split()[0], 16)
+        assert link[0]["address"] + info["virt_slide"] == text
+        truth, me = guest_procs(la57_vm.vm)
+        n, _ = check_ps(truth, me, la57_vm.read("ps"))
+        assert n >= 15
 
 
 PREFIX = SESSION_TAG + "z"
