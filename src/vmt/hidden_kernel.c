@@ -41,6 +41,7 @@ struct mround {
 	struct mfind *f;
 	size_t n;
 	uint32_t broken;
+	double ms; /* the first listing's time (every view) */
 };
 
 static void mround_free(struct mround *r)
@@ -54,9 +55,12 @@ static int mround_read(struct hidden_ctx *c, struct mround *r)
 {
 	int err;
 
+	double t0 = cli_now_ms();
+
 	memset(r, 0, sizeof(*r));
 	vmt_listing_begin(c->g);
 	err = vmt_modules_views(c->g, &r->l);
+	r->ms = cli_now_ms() - t0;
 	if (err)
 		return err;
 	r->broken = r->l->views_broken;
@@ -159,7 +163,7 @@ static json_object *mfind_json(const struct mfind *f)
 	return j;
 }
 
-static json_object *mreport_json(const struct mround *r, unsigned rounds, size_t cleared)
+static json_object *mreport_json(const struct mround *r, double ms, unsigned rounds, size_t cleared)
 {
 	const struct vmt_module_list *l = r->l;
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -181,6 +185,7 @@ static json_object *mreport_json(const struct mround *r, unsigned rounds, size_t
 	json_object_object_add(o, "broken_views", mviews_json(r->broken));
 	json_object_object_add(o, "views", views);
 	json_object_object_add(o, "listed", json_object_new_uint64(l->n));
+	json_object_object_add(o, "listing_ms", json_object_new_double(ms));
 	json_object_object_add(o, "listings", json_object_new_int((int)rounds));
 	json_object_object_add(o, "cleared_by_recheck", json_object_new_uint64(cleared));
 	json_object_object_add(o, "scan_bytes", json_object_new_uint64(l->scan_bytes));
@@ -189,11 +194,12 @@ static json_object *mreport_json(const struct mround *r, unsigned rounds, size_t
 	return o;
 }
 
-static void mreport_verbose(const struct vmt_module_list *l, unsigned rounds, size_t cleared)
+static void mreport_verbose(const struct vmt_module_list *l, double list_ms, unsigned rounds,
+			    size_t cleared)
 {
 	double ms = l->scan_ns / 1e6;
 
-	fprintf(stderr, "vmt: hidden: modules: %zu found; views:", l->n);
+	fprintf(stderr, "vmt: hidden: modules: %zu found in %.1f ms; views:", l->n, list_ms);
 	for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
 		fprintf(stderr, " %s %u%s", vmt_module_view_name(1u << i), l->view_n[i],
 			l->views_ok & (1u << i) ? "" : " (not walked to its end)");
@@ -211,6 +217,7 @@ int hidden_modules(struct hidden_ctx *c)
 	unsigned rounds = 1;
 	size_t first, n;
 	int err = mround_read(c, &r);
+	double ms = r.ms;
 
 	first = r.n + (size_t)__builtin_popcount(r.broken);
 	for (unsigned i = 0; !err && i < c->rechecks && (r.n || r.broken); i++) {
@@ -228,11 +235,11 @@ int hidden_modules(struct hidden_ctx *c)
 	}
 	n = r.n + (size_t)__builtin_popcount(r.broken);
 	if (c->json)
-		json_object_object_add(c->out, "modules", mreport_json(&r, rounds, first - n));
+		json_object_object_add(c->out, "modules", mreport_json(&r, ms, rounds, first - n));
 	else
 		mreport_text(&r);
 	if (c->verbose)
-		mreport_verbose(r.l, rounds, first - n);
+		mreport_verbose(r.l, ms, rounds, first - n);
 	mround_free(&r);
 	return (int)n;
 }
@@ -322,7 +329,8 @@ static json_object *hook_json(const struct vmt_hook *h)
 	return j;
 }
 
-static json_object *hreport_json(const struct vmt_hook_list *l, unsigned rounds, size_t cleared)
+static json_object *hreport_json(const struct vmt_hook_list *l, double ms, unsigned rounds,
+				 size_t cleared)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 
@@ -332,15 +340,17 @@ static json_object *hreport_json(const struct vmt_hook_list *l, unsigned rounds,
 	json_object_object_add(o, "tables", tables_json(l->tables));
 	json_object_object_add(o, "exact", tables_json(l->exact));
 	json_object_object_add(o, "checked", json_object_new_uint64(l->checked));
+	json_object_object_add(o, "listing_ms", json_object_new_double(ms));
 	json_object_object_add(o, "partial", json_object_new_boolean(l->flags & VMT_F_PARTIAL));
 	json_object_object_add(o, "listings", json_object_new_int((int)rounds));
 	json_object_object_add(o, "cleared_by_recheck", json_object_new_uint64(cleared));
 	return o;
 }
 
-static void hreport_verbose(const struct vmt_hook_list *l, unsigned rounds, size_t cleared)
+static void hreport_verbose(const struct vmt_hook_list *l, double ms, unsigned rounds,
+			    size_t cleared)
 {
-	fprintf(stderr, "vmt: hidden: hooks: %zu entries checked in", l->checked);
+	fprintf(stderr, "vmt: hidden: hooks: %zu entries checked in %.1f ms:", l->checked, ms);
 	for (unsigned i = 0; i < NELEM(table_names); i++)
 		if (l->tables & (1u << i))
 			fprintf(stderr, " %s (%s)", table_names[i],
@@ -356,8 +366,10 @@ int hidden_hooks(struct hidden_ctx *c)
 	struct vmt_hook_list *l = NULL, *next = NULL;
 	unsigned rounds = 1;
 	size_t first;
+	double t0 = cli_now_ms(), ms;
 	int err = hooks_read(c, &l);
 
+	ms = cli_now_ms() - t0;
 	if (err)
 		return err;
 	first = l->n;
@@ -373,11 +385,11 @@ int hidden_hooks(struct hidden_ctx *c)
 		vmt_hook_list_free(next);
 	}
 	if (c->json)
-		json_object_object_add(c->out, "hooks", hreport_json(l, rounds, first - l->n));
+		json_object_object_add(c->out, "hooks", hreport_json(l, ms, rounds, first - l->n));
 	else
 		hreport_text(l);
 	if (c->verbose)
-		hreport_verbose(l, rounds, first - l->n);
+		hreport_verbose(l, ms, rounds, first - l->n);
 	first = l->n;
 	vmt_hook_list_free(l);
 	return (int)first;

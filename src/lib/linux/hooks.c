@@ -158,19 +158,26 @@ static bool hk_syscall_like(struct hk_ctx *c, uint64_t va)
 	return !strcmp(s, "sys_ni_syscall");
 }
 
-/* Without the image: the table runs to the next symbol (bounded). */
-static uint32_t hk_table_len_guess(struct hk_ctx *c, uint64_t link)
+/*
+ * Without the image: the table runs to the next symbol (bounded), less the
+ * zero words of alignment padding at its end (a zeroed last slot would be
+ * a crash, not a hook).
+ */
+static uint32_t hk_table_len_guess(struct hk_ctx *c, uint64_t base, uint64_t link)
 {
-	uint64_t off = 0, a;
+	uint64_t off = 0, a, w;
 	const char *name;
-	size_t n = vmt_profile_nr_symbols(c->g->prof);
+	size_t nsym = vmt_profile_nr_symbols(c->g->prof);
+	uint32_t n = 0;
 
 	if (!vmt_profile_symbol_at(c->g->prof, link, &off) || off)
 		return 0;
-	for (size_t i = 0; i < n; i++) /* by address: the first one past the table */
+	for (size_t i = 0; i < nsym && !n; i++) /* by address: the first one past the table */
 		if (!vmt_profile_symbol_by_index(c->g->prof, i, &name, &a, NULL) && a > link)
-			return (uint32_t)VMT_MIN((a - link) / 8, SYSCALL_MAX);
-	return 0;
+			n = (uint32_t)VMT_MIN((a - link) / 8, SYSCALL_MAX);
+	while (n && !vmt_kread_u64(c->g, base + (n - 1) * 8ull, &w) && !w)
+		n--;
+	return n;
 }
 
 static int hk_syscall_slot(struct hk_ctx *c, const char *table, uint64_t base, uint32_t i,
@@ -211,7 +218,7 @@ static int hk_syscall_table(struct hk_ctx *c, const char *table, uint32_t bit)
 	base = link + c->slide;
 	exact = !vmt_profile_table_len(c->g->prof, table, &n);
 	if (!exact)
-		n = hk_table_len_guess(c, link);
+		n = hk_table_len_guess(c, base, link);
 	if (!n)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
