@@ -60,6 +60,10 @@ struct bench_summary {
 	double median, min, max, q1, q3; /* quartiles by linear interpolation */
 };
 
+/* The q-quantile (0..1) of sorted v[0..n), linear between closest ranks (0 if n == 0). */
+double bench_quantile(const double *v, size_t n, double q);
+/* xorshift64: offsets spread over a region without libc's shared state (*x != 0). */
+uint64_t bench_xorshift(uint64_t *x);
 /* Summarize v[0..n) (reordered in place); n == 0 gives all zeros. */
 void bench_summarize(double *v, size_t n, struct bench_summary *s);
 
@@ -104,6 +108,8 @@ void bench_results_summary(const struct bench_results *r, const char *figure, co
 /* Median page-ins of the matching rows (-1 if none has any). */
 double bench_results_pageins(const struct bench_results *r, const char *figure, const char *method,
 			     uint64_t chunk);
+/* path: meta's members and extra's (taken), pretty-printed.  0 or -EIO. */
+int bench_json_write(struct json_object *meta, struct json_object *extra, const char *path);
 /* dir/results.csv and dir/results.json (meta + rows + summary). */
 int bench_results_write(const struct bench_results *r, const char *dir);
 
@@ -114,6 +120,8 @@ struct json_object *bench_machine_json(void);
 
 /* ----------------------------------------------------------------- plots */
 
+/* Run gnuplot on the script gp (its output paths inside); -ENOENT no gnuplot. */
+int bench_gnuplot(const char *gp);
 /* dir/fig4a.png and dir/fig4b.png (with their .dat and .gp) from the rows; -ENOENT no gnuplot. */
 int bench_plot_fig4(const struct bench_results *r, const char *dir, const uint64_t *chunks,
 		    unsigned nr_chunks);

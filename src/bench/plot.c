@@ -114,31 +114,38 @@ static char *which(const char *prog)
 	return NULL;
 }
 
-static int plot_one(const struct bench_results *r, const char *dir, const char *name,
-		    const struct series *s, unsigned ns, const uint64_t *chunks, unsigned nc,
-		    const char *ylabel, const char *title, bool pageins)
+int bench_gnuplot(const char *gp)
 {
-	char dat[4096], gp[4096], png[4096], *gnuplot = which("gnuplot");
-	char *argv[] = {gnuplot, gp, NULL};
+	char *gnuplot = which("gnuplot");
+	char *argv[] = {gnuplot, (char *)gp, NULL};
 	struct bench_out out = {0};
-	bool used[8];
 	int err;
 
 	if (!gnuplot)
 		return bench_fail(-ENOENT, "gnuplot not found (apt-get install gnuplot-nox)");
+	err = bench_run(argv, 60, true, &out);
+	if (!err && out.status)
+		err = bench_fail(-EIO, "gnuplot %s: %s", gp, out.err);
+	bench_out_free(&out);
+	free(gnuplot);
+	return err;
+}
+
+static int plot_one(const struct bench_results *r, const char *dir, const char *name,
+		    const struct series *s, unsigned ns, const uint64_t *chunks, unsigned nc,
+		    const char *ylabel, const char *title, bool pageins)
+{
+	char dat[4096], gp[4096], png[4096];
+	bool used[8];
+	int err;
+
 	snprintf(dat, sizeof(dat), "%s/%s.dat", dir, name);
 	snprintf(gp, sizeof(gp), "%s/%s.gp", dir, name);
 	snprintf(png, sizeof(png), "%s/%s.png", dir, name);
 	err = write_dat(r, dat, s, ns, chunks, nc, used);
 	if (!err)
 		err = write_gp(gp, dat, png, ylabel, title, s, ns, used, pageins);
-	if (!err)
-		err = bench_run(argv, 60, true, &out);
-	if (!err && out.status)
-		err = bench_fail(-EIO, "gnuplot %s: %s", gp, out.err);
-	bench_out_free(&out);
-	free(gnuplot);
-	return err;
+	return err ? err : bench_gnuplot(gp);
 }
 
 int bench_plot_fig4(const struct bench_results *r, const char *dir, const uint64_t *chunks,

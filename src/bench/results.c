@@ -198,21 +198,31 @@ static struct json_object *summaries_json(const struct bench_results *r)
 	return a;
 }
 
-static int write_json(const struct bench_results *r, const char *path)
+int bench_json_write(struct json_object *meta, struct json_object *extra, const char *path)
 {
-	struct json_object *o = json_object_new_object(), *rows = json_object_new_array();
+	struct json_object *o = json_object_new_object();
 	int ret = 0;
 
-	json_object_object_foreach(r->meta, k, v) json_object_object_add(o, k, json_object_get(v));
-	for (size_t i = 0; i < r->n; i++)
-		json_object_array_add(rows, row_json(&r->rows[i]));
-	json_object_object_add(o, "rows", rows);
-	json_object_object_add(o, "summary", summaries_json(r));
+	json_object_object_foreach(meta, k, v) json_object_object_add(o, k, json_object_get(v));
+	json_object_object_foreach(extra, k2, v2)
+	    json_object_object_add(o, k2, json_object_get(v2));
+	json_object_put(extra);
 	if (json_object_to_file_ext(path, o,
 				    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE))
 		ret = bench_fail(-EIO, "%s: %s", path, json_util_get_last_err());
 	json_object_put(o);
 	return ret;
+}
+
+static int write_json(const struct bench_results *r, const char *path)
+{
+	struct json_object *o = json_object_new_object(), *rows = json_object_new_array();
+
+	for (size_t i = 0; i < r->n; i++)
+		json_object_array_add(rows, row_json(&r->rows[i]));
+	json_object_object_add(o, "rows", rows);
+	json_object_object_add(o, "summary", summaries_json(r));
+	return bench_json_write(r->meta, o, path);
 }
 
 int bench_results_write(const struct bench_results *r, const char *dir)

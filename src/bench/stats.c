@@ -12,12 +12,15 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The q-quantile of sorted v by linear interpolation between closest ranks. */
-static double quantile(const double *v, size_t n, double q)
+double bench_quantile(const double *v, size_t n, double q)
 {
-	double pos = q * (double)(n - 1);
-	size_t i = (size_t)pos;
+	double pos;
+	size_t i;
 
+	if (!n)
+		return 0;
+	pos = q * (double)(n - 1);
+	i = (size_t)pos;
 	if (i + 1 >= n)
 		return v[n - 1];
 	return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
@@ -32,7 +35,15 @@ void bench_summarize(double *v, size_t n, struct bench_summary *s)
 	s->n = n;
 	s->min = v[0];
 	s->max = v[n - 1];
-	s->median = quantile(v, n, 0.5);
-	s->q1 = quantile(v, n, 0.25);
-	s->q3 = quantile(v, n, 0.75);
+	s->median = bench_quantile(v, n, 0.5);
+	s->q1 = bench_quantile(v, n, 0.25);
+	s->q3 = bench_quantile(v, n, 0.75);
+}
+
+uint64_t bench_xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
 }

@@ -232,3 +232,108 @@ def test_scale_plots_are_png(scale):
     for axis in SCALE_AXES:
         with open(os.path.join(out, f"scale_{axis}.png"), "rb") as f:
             assert f.read(8) == PNG_MAGIC, axis
+
+
+# ---------------------------------------------------------------- vmt bench micro
+
+MICRO_PREFIX = "mbt" + uuid.uuid4().hex[:3]  # hosts MICRO_PREFIX-main/-subN, VMs -mi-N
+MICRO_SUBNET = "10.94"
+MICRO_COLUMNS = ["section", "metric", "param", "unit", "role", "n", "value", "p90", "min", "max",
+                 "q1", "q3", "limit_metric", "limit", "ratio"]
+MICRO_FIGURES = {  # section: the figures every run has, each beside a limit
+    "mem": {"phys_read_cold_ns", "phys_read_cached_ns", "virt_read_cold_ns",
+            "phys_read_cold_mbs"},
+    "nbd": {"nbd_read_latency", "nbd_read_mbs", "tcp_stream_mbs"},
+    "pager": {"pager_fault_latency"},
+    "split": {"split_total_s", "split_downtime_s"},
+}
+
+
+@pytest.fixture(scope="module")
+def micro(env):
+    """`vmt bench micro --quick`: every section once (about 30-90 s here)."""
+    out = tempfile.mkdtemp(prefix="vmt-bench-micro-")
+    p = subprocess.run([VMT, "bench", "micro", "--quick", "--prefix", MICRO_PREFIX, "--subnet",
+                        MICRO_SUBNET, "--out", out], env=env, capture_output=True, text=True,
+                       timeout=600)
+    left = leftovers(env, MICRO_PREFIX)
+    for name in left:
+        if name.startswith(MICRO_PREFIX + "-mi"):
+            subprocess.run([VMT, "vm", "stop", name], env=env, capture_output=True)
+    subprocess.run([VMT, "hosts", "down", "--prefix", MICRO_PREFIX], env=env,
+                   capture_output=True)
+    yield p, out, left
+
+
+def test_micro_quick_runs_and_cleans_up(micro):
+    p, out, left = micro
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert left == [], f"left behind: {left}"
+    for section in MICRO_FIGURES:  # the summary table, one block per section
+        assert f"\n{section}: median" in p.stdout, section
+    assert "[" in p.stderr and "pager: fault to resume" in p.stderr  # progress lines
+
+
+def test_micro_csv_has_a_limit_beside_every_figure(micro):
+    _, out, _ = micro
+    with open(os.path.join(out, "results.csv")) as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == MICRO_COLUMNS
+        rows = list(reader)
+    limits = {(r["section"], r["metric"]) for r in rows if r["role"] == "limit"}
+    for r in rows:
+        assert r["role"] in ("figure", "limit"), r
+        assert int(r["n"]) >= 1 and int(r["param"]) >= 0 and r["unit"], r
+        for k in ("value", "p90", "min", "max", "q1", "q3"):
+            float(r[k])
+        if r["role"] == "figure":  # compared with a limit row of its section, same run
+            assert (r["section"], r["limit_metric"]) in limits, r
+            float(r["limit"]), float(r["ratio"])
+        else:
+            assert r["limit_metric"] == r["limit"] == r["ratio"] == "", r
+    for section, figures in MICRO_FIGURES.items():
+        have = {r["metric"] for r in rows if r["section"] == section and r["role"] == "figure"}
+        assert figures <= have, (section, figures - have)
+    chunks = {int(r["param"]) for r in rows if r["metric"] == "nbd_read_latency"}
+    assert chunks == {4096, 65536, 2 << 20}
+    assert {int(r["param"]) for r in rows if r["section"] == "split"} == {512 << 20}
+
+
+def test_micro_json_has_machine_knobs_rows(micro):
+    _, out, _ = micro
+    with open(os.path.join(out, "results.json")) as f:
+        j = json.load(f)
+    with open(os.path.join(out, "results.csv")) as f:
+        nrows = len(list(csv.DictReader(f)))
+    assert j["bench"] == "micro" and j["complete"] is True
+    for k in ("cpu", "cores", "kernel", "qemu", "date"):
+        assert k in j["machine"], k
+    for k in ("sections", "quick", "reps", "samples", "chunks", "split_sizes", "split_reps",
+              "mem_file_bytes", "pager_ram_bytes", "link", "prefix", "tls"):
+        assert k in j["knobs"], k
+    assert set(j["knobs"]["sections"]) == set(MICRO_FIGURES)
+    assert j["hosts"]["link_tc_mbs"] > 0 and j["hosts"]["export"]
+    assert j["instances"] and all("split" in i for i in j["instances"])
+    assert len(j["rows"]) == nrows
+    for r in j["rows"]:
+        assert set(MICRO_COLUMNS) <= set(r), r
+        assert (r["limit"] is None) == (r["role"] == "limit"), r
+
+
+def test_micro_plots_are_png(micro):
+    _, out, _ = micro
+    for name in ("latency.png", "throughput.png", "pager.png", "split.png"):
+        with open(os.path.join(out, name), "rb") as f:
+            assert f.read(8) == PNG_MAGIC, name
+
+
+def test_micro_usage_errors(env):
+    def run(*args):
+        return subprocess.run([VMT, "bench", "micro", *args], env=env, capture_output=True,
+                              text=True)
+    assert run("--only", "mem,nosuch").returncode == 2
+    assert run("--chunks", "3K").returncode == 2
+    assert run("--sizes", "512M,12M").returncode == 2
+    assert run("--reps", "0").returncode == 2
+    assert run("--mem-file", "1M").returncode == 2
+    assert run("--help").returncode == 0

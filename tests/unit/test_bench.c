@@ -17,6 +17,8 @@
 
 #include "bench/bench.h"
 #include "bench/scale.h"
+#include "bench/micro.h"
+#include "bench/pager_probe.h"
 
 static void test_summary(void **state)
 {
@@ -129,6 +131,87 @@ static void test_results_files(void **state)
 	unlink(path);
 	rmdir(dir);
 	bench_results_free(&r);
+}
+
+static void test_quantile(void **state)
+{
+	double v[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, one[] = {4};
+
+	assert_true(bench_quantile(v, 10, 0.5) == 5.5);
+	assert_true(fabs(bench_quantile(v, 10, 0.9) - 9.1) < 1e-9);
+	assert_true(bench_quantile(v, 10, 0) == 1 && bench_quantile(v, 10, 1) == 10);
+	assert_true(bench_quantile(one, 1, 0.9) == 4);
+	assert_true(bench_quantile(NULL, 0, 0.5) == 0);
+}
+
+/* Every figure row names its limit and ratio; limits have none; empty rows are refused. */
+static void test_micro_results(void **state)
+{
+	char dir[] = "/tmp/vmt-test-micro-XXXXXX", path[256], line[512];
+	double fig[] = {30, 10, 20}, lim[] = {5, 5, 5, 5};
+	struct json_object *j, *rows, *row, *v;
+	struct micro_results r;
+	int f, l, n = 0;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(micro_results_init(&r), 0);
+	for (int i = 0; i < 40; i++) { /* past the first allocation */
+		double x = i;
+
+		assert_true(micro_add(&r, "mem", "pad", (uint64_t)i, "us", true, &x, 1) >= 0);
+	}
+	f = micro_add(&r, "nbd", "nbd_read_latency", 4096, "us", false, fig, 3);
+	l = micro_add(&r, "nbd", "tcp_rr_latency", 4096, "us", true, lim, 4);
+	assert_int_equal(micro_add(&r, "nbd", "empty", 0, "us", false, fig, 0), -ENODATA);
+	assert_int_equal(micro_set_limit(&r, f, l), 0);
+	assert_int_equal(micro_set_limit(&r, f, 999), -ENOENT);
+	assert_true(r.rows[f].s.median == 20 && r.rows[f].limit == 5 && r.rows[f].ratio == 4);
+	assert_true(fabs(r.rows[f].p90 - 28) < 1e-9);
+	assert_ptr_equal(micro_find(&r, "nbd", "tcp_rr_latency", 4096), &r.rows[l]);
+	assert_null(micro_find(&r, "nbd", "tcp_rr_latency", 8192));
+	json_object_object_add(r.meta, "machine", json_object_new_object());
+	assert_int_equal(micro_results_write(&r, dir), 0);
+
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	assert_non_null(fp = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), fp));
+	assert_string_equal(line, "section,metric,param,unit,role,n,value,p90,min,max,q1,q3,"
+				  "limit_metric,limit,ratio\n");
+	while (fgets(line, sizeof(line), fp))
+		if (++n == 41)
+			assert_string_equal(line, "nbd,nbd_read_latency,4096,us,figure,3,20,28,10,"
+						  "30,15,25,tcp_rr_latency,5,4\n");
+	fclose(fp);
+	assert_int_equal(n, 42);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(j = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(j, "machine", NULL));
+	assert_true(json_object_object_get_ex(j, "rows", &rows));
+	assert_int_equal(json_object_array_length(rows), 42);
+	row = json_object_array_get_idx(rows, (size_t)f);
+	assert_true(json_object_object_get_ex(row, "ratio", &v) && json_object_get_double(v) == 4);
+	row = json_object_array_get_idx(rows, (size_t)l);
+	assert_true(json_object_object_get_ex(row, "limit", &v) && v == NULL);
+	json_object_put(j);
+	unlink(path);
+	rmdir(dir);
+	micro_results_free(&r);
+}
+
+/* The pager probe's child refuses what it cannot run, before touching anything. */
+static void test_pager_child_args(void **state)
+{
+	char *few[] = {"fault", "4096"}, *odd[] = {"fault", "5000", "65536", "10", "/nonexistent"};
+	char *mode[] = {"dance", "4096", "65536", "10", "/nonexistent"};
+	char *nofile[] = {"fault", "4096", "65536", "10", "/nonexistent/ram"};
+
+	assert_int_equal(pager_probe_child(2, few), 2);
+	assert_int_equal(pager_probe_child(5, odd), 2);
+	assert_int_equal(pager_probe_child(5, mode), 2);
+	assert_int_equal(pager_probe_child(5, nofile), 1);
 }
 
 /* Least squares: an exact line, a known noisy set, the degenerate cases, a
@@ -244,8 +327,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_summary),	  cmocka_unit_test(test_run_captures),
 	    cmocka_unit_test(test_run_timeout),	  cmocka_unit_test(test_run_missing),
-	    cmocka_unit_test(test_results_files), cmocka_unit_test(test_fit),
-	    cmocka_unit_test(test_link_wire_ms),  cmocka_unit_test(test_scale_results),
+	    cmocka_unit_test(test_results_files), cmocka_unit_test(test_quantile),
+	    cmocka_unit_test(test_micro_results), cmocka_unit_test(test_pager_child_args),
+	    cmocka_unit_test(test_fit),		  cmocka_unit_test(test_link_wire_ms),
+	    cmocka_unit_test(test_scale_results),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
