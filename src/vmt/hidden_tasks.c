@@ -6,7 +6,6 @@
  * Which views must hold a task (absence elsewhere is no evidence):
  *   a thread-group leader   tasks, tasks_prev, children, pids, threads
  *   another thread          pids, threads (it is on no task or children list)
- *   pid 0                   none (only idle tasks have it; they are not listed)
  * runqueue and scan are witnesses only: the runqueue holds what runs or
  * waits to, and the scan may miss a task that traces and is traced (its
  * signature); a task only they saw is still missing from the views above.
@@ -48,10 +47,12 @@ struct round {
 	struct vmt_task_list *l;
 };
 
+/*
+ * Idle tasks (pid 0, PF_IDLE) are not listed; any other task with pid 0 is
+ * held to the same rules (it is in no pid index: a forged or wiped pid).
+ */
 static uint32_t task_expected(const struct vmt_task *t)
 {
-	if (t->pid == 0)
-		return 0;
 	return t->kva == t->leader ? LEADER_VIEWS : THREAD_VIEWS;
 }
 

@@ -498,6 +498,34 @@ static void test_views_scan_signature(void **state)
 	vmt_task_list_free(l);
 }
 
+/*
+ * A task that claims to be an idle task (pid 0, PF_IDLE) but is no CPU's
+ * rq->idle is listed (a rootkit wiping a task's pid must not make it
+ * vanish); without a whole runqueue view the claim is believed.
+ */
+static void test_views_fake_idle(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task_list *l;
+	struct world w;
+	struct lay y;
+	uint64_t fake;
+
+	world_new(f, &y, &w);
+	fake = task_new(f, &y, 0, 0, w.init, "swapper/1");
+	put32(f, fake + y.flags, PF_IDLE | PF_KTHREAD);
+	l = views(f, VMT_TASK_THREADS);
+	assert_int_equal(l->n, 5);
+	assert_non_null(find(l, 0));
+	assert_int_equal(find(l, 0)->kva, fake);
+	vmt_task_list_free(l);
+	put64(f, sym("__per_cpu_offset"), UNMAPPED_VA);
+	l = views(f, VMT_TASK_THREADS);
+	assert_true(l->views_broken & VMT_VIEW_RUNQUEUE);
+	assert_int_equal(l->n, 4);
+	vmt_task_list_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +538,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_views_children_cycle, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_scan, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_scan_signature, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_fake_idle, fake_setup, fake_teardown),
 	};
 	int ret;
 

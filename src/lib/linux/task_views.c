@@ -21,8 +21,8 @@
  * Each view is walked on its own and bounded; one that breaks (a cycle, a
  * pointer to nowhere) is flagged and costs only what no other view finds:
  * the listing is the union, each task tagged with the views that saw it.
- * Idle tasks (pid 0, PF_IDLE: init_task and rq->idle) are not listed, as
- * /proc does not list them.
+ * Idle tasks (init_task and each CPU's rq->idle) are not listed, as /proc
+ * does not list them.
  *
  * The scan's signature, at a 64-byte boundary pa with kva = page_offset +
  * pa (the direct map, where the task_struct slab lives, also over the
@@ -197,6 +197,7 @@ struct views {
 	struct vmt_task_list *l; /* counters and errors go here */
 	struct tv_set expanded;	 /* children view: tasks whose lists were walked */
 	uint64_t *queue;	 /* ... and those still to walk */
+	struct tv_set idle;	 /* runqueue view: each CPU's rq->idle */
 	size_t qn, qcap;
 	int cfs_depth;
 };
@@ -442,6 +443,8 @@ static int runqueue_cpu(struct views *v, uint64_t rq)
 	err = mark(v, curr);
 	if (!err)
 		err = mark(v, idle);
+	if (!err && !tv_get(&v->idle, idle))
+		err = -ENOMEM;
 	if (!err && v->o.rq_cfs != UINT32_MAX && v->o.se != UINT32_MAX)
 		err = cfs_walk(v, rq + v->o.rq_cfs);
 	for (int i = 0;
@@ -705,22 +708,34 @@ static void view_run(struct views *v, uint32_t bit, int (*fn)(struct views *), i
 }
 
 /*
- * The tasks to list: not the idle tasks (pid 0 with PF_IDLE, init_task),
- * and threads only with VMT_TASK_THREADS.
+ * The tasks to list: not the idle tasks (init_task and each CPU's rq->idle;
+ * without a whole runqueue view, pid 0 with PF_IDLE), and threads only
+ * with VMT_TASK_THREADS.  Another task with pid 0 or PF_IDLE is listed: a
+ * rootkit that wipes a task's pid must not make it vanish.
  */
+static bool views_idle(struct views *v, uint64_t k, uint32_t pid)
+{
+	uint32_t flags;
+
+	if (k == v->init_task)
+		return true;
+	if (v->l->views_ok & VMT_VIEW_RUNQUEUE)
+		return tv_find(&v->idle, k) != NULL;
+	return pid == 0 && !vmt_kread_u32(v->g, k + v->t->task_flags, &flags) && (flags & PF_IDLE);
+}
+
 static uint64_t *views_pick(struct views *v, unsigned what, size_t *n)
 {
 	uint64_t *kva = malloc((v->set.n + 1) * sizeof(*kva)), leader;
-	uint32_t pid, flags;
+	uint32_t pid;
 
 	*n = 0;
 	for (size_t i = 0; kva && i < v->set.cap; i++) {
 		uint64_t k = v->set.e[i].kva;
 
-		if (!k || k == v->init_task || vmt_kread_u32(v->g, k + v->t->task_pid, &pid))
+		if (!k || vmt_kread_u32(v->g, k + v->t->task_pid, &pid))
 			continue; /* a pointer to nowhere is no task */
-		if (pid == 0 && !vmt_kread_u32(v->g, k + v->t->task_flags, &flags) &&
-		    (flags & PF_IDLE))
+		if (views_idle(v, k, pid))
 			continue;
 		if (!(what & VMT_TASK_THREADS) &&
 		    !vmt_kread_u64(v->g, k + v->t->task_group_leader, &leader) && leader != k)
@@ -749,6 +764,7 @@ static void views_free(struct views *v)
 {
 	free(v->set.e);
 	free(v->expanded.e);
+	free(v->idle.e);
 	free(v->queue);
 }
 
