@@ -337,3 +337,36 @@ def test_micro_usage_errors(env):
     assert run("--reps", "0").returncode == 2
     assert run("--mem-file", "1M").returncode == 2
     assert run("--help").returncode == 0
+
+
+def test_micro_interrupt_cleans_up(env, micro):
+    """Ctrl-C (SIGINT to the process group: the pager's child and the TCP responder get it
+    too) during the pager section: exit 1, the partial results written, nothing left."""
+    prefix = "mbi" + uuid.uuid4().hex[:3]
+    out = tempfile.mkdtemp(prefix="vmt-bench-micro-int-")
+    before = set(os.listdir("/tmp"))
+    p = subprocess.Popen([VMT, "bench", "micro", "--quick", "--only", "nbd,pager", "--prefix",
+                          prefix, "--subnet", MICRO_SUBNET, "--out", out], env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        for line in p.stderr:
+            if "pager: fault to resume" in line or time.time() > deadline:
+                break
+        time.sleep(0.5)
+        os.killpg(p.pid, signal.SIGINT)
+        p.communicate(timeout=120)
+        assert p.returncode == 1
+        with open(os.path.join(out, "results.json")) as f:
+            j = json.load(f)
+        assert j["complete"] is False and "stopped" in j["error"]
+        assert leftovers(env, prefix) == []
+        new = {f for f in set(os.listdir("/tmp")) - before
+               if f.startswith(("vmt-pager-probe-", "vmt-bench-micro-"))}
+        assert new == set(), new
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env, capture_output=True)
