@@ -223,7 +223,7 @@ static void report_verbose(const struct vmt_task_list *l, unsigned rounds, size_
 			l->views_ok & (1u << i) ? "" : " (broken)");
 	fprintf(stderr,
 		"\nvmt: hidden: scan: %.1f MiB in %.1f ms (%.0f MB/s), %llu candidates\n"
-		"vmt: hidden: %u listing(s); %zu discrepancies cleared by re-checks\n",
+		"vmt: hidden: processes: %u listing(s); %zu discrepancies cleared by re-checks\n",
 		l->scan_bytes / 1048576.0, ms, ms > 0 ? l->scan_bytes / 1e3 / ms : 0.0,
 		(unsigned long long)l->scan_candidates, rounds, cleared);
 }

@@ -139,6 +139,11 @@ def test_vmt_hidden_reports_exactly_the_hidden_process(vm, victim):
     assert len(lines) == 1, p.stdout
     assert f"pid {pid} ({VICTIM})" in lines[0]
     assert "missing from tasks,tasks_prev,children" in lines[0]
+    # --pause: each listing of a stopped VM, the VM let run between them, running after.
+    p = vm.vmt("hidden", "--vm", vm.name, "--pause", "-v", check=False, timeout=900)
+    assert p.returncode == 1 and p.stdout == "\n".join(lines) + "\n"
+    assert "vmt: hidden: processes: 3 listing(s)" in p.stderr, p.stderr
+    assert vm.desc["state"] == "running"
 
 
 def test_ps_views_still_lists_it(vm, victim):
