@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* bench_cli.c - the shared command-line parts of `vmt bench`'s sections. */
 #include <errno.h>
+#include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,22 @@ int bench_cli_parse_chunks(const char *arg, uint64_t *chunks, unsigned max, unsi
 		ret = EXIT_USAGE;
 	}
 	return ret;
+}
+
+int bench_cli_getopt(int argc, char **argv, const struct option *longopts,
+		     int (*opt)(void *c, int id, const char *arg), void *c)
+{
+	int id, r;
+
+	optind = 0;
+	while ((id = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		if ((r = opt(c, id, optarg)))
+			return r;
+	if (optind < argc) {
+		cli_err("bench", "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 static int mkdir_p(const char *dir)

@@ -22,6 +22,15 @@ struct bench_cli {
 	char outbuf[PATH_MAX]; /* the default out */
 };
 
+struct option;
+
+/*
+ * getopt_long over argv ("h" the one short option), each option to
+ * opt(c, id, optarg) until one returns non-zero; a positional argument is a
+ * usage error.  EXIT_OK, EXIT_USAGE or what opt returned.
+ */
+int bench_cli_getopt(int argc, char **argv, const struct option *longopts,
+		     int (*opt)(void *c, int id, const char *arg), void *c);
 /* "--opt N" in lo..hi; EXIT_OK or EXIT_USAGE (said why). */
 int bench_cli_parse_uint(const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *out);
 /* "4K,64K,2M": powers of two from 4K to 2M, at most max of them; EXIT_OK or EXIT_USAGE. */

@@ -80,8 +80,9 @@ struct fig4_cli {
 };
 
 /* One option of fig4; EXIT_OK, EXIT_USAGE or -1 (help printed). */
-static int fig4_opt(struct fig4_cli *c, int opt, const char *arg)
+static int fig4_opt(void *arg_c, int opt, const char *arg)
 {
+	struct fig4_cli *c = arg_c;
 	struct bench_fig4_opts *o = &c->o;
 
 	switch (opt) {
@@ -165,17 +166,8 @@ static int fig4_parse(int argc, char **argv, struct fig4_cli *c)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
-	int opt, r;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-		if ((r = fig4_opt(c, opt, optarg)))
-			return r;
-	if (optind < argc) {
-		cli_err("bench", "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return bench_cli_getopt(argc, argv, longopts, fig4_opt, c);
 }
 
 /* Defaults: the paper's shape, or --quick's; options given win. */

@@ -121,8 +121,9 @@ static int parse_sizes(struct micro_cli *c, const char *arg)
 }
 
 /* One option; EXIT_OK, EXIT_USAGE or -1 (help printed). */
-static int micro_opt(struct micro_cli *c, int opt, const char *arg)
+static int micro_opt(void *arg_c, int opt, const char *arg)
 {
+	struct micro_cli *c = arg_c;
 	struct bench_micro_opts *o = &c->o;
 
 	switch (opt) {
@@ -192,17 +193,8 @@ static int micro_parse(int argc, char **argv, struct micro_cli *c)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
-	int opt, r;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-		if ((r = micro_opt(c, opt, optarg)))
-			return r;
-	if (optind < argc) {
-		cli_err("bench", "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return bench_cli_getopt(argc, argv, longopts, micro_opt, c);
 }
 
 /* Defaults, --quick's or the full run's; options given win. */
