@@ -770,8 +770,10 @@ enum vmt_meminfo_have {
 	VMT_MEMINFO_DIRECTMAP_1G = 1u << 3, /* DirectMap1G */
 	VMT_MEMINFO_DIRECTMAP = 1u << 4,    /* DirectMap4k, DirectMap2M (x86) */
 	VMT_MEMINFO_SEC_PAGETABLES = 1u << 5,
-	VMT_MEMINFO_ZSWAP = 1u << 6,	  /* Zswap, Zswapped */
-	VMT_MEMINFO_HUGETLB_KB = 1u << 7, /* Hugetlb */
+	VMT_MEMINFO_ZSWAP = 1u << 6,	   /* Zswap, Zswapped */
+	VMT_MEMINFO_HUGETLB_KB = 1u << 7,  /* Hugetlb */
+	VMT_MEMINFO_HWCORRUPTED = 1u << 8, /* HardwareCorrupted (CONFIG_MEMORY_FAILURE) */
+	VMT_MEMINFO_UNACCEPTED = 1u << 9,  /* Unaccepted (CONFIG_UNACCEPTED_MEMORY) */
 };
 
 /* /proc/meminfo: every value in kB except the HugePages_ counts (pages). */
@@ -787,6 +789,7 @@ struct vmt_meminfo {
 	uint64_t cma_total, cma_free;
 	uint64_t huge_total, huge_free, huge_rsvd, huge_surp, huge_size, hugetlb;
 	uint64_t direct_map_4k, direct_map_2m, direct_map_1g;
+	uint64_t hardware_corrupted, unaccepted;
 	uint32_t have; /* enum vmt_meminfo_have */
 	uint32_t flags;
 };

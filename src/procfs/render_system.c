@@ -230,6 +230,8 @@ static void meminfo_huge(struct textbuf *b, const struct vmt_meminfo *m)
 		kb(b, "CmaTotal:", m->cma_total);
 		kb(b, "CmaFree:", m->cma_free);
 	}
+	if (m->have & VMT_MEMINFO_UNACCEPTED)
+		kb(b, "Unaccepted:", m->unaccepted);
 	if (m->have & VMT_MEMINFO_HUGETLB)
 		tb_printf(b,
 			  "HugePages_Total:   %5" PRIu64 "\nHugePages_Free:    %5" PRIu64
@@ -291,6 +293,8 @@ void pfs_render_meminfo(struct textbuf *b, const struct vmt_meminfo *m)
 	kb(b, "VmallocUsed:", m->vmalloc_used);
 	kb(b, "VmallocChunk:", 0);
 	kb(b, "Percpu:", m->percpu);
+	if (m->have & VMT_MEMINFO_HWCORRUPTED) /* the one label wider than the column */
+		tb_printf(b, "HardwareCorrupted: %5" PRIu64 " kB\n", m->hardware_corrupted);
 	meminfo_huge(b, m);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linux/system.h"
 #include "linux/task_offsets.h"
 
 /*
@@ -317,7 +318,49 @@ static void task_read_exe(struct vmt_guest *g, const struct task_offsets *o, str
 		t->flags |= VMT_F_PARTIAL;
 }
 
-/* mm->rss_stat.count[]: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
+/* __percpu_counter_sum(): each online CPU's s32 delta added to the count. */
+static int mm_rss_percpu_add(struct vmt_guest *g, const struct task_offsets *o, const uint8_t *buf,
+			     int64_t c[4])
+{
+	struct sys_cpus *cpus = malloc(sizeof(*cpus));
+	uint64_t pc[4], base;
+	int32_t v;
+	int err;
+
+	if (!cpus)
+		return -ENOMEM;
+	err = sys_cpus_read(g, cpus);
+	for (int i = 0; i < 4; i++)
+		memcpy(&pc[i], buf + (size_t)i * o->mm_rss_stride + o->mm_rss_percpu, 8);
+	for (uint32_t cpu = 0; !err && cpu < cpus->nr_ids; cpu++) {
+		if (!sys_cpu_in(cpus->online, cpu))
+			continue;
+		err = sys_percpu_base(g, cpu, &base);
+		for (int i = 0; !err && i < 4; i++) {
+			err = vmt_kread(g, pc[i] + base, &v, sizeof(v));
+			c[i] += v;
+		}
+	}
+	free(cpus);
+	return err;
+}
+
+int vmt_mm_rss_read(struct vmt_guest *g, const struct task_offsets *o, uint64_t mm, int64_t c[4])
+{
+	uint8_t buf[4 * 256];
+	size_t len = (size_t)o->mm_rss_stride * 4;
+
+	if (o->mm_rss_stat == UINT32_MAX || len > sizeof(buf) ||
+	    vmt_kread(g, mm + o->mm_rss_stat, buf, len))
+		return -EFAULT;
+	for (int i = 0; i < 4; i++)
+		memcpy(&c[i], buf + (size_t)i * o->mm_rss_stride + o->mm_rss_count, 8);
+	if (o->mm_rss_stride != 8 && o->mm_rss_percpu != UINT32_MAX)
+		return mm_rss_percpu_add(g, o, buf, c);
+	return 0;
+}
+
+/* The resident pages: MM_FILEPAGES + MM_ANONPAGES + MM_SHMEMPAGES. */
 static void task_read_rss(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
 			  uint64_t mm)
 {
@@ -326,7 +369,7 @@ static void task_read_rss(struct vmt_guest *g, const struct task_offsets *o, str
 
 	if (o->mm_total_vm != UINT32_MAX && !vmt_kread_u64(g, mm + o->mm_total_vm, &total_vm))
 		t->vsize = total_vm << VMT_PAGE_SHIFT;
-	if (o->mm_rss_stat == UINT32_MAX || vmt_kread(g, mm + o->mm_rss_stat, c, sizeof(c)))
+	if (vmt_mm_rss_read(g, o, mm, c))
 		return;
 	for (int i = 0; i < 4; i++)
 		if (i != 2 && c[i] > 0)

@@ -108,6 +108,7 @@ struct stat_offsets {
 	uint32_t rq_nr_running, rq_nr_switches, rq_nr_iowait;
 	uint32_t ts_idle_sleeptime, ts_iowait_sleeptime, ts_idle_entrytime, rq_curr, rq_idle;
 	uint32_t desc_kstat_irqs, desc_tot_count, desc_status, desc_istate;
+	uint32_t irqstat_cnt; /* 6.10+: kstat_irqs points to struct irqstat, not a u32 */
 	int64_t cputime[VMT_CPU_NR_TIMES]; /* index into cpustat[] per column, -1: none */
 	/* arch_irq_stat_cpu(): irq_cpustat_t members it adds (UINT32_MAX: absent) */
 	uint32_t irq_stat_fields[16];
@@ -147,6 +148,7 @@ static int stat_offsets_resolve(struct vmt_guest *g, struct stat_offsets *o)
 		VMT_FIELD_OPT("rq", "idle", rq_idle),
 		VMT_FIELD_OPT("irq_desc", "kstat_irqs", desc_kstat_irqs),
 		VMT_FIELD_OPT("irq_desc", "tot_count", desc_tot_count),
+		VMT_FIELD_OPT("irqstat", "cnt", irqstat_cnt),
 		VMT_FIELD_OPT("irq_desc", "status_use_accessors", desc_status),
 		VMT_FIELD_OPT("irq_desc", "core_internal_state__do_not_mess_with_it", desc_istate),
 		VMT_FIELD_OPT("irq_cpustat_t", "x86_platform_ipis", irq_platform_ipis),
@@ -376,7 +378,10 @@ static uint64_t irq_desc_count(struct stat_walk *w, uint64_t desc, bool *bad)
 		return stat_u32_at(w->g, desc + o->desc_tot_count, bad);
 	for (uint32_t cpu = 0; cpu < w->cpus.nr_ids; cpu++)
 		if (sys_cpu_in(w->cpus.possible, cpu) && !sys_percpu_base(w->g, cpu, &base))
-			sum += stat_u32_at(w->g, kstat_irqs + base, bad);
+			sum += stat_u32_at(w->g,
+					   kstat_irqs + base +
+					       (o->irqstat_cnt == UINT32_MAX ? 0 : o->irqstat_cnt),
+					   bad);
 	return sum;
 }
 

@@ -37,7 +37,8 @@ int sys_percpu_sym(struct vmt_guest *g, const char *name, uint64_t *off);
 int sys_percpu_base(struct vmt_guest *g, uint32_t cpu, uint64_t *base);
 
 /*
- * The irq descriptors of irq_desc_tree (SPARSE_IRQ: an xarray) with a
+ * The irq descriptors of irq_desc_tree (SPARSE_IRQ: an xarray) or of
+ * sparse_irqs (a maple tree, the kernel's symbol says which) with a
  * number below max, in irq order; *out is the caller's to free.  A node
  * that is unreadable or misshapen is skipped and makes the result -EBADMSG
  * (what was found is still returned).

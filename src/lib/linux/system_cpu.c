@@ -27,6 +27,7 @@ struct cpu_offsets {
 	uint32_t family, model, stepping, cpuid_level, cache_size, tlbsize, clflush, cache_align;
 	uint32_t phys_bits, virt_bits, power, microcode, vendor, model_id, phys_id, core_id;
 	uint32_t booted_cores, apicid, initial_apicid, cpu_index, caps, caps_size, lpj;
+	uint32_t topo_size[4]; /* of phys_id, core_id, apicid, initial_apicid */
 	uint32_t vmx, vmx_size;
 };
 
@@ -115,6 +116,24 @@ static void cpu_power_names(struct cpu_walk *w, uint32_t power, struct vmt_cpuin
 	}
 }
 
+/* 6.7 gathered the topology ids into cpuinfo_x86.topo (pkg_id, core_id, ...). */
+static int cpu_topo_offsets(struct vmt_guest *g, struct cpu_offsets *o)
+{
+	static const char *const name[4][2] = {{"phys_proc_id", "topo.pkg_id"},
+					       {"cpu_core_id", "topo.core_id"},
+					       {"apicid", "topo.apicid"},
+					       {"initial_apicid", "topo.initial_apicid"}};
+	uint32_t *dst[4] = {&o->phys_id, &o->core_id, &o->apicid, &o->initial_apicid};
+
+	for (int i = 0; i < 4; i++)
+		if (vmt_profile_field2(g->prof, "cpuinfo_x86", name[i][0], dst[i],
+				       &o->topo_size[i]) &&
+		    vmt_profile_field2(g->prof, "cpuinfo_x86", name[i][1], dst[i],
+				       &o->topo_size[i]))
+			return -ENOENT;
+	return 0;
+}
+
 static int cpu_offsets_resolve(struct vmt_guest *g, struct cpu_offsets *o)
 {
 	/* clang-format off */
@@ -133,11 +152,7 @@ static int cpu_offsets_resolve(struct vmt_guest *g, struct cpu_offsets *o)
 		VMT_FIELD("cpuinfo_x86", "microcode", microcode),
 		VMT_FIELD("cpuinfo_x86", "x86_vendor_id", vendor),
 		VMT_FIELD("cpuinfo_x86", "x86_model_id", model_id),
-		VMT_FIELD("cpuinfo_x86", "phys_proc_id", phys_id),
-		VMT_FIELD("cpuinfo_x86", "cpu_core_id", core_id),
 		VMT_FIELD("cpuinfo_x86", "booted_cores", booted_cores),
-		VMT_FIELD("cpuinfo_x86", "apicid", apicid),
-		VMT_FIELD("cpuinfo_x86", "initial_apicid", initial_apicid),
 		VMT_FIELD("cpuinfo_x86", "cpu_index", cpu_index),
 		VMT_FIELD("cpuinfo_x86", "loops_per_jiffy", lpj),
 	};
@@ -147,6 +162,8 @@ static int cpu_offsets_resolve(struct vmt_guest *g, struct cpu_offsets *o)
 
 	VMT_OFFSETS_ABSENT(o);
 	err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	if (!err)
+		err = cpu_topo_offsets(g, o);
 	if (!err)
 		err = vmt_profile_field2(g->prof, "cpuinfo_x86", "x86_capability", &o->caps,
 					 &o->caps_size);
@@ -216,11 +233,11 @@ static void cpu_one(struct cpu_walk *w, uint64_t ci_va, uint32_t cpu, uint32_t n
 	c->phys_bits = cpu_field(ci, sizeof(ci), o->phys_bits, 1);
 	c->virt_bits = cpu_field(ci, sizeof(ci), o->virt_bits, 1);
 	c->microcode = cpu_field(ci, sizeof(ci), o->microcode, 4);
-	c->phys_id = cpu_field(ci, sizeof(ci), o->phys_id, 2);
-	c->core_id = cpu_field(ci, sizeof(ci), o->core_id, 2);
+	c->phys_id = cpu_field(ci, sizeof(ci), o->phys_id, o->topo_size[0]);
+	c->core_id = cpu_field(ci, sizeof(ci), o->core_id, o->topo_size[1]);
 	c->cores = cpu_field(ci, sizeof(ci), o->booted_cores, 2);
-	c->apicid = cpu_field(ci, sizeof(ci), o->apicid, 2);
-	c->initial_apicid = cpu_field(ci, sizeof(ci), o->initial_apicid, 2);
+	c->apicid = cpu_field(ci, sizeof(ci), o->apicid, o->topo_size[2]);
+	c->initial_apicid = cpu_field(ci, sizeof(ci), o->initial_apicid, o->topo_size[3]);
 	if (o->lpj + 8 <= sizeof(ci))
 		memcpy(&c->loops_per_jiffy, ci + o->lpj, 8);
 	if (o->vendor + 16 <= sizeof(ci))

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * system_irq.c - the irq descriptors (irq_desc_tree, an xarray with
- * SPARSE_IRQ) and /proc/interrupts as kernel/irq/proc.c show_interrupts()
+ * system_irq.c - the irq descriptors (SPARSE_IRQ: irq_desc_tree, an xarray,
+ * or sparse_irqs, a maple tree, whichever symbol the kernel has: 6.5 moved
+ * them) and /proc/interrupts as kernel/irq/proc.c show_interrupts()
  * and x86's arch_show_interrupts() of 6.1 print it: per irq the online
  * CPUs' counts, chip, hardware irq, flow name and actions; then the
  * architecture's per-CPU counters (irq_stat), those a kernel's
  * configuration has, in the kernel's order.
  *
  * Hostile guest: xarray nodes must step their shift down by 6 from the
- * root, at most SYS_XA_MAX_NODES are visited, action chains are capped.
+ * root; maple nodes must keep their pivots ascending inside the parent's
+ * range and hold one irq per entry; at most SYS_XA_MAX_NODES nodes are
+ * visited and MT_HEIGHT_MAX levels deep; action chains are capped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,13 @@
 
 #define SYS_XA_MAX_NODES 4096
 #define IRQ_MAX_ACTIONS	 64
+#define MT_NODE_SIZE	 256 /* struct maple_node */
+#define MT_HEIGHT_MAX	 31
+#define MT_LEAF_64	 1 /* enum maple_type, in bits 3..6 of a node pointer */
+#define MT_RANGE_64	 2
+#define MT_ARANGE_64	 3
+#define MR64_SLOTS	 16
+#define MA64_SLOTS	 10
 
 struct xa_walk {
 	struct vmt_guest *g;
@@ -56,40 +66,161 @@ static void xa_walk_node(struct xa_walk *x, uint64_t entry, uint64_t index, int 
 	}
 }
 
-int sys_irq_descs(struct vmt_guest *g, uint32_t max, struct sys_irq_desc **out, size_t *n)
+static int irq_xa_descs(struct vmt_guest *g, uint64_t tree, struct xa_walk *x)
 {
-	struct xa_walk x = {.g = g, .max = VMT_MIN(max, SYS_MAX_IRQS)};
 	uint32_t xa_head;
-	uint64_t tree, head;
+	uint64_t head;
 	int err;
 
-	*out = NULL;
-	*n = 0;
 	err = vmt_profile_field(g->prof, "xarray", "xa_head", &xa_head);
 	if (!err)
-		err = vmt_profile_field(g->prof, "xa_node", "shift", &x.shift_off);
+		err = vmt_profile_field(g->prof, "xa_node", "shift", &x->shift_off);
 	if (!err)
-		err = vmt_profile_field(g->prof, "xa_node", "slots", &x.slots_off);
-	if (!err)
-		err = vmt_ksym(g, "irq_desc_tree", &tree);
+		err = vmt_profile_field(g->prof, "xa_node", "slots", &x->slots_off);
 	if (!err)
 		err = vmt_kread_u64(g, tree + xa_head, &head);
 	if (err)
 		return vmt_error(err, "irq_desc_tree unreadable");
+	if (head)
+		xa_walk_node(x, head, 0, -1);
+	return x->bad ? vmt_error(-EBADMSG, "irq_desc_tree has a bad node") : 0;
+}
+
+/* sparse_irqs (a maple tree): irq_insert_desc() stores each desc over [irq, irq]. */
+struct mt_walk {
+	struct vmt_guest *g;
+	uint32_t r_piv, r_slot, r_meta, a_piv, a_slot, a_meta;
+	struct xa_walk *x;
+};
+
+/* ma_data_end(): arange nodes and range nodes with room keep it in their metadata. */
+static unsigned mt_node_end(const struct mt_walk *m, const uint8_t *buf, bool ar,
+			    const uint64_t *piv, unsigned npiv, uint64_t max)
+{
+	unsigned end;
+
+	if (ar)
+		end = buf[m->a_meta];
+	else if (piv[npiv - 1] == 0)
+		end = buf[m->r_meta];
+	else
+		end = piv[npiv - 1] == max ? npiv - 1 : npiv;
+	return VMT_MIN(end, npiv);
+}
+
+static void mt_leaf_entry(struct xa_walk *x, uint64_t entry, uint64_t lo, uint64_t hi)
+{
+	if (lo != hi || lo >= x->max || x->n >= x->max || !vmt_kptr_ok(entry))
+		x->bad = true; /* not what irq_insert_desc() stores */
+	else
+		x->d[x->n++] = (struct sys_irq_desc){(uint32_t)lo, entry};
+}
+
+static void mt_walk_node(struct mt_walk *m, uint64_t enode, uint64_t min, uint64_t max, int depth)
+{
+	uint64_t node = enode & ~0xffull, piv[MR64_SLOTS], slot[MR64_SLOTS], lo = min;
+	unsigned type = (unsigned)(enode >> 3 & 0xf), npiv, end;
+	struct xa_walk *x = m->x;
+	uint8_t buf[MT_NODE_SIZE];
+	bool ar = type == MT_ARANGE_64;
+
+	if (depth > MT_HEIGHT_MAX || ++x->nodes > SYS_XA_MAX_NODES || !vmt_kptr_ok(node) ||
+	    type < MT_LEAF_64 || type > MT_ARANGE_64 || vmt_kread(x->g, node, buf, sizeof(buf))) {
+		x->bad = true;
+		return;
+	}
+	npiv = (ar ? MA64_SLOTS : MR64_SLOTS) - 1;
+	memcpy(piv, buf + (ar ? m->a_piv : m->r_piv), npiv * 8);
+	memcpy(slot, buf + (ar ? m->a_slot : m->r_slot), (npiv + 1) * 8);
+	end = mt_node_end(m, buf, ar, piv, npiv, max);
+	for (unsigned i = 0; i <= end && !x->bad; i++) {
+		uint64_t hi = i < npiv && (piv[i] || i == 0) ? piv[i] : max;
+
+		if (hi < lo || hi > max) { /* pivots out of order or out of the parent's range */
+			x->bad = true;
+			return;
+		}
+		if (slot[i] && type != MT_LEAF_64)
+			mt_walk_node(m, slot[i], lo, hi, depth + 1);
+		else if (slot[i])
+			mt_leaf_entry(x, slot[i], lo, hi);
+		if (hi == max)
+			break;
+		lo = hi + 1;
+	}
+}
+
+/* The node layouts from BTF, each field inside the 256-byte node. */
+static int mt_offsets(struct vmt_guest *g, struct mt_walk *m)
+{
+	uint32_t *dst[] = {&m->r_piv, &m->r_slot, &m->r_meta, &m->a_piv, &m->a_slot, &m->a_meta};
+	const char *type[] = {"maple_range_64", "maple_arange_64"};
+	const char *field[] = {"pivot", "slot", "meta"};
+	const uint32_t len[] = {(MR64_SLOTS - 1) * 8, MR64_SLOTS * 8, 1,
+				(MA64_SLOTS - 1) * 8, MA64_SLOTS * 8, 1};
+
+	for (int i = 0; i < 6; i++) {
+		int err = vmt_profile_field(g->prof, type[i / 3], field[i % 3], dst[i]);
+
+		if (err)
+			return err;
+		if (*dst[i] + len[i] > MT_NODE_SIZE)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int irq_mt_descs(struct vmt_guest *g, uint64_t tree, struct xa_walk *x)
+{
+	struct mt_walk m = {.g = g, .x = x};
+	uint32_t root_off;
+	uint64_t root;
+	int err;
+
+	err = vmt_profile_field(g->prof, "maple_tree", "ma_root", &root_off);
+	if (!err)
+		err = mt_offsets(g, &m);
+	if (!err)
+		err = vmt_kread_u64(g, tree + root_off, &root);
+	if (err)
+		return vmt_error(err, "sparse_irqs unreadable");
+	if ((root & 3) == 2 && root > 4096) /* xa_is_node(): a tree */
+		mt_walk_node(&m, root, 0, UINT64_MAX, 0);
+	else if (root)
+		mt_leaf_entry(x, root, 0, 0); /* a lone entry sits at index 0 */
+	return x->bad ? vmt_error(-EBADMSG, "sparse_irqs has a bad node") : 0;
+}
+
+int sys_irq_descs(struct vmt_guest *g, uint32_t max, struct sys_irq_desc **out, size_t *n)
+{
+	struct xa_walk x = {.g = g, .max = VMT_MIN(max, SYS_MAX_IRQS)};
+	uint64_t tree;
+	int err;
+
+	*out = NULL;
+	*n = 0;
 	x.d = calloc(x.max ? x.max : 1, sizeof(*x.d)); /* one leaf per index at most */
 	if (!x.d)
 		return -ENOMEM;
-	if (head)
-		xa_walk_node(&x, head, 0, -1);
+	if (!vmt_ksym(g, "irq_desc_tree", &tree))
+		err = irq_xa_descs(g, tree, &x);
+	else if (!vmt_ksym(g, "sparse_irqs", &tree))
+		err = irq_mt_descs(g, tree, &x);
+	else
+		err = vmt_error(-ENOENT, "neither irq_desc_tree nor sparse_irqs in the profile");
+	if (err && !x.n) {
+		free(x.d);
+		return err;
+	}
 	*out = x.d;
 	*n = x.n;
-	return x.bad ? vmt_error(-EBADMSG, "irq_desc_tree has a bad node") : 0;
+	return err;
 }
 
 /* ----------------------------------------------------- /proc/interrupts */
 
 struct irq_offsets {
-	uint32_t kstat_irqs, status, action, chip, domain, hwirq, name;
+	uint32_t kstat_irqs, kstat_cnt, status, action, chip, domain, hwirq, name;
 	uint32_t act_name, act_next, chip_name, chip_print;
 };
 
@@ -156,6 +287,7 @@ static void irq_line(struct irq_walk *w, uint32_t irq, uint64_t desc)
 	struct vmt_irq_line *l = &w->v->lines[w->v->n];
 	uint64_t kstat = 0, action = 0, chip = 0, domain = 0, np = 0, base;
 	uint32_t status = 0, any = 0, *counts = irq_counts(w), k = 0;
+	uint32_t cnt = w->o.kstat_cnt == UINT32_MAX ? 0 : w->o.kstat_cnt;
 
 	if (vmt_kread_u32(w->g, desc + w->o.status, &status) ||
 	    vmt_kread_u64(w->g, desc + w->o.kstat_irqs, &kstat) ||
@@ -170,7 +302,7 @@ static void irq_line(struct irq_walk *w, uint32_t irq, uint64_t desc)
 		if (!sys_cpu_in(w->cpus.online, cpu))
 			continue;
 		if (kstat && (sys_percpu_base(w->g, cpu, &base) ||
-			      vmt_kread_u32(w->g, kstat + base, &counts[k])))
+			      vmt_kread_u32(w->g, kstat + base + cnt, &counts[k])))
 			l->flags |= VMT_F_PARTIAL;
 		any |= counts[k++];
 	}
@@ -284,6 +416,7 @@ static int irq_offsets_resolve(struct vmt_guest *g, struct irq_offsets *o)
 	/* clang-format off */
 	const struct vmt_field_req req[] = {
 		VMT_FIELD("irq_desc", "kstat_irqs", kstat_irqs),
+		VMT_FIELD_OPT("irqstat", "cnt", kstat_cnt), /* 6.10+: a struct per CPU */
 		VMT_FIELD("irq_desc", "status_use_accessors", status),
 		VMT_FIELD("irq_desc", "action", action),
 		VMT_FIELD("irq_desc", "irq_data.chip", chip),

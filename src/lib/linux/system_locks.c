@@ -122,34 +122,55 @@ static int lock_tree(struct vmt_guest *g, uint64_t node, void *arg)
 	return 0;
 }
 
+/*
+ * 6.9 moved the members every lock kind shares into struct file_lock_core,
+ * embedded first in file_lock as "c" (so a flc_blocker, a pointer to a
+ * core, is the file_lock's address too).  BTF says which layout this is.
+ */
+static int lock_offsets(struct vmt_guest *g, struct lock_walk *w)
+{
+	/* clang-format off */
+	struct vmt_field_req req[] = {
+		{"file_lock", "fl_link", &w->link, false},
+		{"file_lock", "fl_flags", &w->flags, false},
+		{"file_lock", "fl_type", &w->type, false},
+		{"file_lock", "fl_pid", &w->pid, false},
+		{"file_lock", "fl_file", &w->file, false},
+		{"file_lock", "fl_blocked_requests", &w->blocked, false},
+		{"file_lock", "fl_blocked_member", &w->member, false},
+		{"file_lock", "fl_blocker", &w->blocker, false},
+		{"file_lock", "fl_start", &w->start, false},
+		{"file_lock", "fl_end", &w->end, false},
+		{"file", "f_inode", &w->f_inode, false},
+		{"inode", "i_sb", &w->i_sb, false},
+		{"inode", "i_ino", &w->i_ino, false},
+		{"super_block", "s_dev", &w->s_dev, false},
+	};
+	static const char *const core[] = {"c.flc_link", "c.flc_flags", "c.flc_type",
+		"c.flc_pid", "c.flc_file", "c.flc_blocked_requests", "c.flc_blocked_member",
+		"c.flc_blocker"};
+	/* clang-format on */
+	uint32_t c;
+
+	if (vmt_profile_field(g->prof, "file_lock", "c", &c))
+		return vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	if (c != 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < ARRAY_SIZE(core); i++)
+		req[i].field = core[i];
+	return vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+}
+
 int vmt_file_locks(struct vmt_guest *g, struct vmt_file_lock_list **out)
 {
 	struct lock_walk w = {.g = g};
-	/* clang-format off */
-	const struct vmt_field_req req[] = {
-		{"file_lock", "fl_link", &w.link, false},
-		{"file_lock", "fl_flags", &w.flags, false},
-		{"file_lock", "fl_type", &w.type, false},
-		{"file_lock", "fl_pid", &w.pid, false},
-		{"file_lock", "fl_file", &w.file, false},
-		{"file_lock", "fl_start", &w.start, false},
-		{"file_lock", "fl_end", &w.end, false},
-		{"file_lock", "fl_blocked_requests", &w.blocked, false},
-		{"file_lock", "fl_blocked_member", &w.member, false},
-		{"file_lock", "fl_blocker", &w.blocker, false},
-		{"file", "f_inode", &w.f_inode, false},
-		{"inode", "i_sb", &w.i_sb, false},
-		{"inode", "i_ino", &w.i_ino, false},
-		{"super_block", "s_dev", &w.s_dev, false},
-	};
-	/* clang-format on */
 	struct sys_cpus *cpus;
 	uint32_t hlist;
 	uint64_t list, base, first;
 	int err;
 
 	*out = NULL;
-	err = vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+	err = lock_offsets(g, &w);
 	if (!err)
 		err = vmt_profile_field(g->prof, "file_lock_list_struct", "hlist", &hlist);
 	if (!err)

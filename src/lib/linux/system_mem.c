@@ -95,6 +95,7 @@ static void mem_vmstat(const struct vmstat *s, struct vmt_meminfo *m)
 	m->file_huge = PAGE_KB(vm_node(s, "NR_FILE_THPS"));
 	m->file_pmd_mapped = PAGE_KB(vm_node(s, "NR_FILE_PMDMAPPED"));
 	m->cma_free = PAGE_KB(vm_zone(s, "NR_FREE_CMA_PAGES"));
+	m->unaccepted = PAGE_KB(vm_zone(s, "NR_UNACCEPTED"));
 }
 
 static bool have_enum(struct vmt_guest *g, const char *type, const char *name)
@@ -310,6 +311,12 @@ static void mem_optional(struct vmt_guest *g, struct vmt_meminfo *m)
 		if (!sys_sym_u64(g, "totalcma_pages", &v))
 			m->cma_total = PAGE_KB(VMT_MIN(v, 1ull << 40));
 	}
+	if (!sys_sym_u64(g, "num_poisoned_pages", &v)) {
+		m->have |= VMT_MEMINFO_HWCORRUPTED;
+		m->hardware_corrupted = PAGE_KB(VMT_MIN(v, 1ull << 40));
+	}
+	if (have_enum(g, "zone_stat_item", "NR_UNACCEPTED"))
+		m->have |= VMT_MEMINFO_UNACCEPTED;
 	if (have_sym(g, "zswap_pool_total_size")) {
 		m->have |= VMT_MEMINFO_ZSWAP;
 		if (!sys_sym_u64(g, "zswap_pool_total_size", &v))
@@ -516,22 +523,48 @@ static void vmstat_events(struct vmstat_walk *w, uint64_t *ev)
 		ev[out] /= 2;
 }
 
+/* vm_stat_item's counters after the two dirty thresholds, each a global atomic_long_t. */
+static const struct {
+	const char *item, *sym;
+} vmstat_globals[] = {
+    {"NR_MEMMAP_PAGES", "nr_memmap_pages"},
+    {"NR_MEMMAP_BOOT_PAGES", "nr_memmap_boot_pages"},
+};
+
+static uint64_t vmstat_global(struct vmstat_walk *w, int64_t item)
+{
+	uint64_t v;
+	int64_t e;
+
+	for (size_t i = 0; i < ARRAY_SIZE(vmstat_globals); i++)
+		if (!vmt_profile_enum(w->g->prof, "vm_stat_item", vmstat_globals[i].item, &e) &&
+		    e == item && !sys_sym_u64(w->g, vmstat_globals[i].sym, &v))
+			return (int64_t)v > 0 ? v : 0;
+	w->v->flags |= VMT_F_PARTIAL;
+	return 0;
+}
+
 static int vmstat_counts(struct vmstat_walk *w)
 {
 	struct vmt_guest *g = w->g;
 
+	/* 6.11 renamed writeback_stat_item to vm_stat_item (and added the memmap counters). */
+	if (vmt_profile_enum(g->prof, "writeback_stat_item", "NR_VM_WRITEBACK_STAT_ITEMS",
+			     &w->nr_wb) &&
+	    vmt_profile_enum(g->prof, "vm_stat_item", "NR_VM_STAT_ITEMS", &w->nr_wb))
+		w->nr_wb = -1;
 	if (vmt_profile_enum(g->prof, "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS", &w->nr_zone) ||
 	    vmt_profile_enum(g->prof, "node_stat_item", "NR_VM_NODE_STAT_ITEMS", &w->nr_node) ||
-	    vmt_profile_enum(g->prof, "writeback_stat_item", "NR_VM_WRITEBACK_STAT_ITEMS",
-			     &w->nr_wb))
+	    w->nr_wb < 0)
 		return vmt_error(-ENOEXEC, "kernel profile lacks the vmstat item enums");
 	if (vmt_profile_enum(g->prof, "numa_stat_item", "NR_VM_NUMA_EVENT_ITEMS", &w->nr_numa))
 		w->nr_numa = 0; /* !CONFIG_NUMA */
 	if (vmt_profile_enum(g->prof, "vm_event_item", "NR_VM_EVENT_ITEMS", &w->nr_events))
 		w->nr_events = 0; /* !CONFIG_VM_EVENT_COUNTERS */
 	if (w->nr_zone <= 0 || w->nr_zone > SYS_MAX_STAT_ITEMS || w->nr_node <= 0 ||
-	    w->nr_node > SYS_MAX_STAT_ITEMS || w->nr_numa < 0 || w->nr_numa > 16 || w->nr_wb != 2 ||
-	    w->nr_events < 0 || w->nr_events > SYS_MAX_VM_EVENTS)
+	    w->nr_node > SYS_MAX_STAT_ITEMS || w->nr_numa < 0 || w->nr_numa > 16 || w->nr_wb < 2 ||
+	    w->nr_wb > (int64_t)ARRAY_SIZE(vmstat_globals) + 2 || w->nr_events < 0 ||
+	    w->nr_events > SYS_MAX_VM_EVENTS)
 		return vmt_error(-EBADMSG, "vmstat item counts out of range");
 	return 0;
 }
@@ -561,11 +594,14 @@ static int vmstat_values(struct vmstat_walk *w, struct vmstat *s)
 
 		err = vmstat_push(w, vmstat_in_thp(w->g, i) ? v / SYS_HPAGE_PMD_NR : v);
 	}
-	/* enum writeback_stat_item: NR_DIRTY_THRESHOLD, NR_DIRTY_BG_THRESHOLD */
+	/* enum writeback_stat_item / vm_stat_item: NR_DIRTY_THRESHOLD, NR_DIRTY_BG_THRESHOLD, ...
+	 */
 	if (!err)
 		err = vmstat_push(w, thresh);
 	if (!err)
 		err = vmstat_push(w, bg);
+	for (int64_t i = 2; !err && i < w->nr_wb; i++)
+		err = vmstat_push(w, vmstat_global(w, i));
 	for (int64_t i = 0; !err && i < w->nr_events; i++)
 		err = vmstat_push(w, ev[i]);
 	free(ev);

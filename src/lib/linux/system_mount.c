@@ -20,12 +20,14 @@
 
 #include "linux/system.h"
 
-#define MNT_MAX 8192
+#define MNT_MAX	     8192
+#define MNT_RB_DEPTH 64
 
 struct mnt_offsets {
 	uint32_t m_list, m_devname, m_id, m_group, m_master, m_parent, m_mountpoint, m_mnt;
 	uint32_t v_flags, v_sb, v_root;
 	uint32_t ns_list, ns_root, nsp_mnt_ns;
+	uint32_t m_node, ns_mounts, rb_left, rb_right; /* 6.8+: the namespace's rbtree */
 	uint32_t sb_dev, sb_flags, sb_type, sb_subtype, sb_op, sb_fs_info;
 	uint32_t fst_name, op_show_options, op_show_devname, op_show_path;
 	uint32_t d_parent, d_name, q_name, q_len;
@@ -39,7 +41,8 @@ struct mnt_walk {
 	struct mnt_offsets o;
 	struct vmt_mount_list *l;
 	size_t cap;
-	uint64_t root_mnt;			  /* struct mount of the namespace's root */
+	uint64_t root_mnt; /* struct mount of the namespace's root */
+	uint32_t walk_off; /* of the member the walk goes through: mnt_list or mnt_node */
 	uint64_t shmem_ops, devpts_ops, proc_ops; /* super_operations we model */
 	uint64_t totalram;
 };
@@ -48,7 +51,11 @@ static int mnt_offsets_resolve(struct vmt_guest *g, struct mnt_offsets *o)
 {
 	/* clang-format off */
 	const struct vmt_field_req req[] = {
-		VMT_FIELD("mount", "mnt_list", m_list),
+		VMT_FIELD_OPT("mount", "mnt_list", m_list),
+		VMT_FIELD_OPT("mount", "mnt_node", m_node),
+		VMT_FIELD_OPT("mnt_namespace", "mounts", ns_mounts),
+		VMT_FIELD_OPT("rb_node", "rb_left", rb_left),
+		VMT_FIELD_OPT("rb_node", "rb_right", rb_right),
 		VMT_FIELD("mount", "mnt_devname", m_devname),
 		VMT_FIELD("mount", "mnt_id", m_id),
 		VMT_FIELD("mount", "mnt_group_id", m_group),
@@ -59,7 +66,7 @@ static int mnt_offsets_resolve(struct vmt_guest *g, struct mnt_offsets *o)
 		VMT_FIELD("vfsmount", "mnt_flags", v_flags),
 		VMT_FIELD("vfsmount", "mnt_sb", v_sb),
 		VMT_FIELD("vfsmount", "mnt_root", v_root),
-		VMT_FIELD("mnt_namespace", "list", ns_list),
+		VMT_FIELD_OPT("mnt_namespace", "list", ns_list),
 		VMT_FIELD("mnt_namespace", "root", ns_root),
 		VMT_FIELD("nsproxy", "mnt_ns", nsp_mnt_ns),
 		VMT_FIELD("super_block", "s_dev", sb_dev),
@@ -323,7 +330,7 @@ static int mnt_one(struct vmt_guest *g, uint64_t node, void *arg)
 {
 	struct mnt_walk *w = arg;
 	const struct mnt_offsets *o = &w->o;
-	uint64_t mnt = node - o->m_list, sb, root, parent, master, type;
+	uint64_t mnt = node - w->walk_off, sb, root, parent, master, type;
 	struct vmt_mount *m;
 	char sub[64];
 	uint64_t sbflags;
@@ -388,10 +395,48 @@ static void mnt_syms(struct mnt_walk *w)
 		w->totalram = (uint64_t)total;
 }
 
+/*
+ * The rbtree in order (mnt_find_id_at() and rb_next(), as /proc/mounts
+ * reads it): an explicit stack bounded by MNT_RB_DEPTH (a red-black tree
+ * of MNT_MAX nodes is far shallower), at most MNT_MAX nodes visited.
+ */
+static int mnt_rb_walk(struct mnt_walk *w, uint64_t ns)
+{
+	const struct mnt_offsets *o = &w->o;
+	uint64_t stack[MNT_RB_DEPTH], node;
+	size_t sp = 0, seen = 0;
+	int err;
+
+	if (o->ns_mounts == UINT32_MAX || o->m_node == UINT32_MAX || o->rb_left == UINT32_MAX ||
+	    o->rb_right == UINT32_MAX)
+		return vmt_error(-ENOEXEC, "mnt_namespace has neither a mount list nor a tree");
+	if (vmt_kread_u64(w->g, ns + o->ns_mounts, &node)) /* rb_root.rb_node */
+		return -EFAULT;
+	while (node || sp) {
+		for (; node; sp++) {
+			if (sp == MNT_RB_DEPTH || !vmt_kptr_ok(node))
+				return -EBADMSG;
+			stack[sp] = node;
+			if (vmt_kread_u64(w->g, node + o->rb_left, &node))
+				return -EFAULT;
+		}
+		node = stack[--sp];
+		if (++seen > MNT_MAX)
+			return -EBADMSG;
+		err = mnt_one(w->g, node, w);
+		if (err)
+			return err;
+		if (vmt_kread_u64(w->g, node + o->rb_right, &node))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 int vmt_mounts(struct vmt_guest *g, struct vmt_mount_list **out)
 {
 	struct mnt_walk w = {.g = g};
 	uint64_t nsp, ns;
+	bool list;
 	int err;
 
 	*out = NULL;
@@ -410,7 +455,12 @@ int vmt_mounts(struct vmt_guest *g, struct vmt_mount_list **out)
 	w.l = calloc(1, sizeof(*w.l));
 	if (!w.l)
 		return -ENOMEM;
-	err = vmt_list_walk(g, ns + w.o.ns_list, MNT_MAX, mnt_one, &w);
+	list = w.o.ns_list != UINT32_MAX && w.o.m_list != UINT32_MAX;
+	w.walk_off = list ? w.o.m_list : w.o.m_node;
+	if (list)
+		err = vmt_list_walk(g, ns + w.o.ns_list, MNT_MAX, mnt_one, &w);
+	else
+		err = mnt_rb_walk(&w, ns);
 	if (err == -ENOMEM) {
 		vmt_mount_list_free(w.l);
 		return err;

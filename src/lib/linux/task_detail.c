@@ -663,7 +663,10 @@ static void detail_read_mm(struct vmt_guest *g, const struct detail_offsets *o,
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 		dfield(g, d, mm, f[i].off, f[i].dst, 8);
 	/* get_mm_counter(): MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES; < 0 is 0 */
-	dfield(g, d, mm, to->mm_rss_stat, c, sizeof(c));
+	if (vmt_mm_rss_read(g, to, mm, c)) {
+		memset(c, 0, sizeof(c));
+		d->flags |= VMT_F_PARTIAL;
+	}
 	d->rss_file = c[0] > 0 ? (uint64_t)c[0] : 0;
 	d->rss_anon = c[1] > 0 ? (uint64_t)c[1] : 0;
 	d->rss_swap = c[2] > 0 ? (uint64_t)c[2] : 0;

@@ -5,6 +5,32 @@
 
 #include "linux/task_offsets.h"
 
+/*
+ * mm->rss_stat[]: four atomic_long_t (8 bytes each), or since 6.2 four
+ * struct percpu_counter whose s64 count sits inside; the field's size says.
+ */
+static void task_rss_layout(struct vmt_guest *g, struct task_offsets *o)
+{
+	uint32_t off, size;
+
+	o->mm_rss_stride = 8;
+	o->mm_rss_count = 0;
+	if (o->mm_rss_stat == UINT32_MAX ||
+	    vmt_profile_field2(g->prof, "mm_struct", "rss_stat", &off, &size) || size == 32)
+		return;
+	if (size % 4 || size / 4 < 16 || size / 4 > 256 ||
+	    vmt_profile_field(g->prof, "percpu_counter", "count", &o->mm_rss_count) ||
+	    o->mm_rss_count + 8 > size / 4)
+		o->mm_rss_stat =
+		    UINT32_MAX; /* a layout not known: no RSS rather than a wrong one */
+	else
+		o->mm_rss_stride = size / 4;
+	if (o->mm_rss_stat != UINT32_MAX &&
+	    (vmt_profile_field(g->prof, "percpu_counter", "counters", &o->mm_rss_percpu) ||
+	     o->mm_rss_percpu + 8 > o->mm_rss_stride))
+		o->mm_rss_percpu = UINT32_MAX; /* !SMP: the count is all */
+}
+
 static int task_offsets_resolve(struct vmt_guest *g, struct task_offsets *o)
 {
 	const struct vmt_field_req req[] = {
@@ -71,6 +97,7 @@ static int task_offsets_resolve(struct vmt_guest *g, struct task_offsets *o)
 
 	if (err)
 		return err;
+	task_rss_layout(g, o);
 	/* The pid types index signal->pids[]; 6.1: PGID 2, SID 3. */
 	if (vmt_profile_enum(g->prof, "pid_type", "PIDTYPE_PGID", &o->pidtype_pgid) ||
 	    vmt_profile_enum(g->prof, "pid_type", "PIDTYPE_SID", &o->pidtype_sid))

@@ -21,6 +21,8 @@ struct task_offsets {
 	uint32_t pid_numbers;
 	uint32_t mm_pgd, mm_arg_start, mm_arg_end, mm_env_start, mm_env_end;
 	uint32_t mm_exe_file, mm_total_vm, mm_rss_stat;
+	uint32_t mm_rss_stride, mm_rss_count; /* per counter: its size, its value's offset */
+	uint32_t mm_rss_percpu;		      /* percpu_counter.counters, or absent */
 	uint32_t file_f_path, path_mnt, path_dentry;
 	uint32_t dentry_d_parent, dentry_d_name, dentry_d_hash_pprev, qstr_name, qstr_len;
 	uint32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
@@ -41,6 +43,14 @@ int vmt_task_offsets(struct vmt_guest *g, const struct task_offsets **out);
  */
 void vmt_task_read_mm(struct vmt_guest *g, const struct task_offsets *o, struct vmt_task *t,
 		      unsigned what, size_t *budget);
+/*
+ * mm.c: get_mm_counter() of MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS,
+ * MM_SHMEMPAGES into c[] (atomic_long_t up to 6.1; since 6.2 a
+ * percpu_counter each, summed over the online CPUs as get_mm_counter_sum()
+ * does for /proc/PID/status and statm: the count alone lags by up to a
+ * batch per CPU).
+ */
+int vmt_mm_rss_read(struct vmt_guest *g, const struct task_offsets *o, uint64_t mm, int64_t c[4]);
 /* mm.c: d_path() of a (vfsmount, dentry) pair, " (deleted)" if unlinked.  Caller frees. */
 char *vmt_dentry_path(struct vmt_guest *g, uint64_t vfsmnt, uint64_t dentry);
 /* Free what a vmt_task owns (strings), not the task itself. */

@@ -510,7 +510,8 @@ static void tasks_prefetch_mm(struct task_walk *w)
 		r[k++] = (struct vmt_krange){.va = mm + o->mm_pgd, .len = 8};
 		r[k++] = (struct vmt_krange){.va = mm + o->mm_arg_start, .len = 16};
 		if (o->mm_rss_stat != UINT32_MAX)
-			r[k++] = (struct vmt_krange){.va = mm + o->mm_rss_stat, .len = 32};
+			r[k++] = (struct vmt_krange){.va = mm + o->mm_rss_stat,
+						     .len = 4 * o->mm_rss_stride};
 	}
 	vmt_kprefetch(w->g, r, k);
 	k = 0;
