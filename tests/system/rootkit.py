@@ -25,8 +25,10 @@ PAGE = 4096
 
 
 def field_offset(vm, type_, field):
-    """Offset of type_.field (dotted path) in the guest kernel's BTF."""
-    p = vm.vmt("profile", "field", type_, field, "--kernel", KERNEL, "--json")
+    """Offset of type_.field (dotted path) in the BTF of the kernel vm runs
+    (its descriptor's; the default guest's if it names none)."""
+    kernel = vm.desc.get("kernel") or KERNEL
+    p = vm.vmt("profile", "field", type_, field, "--kernel", kernel, "--json")
     return json.loads(p.stdout)["offset"]
 
 
