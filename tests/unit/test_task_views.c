@@ -340,6 +340,31 @@ static void test_views_task_list_broken(void **state)
 	}
 }
 
+/*
+ * A prev pointer to nowhere breaks tasks_prev alone; a thread list that
+ * loops breaks threads, and children too (threads' children lists are
+ * found through it: the tree is not whole, so it vouches for nothing).
+ */
+static void test_views_prev_and_threads_broken(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_task_list *l;
+	struct world w;
+	struct lay y;
+
+	world_new(f, &y, &w);
+	put64(f, w.sh + y.tasks + 8, UNMAPPED_VA);
+	put64(f, w.thread + y.thread_node, w.thread + y.thread_node);
+	l = views(f, VMT_TASK_THREADS);
+	assert_int_equal(l->views_broken,
+			 VMT_VIEW_TASKS_PREV | VMT_VIEW_THREADS | VMT_VIEW_CHILDREN);
+	assert_int_equal(l->n, 4);
+	assert_true(seen(l, 2) & VMT_VIEW_TASKS);
+	assert_true(seen(l, 4) & VMT_VIEW_THREADS); /* reached before the loop */
+	assert_true(strlen(l->view_err[1]) > 0 && strlen(l->view_err[3]) > 0);
+	vmt_task_list_free(l);
+}
+
 /* An IDR whose leaf slot points back at a node, and a pid whose task is nowhere. */
 static void test_views_idr_loop(void **state)
 {
@@ -533,6 +558,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_views_sane, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_hidden_task, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_task_list_broken, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_prev_and_threads_broken, fake_setup,
+					    fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_idr_loop, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_runqueue_hostile, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_children_cycle, fake_setup, fake_teardown),
