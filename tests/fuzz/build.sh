@@ -7,7 +7,7 @@ root=$(cd "$here/../.." && pwd)
 OUT=${OUT:-/tmp/vmt-fuzz}
 CC=${CC:-clang}
 SAN=${SAN:--fsanitize=address,undefined -fno-sanitize-recover=undefined}
-CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer $SAN -I$root/include -I$root/src/lib -I$root/src"
+CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -DVMT_KFIND_WORK=(1ull<<22) -fno-omit-frame-pointer $SAN -I$root/include -I$root/src/lib -I$root/src"
 LIBS="-lbpf -llz4 -lzstd -llzma -lz -ljson-c -lnbd -lpthread"
 mkdir -p "$OUT/obj"
 # Every library part but vm/ (launcher, QMP: not reached from these inputs).

@@ -85,36 +85,29 @@ int vmt_kfind_profile(struct vmt_guest *g, const struct vmt_guest_opts *o)
 	return g->prof ? 0 : -errno;
 }
 
-/* The BTF bytes at the running kernel's __start_BTF: do they hash to the profile's? */
+/* The BTF at the running kernel's __start_BTF: is it the image's (pieces of it)? */
 int vmt_kfind_agree(struct vmt_guest *g, const char *kernel_path)
 {
+	struct vmt_physmem pm = {.ctx = g, .size = vmt_mem_ram_end(g->mem), .read = km_read};
 	struct vmt_profile_info in;
-	uint64_t start, stop, len;
-	uint8_t *buf;
-	int err;
+	uint64_t start, stop;
+	int r;
 
 	vmt_profile_info(g->prof, &in);
 	if (!in.btf_size || vmt_profile_symbol(g->prof, "__start_BTF", &start) ||
 	    vmt_profile_symbol(g->prof, "__stop_BTF", &stop))
 		return 0; /* nothing to compare: the banner matched */
-	len = stop - start;
-	if (stop < start || len != in.btf_size)
+	if (stop < start || stop - start != in.btf_size)
 		return vmt_error(-EBADMSG, "%s: its __start_BTF..__stop_BTF is not its .BTF",
 				 kernel_path);
-	buf = malloc(len);
-	if (!buf)
-		return vmt_error(-ENOMEM, "out of memory");
-	err = vmt_mem_read_local(g->mem, vmt_guest_image_pa(g, start), buf, len);
-	if (!err && vmt_profile_btf_hash(buf, len) != in.btf_hash)
-		err = vmt_error(-EBADMSG,
-				"%s and the guest's memory disagree: same banner, but the BTF "
-				"in memory differs from the image's (a rebuilt kernel?); pass the "
-				"guest's own vmlinuz, or no --kernel",
-				kernel_path);
-	else if (err) /* not here (split VM paged it out): the banner check stands */
-		err = 0;
-	free(buf);
-	return err;
+	r = vmt_profile_btf_cmp(g->prof, &pm, vmt_guest_image_pa(g, start));
+	if (r == 1)
+		return vmt_error(-EBADMSG,
+				 "%s and the guest's memory disagree: same banner, but the BTF "
+				 "in memory differs from the image's (a rebuilt kernel?); pass the "
+				 "guest's own vmlinuz, or no --kernel",
+				 kernel_path);
+	return 0; /* equal, or not here (a split VM paged it out): the banner check stands */
 }
 
 struct vmt_profile *vmt_guest_profile(struct vmt_guest *g)

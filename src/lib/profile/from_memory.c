@@ -22,8 +22,8 @@
  *
  * The profile is cached as mem-<hash(banner, BTF checksum)>.v<N>.prof, and
  * a symlink per memory file names the profile seen there last: a second
- * open finds the banner at 2 MiB strides, compares the BTF bytes with the
- * cached checksum, and parses nothing.
+ * open finds the banner at 2 MiB strides, compares pieces of the BTF in
+ * memory with the cached blob (vmt_profile_btf_cmp), and parses nothing.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -186,8 +186,9 @@ static const struct vmt_ksym *ks_find(const struct vmt_ksyms *ks, const char *na
 	return NULL;
 }
 
-/* Step 2: the kallsyms tables around the token table hit at tok_pa. */
-static int cand_kallsyms(const struct vmt_physmem *pm, uint64_t tok_pa, struct vmt_kfound *k)
+/* Step 2: the kallsyms tables around the token table hit at tok_pa (budget: kallsyms steps). */
+static int cand_kallsyms(const struct vmt_physmem *pm, uint64_t tok_pa, struct vmt_kfound *k,
+			 uint64_t *budget)
 {
 	uint64_t ws = tok_pa > FM_KS_BEFORE ? (tok_pa - FM_KS_BEFORE) & ~7ull : 0;
 	uint64_t we = VMT_MIN(tok_pa + FM_KS_AFTER, pm->size);
@@ -200,7 +201,7 @@ static int cand_kallsyms(const struct vmt_physmem *pm, uint64_t tok_pa, struct v
 	err = pm->scan(pm->ctx, ws, buf, r.len);
 	r.data = buf;
 	if (!err)
-		err = vmt_kallsyms_recover(&r, &k->ks);
+		err = vmt_kallsyms_recover_budget(&r, &k->ks, budget);
 	free(buf);
 	k->tok_pa = tok_pa;
 	return err;
@@ -435,9 +436,10 @@ void vmt_kfound_free(struct vmt_kfound *k)
 }
 
 /* Steps 2-4 for one hit; k holds the candidate on success. */
-static int cand_try(const struct vmt_physmem *pm, uint64_t tok_pa, struct vmt_kfound *k)
+static int cand_try(const struct vmt_physmem *pm, uint64_t tok_pa, struct vmt_kfound *k,
+		    uint64_t *budget)
 {
-	int err = cand_kallsyms(pm, tok_pa, k);
+	int err = cand_kallsyms(pm, tok_pa, k, budget);
 
 	if (!err)
 		err = cand_locate(pm, k);
@@ -474,9 +476,21 @@ struct fm_search {
 	struct fm_hits h;
 	unsigned tried; /* h.tok[0, tried) were examined */
 	struct vmt_kfound best;
-	int last; /* error of the last rejected candidate */
+	int last;			     /* error of the last rejected candidate */
+	uint64_t budget;		     /* kallsyms steps left for every window together */
+	uint64_t win[VMT_KFIND_MAX_HITS][2]; /* windows decoded: kallsyms tried every hit in them */
+	unsigned nwin;
 	char why[512];
 };
+
+/* Was tok inside a window kallsyms.c searched already (it tries every table in one)? */
+static bool searched(const struct fm_search *s, uint64_t tok)
+{
+	for (unsigned i = 0; i < s->nwin; i++)
+		if (tok >= s->win[i][0] && tok < s->win[i][1])
+			return true;
+	return false;
+}
 
 /* Keep k if it is the first, or the running one. */
 static void consider(struct fm_search *s, struct vmt_kfound *k)
@@ -503,7 +517,11 @@ static void try_hits(struct fm_search *s)
 
 		if (s->best.ks.n && tok - s->best.text_pa < s->best.end - s->best.text)
 			continue; /* inside the image already taken */
-		s->last = cand_try(s->pm, tok, &k);
+		if (searched(s, tok))
+			continue;
+		s->last = cand_try(s->pm, tok, &k, &s->budget);
+		s->win[s->nwin][0] = tok > FM_KS_BEFORE ? (tok - FM_KS_BEFORE) & ~7ull : 0;
+		s->win[s->nwin++][1] = tok + FM_KS_AFTER;
 		if (!s->last) {
 			consider(s, &k);
 			continue;
@@ -546,7 +564,7 @@ static int search_sampled(struct fm_search *s)
 
 int vmt_kfind(const struct vmt_physmem *pm, struct vmt_kfound *out)
 {
-	struct fm_search s = {.pm = pm};
+	struct fm_search s = {.pm = pm, .budget = VMT_KFIND_WORK};
 	int err = search_sampled(&s);
 
 	/* Not found that way (or only a copy): every byte of RAM. */
@@ -663,15 +681,29 @@ static void profile_unload(struct vmt_profile *p)
 	p->from_cache = false;
 }
 
-/* Are the len bytes at pa the profile's BTF blob (its cached checksum)? */
-static bool btf_matches(const struct vmt_profile *p, const struct vmt_physmem *pm, uint64_t pa)
-{
-	uint8_t *buf = malloc(p->v.btf_len ? p->v.btf_len : 1);
-	bool ok = buf && !pm->read(pm->ctx, pa, buf, p->v.btf_len) &&
-		  vmt_hash64(buf, p->v.btf_len, VMT_PSEC_BTF) == p->v.hdr->sec[VMT_PSEC_BTF].csum;
+#define BTF_PIECES 16
+#define BTF_PIECE  4096
 
-	free(buf);
-	return ok;
+int vmt_profile_btf_cmp(const struct vmt_profile *p, const struct vmt_physmem *pm, uint64_t pa)
+{
+	size_t len = p->v.btf_len;
+	uint8_t buf[BTF_PIECE];
+
+	if (!len)
+		return 1;
+	for (unsigned i = 0; i < BTF_PIECES; i++) {
+		size_t off = len <= BTF_PIECE
+				 ? 0
+				 : (size_t)((uint64_t)(len - BTF_PIECE) * i / (BTF_PIECES - 1));
+		size_t n = VMT_MIN((size_t)BTF_PIECE, len - off);
+		int err = pm->read(pm->ctx, pa + off, buf, n);
+
+		if (err)
+			return err;
+		if (memcmp(buf, p->v.btf + off, n))
+			return 1;
+	}
+	return 0;
 }
 
 /* Does memory still hold the kernel of the profile p (banner at 2 MiB strides, then BTF)? */
@@ -692,7 +724,7 @@ static int hint_check(struct vmt_profile *p, const struct vmt_physmem *pm)
 	for (uint64_t t = 0; t + boff + len <= pm->size && t + boff >= t; t += FM_ALIGN) {
 		if (pm->read(pm->ctx, t + boff, buf, len) || memcmp(buf, want, len))
 			continue;
-		if (btf_matches(p, pm, t + btfoff))
+		if (!vmt_profile_btf_cmp(p, pm, t + btfoff))
 			return 0;
 	}
 	return -ENOENT;

@@ -504,8 +504,14 @@ static bool ktab_try(const struct vmt_region *r, size_t p, struct ktab *k, struc
 
 int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 {
-	char digits[20]; /* tokens '0'..'9': "0\0" "1\0" ... "9\0" */
 	uint64_t work = WORK_MAX;
+
+	return vmt_kallsyms_recover_budget(r, out, &work);
+}
+
+int vmt_kallsyms_recover_budget(const struct vmt_region *r, struct vmt_ksyms *out, uint64_t *budget)
+{
+	char digits[20]; /* tokens '0'..'9': "0\0" "1\0" ... "9\0" */
 	struct ktab k;
 	struct kaddrs a;
 	size_t from = 0;
@@ -522,7 +528,7 @@ int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 			break;
 		from = (size_t)(hit - r->data);
 		memset(&k, 0, sizeof(k));
-		k.work = &work;
+		k.work = budget;
 		if (ktab_try(r, from, &k, &a)) {
 			err = ksyms_decode(r, &k, &a, out);
 			if (err == -ENOMEM)
@@ -535,7 +541,7 @@ int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out)
 		}
 		from++;
 	}
-	if (!work)
+	if (!*budget)
 		return vmt_error(-ENOENT, "kallsyms search gave up: too many near-matches "
 					  "(a crafted image?)");
 	return vmt_error(-ENOENT,

@@ -117,6 +117,16 @@ struct vmt_profile_mem_opts {
 struct vmt_profile *vmt_profile_from_memory(const struct vmt_physmem *pm,
 					    const struct vmt_profile_mem_opts *opts);
 
+/*
+ * Is the BTF at pa in pm the profile's own blob?  0 yes, 1 no, or the read's
+ * negative errno.  A kernel built again under the same banner has other
+ * type ids almost everywhere, so the first and last 4 KiB and 14 pieces in
+ * between are compared (64 KiB read, not the ~4 MiB blob): this tells
+ * kernels apart; it is no defence against a guest editing its BTF (whose
+ * real layouts the profile's blob describes anyway).
+ */
+int vmt_profile_btf_cmp(const struct vmt_profile *p, const struct vmt_physmem *pm, uint64_t pa);
+
 /* The profile an open guest uses (guest/kfind.c); borrowed until vmt_guest_close. */
 struct vmt_guest;
 struct vmt_profile *vmt_guest_profile(struct vmt_guest *g);

@@ -98,6 +98,12 @@ struct vmt_ksyms {
  * consistent table set exists.  out is filled only on success.
  */
 int vmt_kallsyms_recover(const struct vmt_region *r, struct vmt_ksyms *out);
+/*
+ * The same with the caller's work budget (steps), shared by several calls:
+ * the in-memory finder tries many windows and bounds them all together.
+ */
+int vmt_kallsyms_recover_budget(const struct vmt_region *r, struct vmt_ksyms *out,
+				uint64_t *budget);
 /* Parse System.map text ("addr type name" lines); -ENOENT if it holds no symbols. */
 int vmt_sysmap_parse(const char *text, size_t len, struct vmt_ksyms *out);
 void vmt_ksyms_free(struct vmt_ksyms *ks);
@@ -311,6 +317,14 @@ int vmt_profile_build(struct vmt_profile *p, const struct vmt_profile_opts *o,
 #define VMT_KFIND_IMAGE_MAX  (1ull << 30)   /* _end - _text */
 #define VMT_KFIND_BTF_MAX    (256ull << 20) /* __stop_BTF - __start_BTF */
 #define VMT_KFIND_BANNER_MAX 512
+/*
+ * kallsyms work for one search, all windows together (kallsyms.c's steps:
+ * about a second natively).  A fuzzing build lowers it: the bound is what
+ * is tested, not its size.
+ */
+#ifndef VMT_KFIND_WORK
+#define VMT_KFIND_WORK (1ull << 28)
+#endif
 
 /* One kernel image found in physical memory. */
 struct vmt_kfound {
