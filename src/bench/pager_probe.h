@@ -28,7 +28,7 @@ struct pager_probe {
 	char dir[64];		       /* private folder: page table, config, log, socket */
 };
 
-/* Make p->dir.  0 or -errno. */
+/* Make p->dir ("" if that failed).  0 or -errno. */
 int pager_probe_init(struct pager_probe *p);
 /* Remove p->dir and p->mem. */
 void pager_probe_fini(struct pager_probe *p);
