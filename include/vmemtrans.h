@@ -418,6 +418,37 @@ enum vmt_hook_table {
 VMT_API int vmt_hooks(struct vmt_guest *g, struct vmt_hook_list **out);
 VMT_API void vmt_hook_list_free(struct vmt_hook_list *l);
 
+/* ------------------------------------------------ kernel text (ktext_check.c) */
+
+/* A run of kernel text bytes that are not what the image holds. */
+struct vmt_text_mod {
+	uint64_t va;	      /* first differing byte (run-time address) */
+	uint32_t len;	      /* bytes from the run's first to its last differing byte */
+	char sym[96];	      /* symbol+0xoff of va */
+	char kind[16];	      /* "text", "ftrace-site", "return-site", "lock-prefix" */
+	uint8_t expected[16]; /* the image's bytes at va (relocated): the first 16 */
+	uint8_t actual[16];   /* memory's */
+};
+
+struct vmt_text_list {
+	size_t n; /* runs reported (at most 256) */
+	struct vmt_text_mod *mods;
+	size_t runs;	      /* runs found (may exceed n) */
+	uint64_t compared;    /* bytes compared with the image (or checked at their sites) */
+	uint64_t patch_sites; /* bytes at sites the kernel rewrites freely, not compared */
+	uint32_t flags;	      /* VMT_F_PARTIAL: some text could not be read */
+};
+
+/*
+ * The kernel's text (_text.._etext) against the image the profile came
+ * from, relocated for KASLR, minding what boot and run time patch
+ * (alternatives, paravirt, retpolines, static keys and calls: not
+ * compared; ftrace sites must be the NOP, return sites as built or ret,
+ * lock prefixes lock or ds).  -ENOENT without the image.
+ */
+VMT_API int vmt_text_check(struct vmt_guest *g, struct vmt_text_list **out);
+VMT_API void vmt_text_list_free(struct vmt_text_list *l);
+
 enum vmt_sock_proto {
 	VMT_SOCK_TCP = 1,
 	VMT_SOCK_UDP,

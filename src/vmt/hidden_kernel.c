@@ -19,6 +19,7 @@
  * loading or unloading meanwhile clears at the first re-check.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,139 @@ static void hreport_verbose(const struct vmt_hook_list *l, double ms, unsigned r
 		cleared);
 }
 
+/* ---------------------------------------------------------- kernel text */
+
+static bool text_same(const struct vmt_text_mod *a, const struct vmt_text_mod *b)
+{
+	return a->va == b->va && a->len == b->len && !memcmp(a->actual, b->actual, 16);
+}
+
+static void text_keep(struct vmt_text_list *old, const struct vmt_text_list *new)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < old->n; i++)
+		for (size_t j = 0; j < new->n; j++)
+			if (text_same(&old->mods[i], &new->mods[j])) {
+				old->mods[out++] = old->mods[i];
+				break;
+			}
+	old->n = out;
+	old->runs = out;
+}
+
+static void hex16(const uint8_t *b, uint32_t len, char *out)
+{
+	size_t n = len < 16 ? len : 16;
+
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	out[2 * n] = '\0';
+}
+
+static json_object *text_json(const struct vmt_text_list *l, const char *why, double ms)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char e[40], f[40];
+
+	json_object_object_add(o, "checked", json_object_new_boolean(l != NULL));
+	if (!l) {
+		json_object_object_add(o, "why_not", json_object_new_string(why));
+		json_object_object_add(o, "discrepancies", a);
+		return o;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vmt_text_mod *m = &l->mods[i];
+		json_object *j = json_object_new_object();
+
+		hex16(m->expected, m->len, e);
+		hex16(m->actual, m->len, f);
+		json_object_object_add(j, "va", json_object_new_uint64(m->va));
+		json_object_object_add(j, "len", json_object_new_int64(m->len));
+		json_object_object_add(j, "sym", json_object_new_string(m->sym));
+		json_object_object_add(j, "kind", json_object_new_string(m->kind));
+		json_object_object_add(j, "expected", json_object_new_string(e));
+		json_object_object_add(j, "actual", json_object_new_string(f));
+		json_object_array_add(a, j);
+	}
+	json_object_object_add(o, "discrepancies", a);
+	json_object_object_add(o, "runs", json_object_new_uint64(l->runs));
+	json_object_object_add(o, "compared", json_object_new_uint64(l->compared));
+	json_object_object_add(o, "patch_sites", json_object_new_uint64(l->patch_sites));
+	json_object_object_add(o, "partial", json_object_new_boolean(l->flags & VMT_F_PARTIAL));
+	json_object_object_add(o, "listing_ms", json_object_new_double(ms));
+	return o;
+}
+
+static void text_report(struct hidden_ctx *c, const struct vmt_text_list *l, const char *why,
+			double ms)
+{
+	char e[40], f[40];
+
+	if (c->json) {
+		json_object_object_add(c->out, "text", text_json(l, why, ms));
+		return;
+	}
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct vmt_text_mod *m = &l->mods[i];
+
+		hex16(m->expected, m->len, e);
+		hex16(m->actual, m->len, f);
+		printf("modified text: %s at 0x%llx (%u bytes, %s): built %s, now %s\n", m->sym,
+		       (unsigned long long)m->va, m->len, m->kind, e, f);
+	}
+	if (l && l->runs > l->n)
+		printf("modified text: %zu more runs not shown\n", l->runs - l->n);
+	if (!c->verbose)
+		return;
+	if (l)
+		fprintf(stderr,
+			"vmt: hidden: text: %llu bytes compared with the image in %.1f ms, %llu at "
+			"patch sites not compared\n",
+			(unsigned long long)l->compared, ms, (unsigned long long)l->patch_sites);
+	else
+		fprintf(stderr, "vmt: hidden: text: not compared: %s\n", why);
+}
+
+/*
+ * Kernel text against the image; its findings count with the hooks'.  No
+ * image (a profile from guest memory) is said, not a failure: the tables
+ * were still checked.
+ */
+static int hidden_text(struct hidden_ctx *c)
+{
+	struct vmt_text_list *l = NULL, *next = NULL;
+	double t0 = cli_now_ms(), ms;
+	char why[256];
+	int err, n;
+
+	vmt_listing_begin(c->g);
+	err = vmt_text_check(c->g, &l);
+	ms = cli_now_ms() - t0;
+	if (err == -ENOENT) {
+		snprintf(why, sizeof(why), "%s", vmt_last_error());
+		text_report(c, NULL, why, ms);
+		return 0;
+	}
+	if (err)
+		return err;
+	for (unsigned i = 0; i < c->rechecks && l->n; i++) {
+		hidden_recheck_wait(c);
+		vmt_listing_begin(c->g);
+		err = vmt_text_check(c->g, &next);
+		if (err) {
+			vmt_text_list_free(l);
+			return err;
+		}
+		text_keep(l, next);
+		vmt_text_list_free(next);
+	}
+	text_report(c, l, NULL, ms);
+	n = (int)l->runs;
+	vmt_text_list_free(l);
+	return n;
+}
+
 int hidden_hooks(struct hidden_ctx *c)
 {
 	struct vmt_hook_list *l = NULL, *next = NULL;
@@ -392,5 +526,6 @@ int hidden_hooks(struct hidden_ctx *c)
 		hreport_verbose(l, ms, rounds, first - l->n);
 	first = l->n;
 	vmt_hook_list_free(l);
-	return (int)first;
+	err = hidden_text(c);
+	return err < 0 ? err : (int)first + err;
 }

@@ -23,6 +23,7 @@ from conftest import start_vm, stop_vm
 HIDE = "unix_diag"  # refcnt 0, used by nothing the agent or workload runs
 CHURN = "udp_diag"  # unloaded and loaded again in the churn test
 SLOT = 217  # getdents64
+HOOKED_FN = "__x64_sys_kexec_load"  # a jmp over its ftrace NOP: never called here
 OTHER = "__x64_sys_getdents"  # what the slot is pointed at
 
 
@@ -54,6 +55,9 @@ def assert_clean(rep):
     assert "sys_call_table" in h["exact"], h  # the image is at hand: slot by slot
     assert h["checked"] > 400
     assert "modules" not in rep["checks_failed"] and "hooks" not in rep["checks_failed"]
+    t = rep["text"]
+    assert t["checked"] and t["discrepancies"] == [] and not t["partial"], t
+    assert t["compared"] > 10_000_000  # every byte of text but the patch sites
 
 
 def test_untouched_guest_is_clean(kvm):
@@ -148,5 +152,35 @@ def test_hidden_module_and_hooked_slot(kvm):
             ram.wr(prv, node)
             ram.wr(nxt + 8, node)
     assert HIDE in guest_modules(kvm)
+    rc, rep = hidden(kvm)
+    assert_clean(rep)
+
+
+def test_inline_hook_in_text(kvm):
+    """A jmp written over a function's first bytes (its ftrace NOP), as an
+    inline-hooking rootkit does: reported as exactly that function's text,
+    with the image's bytes and memory's; restored after."""
+    fn = rootkit.symbol(kvm, HOOKED_FN)
+    target = rootkit.symbol(kvm, "__x64_sys_getpid")
+    with rootkit.GuestRam(kvm) as ram:
+        # With IBT (6.12) an endbr64 comes first, the ftrace NOP after it.
+        site = fn + 4 if ram.read(fn, 4) == bytes.fromhex("f30f1efa") else fn
+        orig = ram.read(site, 5)
+        assert orig == bytes.fromhex("0f1f440000"), orig.hex()  # the NOP ftrace left
+        jmp = b"\xe9" + struct.pack("<i", target - (site + 5))
+        ram.write(site, jmp)
+    try:
+        rc, rep = hidden(kvm)
+        assert rc == 1
+        t = rep["text"]["discrepancies"]
+        assert len(t) == 1, t
+        sym = HOOKED_FN if site == fn else f"{HOOKED_FN}+0x4"
+        assert (t[0]["va"], t[0]["len"], t[0]["sym"], t[0]["kind"]) == \
+            (site, 5, sym, "ftrace-site")
+        assert t[0]["actual"] == jmp.hex() and t[0]["expected"].startswith("e8")  # call __fentry__
+        assert rep["hooks"]["discrepancies"] == [] and rep["modules"]["discrepancies"] == []
+    finally:
+        with rootkit.GuestRam(kvm) as ram:
+            ram.write(site, orig)
     rc, rep = hidden(kvm)
     assert_clean(rep)

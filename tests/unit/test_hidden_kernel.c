@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fake_guest.h"
+#include "profile/ktext.h"
 #include "profile/tables.h"
 
 #define MOD_SLOT     0x2000 /* each module: two pages of module memory */
@@ -378,6 +379,104 @@ static void test_hooks_fallback(void **state)
 	unlink(path);
 }
 
+/* ----------------------------------------------------------------- text */
+
+/* The test kernel's text as booted (no slide): the image's, ftrace sites NOPed. */
+static struct vmt_ktext *text_as_booted(struct fake *f)
+{
+	static const uint8_t nop5[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+	struct vmt_ktext *k = NULL;
+
+	assert_int_equal(vmt_ktext_build(prof, 0, &k), 0);
+	assert_int_equal(k->text, sym("_text"));
+	assert_true(k->sites[VMT_KT_NOP5] > 1000 && k->sites[VMT_KT_ANY] > 1000);
+	put(f, k->text, k->bytes, k->len);
+	for (size_t o = 0; o < k->len; o++)
+		if (k->kind[o] == VMT_KT_NOP5)
+			put(f, k->text + o, nop5, 5);
+	return k;
+}
+
+/* First offset >= from in [va, va + 64) whose byte must equal the image's. */
+static uint64_t plain_byte(const struct vmt_ktext *k, uint64_t va)
+{
+	for (uint64_t o = va - k->text; o < va - k->text + 64; o++)
+		if (k->kind[o] == VMT_KT_CMP)
+			return k->text + o;
+	fail_msg("no plain byte near 0x%llx", (unsigned long long)va);
+	return 0;
+}
+
+static void test_text_clean_then_modified(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_ktext *k = text_as_booted(f);
+	struct vmt_text_list *l = NULL;
+	uint64_t fn = sym("__x64_sys_getdents64"), kill = sym("__x64_sys_kill");
+	uint64_t b = plain_byte(k, fn + 8);
+	uint8_t x;
+
+	assert_int_equal(vmt_text_check(&f->g, &l), 0);
+	assert_int_equal(l->n, 0);
+	assert_int_equal(l->runs, 0);
+	assert_int_equal(l->flags, 0);
+	assert_true(l->compared > k->len / 2);
+	assert_true(l->patch_sites > 0);
+	vmt_text_list_free(l);
+
+	/* A changed byte in a function body, and a jmp over an ftrace NOP. */
+	vmt_listing_begin(&f->g);
+	x = *(uint8_t *)at(f, b, 1) ^ 0x5a;
+	put8(f, b, x);
+	assert_int_equal(k->kind[kill - k->text], VMT_KT_NOP5);
+	put8(f, kill, 0xe9);
+	assert_int_equal(vmt_text_check(&f->g, &l), 0);
+	assert_int_equal(l->n, 2);
+	/* In text order: kill's entry, then getdents64's body. */
+	assert_int_equal(l->mods[0].va, kill);
+	assert_string_equal(l->mods[0].kind, "ftrace-site");
+	assert_string_equal(l->mods[0].sym, "__x64_sys_kill");
+	assert_int_equal(l->mods[1].va, b);
+	assert_int_equal(l->mods[1].len, 1);
+	assert_string_equal(l->mods[1].kind, "text");
+	assert_int_equal(l->mods[1].actual[0], x);
+	assert_int_equal(l->mods[1].expected[0], k->bytes[b - k->text]);
+	assert_true(!strncmp(l->mods[1].sym, "__x64_sys_getdents64+0x", 23));
+	vmt_text_list_free(l);
+	vmt_ktext_free(k);
+}
+
+/* A KASLR slide: the image's relocations applied (and only they differ). */
+static void test_text_relocated(void **state)
+{
+	struct vmt_ktext *k0 = NULL, *k1 = NULL;
+	const uint64_t slide = 0x2a00000;
+	size_t words = 0;
+
+	(void)state;
+	assert_int_equal(vmt_ktext_build(prof, 0, &k0), 0);
+	assert_int_equal(vmt_ktext_build(prof, slide, &k1), 0);
+	assert_int_equal(k0->relocs, 0);
+	assert_true(k1->relocs > 10000);
+	assert_int_equal(k0->len, k1->len);
+	assert_memory_equal(k0->kind, k1->kind, k0->len);
+	for (size_t o = 0; o + 4 <= k0->len; o++) {
+		uint32_t a, b;
+
+		if (!memcmp(k0->bytes + o, k1->bytes + o, 4))
+			continue;
+		memcpy(&a, k0->bytes + o, 4);
+		memcpy(&b, k1->bytes + o, 4);
+		if (b - a == (uint32_t)slide || a - b == (uint32_t)slide) {
+			words++;
+			o += 3;
+		}
+	}
+	assert_true(words >= k1->relocs * 9 / 10);
+	vmt_ktext_free(k0);
+	vmt_ktext_free(k1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +488,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hooks_clean_then_one, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_hooks_module_and_idt, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_hooks_fallback, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_text_clean_then_modified, fake_setup,
+					    fake_teardown),
+	    cmocka_unit_test(test_text_relocated),
 	};
 	int r;
 
