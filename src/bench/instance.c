@@ -53,7 +53,9 @@ int bench_inst_vmt(struct bench_inst *b, int timeout_s, bool cleanup, struct ben
 	vmt_argv(b, argv, ap);
 	va_end(ap);
 	err = bench_run(argv, timeout_s, cleanup, &out);
-	if (!err && out.status) {
+	if (!err && out.status && cleanup) {
+		err = -EIO; /* the error that made the run clean up stays the one reported */
+	} else if (!err && out.status) {
 		size_t l = strlen(out.err);
 
 		err = bench_fail(bench_stop ? -EINTR : -EIO, "vmt %s %s: exit %d: %s", argv[1],
@@ -110,7 +112,6 @@ int bench_inst_census(struct bench_inst *b, struct bench_census *c, bool after_s
 	struct vmt_pt_census pc;
 	struct vmt_vm_desc d;
 	struct vmt_pt pt = {.fd = -1};
-	uint64_t nr_first = b->nr_loc;
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -130,10 +131,11 @@ int bench_inst_census(struct bench_inst *b, struct bench_census *c, bool after_s
 		b->loc_split = NULL;
 		census_compare(&pt, &b->loc_split, &b->nr_loc, true);
 		if (!b->loc_first)
-			census_compare(&pt, &b->loc_first, &nr_first, true);
+			census_compare(&pt, &b->loc_first, &b->nr_first, true);
 	}
 	c->moved = census_compare(&pt, &b->loc_split, &b->nr_loc, false);
-	c->differs_first = census_compare(&pt, &b->loc_first, &nr_first, false);
+	/* -1 when this guest's size differs from the first one's (scale's axes) */
+	c->differs_first = census_compare(&pt, &b->loc_first, &b->nr_first, false);
 	vmt_pt_close(&pt);
 	return 0;
 }

@@ -68,7 +68,7 @@ struct bench_inst {
 	struct json_object *instances;	/* borrowed from r->meta */
 	struct json_object *cur;	/* this instance's entry in "instances" */
 	uint8_t *loc_split, *loc_first; /* every chunk's location after the split (this, first) */
-	uint64_t nr_loc;
+	uint64_t nr_loc, nr_first;	/* their lengths (chunks) */
 };
 
 /* Adds "instances" to b->r->meta; 0 or -ENOMEM. */
