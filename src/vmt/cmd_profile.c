@@ -51,7 +51,6 @@ static const char profile_help[] =
 enum {
 	OPT_NO_CACHE = OPT_CMD_BASE,
 	OPT_FROM_MEMORY,
-	OPT_VERBOSE,
 };
 
 struct prof_cmd {
@@ -277,72 +276,75 @@ static void log_verbose(enum vmt_log_level level, const char *msg, void *arg)
 	fprintf(stderr, "vmt: profile: %s%s\n", level <= VMT_LOG_WARN ? "warning: " : "", msg);
 }
 
+static const struct option longopts[] = {
+    {"kernel", required_argument, NULL, 'k'},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"from-memory", no_argument, NULL, OPT_FROM_MEMORY},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"vm", required_argument, NULL, OPT_VM},
+    {"machine", required_argument, NULL, OPT_MACHINE},
+    {"pagetable", required_argument, NULL, OPT_PAGETABLE},
+    {"fetch", required_argument, NULL, OPT_FETCH},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"force", no_argument, NULL, 'f'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
+/* One option into c: 0 to go on, 1 for --help, EXIT_USAGE if unknown. */
+static int parse_opt(int o, struct prof_cmd *c)
+{
+	switch (o) {
+	case 'k':
+		c->opts.kernel_path = optarg;
+		return 0;
+	case OPT_CACHE_DIR:
+		c->opts.cache_dir = optarg;
+		return 0;
+	case OPT_SYSTEM_MAP:
+		c->opts.system_map = optarg;
+		return 0;
+	case OPT_NO_CACHE:
+		c->opts.no_cache = 1;
+		return 0;
+	case OPT_FROM_MEMORY:
+		c->from_memory = true;
+		return 0;
+	case 'v':
+		vmt_set_log(log_verbose, NULL, VMT_LOG_INFO);
+		return 0;
+	case 'f':
+		c->opts.rebuild = 1;
+		return 0;
+	case OPT_JSON:
+		c->json = true;
+		return 0;
+	case 'h':
+	case OPT_HELP:
+		return 1;
+	}
+	/* --mem, --vm, --machine, --pagetable, --fetch, --stats: the guest of --from-memory */
+	if (cli_target_opt(&c->t, o, optarg))
+		return 0;
+	cli_err("profile", "bad usage (see 'vmt profile --help')"); /* getopt said why */
+	return EXIT_USAGE;
+}
+
 /* Options into c; positional words into c->action and c->args.  EXIT_OK to go on. */
 static int parse_args(int argc, char **argv, struct prof_cmd *c, bool *help)
 {
-	static const struct option longopts[] = {
-	    {"kernel", required_argument, NULL, 'k'},
-	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
-	    {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
-	    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-	    {"from-memory", no_argument, NULL, OPT_FROM_MEMORY},
-	    {"mem", required_argument, NULL, OPT_MEM},
-	    {"vm", required_argument, NULL, OPT_VM},
-	    {"machine", required_argument, NULL, OPT_MACHINE},
-	    {"pagetable", required_argument, NULL, OPT_PAGETABLE},
-	    {"fetch", required_argument, NULL, OPT_FETCH},
-	    {"stats", no_argument, NULL, OPT_STATS},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"force", no_argument, NULL, 'f'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	int o;
+	int o, r;
 
 	while ((o = getopt_long(argc, argv, "k:fhv", longopts, NULL)) != -1) {
-		switch (o) {
-		case 'k':
-			c->opts.kernel_path = optarg;
-			break;
-		case OPT_CACHE_DIR:
-			c->opts.cache_dir = optarg;
-			break;
-		case OPT_SYSTEM_MAP:
-			c->opts.system_map = optarg;
-			break;
-		case OPT_NO_CACHE:
-			c->opts.no_cache = 1;
-			break;
-		case OPT_FROM_MEMORY:
-			c->from_memory = true;
-			break;
-		case OPT_MEM:
-		case OPT_VM:
-		case OPT_MACHINE:
-		case OPT_PAGETABLE:
-		case OPT_FETCH:
-		case OPT_STATS:
-			cli_target_opt(&c->t, o, optarg);
-			break;
-		case 'v':
-		case OPT_VERBOSE:
-			vmt_set_log(log_verbose, NULL, VMT_LOG_INFO);
-			break;
-		case 'f':
-			c->opts.rebuild = 1;
-			break;
-		case OPT_JSON:
-			c->json = true;
-			break;
-		case 'h':
-		case OPT_HELP:
+		r = parse_opt(o, c);
+		if (r == 1)
 			*help = true;
-			return EXIT_OK;
-		default: /* getopt said why */
-			cli_err("profile", "bad usage (see 'vmt profile --help')");
-			return EXIT_USAGE;
-		}
+		if (r)
+			return r == 1 ? EXIT_OK : r;
 	}
 	if (optind >= argc) {
 		cli_err("profile", "no action given (see 'vmt profile --help')");
