@@ -8,7 +8,9 @@
 # cache, listing, output) and --stats' time (guest open + listing); then, from
 # `vmt hidden --rechecks 0 -v`, the module views' listing time, the module
 # memory scan (bytes of mapped module memory read, time, rate) and the hook
-# check's time (sys_call_table slot by slot, the IDT), medians of RUNS; and
+# check's time (sys_call_table slot by slot, the IDT) and the kernel text
+# comparison's (bytes compared, time: the image inflated and relocated, the
+# text read and compared), medians of RUNS; and
 # a plain sequential read of the whole memory file (dd, 4 MiB blocks, warm
 # /dev/shm) for the rate a scan could reach.
 #
@@ -57,13 +59,14 @@ printf '%-24s %10.0f %12.1f %8.0f\n' "vmt lsmod" "$w" "$l" "$c"
 read -r w l c < <(timed lsmod --views)
 printf '%-24s %10.0f %12.1f %8.0f\n' "vmt lsmod --views" "$w" "$l" "$c"
 
-# "views_ms scan_mib scan_ms hooks_ms entries" of one vmt hidden -v, RUNS times.
+# "views_ms scan_mib scan_ms hooks_ms entries text_bytes text_ms" of one vmt hidden -v, RUNS times.
 runs=$(for _ in $(seq "$RUNS"); do
 	"$VMT" hidden --vm "$NAME" --rechecks 0 -v 2>&1 >/dev/null | awk '
 		/hidden: modules: .* found in/ {for (i = 1; i <= NF; i++) if ($i == "in") v = $(i + 1)}
 		/hidden: module scan:/ {s = $5; sm = $9}
 		/hidden: hooks: .* entries checked in/ {n = $4; h = $8}
-		END {print v, s, sm, h, n}'
+		/hidden: text: .* bytes compared/ {tb = $4; tm = $11}
+		END {print v, s, sm, h, n, tb, tm}'
 done)
 col() { awk -v k="$1" '{print $k}' <<<"$runs" | median; }
 views_ms=$(col 1)
@@ -71,6 +74,8 @@ scan_mib=$(col 2)
 scan_ms=$(col 3)
 hooks_ms=$(col 4)
 entries=$(col 5)
+text_bytes=$(col 6)
+text_ms=$(col 7)
 dd_ms=$(for _ in $(seq "$RUNS"); do
 	a=$(date +%s%N)
 	dd if="$mem" of=/dev/null bs=4M status=none
@@ -79,10 +84,12 @@ dd_ms=$(for _ in $(seq "$RUNS"); do
 done | median)
 size_mib=$(($(stat -c %s "$mem") / 1048576))
 awk -v v="$views_ms" -v m="$scan_mib" -v s="$scan_ms" -v h="$hooks_ms" -v n="$entries" \
+	-v tb="$text_bytes" -v tm="$text_ms" \
 	-v f="$size_mib" -v d="$dd_ms" 'BEGIN {
 	printf "module views (list, kset, tree, scan) in vmt hidden: %.1f ms\n", v
 	printf "module scan: %.1f MiB of mapped module memory in %.1f ms: %.0f MB/s\n", m, s,
 	    (s > 0 ? m * 1.048576 / s * 1000 : 0)
 	printf "hooks: %d entries (sys_call_table, IDT) in %.1f ms\n", n, h
+	printf "kernel text: %.1f MB compared with the image in %.1f ms\n", tb / 1e6, tm
 	printf "dd of the memory file (%d MiB): %d ms, %.0f MB/s\n", f, d, f * 1.048576 / d * 1000
 }'
