@@ -4,7 +4,7 @@
  *
  * cmd_hidden.c parses the options, opens the guest and runs the checks in
  * turn; each check lives in its own file (hidden_tasks.c: processes;
- * hidden_kernel.c: modules and hooked dispatch tables).  A check reads its
+ * hidden_kernel.c: modules, hooked dispatch tables and kernel text).  A check reads its
  * views, re-reads a discrepancy before it reports it (a guest that forks and
  * exits must not raise false alarms) and reports what persisted.
  */
