@@ -521,11 +521,13 @@ int vmt_kallsyms_recover_budget(const struct vmt_region *r, struct vmt_ksyms *ou
 		digits[2 * i] = (char)('0' + i);
 		digits[2 * i + 1] = '\0';
 	}
-	while (from < r->len) {
+	while (from < r->len && *budget) {
 		const uint8_t *hit = memmem(r->data + from, r->len - from, digits, sizeof(digits));
 
 		if (!hit)
 			break;
+		/* tokens_try walks up to 256 tokens: bytes full of digit runs pay for it too */
+		*budget -= VMT_MIN(*budget, 256);
 		from = (size_t)(hit - r->data);
 		memset(&k, 0, sizeof(k));
 		k.work = budget;
