@@ -37,7 +37,7 @@ int vmt_hosts_prefix(const char *arg, char out[VMT_HOSTS_PREFIX_MAX + 1])
 
 int hosts_state_dir(const char *prefix, char *dir, size_t dir_sz)
 {
-	int n = snprintf(dir, dir_sz, "%s/hosts/%s", vmt_vm_run_dir(), prefix);
+	int n = snprintf(dir, dir_sz, "%s/" VMT_RUN_HOSTS_DIR "/%s", vmt_vm_run_dir(), prefix);
 
 	return n < 0 || (size_t)n >= dir_sz - 64 ? vmt_error(-ENAMETOOLONG, "run dir too long") : 0;
 }

@@ -17,6 +17,8 @@
 #include <sys/types.h>
 
 #define VMT_VM_NAME_MAX 64
+/* The run dir's folder of the emulated hosts (src/hosts): not a VM, and no VM may take its name. */
+#define VMT_RUN_HOSTS_DIR "hosts"
 
 /* Where a split VM's memory lives (`vmt split`); in vm.json under "split". */
 #define VMT_VM_SPLIT_HOSTS 16

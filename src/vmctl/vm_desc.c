@@ -45,6 +45,9 @@ int vmt_vm_name_check(const char *name)
 				 name, len, VMT_VM_NAME_MAX - 1);
 	if (name[0] == '.' || name[0] == '-')
 		return vmt_error(-EINVAL, "VM name '%s' must not start with '.' or '-'", name);
+	if (!strcmp(name, VMT_RUN_HOSTS_DIR))
+		return vmt_error(-EINVAL, "VM name '%s' is taken by the emulated hosts' folder",
+				 name);
 	/* The name ends up in paths and in QEMU options, where ',' and '/' mean things. */
 	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
 	    len)
@@ -750,7 +753,7 @@ int vmt_vm_list(struct vmt_vm_desc **out, size_t *n)
 	while (!r && (e = readdir(d))) {
 		struct stat st;
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, VMT_RUN_HOSTS_DIR))
 			continue;
 		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", run_dir, e->d_name) >= sizeof(dir))
 			continue;

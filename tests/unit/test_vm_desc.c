@@ -95,8 +95,8 @@ static bool exists(const char *path)
 static void test_name_check(void **state)
 {
 	static const char *const good[] = {"vmt", "a", "web-1", "x.y_z", "A9"};
-	static const char *const bad[] = {"",	 ".",	"..",  ".hidden", "-opt",
-					  "a/b", "a,b", "a b", "ä",	  "a\nb"};
+	static const char *const bad[] = {"",	 ".",	"..", ".hidden", "-opt", "a/b",
+					  "a,b", "a b", "ä",  "a\nb",	 "hosts"};
 	char longname[VMT_VM_NAME_MAX + 1];
 
 	(void)state;
@@ -314,7 +314,7 @@ static void test_stop_refuses_foreign_folder(void **state)
 static void test_list(void **state)
 {
 	struct vmt_vm_desc d, *v;
-	char path[4200], other[4200], other_file[4300];
+	char path[4200], other[4200], other_file[4300], hosts[4200], hosts_sub[4300];
 	size_t n;
 
 	(void)state;
@@ -330,6 +330,11 @@ static void test_list(void **state)
 	assert_int_equal(mkdir(other, 0700), 0);
 	snprintf(other_file, sizeof(other_file), "%s/data", other);
 	write_text(other_file, "not ours");
+	/* The emulated hosts' folder (only subfolders in it, like a crashed start's). */
+	snprintf(hosts, sizeof(hosts), "%s/" VMT_RUN_HOSTS_DIR, run_dir);
+	snprintf(hosts_sub, sizeof(hosts_sub), "%s/prefix", hosts);
+	assert_int_equal(mkdir(hosts, 0700), 0);
+	assert_int_equal(mkdir(hosts_sub, 0700), 0);
 	assert_int_equal(vmt_vm_list(&v, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(v[0].name, "list-a");
@@ -347,6 +352,8 @@ static void test_list(void **state)
 	assert_true(exists(other_file));
 	unlink(other_file);
 	rmdir(other);
+	assert_int_equal(rmdir(hosts_sub), 0); /* stop --all left the hosts alone */
+	rmdir(hosts);
 }
 
 /* ------------------------------------------------------ start refuses */
