@@ -69,12 +69,15 @@ def test_bad_kernel_image(env, scratch):
 
 
 def test_bad_usage(env):
-    for args in (["ps", "--bogus"], ["nosuchcommand"], ["ps", "--mem", "x"],
+    for args in (["ps", "--bogus"], ["nosuchcommand"],
                  ["ps", "--vm", "a", "--mem", "b", "--kernel", "c"],
                  ["netstat", "extra-arg"], ["ps", "--pid", "abc"]):
         p = run(env, *args)
         assert p.returncode == 2, f"{args}: exit {p.returncode}"
         assert p.stdout == ""
+    # --mem alone is a whole target now (the profile comes from memory): a
+    # file that is not there is a failure, not a usage error
+    assert_fails(run(env, "ps", "--mem", "/nonexistent/x"), ["/nonexistent/x"])
 
 
 def test_vm_not_found(env):
