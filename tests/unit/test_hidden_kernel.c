@@ -131,6 +131,60 @@ static void test_views_agree(void **state)
 	vmt_module_list_free(ml);
 }
 
+/* 5-level paging: the module area one table further down (a top table above the 4-level one). */
+static void test_views_la57(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t m[3], top;
+
+	three(f, &l, m);
+	top = kalloc_align(f, 4096, 4096);
+	put64(f, top + 511 * 8, f->g.ki.kernel_pgd | 3);
+	f->g.ki.kernel_pgd = kpa(top);
+	f->g.ki.paging_levels = 5;
+	vmt_x86_set_levels(f->g.mmu, 5);
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 3);
+	assert_int_equal(ml->views_ok, ALL_VIEWS);
+	assert_int_equal(ml->view_n[3], 3);
+	assert_int_equal(ml->scan_bytes, MODMEM_BYTES);
+	vmt_module_list_free(ml);
+}
+
+/*
+ * No mapped module memory (the module here lives in the direct map, the
+ * kernel page table is empty): the scan read nothing, so it is no witness,
+ * neither walked to its end nor broken; the other views still agree.
+ */
+static void test_views_no_module_memory(void **state)
+{
+	struct fake *f = *state;
+	struct vmt_module_list *ml = NULL;
+	struct lay l;
+	uint64_t mod;
+
+	lay_init(f, &l);
+	f->g.ki.kernel_pgd = kpa(kalloc_align(f, 4096, 4096)); /* nothing mapped */
+	mod = kalloc(f, off("module", NULL));
+	putstr(f, mod + l.name, "direct");
+	put32(f, mod + l.state, (uint32_t)enumval("module_state", "MODULE_STATE_LIVE"));
+	list_init(f, mod + l.source_list);
+	put64(f, mod + l.mkobj + l.mk_mod, mod);
+	list_add_tail(f, sym("modules"), mod + l.list);
+	list_add_tail(f, l.kset + l.kset_list, mod + l.mkobj + l.kobj_entry);
+	put64(f, mod + l.mtn + l.mtn_mod, mod);
+	put64(f, l.tree_root, rbn(&l, mod));
+	assert_int_equal(vmt_modules_views(&f->g, &ml), 0);
+	assert_int_equal(ml->n, 1);
+	assert_int_equal(ml->scan_bytes, 0);
+	assert_int_equal(ml->views_ok, VMT_MVIEW_LIST | VMT_MVIEW_KSET | VMT_MVIEW_TREE);
+	assert_int_equal(ml->views_broken, 0);
+	assert_string_equal(ml->view_err[3], "no mapped module memory");
+	vmt_module_list_free(ml);
+}
+
 /* list_del(&mod->list) as a rootkit does: poisoned pointers, the neighbours relinked. */
 static void test_views_hidden(void **state)
 {
@@ -482,6 +536,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_views_agree, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_hidden, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_la57, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_views_no_module_memory, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_kset_loop, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_tree_hostile, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_views_scan_garbage, fake_setup, fake_teardown),

@@ -410,8 +410,10 @@ static int mv_scan(struct mv_ctx *c)
 {
 	struct vmt_guest *g = c->g;
 	int levels = g->ki.paging_levels == 5 ? 5 : 4;
+	/* The address top-level entry 0 would map if entry 256 starts the upper half: -2^48, -2^57.
+	 */
 	uint64_t t0 = mv_now_ns(),
-		 top = levels == 5 ? 0xff00000000000000ull : 0xffff000000000000ull;
+		 top = levels == 5 ? 0xfe00000000000000ull : 0xffff000000000000ull;
 	struct mv_scan *s = calloc(1, sizeof(*s));
 	int err;
 
@@ -431,6 +433,9 @@ static int mv_scan(struct mv_ctx *c)
 		return err;
 	if (err)
 		mv_broke(c, vmt_last_error());
+	else if (!c->l->scan_bytes) /* nothing mapped there: no witness, not a broken view */
+		vmt_strlcpy(c->l->view_err[3], "no mapped module memory",
+			    sizeof(c->l->view_err[3]));
 	else
 		c->l->views_ok |= c->view;
 	return 0;
