@@ -27,6 +27,8 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "core/internal.h"
@@ -35,6 +37,8 @@
 
 #define KT_TEXT_MAX  (256u << 20)
 #define KT_SITES_MAX (4u << 20) /* entries per table */
+
+static void vmt_ktext_free_parts(struct vmt_ktext *k);
 
 struct kt_build {
 	struct vmt_profile *p;
@@ -254,15 +258,18 @@ static size_t kt_elf_end(const struct vmt_elf *elf)
 	return end;
 }
 
-/* Walk (apply = false: only check) the three lists from the end of d. */
+/*
+ * Walk the three lists from the end of d (collect = false: only check that
+ * they hold together); collect the text offsets of each list's relocations.
+ */
 static int kt_relocs(struct vmt_ktext *k, const uint8_t *d, size_t len, size_t floor, uint64_t lo,
-		     uint64_t hi, uint64_t slide, bool apply)
+		     uint64_t hi, bool collect)
 {
 	size_t p = len & ~(size_t)3;
 
 	for (int list = 0; list < 3; list++) {
 		for (;;) {
-			uint64_t va, o;
+			uint64_t va;
 			uint32_t v;
 
 			if (p < floor + 4)
@@ -274,10 +281,35 @@ static int kt_relocs(struct vmt_ktext *k, const uint8_t *d, size_t len, size_t f
 			va = (uint64_t)(int64_t)(int32_t)v;
 			if (va < lo || va >= hi)
 				return -ENOENT; /* not a relocation table */
-			if (!apply || va < k->text ||
-			    (o = va - k->text) + (list == 2 ? 8 : 4) > k->len)
+			if (!collect || va < k->text || va - k->text + (list == 2 ? 8 : 4) > k->len)
 				continue;
-			k->relocs++;
+			if (!k->rel[list]) {
+				/* Bounded by the table itself: (len - floor) / 4 words. */
+				k->rel[list] = malloc((len - floor) / 4 * sizeof(uint32_t));
+				if (!k->rel[list])
+					return -ENOMEM;
+			}
+			k->rel[list][k->nrel[list]++] = (uint32_t)(va - k->text);
+		}
+	}
+	k->has_relocs = true;
+	return 0;
+}
+
+/* The text as this boot's decompressor left it: slide added (list 1 subtracts it). */
+static int kt_apply(struct vmt_ktext *k, uint64_t slide)
+{
+	if (!slide)
+		return 0;
+	if (!k->has_relocs)
+		return vmt_error(-ENOENT, "the image has no relocation table: text of a "
+					  "KASLR-moved kernel cannot be compared");
+	for (int list = 0; list < 3; list++)
+		for (size_t i = 0; i < k->nrel[list]; i++) {
+			size_t o = k->rel[list][i];
+
+			if (o + (list == 2 ? 8 : 4) > k->len)
+				return vmt_error(-EBADMSG, "relocation past the text");
 			if (list == 2) {
 				uint64_t x;
 
@@ -291,21 +323,18 @@ static int kt_relocs(struct vmt_ktext *k, const uint8_t *d, size_t len, size_t f
 				x = list == 0 ? x + (uint32_t)slide : x - (uint32_t)slide;
 				memcpy(k->bytes + o, &x, 4);
 			}
+			k->relocs++;
 		}
-	}
 	return 0;
 }
 
-/* -------------------------------------------------------------- public */
-
-static int kt_from_vmlinux(struct vmt_profile *p, const uint8_t *d, size_t len, uint64_t slide,
-			   struct vmt_ktext *k)
+static int kt_from_vmlinux(struct vmt_profile *p, const uint8_t *d, size_t len, struct vmt_ktext *k)
 {
 	struct kt_build b = {.p = p, .k = k};
 	uint64_t etext, end;
 	const uint8_t *t;
 	struct vmt_elf elf;
-	size_t avail;
+	size_t avail, floor;
 	int err = vmt_elf_open(&elf, d, len);
 
 	if (err)
@@ -322,46 +351,174 @@ static int kt_from_vmlinux(struct vmt_profile *p, const uint8_t *d, size_t len, 
 	if (!k->bytes || !k->kind)
 		return -ENOMEM;
 	memcpy(k->bytes, t, k->len);
-	if (slide) {
-		size_t floor = kt_elf_end(&elf);
-
-		if (floor >= len || kt_relocs(k, d, len, floor, k->text, end, slide, false))
-			return vmt_error(-ENOENT, "the image has no relocation table: text of a "
-						  "KASLR-moved kernel cannot be compared");
-		kt_relocs(k, d, len, floor, k->text, end, slide, true);
+	floor = kt_elf_end(&elf);
+	/* A plain vmlinux has no table: fine for a kernel that was not moved. */
+	if (floor < len && !kt_relocs(k, d, len, floor, k->text, end, false)) {
+		err = kt_relocs(k, d, len, floor, k->text, end, true);
+		if (err)
+			return err;
 	}
 	kt_sites(&b);
 	return 0;
 }
 
-int vmt_ktext_build(struct vmt_profile *p, uint64_t slide, struct vmt_ktext **out)
+static int kt_from_image(struct vmt_profile *p, struct vmt_ktext *k)
 {
-	struct vmt_ktext *k = calloc(1, sizeof(*k));
 	struct vmt_fmap img = {0};
 	void *vmlinux = NULL;
 	size_t vlen = 0;
 	struct stat st;
 	int err;
 
-	*out = NULL;
-	if (!k)
-		return -ENOMEM;
-	if (!p->kernel_path || !p->v.hdr) {
-		err = vmt_error(-ENOENT, "no kernel image to compare the text with");
-		goto out;
-	}
+	if (!p->kernel_path || !p->v.hdr)
+		return vmt_error(-ENOENT, "no kernel image to compare the text with");
 	err = vmt_fmap_open(p->kernel_path, VMT_KERNEL_FILE_MAX, &img, &st);
 	if (err)
-		goto out;
+		return err;
 	if (vmt_hash64(img.data, img.len, VMT_PROF_VERSION) != p->v.hdr->image_hash)
 		err = vmt_error(-ENOENT, "%s changed since its profile was built", p->kernel_path);
 	else if (vmt_elf_is_elf(img.data, img.len))
-		err = kt_from_vmlinux(p, img.data, img.len, slide, k);
+		err = kt_from_vmlinux(p, img.data, img.len, k);
 	else if (!(err = vmt_vmlinuz_extract(img.data, img.len, p->kernel_path, &vmlinux, &vlen)))
-		err = kt_from_vmlinux(p, vmlinux, vlen, slide, k);
-out:
+		err = kt_from_vmlinux(p, vmlinux, vlen, k);
 	free(vmlinux);
 	vmt_fmap_close(&img);
+	return err;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+/*
+ * Inflating the image costs 0.2 to 2.5 s (LZ4 to xz), every run: the
+ * unrelocated text, its kinds and its relocation offsets are kept beside
+ * the profile's cache file (PROFILE.ktext), checksummed like it.
+ */
+#define KT_MAGIC "VMTKTXT1"
+
+struct kt_file {
+	char magic[8];
+	uint64_t image_hash, text, len, has_relocs;
+	uint64_t nrel[3], sites[6];
+	uint64_t csum; /* vmt_hash64 of everything after this header */
+};
+
+static char *kt_cache_name(const struct vmt_profile *p)
+{
+	char *name = NULL;
+
+	if (p->cache_path && asprintf(&name, "%s.ktext", p->cache_path) < 0)
+		name = NULL;
+	return name;
+}
+
+static void kt_cache_store(const struct vmt_profile *p, const struct vmt_ktext *k)
+{
+	size_t body = 2 * k->len + 4 * (k->nrel[0] + k->nrel[1] + k->nrel[2]), o;
+	struct kt_file h = {.magic = KT_MAGIC, .image_hash = p->v.hdr->image_hash};
+	char *name = kt_cache_name(p);
+	uint8_t *buf = name ? malloc(sizeof(h) + body) : NULL;
+
+	if (!buf)
+		goto out;
+	h.text = k->text;
+	h.len = k->len;
+	h.has_relocs = k->has_relocs;
+	memcpy(h.sites, k->sites, sizeof(h.sites));
+	o = sizeof(h);
+	memcpy(buf + o, k->bytes, k->len);
+	memcpy(buf + o + k->len, k->kind, k->len);
+	o += 2 * k->len;
+	for (int l = 0; l < 3; l++) {
+		h.nrel[l] = k->nrel[l];
+		if (k->nrel[l])
+			memcpy(buf + o, k->rel[l], 4 * k->nrel[l]);
+		o += 4 * k->nrel[l];
+	}
+	h.csum = vmt_hash64(buf + sizeof(h), body, 0x6b74);
+	memcpy(buf, &h, sizeof(h));
+	if (vmt_cache_write(name, buf, sizeof(h) + body))
+		pr_debug("kernel text not cached: %s", vmt_last_error());
+out:
+	free(buf);
+	free(name);
+}
+
+static int kt_cache_parse(const struct vmt_profile *p, const uint8_t *m, size_t len,
+			  struct vmt_ktext *k)
+{
+	struct kt_file h;
+	size_t o = sizeof(h), n;
+
+	if (len < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, m, sizeof(h));
+	if (memcmp(h.magic, KT_MAGIC, 8) || h.image_hash != p->v.hdr->image_hash || h.len == 0 ||
+	    h.len > KT_TEXT_MAX || h.nrel[0] > h.len || h.nrel[1] > h.len || h.nrel[2] > h.len)
+		return -EBADMSG;
+	n = 2 * h.len + 4 * (h.nrel[0] + h.nrel[1] + h.nrel[2]);
+	if (len != sizeof(h) + n || vmt_hash64(m + o, n, 0x6b74) != h.csum)
+		return -EBADMSG;
+	k->text = h.text;
+	k->len = h.len;
+	k->has_relocs = h.has_relocs;
+	memcpy(k->sites, h.sites, sizeof(k->sites));
+	k->bytes = malloc(k->len);
+	k->kind = malloc(k->len);
+	if (!k->bytes || !k->kind)
+		return -ENOMEM;
+	memcpy(k->bytes, m + o, k->len);
+	memcpy(k->kind, m + o + k->len, k->len);
+	o += 2 * k->len;
+	for (int l = 0; l < 3; l++) {
+		k->nrel[l] = h.nrel[l];
+		k->rel[l] = malloc(4 * k->nrel[l] + 4);
+		if (!k->rel[l])
+			return -ENOMEM;
+		memcpy(k->rel[l], m + o, 4 * k->nrel[l]);
+		o += 4 * k->nrel[l];
+	}
+	return 0;
+}
+
+/* 0 if the cache held it; else k is as calloc left it. */
+static int kt_cache_load(const struct vmt_profile *p, struct vmt_ktext *k)
+{
+	char *name = kt_cache_name(p);
+	void *map = NULL;
+	size_t len = 0;
+	int err = name ? vmt_cache_map(name, &map, &len) : -ENOENT;
+
+	free(name);
+	if (err)
+		return err;
+	err = kt_cache_parse(p, map, len, k);
+	munmap(map, len);
+	if (err) {
+		vmt_ktext_free_parts(k);
+		pr_debug("kernel text cache ignored (corrupt or stale)");
+	}
+	return err;
+}
+
+/* -------------------------------------------------------------- public */
+
+int vmt_ktext_build(struct vmt_profile *p, uint64_t slide, struct vmt_ktext **out)
+{
+	struct vmt_ktext *k = calloc(1, sizeof(*k));
+	int err = 0;
+
+	*out = NULL;
+	if (!k)
+		return -ENOMEM;
+	if (!p->v.hdr || !p->kernel_path)
+		err = vmt_error(-ENOENT, "no kernel image to compare the text with");
+	else if (kt_cache_load(p, k)) {
+		err = kt_from_image(p, k);
+		if (!err)
+			kt_cache_store(p, k);
+	}
+	if (!err)
+		err = kt_apply(k, slide);
 	if (err)
 		vmt_ktext_free(k);
 	else
@@ -369,11 +526,19 @@ out:
 	return err;
 }
 
+static void vmt_ktext_free_parts(struct vmt_ktext *k)
+{
+	free(k->bytes);
+	free(k->kind);
+	for (int l = 0; l < 3; l++)
+		free(k->rel[l]);
+	memset(k, 0, sizeof(*k));
+}
+
 void vmt_ktext_free(struct vmt_ktext *k)
 {
 	if (!k)
 		return;
-	free(k->bytes);
-	free(k->kind);
+	vmt_ktext_free_parts(k);
 	free(k);
 }
