@@ -317,12 +317,19 @@ static void mem_optional(struct vmt_guest *g, struct vmt_meminfo *m)
 	}
 	if (have_enum(g, "zone_stat_item", "NR_UNACCEPTED"))
 		m->have |= VMT_MEMINFO_UNACCEPTED;
-	if (have_sym(g, "zswap_pool_total_size")) {
+	/*
+	 * CONFIG_ZSWAP: zswap_stored_pages in every version; the pool size is a
+	 * variable up to 6.9 and then zswap_total_pages() over the pools' zpools,
+	 * not modelled: 0 then, and partial when pages are stored.
+	 */
+	if (have_sym(g, "zswap_stored_pages")) {
 		m->have |= VMT_MEMINFO_ZSWAP;
-		if (!sys_sym_u64(g, "zswap_pool_total_size", &v))
-			m->zswap = v >> 10;
 		if (!sys_sym_s32(g, "zswap_stored_pages", &pages) && pages > 0)
 			m->zswapped = PAGE_KB(pages);
+		if (!sys_sym_u64(g, "zswap_pool_total_size", &v))
+			m->zswap = v >> 10;
+		else if (m->zswapped)
+			m->flags |= VMT_F_PARTIAL;
 	}
 }
 
