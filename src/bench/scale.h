@@ -99,8 +99,11 @@ int bench_scale_verdict(const struct bench_scale_results *s, const char *axis, c
 			char *buf, size_t n);
 /* The unit of an axis' slope as printed; *scale turns a fitted slope into it. */
 const char *bench_scale_slope_unit(const char *axis, double *scale);
-/* dir/results.csv, dir/results.json (meta + rows + summary + fits). */
-int bench_scale_results_write(const struct bench_scale_results *s, const char *dir);
+/* The rows and meta of an earlier dir/results.json into s (initialized), to redo its
+ * fits, verdicts and plots with this code. */
+int bench_scale_results_load(struct bench_scale_results *s, const char *dir);
+/* dir/results.csv (if csv), dir/results.json (meta + rows + summary + fits). */
+int bench_scale_results_write(const struct bench_scale_results *s, const char *dir, bool csv);
 /* dir/scale_AXIS.png (with .dat and .gp) per axis that has rows; -ENOENT no gnuplot. */
 int bench_scale_plot(const struct bench_scale_results *s, const char *dir);
 

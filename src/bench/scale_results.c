@@ -213,9 +213,9 @@ static void axis_range(const struct bench_scale_results *s, const char *axis, do
 /*
  * One line: does the construction grow along the axis?  It grows when the
  * fitted change over the whole range is at least 20 % of the first point's
- * median and the first and last points' min..max do not overlap (more than
- * the run-to-run spread).  Processes: the log-log exponent then says
- * linear or better (k <= 1.1) or worse.
+ * median, the first and last points' min..max do not overlap (more than
+ * the run-to-run spread) and the line explains the medians (R^2 >= 0.5).  Processes: the log-log
+ * exponent then says linear or better (k <= 1.1) or worse.
  */
 int bench_scale_verdict(const struct bench_scale_results *s, const char *axis, const char *method,
 			char *buf, size_t n)
@@ -239,6 +239,10 @@ int bench_scale_verdict(const struct bench_scale_results *s, const char *axis, c
 		snprintf(buf, n, "does not grow with %s (%+.0f %% over the range; %s)", u->what,
 			 rel * 100,
 			 fabs(rel) < 0.2 ? "within 20 %" : "within the run-to-run spread");
+	else if (f.r2 < 0.5) /* a line explains little: scattered points, not a trend */
+		snprintf(buf, n,
+			 "no clear trend with %s (%+.0f %% over the range by the fit, R^2 %.2f)",
+			 u->what, rel * 100, f.r2);
 	else if (!strcmp(axis, "procs") && rel > 0 && !bench_scale_fit(s, axis, method, true, &lg))
 		snprintf(buf, n, "grows with %s %s (time ~ processes^%.2f)", u->what,
 			 lg.slope <= 1.1 ? "linearly or better" : "faster than linearly", lg.slope);
@@ -391,6 +395,9 @@ static struct json_object *row_json(const struct bench_scale_row *w)
 	json_object_object_add(o, "link", json_object_new_string(w->link));
 	json_object_object_add(o, "placement_before", census_json(&w->before));
 	json_object_object_add(o, "load1", json_object_new_double(w->load1));
+	json_object_object_add(o, "boot_ms", json_object_new_double(w->boot_ms));
+	json_object_object_add(o, "fill_ms", json_object_new_double(w->fill_ms));
+	json_object_object_add(o, "split_ms", json_object_new_double(w->split_ms));
 	return o;
 }
 
@@ -460,13 +467,13 @@ static int write_json(const struct bench_scale_results *s, const char *path)
 	return ret;
 }
 
-int bench_scale_results_write(const struct bench_scale_results *s, const char *dir)
+int bench_scale_results_write(const struct bench_scale_results *s, const char *dir, bool csv)
 {
 	char path[4096];
 	int err;
 
 	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	err = write_csv(s, path);
+	err = csv ? write_csv(s, path) : 0;
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%s/results.json", dir);
@@ -557,5 +564,102 @@ int bench_scale_plot(const struct bench_scale_results *s, const char *dir)
 
 	for (size_t i = 0; !err && i < sizeof(axis_plots) / sizeof(axis_plots[0]); i++)
 		err = plot_axis(s, dir, &axis_plots[i]);
+	return err;
+}
+
+/* ------------------------------------------------------- reading back */
+
+static double jd(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_double(v) : 0;
+}
+
+static int64_t ji(struct json_object *o, const char *k, int64_t none)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_int64(v) : none;
+}
+
+static void js(struct json_object *o, const char *k, char *buf, size_t n)
+{
+	struct json_object *v;
+
+	snprintf(buf, n, "%s",
+		 json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "");
+}
+
+static void census_load(struct json_object *o, struct bench_census *c)
+{
+	struct json_object *sub;
+
+	memset(c, 0, sizeof(*c));
+	c->moved = c->differs_first = -1;
+	if (!o)
+		return;
+	c->split = true;
+	c->main = (uint64_t)ji(o, "main", 0);
+	c->absent = (uint64_t)ji(o, "absent", 0);
+	c->pinned = (uint64_t)ji(o, "pinned", 0);
+	c->moved = ji(o, "moved_since_split", -1);
+	if (json_object_object_get_ex(o, "sub", &sub))
+		for (size_t k = 0; k < json_object_array_length(sub) && k < BENCH_MAX_SUB; k++)
+			c->sub[c->nr_sub++] =
+			    (uint64_t)json_object_get_int64(json_object_array_get_idx(sub, k));
+}
+
+static void row_load(struct json_object *o, struct bench_scale_row *w)
+{
+	struct json_object *pl = NULL;
+
+	memset(w, 0, sizeof(*w));
+	js(o, "axis", w->axis, sizeof(w->axis));
+	js(o, "label", w->label, sizeof(w->label));
+	js(o, "method", w->method, sizeof(w->method));
+	js(o, "link", w->link, sizeof(w->link));
+	w->x = jd(o, "x");
+	w->chunk = (uint64_t)ji(o, "chunk_bytes", 0);
+	w->rep = (unsigned)ji(o, "rep", 0);
+	w->instance = (unsigned)ji(o, "instance", 0);
+	w->ms = jd(o, "ms");
+	w->cpu_ms = jd(o, "cpu_ms");
+	w->pages_read = ji(o, "pages_read", -1);
+	w->pageins = ji(o, "pageins", -1);
+	w->mem_mib = (unsigned)ji(o, "mem_mib", 0);
+	w->procs = (unsigned)ji(o, "procs", 0);
+	w->subhosts = (unsigned)ji(o, "subhosts", 0);
+	w->load1 = jd(o, "load1");
+	w->boot_ms = jd(o, "boot_ms");
+	w->fill_ms = jd(o, "fill_ms");
+	w->split_ms = jd(o, "split_ms");
+	json_object_object_get_ex(o, "placement_before", &pl);
+	census_load(pl, &w->before);
+}
+
+int bench_scale_results_load(struct bench_scale_results *s, const char *dir)
+{
+	struct json_object *j, *rows = NULL;
+	char path[4096];
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	j = json_object_from_file(path);
+	if (!j || !json_object_object_get_ex(j, "rows", &rows) ||
+	    !json_object_is_type(rows, json_type_array)) {
+		json_object_put(j);
+		return bench_fail(-EPROTO, "%s: no results of vmt bench scale", path);
+	}
+	for (size_t i = 0; !err && i < json_object_array_length(rows); i++) {
+		struct bench_scale_row w;
+
+		row_load(json_object_array_get_idx(rows, i), &w);
+		err = bench_scale_results_add(s, &w);
+	}
+	json_object_object_foreach(j, k, v) if (strcmp(k, "rows") && strcmp(k, "summary") &&
+						strcmp(k, "fits"))
+	    json_object_object_add(s->base.meta, k, json_object_get(v));
+	json_object_put(j);
 	return err;
 }

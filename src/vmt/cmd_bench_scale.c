@@ -52,7 +52,9 @@ static const char scale_help[] =
     "  --prefix P          hosts prefix and VM names P-sc-N (default vs; must not exist)\n"
     "  --subnet A.B        the hosts' subnet (vmt hosts up --subnet)\n"
     "  --kaslr             boot the guests with KASLR\n"
-    "  --no-plots          skip gnuplot\n\n"
+    "  --no-plots          skip gnuplot\n"
+    "  --replot DIR        run nothing: redo the fits, verdicts, summary and plots of an\n"
+    "                      earlier run's DIR/results.json (results.csv is kept)\n\n"
     "A point needs the host's MemAvailable >= 2 x its guest + 2 GiB; else it is\n"
     "skipped and the reason recorded.\n";
 
@@ -80,11 +82,13 @@ enum {
 	O_SUBNET,
 	O_KASLR,
 	O_NO_PLOTS,
+	O_REPLOT,
 };
 
 struct scale_cli {
 	struct bench_scale_opts o;
 	struct bench_cli cli;
+	const char *replot; /* a results folder to redo the fits, verdicts and plots of */
 	bool quick, no_plots, reps_set, procs_mem_set, mem_set;
 	bool procs_set, mems_set, subs_set, links_set;
 	char list[4][256]; /* copies of the string lists (mem, links) the opts point into */
@@ -284,6 +288,9 @@ static int scale_opt(struct scale_cli *c, int opt, const char *arg)
 	case O_NO_PLOTS:
 		c->no_plots = true;
 		return EXIT_OK;
+	case O_REPLOT:
+		c->replot = arg;
+		return EXIT_OK;
 	case 'h':
 	case OPT_HELP:
 		fputs(scale_help, stdout);
@@ -320,6 +327,7 @@ static int scale_parse(int argc, char **argv, struct scale_cli *c)
 	    {"subnet", required_argument, NULL, O_SUBNET},
 	    {"kaslr", no_argument, NULL, O_KASLR},
 	    {"no-plots", no_argument, NULL, O_NO_PLOTS},
+	    {"replot", required_argument, NULL, O_REPLOT},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
@@ -550,7 +558,7 @@ static int scale_finish(struct scale_cli *c, struct bench_scale_results *s, int 
 	int werr;
 
 	bench_cli_meta_end(&c->cli, s->base.meta, err);
-	werr = bench_scale_results_write(s, out);
+	werr = bench_scale_results_write(s, out, true);
 	if (werr)
 		cli_err("bench", "%s", bench_error());
 	if (!werr && !c->no_plots && s->n && bench_scale_plot(s, out))
@@ -559,6 +567,34 @@ static int scale_finish(struct scale_cli *c, struct bench_scale_results *s, int 
 	printf("Results: %s/results.csv, results.json%s\n", out,
 	       c->no_plots ? "" : ", scale_AXIS.png");
 	return err || werr ? EXIT_FAIL : EXIT_OK;
+}
+
+/* --replot: an earlier run's rows, this code's fits, verdicts and plots. */
+static int scale_replot(struct scale_cli *c)
+{
+	struct bench_scale_results s;
+	struct json_object *k, *v;
+	int ret = EXIT_OK;
+
+	if (bench_scale_results_init(&s) || bench_scale_results_load(&s, c->replot)) {
+		cli_err("bench", "%s", bench_error());
+		bench_scale_results_free(&s);
+		return EXIT_FAIL;
+	}
+	if (json_object_object_get_ex(s.base.meta, "knobs", &k)) {
+		if (json_object_object_get_ex(k, "chunk_runtime", &v))
+			c->o.chunk_runtime = (uint64_t)json_object_get_int64(v);
+		if (json_object_object_get_ex(k, "chunk_vm", &v))
+			c->o.chunk_vm = (uint64_t)json_object_get_int64(v);
+	}
+	if (bench_scale_results_write(&s, c->replot, false) ||
+	    (!c->no_plots && bench_scale_plot(&s, c->replot))) {
+		cli_err("bench", "%s", bench_error());
+		ret = EXIT_FAIL;
+	}
+	print_summary(c, &s);
+	bench_scale_results_free(&s);
+	return ret;
 }
 
 int bench_scale_main(int argc, char **argv)
@@ -584,6 +620,8 @@ int bench_scale_main(int argc, char **argv)
 	ret = scale_parse(argc, argv, &c);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
+	if (c.replot)
+		return scale_replot(&c);
 	scale_defaults(&c);
 	ret = bench_cli_prepare(&c.cli);
 	if (ret)

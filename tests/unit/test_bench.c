@@ -301,7 +301,7 @@ static void test_scale_results(void **state)
 	assert_non_null(strstr(v, "does not grow"));
 	assert_int_equal(bench_scale_fit(&s, "subhosts", "runtime", false, &f), -EINVAL);
 	assert_int_equal(bench_scale_fit(&s, "procs", "vm", false, &f), -EINVAL);
-	assert_int_equal(bench_scale_results_write(&s, dir), 0);
+	assert_int_equal(bench_scale_results_write(&s, dir, true), 0);
 
 	snprintf(path, sizeof(path), "%s/results.csv", dir);
 	assert_non_null(fp = fopen(path, "r"));
