@@ -35,9 +35,9 @@ static int xy_gp(const char *gp, const char *dat, const char *png, const struct 
 	if (!f)
 		return bench_fail(-errno, "%s: %s", gp, strerror(errno));
 	fprintf(f,
-		"set terminal pngcairo size 960,600 noenhanced\nset output '%s'\n"
+		"set terminal pngcairo size 960,680 noenhanced\nset output '%s'\n"
 		"set title '%s'\n%sset xlabel '%s'\nset ylabel '%s'\nset yrange [0:*]\n"
-		"set key top left\nset grid\nset offsets graph 0.03, graph 0.03, 0, 0\n",
+		"set key outside below\nset grid\nset offsets graph 0.03, graph 0.03, 0, 0\n",
 		png, p->title, p->logx ? "set logscale x 2\n" : "", p->xlabel, p->ylabel);
 	for (unsigned i = 0; i < ns; i++)
 		if (s[i].fit)
