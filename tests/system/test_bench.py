@@ -235,6 +235,38 @@ def test_scale_plots_are_png(scale):
             assert f.read(8) == PNG_MAGIC, axis
 
 
+
+def test_scale_interrupt_cleans_up(env, scale):
+    """Ctrl-C during scale's first split: exit 1, partial results written, nothing left."""
+    prefix = "sbi" + uuid.uuid4().hex[:3]
+    out = tempfile.mkdtemp(prefix="vmt-bench-scale-int-")
+    p = subprocess.Popen([VMT, "bench", "scale", "--quick", "--reps", "1", "--axes", "subhosts",
+                          "--prefix", prefix, "--subnet", "10.94", "--out", out], env=env,
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        for line in p.stderr:
+            if "splitting" in line or time.time() > deadline:
+                break
+        time.sleep(1)
+        os.killpg(p.pid, signal.SIGINT)
+        p.communicate(timeout=300)
+        assert p.returncode == 1
+        with open(os.path.join(out, "results.json")) as f:
+            j = json.load(f)
+        assert j["complete"] is False and j["rows"]  # the unsplit rows before the split
+        assert leftovers(env, prefix) == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for name in leftovers(env, prefix):
+            if name.startswith(prefix + "-sc"):
+                subprocess.run([VMT, "vm", "stop", name], env=env, capture_output=True)
+        subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env,
+                       capture_output=True)
+
 # ---------------------------------------------------------------- vmt bench micro
 
 MICRO_PREFIX = "mbt" + uuid.uuid4().hex[:3]  # hosts MICRO_PREFIX-main/-subN, VMs -mi-N
