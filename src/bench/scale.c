@@ -379,8 +379,14 @@ int bench_scale_run(const struct bench_scale_opts *o, struct bench_scale_results
 	json_object_object_add(s->base.meta, "skipped", sc->skipped);
 	if (!err)
 		err = bench_inst_init(&sc->b);
-	for (unsigned i = 0; !err && i < sc->nr_pts; i++)
+	/* what is measured so far survives a crash or a kill of the bench; the caller
+	 * writes the last word ("complete") */
+	json_object_object_add(s->base.meta, "complete", json_object_new_boolean(false));
+	for (unsigned i = 0; !err && i < sc->nr_pts; i++) {
 		err = point_run(sc, &sc->pts[i]);
+		if (o->out)
+			bench_scale_results_write(s, o->out, true);
+	}
 	bench_inst_finish(&sc->b);
 	free(sc);
 	if (bench_stop)

@@ -161,6 +161,7 @@ struct bench_scale_opts {
 	const char *link;      /* link on the processes, memory and sub-hosts axes */
 	void (*progress)(void *arg, unsigned done, unsigned total, const char *line);
 	void *arg;
+	const char *out; /* results folder written after every point ("complete": false), or NULL */
 };
 
 /*

@@ -627,6 +627,7 @@ int bench_scale_main(int argc, char **argv)
 	if (ret)
 		return ret;
 	c.o.vmt = c.cli.vmt;
+	c.o.out = c.cli.out;
 	c.o.progress = bench_cli_progress;
 	c.o.arg = &c.cli;
 	if (bench_scale_results_init(&s)) {
