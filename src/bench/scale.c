@@ -192,18 +192,20 @@ static double host_load1(void)
 }
 
 /* Skip p (recorded with why) when the host cannot hold the guest twice (its RAM file and
- * the sub-hosts' stores) plus 2 GiB for everything else; 1 skipped, 0 go on. */
+ * the sub-hosts' stores) plus the margin for everything else; 1 skipped, 0 go on. */
 static int check_memory(struct scale *sc, struct point *p)
 {
-	uint64_t avail = host_mem_available(), need = 2 * p->mem_bytes + (2ull << 30);
+	uint64_t avail = host_mem_available();
+	uint64_t need = 2 * p->mem_bytes + ((uint64_t)sc->o->mem_margin_mib << 20);
 	struct json_object *o;
 	char why[160];
 
 	if (avail >= need)
 		return 0;
 	snprintf(why, sizeof(why),
-		 "host MemAvailable %.1f GiB < 2 x the guest's %s + 2 GiB = %.1f GiB",
-		 (double)avail / (1u << 30), p->mem, (double)need / (1u << 30));
+		 "host MemAvailable %.1f GiB < 2 x the guest's %s + %.1f GiB = %.1f GiB",
+		 (double)avail / (1u << 30), p->mem, sc->o->mem_margin_mib / 1024.0,
+		 (double)need / (1u << 30));
 	o = json_object_new_object();
 	json_object_object_add(o, "axis", json_object_new_string(bench_axis_name(p->axis)));
 	json_object_object_add(o, "label", json_object_new_string(p->label));

@@ -12,7 +12,7 @@
  * pages home, so it comes last).  A point whose configuration an earlier
  * axis measured already is not run again: its rows are copied under the
  * new axis (same instance numbers).  A point whose guest does not fit the
- * host's MemAvailable (2x the guest + 2 GiB) is skipped, with the reason.
+ * host's MemAvailable (2x the guest + a margin, 2 GiB) is skipped, with the reason.
  */
 #ifndef VMT_BENCH_SCALE_H
 #define VMT_BENCH_SCALE_H
@@ -146,6 +146,7 @@ struct bench_scale_opts {
 	bool vm;	      /* measure method 2 too */
 	bool kaslr;
 	unsigned fill_reserve_mib;
+	unsigned mem_margin_mib;	  /* a point needs MemAvailable >= 2 x its guest + this */
 	uint64_t chunk_runtime, chunk_vm; /* each method's fetch chunk */
 	/* the axes' values */
 	unsigned procs_x[BENCH_SCALE_MAX_X], nr_procs;

@@ -49,14 +49,14 @@ static const char scale_help[] =
     "  --pt-chunk SIZE     the split's page-table chunk (4K)\n"
     "  --policy NAME       split placement policy (address)\n"
     "  --fill-reserve MIB  fill MemAvailable minus MIB before the split (64; 0 no fill)\n"
+    "  --mem-margin MIB    a point needs the host's MemAvailable >= 2 x its guest + MIB\n"
+    "                      (2048), else it is skipped and the reason recorded\n"
     "  --prefix P          hosts prefix and VM names P-sc-N (default vs; must not exist)\n"
     "  --subnet A.B        the hosts' subnet (vmt hosts up --subnet)\n"
     "  --kaslr             boot the guests with KASLR\n"
     "  --no-plots          skip gnuplot\n"
     "  --replot DIR        run nothing: redo the fits, verdicts, summary and plots of an\n"
-    "                      earlier run's DIR/results.json (results.csv is kept)\n\n"
-    "A point needs the host's MemAvailable >= 2 x its guest + 2 GiB; else it is\n"
-    "skipped and the reason recorded.\n";
+    "                      earlier run's DIR/results.json (results.csv is kept)\n";
 
 enum {
 	O_QUICK = OPT_CMD_BASE,
@@ -83,6 +83,7 @@ enum {
 	O_KASLR,
 	O_NO_PLOTS,
 	O_REPLOT,
+	O_MARGIN,
 };
 
 struct scale_cli {
@@ -291,6 +292,8 @@ static int scale_opt(struct scale_cli *c, int opt, const char *arg)
 	case O_REPLOT:
 		c->replot = arg;
 		return EXIT_OK;
+	case O_MARGIN:
+		return bench_cli_parse_uint("--mem-margin", arg, 0, 1 << 24, &o->mem_margin_mib);
 	case 'h':
 	case OPT_HELP:
 		fputs(scale_help, stdout);
@@ -328,6 +331,7 @@ static int scale_parse(int argc, char **argv, struct scale_cli *c)
 	    {"kaslr", no_argument, NULL, O_KASLR},
 	    {"no-plots", no_argument, NULL, O_NO_PLOTS},
 	    {"replot", required_argument, NULL, O_REPLOT},
+	    {"mem-margin", required_argument, NULL, O_MARGIN},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
@@ -431,9 +435,10 @@ static struct json_object *scale_knobs(const struct scale_cli *c)
 			       json_object_new_int((int)o->fill_reserve_mib));
 	json_object_object_add(k, "prefix", json_object_new_string(o->prefix));
 	json_object_object_add(k, "subnet", o->subnet ? json_object_new_string(o->subnet) : NULL);
+	json_object_object_add(k, "mem_margin_mib", json_object_new_int((int)o->mem_margin_mib));
 	json_object_object_add(
 	    k, "min_host_mem_available",
-	    json_object_new_string("2 x the guest + 2 GiB, else the point is skipped"));
+	    json_object_new_string("2 x the guest + mem_margin_mib, else the point is skipped"));
 	json_object_object_add(
 	    k, "construction",
 	    json_object_new_string("vmt procfs --build-only --stats (snapshot)"));
@@ -611,6 +616,7 @@ int bench_scale_main(int argc, char **argv)
 		  .vm = true,
 		  .procs = 100,
 		  .fill_reserve_mib = 64,
+		  .mem_margin_mib = 2048,
 		  .chunk_runtime = 16384,
 		  .chunk_vm = 4096},
 	};

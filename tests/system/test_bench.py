@@ -267,6 +267,25 @@ def test_scale_interrupt_cleans_up(env, scale):
         subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env,
                        capture_output=True)
 
+
+def test_scale_skips_what_the_host_cannot_hold(env):
+    """A point whose guest the host's MemAvailable cannot hold twice plus the margin is
+    skipped with the reason, in results.json and the summary; nothing is started."""
+    out = tempfile.mkdtemp(prefix="vmt-bench-scale-skip-")
+    prefix = "sbs" + uuid.uuid4().hex[:3]
+    p = subprocess.run([VMT, "bench", "scale", "--quick", "--axes", "procs,mem",
+                        "--mem-margin", str(1 << 24), "--prefix", prefix, "--out", out],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    with open(os.path.join(out, "results.json")) as f:
+        j = json.load(f)
+    assert j["rows"] == [] and j["fits"] == []
+    assert {(s["axis"], s["label"]) for s in j["skipped"]} == {
+        ("procs", "100"), ("procs", "1000"), ("mem", "512M"), ("mem", "1G")}
+    assert all("MemAvailable" in s["reason"] for s in j["skipped"])
+    assert "Skipped:" in p.stdout
+    assert leftovers(env, prefix) == []
+
 # ---------------------------------------------------------------- vmt bench micro
 
 MICRO_PREFIX = "mbt" + uuid.uuid4().hex[:3]  # hosts MICRO_PREFIX-main/-subN, VMs -mi-N
