@@ -559,6 +559,7 @@ struct vmt_fd {
 	struct vmt_epoll_item *items;
 	/* readlink of fd/N: a path, "socket:[INO]", "pipe:[INO]", "anon_inode:[eventfd]" */
 	char *path;
+	uint64_t sk; /* a socket's struct sock (file->private_data->sk), else 0 */
 };
 
 enum vmt_fd_kind {
@@ -934,6 +935,54 @@ struct vmt_sock_more_list {
 
 VMT_API int vmt_sockets_more(struct vmt_guest *g, struct vmt_sock_more_list **out);
 VMT_API void vmt_sock_more_list_free(struct vmt_sock_more_list *l);
+
+/*
+ * Cross-view of sockets (socket_views.c): every socket the processes hold
+ * (their fd tables: file -> socket -> sock) against the protocol tables
+ * vmt_sockets() walks.  A held socket whose state says a table MUST hold
+ * it (TCP LISTEN: the listening hash; TCP ESTABLISHED: the established
+ * hash; UDP bound to a port: the UDP hash; UNIX bound to a path or an
+ * abstract name: the UNIX table) and that the table lacks is what a
+ * rootkit that unlinks it leaves.  Table entries no process holds are
+ * normal (kernel sockets, TIME_WAIT, orphans) and not listed.
+ */
+enum vmt_sock_view {
+	VMT_SOCKV_FDS = 1u << 0,	/* held by a process (its fd table) */
+	VMT_SOCKV_TCP_LISTEN = 1u << 1, /* inet_hashinfo.lhash2 */
+	VMT_SOCKV_TCP_EHASH = 1u << 2,	/* inet_hashinfo.ehash */
+	VMT_SOCKV_UDP = 1u << 3,	/* udp_table.hash */
+	VMT_SOCKV_UNIX = 1u << 4,	/* net->unx.table */
+};
+#define VMT_SOCKV_COUNT 5
+
+/* "fds", "tcp_listen", "tcp_ehash", "udp", "unix".  Borrowed, static. */
+VMT_API const char *vmt_sock_view_name(unsigned view_bit);
+
+struct vmt_sock_held {
+	uint64_t sk, inode;
+	uint16_t family, type, protocol, lport; /* AF_*, SOCK_*, IPPROTO_*, skc_num */
+	int state;				/* skc_state (TCP_*; UNIX: TCP_LISTEN/CLOSE ...) */
+	char path[112];				/* UNIX: bound name ('@' first for abstract) */
+	int32_t pid, fd;			/* the first holder (thread-group id) and its fd */
+	char comm[16];
+	uint32_t nholders; /* fds that hold it, over every task read */
+	uint32_t must;	   /* enum vmt_sock_view: the table its state says must hold it */
+	uint32_t seen_by;  /* enum vmt_sock_view: the views that hold it (FDS always) */
+};
+
+struct vmt_sock_views {
+	size_t n;
+	struct vmt_sock_held *socks; /* every distinct sock held, in sk order */
+	uint32_t view_n[VMT_SOCKV_COUNT]; /* sockets each view saw */
+	/* tables partial (a chain abandoned) or truncated: missing means nothing */
+	bool tables_broken;
+	uint32_t bad_chains;
+	uint32_t tasks_read, tasks_partial; /* fd tables read; of them cut short */
+	uint32_t unreadable; /* socket fds whose sock could not be read (not judged) */
+};
+
+VMT_API int vmt_socket_views(struct vmt_guest *g, struct vmt_sock_views **out);
+VMT_API void vmt_sock_views_free(struct vmt_sock_views *v);
 
 /* /proc/net/sockstat and sockstat6 of the initial net namespace. */
 struct vmt_sockstat {

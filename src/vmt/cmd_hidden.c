@@ -25,6 +25,10 @@ static const char hidden_help[] =
     "             queued tasks only) and the scan (task_structs in RAM) are witnesses:\n"
     "             a task only they see is reported, their not seeing one never is.\n"
     "             A view that broke (a cycle, a pointer to nowhere) is reported too.\n"
+    "  sockets    the sockets the processes hold (fd tables) against the tables\n"
+    "             /proc/net walks: a TCP listener or established socket missing from\n"
+    "             its hash, a bound UDP socket from the UDP hash, a bound UNIX socket\n"
+    "             from the UNIX table; table entries nobody holds are normal\n"
     "  modules    the module list against module_kset (/sys/module), the module tree\n"
     "             and a scan of module memory: a module missing from a view is reported\n"
     "  hooks      sys_call_table slots against the image's own table (by name without\n"
@@ -123,6 +127,7 @@ static const struct {
 	int (*fn)(struct hidden_ctx *c);
 } hidden_checks[] = {
     {"processes", hidden_tasks},
+    {"sockets", hidden_sockets},
     {"modules", hidden_modules},
     {"hooks", hidden_hooks},
 };

@@ -4,6 +4,7 @@
  *
  * cmd_hidden.c parses the options, opens the guest and runs the checks in
  * turn; each check lives in its own file (hidden_tasks.c: processes;
+ * hidden_sockets.c: sockets;
  * hidden_kernel.c: modules, hooked dispatch tables and kernel text).  A check reads its
  * views, re-reads a discrepancy before it reports it (a guest that forks and
  * exits must not raise false alarms) and reports what persisted.
@@ -33,6 +34,7 @@ struct hidden_ctx {
  * vouch for the guest.
  */
 int hidden_tasks(struct hidden_ctx *c);
+int hidden_sockets(struct hidden_ctx *c);
 int hidden_modules(struct hidden_ctx *c);
 int hidden_hooks(struct hidden_ctx *c);
 

@@ -505,6 +505,9 @@ static void fd_read_kind(struct vmt_guest *g, const struct detail_offsets *d, ui
 
 	if (kptr(g, file, d->file_f_op, &fop) || !fop || kptr(g, file, d->file_private, &priv))
 		return;
+	if (fop == d->socket_file_ops && vmt_kptr_ok(priv) && kptr(g, priv, d->socket_sk, &sk))
+		sk = 0;
+	f->sk = vmt_kptr_ok(sk) ? sk : 0;
 	if (fop == d->eventfd_fops && d->eventfd_id != UINT32_MAX) {
 		f->kind = VMT_FD_EVENTFD;
 		if (kptr(g, priv, d->eventfd_count, &f->x) || !vmt_kptr_ok(priv) ||
