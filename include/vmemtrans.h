@@ -968,11 +968,12 @@ struct vmt_sock_held {
 	uint32_t nholders; /* fds that hold it, over every task read */
 	uint32_t must;	   /* enum vmt_sock_view: the table its state says must hold it */
 	uint32_t seen_by;  /* enum vmt_sock_view: the views that hold it (FDS always) */
+	uint32_t missing;  /* must & ~seen_by (0 when the tables broke): the discrepancy */
 };
 
 struct vmt_sock_views {
 	size_t n;
-	struct vmt_sock_held *socks; /* every distinct sock held, in sk order */
+	struct vmt_sock_held *socks;	  /* every distinct sock held, in sk order */
 	uint32_t view_n[VMT_SOCKV_COUNT]; /* sockets each view saw */
 	/* tables partial (a chain abandoned) or truncated: missing means nothing */
 	bool tables_broken;

@@ -51,7 +51,7 @@ static int sround_read(struct hidden_ctx *c, struct sround *r)
 	for (size_t i = 0; i < r->v->n && !r->broken; i++) {
 		const struct vmt_sock_held *h = &r->v->socks[i];
 
-		if (h->must && !(h->seen_by & h->must))
+		if (h->missing)
 			r->f[r->n++] = *h;
 	}
 	return 0;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linux/socket_views.h"
 #include "linux/sockets.h"
 
 #define SOCKV_AF_INET6	 10
@@ -101,18 +102,38 @@ static uint32_t held_must(const struct vmt_sock_held *h, uint64_t unix_addr)
 	return 0;
 }
 
+/* What a held sock is read for (struct sock starts with its sock_common). */
+struct sockv_offsets {
+	uint32_t sk_common, c_family, c_state, c_num, sk_type, sk_protocol, us_addr;
+};
+
 struct sockv_walk {
 	struct vmt_guest *g;
-	const struct sock_offsets *o;
-	uint32_t sk_protocol;
+	struct sockv_offsets o;
 	struct vmt_sock_views *v;
 	size_t cap;
 };
 
+static int sockv_offsets(struct vmt_guest *g, struct sockv_offsets *o)
+{
+	const struct vmt_field_req req[] = {
+	    VMT_FIELD("sock", "__sk_common", sk_common),
+	    VMT_FIELD("sock_common", "skc_family", c_family),
+	    VMT_FIELD("sock_common", "skc_state", c_state),
+	    VMT_FIELD("sock_common", "skc_num", c_num),
+	    VMT_FIELD("sock", "sk_type", sk_type),
+	    VMT_FIELD("sock", "sk_protocol", sk_protocol),
+	    VMT_FIELD("unix_sock", "addr", us_addr),
+	};
+
+	VMT_OFFSETS_ABSENT(o);
+	return vmt_resolve_fields(g, req, ARRAY_SIZE(req));
+}
+
 /* Read the sock's identity; -EFAULT if it is not a readable sock. */
 static int held_read(struct sockv_walk *w, uint64_t sk, struct vmt_sock_held *h)
 {
-	const struct sock_offsets *o = w->o;
+	const struct sockv_offsets *o = &w->o;
 	uint64_t skc = sk + o->sk_common, addr = 0;
 	uint8_t state;
 
@@ -120,7 +141,7 @@ static int held_read(struct sockv_walk *w, uint64_t sk, struct vmt_sock_held *h)
 	    vmt_kread(w->g, skc + o->c_state, &state, 1) ||
 	    vmt_kread(w->g, skc + o->c_num, &h->lport, 2) ||
 	    vmt_kread(w->g, sk + o->sk_type, &h->type, 2) ||
-	    vmt_kread(w->g, sk + w->sk_protocol, &h->protocol, 2))
+	    vmt_kread(w->g, sk + o->sk_protocol, &h->protocol, 2))
 		return -EFAULT;
 	if (h->family == VMT_AF_UNIX && vmt_kread_u64(w->g, sk + o->us_addr, &addr))
 		return -EFAULT;
@@ -175,10 +196,9 @@ static int held_add(struct sockv_walk *w, const struct vmt_task *t, const struct
  * process's sockets); its threads share it (a thread that unshared its
  * own, unshare(CLONE_FILES), is not read).
  */
-static int held_collect(struct sockv_walk *w)
+static int held_collect(struct sockv_walk *w, const struct vmt_task_list *tl)
 {
-	struct vmt_task_list *tl = NULL;
-	int err = vmt_tasks(w->g, VMT_TASK_PIDINDEX, &tl);
+	int err = 0;
 
 	for (size_t i = 0; !err && i < tl->n; i++) {
 		const struct vmt_task *t = &tl->tasks[i];
@@ -196,7 +216,6 @@ static int held_collect(struct sockv_walk *w)
 				err = held_add(w, t, &d->fds[j]);
 		vmt_task_detail_free(d);
 	}
-	vmt_task_list_free(tl);
 	return err;
 }
 
@@ -222,29 +241,26 @@ static void views_match(struct vmt_sock_views *v, const struct sockv_entry *e, s
 			if (m->view == VMT_SOCKV_UNIX && !h->path[0])
 				memcpy(h->path, m->s->path, sizeof(h->path));
 		}
+		/* A broken table proves nothing by lacking a sock. */
+		h->missing = v->tables_broken ? 0 : h->must & ~h->seen_by;
 	}
 	v->view_n[0] = (uint32_t)v->n;
 	qsort(v->socks, v->n, sizeof(*v->socks), held_cmp);
 }
 
-int vmt_socket_views(struct vmt_guest *g, struct vmt_sock_views **out)
+int socket_views_of(struct vmt_guest *g, const struct vmt_task_list *tl,
+		    const struct vmt_socket_list *l, struct vmt_sock_views **out)
 {
-	struct sock_walk sw;
-	struct vmt_socket_list *l = NULL;
-	struct sockv_entry *e = NULL;
 	struct sockv_walk w = {.g = g};
-	const struct vmt_field_req req[] = {{"sock", "sk_protocol", &w.sk_protocol, false}};
+	struct sockv_entry *e = NULL;
 	int err;
 
 	*out = NULL;
-	err = vmt_resolve_fields(g, req, 1);
-	if (err || (err = sock_walk_init(g, &sw)))
+	err = sockv_offsets(g, &w.o);
+	if (err)
 		return err;
-	w.o = &sw.o;
 	w.v = calloc(1, sizeof(*w.v));
-	err = w.v ? held_collect(&w) : -ENOMEM;
-	if (!err)
-		err = vmt_sockets(g, &l);
+	err = w.v ? held_collect(&w, tl) : -ENOMEM;
 	if (!err) {
 		w.v->tables_broken = l->flags & (VMT_F_PARTIAL | VMT_F_TRUNCATED);
 		w.v->bad_chains = l->bad_chains;
@@ -254,14 +270,34 @@ int vmt_socket_views(struct vmt_guest *g, struct vmt_sock_views **out)
 	if (!err)
 		views_match(w.v, e, l->n);
 	free(e);
-	vmt_socket_list_free(l);
-	sock_walk_fini(&sw);
 	if (err) {
 		vmt_sock_views_free(w.v);
 		return err;
 	}
 	*out = w.v;
 	return 0;
+}
+
+/*
+ * The tasks first, then the tables: a socket opened between the two is in
+ * both; one closed between is judged missing once and clears at the
+ * caller's re-check.
+ */
+int vmt_socket_views(struct vmt_guest *g, struct vmt_sock_views **out)
+{
+	struct vmt_task_list *tl = NULL;
+	struct vmt_socket_list *l = NULL;
+	int err;
+
+	*out = NULL;
+	err = vmt_tasks(g, VMT_TASK_PIDINDEX, &tl);
+	if (!err)
+		err = vmt_sockets(g, &l);
+	if (!err)
+		err = socket_views_of(g, tl, l, out);
+	vmt_socket_list_free(l);
+	vmt_task_list_free(tl);
+	return err;
 }
 
 void vmt_sock_views_free(struct vmt_sock_views *v)
