@@ -14,6 +14,7 @@ rootkit writes, and what vmt hidden must report.  It is restored after.
 """
 import json
 import struct
+import time
 
 import pytest
 
@@ -75,28 +76,43 @@ def test_untouched_guest_is_clean(kvm):
     assert all(m["seen_by"] == ["list", "kset", "tree", "scan"] for m in seen.values())
 
 
+def _churn_count(kvm):
+    out = kvm.guest("cat /run/k-churn.n 2>/dev/null || echo 0").strip()
+    return int(out or 0)
+
+
 def test_untouched_guest_under_churn(kvm):
     """Processes fork and exit and a module is unloaded and loaded again in a
     loop (bounded: 120 s at most, killed after the runs) while vmt hidden
-    runs: no module or hook discrepancy, and the guest did churn."""
+    runs: no module or hook discrepancy, and the guest churned all along."""
     ko = kvm.guest(f"find /lib/modules -name '{CHURN}.ko*'").split()[0]
     churn = kvm.guest(
-        "(end=$(( $(date +%s) + 120 )); n=0; while [ $(date +%s) -lt $end ]; do "
+        "rm -f /run/k-churn.n; (end=$(( $(date +%s) + 120 )); n=0; "
+        "while [ $(date +%s) -lt $end ]; do "
         f"rmmod {CHURN}; insmod {ko}; /bin/true & /bin/true & wait; n=$((n+1)); "
         "echo $n > /run/k-churn.n; done) </dev/null >/dev/null 2>&1 & echo $!").strip()
     try:
+        # the loop runs before the checks start (a loaded host makes a
+        # TCG guest's first rmmod/insmod slow): at most 60 s
+        for _ in range(120):
+            if _churn_count(kvm) >= 2:
+                break
+            time.sleep(0.5)
+        before = _churn_count(kvm)
+        assert before >= 2, "the guest's churn loop did not get going"
         cleared = 0
         for _ in range(3):
             rc, rep = hidden(kvm, "--rechecks", "3", "--recheck-ms", "200")
             assert_clean(rep)
             cleared += rep["modules"]["cleared_by_recheck"]
+        during = _churn_count(kvm) - before
     finally:
         kvm.guest(f"kill {churn} 2>/dev/null; sleep 0.5; grep -q '^{CHURN} ' /proc/modules || "
-                  f"insmod {ko}; true")
-    reloads = int(kvm.guest("cat /run/k-churn.n; rm -f /run/k-churn.n"))
-    assert reloads >= 5, "the guest did not churn"
+                  f"insmod {ko}; rm -f /run/k-churn.n; true")
+    assert during >= 1, "the guest did not churn while vmt hidden ran"
     assert CHURN in guest_modules(kvm)
-    print(f"churn: {reloads} module reloads, {cleared} discrepancies cleared by re-checks")
+    print(f"churn: {during} module reloads during the checks, {cleared} discrepancies "
+          "cleared by re-checks")
 
 
 def test_hidden_module_and_hooked_slot(kvm):
