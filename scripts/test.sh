@@ -20,4 +20,4 @@ meson test -C "$build" --suite unit --print-errorlogs
 
 echo "== system tests (real guests under QEMU/TCG)"
 cd "$repo/tests/system"
-/usr/bin/python3 -m pytest -v -p no:cacheprovider "$@" .
+/usr/bin/python3 -m pytest -v -p no:cacheprovider --durations=25 "$@" .
