@@ -26,6 +26,7 @@ struct sround {
 	struct vmt_sock_held *f; /* the findings: held, missing from h->must */
 	size_t n;
 	bool broken;
+	double ms; /* the listing's time (fd tables and hash tables) */
 };
 
 static void sround_free(struct sround *r)
@@ -40,8 +41,10 @@ static int sround_read(struct hidden_ctx *c, struct sround *r)
 	int err;
 
 	memset(r, 0, sizeof(*r));
+	r->ms = cli_now_ms();
 	vmt_listing_begin(c->g);
 	err = vmt_socket_views(c->g, &r->v);
+	r->ms = cli_now_ms() - r->ms;
 	if (err)
 		return err;
 	r->broken = r->v->tables_broken;
@@ -166,6 +169,7 @@ static json_object *report_json(const struct hidden_ctx *c, const struct sround 
 	json_object_object_add(o, "tasks_partial", json_object_new_int64(r->v->tasks_partial));
 	json_object_object_add(o, "unreadable", json_object_new_int64(r->v->unreadable));
 	json_object_object_add(o, "judged", json_object_new_int64(judged));
+	json_object_object_add(o, "listing_ms", json_object_new_double(r->ms));
 	if (c->verbose)
 		json_object_object_add(o, "held", held_all_json(r->v));
 	json_object_object_add(o, "listings", json_object_new_int((int)rounds));
@@ -177,9 +181,8 @@ static void report_verbose(const struct sround *r, unsigned rounds, size_t clear
 {
 	const struct vmt_sock_views *v = r->v;
 
-	fprintf(stderr,
-		"vmt: hidden: sockets: %u fd tables read (%u partial); views:", v->tasks_read,
-		v->tasks_partial);
+	fprintf(stderr, "vmt: hidden: sockets: %u fd tables read (%u partial) in %.1f ms; views:",
+		v->tasks_read, v->tasks_partial, r->ms);
 	for (unsigned b = 0; b < VMT_SOCKV_COUNT; b++)
 		fprintf(stderr, " %s %u", vmt_sock_view_name(1u << b), v->view_n[b]);
 	fprintf(stderr,
@@ -205,6 +208,7 @@ int hidden_sockets(struct hidden_ctx *c)
 			sround_keep(&r, &next);
 			vmt_sock_views_free(r.v); /* the report's counts are the last listing's */
 			r.v = next.v;
+			r.ms = next.ms;
 			next.v = NULL;
 		}
 		sround_free(&next);
