@@ -980,6 +980,7 @@ struct vmt_sock_views {
 	uint32_t bad_chains;
 	uint32_t tasks_read, tasks_partial; /* fd tables read; of them cut short */
 	uint32_t unreadable; /* socket fds whose sock could not be read (not judged) */
+	bool truncated;	     /* 2^20 held socks read (the cap); the rest not judged */
 };
 
 VMT_API int vmt_socket_views(struct vmt_guest *g, struct vmt_sock_views **out);

@@ -168,6 +168,7 @@ static json_object *report_json(const struct hidden_ctx *c, const struct sround 
 	json_object_object_add(o, "tasks_read", json_object_new_int64(r->v->tasks_read));
 	json_object_object_add(o, "tasks_partial", json_object_new_int64(r->v->tasks_partial));
 	json_object_object_add(o, "unreadable", json_object_new_int64(r->v->unreadable));
+	json_object_object_add(o, "truncated", json_object_new_boolean(r->v->truncated));
 	json_object_object_add(o, "judged", json_object_new_int64(judged));
 	json_object_object_add(o, "listing_ms", json_object_new_double(r->ms));
 	if (c->verbose)

@@ -43,12 +43,12 @@ struct world {
 	uint64_t *arr[MAX_TEST_TASKS]; /* each task's fd array (host view) */
 };
 
-static uint64_t task_add(struct fake *f, struct world *w, int32_t pid)
+static uint64_t task_add_fds(struct fake *f, struct world *w, int32_t pid, uint32_t nfds)
 {
 	struct vmt_task *t = &w->tasks[w->tl.n];
 	uint64_t task = kalloc(f, off("task_struct", NULL));
 	uint64_t files = kalloc(f, off("files_struct", NULL));
-	uint64_t fdt = kalloc(f, off("fdtable", NULL)), arr = kalloc(f, 8 * 16);
+	uint64_t fdt = kalloc(f, off("fdtable", NULL)), arr = kalloc(f, 8ull * nfds);
 
 	memset(t, 0, sizeof(*t));
 	t->pid = t->tgid = pid;
@@ -57,11 +57,16 @@ static uint64_t task_add(struct fake *f, struct world *w, int32_t pid)
 	put32(f, task + off("task_struct", "pid"), (uint32_t)pid);
 	put64(f, task + off("task_struct", "files"), files);
 	put64(f, files + off("files_struct", "fdt"), fdt);
-	put32(f, fdt + off("fdtable", "max_fds"), 16);
+	put32(f, fdt + off("fdtable", "max_fds"), nfds);
 	put64(f, fdt + off("fdtable", "fd"), arr);
-	w->arr[w->tl.n] = at(f, arr, 8 * 16);
+	w->arr[w->tl.n] = at(f, arr, 8ull * nfds);
 	w->tl.tasks = w->tasks;
 	return (uint64_t)w->tl.n++;
+}
+
+static uint64_t task_add(struct fake *f, struct world *w, int32_t pid)
+{
+	return task_add_fds(f, w, pid, 16);
 }
 
 /* A struct sock of family/type/protocol in state, local port lport. */
@@ -284,12 +289,49 @@ static void test_hostile(void **state)
 	free(w);
 }
 
+/*
+ * Many sockets, each held twice (dup): one entry per sock with two holders,
+ * found in its table (the index of held socks grows past its first size).
+ */
+static void test_many(void **state)
+{
+	struct fake *f = *state;
+	struct world *w = calloc(1, sizeof(*w));
+	struct vmt_socket_list big = {0};
+	struct vmt_sock_views *v = NULL;
+	enum { N = 600 };
+	uint64_t sk[N];
+
+	big.socks = calloc(N, sizeof(*big.socks));
+	task_add_fds(f, w, 500, 2 * N);
+	for (int i = 0; i < N; i++) {
+		sk[i] = sock_new(f, AF_INET_, STREAM, TCP, ST_LISTEN, (uint16_t)(1000 + i));
+		fd_sock(f, w, 0, i, sk[i], 7000 + (uint64_t)i);
+		w->arr[0][N + i] = w->arr[0][i];
+		if (i != 123) /* that one unlinked */
+			big.socks[big.n++] = (struct vmt_socket){
+			    .proto = VMT_SOCK_TCP, .state = ST_LISTEN, .kva = sk[i]};
+	}
+	vmt_listing_begin(&f->g);
+	assert_int_equal(socket_views_of(&f->g, &w->tl, &big, &v), 0);
+	assert_int_equal(v->n, N);
+	assert_int_equal(findings(v), 1);
+	assert_int_equal(held(v, sk[123])->missing, VMT_SOCKV_TCP_LISTEN);
+	assert_int_equal(held(v, sk[123])->lport, 1123);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(held(v, sk[i])->nholders, 2);
+	vmt_sock_views_free(v);
+	free(big.socks);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_held_against_tables, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_table, fake_setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile, fake_setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many, fake_setup, teardown),
 	};
 	int rc;
 

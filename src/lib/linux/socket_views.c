@@ -112,6 +112,9 @@ struct sockv_walk {
 	struct sockv_offsets o;
 	struct vmt_sock_views *v;
 	size_t cap;
+	/* index + 1 of each held sock by address (open addressing): a guest may hold millions */
+	uint32_t *slot;
+	size_t nslots; /* a power of two, at least twice v->n */
 };
 
 static int sockv_offsets(struct vmt_guest *g, struct sockv_offsets *o)
@@ -152,27 +155,27 @@ static int held_read(struct sockv_walk *w, uint64_t sk, struct vmt_sock_held *h)
 	return 0;
 }
 
-static struct vmt_sock_held *held_find(struct vmt_sock_views *v, uint64_t sk)
+static size_t held_hash(uint64_t sk, size_t nslots)
 {
-	for (size_t i = 0; i < v->n; i++) /* few sockets per guest: linear is enough */
-		if (v->socks[i].sk == sk)
-			return &v->socks[i];
+	return (size_t)((sk >> 6) * 0x9e3779b97f4a7c15ull >> 20) & (nslots - 1);
+}
+
+static struct vmt_sock_held *held_find(struct sockv_walk *w, uint64_t sk)
+{
+	for (size_t i = w->nslots ? held_hash(sk, w->nslots) : 0; w->nslots && w->slot[i];
+	     i = (i + 1) & (w->nslots - 1))
+		if (w->v->socks[w->slot[i] - 1].sk == sk)
+			return &w->v->socks[w->slot[i] - 1];
 	return NULL;
 }
 
-static int held_add(struct sockv_walk *w, const struct vmt_task *t, const struct vmt_fd *f)
+/* Room for one more sock in the array and the index (rebuilt when half full). */
+static int held_grow(struct sockv_walk *w)
 {
 	struct vmt_sock_views *v = w->v;
-	struct vmt_sock_held h = {0}, *p = held_find(v, f->sk);
 
-	if (p) {
-		p->nholders++;
-		return 0;
-	}
-	if (held_read(w, f->sk, &h)) {
-		v->unreadable++;
-		return 0;
-	}
+	if (v->n >= VMT_MAX_SOCKETS)
+		return -E2BIG;
 	if (v->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 64;
 		struct vmt_sock_held *n = realloc(v->socks, cap * sizeof(*n));
@@ -182,6 +185,47 @@ static int held_add(struct sockv_walk *w, const struct vmt_task *t, const struct
 		v->socks = n;
 		w->cap = cap;
 	}
+	if ((v->n + 1) * 2 > w->nslots) {
+		size_t ns = w->nslots ? w->nslots * 2 : 256;
+		uint32_t *sl = calloc(ns, sizeof(*sl));
+
+		if (!sl)
+			return -ENOMEM;
+		free(w->slot);
+		w->slot = sl;
+		w->nslots = ns;
+		for (size_t i = 0; i < v->n; i++) {
+			size_t j = held_hash(v->socks[i].sk, ns);
+
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = (uint32_t)i + 1;
+		}
+	}
+	return 0;
+}
+
+static int held_add(struct sockv_walk *w, const struct vmt_task *t, const struct vmt_fd *f)
+{
+	struct vmt_sock_views *v = w->v;
+	struct vmt_sock_held h = {0}, *p = held_find(w, f->sk);
+	size_t j;
+	int err;
+
+	if (p) {
+		p->nholders++;
+		return 0;
+	}
+	if (held_read(w, f->sk, &h)) {
+		v->unreadable++;
+		return 0;
+	}
+	err = held_grow(w);
+	if (err)
+		return err;
+	for (j = held_hash(f->sk, w->nslots); w->slot[j]; j = (j + 1) & (w->nslots - 1))
+		;
+	w->slot[j] = (uint32_t)v->n + 1;
 	h.inode = f->ino;
 	h.pid = t->tgid;
 	h.fd = f->fd;
@@ -215,6 +259,10 @@ static int held_collect(struct sockv_walk *w, const struct vmt_task_list *tl)
 			if (d->fds[j].sk)
 				err = held_add(w, t, &d->fds[j]);
 		vmt_task_detail_free(d);
+	}
+	if (err == -E2BIG) { /* VMT_MAX_SOCKETS held: judge those, say so */
+		w->v->truncated = true;
+		err = 0;
 	}
 	return err;
 }
@@ -270,6 +318,7 @@ int socket_views_of(struct vmt_guest *g, const struct vmt_task_list *tl,
 	if (!err)
 		views_match(w.v, e, l->n);
 	free(e);
+	free(w.slot);
 	if (err) {
 		vmt_sock_views_free(w.v);
 		return err;
