@@ -4,6 +4,8 @@
 #define VMT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "vmctl/vm.h"
@@ -139,5 +141,17 @@ int cli_target_close(struct cli_target *t, struct vmt_guest *g);
 /* Listing done: print --stats line (pages read, cache hits, ms). */
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms);
 double cli_now_ms(void);
+
+/* ------------------------------------------- the views that saw an object */
+
+/* A view's name from its bit (vmt_task_view_name, vmt_module_view_name, vmt_sock_view_name). */
+typedef const char *(*cli_view_name_fn)(unsigned view_bit);
+struct json_object;
+
+/* The names of the views in bits (bit i < count) joined by ',' into buf; "" if none. */
+const char *cli_views_str(uint32_t bits, unsigned count, cli_view_name_fn name, char *buf,
+			  size_t cap);
+/* The same as a new JSON array of strings. */
+struct json_object *cli_views_json(uint32_t bits, unsigned count, cli_view_name_fn name);
 
 #endif

@@ -28,13 +28,9 @@ static json_object *lsmod_json(const struct vmt_module *m, bool views)
 	json_object_object_add(o, "state", json_object_new_string(m->state));
 	json_object_object_add(o, "base", json_object_new_uint64(m->base));
 	if (views) {
-		json_object *a = json_object_new_array();
-
-		for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
-			if (m->seen_by & (1u << i))
-				json_object_array_add(
-				    a, json_object_new_string(vmt_module_view_name(1u << i)));
-		json_object_object_add(o, "seen_by", a);
+		json_object_object_add(
+		    o, "seen_by",
+		    cli_views_json(m->seen_by, VMT_MVIEW_COUNT, vmt_module_view_name));
 		json_object_object_add(o, "kva", json_object_new_uint64(m->kva));
 	}
 	return o;
@@ -48,12 +44,10 @@ static void lsmod_print_row(const struct vmt_module *m, bool views)
 	if (n && m->deps[n - 1] == ',')
 		n--;
 	if (views) {
-		char seen[32] = "";
+		char seen[32];
 
-		for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
-			if (m->seen_by & (1u << i))
-				snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s",
-					 seen[0] ? "," : "", vmt_module_view_name(1u << i));
+		cli_views_str(m->seen_by, VMT_MVIEW_COUNT, vmt_module_view_name, seen,
+			      sizeof(seen));
 		printf("%-19s %8llu  %-20s %d %.*s\n", m->name, (unsigned long long)m->size, seen,
 		       m->refcnt, (int)n, m->deps);
 		return;

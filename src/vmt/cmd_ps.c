@@ -54,14 +54,7 @@ static void ps_print_cmdline(const struct vmt_task *t)
 /* "tasks,pids,...": the views that saw t, into buf. */
 static const char *ps_views_str(const struct vmt_task *t, char *buf, size_t cap)
 {
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
-		if (t->seen_by & (1u << i))
-			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
-					      vmt_task_view_name(1u << i));
-	return buf;
+	return cli_views_str(t->seen_by, VMT_VIEW_COUNT, vmt_task_view_name, buf, cap);
 }
 
 /* Width of the COMM column: the longest name shown (kthread names run to 64). */
@@ -150,15 +143,9 @@ static json_object *ps_task_json(const struct vmt_task *t, unsigned what)
 	json_object_object_add(o, "partial", json_object_new_boolean(t->flags & VMT_F_PARTIAL));
 	json_object_object_add(o, "truncated", json_object_new_boolean(t->flags & VMT_F_TRUNCATED));
 	json_object_object_add(o, "kva", json_object_new_uint64(t->kva)); /* task_struct */
-	if (what & VMT_TASK_VIEWS) {
-		json_object *a = json_object_new_array();
-
-		for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
-			if (t->seen_by & (1u << i))
-				json_object_array_add(
-				    a, json_object_new_string(vmt_task_view_name(1u << i)));
-		json_object_object_add(o, "seen_by", a);
-	}
+	if (what & VMT_TASK_VIEWS)
+		json_object_object_add(
+		    o, "seen_by", cli_views_json(t->seen_by, VMT_VIEW_COUNT, vmt_task_view_name));
 	return o;
 }
 

@@ -107,26 +107,13 @@ static void mround_keep(struct mround *old, struct mround *new)
 
 static void mviews_text(uint32_t bits, char *buf, size_t cap)
 {
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
-		if (bits & (1u << i))
-			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
-					      vmt_module_view_name(1u << i));
-	if (!n)
+	if (!*cli_views_str(bits, VMT_MVIEW_COUNT, vmt_module_view_name, buf, cap))
 		snprintf(buf, cap, "none");
 }
 
 static json_object *mviews_json(uint32_t bits)
 {
-	json_object *a = json_object_new_array();
-
-	for (unsigned i = 0; i < VMT_MVIEW_COUNT; i++)
-		if (bits & (1u << i))
-			json_object_array_add(
-			    a, json_object_new_string(vmt_module_view_name(1u << i)));
-	return a;
+	return cli_views_json(bits, VMT_MVIEW_COUNT, vmt_module_view_name);
 }
 
 static void mreport_text(const struct mround *r)

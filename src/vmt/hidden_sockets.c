@@ -109,12 +109,9 @@ static void report_text(const struct sround *r)
 
 static json_object *held_json(const struct vmt_sock_held *h)
 {
-	json_object *j = json_object_new_object(), *seen = json_object_new_array();
+	json_object *j = json_object_new_object();
+	json_object *seen = cli_views_json(h->seen_by, VMT_SOCKV_COUNT, vmt_sock_view_name);
 
-	for (unsigned b = 0; b < VMT_SOCKV_COUNT; b++)
-		if (h->seen_by & (1u << b))
-			json_object_array_add(seen,
-					      json_object_new_string(vmt_sock_view_name(1u << b)));
 	json_object_object_add(j, "inode", json_object_new_uint64(h->inode));
 	json_object_object_add(j, "kva", json_object_new_uint64(h->sk));
 	json_object_object_add(j, "family", json_object_new_string(family_name(h->family)));

@@ -122,26 +122,13 @@ static size_t round_keep(struct round *old, const struct round *new)
 
 static void views_text(uint32_t bits, char *buf, size_t cap)
 {
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
-		if (bits & (1u << i))
-			n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
-					      vmt_task_view_name(1u << i));
-	if (!n)
+	if (!*cli_views_str(bits, VMT_VIEW_COUNT, vmt_task_view_name, buf, cap))
 		snprintf(buf, cap, "none");
 }
 
 static json_object *views_json(uint32_t bits)
 {
-	json_object *a = json_object_new_array();
-
-	for (unsigned i = 0; i < VMT_VIEW_COUNT; i++)
-		if (bits & (1u << i))
-			json_object_array_add(a,
-					      json_object_new_string(vmt_task_view_name(1u << i)));
-	return a;
+	return cli_views_json(bits, VMT_VIEW_COUNT, vmt_task_view_name);
 }
 
 static void report_text(const struct round *r, const struct vmt_task_list *last)
