@@ -26,31 +26,10 @@ NAME=$PREFIX-vm
 # shellcheck source=bench/vm_common.sh
 . "$(dirname "$0")/vm_common.sh"
 
-# "wall_ms listing_ms cpu_ms" of one run of vmt ARGS (stdout discarded); CPU time
-# (user + system) is what the command costs, whatever else the machine runs.
-once() {
-	local out
-	out=$(/usr/bin/time -f 'TIME %e %U %S' "$VMT" "$@" --vm "$NAME" --stats 2>&1 >/dev/null || true)
-	awk '/^stats: / {l = $2} /^TIME / {w = $2 * 1000; c = ($3 + $4) * 1000}
-	     END {printf "%d %s %d\n", w, (l == "" ? 0 : l), c}' <<<"$out"
-}
+boot_ready
+mem=$(mem_path)
 
-# "median_wall_ms median_listing_ms median_cpu_ms" over RUNS.
-timed() {
-	local out
-	out=$(for _ in $(seq "$RUNS"); do once "$@"; done)
-	echo "$(awk '{print $1}' <<<"$out" | median) $(awk '{print $2}' <<<"$out" | median)" \
-		"$(awk '{print $3}' <<<"$out" | median)"
-}
-
-"$VMT" vm start "$NAME" --mem "$MEM" --procs "$PROCS" --timeout 900 >/dev/null
-"$VMT" vm exec "$NAME" --timeout 900 -- \
-	'i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 4500 ]; do sleep 0.2; i=$((i+1)); done' \
-	>/dev/null
-mem=$("$VMT" vm show "$NAME" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["mem_path"])')
-
-echo "machine: $(uname -r), $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
-	"load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "guest: $MEM, $PROCS workload processes; tasks listed by vmt ps -T:" \
 	"$("$VMT" ps --vm "$NAME" -T | tail -n +2 | wc -l)"
 printf '%-28s %10s %12s %8s %8s %8s\n' command wall_ms listing_ms cpu_ms wall/ps cpu/ps
