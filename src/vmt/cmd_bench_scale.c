@@ -242,8 +242,9 @@ static int scale_opt_axes(struct scale_cli *c, int opt, const char *arg)
 }
 
 /* One option; EXIT_OK, EXIT_USAGE or -1 (help printed). */
-static int scale_opt(struct scale_cli *c, int opt, const char *arg)
+static int scale_opt(void *arg_c, int opt, const char *arg)
 {
+	struct scale_cli *c = arg_c;
 	struct bench_scale_opts *o = &c->o;
 	int r = scale_opt_axes(c, opt, arg);
 
@@ -335,17 +336,8 @@ static int scale_parse(int argc, char **argv, struct scale_cli *c)
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {0},
 	};
-	int opt, r;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
-		if ((r = scale_opt(c, opt, optarg)))
-			return r;
-	if (optind < argc) {
-		cli_err("bench", "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
+	return bench_cli_getopt(argc, argv, longopts, scale_opt, c);
 }
 
 /* Defaults: the full sweep, or --quick's; options given win. */
