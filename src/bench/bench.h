@@ -64,6 +64,9 @@ struct bench_summary {
 double bench_quantile(const double *v, size_t n, double q);
 /* xorshift64: offsets spread over a region without libc's shared state (*x != 0). */
 uint64_t bench_xorshift(uint64_t *x);
+/* Room for one more element of size bytes in *v (n used, *cap held; doubling from 64). */
+int bench_grow(void **v, size_t n, size_t *cap, size_t size);
+
 /* Summarize v[0..n) (reordered in place); n == 0 gives all zeros. */
 void bench_summarize(double *v, size_t n, struct bench_summary *s);
 

@@ -36,15 +36,8 @@ int micro_add(struct micro_results *r, const char *section, const char *metric, 
 
 	if (!n)
 		return -ENODATA;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 32;
-		struct micro_row *p = realloc(r->rows, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		r->rows = p;
-		r->cap = cap;
-	}
+	if (bench_grow((void **)&r->rows, r->n, &r->cap, sizeof(*r->rows)))
+		return -ENOMEM;
 	w = &r->rows[r->n];
 	memset(w, 0, sizeof(*w));
 	snprintf(w->section, sizeof(w->section), "%s", section);

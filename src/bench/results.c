@@ -30,16 +30,24 @@ void bench_results_free(struct bench_results *r)
 
 int bench_results_add(struct bench_results *r, const struct bench_row *row)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct bench_row *p = realloc(r->rows, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		r->rows = p;
-		r->cap = cap;
-	}
+	if (bench_grow((void **)&r->rows, r->n, &r->cap, sizeof(*r->rows)))
+		return -ENOMEM;
 	r->rows[r->n++] = *row;
+	return 0;
+}
+
+int bench_grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
 	return 0;
 }
 

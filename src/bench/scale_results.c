@@ -86,15 +86,8 @@ void bench_scale_results_free(struct bench_scale_results *s)
 
 int bench_scale_results_add(struct bench_scale_results *s, const struct bench_scale_row *w)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct bench_scale_row *p = realloc(s->rows, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->rows = p;
-		s->cap = cap;
-	}
+	if (bench_grow((void **)&s->rows, s->n, &s->cap, sizeof(*s->rows)))
+		return -ENOMEM;
 	s->rows[s->n++] = *w;
 	return 0;
 }
