@@ -1074,7 +1074,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		return;
 	}
 	err = pt ? pt_listing(s, h, pt->path) : tree_listing(s, h, n);
-	if (!err && n == r->snap->procdir)
+	if (!err && n && n == r->snap->procdir) /* pt: a host directory, no snapshot */
 		err = caller_listed(s, req, h);
 	if (err) {
 		handle_free(s, h);

@@ -97,8 +97,44 @@ struct pfs_tree {
 	struct pfs_node *root;	 /* "/" of the mount */
 	struct pfs_arena *arena; /* every node, name, content and child array (tree.c) */
 	uint64_t next_ino;
-	size_t nodes, bytes; /* for --stats */
+	struct pfs_node **byino; /* every node made, by ino (next_ino of them; 0 unused) */
+	size_t capino;
+	size_t nodes, bytes;	/* for --stats */
+	struct textbuf scratch; /* a file's text is rendered here, then copied (pfs_tb_take) */
 };
+
+/*
+ * The tree's scratch text buffer, empty (pfs_tb_take), and back when its
+ * text was copied into the tree (pfs_tb_give): a snapshot renders some
+ * 20,000 files, and a malloc, realloc and free for each cost more than
+ * the text.  A take while one is out gets a new buffer; give keeps the
+ * larger and frees the other.
+ */
+void pfs_tb_take(struct pfs_tree *t, struct textbuf *b);
+void pfs_tb_give(struct pfs_tree *t, struct textbuf *b);
+
+/* v in decimal into buf (at least 21 bytes, NUL-terminated); its length. */
+static inline size_t pfs_fmt_u64(char *buf, uint64_t v, bool neg)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp), n;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		tmp[--i] = '-';
+	n = sizeof(tmp) - i;
+	memcpy(buf, tmp + i, n);
+	buf[n] = '\0';
+	return n;
+}
+
+static inline size_t pfs_fmt_int(char *buf, int64_t v)
+{
+	return pfs_fmt_u64(buf, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+}
 
 /* An empty tree whose root is a 0555 directory owned by root. NULL on ENOMEM. */
 struct pfs_tree *pfs_tree_new(void);
@@ -142,6 +178,9 @@ struct pfs_node *pfs_alias(struct pfs_tree *t, struct pfs_node *dir, const struc
 
 /* Set owner of a node (e.g. /proc/PID and its files: the task's euid/egid). */
 void pfs_chown(struct pfs_node *n, uid_t uid, gid_t gid);
+
+/* The node with this ino (any node the tree made), or NULL. */
+struct pfs_node *pfs_tree_node(const struct pfs_tree *t, uint64_t ino);
 
 /* Sort every directory by name (after building; lookups then bisect). */
 void pfs_seal(struct pfs_tree *t);

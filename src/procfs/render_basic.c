@@ -37,10 +37,11 @@ int pfs_basic_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const stru
 	if (err)
 		return err;
 	/* proc_task_name(): the kthread's or workqueue worker's full name, as status's Name. */
-	tb_init(&b);
-	tb_printf(&b, "%s\n", t->name[0] ? t->name : t->comm);
+	pfs_tb_take(tr, &b);
+	tb_put(&b, t->name[0] ? t->name : t->comm, strlen(t->name[0] ? t->name : t->comm));
+	tb_put(&b, "\n", 1);
 	err = pfs_file_tb(tr, dir, "comm", 0644, &b);
-	tb_free(&b);
+	pfs_tb_give(tr, &b);
 	return err;
 }
 

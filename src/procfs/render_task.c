@@ -52,7 +52,7 @@ static int add_file(struct task_out *o, struct pfs_node *dir, const char *name, 
 {
 	int err = pfs_file_tb(o->tr, dir, name, mode, b);
 
-	tb_free(b);
+	pfs_tb_give(o->tr, b);
 	if (err)
 		return err;
 	pfs_chown(last_child(dir), o->t->euid, o->t->egid);
@@ -237,7 +237,7 @@ static int render_stat(struct task_out *o)
 	    S(d->exit_code),
 	};
 
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	put_num(&b, S(t->pid));
 	tb_put(&b, " (", 2);
 	put_str(&b, t->name);
@@ -262,7 +262,7 @@ static int render_statm(struct task_out *o)
 		text = (((d->end_code + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) -
 			(d->start_code & ~(PAGE_SIZE - 1))) >>
 		       PAGE_SHIFT;
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	if (d->has_mm) {
 		const struct num f[] = {
 		    U(d->total_vm), U(shared + d->rss_anon),	 U(shared), U(text),
@@ -552,12 +552,19 @@ static int render_status(struct task_out *o)
 	const struct vmt_task_detail *d = o->d;
 	struct textbuf b;
 
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	tb_put(&b, "Name:\t", 6);
 	put_escaped_name(&b, o->t->name);
 	tb_put(&b, "\n", 1);
-	if (d->umask >= 0)
+	if (d->umask >= 0 && d->umask <= 0777) { /* "%#04o" */
+		char u[] = {'0', (char)('0' + (d->umask >> 6)), (char)('0' + (d->umask >> 3 & 7)),
+			    (char)('0' + (d->umask & 7)), '\n'};
+
+		put_str(&b, "Umask:\t");
+		tb_put(&b, u, sizeof(u));
+	} else if (d->umask >= 0) {
 		tb_printf(&b, "Umask:\t%#04o\n", (unsigned)d->umask);
+	}
 	put_str(&b, "State:\t");
 	put_str(&b, state_name(o->t->state));
 	tb_put(&b, "\n", 1);
@@ -573,7 +580,7 @@ static int render_auxv(struct task_out *o)
 {
 	struct textbuf b;
 
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	tb_put(&b, o->d->auxv, o->d->nauxv * sizeof(o->d->auxv[0]));
 	return add_file(o, o->dir, "auxv", 0400, &b);
 }
@@ -597,7 +604,7 @@ static int render_maps(struct task_out *o)
 	const struct vmt_task_detail *d = o->d;
 	struct textbuf b;
 
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	for (size_t i = 0; i < d->nvmas; i++) {
 		const struct vmt_vma *v = &d->vmas[i];
 		size_t start = b.len;
@@ -725,9 +732,9 @@ static int render_fds(struct task_out *o)
 		const struct vmt_fd *f = &d->fds[i];
 		mode_t mode = 0;
 		struct textbuf b;
-		char name[16];
+		char name[24];
 
-		snprintf(name, sizeof(name), "%d", f->fd);
+		pfs_fmt_int(name, f->fd);
 		if (f->f_mode & 1) /* FMODE_READ */
 			mode |= 0500;
 		if (f->f_mode & 2) /* FMODE_WRITE */
@@ -738,7 +745,7 @@ static int render_fds(struct task_out *o)
 			err = fd_target_add(o, fd, f);
 		if (err || (f->flags & VMT_F_PARTIAL))
 			continue; /* half-read fields would show as plausible lies */
-		tb_init(&b);
+		pfs_tb_take(o->tr, &b);
 		put_line(&b, "pos:\t", S(f->pos));
 		put_str(&b, "flags:\t0");
 		put_oct(&b, f->f_flags);
@@ -770,11 +777,14 @@ static int render_links(struct task_out *o)
 		return err ? err : -ENOMEM;
 	for (int i = 0; i < VMT_NS_COUNT && !err; i++) {
 		char target[48];
+		size_t n = strlen(type[i]);
 
 		if (!d->ns_ino[i])
 			continue;
-		snprintf(target, sizeof(target), "%s:[%llu]", type[i],
-			 (unsigned long long)d->ns_ino[i]);
+		memcpy(target, type[i], n); /* "%s:[%llu]" */
+		memcpy(target + n, ":[", 2);
+		n += 2 + pfs_fmt_u64(target + n + 2, d->ns_ino[i], false);
+		memcpy(target + n, "]", 2);
 		err = add_link(o, ns, vmt_ns_name(i), 0777, target);
 	}
 	return err;
@@ -863,7 +873,7 @@ static int leader_thread_stat(struct task_out *o, const struct pfs_node *proc)
 
 	if (!p || ps->type != PFS_FILE)
 		return -ENOENT;
-	tb_init(&b);
+	pfs_tb_take(o->tr, &b);
 	tb_put(&b, ps->data, (size_t)(p - ps->data) + 1);
 	for (const char *q = p + 1, *end = ps->data + ps->len; q < end;) {
 		const char *sp = q + 1;
@@ -915,31 +925,59 @@ static int render_leader_thread(struct task_out *o, const struct pfs_node *proc)
 	return err;
 }
 
+unsigned pfs_task_what(bool thread, bool proc_filled, bool own_leader)
+{
+	unsigned what = VMT_DETAIL_STAT;
+
+	if (thread && proc_filled && own_leader)
+		return VMT_DETAIL_SCHED;
+	if (!thread)
+		what |= VMT_DETAIL_GROUP;
+	if (!(thread && proc_filled))
+		what |= VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS | VMT_DETAIL_NS |
+			VMT_DETAIL_AUXV;
+	return what;
+}
+
+/* What pfs_task_fill of t in dir reads, as the tree is now; *proc: its filled process. */
+static unsigned task_what(struct task_out *o, const struct pfs_node **proc)
+{
+	o->thread = o->dir->parent && !strcmp(o->dir->parent->name, "task");
+	*proc = process_dir(o);
+	/* a filled process directory has stat and status: they come before maps */
+	return pfs_task_what(o->thread, *proc != NULL, o->t->pid == o->t->tgid);
+}
+
+static int task_render(struct task_out *o, const struct pfs_node *proc, unsigned what)
+{
+	return what == VMT_DETAIL_SCHED ? render_leader_thread(o, proc) : render_all(o, proc);
+}
+
 int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
 		  struct pfs_node *dir)
 {
 	struct task_out o = {.tr = tr, .c = c, .t = t, .dir = dir};
 	struct vmt_task_detail *d = NULL;
 	const struct pfs_node *proc;
-	unsigned what = VMT_DETAIL_STAT;
-	bool leader;
+	unsigned what = task_what(&o, &proc);
 	int err;
 
-	o.thread = dir->parent && !strcmp(dir->parent->name, "task");
-	proc = process_dir(&o);
-	leader = proc && t->pid == t->tgid && pfs_child(proc, "stat") && pfs_child(proc, "status");
-	if (leader)
-		what = VMT_DETAIL_SCHED;
-	else if (!o.thread)
-		what |= VMT_DETAIL_GROUP;
-	if (!proc)
-		what |= VMT_DETAIL_MAPS | VMT_DETAIL_FILES | VMT_DETAIL_FS | VMT_DETAIL_NS |
-			VMT_DETAIL_AUXV;
 	err = vmt_task_detail(c->g, t, what, &d);
 	if (err)
 		return err;
 	o.d = d;
-	err = leader ? render_leader_thread(&o, proc) : render_all(&o, proc);
+	err = task_render(&o, proc, what);
 	vmt_task_detail_free(d);
 	return err;
+}
+
+int pfs_task_render(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
+		    struct pfs_node *dir, unsigned what, const struct vmt_task_detail *d)
+{
+	struct task_out o = {.tr = tr, .c = c, .t = t, .dir = dir, .d = d};
+	const struct pfs_node *proc;
+
+	if (task_what(&o, &proc) != what)
+		return -ESTALE; /* read for another state of the tree: left out, not misrendered */
+	return task_render(&o, proc, what);
 }

@@ -8,11 +8,14 @@
  * the per-area fill functions only render what they are handed.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "procfs/render_basic.h"
@@ -53,49 +56,21 @@ static double now_ms(void)
 
 /* ------------------------------------------------------------ ino index */
 
-static int index_add(struct pfs_snapshot *s, struct pfs_node *n)
-{
-	if (n->ino >= s->capino) {
-		size_t cap = s->capino ? s->capino : 1024;
-		struct pfs_node **p;
-
-		while (cap <= n->ino)
-			cap *= 2;
-		p = realloc(s->byino, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		memset(p + s->capino, 0, (cap - s->capino) * sizeof(*p));
-		s->byino = p;
-		s->capino = cap;
-	}
-	s->byino[n->ino] = n;
-	if (n->ino >= s->nino)
-		s->nino = n->ino + 1;
-	return 0;
-}
-
-static int index_subtree(struct pfs_snapshot *s, struct pfs_node *n)
-{
-	int err = index_add(s, n);
-
-	for (size_t i = 0; !err && n->type == PFS_DIR && i < n->nkids; i++)
-		err = index_subtree(s, n->kids[i]);
-	return err;
-}
-
 struct pfs_node *pfs_snapshot_node(const struct pfs_snapshot *s, uint64_t ino)
 {
-	return ino < s->nino ? s->byino[ino] : NULL;
+	return pfs_tree_node(s->tree, ino);
 }
 
 /* ------------------------------------------------------------ per task */
+
+static int pipe_render(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir);
 
 static int task_fill(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir)
 {
 	int err = pfs_basic_task_fill(s->tree, &s->ctx, t, dir);
 
 	if (!err)
-		err = pfs_task_fill(s->tree, &s->ctx, t, dir);
+		err = s->pipe ? pipe_render(s, t, dir) : pfs_task_fill(s->tree, &s->ctx, t, dir);
 	if (err && err != -ENOMEM) {
 		pr_warn("procfs: task %d: %s", t->pid, strerror(-err));
 		err = 0; /* what could not be rendered is left out */
@@ -119,9 +94,9 @@ static struct pfs_node *task_dir(struct pfs_snapshot *s, const struct pfs_snap_o
 				 struct pfs_node *parent, const struct vmt_task *t)
 {
 	struct pfs_node *d;
-	char name[16];
+	char name[24];
 
-	snprintf(name, sizeof(name), "%d", t->pid);
+	pfs_fmt_int(name, t->pid);
 	d = pfs_dir_new(s->tree, parent, name, 0555, t->euid, t->egid);
 	if (!d)
 		return NULL;
@@ -194,6 +169,246 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	return err;
 }
 
+/* ------------------------------------------------------------ two threads */
+
+/*
+ * A snapshot's per-process files on two CPUs: this thread reads every
+ * task's details from the guest (the guest handle is not shared), a
+ * second one builds the tree from them (the tree is not shared either),
+ * each in the order tasks_build fills directories, so the tree is the one
+ * a single thread builds, node for node (the renderer checks every job is
+ * the task and the reading its directory calls for).  Reading and
+ * rendering cost about the same, so with a second CPU free the pid
+ * directories take about half as long; on a machine whose CPUs are busy
+ * the two threads take turns and gain nothing (VMT_PROCFS_THREADS=1: one).
+ * Bounded: one job per directory, counted before any is read.
+ */
+struct fill_job {
+	const struct vmt_task *t;
+	unsigned what;
+	int err;
+	struct vmt_task_detail *d; /* the renderer frees it */
+};
+
+struct pfs_pipe {
+	const struct pfs_snap_opts *o;
+	struct fill_job *jobs;
+	size_t n, nlead, next; /* nlead: the pid directories' jobs, first; next: the renderer's */
+	atomic_bool go;	       /* the task list is read and the jobs counted (or stop) */
+	atomic_size_t ready;   /* jobs read so far (published by the reader) */
+	atomic_bool waiting;   /* the renderer sleeps on cv ... */
+	atomic_size_t wake_at; /* ... until this many jobs are ready */
+	atomic_bool stop;      /* the renderer gave up: stop reading */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	pthread_t th;
+	int err;       /* the renderer's (tree and tasks_build) */
+	double cpu_ms; /* the renderer's CPU time */
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* The leader that task i's task/ directory is under, or -1 (tasks_build's rule). */
+static ssize_t leader_of(const struct vmt_task_list *l, size_t i)
+{
+	ssize_t k = l->tasks[i].flags & VMT_F_THREAD ? task_find(l, l->tasks[i].tgid) : (ssize_t)i;
+
+	return k >= 0 && !(l->tasks[k].flags & VMT_F_THREAD) ? k : -1;
+}
+
+/* Every directory tasks_build fills, in its order; what is set as they are read. */
+static int pipe_jobs(struct pfs_pipe *p, const struct vmt_task_list *l)
+{
+	size_t n = 0;
+
+	p->jobs = calloc(2 * l->n + 1, sizeof(*p->jobs));
+	if (!p->jobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		if (!(l->tasks[i].flags & VMT_F_THREAD))
+			p->jobs[n++].t = &l->tasks[i];
+	p->nlead = n;
+	for (size_t i = 0; i < l->n; i++)
+		if (leader_of(l, i) >= 0)
+			p->jobs[n++].t = &l->tasks[i];
+	p->n = n;
+	return 0;
+}
+
+/*
+ * A renderer that caught up sleeps until a batch of jobs is ready (or the
+ * last): each wake-up is a system call and an inter-processor interrupt on
+ * the reading thread, the one that bounds the build.
+ */
+#define PIPE_BATCH 64u
+#define PIPE_SPIN  2000u /* pauses (some 0.1 ms) before the renderer sleeps */
+
+static void pipe_publish(struct pfs_pipe *p, size_t k)
+{
+	atomic_store(&p->ready, k + 1);
+	if (atomic_load(&p->waiting) && (k + 1 >= atomic_load(&p->wake_at) || k + 1 == p->n)) {
+		pthread_mutex_lock(&p->lock);
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* Read every job's details (this thread owns the guest). */
+static void pipe_read(struct pfs_snapshot *s, struct pfs_pipe *p)
+{
+	const struct vmt_task_list *l = s->tasks;
+	bool *filled = calloc(l->n ? l->n : 1, sizeof(*filled)); /* leaders whose details came */
+
+	for (size_t k = 0; k < p->n && !atomic_load(&p->stop); k++) {
+		struct fill_job *j = &p->jobs[k];
+		size_t i = (size_t)(j->t - l->tasks);
+		bool thread = k >= p->nlead; /* a task/TID directory */
+		ssize_t lead = thread ? leader_of(l, i) : -1;
+
+		j->what = pfs_task_what(thread, thread && filled && filled[lead],
+					j->t->pid == j->t->tgid);
+		j->err = filled ? vmt_task_detail(s->ctx.g, j->t, j->what, &j->d) : -ENOMEM;
+		if (!thread && !j->err)
+			filled[i] = true;
+		pipe_publish(p, k);
+	}
+	free(filled);
+}
+
+/* Sleep until the reader wakes us: when more than *at jobs are ready (or go). */
+static void pipe_sleep(struct pfs_pipe *p, size_t at, bool for_go)
+{
+	pthread_mutex_lock(&p->lock);
+	atomic_store(&p->wake_at, at);
+	atomic_store(&p->waiting, true);
+	while (for_go ? !atomic_load(&p->go) : atomic_load(&p->ready) < at)
+		pthread_cond_wait(&p->cv, &p->lock);
+	atomic_store(&p->waiting, false);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The renderer's fill of dir: the next job, once read. */
+static int pipe_render(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir)
+{
+	struct pfs_pipe *p = s->pipe;
+	struct fill_job *j;
+	int err;
+
+	if (p->next >= p->n || p->jobs[p->next].t != t)
+		return -ESTALE; /* not the directory the jobs were counted for: left out */
+	for (unsigned spin = 0; atomic_load(&p->ready) <= p->next;) {
+		/* about the 0.1 ms that waking a sleeping thread costs here, then sleep */
+		if (++spin < PIPE_SPIN)
+			cpu_relax();
+		else
+			pipe_sleep(p, VMT_MIN(p->next + PIPE_BATCH, p->n), false);
+	}
+	j = &p->jobs[p->next++];
+	err = j->err ? j->err : pfs_task_render(s->tree, &s->ctx, t, dir, j->what, j->d);
+	vmt_task_detail_free(j->d);
+	j->d = NULL;
+	return err;
+}
+
+static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o);
+static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o);
+
+/*
+ * The renderer: started with the build (its start overlaps the walk of the
+ * task list), it makes the tree, then the pid directories as the reader
+ * hands it their details.
+ */
+static void *pipe_main(void *arg)
+{
+	struct pfs_snapshot *s = arg;
+	struct pfs_pipe *p = s->pipe;
+
+	s->tree = pfs_tree_new();
+	while (!atomic_load(&p->go))
+		pipe_sleep(p, 0, true);
+	if (!s->tree)
+		p->err = -ENOMEM;
+	else if (p->n != SIZE_MAX) /* SIZE_MAX: the build stopped before its tasks */
+		p->err = layout_build(s, p->o);
+	if (!p->err && p->n != SIZE_MAX)
+		p->err = tasks_build(s, p->o);
+	atomic_store(&p->stop, true);
+	p->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+	return NULL;
+}
+
+static void pipe_go(struct pfs_pipe *p)
+{
+	pthread_mutex_lock(&p->lock);
+	atomic_store(&p->go, true);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Start the renderer at the start of a build (NULL: none, build on one thread). */
+static struct pfs_pipe *pipe_start(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+{
+	struct pfs_pipe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	*p = (struct pfs_pipe){.o = o};
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	s->pipe = p;
+	if (pthread_create(&p->th, NULL, pipe_main, s)) {
+		s->pipe = NULL;
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Wait for the renderer and free it; its error.  The tree is this thread's again. */
+static int pipe_end(struct pfs_snapshot *s)
+{
+	struct pfs_pipe *p = s->pipe;
+	int err;
+
+	if (!atomic_load(&p->go)) {
+		p->n = SIZE_MAX; /* no tasks: the renderer only makes the tree */
+		pipe_go(p);
+	}
+	pthread_join(p->th, NULL);
+	for (size_t k = 0; p->jobs && k < p->n; k++)
+		vmt_task_detail_free(p->jobs[k].d); /* read, never rendered (the build failed) */
+	free(p->jobs);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cv);
+	s->helper_cpu_ms = p->cpu_ms;
+	err = p->err;
+	free(p);
+	s->pipe = NULL;
+	return err;
+}
+
+/* The pid directories: the renderer builds them as this thread reads their details. */
+static int tasks_build_two(struct pfs_snapshot *s)
+{
+	struct pfs_pipe *p = s->pipe;
+	int err = pipe_jobs(p, s->tasks);
+
+	if (err) {
+		p->n = SIZE_MAX;
+		pipe_go(p);
+		pipe_end(s);
+		return err;
+	}
+	pipe_go(p);
+	pipe_read(s, p);
+	return pipe_end(s);
+}
+
 /* ------------------------------------------------------------ build */
 
 /* The interfaces the supervisor's SIOCGIF* answers come from (NULL if unreadable). */
@@ -246,6 +461,16 @@ static int lazy_cmp(const void *a, const void *b)
 	return (x->dir > y->dir) - (x->dir < y->dir);
 }
 
+/* Two threads unless VMT_PROCFS_THREADS=1 (for comparison) or one CPU is all there is. */
+static bool pipe_wanted(void)
+{
+	const char *v = getenv("VMT_PROCFS_THREADS");
+
+	if (v && !strcmp(v, "1"))
+		return false;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
 static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 {
 	struct pfs_node *root = s->tree->root;
@@ -258,18 +483,25 @@ static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	return s->procdir && s->sysmod ? 0 : -ENOMEM;
 }
 
-static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+/* The tree and its pid directories: on the renderer (s->pipe), else on this thread. */
+static int tasks_tree(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 {
 	int err;
 
+	if (s->pipe)
+		return tasks_build_two(s);
 	s->tree = pfs_tree_new();
 	if (!s->tree)
 		return -ENOMEM;
-	double t0 = now_ms(), t1;
-
 	err = layout_build(s, o);
-	if (!err)
-		err = tasks_build(s, o);
+	return err ? err : tasks_build(s, o);
+}
+
+static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
+{
+	double t0 = now_ms(), t1;
+	int err = tasks_tree(s, o);
+
 	t1 = now_ms();
 	s->tasks_ms = t1 - t0;
 	if (!err)
@@ -284,7 +516,7 @@ static int tree_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	pfs_seal(s->tree);
 	if (s->nlazy)
 		qsort(s->lazy, s->nlazy, sizeof(*s->lazy), lazy_cmp);
-	return index_subtree(s, s->tree->root);
+	return 0;
 }
 
 int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
@@ -302,6 +534,8 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	s->ctx.user_hz = 100;
 	vmt_listing_begin(g);
 	vmt_mem_stats(g, &st0);
+	if (!o->lazy && pipe_wanted())
+		pipe_start(s, o); /* NULL: one thread builds */
 	err = vmt_tasks(g, o->lazy ? TASK_BASIC : TASK_FULL, &s->tasks);
 	if (err) {
 		pr_err("procfs: task list: %s", vmt_last_error());
@@ -318,10 +552,12 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	vmt_mem_stats(g, &st1);
 	s->pages_read = st1.pages_read - st0.pages_read;
 	s->build_ms = now_ms() - t0;
-	s->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+	s->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0 + s->helper_cpu_ms;
 	*out = s;
 	return 0;
 fail:
+	if (s->pipe)
+		pipe_end(s);
 	pfs_snapshot_free(s);
 	return err;
 }
@@ -336,7 +572,6 @@ void pfs_snapshot_free(struct pfs_snapshot *s)
 	vmt_socket_list_free(s->socks);
 	vmt_module_list_free(s->mods);
 	vmt_netdev_list_free(s->netdevs);
-	free(s->byino);
 	free(s->lazy);
 	free(s);
 }
@@ -378,7 +613,6 @@ int pfs_snapshot_fill(struct pfs_snapshot *s, struct pfs_node *dir)
 {
 	struct pfs_lazy_dir *ld = s->nlazy ? lazy_find(s, dir) : NULL;
 	const struct vmt_task_list *l;
-	size_t before;
 	ssize_t i;
 	int err;
 
@@ -399,10 +633,7 @@ int pfs_snapshot_fill(struct pfs_snapshot *s, struct pfs_node *dir)
 		l = s->tasks;
 		i = task_find(l, ld->pid);
 	}
-	before = dir->nkids;
 	err = i < 0 ? 0 : task_fill(s, &l->tasks[i], dir);
-	ld->filled = true;
-	for (size_t k = before; !err && k < dir->nkids; k++)
-		err = index_subtree(s, dir->kids[k]);
+	ld->filled = true; /* the new nodes are indexed as they are made */
 	return err;
 }

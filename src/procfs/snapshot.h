@@ -30,6 +30,7 @@ struct pfs_snap_opts {
 };
 
 struct pfs_lazy_dir;
+struct pfs_pipe;
 
 struct pfs_snapshot {
 	struct pfs_tree *tree;
@@ -43,14 +44,13 @@ struct pfs_snapshot {
 	struct vmt_module_list *mods;
 	/* The guest's interfaces for the SIOCGIF* answers (syscalls/netif.c); NULL: unreadable */
 	struct vmt_netdev_list *netdevs;
-	/* Every node by ino (ino 0 unused); grows when a lazy directory is filled. */
-	struct pfs_node **byino;
-	size_t nino, capino;
+	struct pfs_pipe *pipe;	   /* while two threads build (snapshot.c), else NULL */
 	struct pfs_lazy_dir *lazy; /* sorted by node address */
 	size_t nlazy;
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
-	double cpu_ms; /* CPU time of the building thread (a loaded machine stretches build_ms) */
+	double cpu_ms; /* CPU time of the building threads (a loaded machine stretches build_ms) */
+	double helper_cpu_ms;		     /* ... of it, the second thread's */
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
