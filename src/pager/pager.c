@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,18 @@ struct pager g = {
 
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool registered;
+
+/*
+ * start_after=PATH in the config: the threads (faults, page-out, command
+ * socket) start only once PATH exists.  vmt split starts the destination
+ * QEMU while it still copies the memory file and the page table's chunks
+ * are not all there yet: QEMU initializes meanwhile, and a fault (nothing
+ * in QEMU touches guest RAM before the migration; a vCPU never runs
+ * before it) waits in the userfaultfd queue until the copy is complete.
+ */
+#define START_AFTER_MAX_S 600
+static char start_after[4096];
+static pthread_t start_after_thr;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -221,6 +234,12 @@ static int conf_set(struct pager_conf *c, const char *key, const char *val)
 		c->tail_after_head = !strcmp(val, "after");
 		return c->tail_after_head || !strcmp(val, "parallel") ? 0 : -EINVAL;
 	}
+	if (!strcmp(key, "start_after")) {
+		if (strlen(val) >= sizeof(start_after))
+			return -ENAMETOOLONG;
+		strcpy(start_after, val);
+		return 0;
+	}
 	if (!strcmp(key, "workers")) {
 		c->workers = (unsigned)atoi(val);
 		return c->workers >= 1 && c->workers <= 16 ? 0 : -EINVAL;
@@ -376,6 +395,7 @@ static __attribute__((destructor)) void pager_fini(void)
 	pthread_cond_broadcast(&g.work_cond);
 	pthread_cond_broadcast(&g.evict_cond);
 	pthread_mutex_unlock(&g.lock);
+	pager_join(start_after_thr); /* before the others: it may be starting them */
 	pager_join(g.fault_thr);
 	pager_join(g.evict_thr);
 	pager_join(g.ctl_thr);
@@ -419,6 +439,38 @@ static bool is_mem_file(int fd)
 	return st.st_dev == ms.st_dev && st.st_ino == ms.st_ino;
 }
 
+static int pager_start_workers(void)
+{
+	int err = pager_fault_start();
+
+	if (!err)
+		err = pager_evict_start();
+	if (!err && g.conf.socket[0])
+		err = pager_ctl_start();
+	return err;
+}
+
+/* start_after: wait (bounded) until the file exists, then start the threads. */
+static void *start_after_main(void *arg)
+{
+	struct pollfd p = {.fd = g.quit_fd, .events = POLLIN};
+	int64_t left_ms = START_AFTER_MAX_S * 1000;
+	int err;
+
+	while (access(start_after, F_OK) < 0) {
+		if (atomic_load(&g.quit))
+			return NULL;
+		if ((left_ms -= 5) < 0)
+			pager_fatal("start_after: the file never came", -ETIMEDOUT);
+		poll(&p, 1, 5);
+	}
+	pager_log("start_after: %s is there; the pager starts", start_after);
+	err = pager_start_workers();
+	if (err)
+		pager_fatal("threads", err);
+	return NULL;
+}
+
 static int pager_start_threads_masked(void)
 {
 	int err;
@@ -426,11 +478,10 @@ static int pager_start_threads_masked(void)
 	g.quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g.quit_fd < 0)
 		return -errno;
-	err = pager_fault_start();
-	if (!err)
-		err = pager_evict_start();
-	if (!err && g.conf.socket[0])
-		err = pager_ctl_start();
+	if (start_after[0])
+		err = -pthread_create(&start_after_thr, NULL, start_after_main, NULL);
+	else
+		err = pager_start_workers();
 	g.threads_up = true;
 	return err;
 }

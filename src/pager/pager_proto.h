@@ -34,6 +34,8 @@
  *   insecure=0|1    plain NBD (comparison only)
  *   cap=BYTES       main-host cap on resident guest memory (0: none)
  *   policy=NAME     page-out victim choice (see the pager's README)
+ *   start_after=PATH  the pager's threads start once PATH exists (vmt split
+ *                   starts QEMU during its copy: faults wait until then)
  */
 #ifndef VMT_PAGER_PROTO_H
 #define VMT_PAGER_PROTO_H

@@ -2,9 +2,10 @@
 /*
  * dest.c - the destination QEMU of a split: the source's command line
  * rewritten (qargs.c) plus -incoming defer, the pager preloaded, started
- * detached (vmctl's spawn) in the main host's namespace when there is one;
- * then over its QMP: x-ignore-shared, migrate-incoming from the saved
- * device state, wait for completion, cont.
+ * detached (vmctl's spawn) in the main host's namespace when there is one
+ * (a stop-and-copy split starts it before its copy: split.c); then over its
+ * QMP: x-ignore-shared, migrate-incoming from the saved device state, wait
+ * for completion, cont.
  */
 #include <errno.h>
 #include <signal.h>
@@ -190,7 +191,7 @@ static int dest_qmp_connect(struct split_ctx *c, const char *sock)
 		if (vmt_now_ms() >= deadline)
 			return vmt_error(r, "the destination QEMU's monitor %s does not answer",
 					 sock);
-		nap_ms(50);
+		nap_ms(10);
 	}
 }
 
@@ -235,7 +236,7 @@ int split_qmp_wait_migrate(struct vmt_qmp *q, int timeout_ms, bool empty_ok)
 		if (vmt_now_ms() >= deadline)
 			return vmt_error(-ETIMEDOUT, "migration did not complete within %d s",
 					 timeout_ms / 1000);
-		nap_ms(20);
+		nap_ms(5); /* in the downtime: a device state loads in tens of ms */
 	}
 }
 
@@ -253,13 +254,24 @@ int split_qmp_migrate(struct vmt_qmp *q, const char *cmd, const char *shell, con
 	return r;
 }
 
+int split_dest_spawn(struct split_ctx *c)
+{
+	int r = dest_spawn(c);
+
+	if (r)
+		r = vmt_error(r, "cannot start the destination QEMU: %s", vmt_last_error());
+	return r;
+}
+
 int split_dest_run(struct split_ctx *c)
 {
 	const char *qmp = qmap_get(&c->map, c->vm.qmp_sock);
-	int r = dest_spawn(c);
+	int64_t t = vmt_now_ms();
+	int r = c->dst_pid > 0 ? 0 : dest_spawn(c);
 
 	if (!r)
 		r = dest_qmp_connect(c, qmp);
+	c->res->dest_qmp_ms = vmt_now_ms() - t;
 	if (!r)
 		r = split_qmp_ignore_shared(c->dst_q, true);
 	if (!r)

@@ -2,14 +2,15 @@
 /*
  * place.c - which host keeps each chunk of guest RAM (README.md, "Placement").
  *
- * The RAM file is only ever read with pread(2) after SEEK_DATA: reading a
- * hole through a mapping would allocate it on tmpfs.  Zero chunks go
+ * The RAM file is read through srcmap.c, which never touches a hole (reading
+ * a hole through a mapping would allocate it on tmpfs).  Zero chunks go
  * nowhere (ABSENT).  The core (kernel image and kernel page tables) stays on
  * the main host; the rest follows the policy, and what does not fit the
  * main-host budget is spread over the sub-hosts in contiguous runs balanced
  * by bytes, so each link carries a few large sequential writes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -18,8 +19,6 @@
 #include "core/internal.h"
 #include "pagetable/pagetable.h"
 #include "split/split_priv.h"
-
-#define SCAN_BUF (4u << 20)
 
 bool buf_is_zero(const void *buf, size_t len)
 {
@@ -60,48 +59,31 @@ uint64_t place_chunk_hash(const void *buf, size_t len)
 }
 
 /*
- * Visit the data of the file in chunk-sized pieces: fn gets chunk index and
- * bytes; chunks that are wholly holes are skipped (SEEK_DATA).
+ * Visit the data of the file chunk by chunk: fn gets chunk index and bytes
+ * (in the mapping, or a copy with the holes zeroed when the chunk is part
+ * hole); chunks that are wholly holes are skipped.
  */
 static int scan_data(int fd, const struct place *p,
 		     void (*fn)(const struct place *p, uint64_t i, const void *buf, size_t len,
 				void *arg),
 		     void *arg)
 {
-	uint64_t csz = 1ull << p->shift, off = 0;
-	size_t bufsz = VMT_MAX(SCAN_BUF, csz);
-	char *buf = aligned_alloc(4096, bufsz);
-	int r = 0;
+	uint64_t csz = 1ull << p->shift;
+	char *scratch = aligned_alloc(4096, csz);
+	struct srcmap m;
+	int r = scratch ? srcmap_open(fd, p->ram_size, &m) : -ENOMEM;
 
-	if (!buf)
-		return -ENOMEM;
-	while (off < p->ram_size) {
-		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
-		size_t len;
-		ssize_t n;
+	for (uint64_t i = 0; !r && i < p->nr_chunks; i++) {
+		uint64_t off = i << p->shift;
+		size_t len = (size_t)VMT_MIN(csz, p->ram_size - off);
+		const void *buf = srcmap_view(&m, off, len, scratch);
 
-		if (d < 0 && errno == ENXIO)
-			break;
-		if (d < 0) {
-			r = vmt_error(-errno, "SEEK_DATA in the RAM file: %s", strerror(errno));
-			break;
-		}
-		off = (uint64_t)d & ~(csz - 1);
-		len = (size_t)VMT_MIN((uint64_t)bufsz, p->ram_size - off);
-		n = pread(fd, buf, len, (off_t)off);
-		if (n <= 0) {
-			r = n < 0 ? vmt_error(-errno, "reading the RAM file: %s", strerror(errno))
-				  : 0;
-			break;
-		}
-		/* Whole chunks only, except at the end of the file. */
-		if ((size_t)n > csz && (uint64_t)n + off < p->ram_size)
-			n &= ~(ssize_t)(csz - 1);
-		for (size_t o = 0; o < (size_t)n; o += csz)
-			fn(p, (off + o) >> p->shift, buf + o, VMT_MIN(csz, (size_t)n - o), arg);
-		off += (uint64_t)n;
+		if (buf)
+			fn(p, i, buf, len, arg);
 	}
-	free(buf);
+	if (!r)
+		srcmap_close(&m);
+	free(scratch);
 	return r;
 }
 
@@ -116,22 +98,107 @@ int place_hash_pass(int fd, const struct place *p, uint64_t *hash)
 	return scan_data(fd, p, hash_one, hash);
 }
 
-static void zero_one(const struct place *p, uint64_t i, const void *buf, size_t len, void *arg)
+#define PEEK	   256 /* bytes read first: guest data is rarely zero that long */
+#define ZERO_PARTS 2   /* threads of the zero scan */
+
+/*
+ * Does the chunk at off hold a non-zero byte?  Read with pread, never
+ * through the mapping: a data chunk almost always says so in the first
+ * bytes of its first data page, so the scan costs one small read per
+ * chunk, and the mapping's pages are faulted in later by the copy's
+ * threads, in parallel, while the links are busy.
+ */
+static int chunk_has_data(int fd, const struct srcmap *m, uint64_t off, size_t len, char *buf)
 {
-	if (!buf_is_zero(buf, len))
-		p->flags[i] |= CH_DATA;
+	uint64_t first = off / 4096, last = (off + len + 4095) / 4096, pg = first;
+	ssize_t n;
+
+	while (pg < last && !srcmap_page_data(m, pg))
+		pg++;
+	if (pg == last)
+		return 0;
+	n = pread(fd, buf, VMT_MIN((size_t)PEEK, (size_t)(off + len - pg * 4096)),
+		  (off_t)(pg * 4096));
+	if (n < 0)
+		return -errno;
+	if (n > 0 && !buf_is_zero(buf, (size_t)n & ~(size_t)7))
+		return 1;
+	/* The whole chunk (holes read as zeros with pread). */
+	for (size_t done = 0; done < len; done += (size_t)n) {
+		n = pread(fd, buf + done, len - done, (off_t)(off + done));
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+	}
+	return !buf_is_zero(buf, len);
 }
 
-int place_scan_zero(int fd, struct place *p)
-{
-	int r;
+struct zero_part {
+	int fd;
+	const struct srcmap *m;
+	struct place *p;
+	uint64_t from, to, data;
+	int err;
+	pthread_t th;
+};
 
-	for (uint64_t i = 0; i < p->nr_chunks; i++)
-		p->flags[i] &= (uint8_t)~CH_DATA;
-	r = scan_data(fd, p, zero_one, NULL);
+/* CH_DATA of chunks [from, to): each part writes only its own flags bytes. */
+static void *zero_part_main(void *arg)
+{
+	struct zero_part *z = arg;
+	struct place *p = z->p;
+	uint64_t csz = 1ull << p->shift;
+	char *buf = aligned_alloc(4096, csz);
+
+	z->err = buf ? 0 : -ENOMEM;
+	for (uint64_t i = z->from; !z->err && i < z->to; i++) {
+		uint64_t off = i << p->shift;
+		int d =
+		    chunk_has_data(z->fd, z->m, off, (size_t)VMT_MIN(csz, p->ram_size - off), buf);
+
+		if (d < 0)
+			z->err = d;
+		p->flags[i] = (uint8_t)((p->flags[i] & ~CH_DATA) | (d > 0 ? CH_DATA : 0));
+		z->data += d > 0;
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Two threads, each on half of the chunks: on a machine whose cores are
+ * shared with other work, a scan that mostly waits for a CPU gets two
+ * shares of it.
+ */
+int place_scan_zero(int fd, const struct srcmap *map, struct place *p)
+{
+	struct zero_part z[ZERO_PARTS];
+	struct srcmap own;
+	const struct srcmap *m = map ? map : &own;
+	int r = map ? 0 : srcmap_open(fd, p->ram_size, &own);
+
+	if (r)
+		return r;
 	p->data = 0;
-	for (uint64_t i = 0; !r && i < p->nr_chunks; i++)
-		p->data += !!(p->flags[i] & CH_DATA);
+	for (unsigned k = 0; k < ZERO_PARTS; k++) {
+		z[k] = (struct zero_part){.fd = fd,
+					  .m = m,
+					  .p = p,
+					  .from = p->nr_chunks * k / ZERO_PARTS,
+					  .to = p->nr_chunks * (k + 1) / ZERO_PARTS};
+		if (k + 1 == ZERO_PARTS || pthread_create(&z[k].th, NULL, zero_part_main, &z[k])) {
+			z[k].th = 0;
+			zero_part_main(&z[k]);
+		}
+	}
+	for (unsigned k = 0; k < ZERO_PARTS; k++) {
+		if (z[k].th)
+			pthread_join(z[k].th, NULL);
+		p->data += z[k].data;
+		if (z[k].err && !r)
+			r = vmt_error(z[k].err, "reading the RAM file: %s", strerror(-z[k].err));
+	}
+	if (!map)
+		srcmap_close(&own);
 	return r;
 }
 

@@ -14,6 +14,7 @@ struct vmt_subhost;
 struct send_job {
 	const struct place *p;
 	int src_fd, dst_fd;
+	const struct srcmap *m; /* the source, mapped (NULL: send_run maps src_fd itself) */
 	unsigned nr_hosts;
 	struct vmt_subhost
 	    *hosts[VMT_SPLIT_MAX_HOSTS]; /* one connection each, used by its thread */
@@ -22,6 +23,8 @@ struct send_job {
 	_Atomic uint64_t main_done;
 	uint64_t main_written; /* non-zero bytes written to the new file */
 	int64_t host_ms[VMT_SPLIT_MAX_HOSTS], main_ms;
+	int main_nice0;	   /* the main-host copy's priority before MAIN_NICE (INT_MIN: not paced) */
+	bool main_boosted; /* back at main_nice0: it fell behind the links */
 	_Atomic unsigned finished;
 	atomic_bool abort;
 	const uint8_t *todo; /* NULL: every chunk; else only chunks i with todo[i] */

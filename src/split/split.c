@@ -192,6 +192,7 @@ static int source_stop_save(struct split_ctx *c)
 		return vmt_error(r, "QMP stop: %s", vmt_last_error());
 	c->src_stopped = !c->was_paused;
 	c->t_stop = vmt_now_ms();
+	c->res->prepare_ms = c->t_stop - c->t0;
 	c->src_migrated = true;
 	r = split_qmp_ignore_shared(c->src_q, true);
 	if (!r)
@@ -225,6 +226,57 @@ static void source_resume(struct split_ctx *c)
 
 /* ------------------------------------------------------------ placing */
 
+struct core_job {
+	struct split_ctx *c;
+	const char *kernel;
+	struct place p; /* flags of its own: the zero scan writes the same bytes meanwhile */
+	int err;
+	int64_t ms;
+};
+
+static void *core_main(void *arg)
+{
+	struct core_job *k = arg;
+	int64_t t = vmt_now_ms();
+
+	k->err = place_mark_core(k->c->vm.mem_path, k->kernel, k->c->vm.machine, &k->p);
+	k->ms = vmt_now_ms() - t;
+	return NULL;
+}
+
+/* The core's walk (a thread) and the zero scan at once; then CH_CORE joins CH_DATA. */
+static int core_and_zero(struct split_ctx *c, const char *kernel)
+{
+	struct core_job k = {.c = c, .kernel = kernel, .p = c->p};
+	pthread_t th;
+	bool threaded;
+	int64_t t = vmt_now_ms();
+	int r = 0;
+
+	k.p.flags = calloc(c->p.nr_chunks, 1);
+	if (!k.p.flags)
+		return -ENOMEM;
+	threaded = !pthread_create(&th, NULL, core_main, &k);
+	/* Stopped: one mapping serves the zero scan and the copy (live: the copy maps its own). */
+	if (!c->o.live && !c->src_mapped) {
+		r = srcmap_open(c->src_fd, c->p.ram_size, &c->src_map);
+		c->src_mapped = !r;
+	}
+	if (!r)
+		r = place_scan_zero(c->src_fd, c->src_mapped ? &c->src_map : NULL, &c->p);
+	c->res->zero_ms += vmt_now_ms() - t;
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		core_main(&k);
+	c->res->core_ms += k.ms;
+	for (uint64_t i = 0; i < c->p.nr_chunks; i++)
+		c->p.flags[i] |= k.p.flags[i] & CH_CORE;
+	free(k.p.flags);
+	/* The core's error first: it says what the guest lacks. */
+	return k.err ? k.err : r;
+}
+
 static int decide(struct split_ctx *c)
 {
 	uint64_t main_bytes = c->o.main_mem, budget;
@@ -237,9 +289,7 @@ static int decide(struct split_ctx *c)
 				 "VM '%s': the guest kernel's image is unknown (adopt it "
 				 "with --kernel)",
 				 c->vm.name);
-	r = place_mark_core(c->vm.mem_path, kernel, c->vm.machine, &c->p);
-	if (!r)
-		r = place_scan_zero(c->src_fd, &c->p);
+	r = core_and_zero(c, kernel);
 	if (r)
 		return r;
 	if (c->o.cap && c->o.cap < main_bytes)
@@ -316,6 +366,8 @@ static int make_conf(struct split_ctx *c)
 		c->new_mem, c->sp.pagetable, c->sp.pager_sock, c->vm.dir);
 	if (!c->sp.insecure)
 		fprintf(f, "psk=%s\n", c->sp.psk_file);
+	if (c->copied[0])
+		fprintf(f, "start_after=%s\n", c->copied);
 	fprintf(f, "insecure=%d\ncap=%llu\n", c->sp.insecure, (unsigned long long)cap);
 	if (fclose(f))
 		return vmt_error(-EIO, "cannot write %s", c->sp.pager_conf);
@@ -334,6 +386,7 @@ static int copy(struct split_ctx *c, const uint8_t *todo, uint64_t *sent_hash)
 	j->punch = todo != NULL;
 	j->p = &c->p;
 	j->src_fd = c->src_fd;
+	j->m = c->src_mapped ? &c->src_map : NULL;
 	j->dst_fd = c->dst_fd;
 	j->nr_hosts = c->sp.nr_hosts;
 	j->tick = send_tick;
@@ -355,6 +408,57 @@ static int copy(struct split_ctx *c, const uint8_t *todo, uint64_t *sent_hash)
 
 /* ------------------------------------------------------- undo, finish */
 
+/*
+ * Once the source was told to quit (the guest runs on the destination and
+ * the source never runs it again), its RAM file's pages are freed here with
+ * a hole punched through a writable reopening of our descriptor: freeing
+ * GiBs of tmpfs pages takes a while, and done now it overlaps the wait for
+ * the guest's agent instead of following it (at the source's exit or our
+ * close).
+ */
+static void *unmap_main(void *arg)
+{
+	struct split_ctx *c = arg;
+
+	if (c->src_mapped)
+		srcmap_close(&c->src_map);
+	if (c->src_fd >= 0 && c->src_quit) {
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", c->src_fd);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+				  (off_t)c->p.ram_size);
+			close(fd);
+		}
+	}
+	if (c->src_fd >= 0)
+		close(c->src_fd);
+	return NULL;
+}
+
+/*
+ * The source's mapping and file descriptor go, after the cont: unmapping
+ * GiBs and freeing the pages of an unlinked RAM file take a while, so it is
+ * done by a thread while the guest's agent is awaited.
+ */
+static void src_release(struct split_ctx *c, bool background)
+{
+	if (background && !c->unmapping) {
+		c->unmapping = !pthread_create(&c->unmap_thr, NULL, unmap_main, c);
+		if (c->unmapping)
+			return;
+	}
+	if (c->unmapping)
+		pthread_join(c->unmap_thr, NULL);
+	else
+		unmap_main(c);
+	c->unmapping = c->src_mapped = false;
+	c->src_fd = -1;
+}
+
 static void undo(struct split_ctx *c)
 {
 	split_dest_kill(c);
@@ -368,6 +472,8 @@ static void undo(struct split_ctx *c)
 		unlink(c->new_mem);
 	if (c->conf_made)
 		unlink(c->sp.pager_conf);
+	if (c->copied[0])
+		unlink(c->copied);
 	unlink(c->sp.devstate);
 	for (int i = 0; i < c->map.n; i++)
 		unlink(c->map.e[i].new);
@@ -408,16 +514,20 @@ static int finish(struct split_ctx *c)
 {
 	struct vmt_vm_desc *d = &c->vm;
 	const char *old_mem = c->vm.mem_path;
+	int64_t t;
 	int r;
 
-	vmt_qmp_execute(c->src_q, "quit", NULL, NULL);
+	if (!c->src_quit)
+		vmt_qmp_execute(c->src_q, "quit", NULL, NULL);
 	vmt_qmp_close(c->src_q);
 	c->src_q = NULL;
+	t = vmt_now_ms();
 	if (!split_wait_gone(d->qemu_pid, SPLIT_QUIT_MS)) {
 		kill(d->qemu_pid, SIGKILL);
 		split_wait_gone(d->qemu_pid, 3000);
 	}
-	if (unlink(old_mem) < 0 && errno != ENOENT)
+	c->res->gone_ms = vmt_now_ms() - t;
+	if (!c->src_quit && unlink(old_mem) < 0 && errno != ENOENT)
 		pr_warn("cannot remove the old RAM file %s: %s", old_mem, strerror(errno));
 	d->qemu_pid = c->dst_pid;
 	vmt_strlcpy(d->qmp_sock, qmap_get(&c->map, d->qmp_sock), sizeof(d->qmp_sock));
@@ -621,6 +731,34 @@ static int live_final(struct split_ctx *c)
 	return r;
 }
 
+/*
+ * Stop-and-copy starts the destination QEMU before the copy: its start
+ * (exec, libraries, TCG, devices) overlaps the copy instead of adding to
+ * the downtime.  The page table is final by then; the pager registers the
+ * mapping at QEMU's mmap but starts its threads only once the file
+ * c->copied exists (start_after in pager.conf), made when every chunk is
+ * in the memory file or acknowledged by its sub-host.
+ */
+static int start_early(struct split_ctx *c)
+{
+	if ((size_t)snprintf(c->copied, sizeof(c->copied), "%s/copied", c->vm.dir) >=
+	    sizeof(c->copied))
+		return vmt_error(-ENAMETOOLONG, "VM folder %s is too long", c->vm.dir);
+	if (unlink(c->copied) < 0 && errno != ENOENT)
+		return vmt_error(-errno, "cannot remove %s: %s", c->copied, strerror(errno));
+	return 0;
+}
+
+static int copy_done(struct split_ctx *c)
+{
+	int fd = open(c->copied, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return vmt_error(-errno, "cannot create %s: %s", c->copied, strerror(errno));
+	close(fd);
+	return 0;
+}
+
 /* After the source stopped: place, copy, start the destination. */
 static int move(struct split_ctx *c)
 {
@@ -639,15 +777,21 @@ static int move(struct split_ctx *c)
 	if (c->o.live)
 		r = STEP(r, live_final(c));
 	r = STEP(r, make_pagetable(c));
+	if (!r && !c->o.live)
+		r = start_early(c);
 	r = STEP(r, make_conf(c));
-	if (!c->o.live)
-		r = STEP(r, copy(c, NULL, NULL));
-	if (!r && cancelled(c))
-		r = vmt_error(-ECANCELED, "interrupted");
 	r = STEP(r, qargs_rewrite(&c->src_args, c->new_mem, c->vm.dir, c->sp.gen, &c->dst_args,
 				  &c->map));
-	if (!r) {
+	if (!r)
 		vmt_pt_close(&c->pt);
+	if (!c->o.live) {
+		r = STEP(r, split_dest_spawn(c));
+		r = STEP(r, copy(c, NULL, NULL));
+		r = STEP(r, copy_done(c));
+	}
+	if (!r && cancelled(c))
+		r = vmt_error(-ECANCELED, "interrupted");
+	if (!r) {
 		progress(c, "starting the destination", NULL);
 		t = vmt_now_ms();
 		r = split_dest_run(c);
@@ -656,9 +800,21 @@ static int move(struct split_ctx *c)
 	/*
 	 * Once the destination continued, the guest has run there (written to
 	 * its disks, talked to peers): the source must never run again, so a
-	 * guest that does not answer is reported, not undone.
+	 * guest that does not answer is reported, not undone.  The source
+	 * quits now, while the guest's agent is awaited (finish() waits for it).
 	 */
-	if (!r && (err = check_guest(c))) {
+	if (!r && !c->was_paused) {
+		vmt_qmp_execute(c->src_q, "quit", NULL, NULL);
+		c->src_quit = true;
+		/* Its pages are freed once the source QEMU and src_release() let go. */
+		if (unlink(c->vm.mem_path) < 0 && errno != ENOENT)
+			pr_warn("cannot remove the old RAM file %s: %s", c->vm.mem_path,
+				strerror(errno));
+		src_release(c, true);
+	}
+	err = r ? 0 : check_guest(c);
+	c->res->agent_ms = r ? 0 : vmt_now_ms() - c->t_cont;
+	if (err) {
 		if (c->was_paused)
 			return err;
 		pr_warn("VM '%s' runs on the destination QEMU, but %s; it is kept (the source "
@@ -698,8 +854,7 @@ int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 		fill_result(c);
 		r = finish(c);
 	}
-	if (c->src_fd >= 0)
-		close(c->src_fd);
+	src_release(c, false);
 	if (c->dst_fd >= 0)
 		close(c->dst_fd);
 	vmt_pt_close(&c->pt);
@@ -711,6 +866,8 @@ int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 	free(c->p.loc);
 	free(c->sent);
 	res->total_ms = vmt_now_ms() - c->t0;
+	if (!r && c->t_cont)
+		res->finish_ms = vmt_now_ms() - c->t_cont;
 	free(c);
 	return r;
 }

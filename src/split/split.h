@@ -75,13 +75,19 @@ struct vmt_split_result {
 	int64_t main_ms;		      /* writing the new memory file */
 	int64_t save_ms;		      /* device state out (stop -> saved) */
 	int64_t place_ms;		      /* core, zero scan, policy (after the stop) */
-	int64_t dest_ms;		      /* destination start -> cont */
-	int64_t precopy_ms;		      /* --live: copying while the VM ran */
-	unsigned precopy_rounds;	      /* --live: rounds of it (the first copies all) */
-	uint64_t dirty_chunks;		      /* --live: copied again after the stop */
-	int64_t downtime_ms;		      /* source stop -> destination cont */
-	int64_t copy_ms;		      /* after the stop: sub-hosts + main file */
-	int64_t total_ms;		      /* the whole command */
+	int64_t core_ms, zero_ms;	      /* of place_ms: the core's walk, the zero scan */
+	int64_t prepare_ms;		      /* start -> source stopped (checks, sub-hosts) */
+	int64_t finish_ms;		      /* cont -> done (agent answers, source quits) */
+	int64_t agent_ms;		      /* of finish_ms: cont -> the guest's agent answered */
+	int64_t dest_qmp_ms;		      /* of dest_ms: until its QMP answered */
+	int64_t gone_ms;	 /* of finish_ms: waiting for the source QEMU to exit */
+	int64_t dest_ms;	 /* destination start -> cont */
+	int64_t precopy_ms;	 /* --live: copying while the VM ran */
+	unsigned precopy_rounds; /* --live: rounds of it (the first copies all) */
+	uint64_t dirty_chunks;	 /* --live: copied again after the stop */
+	int64_t downtime_ms;	 /* source stop -> destination cont */
+	int64_t copy_ms;	 /* after the stop: sub-hosts + main file */
+	int64_t total_ms;	 /* the whole command */
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];

@@ -4,6 +4,7 @@
 #define VMT_SPLIT_INT_H
 
 #include <limits.h>
+#include <pthread.h>
 
 #include "hosts/hosts.h"
 #include "pagetable/pagetable.h"
@@ -21,7 +22,11 @@ struct split_ctx {
 	struct qargs src_args;	/* the source QEMU's command line */
 	struct qemu_info qi;
 	struct place p;
-	uint64_t *sent; /* --live: hash of what each chunk held when it was copied */
+	uint64_t *sent;	       /* --live: hash of what each chunk held when it was copied */
+	struct srcmap src_map; /* after the stop: the source mapped, for the scan and the copy */
+	bool src_mapped;
+	pthread_t unmap_thr; /* unmaps it while the guest's agent is awaited */
+	bool unmapping;
 	/* sub-hosts */
 	bool named, key_made;
 	struct vmt_hosts hosts;
@@ -35,9 +40,11 @@ struct split_ctx {
 	bool pt_made, mem_made, conf_made;
 	/* QEMUs */
 	struct vmt_qmp *src_q, *dst_q;
-	bool src_stopped;  /* by us: an undo continues it */
-	bool src_migrated; /* x-ignore-shared set and a migration begun on the source */
-	bool was_paused;   /* paused before the split: stays paused */
+	bool src_stopped;      /* by us: an undo continues it */
+	bool src_migrated;     /* x-ignore-shared set and a migration begun on the source */
+	bool src_quit;	       /* quit sent: the destination runs the guest */
+	char copied[PATH_MAX]; /* the pager's start_after: made once the copy is complete */
+	bool was_paused;       /* paused before the split: stays paused */
 	pid_t dst_pid;
 	struct qargs dst_args;
 	struct qmap map;
@@ -51,7 +58,9 @@ int split_hosts_open(struct split_ctx *c);
 void split_hosts_undo(struct split_ctx *c, bool trim);
 void split_hosts_close(struct split_ctx *c);
 
-/* Start the destination QEMU, restore the device state, continue; dest.c. */
+/* Start the destination QEMU (-incoming defer, the pager preloaded); dest.c. */
+int split_dest_spawn(struct split_ctx *c);
+/* Start it unless split_dest_spawn() did, restore the device state, continue. */
 int split_dest_run(struct split_ctx *c);
 /* Kill the destination QEMU if it runs. */
 void split_dest_kill(struct split_ctx *c);

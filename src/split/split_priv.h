@@ -78,8 +78,9 @@ struct place {
 uint64_t place_chunk_hash(const void *buf, size_t len);
 /* Hash of each chunk (holes and zeros are 0): sampling, and pre-copy's dirty check. */
 int place_hash_pass(int fd, const struct place *p, uint64_t *hash);
-/* CH_DATA from the RAM file, read with pread (never mapped: holes stay holes). */
-int place_scan_zero(int fd, struct place *p);
+struct srcmap;
+/* CH_DATA from the RAM file, read through m (NULL: a mapping of fd of its own). */
+int place_scan_zero(int fd, const struct srcmap *m, struct place *p);
 /* Mark the guest kernel's image and page tables CH_CORE. */
 int place_mark_core(const char *mem_path, const char *kernel, const char *machine, struct place *p);
 /*
@@ -89,6 +90,21 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
  */
 int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budget,
 		 unsigned nr_hosts, const uint64_t *quota);
+
+/* ------------------------------------------------ the source file (srcmap.c) */
+
+/* The RAM file mapped read-only, and which of its pages hold data (the rest are holes). */
+struct srcmap {
+	const char *base;
+	uint64_t size, nr_pages;
+	uint64_t *bits; /* one per page: data */
+};
+
+int srcmap_open(int fd, uint64_t size, struct srcmap *m);
+void srcmap_close(struct srcmap *m);
+bool srcmap_page_data(const struct srcmap *m, uint64_t page);
+/* [off, off + len): in the mapping, or in scratch (holes zeroed), or NULL if all holes. */
+const void *srcmap_view(const struct srcmap *m, uint64_t off, size_t len, void *scratch);
 
 /* Is the 4 KiB-aligned buffer all zeros? */
 bool buf_is_zero(const void *buf, size_t len);

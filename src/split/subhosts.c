@@ -46,32 +46,47 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-/* Connect to host k (from the main host's namespace when there is one). */
-static int connect_host(struct split_ctx *c, unsigned k)
+/* Connect to every host at once (from the main host's namespace when there is one). */
+static int connect_hosts(struct split_ctx *c)
 {
-	struct vmt_vm_split_host *h = &c->sp.hosts[k];
-	struct conn_job j = {.netns = c->sp.main_netns,
-			     .so = {.sz = sizeof(j.so),
-				    .addr = h->addr,
-				    .export_name = h->export,
-				    .psk_file = c->sp.insecure ? NULL : c->sp.psk_file,
-				    .insecure = c->sp.insecure,
-				    .connect_timeout_ms = 5000,
-				    .io_timeout_ms = 30000}};
-	pthread_t th;
+	struct conn_job j[VMT_SPLIT_MAX_HOSTS];
+	pthread_t th[VMT_SPLIT_MAX_HOSTS];
+	bool started[VMT_SPLIT_MAX_HOSTS] = {false};
+	int r = 0;
 
-	if (pthread_create(&th, NULL, conn_thread, &j))
-		return vmt_error(-EAGAIN, "cannot start a thread");
-	pthread_join(th, NULL);
-	if (j.err == -EACCES)
-		return vmt_error(j.err, "sub-host %s (%s) refused the key%s: %s", h->name, h->addr,
-				 c->sp.psk_file[0] ? "" : " (none given: --psk FILE or --insecure)",
-				 j.msg);
-	if (j.err)
-		return vmt_error(j.err, "sub-host %s (%s) does not answer: %s", h->name, h->addr,
-				 j.msg);
-	c->conn[k] = j.h;
-	return 0;
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		struct vmt_vm_split_host *h = &c->sp.hosts[k];
+
+		j[k] = (struct conn_job){.netns = c->sp.main_netns,
+					 .so = {.sz = sizeof(j[k].so),
+						.addr = h->addr,
+						.export_name = h->export,
+						.psk_file = c->sp.insecure ? NULL : c->sp.psk_file,
+						.insecure = c->sp.insecure,
+						.connect_timeout_ms = 5000,
+						.io_timeout_ms = 30000}};
+		started[k] = !pthread_create(&th[k], NULL, conn_thread, &j[k]);
+		if (!started[k])
+			j[k].err = -EAGAIN, snprintf(j[k].msg, sizeof(j[k].msg), "no thread");
+	}
+	for (unsigned k = 0; k < c->sp.nr_hosts; k++) {
+		struct vmt_vm_split_host *h = &c->sp.hosts[k];
+
+		if (started[k])
+			pthread_join(th[k], NULL);
+		c->conn[k] = j[k].h;
+		if (r || !j[k].err)
+			continue;
+		if (j[k].err == -EACCES)
+			r = vmt_error(
+			    j[k].err, "sub-host %s (%s) refused the key%s: %s", h->name, h->addr,
+			    c->sp.psk_file[0] ? "" : " (none given: --psk FILE or --insecure)",
+			    j[k].msg);
+		else
+			r = vmt_error(j[k].err, "sub-host %s (%s) does not answer: %s", h->name,
+				      h->addr, j[k].msg);
+	}
+	return r;
 }
 
 /* Room of an address host: its export must cover the VM's RAM offsets. */
@@ -208,14 +223,12 @@ int split_hosts_open(struct split_ctx *c)
 	}
 	if (!r)
 		r = setup_key(c);
-	for (unsigned k = 0; !r && k < c->sp.nr_hosts; k++) {
-		if (c->named)
-			r = start_named(c, k);
-		if (!r)
-			r = connect_host(c, k);
-		if (!r && !c->named)
-			r = room_addr(c, k);
-	}
+	for (unsigned k = 0; !r && c->named && k < c->sp.nr_hosts; k++)
+		r = start_named(c, k);
+	if (!r)
+		r = connect_hosts(c);
+	for (unsigned k = 0; !r && !c->named && k < c->sp.nr_hosts; k++)
+		r = room_addr(c, k);
 	return r;
 }
 

@@ -262,6 +262,13 @@ static struct json_object *result_json(const struct vmt_split_result *r)
 	json_object_object_add(o, "main_ms", json_object_new_int64(r->main_ms));
 	json_object_object_add(o, "save_ms", json_object_new_int64(r->save_ms));
 	json_object_object_add(o, "place_ms", json_object_new_int64(r->place_ms));
+	json_object_object_add(o, "core_ms", json_object_new_int64(r->core_ms));
+	json_object_object_add(o, "zero_ms", json_object_new_int64(r->zero_ms));
+	json_object_object_add(o, "prepare_ms", json_object_new_int64(r->prepare_ms));
+	json_object_object_add(o, "finish_ms", json_object_new_int64(r->finish_ms));
+	json_object_object_add(o, "agent_ms", json_object_new_int64(r->agent_ms));
+	json_object_object_add(o, "dest_qmp_ms", json_object_new_int64(r->dest_qmp_ms));
+	json_object_object_add(o, "gone_ms", json_object_new_int64(r->gone_ms));
 	json_object_object_add(o, "dest_ms", json_object_new_int64(r->dest_ms));
 	json_object_object_add(o, "precopy_ms", json_object_new_int64(r->precopy_ms));
 	json_object_object_add(o, "dirty_chunks", json_object_new_int64((int64_t)r->dirty_chunks));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -259,8 +260,12 @@ static void test_decide_refusals(void **state)
 
 static void test_scan_zero(void **state)
 {
-	char path[] = "/tmp/vmt-test-split-XXXXXX", page[4096];
+	char path[] = "/dev/shm/vmt-test-split-XXXXXX", page[4096];
+	static unsigned char scratch[1 << 16];
+	const unsigned char *v;
 	uint64_t h0[8], h1[8];
+	struct stat st0, st1;
+	struct srcmap m;
 	struct place p;
 	int fd = mkstemp(path);
 
@@ -275,10 +280,28 @@ static void test_scan_zero(void **state)
 	page[100] = 1;
 	assert_int_equal(pwrite(fd, page, sizeof(page), (3 << 16) + 8192), 4096);
 	assert_int_equal(pwrite(fd, page, sizeof(page), (8 << 16) - 4096), 4096);
-	assert_int_equal(place_scan_zero(fd, &p), 0);
+	assert_int_equal(fstat(fd, &st0), 0);
+	assert_int_equal(place_scan_zero(fd, NULL, &p), 0);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(!!(p.flags[i] & CH_DATA), i == 3 || i == 7);
 	assert_int_equal(p.data, 2);
+	/* The same through a mapping made once (the split's), and a view of a part-hole chunk. */
+	assert_int_equal(srcmap_open(fd, p.ram_size, &m), 0);
+	assert_int_equal(place_scan_zero(fd, &m, &p), 0);
+	assert_int_equal(p.data, 2);
+	assert_true(srcmap_view(&m, 0, 1 << 16, scratch) == NULL);
+	memset(scratch, 0xff, sizeof(scratch));
+	v = srcmap_view(&m, 3 << 16, 1 << 16, scratch);
+	assert_true(v == scratch);
+	for (int i = 0; i < (1 << 16); i++)
+		assert_int_equal(v[i], i == 8192 + 100);
+	v = srcmap_view(&m, (3 << 16) + 8192, 4096, scratch);
+	assert_true((const char *)v == m.base + (3 << 16) + 8192);
+	srcmap_close(&m);
+	/* Holes stay holes: nothing was allocated by reading (tmpfs allocates a hole read through a
+	 * mapping). */
+	assert_int_equal(fstat(fd, &st1), 0);
+	assert_int_equal(st1.st_blocks, st0.st_blocks);
 	assert_int_equal(place_hash_pass(fd, &p, h0), 0);
 	page[100] = 2;
 	assert_int_equal(pwrite(fd, page, sizeof(page), (3 << 16) + 8192), 4096);
