@@ -4,8 +4,9 @@
 # procfs_pair.sh - the shadow /proc's snapshot build time of two vmt binaries,
 # run alternately on one saved memory image (this machine's speed drifts by
 # 1.5x within minutes, so only pairs taken side by side compare).  Each
-# round runs OLD, NEW on one thread (VMT_PROCFS_THREADS=1) and NEW as it
-# defaults (two threads on a machine with two CPUs); each build is timed by
+# round runs OLD, NEW on one thread and NEW on two (VMT_PROCFS_THREADS=1,
+# 2; by default NEW takes two when the load average leaves a CPU free);
+# each build is timed by
 # `vmt procfs --build-only --stats` (the build only, not opening the image),
 # and the whole loop holds the machine-wide bench lock.  Prints every build
 # and then the medians (wall, CPU of all building threads, walk, per-process
@@ -34,7 +35,7 @@ rounds() {
 	for _ in $(seq "$ROUNDS"); do
 		echo "old $(one "$OLD")"
 		echo "new-1-thread $(one VMT_PROCFS_THREADS=1 "$NEW")"
-		echo "new $(one "$NEW")"
+		echo "new-2-threads $(one VMT_PROCFS_THREADS=2 "$NEW")"
 	done
 }
 
@@ -58,9 +59,9 @@ NF == 5 {
 	w[$1] = w[$1] " " $2; c[$1] = c[$1] " " $3; wk[$1] = wk[$1] " " $4; p[$1] = p[$1] " " $5
 }
 END {
-	printf "%-13s %9s %8s %8s %12s\n", "binary", "wall_ms", "cpu_ms", "walk_ms", "perproc_ms"
+	printf "%-14s %9s %8s %8s %12s\n", "binary", "wall_ms", "cpu_ms", "walk_ms", "perproc_ms"
 	for (i = 1; i <= k; i++) {
 		b = order[i]
-		printf "%-13s %9.1f %8.1f %8.1f %12.1f\n", b, med(w[b]), med(c[b]), med(wk[b]), med(p[b])
+		printf "%-14s %9.1f %8.1f %8.1f %12.1f\n", b, med(w[b]), med(c[b]), med(wk[b]), med(p[b])
 	}
 }' <<<"$out"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,7 +181,7 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
  * the task and the reading its directory calls for).  Reading and
  * rendering cost about the same, so with a second CPU free the pid
  * directories take about half as long; on a machine whose CPUs are busy
- * the two threads take turns and gain nothing (VMT_PROCFS_THREADS=1: one).
+ * the two threads take turns and gain nothing (pipe_wanted decides).
  * Bounded: one job per directory, counted before any is read.
  */
 struct fill_job {
@@ -461,14 +462,25 @@ static int lazy_cmp(const void *a, const void *b)
 	return (x->dir > y->dir) - (x->dir < y->dir);
 }
 
-/* Two threads unless VMT_PROCFS_THREADS=1 (for comparison) or one CPU is all there is. */
+/*
+ * Two threads when a CPU is free for the second: more than one CPU and a
+ * one-minute load average below CPUs - 1/2 (sysinfo(2), not /proc/loadavg:
+ * under vmt exec /proc is this server's).  On a busy machine the two take
+ * turns on one CPU and cost more than one does (bench/results/procfs.md).
+ * VMT_PROCFS_THREADS=1 or 2 decides instead.
+ */
 static bool pipe_wanted(void)
 {
 	const char *v = getenv("VMT_PROCFS_THREADS");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sysinfo si;
 
-	if (v && !strcmp(v, "1"))
+	if (v && (!strcmp(v, "1") || !strcmp(v, "2")))
+		return v[0] == '2';
+	if (ncpu < 2 || sysinfo(&si))
 		return false;
-	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	/* loads are fixed point, 1 << SI_LOAD_SHIFT per runnable task */
+	return si.loads[0] < (unsigned long)(2 * ncpu - 1) << (SI_LOAD_SHIFT - 1);
 }
 
 static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
@@ -534,8 +546,9 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	s->ctx.user_hz = 100;
 	vmt_listing_begin(g);
 	vmt_mem_stats(g, &st0);
-	if (!o->lazy && pipe_wanted())
-		pipe_start(s, o); /* NULL: one thread builds */
+	s->build_threads = 1;
+	if (!o->lazy && pipe_wanted() && pipe_start(s, o))
+		s->build_threads = 2; /* else one thread builds */
 	err = vmt_tasks(g, o->lazy ? TASK_BASIC : TASK_FULL, &s->tasks);
 	if (err) {
 		pr_err("procfs: task list: %s", vmt_last_error());

@@ -50,7 +50,8 @@ struct pfs_snapshot {
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
 	double cpu_ms; /* CPU time of the building threads (a loaded machine stretches build_ms) */
-	double helper_cpu_ms;		     /* ... of it, the second thread's */
+	double helper_cpu_ms;	/* ... of it, the second thread's */
+	unsigned build_threads; /* 2: the pid directories were built on a second thread */
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;
