@@ -78,7 +78,8 @@ print(f"  phases: prepare {j.get('prepare_ms', '?')} ms (before the stop), save 
       f"place {j['place_ms']} ms (core {j.get('core_ms', '?')}, zero scan {j.get('zero_ms', '?')}), "
       f"main file {j['main_ms']} ms, " + ", ".join(f"{h['name']} {h['send_ms']} ms" for h in j["hosts"]) +
       f", destination {j['dest_ms']} ms (its QMP {j.get('dest_qmp_ms', '?')}), finish {j.get('finish_ms', '?')} ms "
-      f"after the cont (agent answered {j.get('agent_ms', '?')}, source gone {j.get('gone_ms', '?')})")
+      f"after the cont (agent answered {j.get('agent_ms', '?')}, source gone {j.get('gone_ms', '?')}, "
+      f"its pages freed {j.get('release_ms', '?')})")
 if j.get("precopy_ms"):
     print(f"  --live: pre-copy {j['precopy_ms'] / 1000:.2f} s while the VM ran, "
           f"then {j['dirty_chunks']} changed chunks copied again in the downtime")

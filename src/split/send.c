@@ -101,6 +101,14 @@ static int send_batches(struct sender *s, char *buf, struct vmt_subhost_io *io)
 
 			if (!v) /* holes now (a pre-copy round sent data): zeros replace it */
 				v = memset(buf + used, 0, len);
+			/*
+			 * A running VM (pre-copy: hashes kept) may write while the run
+			 * is sent: send a snapshot, so that what went out is what was
+			 * hashed (else a page rewritten and restored meanwhile would
+			 * pass the final check with other bytes on the sub-host).
+			 */
+			if (j->sent_hash && v != buf + used)
+				v = memcpy(buf + used, v, len);
 			if (v == buf + used)
 				used += len;
 			record_hashes(j, v, len, start);
@@ -137,25 +145,32 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
-/* Write the non-zero data pages of [off, off + len) from the mapping, in runs. */
-static int write_nonzero(struct send_job *j, uint64_t off, size_t len)
+/* Is page o of [off, off + len) to be written: data in the file, and not all zeros in src? */
+static bool page_data(struct send_job *j, const char *src, uint64_t off, size_t o, size_t len)
 {
-	const struct srcmap *m = j->m;
+	return srcmap_page_data(j->m, (off + o) / 4096) &&
+	       !buf_is_zero(src + o, VMT_MIN((size_t)4096, len - o));
+}
+
+/*
+ * Write the non-zero data pages of [off, off + len) in runs, from src: the
+ * mapping (the VM is stopped), or a snapshot of the chunk in a buffer (the
+ * VM runs: what is written must be what was hashed).
+ */
+static int write_nonzero(struct send_job *j, const char *src, uint64_t off, size_t len)
+{
 	size_t o = 0;
 
 	while (o < len) {
 		size_t start, pl;
 
-		while (o < len && (!srcmap_page_data(m, (off + o) / 4096) ||
-				   buf_is_zero(m->base + off + o, VMT_MIN((size_t)4096, len - o))))
+		while (o < len && !page_data(j, src, off, o, len))
 			o += 4096;
 		start = o;
-		while (o < len && srcmap_page_data(m, (off + o) / 4096) &&
-		       !buf_is_zero(m->base + off + o, VMT_MIN((size_t)4096, len - o)))
+		while (o < len && page_data(j, src, off, o, len))
 			o += 4096;
 		pl = VMT_MIN(o, len) - start;
-		if (pl && pwrite(j->dst_fd, m->base + off + start, pl, (off_t)(off + start)) !=
-			      (ssize_t)pl)
+		if (pl && pwrite(j->dst_fd, src + start, pl, (off_t)(off + start)) != (ssize_t)pl)
 			return errno ? -errno : -EIO;
 		j->main_written += pl;
 	}
@@ -209,16 +224,21 @@ static int copy_main(struct send_job *j)
 
 		if (p->loc[i] != VMT_PT_MAIN || (j->todo && !j->todo[i]))
 			continue;
-		if (j->sent_hash) {
+		const char *src = j->m->base + off;
+
+		if (j->sent_hash) { /* a snapshot, hashed and written (the VM may run) */
 			const void *v = srcmap_view(j->m, off, len, scratch);
 
-			j->sent_hash[i] = v ? place_chunk_hash(v, len) : 0;
+			src = !v	     ? memset(scratch, 0, len)
+			      : v == scratch ? scratch
+					     : memcpy(scratch, v, len);
+			j->sent_hash[i] = place_chunk_hash(src, len);
 		}
 		if (j->punch && fallocate(j->dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					  (off_t)off, (off_t)len) < 0)
 			r = -errno;
 		if (!r)
-			r = write_nonzero(j, off, len);
+			r = write_nonzero(j, src, off, len);
 		atomic_fetch_add(&j->main_done, len);
 		if ((i & 63) == 0)
 			main_pace(j);

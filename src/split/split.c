@@ -827,6 +827,7 @@ static int move(struct split_ctx *c)
 int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 {
 	struct split_ctx *c = calloc(1, sizeof(*c));
+	int64_t t;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -854,7 +855,9 @@ int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 		fill_result(c);
 		r = finish(c);
 	}
+	t = vmt_now_ms();
 	src_release(c, false);
+	res->release_ms = vmt_now_ms() - t;
 	if (c->dst_fd >= 0)
 		close(c->dst_fd);
 	vmt_pt_close(&c->pt);

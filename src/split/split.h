@@ -81,6 +81,7 @@ struct vmt_split_result {
 	int64_t agent_ms;		      /* of finish_ms: cont -> the guest's agent answered */
 	int64_t dest_qmp_ms;		      /* of dest_ms: until its QMP answered */
 	int64_t gone_ms;	 /* of finish_ms: waiting for the source QEMU to exit */
+	int64_t release_ms;	 /* of finish_ms: waiting for the source's pages to be freed */
 	int64_t dest_ms;	 /* destination start -> cont */
 	int64_t precopy_ms;	 /* --live: copying while the VM ran */
 	unsigned precopy_rounds; /* --live: rounds of it (the first copies all) */

@@ -269,6 +269,7 @@ static struct json_object *result_json(const struct vmt_split_result *r)
 	json_object_object_add(o, "agent_ms", json_object_new_int64(r->agent_ms));
 	json_object_object_add(o, "dest_qmp_ms", json_object_new_int64(r->dest_qmp_ms));
 	json_object_object_add(o, "gone_ms", json_object_new_int64(r->gone_ms));
+	json_object_object_add(o, "release_ms", json_object_new_int64(r->release_ms));
 	json_object_object_add(o, "dest_ms", json_object_new_int64(r->dest_ms));
 	json_object_object_add(o, "precopy_ms", json_object_new_int64(r->precopy_ms));
 	json_object_object_add(o, "dirty_chunks", json_object_new_int64((int64_t)r->dirty_chunks));
