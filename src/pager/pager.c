@@ -49,8 +49,7 @@ static bool registered;
  * in QEMU touches guest RAM before the migration; a vCPU never runs
  * before it) waits in the userfaultfd queue until the copy is complete.
  */
-/* Bounded, but beyond any copy: 6 h moves 2.6 TB over 1 Gbit (vmt split kills QEMU on a failure).
- */
+/* Bounded, beyond any copy: 6 h move 2.6 TB over 1 Gbit (a failed split kills QEMU). */
 #define START_AFTER_MAX_S (6 * 3600)
 static char start_after[4096];
 static pthread_t start_after_thr;
