@@ -299,7 +299,7 @@ static int serve_wait_ready(pid_t pid, const char *npid, int *status)
 			return 0;
 		if (waitpid(pid, status, WNOHANG) == pid)
 			return -ECHILD;
-		hosts_sleep_ms(20);
+		hosts_sleep_ms(5); /* a split waits for this before it stops the VM */
 	}
 	return -ETIMEDOUT;
 }
