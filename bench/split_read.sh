@@ -4,36 +4,55 @@
 # split_read.sh - `vmt ps` on one guest, side by side in one run: unsplit,
 # then split onto a main host and two sub-hosts (1 Gbit tbf links), read
 # with method 1 (--fetch runtime) and method 2 (--fetch vm) at each fetch
-# chunk 4K..2M.  Before every split measurement the guest churns a buffer
-# above the main host's cap, so each listing starts from pages pushed out
-# to the sub-hosts (method 2 brings home what it reads; the guest's own use
-# does too).  Prints the median of RUNS listings per line, with the round
-# trips, bytes from the sub-hosts and time waiting that `--stats` reports,
-# the pager's page-outs during the listing (method 2 makes room under the
-# cap), and the listing's link floor: the busiest sub-host's bytes at the
-# read rate of that link, measured in the same run (nbdcopy of the VM's
-# export).
+# chunk 4K..2M.  Two configurations (CASE):
+#  - issue (default): issue 6's own: 1 GiB guest, 1,000 processes, main host
+#    96 MiB: about half of the ~190 MiB the guest has written goes to the
+#    sub-hosts (the rest is zero and sent nowhere; the census is printed), the
+#    default placement policy, no pushing out: the listing reads what the split
+#    left where it is.  Method 2 brings home what it reads, so each of its
+#    points gets a fresh instance booted and split the same way.
+#  - harsh: 512 MiB guest split to 96 MiB main; before every split measurement
+#    the guest churns 64 MiB, above the main host's cap, so each listing starts
+#    from pages pushed out to the sub-hosts (~93 % of what `ps` reads).
+# Prints the median of RUNS listings per line, with the round trips, bytes
+# from the sub-hosts and time waiting that `--stats` reports, the pager's
+# page-outs during the listing (method 2 makes room under the cap), the
+# pager's batches and NBD reads for PAGEINs, the time they waited for room
+# under the cap, took in the pager in all, waited on the sub-hosts and spent
+# installing pages, and the listing's link floor: the busiest sub-host's
+# bytes at the read rate of that link, measured in the same run (nbdcopy of
+# the VM's export).
 #
 # The split's page-table chunk (PT_CHUNK, default 4K) is the unit the pager
 # moves: method 2 can never bring in less than one, so a 64K chunk makes it
 # move 16 times the bytes method 1 reads at 4K.
 #
+# Every timed listing holds /tmp/vmt-bench.lock (flock) so that timed runs
+# of other benchmarks on the machine do not overlap it.
+#
 # Needs root (namespaces, tc).  Everything made here is removed at the end.
-# Usage: bench/split_read.sh   (env: VMT, PREFIX, SUBNET, LINK, PROCS, MEM,
-#                               MAIN, CHURN, RUNS, CHUNKS, PT_CHUNK)
+# Usage: bench/split_read.sh   (env: CASE, VMT, PREFIX, SUBNET, LINK, PROCS,
+#                               MEM, MAIN, CHURN, RUNS, CHUNKS, PT_CHUNK, COLD)
 set -euo pipefail
 
+CASE=${CASE:-issue}
+case $CASE in
+issue) dmem=1G dmain=96M dchurn=0 ;;
+harsh) dmem=512M dmain=96M dchurn=64M ;;
+*) echo "CASE must be issue or harsh" >&2; exit 2 ;;
+esac
 VMT=${VMT:-build/src/vmt/vmt}
 PREFIX=${PREFIX:-bsr}
 SUBNET=${SUBNET:-10.94}
 LINK=${LINK:-1gbit}
-PROCS=${PROCS:-200}
-MEM=${MEM:-256M}
-MAIN=${MAIN:-48M}
-CHURN=${CHURN:-64M}
+PROCS=${PROCS:-1000}
+MEM=${MEM:-$dmem}
+MAIN=${MAIN:-$dmain}
+CHURN=${CHURN:-$dchurn}
 RUNS=${RUNS:-3}
 CHUNKS=${CHUNKS:-"4K 16K 64K 256K 1M 2M"}
 PT_CHUNK=${PT_CHUNK:-4K}
+COLD=${COLD:-1}
 NAME=$PREFIX-vm
 
 results=$(mktemp)
@@ -48,19 +67,24 @@ guest() {
 	"$VMT" vm exec "$NAME" --timeout 300 -- "$1" >/dev/null
 }
 
-# The pager's page-outs and bytes sent so far ("0 0" when the VM is not split).
+# The pager's page-outs, PAGEIN batches, NBD reads, and the time (µs) its
+# PAGEINs waited for room under the cap, took in all, waited on the
+# sub-hosts and spent installing (UFFDIO_COPY) so far (zeros when the VM is
+# not split, or for a pager that does not count them).
 pager_out() {
 	"$VMT" vm show "$NAME" --json | /usr/bin/python3 -c '
 import json, sys
 s = json.load(sys.stdin).get("pager_stats") or {}
-print(s.get("pageouts", 0), s.get("bytes_out", 0))'
+print(*(s.get(k, 0) for k in ("pageouts", "pagein_batches", "pagein_reads", "pagein_wait_us",
+                              "pagein_cmd_us", "pagein_net_us", "pagein_install_us")))'
 }
 
-# One listing: "ms round_trips bytes busiest_floor_ms wait_ms fetched pageouts" from --stats.
+# One listing: "ms round_trips bytes busiest_floor_ms wait_ms fetched" from
+# --stats, then the pager's "pageouts batches reads room_ms" during it.
 listing() {
-	local o0 o1 b0 b1
-	read -r o0 b0 <<<"$(pager_out)"
-	"$VMT" ps --vm "$NAME" --stats "$@" 2>&1 >/dev/null | awk -v rates="$RATES" '
+	local o0 o1 a0 a1 r0 r1 w0 w1 c0 c1 n0 n1 i0 i1
+	read -r o0 a0 r0 w0 c0 n0 i0 <<<"$(pager_out)"
+	flock /tmp/vmt-bench.lock "$VMT" ps --vm "$NAME" --stats "$@" 2>&1 >/dev/null | awk -v rates="$RATES" '
 		BEGIN { split(rates, rate, " ") }
 		/^stats: [0-9.]+ ms/ { ms = $2 }
 		/^stats: split:/ {
@@ -77,8 +101,9 @@ listing() {
 		}
 		END { gsub(",", "", rt); gsub(",", "", got)
 		      printf "%s %d %d %.1f %s %d", ms, rt, b, floor * 1000, wait, got }'
-	read -r o1 b1 <<<"$(pager_out)"
-	echo " $((o1 - o0))"
+	read -r o1 a1 r1 w1 c1 n1 i1 <<<"$(pager_out)"
+	echo " $((o1 - o0)) $((a1 - a0)) $((r1 - r0)) $(((w1 - w0) / 1000)) $(((c1 - c0) / 1000))" \
+		"$(((n1 - n0) / 1000)) $(((i1 - i0) / 1000))"
 }
 
 # Median (by time) of RUNS listings, each after a churn when $1 is "churn".
@@ -86,7 +111,7 @@ measure() {
 	local churn=$1
 	shift
 	for _ in $(seq "$RUNS"); do
-		[ "$churn" = churn ] && guest "dd if=/dev/zero of=/dev/null bs=$CHURN count=1 2>/dev/null"
+		[ "$churn" = churn ] && [ "$CHURN" != 0 ] && guest "dd if=/dev/zero of=/dev/null bs=$CHURN count=1 2>/dev/null"
 		listing "$@"
 	done | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2)'
 }
@@ -109,34 +134,77 @@ for h in d["hosts"]:
 		done | tr '\n' ' '
 }
 
-"$VMT" hosts up --prefix "$PREFIX" --subnet "$SUBNET" --link "$LINK" --capacity 1G >/dev/null
-"$VMT" vm start "$NAME" --mem "$MEM" --procs "$PROCS" --timeout 240 >/dev/null
-guest "i=0; while [ ! -e /run/vmt-workload.ready ] && [ \$i -lt 600 ]; do sleep 0.2; i=\$((i+1)); done"
+"$VMT" hosts up --prefix "$PREFIX" --subnet "$SUBNET" --link "$LINK" --capacity 2G >/dev/null
 
-fmt='%-8s %-6s %9s %7s %8s %9s %9s %8s %9s\n'
-RATES=""
-read -r unsplit _ <<<"$(measure none)"
+# A fresh instance: boot NAME, wait for its workload, time the unsplit
+# listing (into $unsplit), split it with the default placement policy.
+N=0
+instance() {
+	[ "$N" -gt 0 ] && "$VMT" vm stop "$NAME" >/dev/null
+	N=$((N + 1))
+	NAME=$PREFIX-vm$N
+	"$VMT" vm start "$NAME" --mem "$MEM" --procs "$PROCS" --timeout 900 >/dev/null
+	guest "i=0; while [ ! -e /run/vmt-workload.ready ] && [ \$i -lt 1500 ]; do sleep 0.2; i=\$((i+1)); done"
+	read -r unsplit _ <<<"$(RATES="" measure none)"
+	"$VMT" split "$NAME" --main-mem "$MAIN" --chunk "$PT_CHUNK" --subhosts sub1,sub2 \
+		--hosts-prefix "$PREFIX" 2>&1 | sed "s/^/instance $N: /"
+}
 
-"$VMT" split "$NAME" --main-mem "$MAIN" --chunk "$PT_CHUNK" --subhosts sub1,sub2 \
-	--hosts-prefix "$PREFIX" >&2
+fmt='%-8s %-6s %8s %6s %6s %8s %8s %7s %8s %7s %7s %7s %6s %6s %6s\n'
+# One line of the table: method, chunk, then measure's figures.
+row() {
+	local ms rt bytes floor wait got outs batches reads room cmd net inst
+	read -r ms rt bytes floor wait got outs batches reads room cmd net inst <<<"$3"
+	printf "$fmt" "$1" "$2" "$ms" "$rt" \
+		"$(printf '%.1f' "$(echo "$bytes / 1048576" | bc -l)")" "$floor" "$wait" "$got" "$outs" \
+		"$batches" "$reads" "$room" "$cmd" "$net" "$inst"
+	echo "$1 $ms" >>"$results"
+}
+
+instance
 RATES=$(link_rates)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
 	"load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
-echo "guest: $MEM, $PROCS workload processes; main host $MAIN, page-table chunk $PT_CHUNK;" \
+echo "case $CASE; guest: $MEM, $PROCS workload processes; main host $MAIN, page-table chunk $PT_CHUNK;" \
 	"links $LINK, read rate per sub-host (MB/s):" \
 	"$(for r in $RATES; do printf '%.1f ' "$(echo "$r / 1000000" | bc -l)"; done)"
-printf "$fmt" method chunk ps_ms trips MB_in floor_ms wait_ms fetched pageouts
-printf "$fmt" unsplit - "$unsplit" 0 0 0 0 0 0
-for method in runtime vm; do
-	for chunk in $CHUNKS; do
-		read -r ms rt bytes floor wait got outs <<<"$(measure churn --fetch "$method" --chunk "$chunk")"
-		printf "$fmt" "$method" "$chunk" "$ms" "$rt" \
-			"$(printf '%.1f' "$(echo "$bytes / 1048576" | bc -l)")" "$floor" "$wait" "$got" "$outs"
-		echo "$method $ms" >>"$results"
-	done
+printf "$fmt" method chunk ps_ms trips MB_in floor_ms wait_ms fetched pageouts \
+	p_batch p_reads room_ms p_ms net_ms inst_ms
+printf "$fmt" unsplit - "$unsplit" 0 0 0 0 0 0 0 0 0 0 0 0
+echo "unsplit $unsplit" >>"$results"
+for chunk in $CHUNKS; do
+	row runtime "$chunk" "$(measure churn --fetch runtime --chunk "$chunk")"
 done
+if [ "$CASE" = harsh ]; then
+	# The churn before every listing pushes the listing's pages out again.
+	for chunk in $CHUNKS; do
+		row vm "$chunk" "$(measure churn --fetch vm --chunk "$chunk")"
+	done
+else
+	# Method 2 brings home what it reads and there is no way back from a
+	# split: each chunk size gets a fresh instance (booted and split the
+	# same way), its first listing is the one measured (vm), beside the
+	# unsplit listing and method 1 at 4K of the same instance (vm/u, vm/m1),
+	# and the median of RUNS listings after it (vm-warm: pages now home).
+	# COLD instances per chunk size (default 1).
+	for chunk in $CHUNKS; do
+		for _ in $(seq "$COLD"); do
+			instance >&2
+			m1=$(measure churn --fetch runtime --chunk 4K)
+			cold=$(listing --fetch vm --chunk "$chunk")
+			row vm "$chunk" "$cold"
+			printf '  (same instance: unsplit %s ms, method 1 at 4K %s ms)\n' "$unsplit" "${m1%% *}"
+			echo "pair $chunk ${cold%% *} ${m1%% *} $unsplit" >>"$results"
+			row vm-warm "$chunk" "$(measure none --fetch vm --chunk "$chunk")"
+		done
+	done
+fi
 # The issue's ratios: best method 1 / unsplit, best method 2 / best method 1.
-awk -v u="$unsplit" '
-	{ if (!($1 in best) || $2 < best[$1]) best[$1] = $2 }
+awk '
+	$1 == "unsplit" { u = $2 }
+	$1 == "pair" { pair[++np] = $2 "=" sprintf("%.2f", $3 / $4) }
+	$1 == "runtime" || $1 == "vm" { if (!($1 in best) || $2 < best[$1]) best[$1] = $2 }
 	END { printf "best method 1: %.1f ms = %.2fx unsplit; best method 2: %.1f ms = %.2fx method 1\n",
-	      best["runtime"], best["runtime"] / u, best["vm"], best["vm"] / best["runtime"] }' "$results"
+	      best["runtime"], best["runtime"] / u, best["vm"], best["vm"] / best["runtime"]
+	      for (i = 1; i <= np; i++) s = s " " pair[i]
+	      if (np) print "method 2 (first listing) / method 1 at 4K of the same instance, chunk=ratio:" s }' "$results"

@@ -131,6 +131,12 @@ int pager_stats_json(char *buf, size_t len)
 	C(deferred);
 	C(cap_waits);
 	C(pagein_cmds);
+	C(pagein_batches);
+	C(pagein_reads);
+	C(pagein_wait_us);
+	C(pagein_cmd_us);
+	C(pagein_net_us);
+	C(pagein_install_us);
 	J("\"resident_chunks\":%llu,\"absent_chunks\":%llu,\"cap_chunks\":%llu,",
 	  (unsigned long long)atomic_load(&h->main_chunks),
 	  (unsigned long long)atomic_load(&h->absent_chunks), (unsigned long long)g.cap_chunks);
@@ -191,12 +197,14 @@ static bool cursor_peek(struct pagein_cursor *c, uint64_t *chunk)
 }
 
 /*
- * Take the next chunks that need a fetch into jobs; stop at a chunk in
- * motion, at no room, or where the sub-host changes: a batch waits for all
- * its reads, so one that mixed a frozen sub-host's chunks with a healthy
- * one's would hold the healthy chunks in motion until the deadline, and the
- * runtime's retry of the healthy sub-host alone would then time out on
- * them and blame it.
+ * Take the next chunks that need a fetch into jobs, from every sub-host (a
+ * batch's reads go to all of them at once); stop at a chunk in motion or at
+ * no room.  Stopping where the sub-host changed cost one sequential round
+ * trip per change: chunks paged out one at a time alternate between the
+ * sub-hosts (the evictor gives each to the one with the most room), so a
+ * listing's PAGEIN became a batch per chunk.  A frozen sub-host does not
+ * hold the healthy ones' chunks: pagein_batch installs what arrived and
+ * retries only what failed.
  */
 static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b, bool *blocked)
 {
@@ -215,8 +223,6 @@ static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b
 			*blocked = true;
 			break;
 		}
-		if (n && k >= 0 && k != b[0]->host)
-			break;
 		cur->next++;
 		if (k < 0 || (unsigned)k >= g.pt.hdr->nr_hosts)
 			continue;
@@ -233,29 +239,7 @@ static size_t pagein_take_locked(struct pagein_cursor *cur, struct pager_job **b
 	return n;
 }
 
-/* One read per run of consecutive chunks on one sub-host, all runs in flight at once. */
-static int pagein_fetch(struct pager_conns *c, struct pager_job **b, size_t n, char *buf,
-			uint64_t deadline)
-{
-	struct vmt_subhost_io io[CTL_BATCH_MAX];
-	int hosts[CTL_BATCH_MAX];
-	size_t m = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t off = b[i]->chunk << g.pt.hdr->chunk_shift,
-			 len = pager_chunk_len(b[i]->chunk);
-
-		if (m && hosts[m - 1] == b[i]->host && io[m - 1].off + io[m - 1].len == off) {
-			io[m - 1].len += len;
-			continue;
-		}
-		hosts[m] = b[i]->host;
-		io[m] = (struct vmt_subhost_io){.off = off, .len = len, .buf = buf + i * g.chunk};
-		m++;
-	}
-	return pager_fetch_retry(c, hosts, io, m, deadline);
-}
-
+/* The chunk stays on its sub-host; faults that waited on it fault again. */
 static void pagein_abort_locked(struct pager_job *j)
 {
 	struct pager_fault *f = j->waiters;
@@ -273,27 +257,156 @@ static void pagein_abort_locked(struct pager_job *j)
 	pthread_cond_broadcast(&g.cond);
 }
 
+/* Order of a batch: by sub-host, then chunk, so that runs of one host are adjacent. */
+static int job_cmp(const void *a, const void *b)
+{
+	const struct pager_job *x = *(struct pager_job *const *)a,
+			       *y = *(struct pager_job *const *)b;
+
+	if (x->host != y->host)
+		return x->host < y->host ? -1 : 1;
+	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* A batch's reads: one per run of consecutive chunks on one sub-host. */
+struct pagein_runs {
+	struct vmt_subhost_io io[CTL_BATCH_MAX];
+	int host[CTL_BATCH_MAX];
+	size_t first[CTL_BATCH_MAX], n[CTL_BATCH_MAX]; /* its jobs: b[first .. first + n) */
+	size_t m;
+};
+
+static void pagein_runs_build(struct pagein_runs *r, struct pager_job **b, size_t n, char *buf)
+{
+	qsort(b, n, sizeof(*b), job_cmp);
+	r->m = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = b[i]->chunk << g.pt.hdr->chunk_shift,
+			 len = pager_chunk_len(b[i]->chunk);
+		size_t m = r->m;
+
+		if (m && r->host[m - 1] == b[i]->host &&
+		    r->io[m - 1].off + r->io[m - 1].len == off) {
+			r->io[m - 1].len += len;
+			r->n[m - 1]++;
+			continue;
+		}
+		r->host[m] = b[i]->host;
+		r->io[m] =
+		    (struct vmt_subhost_io){.off = off, .len = len, .buf = buf + i * g.chunk};
+		r->first[m] = i;
+		r->n[m] = 1;
+		r->m++;
+	}
+}
+
+/* Read every run still in r, all sub-hosts in flight at once: io[i].err per run. */
+static void pagein_read(struct pager_conns *c, struct pagein_runs *r)
+{
+	struct vmt_subhost_io io[CTL_BATCH_MAX];
+	size_t idx[CTL_BATCH_MAX], k = 0;
+
+	for (size_t i = 0; i < r->m; i++) {
+		r->io[i].err = pager_conn_get(c, r->host[i], &r->io[i].host);
+		if (!r->io[i].err) {
+			idx[k] = i;
+			io[k++] = r->io[i];
+		}
+	}
+	if (k) {
+		uint64_t t0 = pager_now_ns();
+
+		vmt_subhost_pread_batch(io, k);
+		atomic_fetch_add(&g.st.pagein_net_us, (pager_now_ns() - t0) / 1000);
+	}
+	for (size_t i = 0; i < k; i++)
+		r->io[idx[i]].err = io[i].err;
+	atomic_fetch_add(&g.st.pagein_reads, k);
+}
+
+/*
+ * Install the runs that arrived (one UFFDIO_COPY each, g.lock not held), then
+ * end their jobs under one hold of g.lock (the evictor and the fault thread
+ * wait on it); keep the runs whose read failed in r.
+ */
+static int pagein_settle(struct pagein_runs *r, struct pager_job **b, bool abort_all)
+{
+	int inst[CTL_BATCH_MAX], err = 0;
+	uint64_t t0 = pager_now_ns();
+	size_t keep = 0;
+
+	for (size_t i = 0; i < r->m; i++) {
+		inst[i] = r->io[i].err || abort_all
+			      ? -ECANCELED
+			      : pager_install(pager_chunk_addr(b[r->first[i]]->chunk), r->io[i].buf,
+					      r->io[i].len);
+		if (!r->io[i].err && !abort_all && !err)
+			err = inst[i];
+	}
+	atomic_fetch_add(&g.st.pagein_install_us, (pager_now_ns() - t0) / 1000);
+	pthread_mutex_lock(&g.lock);
+	for (size_t i = 0; i < r->m; i++) {
+		if (r->io[i].err && !abort_all) {
+			r->io[keep] = r->io[i];
+			r->host[keep] = r->host[i];
+			r->first[keep] = r->first[i];
+			r->n[keep++] = r->n[i];
+			continue;
+		}
+		for (size_t j = r->first[i]; j < r->first[i] + r->n[i]; j++) {
+			if (inst[i])
+				pagein_abort_locked(b[j]);
+			else
+				pager_pagein_done_locked(b[j]);
+		}
+	}
+	pthread_mutex_unlock(&g.lock);
+	r->m = keep;
+	return err;
+}
+
+/*
+ * Fetch and install a batch.  Runs that fail are read again (their sub-host's
+ * connection dropped, with backoff) until the deadline; the others are
+ * installed and done as soon as they arrive.  0, or the first error (the runs
+ * not installed stay on their sub-hosts).
+ */
 static int pagein_batch(struct pager_conns *c, struct pager_job **b, size_t n, char *buf,
 			uint64_t deadline)
 {
-	int err = pagein_fetch(c, b, n, buf, deadline);
+	struct pagein_runs *r = malloc(sizeof(*r));
+	int err = 0;
 
-	/* One UFFDIO_COPY per run of consecutive chunks: at 4K chunks the copies dominate. */
-	for (size_t i = 0, j; !err && i < n; i = j) {
-		uint64_t len = pager_chunk_len(b[i]->chunk);
-
-		for (j = i + 1; j < n && b[j]->chunk == b[j - 1]->chunk + 1; j++)
-			len += pager_chunk_len(b[j]->chunk);
-		err = pager_install(pager_chunk_addr(b[i]->chunk), buf + i * g.chunk, len);
-	}
-	pthread_mutex_lock(&g.lock);
-	for (size_t i = 0; i < n; i++) {
-		if (err)
+	if (!r) {
+		pthread_mutex_lock(&g.lock);
+		for (size_t i = 0; i < n; i++)
 			pagein_abort_locked(b[i]);
-		else
-			pager_pagein_done_locked(b[i]);
+		pthread_mutex_unlock(&g.lock);
+		return -ENOMEM;
 	}
-	pthread_mutex_unlock(&g.lock);
+	pagein_runs_build(r, b, n, buf);
+	atomic_fetch_add(&g.st.pagein_batches, 1);
+	for (unsigned attempt = 0; r->m && !err; attempt++) {
+		int ferr;
+
+		pagein_read(c, r);
+		err = pagein_settle(r, b, false);
+		if (!r->m)
+			break;
+		ferr = r->io[0].err;
+		pager_log("page-in from sub-host %d at %llu: %s (attempt %u)", r->host[0],
+			  (unsigned long long)r->io[0].off, strerror(-ferr), attempt + 1);
+		atomic_fetch_add(&g.st.retries, 1);
+		for (size_t i = 0; i < r->m; i++)
+			pager_conn_drop(c, r->host[i]);
+		if (pager_now_ns() >= deadline)
+			err = -ETIMEDOUT;
+		else if (!pager_sleep_backoff(attempt))
+			err = -ECANCELED;
+	}
+	if (r->m)
+		pagein_settle(r, b, true);
+	free(r);
 	return err;
 }
 
@@ -317,6 +430,7 @@ static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, ui
 		pthread_mutex_lock(&g.lock);
 		n = pagein_take_locked(&cur, b, &blocked);
 		if (!n && blocked) {
+			uint64_t t0 = pager_now_ns();
 			struct timespec ts;
 
 			pthread_cond_signal(&g.evict_cond);
@@ -327,6 +441,7 @@ static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, ui
 				ts.tv_nsec -= 1000000000;
 			}
 			pthread_cond_timedwait(&g.cond, &g.lock, &ts);
+			atomic_fetch_add(&g.st.pagein_wait_us, (pager_now_ns() - t0) / 1000);
 		}
 		pthread_mutex_unlock(&g.lock);
 		if (n) {
@@ -382,8 +497,11 @@ static int ctl_request(int fd, struct pager_conns *c)
 			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
 		err = ctl_io(fd, r, req.n * sizeof(*r), false);
 		if (!err) {
+			uint64_t t0 = pager_now_ns();
+
 			atomic_fetch_add(&g.st.pagein_cmds, 1);
 			st = ctl_pagein(c, r, req.n, req.timeout_ms, &value);
+			atomic_fetch_add(&g.st.pagein_cmd_us, (pager_now_ns() - t0) / 1000);
 			err = ctl_reply(fd, req.op, st, value, NULL, 0);
 		}
 		free(r);
