@@ -411,8 +411,9 @@ def test_subhost_crash_mid_listing(env, big, big_truth, fetch):
     ("runtime", "kill"), ("runtime", "hang"), ("vm", "kill"),
     # Known bug (seen once in CI): with one sub-host frozen, the pager's page-ins from the
     # other time out too, and the listing may name the other sub-host as the lost one.  One
-    # cause is fixed (a page-in batch mixed both sub-hosts' chunks, so the healthy ones stayed
-    # in motion until the frozen one's deadline); one remains: under the memory cap a page-in
+    # cause is fixed (a page-in batch kept the healthy sub-host's chunks in motion until the
+    # frozen one's deadline; a batch now takes every sub-host at once and reads again only the
+    # runs that failed); one remains: under the memory cap a page-in
     # waits for room, and the single eviction thread may be writing to the frozen sub-host
     # (it picks the one with the most room) until its own timeout.
     pytest.param("vm", "hang", marks=pytest.mark.xfail(
