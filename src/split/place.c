@@ -6,8 +6,8 @@
  * a hole through a mapping would allocate it on tmpfs).  Zero chunks go
  * nowhere (ABSENT).  The core (kernel image and kernel page tables) stays on
  * the main host; the rest follows the policy, and what does not fit the
- * main-host budget is spread over the sub-hosts in contiguous runs balanced
- * by bytes, so each link carries a few large sequential writes.
+ * main-host budget is dealt to the sub-hosts in 2 MiB stripes, in turn,
+ * balanced by bytes (spread()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -217,11 +217,38 @@ static void keep_main(struct place *p, uint8_t want, uint64_t *budget)
 	}
 }
 
-/* Everything not on main: contiguous runs per host, balanced by bytes within quotas. */
+/*
+ * Stripes of this many bytes are dealt to the sub-hosts in turn: the pages
+ * a reader needs (a listing's kernel objects, scattered over RAM) then come
+ * from every link at once instead of mostly from the one that holds the
+ * busiest half, and each link still carries long sequential writes.  2 MiB,
+ * the largest fetch chunk, so an aligned fetch chunk lives on one host.
+ */
+#define STRIPE_BYTES (2ull << 20)
+
+/* The next host after k (in turn) below its share and its quota, or -1. */
+static int next_host(const struct place *p, unsigned nr_hosts, const uint64_t *share,
+		     const uint64_t *quota, int k)
+{
+	for (unsigned step = 1; step <= nr_hosts; step++) {
+		unsigned h = (unsigned)(k + (int)step) % nr_hosts;
+
+		if (p->host_chunks[h] < VMT_MIN(share[h], quota[h]))
+			return (int)h;
+	}
+	/* Shares are rounded: any room left. */
+	for (unsigned h = 0; h < nr_hosts; h++)
+		if (p->host_chunks[h] < quota[h])
+			return (int)h;
+	return -1;
+}
+
+/* Everything not on main: stripes dealt in turn, balanced by bytes within quotas. */
 static int spread(struct place *p, unsigned nr_hosts, const uint64_t *quota)
 {
 	uint64_t left = 0, qsum = 0, given = 0, share[VMT_SPLIT_MAX_HOSTS];
-	unsigned k = 0;
+	uint64_t per = VMT_MAX(1ull, STRIPE_BYTES >> p->shift), stripe = UINT64_MAX;
+	int k = -1;
 
 	for (uint64_t i = 0; i < p->nr_chunks; i++)
 		left += p->loc[i] == VMT_PT_ABSENT && (p->flags[i] & CH_DATA);
@@ -244,12 +271,12 @@ static int spread(struct place *p, unsigned nr_hosts, const uint64_t *quota)
 	for (uint64_t i = 0; i < p->nr_chunks; i++) {
 		if (p->loc[i] != VMT_PT_ABSENT || !(p->flags[i] & CH_DATA))
 			continue;
-		while (k + 1 < nr_hosts && p->host_chunks[k] >= share[k])
-			k++;
-		/* The last share may exceed its quota after rounding: spill backwards. */
-		while (p->host_chunks[k] >= quota[k] && k > 0)
-			k--;
-		if (p->host_chunks[k] >= quota[k])
+		if (i / per != stripe || k < 0 ||
+		    p->host_chunks[k] >= VMT_MIN(share[k], quota[k])) {
+			stripe = i / per;
+			k = next_host(p, nr_hosts, share, quota, k < 0 ? (int)nr_hosts - 1 : k);
+		}
+		if (k < 0)
 			return vmt_error(-ENOSPC, "the sub-hosts lack room");
 		p->loc[i] = (uint8_t)(VMT_PT_SUB + k);
 		p->host_chunks[k]++;

@@ -218,6 +218,36 @@ static void test_decide_address(void **state)
 	place_free(&p);
 }
 
+/* What goes to the sub-hosts is dealt in 2 MiB stripes, in turn, each host to its share. */
+static void test_decide_stripes(void **state)
+{
+	uint64_t quota[2] = {1000, 1000}, small[2] = {40, 1000};
+	struct place p;
+
+	place_new(&p, 160); /* 64 KiB chunks: 32 a stripe, 5 stripes */
+	for (int i = 0; i < 160; i++)
+		p.flags[i] = i == 40 ? 0 : CH_DATA; /* one zero chunk in the second stripe */
+	p.flags[0] |= CH_CORE;
+	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 32, 2, quota), 0);
+	/* main: the first stripe; then stripes 2, 4 on host 0 and 3, 5 on host 1 */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(p.loc[i], VMT_PT_MAIN);
+	assert_int_equal(p.loc[40], VMT_PT_ABSENT);
+	for (int i = 32; i < 160; i++)
+		if (i != 40)
+			assert_int_equal(p.loc[i], VMT_PT_SUB + (i / 32 - 1) % 2);
+	assert_int_equal(p.host_chunks[0] + p.host_chunks[1], 127);
+	assert_true(p.host_chunks[0] >= 63 && p.host_chunks[1] >= 63);
+
+	/* A host with little room takes its share, the other the rest; never above a quota. */
+	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 32, 2, small), 0);
+	assert_true(p.host_chunks[0] <= 40);
+	assert_int_equal(p.host_chunks[0] + p.host_chunks[1], 127);
+	assert_int_equal(p.loc[32], VMT_PT_SUB + 0);
+	assert_int_equal(p.loc[64], VMT_PT_SUB + 1);
+	place_free(&p);
+}
+
 static void test_decide_recent(void **state)
 {
 	uint64_t quota[1] = {100};
@@ -322,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(test_rewrite),
 	    cmocka_unit_test(test_qsize),
 	    cmocka_unit_test(test_decide_address),
+	    cmocka_unit_test(test_decide_stripes),
 	    cmocka_unit_test(test_decide_recent),
 	    cmocka_unit_test(test_decide_refusals),
 	    cmocka_unit_test(test_scan_zero),
