@@ -110,17 +110,9 @@ struct num {
 static void put_num(struct textbuf *b, struct num n)
 {
 	char buf[24];
-	size_t i = sizeof(buf);
 	bool neg = n.neg_ok && (int64_t)n.v < 0;
-	uint64_t v = neg ? -n.v : n.v;
 
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (neg)
-		buf[--i] = '-';
-	tb_put(b, buf + i, sizeof(buf) - i);
+	tb_put(b, buf, pfs_fmt_u64(buf, neg ? -n.v : n.v, neg));
 }
 
 static void put_str(struct textbuf *b, const char *s)
