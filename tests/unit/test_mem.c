@@ -447,6 +447,37 @@ static void test_file_reads_allocate_nothing(void **state)
 	assert_true(shm_blocks(f) > before);
 }
 
+/*
+ * An unsplit file is read through a mapping guarded by the data map taken
+ * when each listing begins (file.c, srcmap.c): a page the guest writes
+ * during a listing is a hole to it (zeros, nothing touched), the next
+ * listing reads it, and no hole is ever allocated.
+ */
+static void test_file_mapped_listings(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct vmt_mem *m = shm_open_mem(f, 0, 0);
+	uint8_t page[4096];
+	blkcnt_t before;
+	uint64_t v;
+
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096 + 8, &v), 0);
+	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
+	memset(page, 0x33, sizeof(page));
+	assert_int_equal(pwrite(f->fd, page, sizeof(page), 3 * 4096), sizeof(page));
+	before = shm_blocks(f);
+	assert_int_equal(vmt_mem_read_u64(m, 3 * 4096, &v), 0);
+	assert_int_equal(v, 0); /* a hole when this listing began */
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read_u64(m, 3 * 4096 + 16, &v), 0);
+	assert_int_equal(v, 0x3333333333333333ull);
+	for (uint64_t pfn = 0; pfn < SHM_PAGES; pfn += 7)
+		assert_int_equal(vmt_mem_read_u64(m, pfn * 4096, &v), 0);
+	assert_int_equal(vmt_mem_stats_ptr(m)->holes, 1 + (SHM_PAGES + 6) / 7);
+	vmt_mem_free(m);
+	assert_int_equal(shm_blocks(f), before);
+}
+
 static void test_file_holes_enodata(void **state)
 {
 	struct shm_fixture *f = *state;
@@ -722,6 +753,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cache_failed_fill, cache_setup_one,
 					    cache_teardown),
 	    cmocka_unit_test(test_cache_new_args),
+	    cmocka_unit_test_setup_teardown(test_file_mapped_listings, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
 					    shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),

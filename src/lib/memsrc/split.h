@@ -20,6 +20,7 @@
 
 #include "core/internal.h"
 #include "memsrc/memsrc.h"
+#include "memsrc/srcmap.h"
 #include "pagetable/pagetable.h"
 
 struct vmt_subhost;
@@ -32,6 +33,8 @@ struct memsrc_file {
 	char *path;
 	struct vmt_pt pt;	 /* split VM: its page table (pt.hdr NULL otherwise) */
 	struct split_ctx *split; /* split VM: how sub-host pages are read */
+	/* unsplit file (no pager): read through this mapping of its data pages (file.c) */
+	struct srcmap map;
 };
 
 /* File offset of guest-physical frame pfn; false if pfn is not RAM. */

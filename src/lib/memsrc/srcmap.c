@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * srcmap.c - the source RAM file, read through a read-only shared mapping
- * without allocating its holes.
+ * srcmap.c - a RAM file read through a read-only shared mapping without
+ * allocating its holes: the split's source after the stop (src/split), and
+ * the page source of an unsplit VM's RAM file or a saved image (file.c).
  *
  * Reading a hole of a tmpfs file through a mapping allocates a page, so the
  * mapping is only ever touched on pages that hold data: the file's data
@@ -19,7 +20,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "split/split_priv.h"
+#include "memsrc/srcmap.h"
 
 #define PG 4096u
 
@@ -35,6 +36,7 @@ static int list_data(int fd, struct srcmap *m)
 {
 	uint64_t off = 0;
 
+	memset(m->bits, 0, (m->nr_pages + 63) / 64 * sizeof(*m->bits));
 	while (off < m->size) {
 		off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
 
@@ -76,6 +78,15 @@ int srcmap_open(int fd, uint64_t size, struct srcmap *m)
 	}
 	if (r)
 		srcmap_close(m);
+	return r;
+}
+
+int srcmap_relist(int fd, struct srcmap *m)
+{
+	int r = list_data(fd, m);
+
+	if (r) /* half a map is worse than none: holes are never touched */
+		memset(m->bits, 0, (m->nr_pages + 63) / 64 * sizeof(*m->bits));
 	return r;
 }
 
