@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/bench_split.sh - split migration of a 2 GiB guest: 1 GiB stays on the
 # main host, the rest goes over two sub-hosts on 1 Gbit/s tbf links (vmt hosts
-# up).  Prints, from the same run, the split's total time beside its limit
+# up).  Prints, from the same run, the split's migration time (start -> the
+# guest runs on its new hosts) and the whole command's time beside their limit
 # (bytes on the busiest link / link rate) and the downtime.  The guest's
 # memory is filled first by vmt-memcheck (about all of MemAvailable), which
 # then verifies it after the split.
@@ -71,7 +72,10 @@ print(f"  main host {j['main_chunks'] * j['chunk_bytes'] / mib:.0f} MiB, " +
       ", ".join(f"{h['name']} {h['bytes'] / mib:.0f} MiB" for h in j["hosts"]) +
       f", zero {j['zero_chunks'] * j['chunk_bytes'] / mib:.0f} MiB")
 print(f"  limit (busiest link {busiest / mib:.0f} MiB / {link}): {limit_ms / 1000:.2f} s")
-print(f"  total {j['total_ms'] / 1000:.2f} s = {j['total_ms'] / limit_ms:.2f} x limit; "
+mig = j.get("migrate_ms") or j["total_ms"]
+print(f"  migration (start -> the guest runs on its new hosts) {mig / 1000:.2f} s = "
+      f"{mig / limit_ms:.2f} x limit; command {j['total_ms'] / 1000:.2f} s = "
+      f"{j['total_ms'] / limit_ms:.2f} x limit; "
       f"copy {j['copy_ms'] / 1000:.2f} s = {j['copy_ms'] / limit_ms:.2f} x limit; "
       f"downtime {j['downtime_ms'] / 1000:.2f} s")
 print(f"  phases: prepare {j.get('prepare_ms', '?')} ms (before the stop), save {j['save_ms']} ms, "

@@ -8,6 +8,7 @@
  * for completion, cont.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,28 +255,66 @@ int split_qmp_migrate(struct vmt_qmp *q, const char *cmd, const char *shell, con
 	return r;
 }
 
-int split_dest_spawn(struct split_ctx *c)
-{
-	int r = dest_spawn(c);
-
-	if (r)
-		r = vmt_error(r, "cannot start the destination QEMU: %s", vmt_last_error());
-	return r;
-}
-
-int split_dest_run(struct split_ctx *c)
+/* Connect to the destination's monitor and start loading the device state. */
+static int dest_load_begin(struct split_ctx *c)
 {
 	const char *qmp = qmap_get(&c->map, c->vm.qmp_sock);
 	int64_t t = vmt_now_ms();
-	int r = c->dst_pid > 0 ? 0 : dest_spawn(c);
+	int r = dest_qmp_connect(c, qmp);
 
-	if (!r)
-		r = dest_qmp_connect(c, qmp);
 	c->res->dest_qmp_ms = vmt_now_ms() - t;
 	if (!r)
 		r = split_qmp_ignore_shared(c->dst_q, true);
 	if (!r)
 		r = split_qmp_migrate(c->dst_q, "migrate-incoming", "cat", c->sp.devstate);
+	return r;
+}
+
+/*
+ * The load thread: the device state loads while the memory is still being
+ * copied.  A device that reads guest RAM meanwhile (virtio rings) faults,
+ * and QEMU waits in that fault until the pager starts (start_after): it
+ * starts once every chunk is where the page table says, so what the load
+ * reads is the guest's.  Only `cont` has to wait for the copy.
+ */
+static void *dest_load_main(void *arg)
+{
+	struct split_ctx *c = arg;
+
+	c->load_err = dest_load_begin(c);
+	if (c->load_err)
+		vmt_strlcpy(c->load_msg, vmt_last_error(), sizeof(c->load_msg));
+	return NULL;
+}
+
+/* Wait for the load thread; its error, with its message, if it failed. */
+static int dest_load_join(struct split_ctx *c)
+{
+	if (!c->load_started)
+		return 0;
+	pthread_join(c->load_thr, NULL);
+	c->load_started = false;
+	return c->load_err ? vmt_error(c->load_err, "%s", c->load_msg) : 0;
+}
+
+int split_dest_spawn(struct split_ctx *c)
+{
+	int r = dest_spawn(c);
+
+	if (r)
+		return vmt_error(r, "cannot start the destination QEMU: %s", vmt_last_error());
+	r = -pthread_create(&c->load_thr, NULL, dest_load_main, c);
+	c->load_started = !r;
+	return r ? vmt_error(r, "cannot start the device-state load: %s", strerror(-r)) : 0;
+}
+
+int split_dest_run(struct split_ctx *c)
+{
+	bool loading = c->load_started;
+	int r = c->dst_pid > 0 ? 0 : dest_spawn(c);
+
+	if (!r)
+		r = loading ? dest_load_join(c) : dest_load_begin(c);
 	if (!r)
 		r = split_qmp_wait_migrate(c->dst_q, DEST_MIGRATE_MS, false);
 	if (!r && !c->was_paused)
@@ -290,6 +329,10 @@ int split_dest_run(struct split_ctx *c)
 
 void split_dest_kill(struct split_ctx *c)
 {
+	/* A dead QEMU ends the load thread's monitor calls at once. */
+	if (c->load_started && c->dst_pid > 0)
+		kill(c->dst_pid, SIGKILL);
+	dest_load_join(c);
 	if (c->dst_q) {
 		vmt_qmp_close(c->dst_q);
 		c->dst_q = NULL;

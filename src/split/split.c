@@ -896,8 +896,10 @@ int vmt_split(const struct vmt_split_opts *opts, struct vmt_split_result *res)
 	free(c->p.loc);
 	free(c->sent);
 	res->total_ms = vmt_now_ms() - c->t0;
-	if (!r && c->t_cont)
+	if (!r && c->t_cont) {
+		res->migrate_ms = c->t_cont - c->t0;
 		res->finish_ms = vmt_now_ms() - c->t_cont;
+	}
 	free(c);
 	return r;
 }

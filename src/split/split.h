@@ -88,7 +88,8 @@ struct vmt_split_result {
 	uint64_t dirty_chunks;	 /* --live: copied again after the stop */
 	int64_t downtime_ms;	 /* source stop -> destination cont */
 	int64_t copy_ms;	 /* after the stop: sub-hosts + main file */
-	int64_t total_ms;	 /* the whole command */
+	int64_t migrate_ms;	 /* start -> the guest runs on its new hosts (cont) */
+	int64_t total_ms;	 /* the whole command (migrate_ms + finish_ms) */
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];

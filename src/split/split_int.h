@@ -46,6 +46,10 @@ struct split_ctx {
 	char copied[PATH_MAX]; /* the pager's start_after: made once the copy is complete */
 	bool was_paused;       /* paused before the split: stays paused */
 	pid_t dst_pid;
+	pthread_t load_thr; /* split_dest_spawn's device-state load */
+	bool load_started;  /* load_thr runs or has not been joined */
+	int load_err;	    /* its result, and its message */
+	char load_msg[256];
 	struct qargs dst_args;
 	struct qmap map;
 	/* times (ms since some epoch, vmt_now_ms) */
@@ -58,9 +62,12 @@ int split_hosts_open(struct split_ctx *c);
 void split_hosts_undo(struct split_ctx *c, bool trim);
 void split_hosts_close(struct split_ctx *c);
 
-/* Start the destination QEMU (-incoming defer, the pager preloaded); dest.c. */
+/*
+ * Start the destination QEMU (-incoming defer, the pager preloaded) and, in a
+ * thread, begin loading the device state into it; dest.c.
+ */
 int split_dest_spawn(struct split_ctx *c);
-/* Start it unless split_dest_spawn() did, restore the device state, continue. */
+/* Start it unless split_dest_spawn() did, finish restoring the device state, continue. */
 int split_dest_run(struct split_ctx *c);
 /* Kill the destination QEMU if it runs. */
 void split_dest_kill(struct split_ctx *c);
