@@ -17,8 +17,10 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pager/pager.h"
@@ -261,6 +263,28 @@ static void fault_sub_locked(uint64_t chunk, int host, uint64_t addr, uint64_t f
 		task_push_locked(j, false);
 }
 
+#define TRACE_MAX 1000000 /* lines: a debugging trace must not fill the disk */
+
+/*
+ * "K OFFSET NS": K = S (on a sub-host: page-in), A (absent: zero fill),
+ * M (a hole in a main chunk), W (write-protect); OFFSET in the RAM file.
+ */
+void pager_trace_locked(char kind, uint64_t off)
+{
+	struct timespec ts;
+	char line[64];
+	int n;
+
+	if (g.trace_fd < 0 || g.trace_n >= TRACE_MAX)
+		return;
+	g.trace_n++;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(line, sizeof(line), "%c %llx %lld%09ld\n", kind, (unsigned long long)off,
+		     (long long)ts.tv_sec, ts.tv_nsec);
+	if (write(g.trace_fd, line, (size_t)n) < 0)
+		g.trace_n = TRACE_MAX;
+}
+
 void pager_fault_dispatch_locked(uint64_t addr, uint64_t flags, uint64_t t0)
 {
 	uint64_t off = addr - g.base + g.map_off, chunk = off >> g.pt.hdr->chunk_shift;
@@ -274,6 +298,12 @@ void pager_fault_dispatch_locked(uint64_t addr, uint64_t flags, uint64_t t0)
 	}
 	e = vmt_pt_load(&g.pt, chunk);
 	loc = vmt_pt_e_loc(e);
+	if (g.trace_fd >= 0)
+		pager_trace_locked((flags & UFFD_PAGEFAULT_FLAG_WP) ? 'W'
+				   : loc == VMT_PT_MAIN		    ? 'M'
+				   : loc == VMT_PT_ABSENT	    ? 'A'
+								    : 'S',
+				   off);
 	/* On a sub-host's chunk it is a page a failed page-in left: page the chunk in first. */
 	if ((flags & UFFD_PAGEFAULT_FLAG_WP) && vmt_pt_loc_host(loc) < 0) {
 		fault_wp_locked(chunk, addr, t0);

@@ -30,6 +30,7 @@
 
 struct pager g = {
     .log_fd = -1,
+    .trace_fd = -1,
     .mem_fd = -1,
     .uffd = -1,
     .quit_fd = -1,
@@ -361,6 +362,10 @@ static __attribute__((constructor)) void pager_init(void)
 	err = conf_load(path, &g.conf, why, sizeof(why));
 	if (g.conf.log[0])
 		g.log_fd = open(g.conf.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* Debugging only: which guest pages fault (tools read it beside the guest's state). */
+	if (getenv("VMT_PAGER_TRACE") && *getenv("VMT_PAGER_TRACE"))
+		g.trace_fd = open(getenv("VMT_PAGER_TRACE"),
+				  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (err)
 		pager_fatal(why, err);
 	pthread_cond_init(&g.cond, NULL);

@@ -96,6 +96,9 @@ struct pager {
 	bool active;
 	int log_fd;
 	pthread_mutex_t log_lock;
+	/* VMT_PAGER_TRACE=FILE (debugging): one line per missing fault, at most TRACE_MAX. */
+	int trace_fd;
+	uint64_t trace_n;
 
 	/* the memory file and its one registered mapping */
 	dev_t mem_dev;
@@ -136,6 +139,9 @@ struct pager {
 };
 
 extern struct pager g;
+
+/* fault.c: record a fault in the trace, if VMT_PAGER_TRACE asked for one (lock held). */
+void pager_trace_locked(char kind, uint64_t off);
 
 /* pager.c */
 void pager_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,9 +11,12 @@
  * CORE_MAX_TABLES tables, addresses inside RAM).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "linux/buddy.h"
 #include "memsrc/memsrc.h"
 #include "split/split_priv.h"
 #include "vmemtrans.h"
@@ -28,10 +31,12 @@ struct core_walk {
 	struct place *p;
 	struct vmt_ram_layout lay;
 	unsigned tables;
+	uint32_t *free_in; /* per chunk: its pages on the free lists */
+	FILE *dump;	   /* VMT_SPLIT_FREE_DUMP: the free blocks, for diagnosis */
 };
 
-/* Mark the file chunks of guest-physical [pa, pa + len) as core. */
-static void mark_pa(struct core_walk *w, uint64_t pa, uint64_t len)
+/* Mark the file chunks of guest-physical [pa, pa + len) with flag (CH_CORE, CH_KERNEL). */
+static void mark_pa_as(struct core_walk *w, uint64_t pa, uint64_t len, uint8_t flag)
 {
 	for (unsigned r = 0; r < w->lay.n; r++) {
 		const struct vmt_ram_range *rg = &w->lay.r[r];
@@ -41,9 +46,14 @@ static void mark_pa(struct core_walk *w, uint64_t pa, uint64_t len)
 			uint64_t c = (a - rg->gpa + rg->file_off) >> w->p->shift;
 
 			if (c < w->p->nr_chunks)
-				w->p->flags[c] |= CH_CORE;
+				w->p->flags[c] |= flag;
 		}
 	}
+}
+
+static void mark_pa(struct core_walk *w, uint64_t pa, uint64_t len)
+{
+	mark_pa_as(w, pa, len, CH_CORE);
 }
 
 /* Walk the table at pa (level: 5..1 = PGD/P4D .. PTE) from entry lo to hi. */
@@ -71,6 +81,51 @@ static int walk_table(struct core_walk *w, uint64_t pa, int level, int lo, int h
 	return 0;
 }
 
+#define MAP_PIECE (2u << 20) /* struct pages read at once */
+
+/*
+ * The kernel's own pages: its boot-time allocations (PageReserved: the
+ * memblock allocations it never gave back, i.e. the struct page array
+ * itself, the per-CPU areas, the dentry and inode hash tables, and the
+ * firmware's areas), slab pages and page-table pages.  memblock allocates
+ * from the top of RAM down, and the address policy sent those to a
+ * sub-host; a busybox ps in the guest then paged in 300 pages of the
+ * dentry hash table, 34 of the vmemmap and 100 early slab and page-table
+ * pages (bench/results/fig4.md).  They go to the main host right after the
+ * core, unpinned (they do not count against --main-mem's room for the
+ * core).  Read from the vmemmap, 2 MiB of struct pages at a time (compound
+ * heads and tails in one piece: pieces are aligned to 32,768 pages); a
+ * piece that cannot be read marks nothing.
+ */
+static void core_kernel(struct core_walk *w)
+{
+	struct vmt_page_kinds k;
+	uint64_t vmemmap = w->g->ki.vmemmap;
+	uint8_t *buf;
+
+	if (!vmemmap || vmt_page_kinds_init(w->g, &k))
+		return;
+	buf = malloc(MAP_PIECE);
+	for (unsigned r = 0; buf && r < w->lay.n; r++) {
+		uint64_t pfn = w->lay.r[r].gpa >> VMT_PAGE_SHIFT;
+		uint64_t end = pfn + (w->lay.r[r].len >> VMT_PAGE_SHIFT);
+
+		while (pfn < end) {
+			uint64_t piece = MAP_PIECE / k.size, first = pfn - pfn % piece;
+			uint64_t n = VMT_MIN(end - first, piece);
+
+			if (!vmt_read_kva(w->g, vmemmap + first * k.size, buf, n * k.size))
+				for (uint64_t i = pfn - first; i < n; i++)
+					if (vmt_page_kind(&k, buf, i, n, vmemmap, first) &
+					    (VMT_PAGE_RESERVED | VMT_PAGE_SLAB | VMT_PAGE_TABLE))
+						mark_pa_as(w, (first + i) << VMT_PAGE_SHIFT,
+							   VMT_PAGE_SIZE, CH_KERNEL);
+			pfn = first + n;
+		}
+	}
+	free(buf);
+}
+
 static int core_image(struct core_walk *w, const struct vmt_kernel_info *ki)
 {
 	uint64_t text, end;
@@ -85,7 +140,68 @@ static int core_image(struct core_walk *w, const struct vmt_kernel_info *ki)
 	return 0;
 }
 
-int place_mark_core(const char *mem_path, const char *kernel, const char *machine, struct place *p)
+/* A free block of 2^order pages from pfn: count its pages in the chunks that hold them. */
+static int free_block(uint64_t pfn, unsigned order, void *arg)
+{
+	struct core_walk *w = arg;
+	uint64_t pa = pfn << VMT_PAGE_SHIFT, len = VMT_PAGE_SIZE << order;
+
+	if (w->dump)
+		fprintf(w->dump, "%llx %u\n", (unsigned long long)pfn, order);
+	for (unsigned r = 0; r < w->lay.n; r++) {
+		const struct vmt_ram_range *rg = &w->lay.r[r];
+		uint64_t lo = VMT_MAX(pa, rg->gpa), hi = VMT_MIN(pa + len, rg->gpa + rg->len);
+
+		for (uint64_t a = lo; a < hi;) {
+			uint64_t off = a - rg->gpa + rg->file_off, c = off >> w->p->shift;
+			uint64_t end = VMT_MIN(hi, a + ((c + 1) << w->p->shift) - off);
+
+			if (c < w->p->nr_chunks)
+				w->free_in[c] += (uint32_t)((end - a) >> VMT_PAGE_SHIFT);
+			a = end;
+		}
+	}
+	return 0;
+}
+
+/*
+ * CH_FREE on the chunks whose every page is free.  Only a walk that went
+ * through every list without a fault counts: a partial one marks nothing.
+ */
+static void core_free(struct core_walk *w, bool mark)
+{
+	struct vmt_buddy_walk bw = {.fn = free_block, .arg = w};
+	const char *dump = getenv("VMT_SPLIT_FREE_DUMP");
+	struct place *p = w->p;
+	int poison = vmt_page_poisoning(w->g);
+
+	p->free_err = poison ? (poison > 0 ? -ENOTSUP : poison) : 0;
+	if (p->free_err && !dump)
+		return;
+	w->free_in = calloc(p->nr_chunks, sizeof(*w->free_in));
+	w->dump = dump && *dump ? fopen(dump, "we") : NULL;
+	if (!w->free_in) {
+		p->free_err = -ENOMEM;
+	} else {
+		int r = vmt_buddy_free_walk(w->g, &bw);
+
+		p->free_err = p->free_err ? p->free_err : r;
+		p->free_blocks = bw.blocks;
+		p->free_pages = bw.pages;
+	}
+	for (uint64_t c = 0; mark && !p->free_err && c < p->nr_chunks; c++) {
+		uint64_t len = VMT_MIN(1ull << p->shift, p->ram_size - (c << p->shift));
+
+		if (w->free_in[c] == len >> VMT_PAGE_SHIFT)
+			p->flags[c] |= CH_FREE;
+	}
+	if (w->dump)
+		fclose(w->dump);
+	free(w->free_in);
+}
+
+int place_mark_core(const char *mem_path, const char *kernel, const char *machine, bool free_pages,
+		    struct place *p)
 {
 	struct vmt_guest_opts go = {.sz = sizeof(go),
 				    .mem_path = mem_path,
@@ -110,6 +226,11 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
 	/* The kernel half: top-level entries 256..511 in 4- and 5-level paging alike. */
 	if (!r)
 		r = walk_table(&w, ki.kernel_pgd, ki.paging_levels, 256, 512);
+	if (!r)
+		core_kernel(&w);
+	p->free_err = -ENODATA; /* not walked */
+	if (!r && (free_pages || getenv("VMT_SPLIT_FREE_DUMP")))
+		core_free(&w, free_pages);
 	vmt_guest_close(w.g);
 	return r;
 }

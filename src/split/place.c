@@ -204,11 +204,21 @@ int place_scan_zero(int fd, const struct srcmap *map, struct place *p)
 
 /* ---------------------------------------------------------- decide */
 
+/*
+ * Does the chunk go anywhere?  Zero chunks do not, nor (README, "Placement")
+ * free ones: their content does not matter to the guest, and the pager
+ * gives a zero page on their first touch.  The core is always placed.
+ */
+static bool placed(uint8_t f)
+{
+	return (f & CH_DATA) && (!(f & CH_FREE) || (f & CH_CORE));
+}
+
 /* Keep up to *budget chunks with all bits of want set (and data) on main, lowest first. */
 static void keep_main(struct place *p, uint8_t want, uint64_t *budget)
 {
 	for (uint64_t i = 0; i < p->nr_chunks && *budget; i++) {
-		if (p->loc[i] != VMT_PT_ABSENT || !(p->flags[i] & CH_DATA) ||
+		if (p->loc[i] != VMT_PT_ABSENT || !placed(p->flags[i]) ||
 		    (p->flags[i] & want) != want)
 			continue;
 		p->loc[i] = VMT_PT_MAIN;
@@ -251,7 +261,7 @@ static int spread(struct place *p, unsigned nr_hosts, const uint64_t *quota)
 	int k = -1;
 
 	for (uint64_t i = 0; i < p->nr_chunks; i++)
-		left += p->loc[i] == VMT_PT_ABSENT && (p->flags[i] & CH_DATA);
+		left += p->loc[i] == VMT_PT_ABSENT && placed(p->flags[i]);
 	if (!left)
 		return 0;
 	for (unsigned h = 0; h < nr_hosts; h++)
@@ -269,7 +279,7 @@ static int spread(struct place *p, unsigned nr_hosts, const uint64_t *quota)
 		given += share[h];
 	}
 	for (uint64_t i = 0; i < p->nr_chunks; i++) {
-		if (p->loc[i] != VMT_PT_ABSENT || !(p->flags[i] & CH_DATA))
+		if (p->loc[i] != VMT_PT_ABSENT || !placed(p->flags[i]))
 			continue;
 		if (i / per != stripe || k < 0 ||
 		    p->host_chunks[k] >= VMT_MIN(share[k], quota[k])) {
@@ -291,8 +301,11 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 
 	memset(p->loc, VMT_PT_ABSENT, p->nr_chunks);
 	memset(p->host_chunks, 0, sizeof(p->host_chunks));
-	p->main = p->core = p->recent = 0;
+	p->main = p->core = p->recent = p->free = p->kernel = 0;
 	for (uint64_t i = 0; i < p->nr_chunks; i++) {
+		p->free += (p->flags[i] & CH_DATA) && !placed(p->flags[i]);
+		p->kernel +=
+		    (p->flags[i] & (CH_KERNEL | CH_DATA | CH_CORE)) == (CH_KERNEL | CH_DATA);
 		p->core += (p->flags[i] & (CH_CORE | CH_DATA)) == (CH_CORE | CH_DATA);
 		p->recent +=
 		    (p->flags[i] & (CH_RECENT | CH_DATA | CH_CORE)) == (CH_RECENT | CH_DATA);
@@ -311,6 +324,7 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 		    (unsigned long long)((p->core << p->shift) >> 10),
 		    (unsigned long long)(((p->core + p->core / 15 + 1) << p->shift) >> 10));
 	keep_main(p, CH_CORE, &budget);
+	keep_main(p, CH_KERNEL, &budget);
 	if (pol == VMT_SPLIT_KERNEL_RECENT)
 		keep_main(p, CH_RECENT, &budget);
 	keep_main(p, 0, &budget);

@@ -239,7 +239,8 @@ static void *core_main(void *arg)
 	struct core_job *k = arg;
 	int64_t t = vmt_now_ms();
 
-	k->err = place_mark_core(k->c->vm.mem_path, k->kernel, k->c->vm.machine, &k->p);
+	k->err = place_mark_core(k->c->vm.mem_path, k->kernel, k->c->vm.machine,
+				 !k->c->o.live && !k->c->o.keep_free_pages, &k->p);
 	k->ms = vmt_now_ms() - t;
 	return NULL;
 }
@@ -271,10 +272,31 @@ static int core_and_zero(struct split_ctx *c, const char *kernel)
 		core_main(&k);
 	c->res->core_ms += k.ms;
 	for (uint64_t i = 0; i < c->p.nr_chunks; i++)
-		c->p.flags[i] |= k.p.flags[i] & CH_CORE;
+		c->p.flags[i] |= k.p.flags[i] & (CH_CORE | CH_FREE | CH_KERNEL);
+	c->p.free_err = k.p.free_err;
+	c->p.free_blocks = k.p.free_blocks;
+	c->p.free_pages = k.p.free_pages;
 	free(k.p.flags);
 	/* The core's error first: it says what the guest lacks. */
 	return k.err ? k.err : r;
+}
+
+/*
+ * Room left empty on the main host: twice the pager's free target (it keeps
+ * about 1/32 of its cap free, pager.c's low_chunks).  A main host filled to
+ * the cap had the evictor page 1/32 of it out right after the split, the
+ * lowest addresses first (the kernel's slab, stacks and page tables), which
+ * the guest's next ps paged back in; one filled to the free target had it
+ * start at the guest's first new pages, and its first pass write-protects
+ * every resident chunk (clock ages them all), so each first write after it
+ * cost a write-protect fault: 569 in one ps (bench/results/fig4.md).  The
+ * second 1/32 is the guest's room for new pages before that pass.
+ */
+static uint64_t pager_room(uint64_t cap_chunks)
+{
+	uint64_t target = cap_chunks >= 32 ? cap_chunks / 32 : cap_chunks > 2;
+
+	return cap_chunks - VMT_MIN(2 * target, cap_chunks / 2);
 }
 
 static int decide(struct split_ctx *c)
@@ -294,7 +316,7 @@ static int decide(struct split_ctx *c)
 		return r;
 	if (c->o.cap && c->o.cap < main_bytes)
 		main_bytes = c->o.cap;
-	budget = main_bytes >> c->p.shift;
+	budget = pager_room(main_bytes >> c->p.shift);
 	r = place_decide(&c->p, c->o.policy, budget, c->sp.nr_hosts, c->quota);
 	for (unsigned k = 0; !r && k < c->sp.nr_hosts; k++)
 		if (c->p.host_chunks[k] && !c->pager_so[0])
@@ -583,6 +605,10 @@ static void fill_result(struct split_ctx *c)
 	for (uint64_t i = 0; i < c->p.nr_chunks; i++)
 		res->zero_chunks += c->p.loc[i] == VMT_PT_ABSENT;
 	res->core_chunks = c->p.core;
+	res->kernel_chunks = c->p.kernel;
+	res->free_chunks = c->p.free;
+	res->free_pages = c->p.free_pages;
+	res->free_err = c->p.free_err;
 	res->recent_chunks = c->o.policy == VMT_SPLIT_KERNEL_RECENT ? c->p.recent : 0;
 	res->main_chunks = c->p.main;
 	res->nr_hosts = c->sp.nr_hosts;

@@ -58,6 +58,13 @@ struct vmt_split_opts {
 	 */
 	const char *fetch;
 	uint64_t fetch_chunk;
+	/*
+	 * Send the guest's free pages too.  By default (and not with --live,
+	 * whose copy runs while they change) the pages on the guest's buddy free
+	 * lists at the stop are placed nowhere, like zero pages, unless the guest
+	 * poisons free pages.
+	 */
+	bool keep_free_pages;
 };
 
 struct vmt_split_result {
@@ -93,6 +100,11 @@ struct vmt_split_result {
 	int64_t devstate_bytes;
 	int dest_pid;
 	char policy[32];
+	uint64_t
+	    kernel_chunks;    /* the kernel's own pages (reserved, slab, page tables): main first */
+	uint64_t free_chunks; /* with data, free in the guest: placed nowhere (of zero_chunks) */
+	uint64_t free_pages;  /* pages on the guest's free lists at the stop */
+	int free_err; /* 0 walked; -ENODATA not asked; -ENOTSUP poisoning; else the walk failed */
 };
 
 /* Split a running VM; on any failure before the destination runs, the source runs as before. */

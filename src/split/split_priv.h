@@ -63,6 +63,8 @@ enum {
 	CH_DATA = 1u << 0,   /* not all zeros */
 	CH_CORE = 1u << 1,   /* kernel image or kernel page table */
 	CH_RECENT = 1u << 2, /* changed during the sampling window */
+	CH_FREE = 1u << 3,   /* every page on the guest's buddy free lists: placed nowhere */
+	CH_KERNEL = 1u << 4, /* the kernel's own pages (reserved, slab, page tables): main first */
 };
 
 struct place {
@@ -71,6 +73,11 @@ struct place {
 	uint8_t *flags; /* nr_chunks */
 	uint8_t *loc;	/* nr_chunks: VMT_PT_ABSENT / MAIN / SUB + k */
 	uint64_t core, recent, data, main;
+	uint64_t kernel; /* CH_KERNEL chunks with data, not core */
+	uint64_t free;	 /* chunks with data skipped for being free (CH_FREE, not core) */
+	/* The free-list walk (core.c): blocks and pages seen, or why it was not used. */
+	uint64_t free_blocks, free_pages;
+	int free_err; /* 0, -ENOTSUP (poisoning), or the walk's error */
 	uint64_t host_chunks[VMT_SPLIT_MAX_HOSTS];
 };
 
@@ -81,8 +88,14 @@ int place_hash_pass(int fd, const struct place *p, uint64_t *hash);
 struct srcmap;
 /* CH_DATA from the RAM file, read through m (NULL: a mapping of fd of its own). */
 int place_scan_zero(int fd, const struct srcmap *m, struct place *p);
-/* Mark the guest kernel's image and page tables CH_CORE. */
-int place_mark_core(const char *mem_path, const char *kernel, const char *machine, struct place *p);
+/*
+ * Mark the guest kernel's image and page tables CH_CORE; with free_pages,
+ * also CH_FREE on the chunks whose every page is on the guest's buddy free
+ * lists (unless the guest poisons free pages: p->free_err = -ENOTSUP).  A
+ * free-list walk that fails marks nothing (p->free_err) and is no error.
+ */
+int place_mark_core(const char *mem_path, const char *kernel, const char *machine, bool free_pages,
+		    struct place *p);
 /*
  * Decide loc[] by policy: main_budget chunks on the main host, the rest
  * over nr_hosts sub-hosts within quota[k] chunks each.  -ENOSPC (message

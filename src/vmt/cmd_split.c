@@ -33,6 +33,9 @@ static const char split_help[] =
     "  --cap SIZE          main-host cap on resident guest memory (default: --main-mem)\n"
     "  --live              pre-copy while the VM runs, then copy only what changed\n"
     "                      (shorter downtime; placement decided before the stop)\n"
+    "  --keep-free-pages   send the guest's free pages too (default: the pages on its\n"
+    "                      buddy free lists at the stop go nowhere, like zero pages,\n"
+    "                      unless the guest poisons free pages; always with --live)\n"
     "  --fetch METHOD      how listings read pages on sub-hosts by default, recorded\n"
     "                      in the descriptor: runtime (default), vm or none\n"
     "  --fetch-chunk SIZE  their default fetch chunk, 4K..2M power of two (64K)\n"
@@ -50,6 +53,7 @@ enum {
 	O_CAP,
 	O_JSON,
 	O_LIVE,
+	O_KEEP_FREE,
 	O_FETCH,
 	O_FETCH_CHUNK,
 	O_HELP,
@@ -132,6 +136,9 @@ static int parse_opt(struct split_cli *s, int c)
 	case O_LIVE:
 		s->o.live = true;
 		return 0;
+	case O_KEEP_FREE:
+		s->o.keep_free_pages = true;
+		return 0;
 	case O_FETCH:
 		s->o.fetch = optarg;
 		return strcmp(optarg, "runtime") && strcmp(optarg, "vm") && strcmp(optarg, "none")
@@ -166,6 +173,7 @@ static int parse(int argc, char **argv, struct split_cli *s)
 	    {"cap", required_argument, NULL, O_CAP},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"live", no_argument, NULL, O_LIVE},
+	    {"keep-free-pages", no_argument, NULL, O_KEEP_FREE},
 	    {"fetch", required_argument, NULL, O_FETCH},
 	    {"fetch-chunk", required_argument, NULL, O_FETCH_CHUNK},
 	    {"help", no_argument, NULL, O_HELP},
@@ -227,6 +235,15 @@ static void on_progress(const struct vmt_split_progress *p, void *arg)
 	fflush(stderr);
 }
 
+/* What became of the walk of the guest's free lists. */
+static const char *free_walk(int err)
+{
+	return !err		 ? "done"
+	       : err == -ENODATA ? "off"
+	       : err == -ENOTSUP ? "page poisoning"
+				 : "failed";
+}
+
 static struct json_object *result_json(const struct vmt_split_result *r)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -236,7 +253,12 @@ static struct json_object *result_json(const struct vmt_split_result *r)
 	json_object_object_add(o, "chunks", json_object_new_int64((int64_t)r->nr_chunks));
 	json_object_object_add(o, "policy", json_object_new_string(r->policy));
 	json_object_object_add(o, "zero_chunks", json_object_new_int64((int64_t)r->zero_chunks));
+	json_object_object_add(o, "free_chunks", json_object_new_int64((int64_t)r->free_chunks));
+	json_object_object_add(o, "free_pages", json_object_new_int64((int64_t)r->free_pages));
+	json_object_object_add(o, "free_walk", json_object_new_string(free_walk(r->free_err)));
 	json_object_object_add(o, "core_chunks", json_object_new_int64((int64_t)r->core_chunks));
+	json_object_object_add(o, "kernel_chunks",
+			       json_object_new_int64((int64_t)r->kernel_chunks));
 	json_object_object_add(o, "core_bytes",
 			       json_object_new_int64((int64_t)(r->core_chunks * r->chunk_bytes)));
 	json_object_object_add(o, "recent_chunks",
@@ -287,17 +309,23 @@ static void print_text(const char *vm, const struct vmt_split_result *r)
 	printf("split VM '%s': %.0f MiB in %llu chunks of %llu KiB, policy %s\n", vm,
 	       r->ram_bytes / mib, (unsigned long long)r->nr_chunks,
 	       (unsigned long long)(r->chunk_bytes >> 10), r->policy);
-	printf("  main host   %8.1f MiB (%llu chunks: %llu core = %.1f MiB, %llu recent), "
-	       "%.1f MiB written\n",
+	printf("  main host   %8.1f MiB (%llu chunks: %llu core = %.1f MiB, %llu kernel, "
+	       "%llu recent), %.1f MiB written\n",
 	       r->main_chunks * r->chunk_bytes / mib, (unsigned long long)r->main_chunks,
 	       (unsigned long long)r->core_chunks, r->core_chunks * r->chunk_bytes / mib,
-	       (unsigned long long)r->recent_chunks, r->main_bytes_written / mib);
+	       (unsigned long long)r->kernel_chunks, (unsigned long long)r->recent_chunks,
+	       r->main_bytes_written / mib);
 	for (unsigned k = 0; k < r->nr_hosts; k++)
 		printf("  %-11s %8.1f MiB (%llu chunks) at %s\n", r->host_name[k],
 		       r->host_bytes[k] / mib, (unsigned long long)r->host_chunks[k],
 		       r->host_addr[k]);
 	printf("  zero        %8.1f MiB (%llu chunks, sent nowhere)\n",
-	       r->zero_chunks * r->chunk_bytes / mib, (unsigned long long)r->zero_chunks);
+	       (r->zero_chunks - r->free_chunks) * r->chunk_bytes / mib,
+	       (unsigned long long)(r->zero_chunks - r->free_chunks));
+	printf("  free pages  %8.1f MiB skipped (%llu chunks, sent nowhere; %llu pages on the "
+	       "guest's free lists, walk %s)\n",
+	       r->free_chunks * r->chunk_bytes / mib, (unsigned long long)r->free_chunks,
+	       (unsigned long long)r->free_pages, free_walk(r->free_err));
 	if (r->precopy_ms)
 		printf("  pre-copy    %.2f s in %u rounds while the VM ran, then %llu changed "
 		       "chunks again\n",

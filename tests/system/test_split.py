@@ -92,6 +92,28 @@ def memcheck_status(vm):
     return json.loads(out)
 
 
+def buddy_free_pages(vm):
+    """Pages on the guest's buddy free lists, from its own /proc/buddyinfo."""
+    total = 0
+    for line in vm.guest("cat /proc/buddyinfo", timeout=60).splitlines():
+        counts = line.split()[4:]  # "Node 0, zone DMA32 n0 n1 ..."
+        total += sum(int(n) << order for order, n in enumerate(counts))
+    return total
+
+
+def check_free_pages(summary, before, after):
+    """The split skipped only free pages: its walk of the free lists agrees with the
+    guest's buddyinfo around the stop (the guest runs meanwhile: the checker and the
+    agent take and give back pages, within a margin), and no skipped chunk holds more
+    than the free pages."""
+    assert summary["free_walk"] == "done", summary["free_walk"]
+    margin = 4096  # 16 MiB
+    assert min(before, after) - margin <= summary["free_pages"] <= max(before, after) + margin, \
+        (summary["free_pages"], before, after)
+    assert summary["free_chunks"] * summary["chunk_bytes"] <= summary["free_pages"] * 4096
+    assert summary["free_chunks"] <= summary["zero_chunks"]
+
+
 def has_memcheck(vm):
     p = vm.vmt("vm", "exec", vm.name, "--", "test -x /bin/vmt-memcheck", check=False)
     return p.returncode == 0
@@ -211,10 +233,16 @@ def run_split(env, vm, prefix):
              "--interval 100 >/dev/null")
     up0 = agent_alive(vm)
     pid0 = vm.desc["qemu_pid"]
+    free0 = buddy_free_pages(vm)
     p = vm.vmt("split", vm.name, "--main-mem", "160M", "--subhosts", "sub1,sub2",
                "--hosts-prefix", prefix, "--json", timeout=300)
+    free1 = buddy_free_pages(vm)
     vm.vmt("vm", "pause", vm.name)
     summary = json.loads(p.stdout)
+    # Free pages went nowhere (no page poisoning in the test guest), and were free.
+    check_free_pages(summary, free0, free1)
+    # The kernel's own pages (boot-time allocations, slab, page tables) were found.
+    assert summary["kernel_chunks"] > 0
     hdr = check_census(vm, summary)
     # Zero chunks went nowhere: the sub-hosts' stores hold what was sent, plus
     # what the pager has paged out since.
@@ -291,6 +319,8 @@ def test_live_split(env, hosts):
         split = vm.desc["split"]
         assert (split["fetch"], split["fetch_chunk"]) == ("vm", 1 << 20)
         assert summary["precopy_ms"] > 0 and summary["precopy_rounds"] >= 1
+        # Free pages change while the pre-copy runs: none is skipped with --live.
+        assert summary["free_walk"] == "off" and summary["free_chunks"] == 0
         data_chunks = summary["chunks"] - summary["zero_chunks"]
         assert summary["main_chunks"] + sum(h["chunks"] for h in summary["hosts"]) == data_chunks
         cycles(vm, 500)
