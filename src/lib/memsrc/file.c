@@ -7,13 +7,14 @@
  * its sub-host (DESIGN.md).  So a split VM's file is read with pread(2)
  * only, which copies zeros for a hole and allocates nothing.  A file that
  * has no pager (an unsplit VM's, a saved image) is read through a
- * read-only mapping guarded by its data map (srcmap.c): the map is taken
- * again when each listing begins, a page that held data then is copied out
- * of the mapping, and a hole then reads as zeros without touching it (a
- * page the guest touched since is a hole to this listing, as it was when
- * the listing began).  Nothing punches holes in such a file while it is
- * read.  Against pread, a page costs no system call: 9,127 of them in a
- * 1,000-process shadow /proc, 12 ms of a 49 ms rebuild (bench/results/procfs.md).
+ * read-only mapping guarded by its data map (srcmap.c), taken at open
+ * (for the first listing) and again when each later listing begins: a
+ * page that held data then is copied out of the mapping, a hole then reads
+ * as zeros without touching it (a page the guest touched since is a hole
+ * to this listing, as it was when the listing began).  Nothing punches
+ * holes in such a file while it is read (memsrc/README.md).  Against
+ * pread, a page costs no system call: 9,127 of them in a 1,000-process
+ * shadow /proc, 12 ms of a 49 ms rebuild (bench/results/procfs.md).
  *
  * With pread, holes are found without extra syscalls for ordinary pages:
  * only a page that reads as all zeros is asked about with lseek(SEEK_DATA),
@@ -213,6 +214,10 @@ static void file_epoch(struct vmt_memsrc *src)
 
 	if (f->pt.hdr)
 		split_epoch(f);
+	if (f->map_fresh) {
+		f->map_fresh = false; /* taken a moment ago, when the guest was opened */
+		return;
+	}
 	if (f->map.base && srcmap_relist(f->fd, &f->map)) {
 		srcmap_close(&f->map); /* pread from now on */
 		vmt_error_clear();
@@ -320,6 +325,7 @@ int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *la
 	/* No pager (HOLE_ENODATA marks a split VM's file): the mapping, or pread if it fails. */
 	if (!(flags & VMT_MEMSRC_HOLE_ENODATA) && srcmap_open(f->fd, need, &f->map))
 		vmt_error_clear();
+	f->map_fresh = f->map.base != NULL;
 	*out = &f->base;
 	return 0;
 err_free:

@@ -35,6 +35,7 @@ struct memsrc_file {
 	struct split_ctx *split; /* split VM: how sub-host pages are read */
 	/* unsplit file (no pager): read through this mapping of its data pages (file.c) */
 	struct srcmap map;
+	bool map_fresh; /* its data map was taken at open: the first listing uses it */
 };
 
 /* File offset of guest-physical frame pfn; false if pfn is not RAM. */
