@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "memsrc/srcmap.h"
 #include "split/split.h"
 
 /* ------------------------------------------------ QEMU command lines (qargs.c) */
@@ -104,20 +105,7 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
 int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budget,
 		 unsigned nr_hosts, const uint64_t *quota);
 
-/* ------------------------------------------------ the source file (srcmap.c) */
-
-/* The RAM file mapped read-only, and which of its pages hold data (the rest are holes). */
-struct srcmap {
-	const char *base;
-	uint64_t size, nr_pages;
-	uint64_t *bits; /* one per page: data */
-};
-
-int srcmap_open(int fd, uint64_t size, struct srcmap *m);
-void srcmap_close(struct srcmap *m);
-bool srcmap_page_data(const struct srcmap *m, uint64_t page);
-/* [off, off + len): in the mapping, or in scratch (holes zeroed), or NULL if all holes. */
-const void *srcmap_view(const struct srcmap *m, uint64_t off, size_t len, void *scratch);
+/* The source file: src/lib/memsrc/srcmap.h (a read-only mapping that never touches a hole). */
 
 /* Is the 4 KiB-aligned buffer all zeros? */
 bool buf_is_zero(const void *buf, size_t len);
