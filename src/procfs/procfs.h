@@ -66,6 +66,7 @@ enum pfs_type {
 
 struct pfs_node {
 	char *name;
+	uint64_t key; /* the name's first 8 bytes, big-endian: most comparisons end here (tree.c) */
 	enum pfs_type type;
 	mode_t mode; /* permission bits only (0555 dirs, 0444 files, 0777 links, as /proc) */
 	uid_t uid;

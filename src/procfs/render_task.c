@@ -917,7 +917,13 @@ static int render_leader_thread(struct task_out *o, const struct pfs_node *proc)
 	return err;
 }
 
-unsigned pfs_task_what(bool thread, bool proc_filled, bool own_leader)
+/*
+ * The details the fill of a directory reads (enum vmt_detail_what), from
+ * whether it is a thread's (task/TID), whether its process's directory was
+ * filled (its stat, status and maps are then in the tree) and whether the
+ * thread is its group's leader.
+ */
+static unsigned what_of(bool thread, bool proc_filled, bool own_leader)
 {
 	unsigned what = VMT_DETAIL_STAT;
 
@@ -937,7 +943,7 @@ static unsigned task_what(struct task_out *o, const struct pfs_node **proc)
 	o->thread = o->dir->parent && !strcmp(o->dir->parent->name, "task");
 	*proc = process_dir(o);
 	/* a filled process directory has stat and status: they come before maps */
-	return pfs_task_what(o->thread, *proc != NULL, o->t->pid == o->t->tgid);
+	return what_of(o->thread, *proc != NULL, o->t->pid == o->t->tgid);
 }
 
 static int task_render(struct task_out *o, const struct pfs_node *proc, unsigned what)
@@ -961,15 +967,4 @@ int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt
 	err = task_render(&o, proc, what);
 	vmt_task_detail_free(d);
 	return err;
-}
-
-int pfs_task_render(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
-		    struct pfs_node *dir, unsigned what, const struct vmt_task_detail *d)
-{
-	struct task_out o = {.tr = tr, .c = c, .t = t, .dir = dir, .d = d};
-	const struct pfs_node *proc;
-
-	if (task_what(&o, &proc) != what)
-		return -ESTALE; /* read for another state of the tree: left out, not misrendered */
-	return task_render(&o, proc, what);
 }

@@ -21,18 +21,4 @@
 int pfs_task_fill(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
 		  struct pfs_node *dir);
 
-/*
- * pfs_task_fill in two halves, for a build that reads on one thread and
- * renders on another (snapshot.c).  pfs_task_what: the details the fill
- * of a directory reads (enum vmt_detail_what), from whether it is a
- * thread's (task/TID), whether its process's directory was filled (the
- * process's details were read: its stat, status and maps are then in the
- * tree) and whether the thread is its group's leader.  pfs_task_render:
- * the fill with details d read for what (not freed); -ESTALE (nothing
- * added) if the tree does not call for what.  Touches no guest memory.
- */
-unsigned pfs_task_what(bool thread, bool proc_filled, bool own_leader);
-int pfs_task_render(struct pfs_tree *tr, const struct pfs_ctx *c, const struct vmt_task *t,
-		    struct pfs_node *dir, unsigned what, const struct vmt_task_detail *d);
-
 #endif

@@ -8,13 +8,10 @@
  * the per-area fill functions only render what they are handed.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,14 +61,12 @@ struct pfs_node *pfs_snapshot_node(const struct pfs_snapshot *s, uint64_t ino)
 
 /* ------------------------------------------------------------ per task */
 
-static int pipe_render(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir);
-
 static int task_fill(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir)
 {
 	int err = pfs_basic_task_fill(s->tree, &s->ctx, t, dir);
 
 	if (!err)
-		err = s->pipe ? pipe_render(s, t, dir) : pfs_task_fill(s->tree, &s->ctx, t, dir);
+		err = pfs_task_fill(s->tree, &s->ctx, t, dir);
 	if (err && err != -ENOMEM) {
 		pr_warn("procfs: task %d: %s", t->pid, strerror(-err));
 		err = 0; /* what could not be rendered is left out */
@@ -170,246 +165,6 @@ static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	return err;
 }
 
-/* ------------------------------------------------------------ two threads */
-
-/*
- * A snapshot's per-process files on two CPUs: this thread reads every
- * task's details from the guest (the guest handle is not shared), a
- * second one builds the tree from them (the tree is not shared either),
- * each in the order tasks_build fills directories, so the tree is the one
- * a single thread builds, node for node (the renderer checks every job is
- * the task and the reading its directory calls for).  Reading and
- * rendering cost about the same, so with a second CPU free the pid
- * directories take about half as long; on a machine whose CPUs are busy
- * the two threads take turns and gain nothing (pipe_wanted decides).
- * Bounded: one job per directory, counted before any is read.
- */
-struct fill_job {
-	const struct vmt_task *t;
-	unsigned what;
-	int err;
-	struct vmt_task_detail *d; /* the renderer frees it */
-};
-
-struct pfs_pipe {
-	const struct pfs_snap_opts *o;
-	struct fill_job *jobs;
-	size_t n, nlead, next; /* nlead: the pid directories' jobs, first; next: the renderer's */
-	atomic_bool go;	       /* the task list is read and the jobs counted (or stop) */
-	atomic_size_t ready;   /* jobs read so far (published by the reader) */
-	atomic_bool waiting;   /* the renderer sleeps on cv ... */
-	atomic_size_t wake_at; /* ... until this many jobs are ready */
-	atomic_bool stop;      /* the renderer gave up: stop reading */
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	pthread_t th;
-	int err;       /* the renderer's (tree and tasks_build) */
-	double cpu_ms; /* the renderer's CPU time */
-};
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* The leader that task i's task/ directory is under, or -1 (tasks_build's rule). */
-static ssize_t leader_of(const struct vmt_task_list *l, size_t i)
-{
-	ssize_t k = l->tasks[i].flags & VMT_F_THREAD ? task_find(l, l->tasks[i].tgid) : (ssize_t)i;
-
-	return k >= 0 && !(l->tasks[k].flags & VMT_F_THREAD) ? k : -1;
-}
-
-/* Every directory tasks_build fills, in its order; what is set as they are read. */
-static int pipe_jobs(struct pfs_pipe *p, const struct vmt_task_list *l)
-{
-	size_t n = 0;
-
-	p->jobs = calloc(2 * l->n + 1, sizeof(*p->jobs));
-	if (!p->jobs)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->n; i++)
-		if (!(l->tasks[i].flags & VMT_F_THREAD))
-			p->jobs[n++].t = &l->tasks[i];
-	p->nlead = n;
-	for (size_t i = 0; i < l->n; i++)
-		if (leader_of(l, i) >= 0)
-			p->jobs[n++].t = &l->tasks[i];
-	p->n = n;
-	return 0;
-}
-
-/*
- * A renderer that caught up sleeps until a batch of jobs is ready (or the
- * last): each wake-up is a system call and an inter-processor interrupt on
- * the reading thread, the one that bounds the build.
- */
-#define PIPE_BATCH 64u
-#define PIPE_SPIN  2000u /* pauses (some 0.1 ms) before the renderer sleeps */
-
-static void pipe_publish(struct pfs_pipe *p, size_t k)
-{
-	atomic_store(&p->ready, k + 1);
-	if (atomic_load(&p->waiting) && (k + 1 >= atomic_load(&p->wake_at) || k + 1 == p->n)) {
-		pthread_mutex_lock(&p->lock);
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->lock);
-	}
-}
-
-/* Read every job's details (this thread owns the guest). */
-static void pipe_read(struct pfs_snapshot *s, struct pfs_pipe *p)
-{
-	const struct vmt_task_list *l = s->tasks;
-	bool *filled = calloc(l->n ? l->n : 1, sizeof(*filled)); /* leaders whose details came */
-
-	for (size_t k = 0; k < p->n && !atomic_load(&p->stop); k++) {
-		struct fill_job *j = &p->jobs[k];
-		size_t i = (size_t)(j->t - l->tasks);
-		bool thread = k >= p->nlead; /* a task/TID directory */
-		ssize_t lead = thread ? leader_of(l, i) : -1;
-
-		j->what = pfs_task_what(thread, thread && filled && filled[lead],
-					j->t->pid == j->t->tgid);
-		j->err = filled ? vmt_task_detail(s->ctx.g, j->t, j->what, &j->d) : -ENOMEM;
-		if (!thread && !j->err)
-			filled[i] = true;
-		pipe_publish(p, k);
-	}
-	free(filled);
-}
-
-/* Sleep until the reader wakes us: when more than *at jobs are ready (or go). */
-static void pipe_sleep(struct pfs_pipe *p, size_t at, bool for_go)
-{
-	pthread_mutex_lock(&p->lock);
-	atomic_store(&p->wake_at, at);
-	atomic_store(&p->waiting, true);
-	while (for_go ? !atomic_load(&p->go) : atomic_load(&p->ready) < at)
-		pthread_cond_wait(&p->cv, &p->lock);
-	atomic_store(&p->waiting, false);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* The renderer's fill of dir: the next job, once read. */
-static int pipe_render(struct pfs_snapshot *s, const struct vmt_task *t, struct pfs_node *dir)
-{
-	struct pfs_pipe *p = s->pipe;
-	struct fill_job *j;
-	int err;
-
-	if (p->next >= p->n || p->jobs[p->next].t != t)
-		return -ESTALE; /* not the directory the jobs were counted for: left out */
-	for (unsigned spin = 0; atomic_load(&p->ready) <= p->next;) {
-		/* about the 0.1 ms that waking a sleeping thread costs here, then sleep */
-		if (++spin < PIPE_SPIN)
-			cpu_relax();
-		else
-			pipe_sleep(p, VMT_MIN(p->next + PIPE_BATCH, p->n), false);
-	}
-	j = &p->jobs[p->next++];
-	err = j->err ? j->err : pfs_task_render(s->tree, &s->ctx, t, dir, j->what, j->d);
-	vmt_task_detail_free(j->d);
-	j->d = NULL;
-	return err;
-}
-
-static int tasks_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o);
-static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o);
-
-/*
- * The renderer: started with the build (its start overlaps the walk of the
- * task list), it makes the tree, then the pid directories as the reader
- * hands it their details.
- */
-static void *pipe_main(void *arg)
-{
-	struct pfs_snapshot *s = arg;
-	struct pfs_pipe *p = s->pipe;
-
-	s->tree = pfs_tree_new();
-	while (!atomic_load(&p->go))
-		pipe_sleep(p, 0, true);
-	if (!s->tree)
-		p->err = -ENOMEM;
-	else if (p->n != SIZE_MAX) /* SIZE_MAX: the build stopped before its tasks */
-		p->err = layout_build(s, p->o);
-	if (!p->err && p->n != SIZE_MAX)
-		p->err = tasks_build(s, p->o);
-	atomic_store(&p->stop, true);
-	p->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID);
-	return NULL;
-}
-
-static void pipe_go(struct pfs_pipe *p)
-{
-	pthread_mutex_lock(&p->lock);
-	atomic_store(&p->go, true);
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* Start the renderer at the start of a build (NULL: none, build on one thread). */
-static struct pfs_pipe *pipe_start(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
-{
-	struct pfs_pipe *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	*p = (struct pfs_pipe){.o = o};
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	s->pipe = p;
-	if (pthread_create(&p->th, NULL, pipe_main, s)) {
-		s->pipe = NULL;
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-/* Wait for the renderer and free it; its error.  The tree is this thread's again. */
-static int pipe_end(struct pfs_snapshot *s)
-{
-	struct pfs_pipe *p = s->pipe;
-	int err;
-
-	if (!atomic_load(&p->go)) {
-		p->n = SIZE_MAX; /* no tasks: the renderer only makes the tree */
-		pipe_go(p);
-	}
-	pthread_join(p->th, NULL);
-	for (size_t k = 0; p->jobs && k < p->n; k++)
-		vmt_task_detail_free(p->jobs[k].d); /* read, never rendered (the build failed) */
-	free(p->jobs);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cv);
-	s->helper_cpu_ms = p->cpu_ms;
-	err = p->err;
-	free(p);
-	s->pipe = NULL;
-	return err;
-}
-
-/* The pid directories: the renderer builds them as this thread reads their details. */
-static int tasks_build_two(struct pfs_snapshot *s)
-{
-	struct pfs_pipe *p = s->pipe;
-	int err = pipe_jobs(p, s->tasks);
-
-	if (err) {
-		p->n = SIZE_MAX;
-		pipe_go(p);
-		pipe_end(s);
-		return err;
-	}
-	pipe_go(p);
-	pipe_read(s, p);
-	return pipe_end(s);
-}
-
 /* ------------------------------------------------------------ build */
 
 /* The interfaces the supervisor's SIOCGIF* answers come from (NULL if unreadable). */
@@ -462,27 +217,6 @@ static int lazy_cmp(const void *a, const void *b)
 	return (x->dir > y->dir) - (x->dir < y->dir);
 }
 
-/*
- * Two threads when a CPU is free for the second: more than one CPU and a
- * one-minute load average below CPUs - 1/2 (sysinfo(2), not /proc/loadavg:
- * under vmt exec /proc is this server's).  On a busy machine the two take
- * turns on one CPU and cost more than one does (bench/results/procfs.md).
- * VMT_PROCFS_THREADS=1 or 2 decides instead.
- */
-static bool pipe_wanted(void)
-{
-	const char *v = getenv("VMT_PROCFS_THREADS");
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct sysinfo si;
-
-	if (v && (!strcmp(v, "1") || !strcmp(v, "2")))
-		return v[0] == '2';
-	if (ncpu < 2 || sysinfo(&si))
-		return false;
-	/* loads are fixed point, 1 << SI_LOAD_SHIFT per runnable task */
-	return si.loads[0] < (unsigned long)(2 * ncpu - 1) << (SI_LOAD_SHIFT - 1);
-}
-
 static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 {
 	struct pfs_node *root = s->tree->root;
@@ -495,13 +229,11 @@ static int layout_build(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 	return s->procdir && s->sysmod ? 0 : -ENOMEM;
 }
 
-/* The tree and its pid directories: on the renderer (s->pipe), else on this thread. */
+/* The tree and its pid directories. */
 static int tasks_tree(struct pfs_snapshot *s, const struct pfs_snap_opts *o)
 {
 	int err;
 
-	if (s->pipe)
-		return tasks_build_two(s);
 	s->tree = pfs_tree_new();
 	if (!s->tree)
 		return -ENOMEM;
@@ -547,8 +279,6 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	vmt_listing_begin(g);
 	vmt_mem_stats(g, &st0);
 	s->build_threads = 1;
-	if (!o->lazy && pipe_wanted() && pipe_start(s, o))
-		s->build_threads = 2; /* else one thread builds */
 	err = vmt_tasks(g, o->lazy ? TASK_BASIC : TASK_FULL, &s->tasks);
 	if (err) {
 		pr_err("procfs: task list: %s", vmt_last_error());
@@ -565,12 +295,10 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	vmt_mem_stats(g, &st1);
 	s->pages_read = st1.pages_read - st0.pages_read;
 	s->build_ms = now_ms() - t0;
-	s->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0 + s->helper_cpu_ms;
+	s->cpu_ms = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
 	*out = s;
 	return 0;
 fail:
-	if (s->pipe)
-		pipe_end(s);
 	pfs_snapshot_free(s);
 	return err;
 }

@@ -30,7 +30,6 @@ struct pfs_snap_opts {
 };
 
 struct pfs_lazy_dir;
-struct pfs_pipe;
 
 struct pfs_snapshot {
 	struct pfs_tree *tree;
@@ -44,14 +43,12 @@ struct pfs_snapshot {
 	struct vmt_module_list *mods;
 	/* The guest's interfaces for the SIOCGIF* answers (syscalls/netif.c); NULL: unreadable */
 	struct vmt_netdev_list *netdevs;
-	struct pfs_pipe *pipe;	   /* while two threads build (snapshot.c), else NULL */
 	struct pfs_lazy_dir *lazy; /* sorted by node address */
 	size_t nlazy;
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
-	double cpu_ms; /* CPU time of the building threads (a loaded machine stretches build_ms) */
-	double helper_cpu_ms;	/* ... of it, the second thread's */
-	unsigned build_threads; /* 2: the pid directories were built on a second thread */
+	double cpu_ms;		/* CPU time of the build (a loaded machine stretches build_ms) */
+	unsigned build_threads; /* always 1 (the --stats line still names it) */
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;

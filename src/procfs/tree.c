@@ -6,7 +6,12 @@
  * (duplicates are found by a linear scan, fine for the few dozen entries a
  * /proc directory has; the root's thousands of pid directories come from
  * pfs_dir_new, which does not scan), then sorted by pfs_seal() so that
- * serving bisects.
+ * serving bisects.  A directory whose children came in name order stays
+ * marked sorted as it is built (bisected at once, never sorted again).
+ * Names compare by a key of their first 8 bytes before any strcmp.
+ *
+ * Blocks of a freed tree's arena are kept for the next tree (bounded), so
+ * a server that rebuilds does not have the kernel zero them again.
  *
  * Nodes, names, contents and child arrays come from the tree's arena:
  * large blocks carved in order and freed all at once with the tree.  A
@@ -16,6 +21,7 @@
  * left in the arena: at most as much again as the arrays in use).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +139,11 @@ struct pfs_arena {
  * (a tenth of the build, most of it fault entry on this virtual machine).
  * Advice only: without transparent huge pages it is an ordinary mapping.
  */
-static struct pfs_arena *arena_block(void)
+static struct pfs_arena *arena_map(void)
 {
 	size_t len = 2 * ARENA_BLOCK;
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uintptr_t start, end;
-	struct pfs_arena *b;
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -149,10 +154,54 @@ static struct pfs_arena *arena_block(void)
 	if ((uintptr_t)p + len > end)
 		munmap((void *)end, (uintptr_t)p + len - end);
 	madvise((void *)start, ARENA_BLOCK, MADV_HUGEPAGE);
-	b = (struct pfs_arena *)start;
+	return (struct pfs_arena *)start;
+}
+
+/*
+ * Blocks of freed trees, kept for the next tree: a server that rebuilds
+ * (--refresh, SIGHUP) would otherwise have the kernel zero every block
+ * again on each build (zeroing fresh memory was a fifth of a build).  At
+ * most ARENA_POOL_MAX blocks (64 MiB, a tree of some 5,000 processes) are
+ * kept; the rest is unmapped.  Trees are built and freed on several
+ * threads (a refresh builds while the old tree is served), hence the lock.
+ */
+#define ARENA_POOL_MAX 32u
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pfs_arena *pool;
+static unsigned pool_n;
+
+static struct pfs_arena *arena_block(void)
+{
+	struct pfs_arena *b;
+
+	pthread_mutex_lock(&pool_lock);
+	b = pool;
+	if (b) {
+		pool = b->next;
+		pool_n--;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (!b && !(b = arena_map()))
+		return NULL;
+	b->next = NULL;
 	b->cap = ARENA_BLOCK - sizeof(*b);
 	b->mapped = true;
 	return b;
+}
+
+static void arena_block_free(struct pfs_arena *b)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n < ARENA_POOL_MAX) {
+		b->next = pool;
+		pool = b;
+		pool_n++;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (b)
+		munmap(b, ARENA_BLOCK);
 }
 
 /* len bytes from the tree's arena (uninitialised), NULL on ENOMEM. */
@@ -194,7 +243,7 @@ static void arena_free(struct pfs_arena *a)
 		struct pfs_arena *next = a->next;
 
 		if (a->mapped)
-			munmap(a, ARENA_BLOCK);
+			arena_block_free(a);
 		else
 			free(a);
 		a = next;
@@ -226,6 +275,30 @@ static int index_grow(struct pfs_tree *t)
 	return 0;
 }
 
+/*
+ * A name's first 8 bytes (NUL-padded) as a big-endian number: comparing two
+ * keys orders two names as strcmp does, and equal keys of names shorter
+ * than 8 bytes are equal names.  Sorting and looking up /proc's short names
+ * ("stat", "cmdline", pids) then costs an integer compare each.
+ */
+static uint64_t name_key(const char *name, size_t len)
+{
+	uint64_t k = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		k = k << 8 | (i < len ? (uint8_t)name[i] : 0);
+	return k;
+}
+
+static inline int name_cmp(const struct pfs_node *a, const struct pfs_node *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (!(a->key & 0xff)) /* both names end within the key */
+		return 0;
+	return strcmp(a->name + 8, b->name + 8);
+}
+
 static struct pfs_node *node_new(struct pfs_tree *t, const char *name, enum pfs_type type,
 				 mode_t mode)
 {
@@ -236,7 +309,8 @@ static struct pfs_node *node_new(struct pfs_tree *t, const char *name, enum pfs_
 		return NULL;
 	if (t->next_ino >= t->capino && index_grow(t))
 		return NULL;
-	*n = (struct pfs_node){.name = (char *)(n + 1), .type = type, .mode = mode};
+	*n = (struct pfs_node){
+	    .name = (char *)(n + 1), .key = name_key(name, len - 1), .type = type, .mode = mode};
 	memcpy(n->name, name, len);
 	n->ino = t->next_ino++;
 	t->byino[n->ino] = n;
@@ -274,27 +348,28 @@ void pfs_tree_free(struct pfs_tree *t)
 	free(t);
 }
 
-static struct pfs_node *child_scan(const struct pfs_node *dir, const char *name)
+static struct pfs_node *child_scan(const struct pfs_node *dir, const struct pfs_node *key)
 {
 	for (size_t i = 0; i < dir->nkids; i++)
-		if (dir->kids[i]->name[0] == name[0] && !strcmp(dir->kids[i]->name, name))
+		if (dir->kids[i]->key == key->key && !name_cmp(dir->kids[i], key))
 			return dir->kids[i];
 	return NULL;
 }
 
 static int node_cmp(const void *a, const void *b)
 {
-	return strcmp((*(struct pfs_node *const *)a)->name, (*(struct pfs_node *const *)b)->name);
+	return name_cmp(*(struct pfs_node *const *)a, *(struct pfs_node *const *)b);
 }
 
 struct pfs_node *pfs_child(const struct pfs_node *dir, const char *name)
 {
-	struct pfs_node key = {.name = (char *)name}, *kp = &key, **hit;
+	struct pfs_node key, *kp = &key, **hit;
 
 	if (!dir || dir->type != PFS_DIR)
 		return NULL;
+	key = (struct pfs_node){.name = (char *)name, .key = name_key(name, strlen(name))};
 	if (!dir->sorted)
-		return child_scan(dir, name);
+		return child_scan(dir, &key);
 	hit = bsearch(&kp, dir->kids, dir->nkids, sizeof(*dir->kids), node_cmp);
 	return hit ? *hit : NULL;
 }
@@ -313,9 +388,11 @@ static int attach(struct pfs_tree *t, struct pfs_node *dir, struct pfs_node *n)
 		dir->kids = k;
 		dir->capkids = cap;
 	}
+	/* still sorted if n sorts after the last child: bisection works, and seal has nothing to do
+	 */
+	dir->sorted = !dir->nkids || (dir->sorted && name_cmp(dir->kids[dir->nkids - 1], n) < 0);
 	n->parent = dir;
 	dir->kids[dir->nkids++] = n;
-	dir->sorted = false;
 	return 0;
 }
 
@@ -462,7 +539,7 @@ static void sort_small(struct pfs_node **k, size_t n)
 		struct pfs_node *x = k[i];
 		size_t j = i;
 
-		while (j > 0 && strcmp(k[j - 1]->name, x->name) > 0) {
+		while (j > 0 && name_cmp(k[j - 1], x) > 0) {
 			k[j] = k[j - 1];
 			j--;
 		}
@@ -474,9 +551,9 @@ static void seal_node(struct pfs_node *n)
 {
 	if (n->type != PFS_DIR)
 		return;
-	if (n->nkids <= 32)
+	if (!n->sorted && n->nkids <= 32) /* (sorted: built in order) */
 		sort_small(n->kids, n->nkids);
-	else
+	else if (!n->sorted)
 		qsort(n->kids, n->nkids, sizeof(*n->kids), node_cmp);
 	n->sorted = true;
 	for (size_t i = 0; i < n->nkids; i++)

@@ -338,44 +338,6 @@ def test_lazy_equals_snapshot(vm):
     assert all(ra[k] == rb[k] for k in common)
 
 
-# Every pid directory's files and links, as the tool sees them (hash per file).
-_DUMP = r"""
-import hashlib, os
-out = []
-for pid in sorted((d for d in os.listdir("/proc") if d.isdigit()), key=int):
-    for root, dirs, files in os.walk("/proc/" + pid):
-        dirs.sort()
-        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
-            path = os.path.join(root, name)
-            if os.path.islink(path):
-                out.append(path + " -> " + os.readlink(path))
-            else:
-                with open(path, "rb") as f:
-                    out.append(path + " " + hashlib.sha1(f.read()).hexdigest())
-print("\n".join(out))
-"""
-
-
-def test_two_building_threads_build_the_same_tree(vm):
-    """A snapshot built on two threads (one reads the guest, one builds the
-    tree) is the one a single thread builds: every file and link of every
-    pid directory, the VM paused so that both builds read one moment."""
-    vm.vmt("vm", "pause", vm.name)
-    try:
-        dumps = []
-        for n in ("1", "2"):
-            p = subprocess.run([VMT, "exec", "--vm", vm.name, "--stats", "--", "python3", "-c",
-                                _DUMP], env=dict(vm.env, VMT_PROCFS_THREADS=n),
-                               capture_output=True, text=True, timeout=300)
-            assert p.returncode == 0, p.stderr
-            assert f"{n} building threads" in p.stderr
-            dumps.append(p.stdout)
-    finally:
-        vm.vmt("vm", "resume", vm.name)
-    assert dumps[0].count("\n") > 500 and "/stat " in dumps[0] and "/fd/" in dumps[0]
-    assert dumps[0] == dumps[1]
-
-
 def _wait(pred, secs):
     end = time.time() + secs
     while time.time() < end:
