@@ -691,6 +691,14 @@ struct vmt_task_detail {
 VMT_API int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,
 			    struct vmt_task_detail **out);
 VMT_API void vmt_task_detail_free(struct vmt_task_detail *d);
+/*
+ * Hint: vmt_task_detail(what) will soon be asked of these n tasks.  On a
+ * split VM the pages it needs are fetched for all of them at once, a round
+ * trip per level of pointers instead of one per task and level; elsewhere
+ * it does nothing.  Only a hint: the details still read and check it all.
+ */
+VMT_API void vmt_task_detail_prefetch(struct vmt_guest *g, const struct vmt_task *t, size_t n,
+				      unsigned what);
 
 /* ------------------------------------------------- system-wide state (system.c) */
 /* (what /proc/stat, loadavg, meminfo, cpuinfo, mounts, ... show) */

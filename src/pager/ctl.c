@@ -410,17 +410,15 @@ static int pagein_batch(struct pager_conns *c, struct pager_job **b, size_t n, c
 	return err;
 }
 
+/* buf: the client's CTL_BATCH_BYTES of staging for the sub-hosts' data. */
 static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, uint32_t nr,
-		      uint32_t timeout_ms, uint64_t *value)
+		      uint32_t timeout_ms, char *buf, uint64_t *value)
 {
 	struct pagein_cursor cur = {.r = r, .n = nr};
 	uint64_t deadline = pager_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : 30000) * 1000000;
 	struct pager_job *b[CTL_BATCH_MAX];
-	char *buf = aligned_alloc(PAGER_PAGE, CTL_BATCH_BYTES);
 	int err = 0;
 
-	if (!buf)
-		return -ENOMEM;
 	*value = 0;
 	for (;;) {
 		uint64_t dummy;
@@ -461,13 +459,17 @@ static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, ui
 			break;
 		}
 	}
-	free(buf);
 	return err;
 }
 
 /* ----------------------------------------------------------- clients */
 
-static int ctl_request(int fd, struct pager_conns *c)
+/*
+ * One request of a client.  buf: the client's staging for PAGEIN data,
+ * allocated once (an 8 MiB allocation per PAGEIN was an mmap and a munmap
+ * each, the munmap's TLB shootdown reaching every vCPU thread of QEMU).
+ */
+static int ctl_request(int fd, struct pager_conns *c, char **buf)
 {
 	struct vmt_pager_req req;
 	struct vmt_pager_range *r = NULL;
@@ -496,11 +498,15 @@ static int ctl_request(int fd, struct pager_conns *c)
 		if (!r)
 			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
 		err = ctl_io(fd, r, req.n * sizeof(*r), false);
+		if (!err && !*buf && !(*buf = aligned_alloc(PAGER_PAGE, CTL_BATCH_BYTES))) {
+			free(r);
+			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
+		}
 		if (!err) {
 			uint64_t t0 = pager_now_ns();
 
 			atomic_fetch_add(&g.st.pagein_cmds, 1);
-			st = ctl_pagein(c, r, req.n, req.timeout_ms, &value);
+			st = ctl_pagein(c, r, req.n, req.timeout_ms, *buf, &value);
 			atomic_fetch_add(&g.st.pagein_cmd_us, (pager_now_ns() - t0) / 1000);
 			err = ctl_reply(fd, req.op, st, value, NULL, 0);
 		}
@@ -516,9 +522,11 @@ static void *client_main(void *arg)
 {
 	struct ctl_client *cl = arg;
 	struct pager_conns c = {.io_timeout_ms = 0};
+	char *buf = NULL;
 
-	while (!ctl_request(cl->fd, &c))
+	while (!ctl_request(cl->fd, &c, &buf))
 		;
+	free(buf);
 	pager_conns_close(&c);
 	close(cl->fd);
 	atomic_store(&cl->done, true);

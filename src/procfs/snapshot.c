@@ -288,6 +288,10 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 		s->partial |= VMT_F_PARTIAL;
 	s->ctx.tasks = s->tasks;
 	lists_read(s, g);
+	/* A split VM: every process's details fetched a level at a time, not a task at a time. */
+	if (!o->lazy)
+		vmt_task_detail_prefetch(g, s->tasks->tasks, s->tasks->n,
+					 VMT_DETAIL_MAPS | VMT_DETAIL_FILES);
 	s->walk_ms = now_ms() - t0;
 	err = tree_build(s, o);
 	if (err)

@@ -160,13 +160,17 @@ int cmd_procfs(int argc, char **argv)
 	ret = pfs_cli_open(&c);
 	if (ret)
 		return ret;
+	/* --build-only --stats: the split's figures (round trips, waits) of the build alone. */
+	if (build_only && c.t.stats)
+		vmt_mem_stats_reset(c.g);
 	if (pfs_cli_build(&c, &snap)) {
 		pfs_cli_close(&c);
 		return EXIT_FAIL;
 	}
-	if (build_only)
+	if (build_only) {
+		cli_target_stats(&c.t, c.g, snap->build_ms);
 		pfs_snapshot_free(snap);
-	else
+	} else
 		ret = procfs_serve(&c, mnt, snap);
 	close_ret = pfs_cli_close(&c);
 	return ret ? ret : close_ret;

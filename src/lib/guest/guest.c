@@ -275,9 +275,13 @@ int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa)
 /* Longest single range of a hint (a struct, not a buffer). */
 #define KPREFETCH_MAX_LEN (64u << 10)
 
+/* Hints of pages the kernel maps elsewhere (vmalloc: bucket arrays, modules). */
+#define KPREFETCH_MAX_MAPPED 256u
+
 void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n)
 {
-	size_t cap = 2 * n + 16, k = 0;
+	size_t cap = 2 * n + 16, k = 0, nh = 0;
+	struct vmt_x86_hint h[KPREFETCH_MAX_MAPPED];
 	uint64_t *pfns, pa;
 
 	if (!vmt_mem_hints_pay(g->mem) || !(pfns = malloc(cap * sizeof(*pfns))))
@@ -287,10 +291,16 @@ void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n)
 
 		if (!vmt_kptr_ok(va) || len > KPREFETCH_MAX_LEN)
 			continue;
-		if (va - g->text_va < g->image_size)
+		if (va - g->text_va < g->image_size) {
 			pa = va - g->text_va + g->ki.phys_load;
-		else if (vmt_kva_to_pa(g, va, &pa))
+		} else if (vmt_kva_to_pa(g, va, &pa)) {
+			/* through the kernel's page tables, a level at a time for all */
+			for (uint64_t p = va & ~(VMT_PAGE_SIZE - 1ull);
+			     p < va + len && nh < KPREFETCH_MAX_MAPPED; p += VMT_PAGE_SIZE)
+				h[nh++] =
+				    (struct vmt_x86_hint){.root_pa = g->ki.kernel_pgd, .va = p};
 			continue;
+		}
 		last = (pa + len - 1) >> VMT_PAGE_SHIFT;
 		for (uint64_t p = pa >> VMT_PAGE_SHIFT; p <= last; p++) {
 			if (k == cap) {
@@ -307,6 +317,30 @@ void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n)
 out:
 	vmt_mem_prefetch(g->mem, pfns, k);
 	free(pfns);
+	if (nh)
+		vmt_x86_prefetch(g->mmu, h, nh);
+}
+
+void vmt_hints_add(struct vmt_hints *h, uint64_t va, uint32_t len)
+{
+	if (!vmt_kptr_ok(va) || len == UINT32_MAX || !len || h->n >= VMT_HINTS_MAX)
+		return;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 256;
+		struct vmt_krange *r = realloc(h->r, cap * sizeof(*r));
+
+		if (!r)
+			return;
+		h->r = r;
+		h->cap = cap;
+	}
+	h->r[h->n++] = (struct vmt_krange){.va = va, .len = len};
+}
+
+void vmt_hints_flush(struct vmt_guest *g, struct vmt_hints *h)
+{
+	vmt_kprefetch(g, h->r, h->n);
+	h->n = 0;
 }
 
 /*

@@ -74,14 +74,32 @@ int vmt_kva_to_pa(struct vmt_guest *g, uint64_t va, uint64_t *pa);
 /*
  * Hint: these kernel ranges will be read soon.  On a split VM read with a
  * fetch method, their pages that are not cached come in one round trip;
- * elsewhere nothing happens.  Only the image and the direct map are
- * resolved (no page-table walk for a hint); bad addresses are skipped.
+ * elsewhere nothing happens.  The image and the direct map are resolved
+ * directly; other kernel addresses (vmalloc) through the kernel's page
+ * tables, a batch per level (at most 256 such pages a call); bad addresses
+ * are skipped.
  */
 struct vmt_krange {
 	uint64_t va;
 	uint32_t len;
 };
 void vmt_kprefetch(struct vmt_guest *g, const struct vmt_krange *r, size_t n);
+
+/*
+ * One level of hints gathered over many objects (every task, every
+ * bucket), asked for at once: a round trip per level of pointers, not per
+ * object and level.  At most VMT_HINTS_MAX ranges (more are dropped: a hint
+ * that is not given is only a read that waits).  Free r when done.
+ */
+#define VMT_HINTS_MAX (1u << 16)
+struct vmt_hints {
+	struct vmt_krange *r;
+	size_t n, cap;
+};
+/* Add len bytes at va (bad pointers, len 0 or UINT32_MAX skipped). */
+void vmt_hints_add(struct vmt_hints *h, uint64_t va, uint32_t len);
+/* Ask for every range at once and empty the list. */
+void vmt_hints_flush(struct vmt_guest *g, struct vmt_hints *h);
 
 /* Run-time address of a kernel symbol (KASLR applied). */
 int vmt_ksym(struct vmt_guest *g, const char *name, uint64_t *va);

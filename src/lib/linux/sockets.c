@@ -195,6 +195,21 @@ int sock_owner(struct sock_walk *w, uint64_t sk, uint32_t *uid, uint64_t *ino)
 	return err;
 }
 
+void sock_hint_socks(struct sock_walk *w, struct vmt_hints *socks)
+{
+	const struct sock_offsets *o = &w->o;
+	struct vmt_hints h = {0};
+	uint64_t sock;
+
+	vmt_kprefetch(w->g, socks->r, socks->n);
+	for (size_t i = 0; i < socks->n; i++)
+		if (!vmt_kread_u64(w->g, socks->r[i].va + o->sk_socket, &sock) && vmt_kptr_ok(sock))
+			vmt_hints_add(&h, sock - o->sa_socket + o->sa_inode + o->i_ino, 8);
+	vmt_hints_flush(w->g, &h);
+	free(h.r);
+	socks->n = 0;
+}
+
 void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s)
 {
 	uint64_t net;
@@ -280,6 +295,38 @@ static int sock_walk_chain(struct sock_walk *w, uint64_t first, vmt_list_fn fn)
 	return 0;
 }
 
+/*
+ * A split VM: a bucket array's pages in one batch, then the first sock of
+ * every bucket and its owner (most chains hold one), instead of a round
+ * trip per page and sock.  Hints only.
+ */
+static void sock_hint_array(struct sock_walk *w, uint64_t array, uint64_t nbuckets, uint32_t stride,
+			    uint32_t head_off)
+{
+	uint64_t len = nbuckets * stride, first;
+	struct vmt_hints h = {0};
+	uint8_t buf[4096];
+
+	if (!vmt_mem_hints_pay(w->g->mem))
+		return;
+	for (uint64_t off = 0; off < len && off < (1u << 20); off += 64u << 10)
+		vmt_hints_add(&h, array + off, (uint32_t)VMT_MIN(len - off, 64u << 10));
+	vmt_hints_flush(w->g, &h);
+	for (uint64_t b = 0, per = sizeof(buf) / stride; b < nbuckets; b += per) {
+		uint64_t n = VMT_MIN(per, nbuckets - b);
+
+		if (vmt_kread(w->g, array + b * stride, buf, n * stride))
+			continue;
+		for (uint64_t i = 0; i < n; i++) {
+			memcpy(&first, buf + i * stride + head_off, sizeof(first));
+			if (first && !(first & 1))
+				vmt_hints_add(&h, first - w->o.c_node - w->o.sk_common, 1024);
+		}
+	}
+	sock_hint_socks(w, &h);
+	free(h.r);
+}
+
 int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, uint32_t stride,
 		      uint32_t head_off, vmt_list_fn fn)
 {
@@ -297,6 +344,7 @@ int sock_walk_buckets(struct sock_walk *w, uint64_t array, uint64_t nbuckets, ui
 		nbuckets = VMT_MIN((uint64_t)SOCK_MAX_BUCKETS, w->buckets_left);
 	}
 	w->buckets_left -= nbuckets;
+	sock_hint_array(w, array, nbuckets, stride, head_off);
 	/*
 	 * Bucket arrays are large and dense: read them a block at a time.  An
 	 * array is one allocation, so a block that cannot be read is lost as a

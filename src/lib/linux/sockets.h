@@ -87,6 +87,8 @@ struct vmt_socket *sock_new(struct sock_walk *w);
 uint32_t sock_netns_ino(struct sock_walk *w, uint64_t net);
 /* sock_i_uid() and sock_i_ino() of the full socket at sk. */
 int sock_owner(struct sock_walk *w, uint64_t sk, uint32_t *uid, uint64_t *ino);
+/* A split VM: these socks (ranges at each sk), then their owners, a batch each; emptied. */
+void sock_hint_socks(struct sock_walk *w, struct vmt_hints *socks);
 /* Fill uid, inode and netns of the full socket at sk. */
 void sock_fill_owner(struct sock_walk *w, uint64_t sk, struct vmt_socket *s);
 /*

@@ -295,6 +295,46 @@ static int netlink_table(struct more_walk *w, uint64_t tbl)
 	return bad;
 }
 
+/*
+ * A split VM: the netlink tables a level at a time, all 32 together (their
+ * headers, bucket arrays, each bucket's first sock, its owner), instead of
+ * a round trip per table and sock.  Hints only; chains longer than one are
+ * read as they come.
+ */
+static void netlink_hints(struct more_walk *w, uint64_t tables)
+{
+	struct vmt_guest *g = w->sw.g;
+	uint32_t len = VMT_MAX(VMT_MAX(w->nlk_portid, w->nlk_groups),
+			       VMT_MAX(w->nlk_cb_running, w->sk_drops)) +
+		       8;
+	struct vmt_hints h = {0}, socks = {0};
+	uint64_t tbl[NET_MAX_LINKS] = {0}, p;
+	uint32_t size[NET_MAX_LINKS] = {0};
+
+	if (!vmt_mem_hints_pay(g->mem))
+		return;
+	vmt_hints_add(&h, tables, VMT_MIN(NET_MAX_LINKS * w->nlt_size, 64u << 10));
+	vmt_hints_flush(g, &h);
+	for (uint32_t i = 0; i < NET_MAX_LINKS; i++)
+		if (!vmt_kread_u64(g, tables + (uint64_t)i * w->nlt_size + w->nlt_hash + w->rht_tbl,
+				   &tbl[i]))
+			vmt_hints_add(&h, tbl[i], w->bt_buckets + 8);
+	vmt_hints_flush(g, &h);
+	for (uint32_t i = 0; i < NET_MAX_LINKS; i++)
+		if (vmt_kptr_ok(tbl[i]) && !vmt_kread_u32(g, tbl[i] + w->bt_size, &size[i]))
+			vmt_hints_add(&h, tbl[i] + w->bt_buckets,
+				      (uint32_t)VMT_MIN(8ull * size[i], 64u << 10));
+	vmt_hints_flush(g, &h);
+	for (uint32_t i = 0; i < NET_MAX_LINKS; i++)
+		for (uint32_t b = 0; vmt_kptr_ok(tbl[i]) && b < VMT_MIN(size[i], 8192u); b++)
+			if (!vmt_kread_u64(g, tbl[i] + w->bt_buckets + 8ull * b, &p) && !(p & 1) &&
+			    (p & ~1ull))
+				vmt_hints_add(&socks, (p & ~1ull) - w->nlk_node, len);
+	sock_hint_socks(&w->sw, &socks);
+	free(h.r);
+	free(socks.r);
+}
+
 static int more_netlink(struct more_walk *w)
 {
 	uint64_t va, tables, tbl;
@@ -307,6 +347,7 @@ static int more_netlink(struct more_walk *w)
 		w->l->flags |= VMT_F_PARTIAL;
 		return 0;
 	}
+	netlink_hints(w, tables);
 	for (uint32_t i = 0; i < NET_MAX_LINKS; i++) {
 		uint64_t t = tables + (uint64_t)i * w->nlt_size;
 

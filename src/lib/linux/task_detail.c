@@ -825,35 +825,131 @@ void vmt_detail_prefetch(struct vmt_guest *g, const uint64_t *va, size_t n, uint
  * task_struct, then the structures it points to, then theirs.  Three round
  * trips for the common part instead of one per structure.  Hints only.
  */
+/* The structures a task's walk dereferences first; their pointers in p[] (9). */
+#define DETAIL_POINTEES 9
+static void detail_pointees(struct vmt_guest *g, const struct detail_offsets *o,
+			    const struct task_offsets *to, const struct vmt_task *t,
+			    struct vmt_hints *h, uint64_t *p)
+{
+	const uint32_t off[DETAIL_POINTEES] = {
+	    to->task_mm,     to->task_signal,	 o->task_sighand, o->task_fs,	     o->task_files,
+	    o->task_nsproxy, o->task_thread_pid, o->task_delays,  to->task_real_cred};
+	const uint32_t len[DETAIL_POINTEES] = {o->mm_size,
+					       o->signal_size,
+					       o->sighand_action + 64 * 32,
+					       o->fs_size,
+					       o->files_size,
+					       o->nsproxy_size,
+					       o->pid_size,
+					       64,
+					       to->cred_size};
+
+	for (size_t i = 0; i < DETAIL_POINTEES; i++)
+		if (off[i] != UINT32_MAX && !vmt_kread_u64(g, t->kva + off[i], &p[i]) &&
+		    vmt_kptr_ok(p[i]))
+			vmt_hints_add(h, p[i], len[i]);
+}
+
+static void detail_hint_pointees(struct vmt_guest *g, const struct detail_offsets *o,
+				 const struct task_offsets *to, const struct vmt_task *t,
+				 struct vmt_hints *h)
+{
+	uint64_t p[DETAIL_POINTEES] = {0};
+
+	detail_pointees(g, o, to, t, h, p);
+}
+
 static void detail_prefetch(struct vmt_guest *g, const struct detail_offsets *o,
 			    const struct task_offsets *to, const struct vmt_task *t)
 {
-	const uint32_t off[] = {to->task_mm,	 to->task_signal,    to->task_real_cred,
-				o->task_sighand, o->task_fs,	     o->task_files,
-				o->task_nsproxy, o->task_thread_pid, o->task_delays};
-	const uint32_t len[] = {
-	    o->mm_size, o->signal_size, to->cred_size,	 o->sighand_action + 64 * 32,
-	    o->fs_size, o->files_size,	o->nsproxy_size, o->pid_size,
-	    64};
-	struct vmt_krange r[ARRAY_SIZE(off)];
-	uint64_t p[ARRAY_SIZE(off)] = {0}, q[3] = {0};
-	size_t k = 0;
+	struct vmt_hints h = {0};
+	uint64_t p[DETAIL_POINTEES] = {0}, q[3] = {0};
 
 	vmt_detail_prefetch(g, &t->kva, 1, to->task_size);
-	for (size_t i = 0; i < ARRAY_SIZE(off); i++)
-		if (off[i] != UINT32_MAX && !vmt_kread_u64(g, t->kva + off[i], &p[i]) &&
-		    vmt_kptr_ok(p[i]) && len[i] != UINT32_MAX)
-			r[k++] = (struct vmt_krange){.va = p[i], .len = len[i]};
-	vmt_kprefetch(g, r, k);
+	detail_pointees(g, o, to, t, &h, p);
+	vmt_hints_flush(g, &h);
+	free(h.r);
 	/* the third level: the fd table, the maple tree's root node, the cred's groups */
-	if (vmt_kptr_ok(p[5]) && o->files_fdt != UINT32_MAX)
-		vmt_kread_u64(g, p[5] + o->files_fdt, &q[0]);
+	if (vmt_kptr_ok(p[4]) && o->files_fdt != UINT32_MAX)
+		vmt_kread_u64(g, p[4] + o->files_fdt, &q[0]);
 	if (vmt_kptr_ok(p[0]) && o->mm_ma_root != UINT32_MAX &&
 	    !vmt_kread_u64(g, p[0] + o->mm_ma_root, &q[1]))
 		q[1] &= ~0xffull;
-	if (vmt_kptr_ok(p[2]) && o->cred_group_info != UINT32_MAX)
-		vmt_kread_u64(g, p[2] + o->cred_group_info, &q[2]);
+	if (vmt_kptr_ok(p[8]) && o->cred_group_info != UINT32_MAX)
+		vmt_kread_u64(g, p[8] + o->cred_group_info, &q[2]);
 	vmt_detail_prefetch(g, q, 3, 256);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static size_t sort_unique(uint64_t *v, size_t n)
+{
+	size_t k = 0;
+
+	qsort(v, n, sizeof(*v), u64_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
+}
+
+/*
+ * detail_prefetch for many tasks, level by level: the task_structs, what
+ * they point to, then (processes: `full`) the maple trees and fd tables.
+ */
+void vmt_task_detail_prefetch(struct vmt_guest *g, const struct vmt_task *t, size_t n,
+			      unsigned what)
+{
+	const struct task_offsets *to;
+	const struct detail_offsets *o;
+	struct vmt_hints h = {0};
+	uint64_t *mm, *fdt, p;
+	size_t nmm = 0, nfdt = 0;
+
+	if (!vmt_mem_hints_pay(g->mem) || vmt_task_offsets(g, &to) || vmt_detail_offsets(g, &o))
+		return;
+	mm = calloc(n + 1, sizeof(*mm));
+	fdt = calloc(n + 1, sizeof(*fdt));
+	if (!mm || !fdt)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		vmt_hints_add(&h, t[i].kva, to->task_size);
+	vmt_hints_flush(g, &h);
+	for (size_t i = 0; i < n; i++)
+		detail_hint_pointees(g, o, to, &t[i], &h);
+	vmt_hints_flush(g, &h);
+	for (size_t i = 0; i < n; i++) {
+		if ((what & VMT_DETAIL_MAPS) && !vmt_kread_u64(g, t[i].kva + to->task_mm, &p) &&
+		    vmt_kptr_ok(p)) {
+			mm[nmm++] = p;
+			if (o->mm_ma_root != UINT32_MAX && !vmt_kread_u64(g, p + o->mm_ma_root, &p))
+				vmt_hints_add(&h, p & ~0xffull, 256);
+		}
+		if (o->cred_group_info != UINT32_MAX &&
+		    !vmt_kread_u64(g, t[i].kva + to->task_real_cred, &p) && vmt_kptr_ok(p) &&
+		    !vmt_kread_u64(g, p + o->cred_group_info, &p))
+			vmt_hints_add(&h, p, 256);
+		if ((what & VMT_DETAIL_FILES) && o->task_files != UINT32_MAX &&
+		    o->files_fdt != UINT32_MAX && !vmt_kread_u64(g, t[i].kva + o->task_files, &p) &&
+		    vmt_kptr_ok(p) && !vmt_kread_u64(g, p + o->files_fdt, &p) && vmt_kptr_ok(p)) {
+			fdt[nfdt++] = p;
+			vmt_hints_add(&h, p, o->fdt_size != UINT32_MAX ? o->fdt_size : 64);
+		}
+	}
+	vmt_hints_flush(g, &h);
+	nmm = sort_unique(mm, nmm); /* threads share their process's mm and files */
+	nfdt = sort_unique(fdt, nfdt);
+	vmt_detail_hint_maps(g, o, mm, nmm);
+	vmt_detail_hint_fds(g, o, fdt, nfdt);
+out:
+	free(mm);
+	free(fdt);
+	free(h.r);
 }
 
 int vmt_task_detail(struct vmt_guest *g, const struct vmt_task *t, unsigned what,

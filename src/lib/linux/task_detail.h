@@ -77,6 +77,12 @@ void vmt_detail_prefetch(struct vmt_guest *g, const uint64_t *va, size_t n, uint
 /* Resolve once per guest (kept in a static per-profile cache); borrowed. */
 int vmt_detail_offsets(struct vmt_guest *g, const struct detail_offsets **out);
 
+/* The maps walk of these mm_structs, the fd walk of these fd tables: a batch a level. */
+void vmt_detail_hint_maps(struct vmt_guest *g, const struct detail_offsets *d, const uint64_t *mm,
+			  size_t n);
+void vmt_detail_hint_fds(struct vmt_guest *g, const struct detail_offsets *d, const uint64_t *fdt,
+			 size_t n);
+
 /* task_files.c: the parts that walk structures of their own. */
 void vmt_detail_read_maps(struct vmt_guest *g, const struct detail_offsets *d,
 			  const struct vmt_task *t, struct vmt_task_detail *out);

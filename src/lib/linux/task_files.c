@@ -721,3 +721,164 @@ void vmt_detail_read_ns(struct vmt_guest *g, const struct detail_offsets *d,
 			out->ns_ino[i] = inum;
 	}
 }
+
+/* ------------------------------------------------ many tasks' hints at once */
+
+/*
+ * A split VM's listing of many processes: the hints above cost a round trip
+ * per level and task; these take every task's level at once (a round trip
+ * per level).  Bounded like the walks they foresee, and in total by
+ * VMT_HINTS_MAX ranges a level (the rest is simply read when needed).
+ * Hints only: nothing here is kept or trusted.
+ */
+
+/* A maple node still to visit: its encoded pointer and the top of its range. */
+struct mnode {
+	uint64_t enode, max;
+};
+
+struct mnode_vec {
+	struct mnode *v;
+	size_t n, cap;
+};
+
+static void mnode_add(struct mnode_vec *m, uint64_t enode, uint64_t max)
+{
+	if (m->n >= VMT_HINTS_MAX)
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 256;
+		struct mnode *v = realloc(m->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = (struct mnode){.enode = enode, .max = max};
+}
+
+/* One node (already asked for): its children into next, its VMAs into vmas. */
+static void mnode_expand(struct vmt_guest *g, const struct detail_offsets *d, struct mnode x,
+			 struct mnode_vec *next, struct vmt_hints *vmas)
+{
+	uint64_t piv[MR64_SLOTS], slot[MR64_SLOTS];
+	uint8_t buf[MAPLE_NODE_SIZE];
+	int type = (int)(x.enode >> 3 & 0xf);
+	unsigned npiv, end;
+
+	if ((type != MAPLE_LEAF_64 && type != MAPLE_RANGE_64 && type != MAPLE_ARANGE_64) ||
+	    vmt_kread(g, x.enode & ~MAPLE_NODE_MASK, buf, sizeof(buf)))
+		return;
+	npiv = (type == MAPLE_ARANGE_64 ? MA64_SLOTS : MR64_SLOTS) - 1;
+	memcpy(piv, buf + (type == MAPLE_ARANGE_64 ? d->ma64_pivot : d->mr64_pivot), npiv * 8);
+	memcpy(slot, buf + (type == MAPLE_ARANGE_64 ? d->ma64_slot : d->mr64_slot), (npiv + 1) * 8);
+	end = node_end(buf, type, d, piv, npiv, x.max);
+	for (unsigned i = 0; i <= end; i++) {
+		uint64_t hi = i < npiv && (piv[i] || i == 0) ? piv[i] : x.max;
+
+		if (!slot[i])
+			continue;
+		if (type == MAPLE_LEAF_64)
+			vmt_hints_add(vmas, slot[i], d->vma_size);
+		else
+			mnode_add(next, slot[i], hi);
+	}
+}
+
+/* The maple trees of these mm_structs (mm_ma_root asked for already), level by level. */
+static void maps_hint_trees(struct vmt_guest *g, const struct detail_offsets *d, const uint64_t *mm,
+			    size_t n, struct vmt_hints *vmas)
+{
+	struct mnode_vec cur = {0}, next = {0}, t;
+	struct vmt_hints h = {0};
+	uint64_t root;
+	size_t seen = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!kptr(g, mm[i], d->mm_ma_root, &root) && (root & 3) == 2 && root > 4096)
+			mnode_add(&cur, root, UINT64_MAX);
+	/* A forged tree (children that are ancestors) stops at VMT_HINTS_MAX nodes in all. */
+	for (int depth = 0; depth <= MAPLE_HEIGHT_MAX && cur.n && seen < VMT_HINTS_MAX; depth++) {
+		seen += cur.n;
+		for (size_t i = 0; i < cur.n; i++)
+			vmt_hints_add(&h, cur.v[i].enode & ~MAPLE_NODE_MASK, MAPLE_NODE_SIZE);
+		vmt_hints_flush(g, &h);
+		next.n = 0;
+		for (size_t i = 0; i < cur.n; i++)
+			mnode_expand(g, d, cur.v[i], &next, vmas);
+		t = cur;
+		cur = next;
+		next = t;
+	}
+	free(cur.v);
+	free(next.v);
+	free(h.r);
+}
+
+/* Files (pointers in p[0..n)), then their inodes and dentries: two levels. */
+static void files_hint(struct vmt_guest *g, const struct detail_offsets *d,
+		       const struct task_offsets *o, struct vmt_hints *files)
+{
+	struct vmt_hints h = {0};
+
+	for (size_t i = 0; i < files->n; i++)
+		files->r[i].len = d->file_size;
+	vmt_kprefetch(g, files->r, files->n);
+	for (size_t i = 0; i < files->n; i++) {
+		uint64_t f = files->r[i].va, p;
+
+		if (!kptr(g, f, d->file_f_inode, &p))
+			vmt_hints_add(&h, p, VMT_MAX(d->inode_size, d->dentry_size));
+		if (!kptr(g, f, o->file_f_path + o->path_dentry, &p))
+			vmt_hints_add(&h, p, VMT_MAX(d->inode_size, d->dentry_size));
+	}
+	vmt_hints_flush(g, &h);
+	free(h.r);
+}
+
+void vmt_detail_hint_maps(struct vmt_guest *g, const struct detail_offsets *d, const uint64_t *mm,
+			  size_t n)
+{
+	const struct task_offsets *o;
+	struct vmt_hints vmas = {0}, files = {0};
+	uint64_t f;
+
+	if (vmt_task_offsets(g, &o) || d->mr64_meta == UINT32_MAX || d->ma64_meta == UINT32_MAX)
+		return;
+	maps_hint_trees(g, d, mm, n, &vmas);
+	vmt_kprefetch(g, vmas.r, vmas.n);
+	for (size_t i = 0; i < vmas.n; i++)
+		if (!kptr(g, vmas.r[i].va, d->vma_file, &f))
+			vmt_hints_add(&files, f, 1);
+	files_hint(g, d, o, &files);
+	free(vmas.r);
+	free(files.r);
+}
+
+void vmt_detail_hint_fds(struct vmt_guest *g, const struct detail_offsets *d, const uint64_t *fdt,
+			 size_t n)
+{
+	const struct task_offsets *o;
+	struct vmt_hints h = {0}, files = {0};
+	uint64_t arr, arr_buf[FD_BATCH];
+	uint32_t max;
+
+	if (vmt_task_offsets(g, &o) || d->fdt_max_fds == UINT32_MAX)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!kptr(g, fdt[i], d->fdt_fd, &arr) &&
+		    !vmt_kread_u32(g, fdt[i] + d->fdt_max_fds, &max))
+			vmt_hints_add(&h, arr, VMT_MIN(max, FD_BATCH) * 8u);
+	vmt_kprefetch(g, h.r, h.n);
+	for (size_t i = 0; i < h.n && files.n < VMT_HINTS_MAX; i++) {
+		if (vmt_kread(g, h.r[i].va, arr_buf, h.r[i].len))
+			continue;
+		for (uint32_t j = 0; j < h.r[i].len / 8; j++)
+			if (arr_buf[j])
+				vmt_hints_add(&files, arr_buf[j], 1);
+	}
+	files_hint(g, d, o, &files);
+	free(h.r);
+	free(files.r);
+}

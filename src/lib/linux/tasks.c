@@ -496,11 +496,31 @@ static int task_add(struct task_walk *w, uint64_t task)
  * a split VM that is a handful of round trips for the whole listing instead
  * of several per process.
  */
+/* The executables' files, then their dentries (r: room for a range per task). */
+static void tasks_prefetch_exe(struct task_walk *w, struct vmt_krange *r)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t mm, file;
+	size_t k = 0;
+
+	for (size_t i = 0; i < w->tv.n; i++)
+		if (!vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) && vmt_kptr_ok(mm) &&
+		    !vmt_kread_u64(w->g, mm + o->mm_exe_file, &file) && vmt_kptr_ok(file))
+			r[k++] = (struct vmt_krange){.va = file + o->file_f_path, .len = 16};
+	vmt_kprefetch(w->g, r, k);
+	for (size_t i = 0; i < k; i++)
+		if (vmt_kread_u64(w->g, r[i].va + o->path_dentry, &r[i].va))
+			r[i].va = 0;
+	for (size_t i = 0; i < k; i++)
+		r[i].len = 256; /* the dentry's name and parent */
+	vmt_kprefetch(w->g, r, k);
+}
+
 static void tasks_prefetch_mm(struct task_walk *w)
 {
 	const struct task_offsets *o = w->o;
 	size_t n = w->tv.n, k = 0;
-	struct vmt_krange *r = calloc(3 * n + 1, sizeof(*r));
+	struct vmt_krange *r = calloc(4 * n + 1, sizeof(*r));
 	struct vmt_x86_hint *h = calloc(2 * n + 1, sizeof(*h));
 	uint64_t mm, pgd, root, a[2];
 
@@ -512,8 +532,12 @@ static void tasks_prefetch_mm(struct task_walk *w)
 		if (o->mm_rss_stat != UINT32_MAX)
 			r[k++] = (struct vmt_krange){.va = mm + o->mm_rss_stat,
 						     .len = 4 * o->mm_rss_stride};
+		if (w->what & VMT_TASK_EXE)
+			r[k++] = (struct vmt_krange){.va = mm + o->mm_exe_file, .len = 8};
 	}
 	vmt_kprefetch(w->g, r, k);
+	if (r && (w->what & VMT_TASK_EXE))
+		tasks_prefetch_exe(w, r);
 	k = 0;
 	for (size_t i = 0; h && (w->what & VMT_TASK_CMDLINE) && i < n; i++) {
 		if (vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) || !vmt_kptr_ok(mm) ||
