@@ -278,7 +278,6 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	s->ctx.user_hz = 100;
 	vmt_listing_begin(g);
 	vmt_mem_stats(g, &st0);
-	s->build_threads = 1;
 	err = vmt_tasks(g, o->lazy ? TASK_BASIC : TASK_FULL, &s->tasks);
 	if (err) {
 		pr_err("procfs: task list: %s", vmt_last_error());

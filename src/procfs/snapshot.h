@@ -47,8 +47,7 @@ struct pfs_snapshot {
 	size_t nlazy;
 	/* --stats: wall time of the build and guest pages it read */
 	double build_ms;
-	double cpu_ms;		/* CPU time of the build (a loaded machine stretches build_ms) */
-	unsigned build_threads; /* always 1 (the --stats line still names it) */
+	double cpu_ms; /* CPU time of the build (a loaded machine stretches build_ms) */
 	double walk_ms, tasks_ms, system_ms; /* lists read; per-process files; the rest */
 	uint64_t pages_read;
 	size_t nprocs, nthreads;

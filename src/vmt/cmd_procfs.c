@@ -256,11 +256,11 @@ int pfs_cli_build(struct pfs_cli *c, struct pfs_snapshot **out)
 			"stats: procfs %s: %.2f ms (cpu %.2f ms), pages read %llu, processes %zu, "
 			"threads %zu, "
 			"nodes %zu, bytes %zu (walk %.2f ms, per-process files %.2f ms, "
-			"system files %.2f ms, %u building threads)%s\n",
+			"system files %.2f ms)%s\n",
 			c->so.lazy ? "lazy" : "snapshot", (*out)->build_ms, (*out)->cpu_ms,
 			(unsigned long long)(*out)->pages_read, (*out)->nprocs, (*out)->nthreads,
 			(*out)->tree->nodes, (*out)->tree->bytes, (*out)->walk_ms, (*out)->tasks_ms,
-			(*out)->system_ms, (*out)->build_threads,
+			(*out)->system_ms,
 			(*out)->partial ? " (partial: some guest lists could not be read whole)"
 					: "");
 	return 0;
