@@ -479,6 +479,22 @@ static void test_file_mapped_listings(void **state)
 	assert_int_equal(shm_blocks(f), before);
 }
 
+/* A mapped file cut short by hand: the next listing reads it with pread (an error, not SIGBUS). */
+static void test_file_cut_short(void **state)
+{
+	struct shm_fixture *f = *state;
+	struct vmt_mem *m = shm_open_mem(f, 0, 0);
+	uint64_t v;
+
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096, &v), 0);
+	assert_int_equal(ftruncate(f->fd, SHM_SIZE / 4), 0);
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096, &v), -EIO);
+	assert_int_equal(vmt_mem_read_u64(m, 4096, &v), 0);
+	vmt_mem_free(m);
+}
+
 static void test_file_holes_enodata(void **state)
 {
 	struct shm_fixture *f = *state;
@@ -755,6 +771,7 @@ int main(void)
 					    cache_teardown),
 	    cmocka_unit_test(test_cache_new_args),
 	    cmocka_unit_test_setup_teardown(test_file_mapped_listings, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_cut_short, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
 					    shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),

@@ -208,6 +208,14 @@ static int file_scan(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len)
 	return 0;
 }
 
+/* The file is shorter than its mapping (cut by hand): reading past its end would be SIGBUS. */
+static bool map_cut(const struct memsrc_file *f)
+{
+	struct stat st;
+
+	return fstat(f->fd, &st) || (uint64_t)st.st_size < f->map.size;
+}
+
 static void file_epoch(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
@@ -218,7 +226,7 @@ static void file_epoch(struct vmt_memsrc *src)
 		f->map_fresh = false; /* taken a moment ago, when the guest was opened */
 		return;
 	}
-	if (f->map.base && srcmap_relist(f->fd, &f->map)) {
+	if (f->map.base && (map_cut(f) || srcmap_relist(f->fd, &f->map))) {
 		srcmap_close(&f->map); /* pread from now on */
 		vmt_error_clear();
 	}
