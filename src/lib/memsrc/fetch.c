@@ -36,7 +36,14 @@ static bool conn_dead(int err)
 #define FETCH_RESTART_GRACE_MS 3000
 #define FETCH_RESTART_POLL_MS  100
 
+static int host_connect_within(struct memsrc_file *f, int k, int timeout_ms);
+
 static int host_connect(struct memsrc_file *f, int k)
+{
+	return host_connect_within(f, k, f->split->timeout_ms);
+}
+
+static int host_connect_within(struct memsrc_file *f, int k, int timeout_ms)
 {
 	struct split_ctx *x = f->split;
 	const struct vmt_pt_host *ph = &f->pt.hdr->hosts[k];
@@ -46,7 +53,7 @@ static int host_connect(struct memsrc_file *f, int k)
 	    .export_name = ph->export,
 	    .psk_file = x->insecure ? NULL : x->psk_file,
 	    .insecure = x->insecure,
-	    .connect_timeout_ms = x->timeout_ms,
+	    .connect_timeout_ms = timeout_ms,
 	    .io_timeout_ms = x->timeout_ms,
 	};
 	char addr[VMT_PT_ADDR_MAX + 1], export[VMT_PT_NAME_MAX + 1];
@@ -304,6 +311,28 @@ out:
 	free(io);
 	free(of);
 	free(todo);
+}
+
+/*
+ * At open: connect to every sub-host now, so that a listing does not pay
+ * the TLS handshake and NBD negotiation (and the TLS library's start) in
+ * the middle of its first reads.  Best effort and short: a sub-host that
+ * does not answer within FETCH_OPEN_CONNECT_MS is left to the listing,
+ * which connects (and reports) as before.
+ */
+#define FETCH_OPEN_CONNECT_MS 1000
+
+void fetch_open_hosts(struct memsrc_file *f)
+{
+	struct split_ctx *x = f->split;
+
+	for (unsigned k = 0; k < f->pt.hdr->nr_hosts && k < VMT_PT_MAX_HOSTS; k++) {
+		if (x->hosts[k].h ||
+		    !host_connect_within(f, (int)k, VMT_MIN(x->timeout_ms, FETCH_OPEN_CONNECT_MS)))
+			continue;
+		x->hosts[k].down = 0; /* the listing tries again, and says why if it fails */
+		vmt_error_clear();
+	}
 }
 
 void fetch_epoch(struct split_ctx *x)

@@ -407,6 +407,8 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 		f->base.prefetch_max = UINT32_MAX; /* paged in: it stays in the memory file */
 	else if (o->fetch == VMT_FETCH_RUNTIME)
 		f->base.prefetch_max = split_prefetch_max(f->split->cache.bound, o->fetch_shift);
+	if (o->fetch == VMT_FETCH_RUNTIME)
+		fetch_open_hosts(f);
 	return 0;
 err_free:
 	vmt_memsrc_free(*out);

@@ -102,6 +102,8 @@ void fcache_prune(struct fcache *c, const struct vmt_pt *pt);
 /* fetch.c: method 1.  Reads every want from its sub-host (w->data, w->err). */
 void fetch_wants(struct memsrc_file *f, struct split_want *w, size_t n);
 void fetch_epoch(struct split_ctx *x);
+/* At open: connect to every sub-host now (best effort, short timeout). */
+void fetch_open_hosts(struct memsrc_file *f);
 /* Called after every batch of reads, before they are checked (unit tests only). */
 extern void (*vmt_fetch_test_hook)(void *arg);
 extern void *vmt_fetch_test_arg;
