@@ -96,7 +96,7 @@ struct pager {
 	bool active;
 	int log_fd;
 	pthread_mutex_t log_lock;
-	/* VMT_PAGER_TRACE=FILE (debugging): one line per missing fault, at most TRACE_MAX. */
+	/* VMT_PAGER_TRACE=FILE (debugging): one line per fault dispatched, at most TRACE_MAX. */
 	int trace_fd;
 	uint64_t trace_n;
 
