@@ -269,6 +269,40 @@ static void test_decide_recent(void **state)
 	place_free(&p);
 }
 
+/* Free chunks go nowhere (unless core); the kernel's own pages come right after the core. */
+static void test_decide_free_kernel(void **state)
+{
+	uint64_t quota[1] = {100};
+	struct place p;
+
+	place_new(&p, 12);
+	for (int i = 0; i < 12; i++)
+		p.flags[i] = CH_DATA;
+	p.flags[11] |= CH_CORE;
+	p.flags[10] |= CH_CORE | CH_FREE; /* core wins: placed */
+	p.flags[1] |= CH_FREE;
+	p.flags[2] |= CH_FREE;
+	p.flags[3] = CH_FREE; /* free and zero: one of the zero chunks */
+	p.flags[8] |= CH_KERNEL;
+	p.flags[9] |= CH_KERNEL;
+	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 5, 1, quota), 0);
+	assert_int_equal(p.loc[11], VMT_PT_MAIN);
+	assert_int_equal(p.loc[10], VMT_PT_MAIN);
+	assert_int_equal(p.loc[8], VMT_PT_MAIN);
+	assert_int_equal(p.loc[9], VMT_PT_MAIN);
+	assert_int_equal(p.loc[0], VMT_PT_MAIN); /* then by address, free ones skipped */
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(p.loc[i], VMT_PT_ABSENT);
+	for (int i = 4; i <= 7; i++)
+		assert_int_equal(p.loc[i], VMT_PT_SUB);
+	assert_int_equal(p.free, 2);
+	assert_int_equal(p.kernel, 2);
+	assert_int_equal(p.core, 2);
+	assert_int_equal(p.main, 5);
+	assert_int_equal(p.host_chunks[0], 4);
+	place_free(&p);
+}
+
 static void test_decide_refusals(void **state)
 {
 	uint64_t quota[2] = {3, 2};
@@ -354,6 +388,7 @@ int main(void)
 	    cmocka_unit_test(test_decide_address),
 	    cmocka_unit_test(test_decide_stripes),
 	    cmocka_unit_test(test_decide_recent),
+	    cmocka_unit_test(test_decide_free_kernel),
 	    cmocka_unit_test(test_decide_refusals),
 	    cmocka_unit_test(test_scan_zero),
 	};
