@@ -4,7 +4,7 @@
 #
 # Per instance: a fresh guest at the paper's shape (2 GiB, 100 workload processes, filled with
 # vmt-memcheck to MemAvailable - 64 MiB, KASLR off); busybox ps through the agent on the unsplit
-# guest; split --main-mem 1G --policy address --chunk 4K onto one sub-host behind a 1 Gbit link;
+# guest; split --main-mem 1G --policy P --chunk 4K onto one sub-host behind a 1 Gbit link;
 # the pager left to settle; one discarded method-1 build (64K, as vmt bench fig4 does); then the
 # timed part under the machine-wide bench lock: the shadow /proc construction with the point's
 # method and fetch chunk, and ps in the guest right after.  Page-ins from the pager's STATS.
@@ -12,7 +12,8 @@
 # usage: OLD=path/to/vmt NEW=path/to/vmt bench/fig4b_pair.sh OUT_DIR [REPS] [POINTS]
 #   POINTS: method:chunk list (default "runtime:64K vm:4K vm:32K")
 #   env: PREFIX (hosts prefix and VM names, default f4p), SUBNET (default 10.96),
-#        LOCK (default /tmp/vmt-bench.lock), VMT_RUN_DIR, VMT_GUEST_DIR as for vmt.
+#        LOCK (default /tmp/vmt-bench.lock), OLD_POLICY, NEW_POLICY (the split's --policy
+#        of each binary, default address), VMT_RUN_DIR, VMT_GUEST_DIR as for vmt.
 # Output: OUT_DIR/results.csv (one row per instance), split-NAME.json.
 set -u
 OUT=${1:?usage: OLD=vmt NEW=vmt $0 OUT_DIR [REPS] [POINTS]}
@@ -22,9 +23,10 @@ PREFIX=${PREFIX:-f4p}
 SUBNET=${SUBNET:-10.96}
 LOCK=${LOCK:-/tmp/vmt-bench.lock}
 declare -A BIN=([old]=${OLD:?OLD=vmt binary} [new]=${NEW:?NEW=vmt binary})
+declare -A POLICY=([old]=${OLD_POLICY:-address} [new]=${NEW_POLICY:-address})
 mkdir -p "$OUT"
 CSV=$OUT/results.csv
-[ -e "$CSV" ] || echo "rep,binary,method,chunk,build_ms,ps_ms,pageins_ps,pageins_build,unsplit_ps_ms,split_total_ms,split_downtime_ms,sub_bytes,main_chunks,kernel_chunks,free_chunks,load1" >"$CSV"
+[ -e "$CSV" ] || echo "rep,binary,policy,method,chunk,build_ms,ps_ms,pageins_ps,pageins_build,unsplit_ps_ms,split_total_ms,split_downtime_ms,sub_bytes,main_chunks,kernel_chunks,free_chunks,load1" >"$CSV"
 
 V=${BIN[new]}
 NAME=""
@@ -66,7 +68,7 @@ for rep in $(seq "$REPS"); do
 			guest_ps >/dev/null # the agent's path warm, as for every later ps
 			ups=$(flock "$LOCK" bash -c "$(declare -f guest_ps); V=$V NAME=$NAME guest_ps")
 			if ! "$V" split "$NAME" --main-mem 1G --subhosts sub1 --hosts-prefix "$PREFIX" \
-				--policy address --chunk 4K --json >"$OUT/split-$NAME.json"; then
+				--policy "${POLICY[$b]}" --chunk 4K --json >"$OUT/split-$NAME.json"; then
 				"$V" vm stop "$NAME" >/dev/null
 				continue
 			fi
@@ -86,7 +88,7 @@ for rep in $(seq "$REPS"); do
 			bms=$1 p1=$2 pms=$3 load=$4
 			p2=$(pageins)
 			read -r tot down sub mainc kc fc < <(python3 -c "import json; d=json.load(open('$OUT/split-$NAME.json')); print(d['total_ms'], d['downtime_ms'], d['hosts'][0]['bytes'], d['main_chunks'], d.get('kernel_chunks', 0), d.get('free_chunks', 0))")
-			echo "$rep,$b,$m,$c,$bms,$pms,$((p2 - p1)),$((p1 - p0)),$ups,$tot,$down,$sub,$mainc,$kc,$fc,$load" | tee -a "$CSV"
+			echo "$rep,$b,${POLICY[$b]},$m,$c,$bms,$pms,$((p2 - p1)),$((p1 - p0)),$ups,$tot,$down,$sub,$mainc,$kc,$fc,$load" | tee -a "$CSV"
 			"$V" vm stop "$NAME" >/dev/null
 			NAME=""
 		done

@@ -31,9 +31,32 @@ struct core_walk {
 	struct place *p;
 	struct vmt_ram_layout lay;
 	unsigned tables;
-	uint32_t *free_in; /* per chunk: its pages on the free lists */
-	FILE *dump;	   /* VMT_SPLIT_FREE_DUMP: the free blocks, for diagnosis */
+	uint32_t *free_in;		 /* per chunk: its pages on the free lists */
+	FILE *dump;			 /* VMT_SPLIT_FREE_DUMP: the free blocks, for diagnosis */
+	int levels;			 /* 4 or 5 */
+	uint64_t vmalloc_lo, vmalloc_hi; /* vmalloc area: [vmalloc_base, vmemmap_base) */
 };
+
+#define KERNEL_MAP_VA 0xffffffff80000000ull /* the image, then modules and the fixmap */
+
+/*
+ * Is va where the kernel maps its own memory page by page: the vmalloc area
+ * (kernel stacks, per-CPU chunks, vmalloc'd buffers) and, from the image's
+ * mapping on, the modules?  Their pages carry no struct page flags that
+ * say so (page_kind.c), but the kernel's page tables do.
+ */
+static bool kernel_va(const struct core_walk *w, uint64_t va)
+{
+	return (va >= w->vmalloc_lo && va < w->vmalloc_hi) || va >= KERNEL_MAP_VA;
+}
+
+/* Sign-extend a top-level entry's address (bit 47, or 56 with 5 levels). */
+static uint64_t canonical(uint64_t va, int levels)
+{
+	int bits = levels == 5 ? 57 : 48;
+
+	return (uint64_t)((int64_t)(va << (64 - bits)) >> (64 - bits));
+}
 
 /* Mark the file chunks of guest-physical [pa, pa + len) with flag (CH_CORE, CH_KERNEL). */
 static void mark_pa_as(struct core_walk *w, uint64_t pa, uint64_t len, uint8_t flag)
@@ -56,25 +79,46 @@ static void mark_pa(struct core_walk *w, uint64_t pa, uint64_t len)
 	mark_pa_as(w, pa, len, CH_CORE);
 }
 
-/* Walk the table at pa (level: 5..1 = PGD/P4D .. PTE) from entry lo to hi. */
-static int walk_table(struct core_walk *w, uint64_t pa, int level, int lo, int hi)
+/* A leaf (a page, or a 2 MiB / 1 GiB page) mapping va: the kernel's own memory? */
+static void leaf(struct core_walk *w, uint64_t e, int level, uint64_t va)
 {
-	uint64_t e[512];
+	uint64_t size = 1ull << (12 + 9 * (level - 1));
+
+	if (kernel_va(w, va))
+		mark_pa_as(w, e & PTE_ADDR & ~(size - 1), size, CH_KERNEL);
+}
+
+/*
+ * Walk the table at pa (level: 5..1 = PGD/P4D .. PTE) from entry lo to hi;
+ * va is the address its entry 0 maps.  Every table is core; the leaves in
+ * the vmalloc and module areas are the kernel's own pages (CH_KERNEL).
+ */
+static int walk_table(struct core_walk *w, uint64_t pa, int level, int lo, int hi, uint64_t va)
+{
+	uint64_t e[512], span = 1ull << (12 + 9 * (level - 1));
 	int r;
 
 	if (++w->tables > CORE_MAX_TABLES)
 		return vmt_error(-EBADMSG, "kernel page tables hold more than %u tables",
 				 CORE_MAX_TABLES);
 	mark_pa(w, pa, VMT_PAGE_SIZE);
-	if (level == 1)
+	if (level == 1 && !kernel_va(w, va) && !kernel_va(w, va + 511 * span))
 		return 0;
 	r = vmt_read_phys(w->g, pa, e, sizeof(e));
 	if (r)
 		return 0; /* a table outside RAM: nothing of ours to keep */
 	for (int i = lo; i < hi; i++) {
-		if (!(e[i] & PTE_PRESENT) || ((level == 3 || level == 2) && (e[i] & PTE_PS)))
+		uint64_t at = va + (uint64_t)i * span;
+
+		if (level == w->levels)
+			at = canonical(at, w->levels);
+		if (!(e[i] & PTE_PRESENT))
 			continue;
-		r = walk_table(w, e[i] & PTE_ADDR, level - 1, 0, 512);
+		if (level == 1 || ((level == 3 || level == 2) && (e[i] & PTE_PS))) {
+			leaf(w, e[i], level, at);
+			continue;
+		}
+		r = walk_table(w, e[i] & PTE_ADDR, level - 1, 0, 512, at);
 		if (r)
 			return r;
 	}
@@ -124,6 +168,46 @@ static void core_kernel(struct core_walk *w)
 		}
 	}
 	free(buf);
+}
+
+/*
+ * Every process's top page tables: its pgd and, below the user half of it,
+ * the P4D/PUD tables.  6.1 marks PMD and PTE tables PageTable (core_kernel
+ * finds them) but gives the top levels no constructor, so nothing in their
+ * struct page says what they are; yet a /proc/PID/cmdline read walks them
+ * (the guest's ps paged in 22 pgds: bench/results/fig4.md).  From the task
+ * list (bounded by the library), at most CORE_MAX_TABLES tables in all.
+ */
+static void core_user_tables(struct core_walk *w)
+{
+	struct vmt_task_list *l = NULL;
+	uint64_t e[256], e2[512];
+
+	if (vmt_tasks(w->g, VMT_TASK_BASIC, &l) || !l)
+		return;
+	for (size_t t = 0; t < l->n && w->tables < CORE_MAX_TABLES; t++) {
+		uint64_t pgd = l->tasks[t].pgd_pa;
+
+		if (!pgd || (pgd & (VMT_PAGE_SIZE - 1)) || vmt_read_phys(w->g, pgd, e, sizeof(e)))
+			continue;
+		mark_pa_as(w, pgd, VMT_PAGE_SIZE, CH_KERNEL);
+		for (int i = 0; i < 256 && w->tables < CORE_MAX_TABLES; i++) {
+			uint64_t next = e[i] & PTE_ADDR;
+
+			if (!(e[i] & PTE_PRESENT))
+				continue;
+			w->tables++;
+			mark_pa_as(w, next, VMT_PAGE_SIZE, CH_KERNEL);
+			if (w->levels != 5 || vmt_read_phys(w->g, next, e2, sizeof(e2)))
+				continue;
+			for (int j = 0; j < 512 && w->tables < CORE_MAX_TABLES; j++)
+				if (e2[j] & PTE_PRESENT) {
+					w->tables++;
+					mark_pa_as(w, e2[j] & PTE_ADDR, VMT_PAGE_SIZE, CH_KERNEL);
+				}
+		}
+	}
+	vmt_task_list_free(l);
 }
 
 static int core_image(struct core_walk *w, const struct vmt_kernel_info *ki)
@@ -210,6 +294,7 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
 				    .ram_size = p->ram_size};
 	struct core_walk w = {.p = p};
 	struct vmt_kernel_info ki;
+	uint64_t base;
 	int r = vmt_ram_layout_x86(p->ram_size, machine, 0, &w.lay);
 
 	if (r)
@@ -223,11 +308,19 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
 	r = vmt_guest_kernel_info(w.g, &ki);
 	if (!r)
 		r = core_image(&w, &ki);
-	/* The kernel half: top-level entries 256..511 in 4- and 5-level paging alike. */
-	if (!r)
-		r = walk_table(&w, ki.kernel_pgd, ki.paging_levels, 256, 512);
-	if (!r)
+	if (!r) {
+		w.levels = ki.paging_levels;
+		w.vmalloc_lo = w.vmalloc_hi = ki.vmemmap; /* none known: the module area only */
+		if (!vmt_symbol(w.g, "vmalloc_base", &base) && !vmt_read_kva(w.g, base, &base, 8) &&
+		    base < ki.vmemmap)
+			w.vmalloc_lo = base;
+		/* The kernel half: top-level entries 256..511 in 4- and 5-level paging alike. */
+		r = walk_table(&w, ki.kernel_pgd, ki.paging_levels, 256, 512, 0);
+	}
+	if (!r) {
 		core_kernel(&w);
+		core_user_tables(&w);
+	}
 	p->free_err = -ENODATA; /* not walked */
 	if (!r && (free_pages || getenv("VMT_SPLIT_FREE_DUMP")))
 		core_free(&w, free_pages);

@@ -305,6 +305,7 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 	for (uint64_t i = 0; i < p->nr_chunks; i++) {
 		p->free += (p->flags[i] & CH_DATA) && !placed(p->flags[i]);
 		p->kernel +=
+		    pol != VMT_SPLIT_ADDRESS &&
 		    (p->flags[i] & (CH_KERNEL | CH_DATA | CH_CORE)) == (CH_KERNEL | CH_DATA);
 		p->core += (p->flags[i] & (CH_CORE | CH_DATA)) == (CH_CORE | CH_DATA);
 		p->recent +=
@@ -324,7 +325,9 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 		    (unsigned long long)((p->core << p->shift) >> 10),
 		    (unsigned long long)(((p->core + p->core / 15 + 1) << p->shift) >> 10));
 	keep_main(p, CH_CORE, &budget);
-	keep_main(p, CH_KERNEL, &budget);
+	/* address alone is the paper's experiment: the kernel's pages where they fall */
+	if (pol != VMT_SPLIT_ADDRESS)
+		keep_main(p, CH_KERNEL, &budget);
 	if (pol == VMT_SPLIT_KERNEL_RECENT)
 		keep_main(p, CH_RECENT, &budget);
 	keep_main(p, 0, &budget);

@@ -35,7 +35,7 @@
 #define SPLIT_QUIT_MS	    10000
 #define LIVE_ROUNDS	    4 /* pre-copy rounds after the first, at most */
 
-static const char *const policy_names[] = {"kernel+recent", "address"};
+static const char *const policy_names[] = {"kernel+recent", "address", "kernel+address"};
 
 /* ------------------------------------------------------------ progress */
 
@@ -620,7 +620,8 @@ static void fill_result(struct split_ctx *c)
 	}
 	res->downtime_ms = c->t_cont - c->t_stop;
 	res->dest_pid = c->dst_pid;
-	vmt_strlcpy(res->policy, policy_names[c->o.policy & 1], sizeof(res->policy));
+	vmt_strlcpy(res->policy, (unsigned)c->o.policy < 3 ? policy_names[c->o.policy] : "?",
+		    sizeof(res->policy));
 }
 
 static int ctx_path(char *out, size_t sz, const char *dir, const char *name)

@@ -20,8 +20,9 @@
 #define VMT_SPLIT_MAX_HOSTS 16
 
 enum vmt_split_policy {
-	VMT_SPLIT_KERNEL_RECENT = 0, /* core, then recently written chunks, then by address */
-	VMT_SPLIT_ADDRESS = 1,	     /* core, then lowest addresses (deterministic) */
+	VMT_SPLIT_KERNEL_RECENT = 0,  /* core, kernel's own, recent, by address */
+	VMT_SPLIT_ADDRESS = 1,	      /* core, then lowest addresses (deterministic) */
+	VMT_SPLIT_KERNEL_ADDRESS = 2, /* core, the kernel's own pages, then by address */
 };
 
 /* Progress of the copy, handed to the callback about 5 times a second. */

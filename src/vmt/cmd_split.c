@@ -24,8 +24,10 @@ static const char split_help[] =
     "  --main-mem SIZE     guest memory kept on the main host (e.g. 160M)\n"
     "  --subhosts LIST     sub-host names from 'vmt hosts up' (sub1,sub2) or HOST:PORT\n"
     "  --chunk SIZE        placement and paging unit, 4K..2M power of two (64K)\n"
-    "  --policy NAME       kernel+recent (default: core, recently written, by address)\n"
-    "                      or address (core, then lowest addresses)\n"
+    "  --policy NAME       kernel+recent (default: core, the kernel's own pages,\n"
+    "                      recently written, by address), address (core, then lowest\n"
+    "                      addresses: the paper's experiment) or kernel+address (core,\n"
+    "                      the kernel's own pages, then lowest addresses)\n"
     "  --sample-ms MS      kernel+recent sampling window (1000)\n"
     "  --hosts-prefix P    hosts made by 'vmt hosts up --prefix P'\n"
     "  --psk FILE          TLS-PSK key of HOST:PORT sub-hosts (named hosts get a new one)\n"
@@ -113,8 +115,12 @@ static int parse_opt(struct split_cli *s, int c)
 			s->o.policy = VMT_SPLIT_KERNEL_RECENT;
 		else if (!strcmp(optarg, "address"))
 			s->o.policy = VMT_SPLIT_ADDRESS;
+		else if (!strcmp(optarg, "kernel+address"))
+			s->o.policy = VMT_SPLIT_KERNEL_ADDRESS;
 		else
-			return usage("unknown --policy '%s' (kernel+recent, address)", optarg);
+			return usage("unknown --policy '%s' (kernel+recent, address, "
+				     "kernel+address)",
+				     optarg);
 		return 0;
 	case O_SAMPLE:
 		s->o.sample_ms = (int)strtol(optarg, &end, 10);

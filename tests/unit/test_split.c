@@ -269,7 +269,8 @@ static void test_decide_recent(void **state)
 	place_free(&p);
 }
 
-/* Free chunks go nowhere (unless core); the kernel's own pages come right after the core. */
+/* Free chunks go nowhere (unless core); the kernel's own pages right after the core (not with
+ * address). */
 static void test_decide_free_kernel(void **state)
 {
 	uint64_t quota[1] = {100};
@@ -285,7 +286,7 @@ static void test_decide_free_kernel(void **state)
 	p.flags[3] = CH_FREE; /* free and zero: one of the zero chunks */
 	p.flags[8] |= CH_KERNEL;
 	p.flags[9] |= CH_KERNEL;
-	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 5, 1, quota), 0);
+	assert_int_equal(place_decide(&p, VMT_SPLIT_KERNEL_ADDRESS, 5, 1, quota), 0);
 	assert_int_equal(p.loc[11], VMT_PT_MAIN);
 	assert_int_equal(p.loc[10], VMT_PT_MAIN);
 	assert_int_equal(p.loc[8], VMT_PT_MAIN);
@@ -300,6 +301,14 @@ static void test_decide_free_kernel(void **state)
 	assert_int_equal(p.core, 2);
 	assert_int_equal(p.main, 5);
 	assert_int_equal(p.host_chunks[0], 4);
+	/* address alone (the paper's experiment) leaves the kernel's pages where they fall */
+	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 5, 1, quota), 0);
+	assert_int_equal(p.loc[0], VMT_PT_MAIN);
+	assert_int_equal(p.loc[4], VMT_PT_MAIN);
+	assert_int_equal(p.loc[5], VMT_PT_MAIN);
+	assert_int_equal(p.loc[8], VMT_PT_SUB);
+	assert_int_equal(p.loc[1], VMT_PT_ABSENT); /* free pages skipped all the same */
+	assert_int_equal(p.kernel, 0);
 	place_free(&p);
 }
 
