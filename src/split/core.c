@@ -35,6 +35,7 @@ struct core_walk {
 	FILE *dump;			 /* VMT_SPLIT_FREE_DUMP: the free blocks, for diagnosis */
 	int levels;			 /* 4 or 5 */
 	uint64_t vmalloc_lo, vmalloc_hi; /* vmalloc area: [vmalloc_base, vmemmap_base) */
+	bool kernel;			 /* mark the kernel's own pages (CH_KERNEL) */
 };
 
 #define KERNEL_MAP_VA 0xffffffff80000000ull /* the image, then modules and the fixmap */
@@ -47,6 +48,8 @@ struct core_walk {
  */
 static bool kernel_va(const struct core_walk *w, uint64_t va)
 {
+	if (!w->kernel)
+		return false; /* not asked for: the PTE tables need not be read */
 	return (va >= w->vmalloc_lo && va < w->vmalloc_hi) || va >= KERNEL_MAP_VA;
 }
 
@@ -284,15 +287,16 @@ static void core_free(struct core_walk *w, bool mark)
 	free(w->free_in);
 }
 
-int place_mark_core(const char *mem_path, const char *kernel, const char *machine, bool free_pages,
+int place_mark_core(const char *mem_path, const char *kernel, const char *machine, unsigned want,
 		    struct place *p)
 {
+	bool free_pages = want & CORE_WANT_FREE;
 	struct vmt_guest_opts go = {.sz = sizeof(go),
 				    .mem_path = mem_path,
 				    .kernel_path = kernel,
 				    .machine = machine,
 				    .ram_size = p->ram_size};
-	struct core_walk w = {.p = p};
+	struct core_walk w = {.p = p, .kernel = want & CORE_WANT_KERNEL};
 	struct vmt_kernel_info ki;
 	uint64_t base;
 	int r = vmt_ram_layout_x86(p->ram_size, machine, 0, &w.lay);
@@ -317,7 +321,8 @@ int place_mark_core(const char *mem_path, const char *kernel, const char *machin
 		/* The kernel half: top-level entries 256..511 in 4- and 5-level paging alike. */
 		r = walk_table(&w, ki.kernel_pgd, ki.paging_levels, 256, 512, 0);
 	}
-	if (!r) {
+	/* 100-250 ms of the downtime (32 MiB of struct pages, every task): only when used. */
+	if (!r && w.kernel) {
 		core_kernel(&w);
 		core_user_tables(&w);
 	}

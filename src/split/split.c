@@ -237,10 +237,12 @@ struct core_job {
 static void *core_main(void *arg)
 {
 	struct core_job *k = arg;
+	const struct vmt_split_opts *o = &k->c->o;
+	unsigned want = (!o->live && !o->keep_free_pages ? CORE_WANT_FREE : 0) |
+			(o->policy != VMT_SPLIT_ADDRESS ? CORE_WANT_KERNEL : 0);
 	int64_t t = vmt_now_ms();
 
-	k->err = place_mark_core(k->c->vm.mem_path, k->kernel, k->c->vm.machine,
-				 !k->c->o.live && !k->c->o.keep_free_pages, &k->p);
+	k->err = place_mark_core(k->c->vm.mem_path, k->kernel, k->c->vm.machine, want, &k->p);
 	k->ms = vmt_now_ms() - t;
 	return NULL;
 }

@@ -89,13 +89,16 @@ int place_hash_pass(int fd, const struct place *p, uint64_t *hash);
 struct srcmap;
 /* CH_DATA from the RAM file, read through m (NULL: a mapping of fd of its own). */
 int place_scan_zero(int fd, const struct srcmap *m, struct place *p);
+#define CORE_WANT_FREE	 1u /* CH_FREE: chunks wholly on the guest's free lists */
+#define CORE_WANT_KERNEL 2u /* CH_KERNEL: the kernel's own pages (a kernel-first policy) */
 /*
- * Mark the guest kernel's image and page tables CH_CORE; with free_pages,
+ * Mark the guest kernel's image and page tables CH_CORE; with CORE_WANT_FREE,
  * also CH_FREE on the chunks whose every page is on the guest's buddy free
- * lists (unless the guest poisons free pages: p->free_err = -ENOTSUP).  A
- * free-list walk that fails marks nothing (p->free_err) and is no error.
+ * lists (unless the guest poisons free pages: p->free_err = -ENOTSUP), and
+ * with CORE_WANT_KERNEL, CH_KERNEL on the kernel's own pages.  A free-list
+ * walk that fails marks nothing (p->free_err) and is no error.
  */
-int place_mark_core(const char *mem_path, const char *kernel, const char *machine, bool free_pages,
+int place_mark_core(const char *mem_path, const char *kernel, const char *machine, unsigned want,
 		    struct place *p);
 /*
  * Decide loc[] by policy: main_budget chunks on the main host, the rest
