@@ -159,6 +159,25 @@ static void test_self(void **state)
 	assert_true(w.pages <= ZONE_PAGES);
 }
 
+/*
+ * A node that points at itself in a zone whose span is forged huge: the walk
+ * ends once the lists held as many pages as the guest has RAM (without that
+ * bound this loops for 2^39 / 16 blocks).
+ */
+static void test_forged_span(void **state)
+{
+	struct fake *f = *state;
+	struct zone_fake z = zone_setup(f);
+	struct vmt_buddy_walk w;
+	struct seen s;
+
+	put64(f, z.zone + off("zone", "spanned_pages"), 1ull << 39);
+	free_block(f, &z, ZONE_START + 16, 4, 3);
+	put64(f, page_at(&z, ZONE_START + 16) + z.lru, page_at(&z, ZONE_START + 16) + z.lru);
+	assert_int_equal(walk(f, &s, &w), -EBADMSG);
+	assert_true(w.pages <= f->ram_len >> 12);
+}
+
 static void test_outside(void **state)
 {
 	struct fake *f = *state;
@@ -246,6 +265,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sane, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_loop, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_self, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_span, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_outside, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_marks, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_page_kinds, fake_setup, fake_teardown),

@@ -38,6 +38,7 @@ struct buddy_ctx {
 	struct vmt_page_mark mark;
 	unsigned nr_orders, nr_types;
 	uint64_t vmemmap;
+	uint64_t budget; /* pages every list together may still hold: the guest's RAM */
 };
 
 static int buddy_offsets(struct vmt_guest *g, struct buddy_off *o)
@@ -132,7 +133,13 @@ static int buddy_zone(struct buddy_ctx *c, uint64_t zone)
 	if (span > ZONE_SPAN_MAX || start > ZONE_SPAN_MAX)
 		return -EBADMSG;
 	c->w->zones++;
-	left = span;
+	/*
+	 * A forged span (up to ZONE_SPAN_MAX) would let a cycle of valid free
+	 * blocks run for hours: every zone's lists together hold no more pages
+	 * than the guest has RAM.
+	 */
+	left = span < c->budget ? span : c->budget;
+	c->budget -= left;
 	for (unsigned o = 0; o < c->nr_orders; o++) {
 		for (unsigned t = 0; t < c->nr_types; t++) {
 			uint64_t head = zone + c->o.free_area + (uint64_t)o * c->o.fa_sz +
@@ -143,6 +150,7 @@ static int buddy_zone(struct buddy_ctx *c, uint64_t zone)
 				return err;
 		}
 	}
+	c->budget += left; /* what this zone's lists did not hold */
 	return 0;
 }
 
@@ -179,7 +187,10 @@ static int buddy_nodes(struct buddy_ctx *c)
 
 int vmt_buddy_free_walk(struct vmt_guest *g, struct vmt_buddy_walk *w)
 {
-	struct buddy_ctx c = {.g = g, .w = w, .vmemmap = g->ki.vmemmap};
+	struct buddy_ctx c = {.g = g,
+			      .w = w,
+			      .vmemmap = g->ki.vmemmap,
+			      .budget = vmt_mem_ram_end(g->mem) >> VMT_PAGE_SHIFT};
 	int err = buddy_offsets(g, &c.o);
 
 	w->blocks = w->pages = 0;
