@@ -325,8 +325,7 @@ static int pager_open_table(void)
 	    g.conf.cap_set ? g.conf.cap_bytes >> g.pt.hdr->chunk_shift : g.pt.hdr->cap_chunks;
 	if (g.conf.cap_set && g.conf.cap_bytes && !g.cap_chunks)
 		g.cap_chunks = 1;
-	/* Keep a little room free so that most faults never wait for a page-out. */
-	g.low_chunks = g.cap_chunks - (g.cap_chunks >= 32 ? g.cap_chunks / 32 : g.cap_chunks > 2);
+	g.low_chunks = g.cap_chunks - vmt_pt_free_target(g.cap_chunks);
 	atomic_store(&g.pt.hdr->writer_pid, (uint64_t)getpid());
 	return 0;
 }

@@ -145,6 +145,16 @@ static inline int vmt_pt_loc_host(unsigned loc)
 									: -1;
 }
 
+/*
+ * Chunks the pager keeps free under a cap of cap_chunks (1/32, at least one
+ * above two chunks), so that most faults never wait for a page-out; the
+ * split leaves twice this free for it.
+ */
+static inline uint64_t vmt_pt_free_target(uint64_t cap_chunks)
+{
+	return cap_chunks >= 32 ? cap_chunks / 32 : cap_chunks > 2;
+}
+
 /* ------------------------------------------------------------- geometry */
 
 /* Is shift a chunk size the page table takes? */

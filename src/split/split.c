@@ -284,8 +284,8 @@ static int core_and_zero(struct split_ctx *c, const char *kernel)
 }
 
 /*
- * Room left empty on the main host: twice the pager's free target (it keeps
- * about 1/32 of its cap free, pager.c's low_chunks).  A main host filled to
+ * Room left empty on the main host: twice the pager's free target
+ * (vmt_pt_free_target: about 1/32 of its cap).  A main host filled to
  * the cap had the evictor page 1/32 of it out right after the split, the
  * lowest addresses first (the kernel's slab, stacks and page tables), which
  * the guest's next ps paged back in; one filled to the free target had it
@@ -296,9 +296,7 @@ static int core_and_zero(struct split_ctx *c, const char *kernel)
  */
 static uint64_t pager_room(uint64_t cap_chunks)
 {
-	uint64_t target = cap_chunks >= 32 ? cap_chunks / 32 : cap_chunks > 2;
-
-	return cap_chunks - VMT_MIN(2 * target, cap_chunks / 2);
+	return cap_chunks - VMT_MIN(2 * vmt_pt_free_target(cap_chunks), cap_chunks / 2);
 }
 
 static int decide(struct split_ctx *c)
