@@ -3,14 +3,22 @@
  * cmd_exec.c - `vmt exec`: run an unmodified tool on the guest's view.
  *
  * In a mount namespace of its own (private all the way down, so nothing
- * propagates back to the host), the shadow /proc is served over FUSE and
- * mounted on /proc, its /sys/module on /sys/module, and CMD runs there
- * with PROC_ROOT=/proc, which makes iproute2's ss read /proc/net instead
- * of asking the host kernel over netlink.  The FUSE mount's root holds
- * both trees; it is mounted on /proc first and the two are bound over it,
- * so no directory is made anywhere.  When CMD ends, everything is
- * unmounted and the namespace goes with this process: the host's mounts
- * never change.  Exit status: CMD's (128+N if a signal N ended it).
+ * propagates back to the host), the shadow /proc is served over FUSE; CMD
+ * runs where it is /proc and its modules /sys/module, with PROC_ROOT=/proc,
+ * which makes iproute2's ss read /proc/net instead of asking the host
+ * kernel over netlink.  The FUSE mount's root holds both trees.
+ *
+ * This process never sees the shadow /proc as its own /proc: its FUSE
+ * root is mounted on /sys/module (a directory nothing here reads, so none
+ * is made anywhere), and CMD's process makes a namespace of its own after
+ * fork and binds the two trees there.  A thread of this process that
+ * opened a path under /proc — glibc's malloc does, once, when a thread's
+ * heap first shrinks (/proc/sys/vm/overcommit_memory) — would otherwise
+ * be a FUSE request to this very server, and if it were the serving thread
+ * it would wait for itself forever (seen: unhide hung in a lookup).  When
+ * CMD ends, the FUSE mount goes and the namespaces with their processes:
+ * the host's mounts never change.  Exit status: CMD's (128+N if a signal
+ * N ended it).
  *
  * System calls (src/syscalls/, unless --no-syscalls): CMD's process
  * installs a seccomp filter with a listener before exec, inherited by all
@@ -88,25 +96,28 @@ static int exec_private_ns(void)
 	return 0;
 }
 
-/* The FUSE root {proc, module} on /proc, then module on /sys/module and proc over /proc. */
+/* Where this process mounts the FUSE root {proc, module}; never its /proc (see above). */
+#define EXEC_FUSE_ROOT "/sys/module"
+
+/* In CMD's process: a namespace of its own where the shadow trees are /proc and /sys/module. */
 static int exec_binds(void)
 {
-	if (mount("/proc/module", "/sys/module", NULL, MS_BIND, NULL)) {
-		cli_err("exec", "cannot mount the shadow /sys/module: %s", strerror(errno));
+	if (unshare(CLONE_NEWNS)) {
+		fprintf(stderr, "vmt: exec: cannot make CMD's mount namespace: %s\n",
+			strerror(errno));
 		return -1;
 	}
-	if (mount("/proc/proc", "/proc", NULL, MS_BIND, NULL)) {
-		cli_err("exec", "cannot mount the shadow /proc: %s", strerror(errno));
-		umount2("/sys/module", MNT_DETACH);
+	/* /proc first: once module is bound over the FUSE root, proc is no longer below it. */
+	if (mount(EXEC_FUSE_ROOT "/proc", "/proc", NULL, MS_BIND, NULL)) {
+		fprintf(stderr, "vmt: exec: cannot mount the shadow /proc: %s\n", strerror(errno));
+		return -1;
+	}
+	if (mount(EXEC_FUSE_ROOT "/module", "/sys/module", NULL, MS_BIND, NULL)) {
+		fprintf(stderr, "vmt: exec: cannot mount the shadow /sys/module: %s\n",
+			strerror(errno));
 		return -1;
 	}
 	return 0;
-}
-
-static void exec_unbind(void)
-{
-	umount2("/proc", MNT_DETACH);
-	umount2("/sys/module", MNT_DETACH);
 }
 
 /* CMD on the server's CPU: each of its reads of /proc is then a switch, not a wake-up. */
@@ -127,6 +138,8 @@ static void exec_child(char **argv, const struct exec_env *env, int sock)
 {
 	int fd;
 
+	if (exec_binds())
+		_exit(EXIT_FAIL); /* "1 if the shadow /proc could not be made" */
 	setenv("PROC_ROOT", "/proc", 1);
 	exec_pin(env->cpu);
 	if (env->syscalls) {
@@ -152,7 +165,7 @@ static struct sc_supervisor *exec_supervise(const struct exec_env *env, int sock
 	struct sc_opts o = {.sz = sizeof(o),
 			    .hostproc = env->hostproc,
 			    .tree_root = getpid(),
-			    .procpath = "/proc",
+			    .procpath = EXEC_FUSE_ROOT "/proc",
 			    .cpu = env->cpu};
 	struct sc_supervisor *sv;
 	int fd = sc_fd_recv(sock);
@@ -247,12 +260,12 @@ static int exec_run(char **argv, const struct exec_env *env)
 	return WEXITSTATUS(status);
 }
 
-/* Serve the snapshot on /proc (private namespace made already) and run CMD. */
+/* Serve the snapshot (private namespace made already) and run CMD on it. */
 static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv, bool syscalls)
 {
 	struct pfs_server_opts so = {
 	    .sz = sizeof(so),
-	    .mountpoint = "/proc",
+	    .mountpoint = EXEC_FUSE_ROOT,
 	    .rebuild = pfs_cli_rebuild,
 	    .check = pfs_cli_check,
 	    .arg = c,
@@ -264,7 +277,7 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv,
 	struct pfs_server *srv;
 	int ret;
 
-	/* The host's /proc, for the caller's own entries: opened before it is covered. */
+	/* The host's /proc, for the caller's own entries (CMD's /proc covers it). */
 	so.hostproc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (so.hostproc < 0) {
 		cli_err("exec", "/proc: %s", strerror(errno));
@@ -285,9 +298,8 @@ static int exec_serve(struct pfs_cli *c, struct pfs_snapshot *snap, char **argv,
 				       .syscalls = syscalls,
 				       .stats = c->t.stats};
 
-		ret = exec_binds() ? EXIT_FAIL : exec_run(argv, &env);
+		ret = exec_run(argv, &env);
 	}
-	exec_unbind();
 	if (pfs_server_gone(srv))
 		cli_err("exec", "the guest went away while %s ran", argv[0]);
 	pfs_server_free(srv);

@@ -318,6 +318,36 @@ def test_host_unchanged(vm):
     assert "vmt-procfs" not in open("/proc/self/mounts").read()
 
 
+def _mount_types(pid):
+    """{mount point: file system type} of the mount namespace pid is in."""
+    out = {}
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            out[line.split(" ")[4]] = line.split(" - ")[1].split()[0]
+    return out
+
+
+def test_server_never_reads_its_own_shadow(vm):
+    """vmt exec's own process keeps the host's /proc: a path it opens under
+    /proc (glibc's malloc opens /proc/sys/vm/overcommit_memory when a
+    thread's heap first shrinks) must never become a request to its own
+    FUSE server, which could be the very thread waiting (a hang seen in CI).
+    Only CMD's namespace has the shadow /proc."""
+    p = subprocess.Popen([VMT, "exec", "--vm", vm.name, "--", "sh", "-c",
+                          "echo $$ $PPID; exec sleep 20"],
+                         env=vm.env, stdout=subprocess.PIPE, text=True)
+    try:
+        tool, server = (int(x) for x in p.stdout.readline().split())
+        assert server == p.pid
+        assert _mount_types(server)["/proc"] == "proc"
+        assert _mount_types(tool)["/proc"] == "fuse.vmt-procfs"
+        assert _mount_types(tool)["/sys/module"] == "fuse.vmt-procfs"
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+        p.stdout.close()
+
+
 def test_exit_status_is_the_tools(vm):
     assert vexec(vm, "sh", "-c", "exit 7", check=False).returncode == 7
     assert vexec(vm, "sh", "-c", "kill -SEGV $$", check=False).returncode == 128 + 11

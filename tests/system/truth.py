@@ -39,8 +39,11 @@ def guest_procs(vm):
             cur["tids"] = sorted(int(t) for t in line[2:].split())
         elif line.startswith("S "):
             # /proc/PID/stat after "comm) ": state ppid pgrp session ...
+            # Empty when the process exited between its status and its
+            # stat; such an entry is dropped below.
             f = line[2:].split()
-            cur["pgrp"], cur["session"] = int(f[2]), int(f[3])
+            if len(f) >= 4:
+                cur["pgrp"], cur["session"] = int(f[2]), int(f[3])
         elif ":" in line:
             key, val = line.split(":", 1)
             val = val.strip()
@@ -55,6 +58,11 @@ def guest_procs(vm):
                 k = key.lower()
                 cur[k], cur["e" + k] = real, eff
     assert me is not None, "guest script printed no ME line"
+    # A process that exited while the script read it left a partial entry:
+    # it is not in the guest any more, so it is not part of the truth.
+    gone = [p for p, d in procs.items() if "comm" not in d or "session" not in d]
+    for p in gone:
+        del procs[p]
     return procs, me
 
 
