@@ -326,8 +326,12 @@ int place_decide(struct place *p, enum vmt_split_policy pol, uint64_t main_budge
 		    (unsigned long long)(((p->core + p->core / 15 + 1) << p->shift) >> 10));
 	keep_main(p, CH_CORE, &budget);
 	/* address alone is the paper's experiment: the kernel's pages where they fall */
-	if (pol != VMT_SPLIT_ADDRESS)
+	/* what listings read first when the kernel's own pages do not all fit */
+	if (pol != VMT_SPLIT_ADDRESS) {
+		keep_main(p, CH_KERNEL | CH_PATH, &budget);
+		keep_main(p, CH_KERNEL | CH_SLAB, &budget);
 		keep_main(p, CH_KERNEL, &budget);
+	}
 	if (pol == VMT_SPLIT_KERNEL_RECENT)
 		keep_main(p, CH_RECENT, &budget);
 	keep_main(p, 0, &budget);

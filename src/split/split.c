@@ -274,7 +274,7 @@ static int core_and_zero(struct split_ctx *c, const char *kernel)
 		core_main(&k);
 	c->res->core_ms += k.ms;
 	for (uint64_t i = 0; i < c->p.nr_chunks; i++)
-		c->p.flags[i] |= k.p.flags[i] & (CH_CORE | CH_FREE | CH_KERNEL);
+		c->p.flags[i] |= k.p.flags[i] & (CH_CORE | CH_FREE | CH_KERNEL | CH_PATH | CH_SLAB);
 	c->p.free_err = k.p.free_err;
 	c->p.free_blocks = k.p.free_blocks;
 	c->p.free_pages = k.p.free_pages;

@@ -66,6 +66,14 @@ enum {
 	CH_RECENT = 1u << 2, /* changed during the sampling window */
 	CH_FREE = 1u << 3,   /* every page on the guest's buddy free lists: placed nowhere */
 	CH_KERNEL = 1u << 4, /* the kernel's own pages (reserved, slab, page tables): main first */
+	/*
+	 * Of the kernel's own pages, what every listing reads, kept first when
+	 * they do not all fit: each process's page tables down to its arguments
+	 * (CH_PATH), then slab (CH_SLAB: tasks, mms, creds, files ...).  Kernel
+	 * stacks, the struct page array, other page tables come after them.
+	 */
+	CH_PATH = 1u << 5,
+	CH_SLAB = 1u << 6,
 };
 
 struct place {

@@ -312,6 +312,44 @@ static void test_decide_free_kernel(void **state)
 	place_free(&p);
 }
 
+/*
+ * Kernel pages that do not all fit: the page tables down to the processes'
+ * arguments first, then slab, then the other kernel pages, each lowest first.
+ */
+static void test_decide_kernel_tiers(void **state)
+{
+	uint64_t quota[1] = {100};
+	struct place p;
+
+	place_new(&p, 10);
+	for (int i = 0; i < 10; i++)
+		p.flags[i] = CH_DATA | CH_KERNEL;
+	p.flags[0] |= CH_CORE;
+	p.flags[9] |= CH_PATH;
+	p.flags[7] |= CH_PATH;
+	p.flags[8] |= CH_SLAB;
+	p.flags[5] |= CH_SLAB;
+	p.flags[4] = CH_DATA | CH_PATH; /* not the kernel's: a tier bit alone is nothing */
+	assert_int_equal(place_decide(&p, VMT_SPLIT_KERNEL_RECENT, 4, 1, quota), 0);
+	assert_int_equal(p.loc[0], VMT_PT_MAIN); /* core */
+	assert_int_equal(p.loc[7], VMT_PT_MAIN); /* path, lowest first */
+	assert_int_equal(p.loc[9], VMT_PT_MAIN);
+	assert_int_equal(p.loc[5], VMT_PT_MAIN); /* slab, lowest first */
+	assert_int_equal(p.loc[8], VMT_PT_SUB);	 /* no room left */
+	for (int i = 1; i <= 4; i++)
+		assert_int_equal(p.loc[i], VMT_PT_SUB);
+	assert_int_equal(p.loc[6], VMT_PT_SUB);
+	/* with room for all of them, every kernel page still comes before the rest */
+	assert_int_equal(place_decide(&p, VMT_SPLIT_KERNEL_ADDRESS, 9, 1, quota), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(p.loc[i], i == 4 ? VMT_PT_SUB : VMT_PT_MAIN);
+	/* address alone ignores the tiers too */
+	assert_int_equal(place_decide(&p, VMT_SPLIT_ADDRESS, 3, 1, quota), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(p.loc[i], i < 3 ? VMT_PT_MAIN : VMT_PT_SUB);
+	place_free(&p);
+}
+
 static void test_decide_refusals(void **state)
 {
 	uint64_t quota[2] = {3, 2};
@@ -398,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_decide_stripes),
 	    cmocka_unit_test(test_decide_recent),
 	    cmocka_unit_test(test_decide_free_kernel),
+	    cmocka_unit_test(test_decide_kernel_tiers),
 	    cmocka_unit_test(test_decide_refusals),
 	    cmocka_unit_test(test_scan_zero),
 	};
