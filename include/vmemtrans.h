@@ -206,8 +206,14 @@ VMT_API int vmt_symbol(struct vmt_guest *g, const char *name, uint64_t *va);
  * A listing is one consistent pass over guest state: the page cache keeps
  * every page it read until the next vmt_listing_begin(), so no page is read
  * twice within a listing, and pages change between listings.
+ * vmt_listing_end() lets go of what only a listing holds (a RAM file's
+ * shared lock, which a split VM's pager waits for): call it when the
+ * listing's walks are done, above all in a long-lived reader; the next
+ * vmt_listing_begin() and vmt_guest_close() end it too.  Reads after it
+ * stay correct (they may cost a system call per page).
  */
 VMT_API void vmt_listing_begin(struct vmt_guest *g);
+VMT_API void vmt_listing_end(struct vmt_guest *g);
 VMT_API void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st);
 VMT_API void vmt_mem_stats_reset(struct vmt_guest *g);
 

@@ -293,6 +293,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 					 VMT_DETAIL_MAPS | VMT_DETAIL_FILES);
 	s->walk_ms = now_ms() - t0;
 	err = tree_build(s, o);
+	vmt_listing_end(g); /* a server must not keep the RAM file's lock between builds */
 	if (err)
 		goto fail;
 	vmt_mem_stats(g, &st1);
@@ -302,6 +303,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 	*out = s;
 	return 0;
 fail:
+	vmt_listing_end(g);
 	pfs_snapshot_free(s);
 	return err;
 }

@@ -96,6 +96,7 @@ int cmd_info(int argc, char **argv)
 	vmt_listing_begin(g);
 	vmt_guest_kernel_info(g, &ki);
 	have_si = vmt_sysinfo(g, &si) == 0;
+	vmt_listing_end(g);
 	if (!have_si)
 		cli_err("info", "system information unavailable: %s", vmt_last_error());
 	if (t.json)

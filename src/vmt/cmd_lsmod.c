@@ -126,6 +126,7 @@ int cmd_lsmod(int argc, char **argv)
 		return EXIT_FAIL;
 	vmt_listing_begin(g);
 	err = views ? vmt_modules_views(g, &l) : vmt_modules(g, &l);
+	vmt_listing_end(g);
 	if (err && !l)
 		cli_err("lsmod", "%s", vmt_last_error());
 	if (l)

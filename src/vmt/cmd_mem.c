@@ -243,6 +243,7 @@ int cmd_mem(int argc, char **argv)
 		ret = mem_translate(g, &o, pgd, argc, argv);
 	else
 		ret = mem_sym(g, &o, argc, argv);
+	vmt_listing_end(g);
 	if (cli_target_close(&o.t, g))
 		ret = EXIT_FAIL;
 	return ret;

@@ -233,6 +233,7 @@ int cmd_netstat(int argc, char **argv)
 		return EXIT_FAIL;
 	vmt_listing_begin(g);
 	err = vmt_sockets(g, &l);
+	vmt_listing_end(g);
 	if (err && !l)
 		cli_err("netstat", "%s", vmt_last_error());
 	if (l) {

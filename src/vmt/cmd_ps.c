@@ -241,6 +241,7 @@ int cmd_ps(int argc, char **argv)
 		return EXIT_FAIL;
 	vmt_listing_begin(g);
 	err = vmt_tasks(g, o.what, &l);
+	vmt_listing_end(g);
 	if (err) {
 		cli_err("ps", "%s", vmt_last_error());
 		ret = EXIT_FAIL;

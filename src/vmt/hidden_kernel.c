@@ -61,6 +61,7 @@ static int mround_read(struct hidden_ctx *c, struct mround *r)
 	memset(r, 0, sizeof(*r));
 	vmt_listing_begin(c->g);
 	err = vmt_modules_views(c->g, &r->l);
+	vmt_listing_end(c->g);
 	r->ms = cli_now_ms() - t0;
 	if (err)
 		return err;
@@ -259,8 +260,12 @@ static void hooks_keep(struct vmt_hook_list *old, const struct vmt_hook_list *ne
 
 static int hooks_read(struct hidden_ctx *c, struct vmt_hook_list **l)
 {
+	int err;
+
 	vmt_listing_begin(c->g);
-	return vmt_hooks(c->g, l);
+	err = vmt_hooks(c->g, l);
+	vmt_listing_end(c->g);
+	return err;
 }
 
 static void hook_flags_text(uint32_t f, char *buf, size_t cap)
@@ -457,6 +462,7 @@ static int hidden_text(struct hidden_ctx *c)
 
 	vmt_listing_begin(c->g);
 	err = vmt_text_check(c->g, &l);
+	vmt_listing_end(c->g);
 	ms = cli_now_ms() - t0;
 	if (err == -ENOENT) {
 		snprintf(why, sizeof(why), "%s", vmt_last_error());
@@ -469,6 +475,7 @@ static int hidden_text(struct hidden_ctx *c)
 		hidden_recheck_wait(c);
 		vmt_listing_begin(c->g);
 		err = vmt_text_check(c->g, &next);
+		vmt_listing_end(c->g);
 		if (err) {
 			vmt_text_list_free(l);
 			return err;

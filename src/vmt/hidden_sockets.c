@@ -44,6 +44,7 @@ static int sround_read(struct hidden_ctx *c, struct sround *r)
 	r->ms = cli_now_ms();
 	vmt_listing_begin(c->g);
 	err = vmt_socket_views(c->g, &r->v);
+	vmt_listing_end(c->g);
 	r->ms = cli_now_ms() - r->ms;
 	if (err)
 		return err;

@@ -64,6 +64,7 @@ static int round_read(struct hidden_ctx *c, struct round *r)
 	memset(r, 0, sizeof(*r));
 	vmt_listing_begin(c->g);
 	err = vmt_tasks(c->g, VMT_TASK_THREADS | VMT_TASK_VIEWS, &r->l);
+	vmt_listing_end(c->g);
 	if (err)
 		return err;
 	r->broken = r->l->views_broken;

@@ -242,6 +242,45 @@ def test_pagein_command(work):
         harness_result(work, p, 120)
 
 
+def test_pager_holds_mem_lock(work):
+    """The pager holds the memory file's exclusive flock while it has the mapping
+    registered, so that a reader that maps the file (vmt --mem FILE, memsrc/file.c:
+    LOCK_SH for a listing) reads with pread instead of faulting punched pages back.
+    It waits for a listing's lock (here 1 s), and refuses to page after 5 s."""
+    import fcntl
+    harness_setup(work, "16M", "64K", "8M")
+    conf = write_conf(work, "8M")
+    sock = os.path.join(work["dir"], "pager.sock")
+    reader = os.open(work["mem"], os.O_RDONLY)
+    try:
+        fcntl.flock(reader, fcntl.LOCK_SH)  # a listing in progress
+        p = harness_run(work, conf, threads=1, ops=10**9, seconds=6)
+        time.sleep(1)
+        assert p.poll() is None and not os.path.exists(sock)  # waiting for the lock
+        fcntl.flock(reader, fcntl.LOCK_UN)
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        assert os.path.exists(sock)
+        with pytest.raises(BlockingIOError):  # registered: the next listing cannot lock
+            fcntl.flock(reader, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        harness_result(work, p, 120)
+        fcntl.flock(reader, fcntl.LOCK_SH | fcntl.LOCK_NB)  # gone with the process
+        # A reader that keeps it: the pager gives up after 5 s, saying why.
+        p = harness_run(work, conf, threads=1, ops=10**9, seconds=6)
+        try:
+            p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        log = open(os.path.join(work["dir"], "pager.log")).read()
+        assert p.returncode != 0 and "exclusive lock of the memory file" in log, log[-2000:]
+    finally:
+        os.close(reader)
+
+
 def test_idle_clients_give_slots_back(work):
     # 8 clients (the most the pager serves) that connect and say nothing do not shut
     # out the next one for good: a client silent for 10 s is dropped

@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -194,3 +195,114 @@ def test_listings_while_paging(split_vm):
             assert s["argv"] == argv_of(t["cmdline"]), f"{fetch} {chunk}: pid {pid} argv"
     print(f"listings while paging: {failed} of 8 failed with a named error")
     assert failed < 8
+
+
+def data_in_moved_chunks(pt_path, mem_path):
+    """Chunks the page table places off the main host (a sub-host, or absent) whose
+    range of the memory file holds data: pages put back into the file (a reader's
+    read fault on a punched page), which the guest reads instead of its own.  A chunk
+    counts only if its entry is stable (even sequence) and the same before and after."""
+    with open(pt_path, "rb") as f:
+        hdr = f.read(PT_HEADER)
+        shift, = struct.unpack_from("<I", hdr, 24)  # pagetable.h: chunk_shift
+        nr_chunks, = struct.unpack_from("<Q", hdr, 32)
+    bad = []
+    fd = os.open(mem_path, os.O_RDONLY)
+    try:
+        with open(pt_path, "rb") as f:
+            for i in range(nr_chunks):
+                f.seek(PT_HEADER + 8 * i)
+                e1 = struct.unpack("<Q", f.read(8))[0]
+                if (e1 & 0xFF) == 1 or (e1 >> 24) & 1:
+                    continue
+                off = i << shift
+                try:
+                    d = os.lseek(fd, off, os.SEEK_DATA)
+                except OSError:
+                    break  # ENXIO: no data from here on
+                if d >= off + (1 << shift):
+                    continue
+                f.seek(PT_HEADER + 8 * i)
+                if struct.unpack("<Q", f.read(8))[0] == e1:
+                    bad.append(i)
+    finally:
+        os.close(fd)
+    return bad
+
+
+def flock_holders(path):
+    """(pid, kind) of the flock(2) locks on path, from /proc/locks."""
+    st = os.stat(path)
+    ino = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    out = []
+    with open("/proc/locks") as f:
+        for line in f:
+            w = line.split()
+            if len(w) > 5 and w[1] == "FLOCK" and w[5] == ino:
+                out.append((int(w[4]), w[3]))
+    return out
+
+
+def test_mem_path_reader_never_refills(split_vm):
+    """`vmt ... --mem FILE` pointed at the live split VM's memory file while the
+    pager pages out under pressure (the checker's 96M against a 48M cap): the pager
+    holds the file's exclusive flock, so the reader cannot take its shared one and
+    reads with pread; no punched page is faulted back as zeros, and the guest's
+    checker stays clean through two more passes.  Before the lock, the mapped reads
+    put dozens of zero-filled chunks back where the page table says sub-host and the
+    guest stopped answering.  Runs last in the module (it could hurt the guest)."""
+    import fcntl
+    vm = split_vm
+    p = vm.vmt("vm", "exec", vm.name, "--", "test -x /bin/vmt-memcheck", check=False)
+    if p.returncode != 0:
+        pytest.skip("guest image has no vmt-memcheck (rebuild guest/)")
+    desc = vm.desc
+    mem, pt = desc["mem_path"], desc["split"]["pagetable"]
+    # The pager (in QEMU) holds LOCK_EX while it has the mapping registered.
+    assert (desc["qemu_pid"], "WRITE") in flock_holders(mem), flock_holders(mem)
+    fd = os.open(mem, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    vm.guest("vmt-memcheck --daemon --state /run/mc.json --size 96M --seconds 900 "
+             "--interval 100 >/dev/null")
+    before = set(data_in_moved_chunks(pt, mem))
+
+    def status():
+        q = vm.vmt("vm", "exec", vm.name, "--timeout", "60", "--",
+                   "vmt-memcheck --status /run/mc.json --json", check=False, timeout=90)
+        assert q.stdout.strip(), f"the guest's checker did not answer: {q.stderr}"
+        return json.loads(q.stdout)
+
+    kernel = os.environ.get("VMT_TEST_KERNEL") or os.path.join(
+        os.environ.get("VMT_GUEST_DIR", ""), "vmlinuz")
+    ram = 256 << 20
+    reads = 0
+    for rnd in range(2):
+        for addr in range(1 << 20, ram, 16 << 20):  # the whole RAM, 16 MiB a listing
+            q = subprocess.run([VMT, "mem", "read", "--phys", "--raw", "--mem", mem, "--kernel",
+                                kernel, hex(addr), str(min(16 << 20, ram - addr))],
+                               env=vm.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, timeout=120)
+            reads += q.returncode == 0
+    refilled = sorted(set(data_in_moved_chunks(pt, mem)) - before)
+    print(f"--mem reader: {reads} listings of 16 MiB; data off the main host: before "
+          f"{sorted(before)}, new since {refilled}")
+    assert reads > 0
+    st0 = status()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # a whole pass of the checker after the reads
+        st = status()
+        assert st["mismatches"] == 0, st
+        if st["passes"] >= st0["passes"] + 2:
+            break
+        time.sleep(3)
+    print(f"--mem reader: memcheck {st}")
+    assert st["passes"] >= st0["passes"] + 2, st
+    assert st["mismatches"] == 0, st
+    # Not asserted: a few such chunks (0-6 in five runs) appear without a mapped reader
+    # too (also with no reads, or `--vm --fetch none`, which never maps; cause not
+    # established); 56 and 6 in two runs with the mapped reader before the lock, where
+    # the guest then stopped answering.

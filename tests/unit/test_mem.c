@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -449,7 +450,7 @@ static void test_file_reads_allocate_nothing(void **state)
 
 /*
  * An unsplit file is read through a mapping guarded by the data map taken
- * when each listing begins (the first one: at open; file.c, srcmap.c): a
+ * when each listing begins (file.c, srcmap.c): a
  * page the guest writes during a listing was a hole to the map and is read
  * with pread (its new bytes, nothing allocated), the next listing reads it
  * through the mapping, and no hole is ever allocated.
@@ -462,7 +463,7 @@ static void test_file_mapped_listings(void **state)
 	blkcnt_t before;
 	uint64_t v;
 
-	vmt_mem_epoch(m); /* the first listing: it uses the data map taken at open */
+	vmt_mem_epoch(m); /* the first listing: the data map is taken now */
 	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096 + 8, &v), 0);
 	assert_int_equal(v, 0x5a5a5a5a5a5a5a5aull);
 	memset(page, 0x33, sizeof(page));
@@ -478,6 +479,164 @@ static void test_file_mapped_listings(void **state)
 	assert_int_equal(vmt_mem_stats_ptr(m)->holes, (SHM_PAGES + 6) / 7);
 	vmt_mem_free(m);
 	assert_int_equal(shm_blocks(f), before);
+}
+
+/* ------------------------------------------------ the RAM file's lock */
+
+/* Kilobytes of the file's mapping in this process that are resident (0: no mapping touched). */
+static long shm_map_rss_kb(struct shm_fixture *f)
+{
+	FILE *sm = fopen("/proc/self/smaps", "re");
+	char line[512];
+	unsigned long lo, hi;
+	bool in = false;
+	long kb, sum = 0;
+
+	assert_non_null(sm);
+	while (fgets(line, sizeof(line), sm)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
+			in = strstr(line, f->path) != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			sum += kb;
+	}
+	fclose(sm);
+	return sum;
+}
+
+static struct vmt_mem *shm_open_src(struct shm_fixture *f, struct vmt_memsrc **src)
+{
+	struct vmt_ram_layout l;
+	struct vmt_mem *m;
+
+	assert_int_equal(vmt_ram_layout_x86(SHM_SIZE, "pc", 0, &l), 0);
+	assert_int_equal(vmt_memsrc_file_open(f->path, &l, src), 0);
+	assert_int_equal(vmt_mem_new(*src, 0, &m), 0);
+	return m;
+}
+
+/* Another open file description of the file: a puncher's (or a competing reader's). */
+static int shm_other(struct shm_fixture *f)
+{
+	int fd = open(f->path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* Every page of the file, hole or data: values checked. */
+static void shm_read_all(struct vmt_mem *m, uint8_t data_byte)
+{
+	uint64_t v;
+
+	for (uint64_t pfn = 0; pfn < SHM_PAGES; pfn += 5) {
+		assert_int_equal(vmt_mem_read_u64(m, pfn * 4096, &v), 0);
+		assert_int_equal(v, 0);
+	}
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096 + 64, &v), 0);
+	assert_int_equal(v, data_byte * 0x0101010101010101ull);
+}
+
+/*
+ * A puncher holds LOCK_EX (a split VM's pager): a listing does not get its
+ * shared lock and reads with pread only, its mapping never touched; the
+ * values are right and nothing is allocated.
+ */
+static void test_file_lock_held_pread(void **state)
+{
+	struct shm_fixture *f = *state;
+	int punch_fd = shm_other(f);
+	struct vmt_memsrc *src;
+	struct vmt_mem *m;
+	blkcnt_t before = shm_blocks(f);
+
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), 0);
+	m = shm_open_src(f, &src);
+	vmt_mem_epoch(m);
+	shm_read_all(m, 0x5a);
+	assert_int_equal(shm_map_rss_kb(f), 0);
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(shm_blocks(f), before);
+	vmt_mem_free(m);
+	close(punch_fd);
+}
+
+/*
+ * No one else holds it: the listing reads through the mapping (the
+ * control: the data page is resident in it) and holds LOCK_SH until it
+ * ends, so that a puncher cannot take LOCK_EX meanwhile; after the end it
+ * can.  The open holds it too, until the first listing ends.  A listing
+ * never ended is ended by the next one and by destroy.
+ */
+static void test_file_lock_listing(void **state)
+{
+	struct shm_fixture *f = *state;
+	int punch_fd = shm_other(f), reader_fd = shm_other(f);
+	struct vmt_memsrc *src;
+	struct vmt_mem *m = shm_open_src(f, &src);
+	blkcnt_t before = shm_blocks(f);
+
+	/* Opening reads too (the kernel): it holds the lock until the first listing ends. */
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), -1);
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), 0); /* outside a listing: free */
+	assert_int_equal(flock(punch_fd, LOCK_UN), 0);
+	vmt_mem_epoch(m);
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	assert_int_equal(flock(reader_fd, LOCK_SH | LOCK_NB), 0); /* readers share */
+	assert_int_equal(flock(reader_fd, LOCK_UN), 0);
+	shm_read_all(m, 0x5a);
+	assert_true(shm_map_rss_kb(f) > 0); /* read through the mapping */
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(flock(punch_fd, LOCK_UN), 0);
+	vmt_memsrc_epoch_end(src); /* twice: harmless */
+	vmt_mem_epoch(m);
+	vmt_mem_epoch(m); /* not ended: the next listing takes it again */
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), -1);
+	vmt_mem_free(m);
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(shm_blocks(f), before);
+	close(punch_fd);
+	close(reader_fd);
+}
+
+/*
+ * A puncher takes LOCK_EX between two listings and punches a page the
+ * first one read through the mapping: the next listing, while it holds the
+ * lock, reads the hole's zeros with pread and allocates nothing; once it
+ * lets go, the listing after maps again.
+ */
+static void test_file_lock_punch_between(void **state)
+{
+	struct shm_fixture *f = *state;
+	int punch_fd = shm_other(f);
+	struct vmt_memsrc *src;
+	struct vmt_mem *m = shm_open_src(f, &src);
+	blkcnt_t before;
+	uint64_t v;
+
+	vmt_mem_epoch(m);
+	shm_read_all(m, 0x5a);
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(flock(punch_fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(fallocate(punch_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)SHM_DATA * 4096, 4096),
+			 0);
+	before = shm_blocks(f);
+	vmt_mem_epoch(m);
+	assert_int_equal(vmt_mem_read_u64(m, SHM_DATA * 4096 + 64, &v), 0);
+	assert_int_equal(v, 0);
+	shm_read_all(m, 0);
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(shm_blocks(f), before);
+	assert_int_equal(flock(punch_fd, LOCK_UN), 0);
+	vmt_mem_epoch(m); /* unlocked: the mapping again, the hole still untouched */
+	shm_read_all(m, 0);
+	vmt_memsrc_epoch_end(src);
+	assert_int_equal(shm_blocks(f), before);
+	vmt_mem_free(m);
+	close(punch_fd);
 }
 
 /* A mapped file cut short by hand: the next listing reads it with pread (an error, not SIGBUS). */
@@ -773,6 +932,9 @@ int main(void)
 	    cmocka_unit_test(test_cache_new_args),
 	    cmocka_unit_test_setup_teardown(test_file_mapped_listings, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_cut_short, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_lock_held_pread, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_lock_listing, shm_setup, shm_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_lock_punch_between, shm_setup, shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_reads_allocate_nothing, shm_setup,
 					    shm_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_holes_enodata, shm_setup, shm_teardown),

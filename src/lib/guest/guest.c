@@ -37,6 +37,16 @@ static int guest_open_split(const struct vmt_guest_opts *o, const struct vmt_ram
 	return vmt_memsrc_split_open_opts(o->mem_path, layout, o->pagetable_path, &so, src);
 }
 
+/* The page cache over src (its owner from now on; g->src borrows it for the listing's end). */
+static int guest_mem_new(struct vmt_guest *g, struct vmt_memsrc *src, size_t cache_pages)
+{
+	int err = vmt_mem_new(src, cache_pages, &g->mem);
+
+	if (!err)
+		g->src = src;
+	return err;
+}
+
 static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 {
 	struct vmt_ram_layout layout;
@@ -72,7 +82,7 @@ static int guest_open_mem(struct vmt_guest *g, const struct vmt_guest_opts *o)
 		err = vmt_memsrc_file_open(o->mem_path, &layout, &src);
 	if (err)
 		return err;
-	err = vmt_mem_new(src, o->cache_pages, &g->mem);
+	err = guest_mem_new(g, src, o->cache_pages);
 	if (err) {
 		vmt_memsrc_free(src);
 		return err;
@@ -107,7 +117,7 @@ static int guest_open_remote(struct vmt_guest *g, struct vmt_guest_opts *o, char
 		o->kernel_path = kernel;
 	}
 	if (!err)
-		err = vmt_mem_new(src, o->cache_pages, &g->mem);
+		err = guest_mem_new(g, src, o->cache_pages);
 	if (err)
 		vmt_memsrc_free(src);
 	return err;
@@ -150,7 +160,7 @@ int vmt_guest_open_parts(struct vmt_memsrc *src, struct vmt_profile *prof, size_
 		return -ENOMEM;
 	}
 	g->prof = prof;
-	err = vmt_mem_new(src, cache_pages, &g->mem);
+	err = guest_mem_new(g, src, cache_pages);
 	if (err) {
 		vmt_memsrc_free(src);
 		goto err_free;
@@ -245,6 +255,11 @@ void vmt_listing_begin(struct vmt_guest *g)
 {
 	vmt_mem_epoch(g->mem);
 	vmt_path_cache_clear(g, false);
+}
+
+void vmt_listing_end(struct vmt_guest *g)
+{
+	vmt_memsrc_epoch_end(g->src);
 }
 
 void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st)

@@ -39,6 +39,7 @@ struct path_cache;
 
 struct vmt_guest {
 	struct vmt_mem *mem;
+	struct vmt_memsrc *src; /* mem's (it owns it): for vmt_listing_end */
 	struct vmt_x86_mmu *mmu;
 	struct vmt_profile *prof;
 	struct vmt_kernel_info ki;

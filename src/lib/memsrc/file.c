@@ -5,16 +5,20 @@
  * On tmpfs a read fault through a shared mapping of a hole allocates a page
  * in the file, and a split VM would then see zeros instead of faulting to
  * its sub-host (DESIGN.md).  So a split VM's file is read with pread(2)
- * only, which copies zeros for a hole and allocates nothing.  A file that
- * has no pager (an unsplit VM's, a saved image) is read through a
- * read-only mapping guarded by its data map (srcmap.c), taken at open
- * (for the first listing) and again when each later listing begins: a
- * page that held data then is copied out of the mapping, a hole then is
- * read with pread, never through the mapping (it sees a page the guest
- * wrote since, and allocates nothing).  Nothing punches
- * holes in such a file while it is read (memsrc/README.md).  Against
- * pread, a page costs no system call: 9,127 of them in a 1,000-process
- * shadow /proc, 12 ms of a 49 ms rebuild (bench/results/procfs.md).
+ * only, which copies zeros for a hole and allocates nothing.  A file opened
+ * without its page table (an unsplit VM's, a saved image, or any RAM file
+ * named by path) is read through a read-only mapping guarded by two things
+ * (memsrc/README.md): a shared flock(2) held from a listing's begin to its
+ * end, which keeps out whoever punches holes in the file (a split VM's
+ * pager, the split freeing its source: they hold LOCK_EX while they may
+ * punch), and its data map (srcmap.c), taken under that lock when the
+ * listing begins.  A page that held data then is copied out of the
+ * mapping; a hole then is read with pread, never through the mapping (it
+ * sees a page the guest wrote since, and allocates nothing).  A listing
+ * that cannot take the lock at once, and every read outside a listing,
+ * uses pread only.  Against pread, a page costs no system call: 9,127 of
+ * them in a 1,000-process shadow /proc, 12 ms of a 49 ms rebuild
+ * (bench/results/procfs.md).
  *
  * With pread, holes are found without extra syscalls for ordinary pages:
  * only a page that reads as all zeros is asked about with lseek(SEEK_DATA),
@@ -28,6 +32,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,7 +141,7 @@ static int file_read_page(struct vmt_memsrc *src, uint64_t pfn, void *page)
 
 	if (!file_offset_of(f, pfn, &off))
 		return -EFAULT;
-	if (f->map.base)
+	if (f->map_locked)
 		return file_read_mapped(f, off, page);
 	if (f->pt.hdr) {
 		struct vmt_page_req r = {.pfn = pfn, .buf = page};
@@ -219,26 +224,65 @@ static bool map_cut(const struct memsrc_file *f)
 	return fstat(f->fd, &st) || (uint64_t)st.st_size < f->map.size;
 }
 
+/* The listing's shared lock goes: a puncher may take the file again. */
+static void map_unlock(struct memsrc_file *f)
+{
+	if (f->map_locked)
+		flock(f->fd, LOCK_UN);
+	f->map_locked = false;
+}
+
+/*
+ * A listing begins: the mapping is read in it only under a shared lock on
+ * the file, taken without waiting (a puncher holds it exclusively: this
+ * listing reads with pread), and with the data map taken under the lock,
+ * so that no page it calls data can be punched before the listing ends.
+ */
+static void map_lock(struct memsrc_file *f)
+{
+	if (map_cut(f)) {
+		srcmap_close(&f->map); /* pread from now on */
+		return;
+	}
+	if (flock(f->fd, LOCK_SH | LOCK_NB))
+		return;
+	f->map_locked = true;
+	if (srcmap_relist(f->fd, &f->map)) {
+		map_unlock(f);
+		srcmap_close(&f->map);
+		vmt_error_clear();
+	}
+}
+
 static void file_epoch(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
 
 	if (f->pt.hdr)
 		split_epoch(f);
-	if (f->map_fresh) {
-		f->map_fresh = false; /* taken a moment ago, when the guest was opened */
+	if (f->map_fresh && f->map_locked) {
+		f->map_fresh = false; /* locked and listed at open, held since: still true */
 		return;
 	}
-	if (f->map.base && (map_cut(f) || srcmap_relist(f->fd, &f->map))) {
-		srcmap_close(&f->map); /* pread from now on */
-		vmt_error_clear();
-	}
+	f->map_fresh = false;
+	map_unlock(f); /* the last listing was not ended */
+	if (f->map.base)
+		map_lock(f);
+}
+
+static void file_epoch_end(struct vmt_memsrc *src)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+
+	f->map_fresh = false;
+	map_unlock(f);
 }
 
 static void file_destroy(struct vmt_memsrc *src)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
 
+	map_unlock(f);
 	split_ctx_free(f->split);
 	vmt_pt_close(&f->pt);
 	srcmap_close(&f->map);
@@ -253,6 +297,7 @@ static const struct vmt_memsrc_ops file_ops = {
     .read_pages = file_read_pages,
     .scan = file_scan,
     .epoch = file_epoch,
+    .epoch_end = file_epoch_end,
     .destroy = file_destroy,
 };
 
@@ -333,10 +378,16 @@ int vmt_memsrc_file_open_flags(const char *path, const struct vmt_ram_layout *la
 	f->base.ram_end = vmt_ram_layout_end(layout);
 	f->flags = flags;
 	f->layout = *layout;
-	/* No pager (HOLE_ENODATA marks a split VM's file): the mapping, or pread if it fails. */
-	if (!(flags & VMT_MEMSRC_HOLE_ENODATA) && srcmap_open(f->fd, need, &f->map))
+	/*
+	 * No page table (HOLE_ENODATA marks a split VM's file): the mapping, or
+	 * pread if it fails.  Opening is a listing too (the kernel is found and
+	 * read): locked and listed now, held until the first listing ends.
+	 */
+	if (!(flags & VMT_MEMSRC_HOLE_ENODATA) && srcmap_open_unlisted(f->fd, need, &f->map))
 		vmt_error_clear();
-	f->map_fresh = f->map.base != NULL;
+	if (f->map.base)
+		map_lock(f);
+	f->map_fresh = f->map_locked;
 	*out = &f->base;
 	return 0;
 err_free:

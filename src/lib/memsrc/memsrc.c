@@ -30,6 +30,12 @@ void vmt_memsrc_epoch(struct vmt_memsrc *src)
 		src->ops->epoch(src);
 }
 
+void vmt_memsrc_epoch_end(struct vmt_memsrc *src)
+{
+	if (src->ops->epoch_end)
+		src->ops->epoch_end(src);
+}
+
 void vmt_memsrc_free(struct vmt_memsrc *src)
 {
 	if (src)

@@ -44,6 +44,13 @@ struct vmt_memsrc_ops {
 	/* Optional: a new listing starts (vmt_listing_begin): drop what may be stale. */
 	void (*epoch)(struct vmt_memsrc *src);
 	/*
+	 * Optional: the listing ends (vmt_listing_end): let go of what only a
+	 * listing may hold (a RAM file's shared lock, file.c).  The next epoch
+	 * and destroy let go of it too, for a listing never ended.  Reads may
+	 * follow (outside a listing); they must not need what was let go.
+	 */
+	void (*epoch_end)(struct vmt_memsrc *src);
+	/*
 	 * Optional: copy len bytes of guest-physical memory at pa as they are
 	 * here, in as few calls as the source can (the kernel finder's scan of
 	 * all RAM).  Holes and pages that live elsewhere read as zeros; nothing
@@ -205,6 +212,8 @@ static inline int vmt_memsrc_read_page(struct vmt_memsrc *src, uint64_t pfn, voi
 int vmt_memsrc_read_pages(struct vmt_memsrc *src, struct vmt_page_req *req, size_t n);
 /* A new listing starts: the source may drop what it kept (ops->epoch). */
 void vmt_memsrc_epoch(struct vmt_memsrc *src);
+/* The listing ends (ops->epoch_end). */
+void vmt_memsrc_epoch_end(struct vmt_memsrc *src);
 
 /* Destroy src through its ops; NULL is fine. */
 void vmt_memsrc_free(struct vmt_memsrc *src);

@@ -33,9 +33,11 @@ struct memsrc_file {
 	char *path;
 	struct vmt_pt pt;	 /* split VM: its page table (pt.hdr NULL otherwise) */
 	struct split_ctx *split; /* split VM: how sub-host pages are read */
-	/* unsplit file (no pager): read through this mapping of its data pages (file.c) */
+	/* no page table: read through this mapping of its data pages (file.c) */
 	struct srcmap map;
-	bool map_fresh; /* its data map was taken at open: the first listing uses it */
+	/* this listing holds flock(LOCK_SH) on fd and took map's data map under it */
+	bool map_locked;
+	bool map_fresh; /* locked and listed at open: the first listing keeps both */
 };
 
 /* File offset of guest-physical frame pfn; false if pfn is not RAM. */

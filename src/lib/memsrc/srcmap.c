@@ -59,7 +59,16 @@ static int list_data(int fd, struct srcmap *m)
 
 int srcmap_open(int fd, uint64_t size, struct srcmap *m)
 {
-	int r;
+	int r = srcmap_open_unlisted(fd, size, m);
+
+	if (!r && (r = list_data(fd, m)))
+		srcmap_close(m);
+	return r;
+}
+
+int srcmap_open_unlisted(int fd, uint64_t size, struct srcmap *m)
+{
+	int r = 0;
 
 	memset(m, 0, sizeof(*m));
 	m->size = size;
@@ -67,8 +76,7 @@ int srcmap_open(int fd, uint64_t size, struct srcmap *m)
 	m->bits = calloc((m->nr_pages + 63) / 64, sizeof(*m->bits));
 	if (!m->bits)
 		return -ENOMEM;
-	r = list_data(fd, m);
-	if (!r && size) {
+	if (size) {
 		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 
 		if (p == MAP_FAILED)

@@ -8,8 +8,9 @@
  * (SEEK_DATA/SEEK_HOLE, taken at srcmap_open and again at srcmap_relist)
  * says hold data; a hole reads as zeros without touching the mapping.
  * Only for a file no one punches holes in while it is read: the split's
- * source after the stop, an unsplit VM's RAM file or a saved image (never a
- * split VM's, whose pager punches and fills pages at any time).
+ * source after the stop, or a RAM file whose punchers are kept out by
+ * flock(2) while it is read (file.c: LOCK_SH per listing, the pager and the
+ * split's punches LOCK_EX).
  */
 #ifndef VMT_MEMSRC_SRCMAP_H
 #define VMT_MEMSRC_SRCMAP_H
@@ -27,6 +28,11 @@ struct srcmap {
 
 /* Map size bytes of fd and take the data map; 0 or -errno (message set). */
 int srcmap_open(int fd, uint64_t size, struct srcmap *m);
+/*
+ * Map without a data map (every page a hole until srcmap_relist): for a
+ * reader that takes the data map only once it holds the file's lock (file.c).
+ */
+int srcmap_open_unlisted(int fd, uint64_t size, struct srcmap *m);
 /* Take the data map again (the file gained data since); on error every page is a hole. */
 int srcmap_relist(int fd, struct srcmap *m);
 /* Unmap and free; a zeroed srcmap is fine. */
