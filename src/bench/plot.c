@@ -14,7 +14,7 @@
 
 struct series {
 	const char *figure, *method, *title;
-	bool flat; /* one value for every chunk (unsplit; ps after method 1) */
+	bool flat; /* one value for every chunk (unsplit; ps after method 1; the control) */
 };
 
 static const struct series fig4a[] = {
@@ -27,6 +27,7 @@ static const struct series fig4b[] = {
     {"4b", "vm", "after method 2", false},
     {"4b", "runtime", "after method 1", true},
     {"4b", "unsplit", "unsplit VM", true},
+    {"4b", "local", "new QEMU, nothing remote", true},
 };
 
 /* Write one block per series with data; used[i] says which were written. */

@@ -71,11 +71,14 @@ def test_csv_well_formed(quick):
                             "pages_read", "pageins", "main_chunks", "sub_chunks",
                             "moved_since_split"}
     seen = {(r["figure"], r["method"]) for r in rows}
-    assert seen == {(f, m) for f in ("4a", "4b") for m in ("unsplit", "runtime", "vm")}
+    assert seen == {(f, m) for f in ("4a", "4b") for m in ("unsplit", "runtime", "vm")} | \
+        {("4b", "local")}
     for r in rows:
         float(r["ms"])
         int(r["chunk_bytes"])
-        if r["method"] != "unsplit":  # a split VM's placement is recorded before every point
+        if r["method"] == "local":  # (b)'s control: split, and nothing left the main host
+            assert int(r["main_chunks"]) > 0 and int(r["sub_chunks"]) == 0
+        elif r["method"] != "unsplit":  # a split VM's placement is recorded before every point
             assert int(r["main_chunks"]) > 0 and int(r["sub_chunks"]) > 0
     chunks = {int(r["chunk_bytes"]) for r in rows if r["figure"] == "4a" and r["method"] == "vm"}
     assert chunks == {4096, 2 << 20}
