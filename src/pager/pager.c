@@ -504,31 +504,8 @@ static int pager_start_threads(void)
 	return err;
 }
 
-/*
- * The memory file's exclusive flock(2), held while the mapping is
- * registered (until QEMU exits): a reader that maps the file (vmt ... --mem
- * FILE, memsrc/file.c) holds LOCK_SH for one listing, and a read fault of a
- * chunk punched under it would put zeros back into the file where the guest
- * then reads them instead of faulting to the sub-host.  With the lock such a
- * reader uses pread.  A listing holds its lock for a moment: wait for it a
- * bounded time, then refuse to page (fatal: never punch under a mapping).
- */
+/* A reader's listing holds the RAM file's lock for a moment (vmt_ramfile_punch_lock). */
 #define PAGER_LOCK_WAIT_MS 5000
-
-static int pager_lock_mem(void)
-{
-	struct timespec ts = {0, 10 * 1000 * 1000};
-
-	for (int waited = 0;; waited += 10) {
-		if (!flock(g.mem_fd, LOCK_EX | LOCK_NB))
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		if (waited >= PAGER_LOCK_WAIT_MS)
-			return -EWOULDBLOCK;
-		nanosleep(&ts, NULL);
-	}
-}
 
 /* Register QEMU's mapping of the memory file; fatal on failure (see pager_fatal). */
 static void pager_take_mapping(void *p, size_t len, int fd, off_t off)
@@ -547,7 +524,8 @@ static void pager_take_mapping(void *p, size_t len, int fd, off_t off)
 	g.mem_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (g.mem_fd < 0)
 		pager_fatal("dup of the memory file", -errno);
-	err = pager_lock_mem();
+	/* Never punch under a reader's mapping: wait for its listing, else refuse to page. */
+	err = vmt_ramfile_punch_lock(g.mem_fd, PAGER_LOCK_WAIT_MS);
 	if (err)
 		pager_fatal("exclusive lock of the memory file (a reader held it 5 s)", err);
 	g.base = (uint64_t)(uintptr_t)p;

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -401,5 +402,20 @@ void vmt_pt_census(const struct vmt_pt *pt, struct vmt_pt_census *c)
 			c->sub[k]++;
 		if (cp >= 0 && cp < VMT_PT_MAX_HOSTS)
 			c->copies[cp]++;
+	}
+}
+
+int vmt_ramfile_punch_lock(int fd, unsigned wait_ms)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	for (unsigned waited = 0;; waited += 10) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (waited >= wait_ms)
+			return -EWOULDBLOCK;
+		nanosleep(&ts, NULL);
 	}
 }

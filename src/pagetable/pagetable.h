@@ -260,4 +260,18 @@ struct vmt_pt_census {
 };
 void vmt_pt_census(const struct vmt_pt *pt, struct vmt_pt_census *c);
 
+/* ------------------------------------------------- the RAM file's lock */
+
+/*
+ * Who may punch holes in a VM's RAM file holds its flock(2) exclusively
+ * while it may: the pager from registering QEMU's mapping until QEMU exits,
+ * the split around freeing its source's pages.  A reader that maps the file
+ * (memsrc/file.c) holds it shared for one listing, because a read fault
+ * through the mapping on a page punched under it would put a zero page back
+ * into the file, where the guest then reads zeros instead of faulting to its
+ * sub-host.  Take it exclusively, waiting at most wait_ms for readers'
+ * listings: 0, -EWOULDBLOCK if a reader held it that long, or -errno.
+ */
+int vmt_ramfile_punch_lock(int fd, unsigned wait_ms);
+
 #endif

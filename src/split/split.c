@@ -15,9 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -468,28 +466,8 @@ static void punch_all(int fd, uint64_t size)
 		punch_main(&hi);
 }
 
-/*
- * The source's file is punched under its exclusive flock(2): a reader that
- * maps it (vmt ... --mem FILE, memsrc/file.c) holds LOCK_SH for a listing,
- * and a read fault on a page punched under it would put a zero page back.
- * A listing holds it for a moment: wait a bounded time, else leave the
- * pages to go with the file's last descriptor (the reader's).
- */
+/* A reader's listing holds the RAM file's lock for a moment (vmt_ramfile_punch_lock). */
 #define SRC_LOCK_WAIT_MS 2000
-
-static bool src_lock_ex(int fd)
-{
-	struct timespec ts = {0, 10 * 1000 * 1000};
-
-	for (int waited = 0; waited < SRC_LOCK_WAIT_MS; waited += 10) {
-		if (!flock(fd, LOCK_EX | LOCK_NB))
-			return true;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return false;
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
 
 static void *unmap_main(void *arg)
 {
@@ -504,7 +482,8 @@ static void *unmap_main(void *arg)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", c->src_fd);
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd >= 0) {
-			if (src_lock_ex(fd))
+			/* Locked out by a mapped reader: the pages go with its last descriptor. */
+			if (!vmt_ramfile_punch_lock(fd, SRC_LOCK_WAIT_MS))
 				punch_all(fd, c->p.ram_size);
 			close(fd); /* and its lock */
 		}

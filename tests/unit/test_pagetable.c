@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -710,6 +711,30 @@ static void test_reader_writer_race(void **state)
 	free(rc);
 }
 
+/* The RAM file's punch lock: a reader's shared lock keeps it out for the wait, no longer. */
+static void test_ramfile_punch_lock(void **state)
+{
+	const char *p = next_path();
+	int reader, puncher, other;
+
+	(void)state;
+	reader = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	puncher = open(p, O_RDWR | O_CLOEXEC);
+	other = open(p, O_RDWR | O_CLOEXEC);
+	assert_true(reader >= 0 && puncher >= 0 && other >= 0);
+	assert_int_equal(flock(reader, LOCK_SH | LOCK_NB), 0);
+	assert_int_equal(vmt_ramfile_punch_lock(puncher, 50), -EWOULDBLOCK);
+	assert_int_equal(flock(reader, LOCK_UN), 0);
+	assert_int_equal(vmt_ramfile_punch_lock(puncher, 50), 0);
+	/* Held: a reader's listing cannot take its shared lock (it reads with pread). */
+	assert_int_equal(flock(other, LOCK_SH | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	close(puncher);
+	assert_int_equal(flock(other, LOCK_SH | LOCK_NB), 0);
+	close(other);
+	close(reader);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +751,7 @@ int main(void)
 	    cmocka_unit_test(test_writer_errors),
 	    cmocka_unit_test(test_read_begin_times_out_on_stuck_move),
 	    cmocka_unit_test(test_reader_writer_race),
+	    cmocka_unit_test(test_ramfile_punch_lock),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
