@@ -17,6 +17,8 @@ struct series {
 	bool flat; /* one value for every chunk (unsplit; ps after method 1; the control) */
 };
 
+#define SERIES(s) ((unsigned)(sizeof(s) / sizeof((s)[0])))
+
 static const struct series fig4a[] = {
     {"4a", "runtime", "method 1: runtime fetch", false},
     {"4a", "vm", "method 2: VM remote paging", false},
@@ -140,6 +142,8 @@ static int plot_one(const struct bench_results *r, const char *dir, const char *
 	bool used[8];
 	int err;
 
+	if (ns > SERIES(used))
+		return bench_fail(-EINVAL, "%s: %u series, at most %u", name, ns, SERIES(used));
 	snprintf(dat, sizeof(dat), "%s/%s.dat", dir, name);
 	snprintf(gp, sizeof(gp), "%s/%s.gp", dir, name);
 	snprintf(png, sizeof(png), "%s/%s.png", dir, name);
@@ -156,12 +160,13 @@ int bench_plot_fig4(const struct bench_results *r, const char *dir, const uint64
 
 	if (strchr(dir, '\''))
 		return bench_fail(-EINVAL, "results folder names with ' are not plotted");
-	err = plot_one(
-	    r, dir, "fig4a", fig4a, 3, chunks, nr_chunks, "shadow /proc construction (ms)",
-	    "Fig. 4(a): shadow /proc construction vs chunk size (median, min..max)", false);
+	err = plot_one(r, dir, "fig4a", fig4a, SERIES(fig4a), chunks, nr_chunks,
+		       "shadow /proc construction (ms)",
+		       "Fig. 4(a): shadow /proc construction vs chunk size (median, min..max)",
+		       false);
 	if (err)
 		return err;
-	return plot_one(r, dir, "fig4b", fig4b, 3, chunks, nr_chunks,
+	return plot_one(r, dir, "fig4b", fig4b, SERIES(fig4b), chunks, nr_chunks,
 			"ps in the guest (ms, as the agent timed it)",
 			"Fig. 4(b): ps inside the VM right after construction (median, min..max)",
 			true);

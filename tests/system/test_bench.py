@@ -107,6 +107,14 @@ def test_plots_are_png(quick):
     for name in ("fig4a.png", "fig4b.png"):
         with open(os.path.join(out, name), "rb") as f:
             assert f.read(8) == PNG_MAGIC, name
+    # Every series with data is drawn (the control in (b) once was not).
+    for name, titles in (("fig4a.gp", ("method 1", "method 2", "unsplit VM")),
+                         ("fig4b.gp", ("after method 2", "after method 1", "unsplit VM",
+                                       "new QEMU, nothing remote"))):
+        with open(os.path.join(out, name)) as f:
+            gp = f.read()
+        for t in titles:
+            assert t in gp, f"{name} lacks {t!r}"
 
 
 def test_interrupt_cleans_up(env, quick):
