@@ -32,9 +32,15 @@
 # Every timed listing holds /tmp/vmt-bench.lock (flock) so that timed runs
 # of other benchmarks on the machine do not overlap it.
 #
+# PIN=1: every listing (unsplit ones too) runs on CPU 0 and the guest's QEMU
+# and the sub-hosts' processes (everything in their namespaces: nbdkit) on
+# CPU 1, as if the sub-hosts were other machines and the IDS had a core of
+# its own.  By default all share this machine's cores: the sub-hosts' TLS
+# and NBD work competes with the listing it serves.
+#
 # Needs root (namespaces, tc).  Everything made here is removed at the end.
 # Usage: bench/split_read.sh   (env: CASE, VMT, PREFIX, SUBNET, LINK, PROCS,
-#                               MEM, MAIN, CHURN, RUNS, CHUNKS, PT_CHUNK, COLD)
+#                               MEM, MAIN, CHURN, RUNS, CHUNKS, PT_CHUNK, COLD, PIN)
 set -euo pipefail
 
 CASE=${CASE:-issue}
@@ -55,6 +61,7 @@ RUNS=${RUNS:-3}
 CHUNKS=${CHUNKS:-"4K 16K 64K 256K 1M 2M"}
 PT_CHUNK=${PT_CHUNK:-4K}
 COLD=${COLD:-1}
+PIN=${PIN:-0}
 NAME=$PREFIX-vm
 
 results=$(mktemp)
@@ -81,13 +88,25 @@ print(*(s.get(k, 0) for k in ("pageouts", "pagein_batches", "pagein_reads", "pag
                               "pagein_cmd_us", "pagein_net_us", "pagein_install_us")))'
 }
 
+# PIN=1: the guest's QEMU and the sub-hosts' processes onto CPU 1 (before
+# each listing: servers start with the split); prints the taskset prefix
+# for the listing itself.
+pin_others() {
+	[ "$PIN" = 1 ] || return 0
+	local pids
+	pids="$(pgrep -f "qemu-system.*-name vmt-$NAME " || true) $(ip netns pids "$PREFIX-sub1" 2>/dev/null || true) $(ip netns pids "$PREFIX-sub2" 2>/dev/null || true)"
+	for p in $pids; do taskset -a -p 2 "$p" >/dev/null 2>&1 || true; done
+	echo "taskset -c 0"
+}
+
 # One listing: "ms round_trips bytes busiest_floor_ms wait_ms fetched" from
 # --stats, then the pager's "pageouts batches reads room_ms" during it.
 listing() {
-	local o0 o1 a0 a1 r0 r1 w0 w1 c0 c1 n0 n1 i0 i1
+	local o0 o1 a0 a1 r0 r1 w0 w1 c0 c1 n0 n1 i0 i1 pin
 	read -r o0 a0 r0 w0 c0 n0 i0 <<<"$(pager_out)"
+	pin=$(pin_others)
 	# (a listing with pages left out exits 1: PARTIAL_OK=1 for those)
-	{ flock /tmp/vmt-bench.lock "$VMT" ps --vm "$NAME" --stats "$@" || [ "${PARTIAL_OK:-}" = 1 ]; } \
+	{ flock /tmp/vmt-bench.lock $pin "$VMT" ps --vm "$NAME" --stats "$@" || [ "${PARTIAL_OK:-}" = 1 ]; } \
 		2>&1 >/dev/null | awk -v rates="$RATES" '
 		BEGIN { split(rates, rate, " ") }
 		/^stats: [0-9.]+ ms/ { ms = $2 }
@@ -170,6 +189,7 @@ RATES=$(link_rates)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
 	"load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
 echo "case $CASE; guest: $MEM, $PROCS workload processes; main host $MAIN, page-table chunk $PT_CHUNK;" \
+	"PIN=$PIN;" \
 	"links $LINK, read rate per sub-host (MB/s):" \
 	"$(for r in $RATES; do printf '%.1f ' "$(echo "$r / 1000000" | bc -l)"; done)"
 printf "$fmt" method chunk ps_ms trips MB_in floor_ms wait_ms fetched pageouts \
