@@ -11,13 +11,12 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "core/internal.h"
 
 struct series {
 	const char *figure, *method, *title;
 	bool flat; /* one value for every chunk (unsplit; ps after method 1; the control) */
 };
-
-#define SERIES(s) ((unsigned)(sizeof(s) / sizeof((s)[0])))
 
 static const struct series fig4a[] = {
     {"4a", "runtime", "method 1: runtime fetch", false},
@@ -142,8 +141,9 @@ static int plot_one(const struct bench_results *r, const char *dir, const char *
 	bool used[8];
 	int err;
 
-	if (ns > SERIES(used))
-		return bench_fail(-EINVAL, "%s: %u series, at most %u", name, ns, SERIES(used));
+	if (ns > ARRAY_SIZE(used))
+		return bench_fail(-EINVAL, "%s: %u series, at most %zu", name, ns,
+				  ARRAY_SIZE(used));
 	snprintf(dat, sizeof(dat), "%s/%s.dat", dir, name);
 	snprintf(gp, sizeof(gp), "%s/%s.gp", dir, name);
 	snprintf(png, sizeof(png), "%s/%s.png", dir, name);
@@ -160,13 +160,13 @@ int bench_plot_fig4(const struct bench_results *r, const char *dir, const uint64
 
 	if (strchr(dir, '\''))
 		return bench_fail(-EINVAL, "results folder names with ' are not plotted");
-	err = plot_one(r, dir, "fig4a", fig4a, SERIES(fig4a), chunks, nr_chunks,
+	err = plot_one(r, dir, "fig4a", fig4a, (unsigned)ARRAY_SIZE(fig4a), chunks, nr_chunks,
 		       "shadow /proc construction (ms)",
 		       "Fig. 4(a): shadow /proc construction vs chunk size (median, min..max)",
 		       false);
 	if (err)
 		return err;
-	return plot_one(r, dir, "fig4b", fig4b, SERIES(fig4b), chunks, nr_chunks,
+	return plot_one(r, dir, "fig4b", fig4b, (unsigned)ARRAY_SIZE(fig4b), chunks, nr_chunks,
 			"ps in the guest (ms, as the agent timed it)",
 			"Fig. 4(b): ps inside the VM right after construction (median, min..max)",
 			true);
