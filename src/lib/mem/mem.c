@@ -71,13 +71,14 @@ struct vmt_mem {
 
 	struct vmt_mem_stats stats;
 
-	uint8_t *batch_buf; /* MEM_BATCH_PAGES pages for a multi-page read */
+	bool batches; /* a multi-page read asks for its missing pages at once */
 };
 
 /*
  * A read over several pages that are not cached asks the source for all of
  * them at once (vmt_memsrc_read_pages), so a split VM's remote pages cost
- * one round trip, not one each.  Bounded: the pages are staged in batch_buf.
+ * one round trip, not one each.  Bounded, and only with a cache that holds
+ * a batch twice over (no self-eviction).
  */
 #define MEM_BATCH_PAGES 32u
 
@@ -210,17 +211,32 @@ static bool pfn_cached(const struct vmt_mem *m, uint64_t pfn)
 	return m->table[table_find(m, pfn)].gen == m->gen;
 }
 
-/* Put a page read by a batch into the cache (a slot of this epoch). */
-static void page_install(struct vmt_mem *m, uint64_t pfn, const uint8_t *data)
+/*
+ * A batch reads straight into the arena: each page it asks for gets its
+ * slot and table entry first (no staging buffer, no second copy of every
+ * page), so a frame asked twice in one batch also finds itself cached.  A
+ * page whose read failed is dropped again.  No batch may take more than
+ * half the slots: the clock skips a claimed slot (ref) once, and would
+ * have to pass it twice to take it back.
+ */
+static uint8_t *page_claim(struct vmt_mem *m, uint64_t pfn)
 {
 	uint32_t n = slot_take(m);
-	uint64_t i;
 
-	memcpy(m->arena + ((size_t)n << VMT_PAGE_SHIFT), data, VMT_PAGE_SIZE);
-	m->stats.pages_read++;
 	m->slots[n] = (struct mem_slot){.pfn = pfn, .gen = m->gen, .ref = 1};
-	i = table_find(m, pfn);
-	m->table[i] = (struct mem_entry){.pfn = pfn, .slot = n, .gen = m->gen};
+	m->table[table_find(m, pfn)] = (struct mem_entry){.pfn = pfn, .slot = n, .gen = m->gen};
+	return m->arena + ((size_t)n << VMT_PAGE_SHIFT);
+}
+
+/* The batch's read of req came back: keep the page, or give its slot back. */
+static void page_settle(struct vmt_mem *m, const struct vmt_page_req *req)
+{
+	if (!req->err) {
+		m->stats.pages_read++;
+		return;
+	}
+	m->slots[m->table[table_find(m, req->pfn)].slot].gen = 0;
+	table_remove(m, req->pfn);
 }
 
 /*
@@ -238,38 +254,34 @@ static int mem_prefill(struct vmt_mem *m, uint64_t first, uint64_t last)
 	for (uint64_t pfn = first; pfn <= last && n < MEM_BATCH_PAGES; pfn++) {
 		if (pfn >= m->ram_pages)
 			break;
-		if (pfn_cached(m, pfn))
-			continue;
-		req[n] =
-		    (struct vmt_page_req){.pfn = pfn, .buf = m->batch_buf + (n << VMT_PAGE_SHIFT)};
-		n++;
+		if (!pfn_cached(m, pfn))
+			req[n++].pfn = pfn;
 	}
 	if (n < 2)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		req[i].buf = page_claim(m, req[i].pfn);
 	vmt_memsrc_read_pages(m->src, req, n);
 	m->stats.holes += m->src->holes - holes;
 	m->stats.remote += m->src->remote - remote;
 	for (size_t i = 0; i < n; i++) {
-		if (req[i].err)
-			err = err ?: req[i].err;
-		else
-			page_install(m, req[i].pfn, req[i].buf);
+		err = err ?: req[i].err;
+		page_settle(m, &req[i]);
 	}
 	return err;
 }
 
-/* Prefetch: pages per batch (one round trip); staged in a buffer of this many pages. */
+/* Prefetch: pages per batch (one round trip). */
 #define MEM_PREFETCH_MAX 256u
 
-/* One batch of distinct, uncached frames; their reads' failures are not counted. */
+/* One batch of distinct frames, claimed; their reads' failures are not counted. */
 static void prefetch_batch(struct vmt_mem *m, struct vmt_page_req *req, size_t k)
 {
 	uint64_t errors = m->stats.fetch_errors;
 
 	vmt_memsrc_read_pages(m->src, req, k);
 	for (size_t i = 0; i < k; i++)
-		if (!req[i].err)
-			page_install(m, req[i].pfn, req[i].buf);
+		page_settle(m, &req[i]);
 	m->stats.fetch_errors = errors; /* a hint's failure is the real read's to report */
 	m->stats.prefetched += k;
 }
@@ -278,30 +290,22 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n)
 {
 	/* Never more than half the cache: a batch must not evict itself. */
 	size_t max = VMT_MIN(VMT_MIN(MEM_PREFETCH_MAX, m->cap / 2), m->src->prefetch_max), k = 0;
-	struct vmt_page_req *req;
-	uint8_t *buf;
+	struct vmt_page_req req[MEM_PREFETCH_MAX];
 
 	if (!vmt_mem_hints_pay(m) || !n || !max)
 		return;
-	req = calloc(max, sizeof(*req));
-	buf = malloc(max * VMT_PAGE_SIZE);
-	for (size_t i = 0; req && buf && i < n; i++) {
-		bool dup = pfns[i] >= m->ram_pages || pfn_cached(m, pfns[i]);
-
-		for (size_t j = 0; j < k && !dup; j++)
-			dup = req[j].pfn == pfns[i];
-		if (dup)
+	for (size_t i = 0; i < n; i++) {
+		/* A frame claimed earlier in this batch is cached already. */
+		if (pfns[i] >= m->ram_pages || pfn_cached(m, pfns[i]))
 			continue;
-		req[k] = (struct vmt_page_req){.pfn = pfns[i], .buf = buf + (k << VMT_PAGE_SHIFT)};
+		req[k] = (struct vmt_page_req){.pfn = pfns[i], .buf = page_claim(m, pfns[i])};
 		if (++k == max) {
 			prefetch_batch(m, req, k);
 			k = 0;
 		}
 	}
-	if (k && req && buf)
+	if (k)
 		prefetch_batch(m, req, k);
-	free(req);
-	free(buf);
 }
 
 bool vmt_mem_has_remote(const struct vmt_mem *m)
@@ -334,7 +338,7 @@ static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t l
 
 	if (!vmt_add_ok(pa, len, &end))
 		return -EFAULT;
-	if (len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT) && m->batch_buf) {
+	if (len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT) && m->batches) {
 		err = mem_prefill(m, pa >> VMT_PAGE_SHIFT, (end - 1) >> VMT_PAGE_SHIFT);
 		if (err)
 			return err;
@@ -479,9 +483,7 @@ static int mem_alloc(struct vmt_mem *m, size_t cap)
 	 * (a third of a 1,000-process `vmt ps`) into a few dozen.  Advice only.
 	 */
 	madvise(m->arena, cap << VMT_PAGE_SHIFT, MADV_HUGEPAGE);
-	/* Batches only when the cache holds them twice over (no self-eviction). */
-	if (cap >= 2 * MEM_BATCH_PAGES && !(m->batch_buf = malloc(MEM_BATCH_PAGES * VMT_PAGE_SIZE)))
-		return -ENOMEM;
+	m->batches = cap >= 2 * MEM_BATCH_PAGES;
 	m->slots = calloc(cap, sizeof(*m->slots));
 	m->table = calloc(tsize, sizeof(*m->table));
 	if (!m->slots || !m->table)
@@ -498,7 +500,6 @@ static void mem_release(struct vmt_mem *m)
 		munmap(m->arena, (size_t)m->cap << VMT_PAGE_SHIFT);
 	free(m->slots);
 	free(m->table);
-	free(m->batch_buf);
 	free(m);
 }
 
