@@ -765,6 +765,47 @@ static void test_prefetch_hint(void **state)
 	vmt_mem_free(m);
 }
 
+/*
+ * A prefetch batch reads straight into the page cache's slots: the pages of a
+ * sub-host that is down fail in it and must leave no slot behind (a later read
+ * is that sub-host's error, never the slot's stale or zero bytes), while the
+ * batch's other pages, the other sub-host's and MAIN's, are cached and right;
+ * once the sub-host is back the same pages read right.
+ */
+static void test_prefetch_with_host_down(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t pfns[40], trips;
+	uint8_t buf[16];
+	int err;
+
+	for (unsigned i = 0; i < 40; i++) /* chunks 0..39: MAIN and both sub-hosts */
+		pfns[i] = i * (PT_CHUNK / PAGE);
+	check_read(m, 16 * PT_CHUNK, PAGE); /* a live connection to sub-host 1 */
+	server_stop(&srv[1]);
+	vmt_mem_epoch(m);
+	vmt_mem_prefetch(m, pfns, 40);
+	assert_int_equal(st->fetch_errors, 0); /* a hint's failures are the reads' to report */
+	trips = st->round_trips;
+	err = vmt_mem_read(m, 17 * PT_CHUNK, buf, sizeof(buf));
+	assert_true(is_conn_error(err));
+	for (unsigned i = 0; i < 16; i++) /* MAIN and sub-host 0: cached by the hint */
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, trips);
+	assert_int_equal(server_start(&srv[1]), 0);
+	vmt_subhost_close(w->h[1]);
+	w->h[1] = server_connect(&srv[1]);
+	world_write_subhost(w, 1);
+	vmt_mem_epoch(m);
+	vmt_mem_prefetch(m, pfns, 40);
+	for (unsigned i = 0; i < 40; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	vmt_mem_free(m);
+}
+
 /* -------------------------------------------------------- method 2 */
 
 struct fake_pager {
@@ -1105,6 +1146,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wrong_key, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_local_probe, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_prefetch_hint, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_prefetch_with_host_down, world_setup,
+					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_subhost_restarts, world_setup, world_teardown),
