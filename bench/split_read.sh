@@ -23,7 +23,10 @@
 # under the cap, took in the pager in all, waited on the sub-hosts and spent
 # installing pages, and the listing's link floor: the busiest sub-host's
 # bytes at the read rate of that link, measured in the same run (nbdcopy of
-# the VM's export).
+# the VM's export).  Last, where the CPU went: cpu_ms the listing process's
+# own (user + system), srv_ms the sub-hosts' servers' meanwhile (10 ms
+# ticks): on a machine whose cores also run the sub-hosts, a listing cannot
+# take less than (cpu_ms + srv_ms) / cores.
 #
 # The split's page-table chunk (PT_CHUNK, default 4K) is the unit the pager
 # moves: method 2 can never bring in less than one, so a 64K chunk makes it
@@ -99,15 +102,34 @@ pin_others() {
 	echo "taskset -c 0"
 }
 
+# CPU time (10 ms ticks) used so far by every process in the sub-hosts'
+# namespaces (their nbdkit servers).
+srv_ticks() {
+	local t=0 p v
+	for p in $(ip netns pids "$PREFIX-sub1" 2>/dev/null) $(ip netns pids "$PREFIX-sub2" 2>/dev/null); do
+		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v))
+	done
+	echo "$t"
+}
+
 # One listing: "ms round_trips bytes busiest_floor_ms wait_ms fetched" from
-# --stats, then the pager's "pageouts batches reads room_ms" during it.
+# --stats, the pager's "pageouts batches reads room_ms cmd_ms net_ms inst_ms"
+# during it, then the CPU the listing's process used (user + system, ms) and
+# the CPU the sub-hosts' servers used meanwhile (ms, in 10 ms ticks).
 listing() {
-	local o0 o1 a0 a1 r0 r1 w0 w1 c0 c1 n0 n1 i0 i1 pin
+	local o0 o1 a0 a1 r0 r1 w0 w1 c0 c1 n0 n1 i0 i1 pin s0 s1 err cpu
 	read -r o0 a0 r0 w0 c0 n0 i0 <<<"$(pager_out)"
 	pin=$(pin_others)
-	# (a listing with pages left out exits 1: PARTIAL_OK=1 for those)
-	{ flock /tmp/vmt-bench.lock $pin "$VMT" ps --vm "$NAME" --stats "$@" || [ "${PARTIAL_OK:-}" = 1 ]; } \
-		2>&1 >/dev/null | awk -v rates="$RATES" '
+	err=$(mktemp)
+	s0=$(srv_ticks)
+	# (a listing with pages left out exits 1: PARTIAL_OK=1 for those); `times`
+	# gives the children's CPU to the millisecond.
+	cpu=$( (flock /tmp/vmt-bench.lock $pin "$VMT" ps --vm "$NAME" --stats "$@" >/dev/null 2>"$err" ||
+		[ "${PARTIAL_OK:-}" = 1 ]) && times)
+	cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, k, /[ms]/)
+		printf "%.1f", (u[1] * 60 + u[2] + k[1] * 60 + k[2]) * 1000 }' <<<"$cpu")
+	s1=$(srv_ticks)
+	awk -v rates="$RATES" '
 		BEGIN { split(rates, rate, " ") }
 		/^stats: [0-9.]+ ms/ { ms = $2 }
 		/^stats: split:/ {
@@ -123,10 +145,11 @@ listing() {
 			if (t > floor) floor = t
 		}
 		END { gsub(",", "", rt); gsub(",", "", got)
-		      printf "%s %d %d %.1f %s %d", ms, rt, b, floor * 1000, wait, got }'
+		      printf "%s %d %d %.1f %s %d", ms, rt, b, floor * 1000, wait + 0, got }' "$err"
+	rm -f "$err"
 	read -r o1 a1 r1 w1 c1 n1 i1 <<<"$(pager_out)"
 	echo " $((o1 - o0)) $((a1 - a0)) $((r1 - r0)) $(((w1 - w0) / 1000)) $(((c1 - c0) / 1000))" \
-		"$(((n1 - n0) / 1000)) $(((i1 - i0) / 1000))"
+		"$(((n1 - n0) / 1000)) $(((i1 - i0) / 1000)) ${cpu:-0} $(((s1 - s0) * 10))"
 }
 
 # Median (by time) of RUNS listings, each after a churn when $1 is "churn".
@@ -168,19 +191,20 @@ instance() {
 	NAME=$PREFIX-vm$N
 	"$VMT" vm start "$NAME" --mem "$MEM" --procs "$PROCS" --timeout 900 >/dev/null
 	guest "i=0; while [ ! -e /run/vmt-workload.ready ] && [ \$i -lt 1500 ]; do sleep 0.2; i=\$((i+1)); done"
-	read -r unsplit _ <<<"$(RATES="" measure none)"
+	unsplit_line=$(RATES="" measure none)
+	unsplit=${unsplit_line%% *}
 	"$VMT" split "$NAME" --main-mem "$MAIN" --chunk "$PT_CHUNK" --subhosts sub1,sub2 \
 		--hosts-prefix "$PREFIX" 2>&1 | sed "s/^/instance $N: /"
 }
 
-fmt='%-8s %-6s %8s %6s %6s %8s %8s %7s %8s %7s %7s %7s %6s %6s %6s\n'
+fmt='%-8s %-6s %8s %6s %6s %8s %8s %7s %8s %7s %7s %7s %6s %6s %6s %7s %7s\n'
 # One line of the table: method, chunk, then measure's figures.
 row() {
-	local ms rt bytes floor wait got outs batches reads room cmd net inst
-	read -r ms rt bytes floor wait got outs batches reads room cmd net inst <<<"$3"
+	local ms rt bytes floor wait got outs batches reads room cmd net inst cpu srv
+	read -r ms rt bytes floor wait got outs batches reads room cmd net inst cpu srv <<<"$3"
 	printf "$fmt" "$1" "$2" "$ms" "$rt" \
 		"$(printf '%.1f' "$(echo "$bytes / 1048576" | bc -l)")" "$floor" "$wait" "$got" "$outs" \
-		"$batches" "$reads" "$room" "$cmd" "$net" "$inst"
+		"$batches" "$reads" "$room" "$cmd" "$net" "$inst" "$cpu" "$srv"
 	echo "$1 $ms" >>"$results"
 }
 
@@ -193,9 +217,8 @@ echo "case $CASE; guest: $MEM, $PROCS workload processes; main host $MAIN, page-
 	"links $LINK, read rate per sub-host (MB/s):" \
 	"$(for r in $RATES; do printf '%.1f ' "$(echo "$r / 1000000" | bc -l)"; done)"
 printf "$fmt" method chunk ps_ms trips MB_in floor_ms wait_ms fetched pageouts \
-	p_batch p_reads room_ms p_ms net_ms inst_ms
-printf "$fmt" unsplit - "$unsplit" 0 0 0 0 0 0 0 0 0 0 0 0
-echo "unsplit $unsplit" >>"$results"
+	p_batch p_reads room_ms p_ms net_ms inst_ms cpu_ms srv_ms
+row unsplit - "$unsplit_line"
 for chunk in $CHUNKS; do
 	row runtime "$chunk" "$(measure churn --fetch runtime --chunk "$chunk")"
 done
