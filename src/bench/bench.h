@@ -85,6 +85,8 @@ struct bench_census {
 };
 
 /* One measurement. */
+#define BENCH_PAGER_NR 15
+
 struct bench_row {
 	char figure[4];	 /* "4a" construction, "4b" ps in the guest */
 	char method[12]; /* "unsplit", "runtime" (method 1), "vm" (method 2) */
@@ -94,7 +96,15 @@ struct bench_row {
 	int64_t pages_read;	    /* guest pages the construction read; -1 n/a */
 	int64_t pageins;	    /* pager page-ins during the measurement; -1 n/a */
 	struct bench_census before; /* placement just before the measurement */
+	/* The change of the pager's counters bench_pager_names[] during the measurement
+	 * (results.json "pager"); has_pager false when not split. */
+	int64_t pager[BENCH_PAGER_NR];
+	bool has_pager;
 };
+
+/* The pager's counters (its STATS JSON) a row keeps: page-ins and -outs, bytes, PAGEIN
+ * commands, batches and reads, and where a PAGEIN's time went. */
+extern const char *const bench_pager_names[BENCH_PAGER_NR];
 
 struct bench_results {
 	struct bench_row *rows;

@@ -31,31 +31,41 @@ struct fig4 {
 	struct bench_inst b;
 };
 
-/* One point: census and page-ins around a construction ("4a") or a ps ("4b"). */
+/* w->pager: the change of the pager's counters from p0 to p1, when both were read. */
+static void pager_delta(struct bench_row *w, const int64_t *p0, int err0, const int64_t *p1,
+			int err1)
+{
+	w->has_pager = !err0 && !err1;
+	for (unsigned i = 0; w->has_pager && i < BENCH_PAGER_NR; i++)
+		w->pager[i] = p1[i] - p0[i];
+	w->pageins = w->has_pager && w->pager[0] >= 0 ? w->pager[0] : -1;
+}
+
+/* One point: census and the pager's counters around a construction ("4a") or a ps ("4b"). */
 static int point(struct fig4 *f, const char *figure, const char *method, uint64_t chunk,
 		 unsigned rep)
 {
 	struct bench_inst *b = &f->b;
 	struct bench_row w = {
 	    .chunk = chunk, .rep = rep, .instance = b->instance, .pages_read = -1};
-	int64_t p0, p1;
+	int64_t p0[BENCH_PAGER_NR], p1[BENCH_PAGER_NR];
 	char cn[24];
-	int err;
+	int err, e0, e1;
 
 	snprintf(w.figure, sizeof(w.figure), "%s", figure);
 	snprintf(w.method, sizeof(w.method), "%s", method);
 	err = bench_inst_census(b, &w.before, false);
 	if (err)
 		return err;
-	p0 = bench_inst_pager_count(b, "pageins");
+	e0 = bench_inst_pager_counts(b, p0);
 	if (!strcmp(figure, "4a"))
 		err = bench_inst_build(b, method, chunk, &w.ms, &w.pages_read);
 	else
 		err = bench_inst_guest_ps(b, &w.ms);
 	if (err)
 		return err;
-	p1 = bench_inst_pager_count(b, "pageins");
-	w.pageins = p0 >= 0 && p1 >= p0 ? p1 - p0 : -1;
+	e1 = bench_inst_pager_counts(b, p1);
+	pager_delta(&w, p0, e0, p1, e1);
 	b->done++;
 	bench_inst_progress(b, "instance %u: %s %-7s %4s rep %u: %.1f ms%s", b->instance,
 			    figure[1] == 'a' ? "build" : "ps   ", method,

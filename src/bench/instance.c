@@ -140,22 +140,44 @@ int bench_inst_census(struct bench_inst *b, struct bench_census *c, bool after_s
 	return 0;
 }
 
-int64_t bench_inst_pager_count(struct bench_inst *b, const char *name)
+/* The pager's STATS JSON, parsed (caller puts it); NULL when not split or it does not answer. */
+static struct json_object *pager_stats(struct bench_inst *b)
 {
-	struct json_object *o, *v;
+	struct json_object *o;
 	struct vmt_vm_desc d;
 	char *text = NULL;
-	int64_t n = -1;
 
 	if (vmt_vm_load(b->vm, &d) || d.split.gen <= 0 ||
 	    vmt_split_pager_stats(d.split.pager_sock, 2000, &text))
-		return -1;
+		return NULL;
 	o = json_tokener_parse(text);
+	free(text);
+	return o;
+}
+
+int64_t bench_inst_pager_count(struct bench_inst *b, const char *name)
+{
+	struct json_object *o = pager_stats(b), *v;
+	int64_t n = -1;
+
 	if (o && json_object_object_get_ex(o, name, &v))
 		n = json_object_get_int64(v);
 	json_object_put(o);
-	free(text);
 	return n;
+}
+
+int bench_inst_pager_counts(struct bench_inst *b, int64_t v[BENCH_PAGER_NR])
+{
+	struct json_object *o = pager_stats(b), *c;
+	int err = o ? 0 : -ENOENT;
+
+	for (unsigned i = 0; !err && i < BENCH_PAGER_NR; i++)
+		if (json_object_object_get_ex(o, bench_pager_names[i], &c))
+			v[i] = json_object_get_int64(c);
+		else
+			err = -ENOENT;
+	json_object_put(o);
+	return err;
 }
 
 /*

@@ -106,6 +106,8 @@ int bench_inst_split(struct bench_inst *b, unsigned nsub);
 int bench_inst_census(struct bench_inst *b, struct bench_census *c, bool after_split);
 /* The pager's counter (its STATS JSON) so far; -1 when not split or it does not answer. */
 int64_t bench_inst_pager_count(struct bench_inst *b, const char *name);
+/* All of bench_pager_names[] from one STATS; -ENOENT when not split or it does not answer. */
+int bench_inst_pager_counts(struct bench_inst *b, int64_t v[BENCH_PAGER_NR]);
 
 /* One construction `vmt procfs --build-only --stats` ("unsplit", or --fetch method at
  * chunk): its own time and the guest pages it read. */

@@ -12,6 +12,12 @@
 
 #include "bench/bench.h"
 
+const char *const bench_pager_names[BENCH_PAGER_NR] = {
+    "pageins",	    "pageouts",	      "bytes_in",      "bytes_out",	"faults",
+    "wp_faults",    "zero_fills",     "cap_waits",     "pagein_cmds",	"pagein_batches",
+    "pagein_reads", "pagein_wait_us", "pagein_cmd_us", "pagein_net_us", "pagein_install_us",
+};
+
 int bench_results_init(struct bench_results *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -151,6 +157,18 @@ static struct json_object *census_json(const struct bench_census *c)
 	return o;
 }
 
+static struct json_object *pager_json(const struct bench_row *w)
+{
+	struct json_object *o;
+
+	if (!w->has_pager)
+		return NULL;
+	o = json_object_new_object();
+	for (unsigned i = 0; i < BENCH_PAGER_NR; i++)
+		json_object_object_add(o, bench_pager_names[i], json_object_new_int64(w->pager[i]));
+	return o;
+}
+
 static struct json_object *row_json(const struct bench_row *w)
 {
 	struct json_object *o = json_object_new_object();
@@ -166,6 +184,7 @@ static struct json_object *row_json(const struct bench_row *w)
 	json_object_object_add(o, "pageins",
 			       w->pageins >= 0 ? json_object_new_int64(w->pageins) : NULL);
 	json_object_object_add(o, "placement_before", census_json(&w->before));
+	json_object_object_add(o, "pager", pager_json(w));
 	return o;
 }
 

@@ -100,6 +100,20 @@ def test_json_has_machine_and_knobs(quick):
     assert len(j["rows"]) > 0 and len(j["summary"]) > 0
     for s in j["summary"]:
         assert {"median_ms", "min_ms", "max_ms", "q1_ms", "q3_ms", "n"} <= set(s)
+    # The pager's counters over each point of a split VM: the same page-ins as the row's,
+    # and method 1 never asks the pager for anything.
+    for r in j["rows"]:
+        if r["method"] in ("unsplit", "local"):  # not split, or nothing remote: no pager
+            assert r["pager"] is None, r
+            continue
+        pg = r["pager"]
+        assert {"pageins", "pageouts", "bytes_in", "pagein_cmds", "pagein_batches",
+                "pagein_reads", "pagein_net_us", "pagein_install_us"} <= set(pg), r
+        assert pg["pageins"] == r["pageins"], r
+        if r["figure"] == "4a" and r["method"] == "runtime":
+            assert pg["pagein_cmds"] == 0, r
+        if r["figure"] == "4a" and r["method"] == "vm":
+            assert pg["pagein_cmds"] >= 1, r
 
 
 def test_plots_are_png(quick):
