@@ -1,0 +1,25 @@
+#!/bin/bash
+# One 2-sub-host instance like fig4's: where the remote chunks lie, and which ones method 2 at 2M pages in.
+set -u
+# Run as: VMT=/tmp/build-C2/src/vmt/vmt VMT_GUEST_DIR=/work/main/build/guest probe.sh (hosts prefix fc, subnet 10.82)
+export VMT_RUN_DIR=${VMT_RUN_DIR:-/tmp/run-C} XDG_CACHE_HOME=${XDG_CACHE_HOME:-/tmp/cache-C}
+V=${VMT:-vmt}; VM=fc-p-0; CH=${CH:-2M}
+cleanup() { $V vm stop $VM >/dev/null 2>&1; $V hosts down --prefix fc >/dev/null 2>&1; }
+trap cleanup EXIT
+$V hosts up --prefix fc --subhosts 2 --link 1gbit --capacity 2G --subnet 10.82 >/dev/null || exit 1
+$V vm start $VM --mem 2G --procs 100 --timeout 240 --no-kaslr >/dev/null || exit 1
+$V vm exec $VM --timeout 1700 -- "i=0; while [ ! -e /run/vmt-workload.ready ] && [ \$i -lt 4500 ]; do sleep 0.2; i=\$((i+1)); done; mb=\$(awk '/MemAvailable/ {print int(\$2/1024) - 64}' /proc/meminfo); vmt-memcheck --daemon --state /run/vmt-fill.json --size \${mb}M --passes 1 --hold --seconds 86400 >/dev/null || exit 4; i=0; while ! grep -q '\"phase\": \"hold\"' /run/vmt-fill.json && [ \$i -lt 3000 ]; do sleep 0.2; i=\$((i+1)); done; echo filled \$mb" || exit 1
+$V split $VM --main-mem 1G --subhosts sub1,sub2 --hosts-prefix fc --policy address --chunk 4K --json > /tmp/C-probe2-split.json || exit 1
+sleep 20
+PT=$($V vm show $VM --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["split"]["pagetable"])')
+python3 "$(dirname "$0")/ptdump.py" $PT /tmp/C-pt-before.bin
+$V procfs --vm $VM --build-only --stats --fetch runtime --chunk 4K 2>&1 | grep -E "split:|sub-host"
+$V procfs --vm $VM --build-only --stats --fetch vm --chunk $CH 2>&1 | grep -E "snapshot|split:|sub-host"
+python3 "$(dirname "$0")/ptdump.py" $PT /tmp/C-pt-after.bin > /dev/null
+python3 - <<'PY'
+import collections
+a=open('/tmp/C-pt-before.bin','rb').read(); b=open('/tmp/C-pt-after.bin','rb').read()
+moved=[i for i in range(len(a)) if a[i]!=b[i]]
+c=collections.Counter((a[i],b[i]) for i in moved); print('moved', len(moved), dict(c))
+r=collections.Counter(((i<<12)>>20)//8*8 for i in moved); print('by 8 MiB region (MiB: pages):', sorted(r.items()))
+PY
