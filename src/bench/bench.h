@@ -85,7 +85,8 @@ struct bench_census {
 };
 
 /* One measurement. */
-#define BENCH_PAGER_NR 15
+#define BENCH_PAGER_NR	    15
+#define BENCH_PAGER_PAGEINS 0 /* bench_pager_names[] index of "pageins" */
 
 struct bench_row {
 	char figure[4];	 /* "4a" construction, "4b" ps in the guest */

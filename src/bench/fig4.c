@@ -38,7 +38,8 @@ static void pager_delta(struct bench_row *w, const int64_t *p0, int err0, const 
 	w->has_pager = !err0 && !err1;
 	for (unsigned i = 0; w->has_pager && i < BENCH_PAGER_NR; i++)
 		w->pager[i] = p1[i] - p0[i];
-	w->pageins = w->has_pager && w->pager[0] >= 0 ? w->pager[0] : -1;
+	w->pageins =
+	    w->has_pager && w->pager[BENCH_PAGER_PAGEINS] >= 0 ? w->pager[BENCH_PAGER_PAGEINS] : -1;
 }
 
 /* One point: census and the pager's counters around a construction ("4a") or a ps ("4b"). */

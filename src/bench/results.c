@@ -12,6 +12,7 @@
 
 #include "bench/bench.h"
 
+/* "pageins" first: BENCH_PAGER_PAGEINS. */
 const char *const bench_pager_names[BENCH_PAGER_NR] = {
     "pageins",	    "pageouts",	      "bytes_in",      "bytes_out",	"faults",
     "wp_faults",    "zero_fills",     "cap_waits",     "pagein_cmds",	"pagein_batches",
