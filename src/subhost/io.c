@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "subhost/subhost_priv.h"
 
@@ -219,16 +220,13 @@ static void fail_handle(struct vmt_subhost *s, struct vmt_subhost_io *io, size_t
 		shutdown(fd, SHUT_RDWR);
 }
 
-/* Check each entry and gather its handle into the batch's list. */
-static struct vmt_subhost *batch_start(struct vmt_subhost_io *io, size_t n, enum subhost_op op,
-				       size_t *nr_hosts)
+/* Check entries [from, n) and gather their handles into the batch's list. */
+static void batch_gather(struct vmt_subhost_batch *b, size_t from, size_t n)
 {
-	struct vmt_subhost *list = NULL;
 	uint64_t now = subhost_now_ns();
 
-	*nr_hosts = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct vmt_subhost_io *x = &io[i];
+	for (size_t i = from; i < n; i++) {
+		struct vmt_subhost_io *x = &b->io[i];
 		struct vmt_subhost *s = x->host;
 
 		x->err = 0;
@@ -240,25 +238,24 @@ static struct vmt_subhost *batch_start(struct vmt_subhost_io *io, size_t n, enum
 			x->err = s->dead;
 			continue;
 		}
-		if (op != SUBHOST_FLUSH && (x->off > s->size || x->len > s->size - x->off ||
-					    (op != SUBHOST_TRIM && x->len && !x->buf))) {
+		if (b->op != SUBHOST_FLUSH && (x->off > s->size || x->len > s->size - x->off ||
+					       (b->op != SUBHOST_TRIM && x->len && !x->buf))) {
 			x->err = -EINVAL;
 			subhost_set_error(s, -EINVAL,
 					  "%s of %zu bytes at %llu is outside the export",
-					  op_name[op], x->len, (unsigned long long)x->off);
+					  op_name[b->op], x->len, (unsigned long long)x->off);
 			continue;
 		}
 		if (s->in_batch)
 			continue;
 		s->in_batch = true;
-		s->batch_next = list;
+		s->batch_next = b->list;
 		s->next_io = i;
 		s->next_piece = 0;
 		s->last_progress = now;
-		list = s;
-		(*nr_hosts)++;
+		b->list = s;
+		b->nr_hosts++;
 	}
-	return list;
 }
 
 /* Let libnbd act on what poll saw; fail the handle if it broke or went silent. */
@@ -322,61 +319,113 @@ static size_t prepare_poll(struct vmt_subhost *list, struct vmt_subhost_io *io, 
 	return nfds;
 }
 
-static void run_loop(struct vmt_subhost *list, struct vmt_subhost_io *io, size_t n,
-		     enum subhost_op op, struct pollfd *pfd, struct vmt_subhost **who)
+/* Another thread added entries (vmt_subhost_batch_wait): empty the eventfd. */
+static void wake_drain(int wake_fd)
 {
-	uint64_t deadline;
-	size_t nfds;
+	uint64_t v;
 
-	while ((nfds = prepare_poll(list, io, n, op, pfd, who, &deadline)) > 0) {
-		uint64_t t0 = subhost_now_ns();
-		int ms = deadline > t0 ? (int)((deadline - t0 + 999999) / 1000000) : 0;
-		int r = poll(pfd, nfds, ms);
-		uint64_t t1 = subhost_now_ns();
-
-		if (r < 0 && errno != EINTR) {
-			for (size_t i = 0; i < nfds; i++) {
-				subhost_set_error(who[i], -errno, "poll: %s", strerror(errno));
-				fail_handle(who[i], io, n, -errno);
-			}
-			return;
-		}
-		for (size_t i = 0; i < nfds; i++) {
-			who[i]->stats.wait_ns += t1 - t0;
-			handle_events(who[i], r > 0 ? pfd[i].revents : 0, io, n, t1);
-		}
+	if (read(wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: another wait emptied it first */
 	}
+}
+
+/*
+ * One pass: issue what the slots allow, wait for the handles (and wake_fd,
+ * if >= 0) up to their timeout, or not at all (!wait), and let libnbd act
+ * on what came.  False once no handle has anything in flight.
+ */
+static bool batch_step(struct vmt_subhost_batch *b, bool wait, int wake_fd)
+{
+	struct pollfd pfd[SUBHOST_BATCH_HOSTS + 1];
+	struct vmt_subhost *who[SUBHOST_BATCH_HOSTS];
+	uint64_t deadline, t0, t1;
+	size_t nfds = prepare_poll(b->list, b->io, b->n, b->op, pfd, who, &deadline);
+	int ms = 0, r;
+
+	if (!nfds)
+		return false;
+	t0 = subhost_now_ns();
+	if (wait)
+		ms = deadline > t0 ? (int)((deadline - t0 + 999999) / 1000000) : 0;
+	if (wake_fd >= 0)
+		pfd[nfds] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+	r = poll(pfd, nfds + (wake_fd >= 0), ms);
+	t1 = subhost_now_ns();
+	if (r < 0 && errno != EINTR) {
+		for (size_t i = 0; i < nfds; i++) {
+			subhost_set_error(who[i], -errno, "poll: %s", strerror(errno));
+			fail_handle(who[i], b->io, b->n, -errno);
+		}
+		return false;
+	}
+	if (r > 0 && wake_fd >= 0 && pfd[nfds].revents)
+		wake_drain(wake_fd);
+	for (size_t i = 0; i < nfds; i++) {
+		if (wait)
+			who[i]->stats.wait_ns += t1 - t0;
+		handle_events(who[i], r > 0 ? pfd[i].revents : 0, b->io, b->n, t1);
+	}
+	return true;
+}
+
+void subhost_batch_begin(struct vmt_subhost_batch *b, struct vmt_subhost_io *io, enum subhost_op op)
+{
+	*b = (struct vmt_subhost_batch){.io = io, .op = op};
+}
+
+int vmt_subhost_batch_add(struct vmt_subhost_batch *b, size_t n)
+{
+	size_t from = b->n;
+
+	if (n < from)
+		return -EINVAL;
+	batch_gather(b, from, n);
+	if (b->nr_hosts > SUBHOST_BATCH_HOSTS) {
+		for (size_t i = from; i < n; i++)
+			if (!b->io[i].err)
+				b->io[i].err = -E2BIG;
+		return -E2BIG;
+	}
+	b->n = n;
+	return 0;
+}
+
+void vmt_subhost_batch_pump(struct vmt_subhost_batch *b)
+{
+	batch_step(b, false, -1);
+}
+
+bool vmt_subhost_batch_wait(struct vmt_subhost_batch *b, int wake_fd)
+{
+	return batch_step(b, true, wake_fd);
+}
+
+int vmt_subhost_batch_end(struct vmt_subhost_batch *b)
+{
+	while (batch_step(b, true, -1))
+		;
+	for (struct vmt_subhost *s = b->list; s; s = s->batch_next)
+		s->in_batch = false;
+	b->list = NULL;
+	b->nr_hosts = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->io[i].err)
+			return b->io[i].err;
+	return 0;
+}
+
+void vmt_subhost_batch_begin(struct vmt_subhost_batch *b, struct vmt_subhost_io *io)
+{
+	subhost_batch_begin(b, io, SUBHOST_READ);
 }
 
 int subhost_run(struct vmt_subhost_io *io, size_t n, enum subhost_op op)
 {
-	struct pollfd pfd_small[4], *pfd = pfd_small;
-	struct vmt_subhost *who_small[4], **who = who_small;
-	size_t nr_hosts;
-	struct vmt_subhost *list = batch_start(io, n, op, &nr_hosts);
+	struct vmt_subhost_batch b;
 
-	if (nr_hosts > 4) {
-		pfd = calloc(nr_hosts, sizeof(*pfd));
-		who = calloc(nr_hosts, sizeof(*who));
-		if (!pfd || !who) {
-			for (size_t i = 0; i < n; i++)
-				if (!io[i].err)
-					io[i].err = -ENOMEM;
-			nr_hosts = 0;
-		}
-	}
-	if (nr_hosts)
-		run_loop(list, io, n, op, pfd, who);
-	for (struct vmt_subhost *s = list; s; s = s->batch_next)
-		s->in_batch = false;
-	if (pfd != pfd_small) {
-		free(pfd);
-		free(who);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (io[i].err)
-			return io[i].err;
-	return 0;
+	subhost_batch_begin(&b, io, op);
+	vmt_subhost_batch_add(&b, n);
+	return vmt_subhost_batch_end(&b);
 }
 
 int vmt_subhost_pread_batch(struct vmt_subhost_io *io, size_t n)

@@ -88,6 +88,46 @@ int vmt_subhost_pread_batch(struct vmt_subhost_io *io, size_t n);
 /* Writes, then one flush per handle involved; err is set on every request of a failed flush. */
 int vmt_subhost_pwrite_batch(struct vmt_subhost_io *io, size_t n);
 
+/*
+ * A read batch that grows while it runs, for a caller that finds what to
+ * read as it goes (method 1's prefetch while the walk goes on): the
+ * requests go out as they are added, and pump() takes in the answers that
+ * came meanwhile without waiting, so the transfers overlap the caller's
+ * own work.  No thread: nothing moves between calls.
+ *
+ *   vmt_subhost_batch_begin(&b, io);       io: room for every entry to come
+ *   ... fill io[b.n .. n), then vmt_subhost_batch_add(&b, n);
+ *   ... vmt_subhost_batch_pump(&b) now and then (never blocks)
+ *   vmt_subhost_batch_end(&b);             waits for the rest; io[i].err
+ *
+ * The calls on one batch come from one thread at a time (the caller's, or
+ * a thread that drives it with vmt_subhost_batch_wait()).
+ * io[] must stay where it is until end().  A handle is in one batch at a
+ * time: no other call may use it between its first add() and end().  At
+ * most 64 handles (-E2BIG beyond).
+ */
+struct vmt_subhost_batch {
+	struct vmt_subhost_io *io;
+	size_t n; /* entries added so far */
+	/* private to io.c */
+	struct vmt_subhost *list;
+	size_t nr_hosts;
+	int op;
+};
+void vmt_subhost_batch_begin(struct vmt_subhost_batch *b, struct vmt_subhost_io *io);
+/* io[b->n .. n) are new: check them and send what the handles' windows allow. */
+int vmt_subhost_batch_add(struct vmt_subhost_batch *b, size_t n);
+void vmt_subhost_batch_pump(struct vmt_subhost_batch *b);
+/*
+ * For a batch driven by a thread of its own: wait until an answer comes,
+ * wake_fd (an eventfd another thread writes to when it added entries)
+ * becomes readable, or the handles' timeout, and act on it.  False at once
+ * when nothing is in flight (wait on wake_fd alone then).
+ */
+bool vmt_subhost_batch_wait(struct vmt_subhost_batch *b, int wake_fd);
+/* Wait for every entry; 0 or the first entry's error (each in io[i].err). */
+int vmt_subhost_batch_end(struct vmt_subhost_batch *b);
+
 /* Counters of one handle since it connected. */
 struct vmt_subhost_stats {
 	uint64_t reads, writes, flushes, trims; /* requests */

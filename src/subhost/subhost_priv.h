@@ -19,6 +19,8 @@
 /* NBD lengths are 32-bit: trims are sent in pieces of this size. */
 #define SUBHOST_MAX_TRIM (1u << 30)
 #define SUBHOST_ERR_LEN	 256
+/* Handles one batch may drive (a VM has at most VMT_PT_MAX_HOSTS sub-hosts). */
+#define SUBHOST_BATCH_HOSTS 64
 
 enum subhost_op { SUBHOST_READ, SUBHOST_WRITE, SUBHOST_TRIM, SUBHOST_FLUSH };
 
@@ -66,5 +68,7 @@ int subhost_set_error(struct vmt_subhost *s, int err, const char *fmt, ...)
 uint64_t subhost_now_ns(void);
 /* Run one operation over io[0..n) (io.c); io[i].len is ignored for FLUSH. */
 int subhost_run(struct vmt_subhost_io *io, size_t n, enum subhost_op op);
+void subhost_batch_begin(struct vmt_subhost_batch *b, struct vmt_subhost_io *io,
+			 enum subhost_op op);
 
 #endif

@@ -616,7 +616,7 @@ struct churn {
 	struct world *w;
 	struct vmt_subhost *h; /* the writer's own connection */
 	unsigned moves;
-	volatile bool stop;
+	_Atomic bool stop; /* between the test and its churn thread */
 };
 
 static int churn_move(struct churn *ch, uint64_t c, uint8_t *buf)
@@ -801,6 +801,107 @@ static void test_prefetch_with_host_down(void **state)
 	world_write_subhost(w, 1);
 	vmt_mem_epoch(m);
 	vmt_mem_prefetch(m, pfns, 40);
+	for (unsigned i = 0; i < 40; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	vmt_mem_free(m);
+}
+
+/*
+ * The prefetch stream (vmt_mem_stream_add): the reads go out at once and a
+ * fetcher thread takes the answers in while the caller goes on; the first
+ * read that needs a sub-host ends the stream, and every page then reads
+ * right, counted as fetched (not as a second use of the cache), in one
+ * round trip for the whole stream.
+ */
+static void test_stream_hint(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t pfns[40];
+
+	assert_true(vmt_mem_streams(m));
+	for (unsigned i = 0; i < 40; i++) /* chunks 8..47: both hosts, MAIN, a few twice */
+		pfns[i] = (8 + i) * (PT_CHUNK / PAGE) + (i % 3);
+	pfns[39] = pfns[0];
+	for (unsigned i = 0; i < 40; i += 8) { /* as a walk finds them, a few at a time */
+		vmt_mem_stream_add(m, pfns + i, 8);
+		vmt_mem_stream_pump(m);
+	}
+	assert_int_equal(st->round_trips, 0); /* nothing waited for yet */
+	for (unsigned i = 0; i < 39; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, 1);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_int_equal(st->fetch_cache_hits, 0);
+	assert_true(st->pages_fetched > 0);
+	vmt_mem_stream_end(m); /* ended already: nothing happens */
+	assert_int_equal(st->round_trips, 1);
+	vmt_mem_free(m);
+	/* Without streams (method 2's or 2M chunks), a stream hint is an ordinary prefetch. */
+	o = opts_runtime(21, 4u << 20);
+	m = open_mem(w, &o);
+	assert_false(vmt_mem_streams(m));
+	vmt_mem_stream_add(m, pfns, 40);
+	check_read(m, pfns[0] * PAGE, PAGE);
+	vmt_mem_free(m);
+}
+
+/* A chunk that moves while the stream fetches it is not kept: its read gets the new data. */
+static void test_stream_moved(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct mover mv = {.w = w, .chunk = 9};
+	struct vmt_mem *m = open_mem(w, &o);
+	uint64_t pfns[2] = {9 * (PT_CHUNK / PAGE) + 4, 10 * (PT_CHUNK / PAGE)};
+	uint8_t got[64], want[64];
+
+	vmt_mem_stream_add(m, pfns, 2);
+	vmt_fetch_test_arg = &mv;
+	vmt_fetch_test_hook = move_home; /* at the stream's end, before its pages are checked */
+	vmt_mem_stream_end(m);
+	vmt_fetch_test_hook = NULL;
+	assert_true(mv.fired);
+	assert_int_equal(vmt_mem_read(m, 9 * PT_CHUNK + 4 * PAGE, got, sizeof(got)), 0);
+	fill(want, sizeof(want), 9 * PT_CHUNK + 4 * PAGE, 99);
+	assert_memory_equal(got, want, sizeof(got)); /* the new data, not the stale fetch */
+	check_read(m, 10 * PT_CHUNK, PAGE);
+	vmt_mem_free(m);
+}
+
+/*
+ * A sub-host down: the stream's reads of it fail without a word (a hint), the
+ * real reads name the error, the other pages read right, and once it is back
+ * the next listing's stream brings everything.
+ */
+static void test_stream_with_host_down(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t pfns[40];
+	uint8_t buf[16];
+
+	for (unsigned i = 0; i < 40; i++) /* chunks 0..39: MAIN and both sub-hosts */
+		pfns[i] = i * (PT_CHUNK / PAGE);
+	check_read(m, 16 * PT_CHUNK, PAGE); /* a live connection to sub-host 1 */
+	server_stop(&srv[1]);
+	vmt_mem_epoch(m);
+	vmt_mem_stream_add(m, pfns, 40);
+	vmt_mem_stream_end(m);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_true(is_conn_error(vmt_mem_read(m, 17 * PT_CHUNK, buf, sizeof(buf))));
+	for (unsigned i = 0; i < 16; i++) /* MAIN and sub-host 0 */
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(server_start(&srv[1]), 0);
+	vmt_subhost_close(w->h[1]);
+	w->h[1] = server_connect(&srv[1]);
+	world_write_subhost(w, 1);
+	vmt_mem_epoch(m);
+	vmt_mem_stream_add(m, pfns, 40);
 	for (unsigned i = 0; i < 40; i++)
 		check_read(m, pfns[i] * PAGE, PAGE);
 	vmt_mem_free(m);
@@ -1147,6 +1248,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_local_probe, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_prefetch_hint, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_prefetch_with_host_down, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_hint, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_moved, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_with_host_down, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_subhost, world_setup, world_teardown),

@@ -273,6 +273,20 @@ static void prefetch_step(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h,
 	}
 }
 
+void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va)
+{
+	const struct vmt_x86_hint h = {.root_pa = root_pa, .va = va};
+	uint64_t at = root_pa & PTE_ADDR, pfn;
+	uint8_t state = va_canonical(mmu, va);
+
+	for (int lvl = mmu->levels; lvl >= 1 && state == 1; lvl--)
+		prefetch_step(mmu, &h, &at, &state, 1, lvl);
+	if (state != 2)
+		return;
+	pfn = at >> VMT_PAGE_SHIFT;
+	vmt_mem_stream_add(mmu->mem, &pfn, 1);
+}
+
 void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n)
 {
 	uint64_t *at = calloc(n, sizeof(*at)), *pfns = calloc(n, sizeof(*pfns));

@@ -59,5 +59,11 @@ struct vmt_x86_hint {
 	uint64_t root_pa, va;
 };
 void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n);
+/*
+ * Hint for one page that will be read, but not before the caller has done
+ * more work: its walk follows only tables already on the main host, and
+ * its data page goes to the memory layer's stream (vmt_mem_stream_add).
+ */
+void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va);
 
 #endif

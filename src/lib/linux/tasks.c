@@ -72,6 +72,8 @@ struct task_walk {
 	struct task_vec tv;
 	int err;       /* first allocation failure */
 	bool mm_later; /* read every mm after the walk, prefetched together */
+	bool streams;  /* and each process's argument pages asked for during the walk */
+	unsigned pump_tick;
 	struct task_plan plan;
 };
 
@@ -451,6 +453,8 @@ static void task_read_common(struct task_walk *w, struct vmt_task *t, uint64_t t
 	task_read_signal(w, t, tptr(w, t, task, o->task_signal));
 }
 
+static void task_stream_args(struct task_walk *w, const struct vmt_task *t, uint64_t task);
+
 /* Add the task at task_va; drop it again if it is not in the group being walked. */
 static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 {
@@ -474,7 +478,50 @@ static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 	}
 	if (!w->mm_later)
 		vmt_task_read_mm(g, w->o, t, w->what, &w->args_budget);
+	else
+		task_stream_args(w, t, t->kva);
 	return 0;
+}
+
+/* A read for a hint: only from pages on the main host (nothing fetched, nothing waited for). */
+static bool kread_local(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
+{
+	uint64_t pa;
+
+	return (va & (VMT_PAGE_SIZE - 1)) + len <= VMT_PAGE_SIZE && !vmt_kva_to_pa(g, va, &pa) &&
+	       !vmt_mem_read_local(g->mem, pa, buf, len);
+}
+
+/*
+ * Method 1 streams (vmt_mem_streams): the process's argument pages are
+ * asked for as soon as the walk meets it, through its mm and page tables
+ * where they are on the main host, so that their transfer from the
+ * sub-hosts (on a fetcher thread) overlaps the rest of the walk instead of
+ * following it: measured on 1,000 processes with 1,012 argument pages on
+ * two sub-hosts, the listing waited 2.7 instead of 18 ms for them and took
+ * 36 instead of 43 ms (bench/split_read.sh).  A task whose mm or tables
+ * are elsewhere gets no hint here: tasks_prefetch_mm batches what is left.
+ * The hint reads no remote page and is checked by nothing: the real read
+ * (vmt_task_read_mm) reads everything again.
+ */
+#define TASK_PUMP_EVERY 8 /* tasks between hand-overs of the hints held back */
+
+static void task_stream_args(struct task_walk *w, const struct vmt_task *t, uint64_t task)
+{
+	const struct task_offsets *o = w->o;
+	uint64_t mm, pgd, root, a[2];
+
+	if (!w->streams || (t->flags & VMT_F_THREAD))
+		return;
+	if (++w->pump_tick % TASK_PUMP_EVERY == 0)
+		vmt_mem_stream_pump(w->g->mem);
+	if (!kread_local(w->g, task + o->task_mm, &mm, 8) || !vmt_kptr_ok(mm) ||
+	    !kread_local(w->g, mm + o->mm_pgd, &pgd, 8) || vmt_kva_to_pa(w->g, pgd, &root) ||
+	    !kread_local(w->g, mm + o->mm_arg_start, a, sizeof(a)) || a[1] <= a[0])
+		return;
+	vmt_x86_stream(w->g->mmu, root, a[0]);
+	if ((a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT)
+		vmt_x86_stream(w->g->mmu, root, a[1] - 1);
 }
 
 static int task_add(struct task_walk *w, uint64_t task)
@@ -486,6 +533,8 @@ static int task_add(struct task_walk *w, uint64_t task)
 	task_read_common(w, t, task);
 	if (!w->mm_later)
 		vmt_task_read_mm(w->g, w->o, t, w->what, &w->args_budget);
+	else
+		task_stream_args(w, t, task);
 	return 0;
 }
 
@@ -732,6 +781,7 @@ int vmt_tasks(struct vmt_guest *g, unsigned what, struct vmt_task_list **out)
 	    .args_budget = VMT_MAX_ARGS_TOTAL,
 	    .threads_left = VMT_MAX_TASKS,
 	    .mm_later = vmt_mem_hints_pay(g->mem),
+	    .streams = (what & VMT_TASK_CMDLINE) && vmt_mem_streams(g->mem),
 	};
 	struct vmt_task_list *l;
 	uint64_t init_task;
@@ -789,6 +839,7 @@ int vmt_tasks_read_at(struct vmt_guest *g, unsigned what, const uint64_t *kvas, 
 	    .what = what,
 	    .args_budget = VMT_MAX_ARGS_TOTAL,
 	    .mm_later = vmt_mem_hints_pay(g->mem),
+	    .streams = (what & VMT_TASK_CMDLINE) && vmt_mem_streams(g->mem),
 	};
 	struct vmt_task_list *l;
 	int err = vmt_task_offsets(g, &w.o);

@@ -314,6 +314,43 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n)
 		prefetch_batch(m, req, k);
 }
 
+void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n)
+{
+	uint64_t want[64];
+	size_t k = 0;
+
+	if (!m->src->streams) {
+		vmt_mem_prefetch(m, pfns, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pfns[i] < m->ram_pages && !pfn_cached(m, pfns[i]))
+			want[k++] = pfns[i];
+		if (k == ARRAY_SIZE(want) || (k && i + 1 == n)) {
+			m->src->ops->stream_add(m->src, want, k);
+			m->stats.prefetched += k;
+			k = 0;
+		}
+	}
+}
+
+void vmt_mem_stream_pump(struct vmt_mem *m)
+{
+	if (m->src->streams)
+		m->src->ops->stream_pump(m->src);
+}
+
+void vmt_mem_stream_end(struct vmt_mem *m)
+{
+	if (m->src->streams)
+		m->src->ops->stream_end(m->src);
+}
+
+bool vmt_mem_streams(const struct vmt_mem *m)
+{
+	return m->src->streams;
+}
+
 bool vmt_mem_has_remote(const struct vmt_mem *m)
 {
 	return m->src->remote_fetch;

@@ -60,6 +60,21 @@ int vmt_mem_scan(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
  * counted): the real read reports them.
  */
 void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
+/*
+ * Hints that need not be waited for: frames pfns[0..n) will be read, but
+ * not before the caller has done other work.  A source with streams
+ * (method 1) hands the reads to a fetcher thread and returns at once;
+ * vmt_mem_stream_pump() now and then between pieces of that work hands
+ * over what is still held back (hints go over a few at a time), and
+ * vmt_mem_stream_end() waits for the rest.  The first real read that
+ * needs a remote page ends the stream, and so does the listing's end.
+ * Without streams, the hint is vmt_mem_prefetch().
+ */
+void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n);
+void vmt_mem_stream_pump(struct vmt_mem *m);
+void vmt_mem_stream_end(struct vmt_mem *m);
+/* Does the source have streams (hints sent at once, not waited for)? */
+bool vmt_mem_streams(const struct vmt_mem *m);
 /* Does the source fetch some pages from elsewhere (a split VM with a fetch method)? */
 bool vmt_mem_has_remote(const struct vmt_mem *m);
 /* Do prefetch hints pay (some pages cost a round trip, and the source keeps a batch)? */

@@ -29,6 +29,7 @@ struct fc_entry {
 	unsigned nchunks;
 	uint64_t *ents;
 	uint8_t *data;
+	bool streamed;			/* prefetched and not read yet (fetch.c's stream) */
 	struct fc_entry *next;		/* bucket chain */
 	struct fc_entry *older, *newer; /* LRU list */
 };
@@ -106,21 +107,36 @@ void fcache_free(struct fcache *c)
 	c->bucket = NULL;
 }
 
-bool fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page)
+static struct fc_entry *fcache_find(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e)
 {
-	struct fc_entry *x;
-
-	for (x = *bucket_of(c, off); x; x = x->next) {
+	for (struct fc_entry *x = *bucket_of(c, off); x; x = x->next) {
 		if (off - x->off >= x->len || chunk - x->c0 >= x->nchunks)
 			continue;
-		if (x->ents[chunk - x->c0] != e)
-			continue; /* another host's range, or the chunk moved since */
-		memcpy(page, x->data + (off - x->off), VMT_PAGE_SIZE);
-		lru_unlink(c, x);
-		lru_push(c, x);
-		return true;
+		if (x->ents[chunk - x->c0] == e)
+			return x;
+		/* else another host's range, or the chunk moved since */
 	}
-	return false;
+	return NULL;
+}
+
+bool fcache_has(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e)
+{
+	return fcache_find(c, off, chunk, e) != NULL;
+}
+
+int fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page)
+{
+	struct fc_entry *x = fcache_find(c, off, chunk, e);
+	bool streamed;
+
+	if (!x)
+		return FC_MISS;
+	memcpy(page, x->data + (off - x->off), VMT_PAGE_SIZE);
+	lru_unlink(c, x);
+	lru_push(c, x);
+	streamed = x->streamed;
+	x->streamed = false;
+	return streamed ? FC_HIT_STREAMED : FC_HIT;
 }
 
 /* A range already held at the same offset is older: the new one replaces it. */
@@ -148,7 +164,11 @@ void fcache_put(struct fcache *c, struct split_want *w)
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return; /* a cache that cannot grow just keeps less */
-	*x = (struct fc_entry){.off = w->off, .len = w->len, .c0 = w->c0, .nchunks = w->nchunks};
+	*x = (struct fc_entry){.off = w->off,
+			       .len = w->len,
+			       .c0 = w->c0,
+			       .nchunks = w->nchunks,
+			       .streamed = w->streamed};
 	x->ents = w->ents;
 	x->data = w->data;
 	w->ents = NULL;

@@ -18,8 +18,10 @@
  * with the connect error instead of waiting for a timeout per page, and the
  * next listing tries again (so a sub-host that came back is used again).
  */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "memsrc/split.h"
@@ -286,9 +288,14 @@ static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
 
 void fetch_wants(struct memsrc_file *f, struct split_want *w, size_t n)
 {
-	struct vmt_subhost_io *io = calloc(n, sizeof(*io));
-	size_t *of = calloc(n, sizeof(*of)), m;
-	bool *todo = malloc(n * sizeof(*todo));
+	struct vmt_subhost_io *io;
+	size_t *of, m;
+	bool *todo;
+
+	fetch_stream_end(f); /* its handles are in its batch until then */
+	io = calloc(n, sizeof(*io));
+	of = calloc(n, sizeof(*of));
+	todo = malloc(n * sizeof(*todo));
 
 	if (!io || !of || !todo) {
 		for (size_t i = 0; i < n; i++)
@@ -311,6 +318,295 @@ out:
 	free(io);
 	free(of);
 	free(todo);
+}
+
+/*
+ * The prefetch stream.  Method 1's walkers know many pages ahead (the
+ * argument pages of every process, found through page tables that are on
+ * the main host): sent as they are found, their transfers overlap the rest
+ * of the walk instead of following it.  At most prefetch_max wants (what
+ * the fetch cache keeps) per stream; a full stream ends and a new one
+ * starts.
+ */
+#define FETCH_STREAM_MAX 4096u
+
+static int stream_alloc(struct memsrc_file *f)
+{
+	struct fetch_stream *st = &f->split->stream;
+	size_t cap = VMT_MIN(f->base.prefetch_max, FETCH_STREAM_MAX), slots = 16;
+
+	if (st->w)
+		return 0;
+	if (!cap)
+		return -EINVAL;
+	while (slots < 2 * cap)
+		slots <<= 1;
+	st->w = calloc(cap, sizeof(*st->w));
+	st->io = calloc(cap, sizeof(*st->io));
+	st->index = calloc(slots, sizeof(*st->index));
+	if (!st->w || !st->io || !st->index) {
+		free(st->w);
+		free(st->io);
+		free(st->index);
+		*st = (struct fetch_stream){0};
+		return -ENOMEM;
+	}
+	st->cap = cap;
+	st->index_mask = slots - 1;
+	st->mu_ok = !pthread_mutex_init(&st->mu, NULL);
+	st->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return 0;
+}
+
+/* Wants are found by their fetch chunk: a want never leaves the one it was cut from. */
+static size_t stream_slot(const struct fetch_stream *st, uint64_t fetch_chunk)
+{
+	return (size_t)(fetch_chunk * 0x9e3779b97f4a7c15ull >> 32) & st->index_mask;
+}
+
+static bool stream_has(const struct split_ctx *x, uint64_t off, int k)
+{
+	const struct fetch_stream *st = &x->stream;
+
+	for (size_t i = stream_slot(st, off >> x->fetch_shift); st->index[i];
+	     i = (i + 1) & st->index_mask) {
+		const struct split_want *w = &st->w[st->index[i] - 1];
+
+		if (w->host == k && off - w->off < w->len)
+			return true;
+	}
+	return false;
+}
+
+static void stream_index(struct split_ctx *x, size_t idx)
+{
+	struct fetch_stream *st = &x->stream;
+	size_t i = stream_slot(st, st->w[idx].off >> x->fetch_shift);
+
+	while (st->index[i])
+		i = (i + 1) & st->index_mask;
+	st->index[i] = (uint32_t)idx + 1;
+}
+
+/*
+ * The fetcher thread: sends what the walk published and takes the answers
+ * in as they come, until the stream closes.  It owns the batch, and with
+ * it the sub-hosts' handles, from the start of the stream to its end:
+ * every read that needs a sub-host on the walk's side ends the stream
+ * first (split.c, fetch_wants).  The walk writes io[i] and w[i] before it
+ * publishes i (under mu); the fetcher touches nothing past published, and
+ * the walk nothing before the join.
+ */
+static void *stream_fetcher(void *arg)
+{
+	struct fetch_stream *st = arg;
+	struct pollfd p = {.events = POLLIN};
+	uint64_t v;
+
+	for (;;) {
+		size_t n;
+		bool closing;
+
+		pthread_mutex_lock(&st->mu);
+		n = st->published;
+		closing = st->closing;
+		pthread_mutex_unlock(&st->mu);
+		if (st->b.n < n)
+			vmt_subhost_batch_add(&st->b, n);
+		if (vmt_subhost_batch_wait(&st->b, st->wake_fd))
+			continue;
+		if (closing)
+			return NULL;
+		p.fd = st->wake_fd; /* nothing in flight: sleep until the walk says more */
+		if (poll(&p, 1, -1) > 0 && read(st->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: the wait above emptied it */
+		}
+	}
+}
+
+/* Tell the fetcher what was added (and, closing, that nothing more comes). */
+static void stream_publish(struct fetch_stream *st, bool closing)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&st->mu);
+	st->published = st->n;
+	st->closing = closing;
+	pthread_mutex_unlock(&st->mu);
+	st->sent = st->n;
+	if (write(st->wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is full, which wakes it just as well */
+	}
+}
+
+/* A new stream: its batch, and the fetcher if a thread can be had (else the walk drives it). */
+static void stream_start(struct fetch_stream *st)
+{
+	vmt_subhost_batch_begin(&st->b, st->io);
+	st->open = true;
+	st->sent = 0;
+	st->published = 0;
+	st->closing = false;
+	st->threaded =
+	    st->mu_ok && st->wake_fd >= 0 && !pthread_create(&st->thread, NULL, stream_fetcher, st);
+}
+
+/* The page at off, if it is on a sub-host and neither cached nor asked for yet. */
+static void stream_add_one(struct memsrc_file *f, uint64_t off)
+{
+	struct split_ctx *x = f->split;
+	struct fetch_stream *st = &x->stream;
+	uint64_t c = vmt_pt_chunk_of(&f->pt, off), e;
+	struct vmt_subhost *h;
+	struct split_want *w;
+	int k;
+
+	if (c >= f->pt.hdr->nr_chunks || vmt_pt_e_moving(e = vmt_pt_load(&f->pt, c)))
+		return; /* the real read decides (and waits, and says why) */
+	k = vmt_pt_loc_host(vmt_pt_e_loc(e));
+	if (k < 0 || (unsigned)k >= f->pt.hdr->nr_hosts || x->hosts[k].down ||
+	    fcache_has(&x->cache, off, c, e) || stream_has(x, off, k))
+		return;
+	if (st->n == st->cap)
+		fetch_stream_end(f);
+	if (host_get(f, k, &h)) {
+		vmt_error_clear(); /* a hint's failure is the real read's to report */
+		return;
+	}
+	w = &st->w[st->n];
+	if (split_want_run(f, off, c, e, k, w))
+		return;
+	w->streamed = true;
+	w->data = malloc(w->len);
+	if (!w->data) {
+		free(w->ents);
+		return;
+	}
+	st->io[st->n] =
+	    (struct vmt_subhost_io){.host = h, .off = w->off, .len = w->len, .buf = w->data};
+	if (!st->open)
+		stream_start(st);
+	stream_index(x, st->n++);
+}
+
+/* Hand the wants added since the last time over; without a fetcher, drive the batch a step. */
+static void stream_send(struct fetch_stream *st)
+{
+	if (!st->open)
+		return;
+	if (st->threaded) {
+		if (st->sent < st->n)
+			stream_publish(st, false);
+		return;
+	}
+	if (st->b.n < st->n)
+		vmt_subhost_batch_add(&st->b, st->n);
+	st->sent = st->n;
+	vmt_subhost_batch_pump(&st->b);
+}
+
+/* Wants added one at a time go out together: each hand-over costs a wake-up. */
+#define FETCH_STREAM_SEND 16u
+
+void fetch_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
+{
+	struct fetch_stream *st = &f->split->stream;
+
+	if (!n || stream_alloc(f))
+		return;
+	for (size_t i = 0; i < n; i++)
+		stream_add_one(f, off[i]);
+	if (st->n - st->sent >= FETCH_STREAM_SEND || st->sent == 0)
+		stream_send(st);
+}
+
+void fetch_stream_pump(struct memsrc_file *f)
+{
+	stream_send(&f->split->stream);
+}
+
+/* The batch back on this thread, every answer in (or failed). */
+static void stream_finish(struct fetch_stream *st)
+{
+	if (st->threaded) {
+		stream_publish(st, true);
+		pthread_join(st->thread, NULL);
+		st->threaded = false;
+	} else {
+		vmt_subhost_batch_add(&st->b, st->n);
+	}
+	vmt_subhost_batch_end(&st->b);
+}
+
+/* Keep what came if its chunks did not move while it was read; else the real read redoes it. */
+static void stream_settle(struct memsrc_file *f, struct split_want *w,
+			  const struct vmt_subhost_io *io)
+{
+	struct split_ctx *x = f->split;
+
+	w->err = io->err;
+	if (w->err) {
+		if (conn_dead(w->err) && x->hosts[w->host].h == io->host) {
+			host_drop(x, w->host);
+			x->hosts[w->host].lost = true; /* the real read reconnects, with grace */
+		}
+		return;
+	}
+	for (unsigned j = 0; j < w->nchunks; j++)
+		if (vmt_pt_read_retry(&f->pt, w->c0 + j, w->ents[j]))
+			return;
+	fcache_put(&x->cache, w);
+}
+
+bool fetch_stream_end(struct memsrc_file *f)
+{
+	struct split_ctx *x = f->split;
+	struct fetch_stream *st = &x->stream;
+	struct vmt_mem_stats *stats = vmt_memsrc_stats(&f->base);
+	uint64_t t0 = split_now_ns();
+
+	if (!st->open)
+		return false;
+	st->open = false;
+	stream_finish(st);
+	stats->wait_ns += split_now_ns() - t0;
+	stats->round_trips++;
+	if (vmt_fetch_test_hook)
+		vmt_fetch_test_hook(vmt_fetch_test_arg);
+	for (size_t i = 0; i < st->n; i++)
+		stream_settle(f, &st->w[i], &st->io[i]);
+	count(f, st->w, st->n);
+	stats->cache_bytes = x->cache.bytes;
+	stats->cache_bytes_max = VMT_MAX(stats->cache_bytes_max, x->cache.bytes);
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->w[i].ents); /* NULL if the cache took them */
+		free(st->w[i].data);
+	}
+	memset(st->index, 0, (st->index_mask + 1) * sizeof(*st->index));
+	st->n = 0;
+	return true;
+}
+
+static void stream_free(struct split_ctx *x)
+{
+	struct fetch_stream *st = &x->stream;
+
+	if (!st->w) /* never used (and wake_fd not made) */
+		return;
+	if (st->open)
+		stream_finish(st);
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->w[i].ents);
+		free(st->w[i].data);
+	}
+	free(st->w);
+	free(st->io);
+	free(st->index);
+	if (st->wake_fd >= 0)
+		close(st->wake_fd);
+	if (st->mu_ok)
+		pthread_mutex_destroy(&st->mu);
+	*st = (struct fetch_stream){0};
 }
 
 /*
@@ -345,6 +641,7 @@ void fetch_epoch(struct split_ctx *x)
 
 void fetch_close(struct split_ctx *x)
 {
+	stream_free(x);
 	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++)
 		host_drop(x, k);
 }

@@ -276,6 +276,8 @@ static void file_epoch_end(struct vmt_memsrc *src)
 
 	f->map_fresh = false;
 	map_unlock(f);
+	if (f->split && f->split->fetch == VMT_FETCH_RUNTIME)
+		fetch_stream_end(f); /* its thread and the handles do not outlive the listing */
 }
 
 static void file_destroy(struct vmt_memsrc *src)
@@ -291,6 +293,30 @@ static void file_destroy(struct vmt_memsrc *src)
 	free(f);
 }
 
+/* Method 1's prefetch stream (fetch.c), by file offset. */
+static void file_stream_add(struct vmt_memsrc *src, const uint64_t *pfns, size_t n)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t off[64];
+	size_t k;
+
+	for (size_t i = 0; i < n;) {
+		for (k = 0; i < n && k < ARRAY_SIZE(off); i++)
+			k += file_offset_of(f, pfns[i], &off[k]);
+		fetch_stream_add(f, off, k);
+	}
+}
+
+static void file_stream_pump(struct vmt_memsrc *src)
+{
+	fetch_stream_pump((struct memsrc_file *)src);
+}
+
+static void file_stream_end(struct vmt_memsrc *src)
+{
+	fetch_stream_end((struct memsrc_file *)src);
+}
+
 static const struct vmt_memsrc_ops file_ops = {
     .name = "file",
     .read_page = file_read_page,
@@ -298,6 +324,9 @@ static const struct vmt_memsrc_ops file_ops = {
     .scan = file_scan,
     .epoch = file_epoch,
     .epoch_end = file_epoch_end,
+    .stream_add = file_stream_add,
+    .stream_pump = file_stream_pump,
+    .stream_end = file_stream_end,
     .destroy = file_destroy,
 };
 
@@ -461,6 +490,7 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 		f->base.prefetch_max = UINT32_MAX; /* paged in: it stays in the memory file */
 	else if (o->fetch == VMT_FETCH_RUNTIME)
 		f->base.prefetch_max = split_prefetch_max(f->split->cache.bound, o->fetch_shift);
+	f->base.streams = o->fetch == VMT_FETCH_RUNTIME && f->base.prefetch_max > 0;
 	if (o->fetch == VMT_FETCH_RUNTIME)
 		fetch_open_hosts(f);
 	return 0;

@@ -59,6 +59,17 @@ struct vmt_memsrc_ops {
 	 * The bytes are hints only: what a caller keeps it reads again.
 	 */
 	int (*scan)(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len);
+	/*
+	 * Optional, for a source with streams (vmt_memsrc.streams): prefetch
+	 * without waiting.  stream_add asks for the frames and returns at once;
+	 * stream_pump hands over what add held back; stream_end waits for the
+	 * rest.  The pages land in the source's own cache, where the real
+	 * reads find them; a frame that could not be had is the real read's
+	 * to report.
+	 */
+	void (*stream_add)(struct vmt_memsrc *src, const uint64_t *pfns, size_t n);
+	void (*stream_pump)(struct vmt_memsrc *src);
+	void (*stream_end)(struct vmt_memsrc *src);
 	void (*destroy)(struct vmt_memsrc *src);
 };
 
@@ -97,6 +108,8 @@ struct vmt_memsrc {
 	 * before it is used (0: prefetch hints are not worth it).
 	 */
 	uint32_t prefetch_max;
+	/* stream_add and company work (method 1): hints need not wait. */
+	bool streams;
 };
 
 /* src->stats, or a scratch block while no page cache owns the source. */

@@ -96,8 +96,8 @@ static void clip_to_cache(const struct memsrc_file *f, uint64_t off, uint64_t *l
  * itself when it is smaller than a chunk.  Neighbours are taken only if they
  * are on k and still: the read never crosses a chunk that is elsewhere.
  */
-static int want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64_t e, int k,
-		    struct split_want *w)
+int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64_t e, int k,
+		   struct split_want *w)
 {
 	unsigned shift = f->pt.hdr->chunk_shift;
 	uint64_t lo, hi, c_lo, c_hi, first = c, last = c;
@@ -147,7 +147,7 @@ static int want_find_or_add(const struct memsrc_file *f, struct round *r, uint64
 		r->cap = cap;
 	}
 	if (f->split->fetch == VMT_FETCH_RUNTIME) {
-		err = want_run(f, off, c, e, k, &r->w[r->n]);
+		err = split_want_run(f, off, c, e, k, &r->w[r->n]);
 		if (err)
 			return err;
 	} else {
@@ -189,11 +189,17 @@ static int classify_remote(struct memsrc_file *f, struct round *r, struct pendin
 		st->fetch_errors++;
 		return pagein_host_down(f, k);
 	}
-	if (f->split->fetch == VMT_FETCH_RUNTIME &&
-	    fcache_get(&f->split->cache, p->off, c, e, page)) {
-		st->pages_fetched++;
-		st->fetch_cache_hits++;
-		return 0;
+	if (f->split->fetch == VMT_FETCH_RUNTIME) {
+		int hit = fcache_get(&f->split->cache, p->off, c, e, page);
+
+		/* Needed now: what the prefetch stream has in flight may be it. */
+		if (hit == FC_MISS && fetch_stream_end(f))
+			hit = fcache_get(&f->split->cache, p->off, c, e, page);
+		if (hit != FC_MISS) {
+			st->pages_fetched++;
+			st->fetch_cache_hits += hit == FC_HIT;
+			return 0;
+		}
 	}
 	return want_find_or_add(f, r, p->off, c, e, k, &p->want) ?: NEEDS_WANT;
 }
@@ -383,6 +389,7 @@ void split_epoch(struct memsrc_file *f)
 {
 	if (!f->split)
 		return;
+	fetch_stream_end(f); /* what it brought is checked like the rest of the cache */
 	fcache_prune(&f->split->cache, &f->pt);
 	vmt_memsrc_stats(&f->base)->cache_bytes = f->split->cache.bytes;
 	fetch_epoch(f->split);

@@ -15,6 +15,7 @@
 #ifndef VMT_MEMSRC_SPLIT_H
 #define VMT_MEMSRC_SPLIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,8 +23,7 @@
 #include "memsrc/memsrc.h"
 #include "memsrc/srcmap.h"
 #include "pagetable/pagetable.h"
-
-struct vmt_subhost;
+#include "subhost/subhost.h"
 
 struct memsrc_file {
 	struct vmt_memsrc base; /* first: the ops get &base */
@@ -53,6 +53,7 @@ struct split_want {
 	uint64_t *ents; /* method 1: entries of c0.. before the read (seqlock) */
 	uint8_t *data;	/* method 1: len bytes, once read */
 	int err;
+	bool streamed; /* method 1: read by the prefetch stream, not used yet */
 };
 
 /* Method 1's cache of fetched ranges: bounded in bytes of data, LRU. */
@@ -71,6 +72,29 @@ struct fetch_host {
 	bool lost; /* its connection just died: the server may be restarting */
 };
 
+/*
+ * Method 1's prefetch stream (fetch.c): the reads a walk announced ahead,
+ * sent at once and taken in while the walk goes on; what came is checked
+ * and kept in the fetch cache when the stream ends.
+ */
+struct fetch_stream {
+	struct split_want *w;	    /* cap wants; w[i] is read by io[i] */
+	struct vmt_subhost_io *io;  /* (vmt_subhost_batch's entries) */
+	uint32_t *index;	    /* open addressing over w by offset: i + 1, 0 empty */
+	size_t n, cap, index_mask;  /* n: wants added so far */
+	size_t sent;		    /* of them, handed to the batch (or the fetcher) */
+	struct vmt_subhost_batch b; /* the fetcher's own while it runs */
+	bool open;		    /* a stream since the last end */
+	/* The fetcher: a thread that drives b, so that the walk does not. */
+	bool threaded; /* it runs (else add() sends and pump() drives b) */
+	pthread_t thread;
+	pthread_mutex_t mu; /* guards published and closing */
+	size_t published;   /* wants the fetcher may send: io[0 .. published) */
+	bool closing;	    /* nothing more comes: finish and exit */
+	int wake_fd;	    /* eventfd: published or closing changed; -1 none */
+	bool mu_ok;	    /* mu initialized */
+};
+
 struct split_ctx {
 	int fetch; /* enum vmt_fetch_method */
 	unsigned fetch_shift;
@@ -79,6 +103,7 @@ struct split_ctx {
 	int timeout_ms;
 	struct fetch_host hosts[VMT_PT_MAX_HOSTS];
 	struct fcache cache;
+	struct fetch_stream stream;
 	int pager_fd; /* -1: not connected */
 	int pager_down;
 	/* Method 2: the pager could not page sub-host k in, in this listing: -errno */
@@ -86,6 +111,9 @@ struct split_ctx {
 };
 
 /* split.c */
+/* Method 1's want for the page at off, in chunk c (entry e) on sub-host k. */
+int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64_t e, int k,
+		   struct split_want *w);
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
@@ -94,8 +122,14 @@ void split_epoch(struct memsrc_file *f);
 /* fcache.c */
 int fcache_init(struct fcache *c, uint64_t bound, unsigned fetch_shift);
 void fcache_free(struct fcache *c);
-/* Copy the page at off if a cached range holds it with chunk's entry e. */
-bool fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page);
+/*
+ * Copy the page at off if a cached range holds it with chunk's entry e:
+ * FC_HIT, or FC_HIT_STREAMED the first time a range the prefetch stream
+ * brought is read (a fetch the walk asked for ahead, not a second use).
+ */
+enum { FC_MISS, FC_HIT, FC_HIT_STREAMED };
+int fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page);
+bool fcache_has(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e);
 /* Keep w's data (taken: w->data becomes NULL) if it fits the bound. */
 void fcache_put(struct fcache *c, struct split_want *w);
 /* Drop every range with a chunk that moved since it was read. */
@@ -104,6 +138,16 @@ void fcache_prune(struct fcache *c, const struct vmt_pt *pt);
 /* fetch.c: method 1.  Reads every want from its sub-host (w->data, w->err). */
 void fetch_wants(struct memsrc_file *f, struct split_want *w, size_t n);
 void fetch_epoch(struct split_ctx *x);
+/*
+ * The prefetch stream: add() sends a read for each remote page not cached
+ * (a hint: a page it cannot ask for is left to the real read), pump() takes
+ * in answers without waiting, end() waits for the rest and keeps what is
+ * still current in the cache; true if a stream was open.  Every read that
+ * needs a sub-host now ends the stream first.
+ */
+void fetch_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n);
+void fetch_stream_pump(struct memsrc_file *f);
+bool fetch_stream_end(struct memsrc_file *f);
 /* At open: connect to every sub-host now (best effort, short timeout). */
 void fetch_open_hosts(struct memsrc_file *f);
 /* Called after every batch of reads, before they are checked (unit tests only). */
