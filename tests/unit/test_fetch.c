@@ -848,6 +848,36 @@ static void test_stream_hint(void **state)
 	vmt_mem_free(m);
 }
 
+/*
+ * A hint's peek (vmt_mem_peek_local) reads a page here without caching it,
+ * reads an absent chunk as zeros, and answers -ENODATA for a page on a
+ * sub-host without fetching it; a page already cached comes from the cache.
+ */
+static void test_peek_local(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint8_t got[24], want[24];
+	uint64_t at = 2 * PT_CHUNK + 3 * PAGE + 100; /* MAIN */
+
+	assert_int_equal(vmt_mem_peek_local(m, at, got, sizeof(got)), 0);
+	expect_bytes(want, sizeof(want), at);
+	assert_memory_equal(got, want, sizeof(got));
+	assert_int_equal(st->pages_read, 0);				      /* not cached */
+	assert_int_equal(vmt_mem_peek_local(m, 5 * PT_CHUNK + 8, got, 8), 0); /* ABSENT */
+	assert_true(got[0] == 0 && got[7] == 0);
+	assert_int_equal(vmt_mem_peek_local(m, 9 * PT_CHUNK, got, 8), -ENODATA); /* sub-host 0 */
+	assert_int_equal(vmt_mem_peek_local(m, PAGE - 4, got, 8), -EINVAL); /* crosses a page */
+	assert_int_equal(st->round_trips, 0);
+	check_read(m, 9 * PT_CHUNK, PAGE); /* now cached: the peek reads the cache */
+	assert_int_equal(vmt_mem_peek_local(m, 9 * PT_CHUNK + 16, got, 8), 0);
+	expect_bytes(want, 8, 9 * PT_CHUNK + 16);
+	assert_memory_equal(got, want, 8);
+	vmt_mem_free(m);
+}
+
 /* A chunk that moves while the stream fetches it is not kept: its read gets the new data. */
 static void test_stream_moved(void **state)
 {
@@ -1251,6 +1281,7 @@ int main(void)
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_hint, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_moved, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_peek_local, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_with_host_down, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_runtime_under_motion, world_setup, world_teardown),

@@ -110,18 +110,24 @@ static uint64_t entry_rsvd(const struct vmt_x86_mmu *mmu, int lvl, bool ps)
 	return mmu->rsvd_addr | (((1ull << shift) - 1) & ~((1ull << 13) - 1));
 }
 
-/* Walk the tables; on success *frame is the page's base and *sz its size. */
-static int x86_walk(struct vmt_x86_mmu *mmu, uint64_t root, uint64_t va, uint64_t *frame, int *sz)
+/*
+ * Walk the tables; on success *frame is the page's base and *sz its size.
+ * A peek (a hint's walk) reads the entries with vmt_mem_peek_local: only
+ * tables on the main host, and nothing cached on the way.
+ */
+static int x86_walk(struct vmt_x86_mmu *mmu, uint64_t root, uint64_t va, uint64_t *frame, int *sz,
+		    bool peek)
 {
-	uint64_t table = root, e;
+	uint64_t table = root, e, at;
 	unsigned shift;
 	bool ps;
 	int lvl, err;
 
 	for (lvl = mmu->levels; lvl >= 1; lvl--) {
 		shift = size_shift[0] + 9 * (lvl - 1);
-		err =
-		    vmt_mem_read_u64(mmu->mem, table + ((va >> shift) & (PTE_ENTRIES - 1)) * 8, &e);
+		at = table + ((va >> shift) & (PTE_ENTRIES - 1)) * 8;
+		err = peek ? vmt_mem_peek_local(mmu->mem, at, &e, sizeof(e))
+			   : vmt_mem_read_u64(mmu->mem, at, &e);
 		if (err)
 			return err;
 		if (!(e & PTE_P))
@@ -141,32 +147,41 @@ static int x86_walk(struct vmt_x86_mmu *mmu, uint64_t root, uint64_t va, uint64_
 	return -EFAULT; /* not reached: lvl 1 always returns */
 }
 
-int vmt_x86_translate(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, uint64_t *pa,
-		      uint64_t *page_size)
+/* A new listing (the page cache's epoch moved): forget every translation. */
+static void tlb_sync(struct vmt_x86_mmu *mmu)
 {
-	uint64_t epoch = vmt_mem_epoch_id(mmu->mem), frame;
-	struct tlb_entry *e;
-	int sz, err;
+	uint64_t epoch = vmt_mem_epoch_id(mmu->mem);
 
-	if (!va_canonical(mmu, va))
-		return -EINVAL;
 	if (epoch != mmu->seen_epoch) {
 		mmu->seen_epoch = epoch;
 		tlb_flush(mmu);
 	}
+}
+
+static void tlb_fill(struct vmt_x86_mmu *mmu, uint64_t root, uint64_t va, uint64_t frame, int sz)
+{
+	*tlb_slot(mmu, sz, root, va >> size_shift[sz]) = (struct tlb_entry){
+	    .root = root, .vpn = va >> size_shift[sz], .frame = frame, .stamp = mmu->stamp};
+}
+
+int vmt_x86_translate(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, uint64_t *pa,
+		      uint64_t *page_size)
+{
+	uint64_t frame;
+	int sz, err;
+
+	if (!va_canonical(mmu, va))
+		return -EINVAL;
+	tlb_sync(mmu);
 	root_pa &= PTE_ADDR; /* CR3 bits 11:0 are PCID or PWT/PCD, bit 63 no-flush */
 	if (tlb_lookup(mmu, root_pa, va, &frame, &sz)) {
 		mmu->st->tlb_hits++;
 	} else {
 		mmu->st->tlb_misses++;
-		err = x86_walk(mmu, root_pa, va, &frame, &sz);
+		err = x86_walk(mmu, root_pa, va, &frame, &sz, false);
 		if (err)
 			return err;
-		e = tlb_slot(mmu, sz, root_pa, va >> size_shift[sz]);
-		*e = (struct tlb_entry){.root = root_pa,
-					.vpn = va >> size_shift[sz],
-					.frame = frame,
-					.stamp = mmu->stamp};
+		tlb_fill(mmu, root_pa, va, frame, sz);
 	}
 	*pa = frame | (va & ((1ull << size_shift[sz]) - 1));
 	if (page_size)
@@ -273,17 +288,27 @@ static void prefetch_step(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h,
 	}
 }
 
+/*
+ * The hint's walk peeks at the tables (nothing cached: a thousand processes'
+ * page-table paths are four thousand pages it needs eight bytes of) and
+ * keeps the translation it found in the TLB, where the real read of the
+ * page will find it instead of walking again.
+ */
 void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va)
 {
-	const struct vmt_x86_hint h = {.root_pa = root_pa, .va = va};
-	uint64_t at = root_pa & PTE_ADDR, pfn;
-	uint8_t state = va_canonical(mmu, va);
+	uint64_t frame, pfn;
+	int sz;
 
-	for (int lvl = mmu->levels; lvl >= 1 && state == 1; lvl--)
-		prefetch_step(mmu, &h, &at, &state, 1, lvl);
-	if (state != 2)
+	if (!va_canonical(mmu, va))
 		return;
-	pfn = at >> VMT_PAGE_SHIFT;
+	tlb_sync(mmu);
+	root_pa &= PTE_ADDR;
+	if (!tlb_lookup(mmu, root_pa, va, &frame, &sz)) {
+		if (x86_walk(mmu, root_pa, va, &frame, &sz, true))
+			return;
+		tlb_fill(mmu, root_pa, va, frame, sz);
+	}
+	pfn = (frame | (va & ((1ull << size_shift[sz]) - 1))) >> VMT_PAGE_SHIFT;
 	vmt_mem_stream_add(mmu->mem, &pfn, 1);
 }
 
@@ -295,9 +320,18 @@ void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, siz
 
 	if (!vmt_mem_hints_pay(mmu->mem) || !at || !pfns || !state)
 		goto out;
+	tlb_sync(mmu);
 	for (size_t i = 0; i < n; i++) {
+		uint64_t frame;
+		int sz;
+
 		at[i] = h[i].root_pa & PTE_ADDR;
 		state[i] = va_canonical(mmu, h[i].va);
+		if (state[i] && tlb_lookup(mmu, at[i], h[i].va, &frame, &sz)) {
+			/* translated already (a stream's hint): straight to the data page */
+			at[i] = frame | (h[i].va & ((1ull << size_shift[sz]) - 1) & PTE_ADDR);
+			state[i] = 2;
+		}
 	}
 	for (int lvl = mmu->levels; lvl >= 0; lvl--) {
 		k = 0;

@@ -346,6 +346,26 @@ void vmt_mem_stream_end(struct vmt_mem *m)
 		m->src->ops->stream_end(m->src);
 }
 
+int vmt_mem_peek_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	uint64_t pfn = pa >> VMT_PAGE_SHIFT;
+	size_t in = pa & (VMT_PAGE_SIZE - 1);
+	const struct mem_entry *e;
+
+	if (len > VMT_PAGE_SIZE - in)
+		return -EINVAL;
+	if (!m->src->streams || !m->src->ops->peek)
+		return vmt_mem_read_local(m, pa, buf, len);
+	if (pfn >= m->ram_pages)
+		return -EFAULT;
+	e = &m->table[table_find(m, pfn)];
+	if (e->gen == m->gen) {
+		memcpy(buf, m->arena + ((size_t)e->slot << VMT_PAGE_SHIFT) + in, len);
+		return 0;
+	}
+	return m->src->ops->peek(m->src, pfn, in, buf, len);
+}
+
 bool vmt_mem_streams(const struct vmt_mem *m)
 {
 	return m->src->streams;

@@ -73,6 +73,15 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
 void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n);
 void vmt_mem_stream_pump(struct vmt_mem *m);
 void vmt_mem_stream_end(struct vmt_mem *m);
+/*
+ * For a hint that only passes through a page (a page table on the way to
+ * a page it streams): len bytes at pa, within one page, from the page
+ * cache if the page is there, else straight from a source with streams
+ * if it holds the page here -- not cached, so that a walk of a thousand
+ * page-table paths does not fill the cache (and zero its memory) with
+ * pages it needs eight bytes of.  -ENODATA if the page is elsewhere.
+ */
+int vmt_mem_peek_local(struct vmt_mem *m, uint64_t pa, void *buf, size_t len);
 /* Does the source have streams (hints sent at once, not waited for)? */
 bool vmt_mem_streams(const struct vmt_mem *m);
 /* Does the source fetch some pages from elsewhere (a split VM with a fetch method)? */

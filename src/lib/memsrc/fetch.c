@@ -325,8 +325,7 @@ out:
  * argument pages of every process, found through page tables that are on
  * the main host): sent as they are found, their transfers overlap the rest
  * of the walk instead of following it.  At most prefetch_max wants (what
- * the fetch cache keeps) per stream; a full stream ends and a new one
- * starts.
+ * the fetch cache keeps) per stream.
  */
 #define FETCH_STREAM_MAX 4096u
 
@@ -467,8 +466,14 @@ static void stream_add_one(struct memsrc_file *f, uint64_t off)
 	if (k < 0 || (unsigned)k >= f->pt.hdr->nr_hosts || x->hosts[k].down ||
 	    fcache_has(&x->cache, off, c, e) || stream_has(x, off, k))
 		return;
+	/*
+	 * Full: the fetch cache keeps no more.  Ending it and starting another
+	 * would evict this one's pages before the walk reads them (measured at
+	 * 64K chunks: twice the bytes); the pages not asked for here are read
+	 * in the walk's later batches, into the page cache.
+	 */
 	if (st->n == st->cap)
-		fetch_stream_end(f);
+		return;
 	if (host_get(f, k, &h)) {
 		vmt_error_clear(); /* a hint's failure is the real read's to report */
 		return;

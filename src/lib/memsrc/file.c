@@ -307,6 +307,18 @@ static void file_stream_add(struct vmt_memsrc *src, const uint64_t *pfns, size_t
 	}
 }
 
+static int file_peek(struct vmt_memsrc *src, uint64_t pfn, size_t off, void *buf, size_t len)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t foff;
+
+	if (!f->pt.hdr)
+		return -EOPNOTSUPP;
+	if (!file_offset_of(f, pfn, &foff))
+		return -EFAULT;
+	return split_peek(f, foff + off, buf, len);
+}
+
 static void file_stream_pump(struct vmt_memsrc *src)
 {
 	fetch_stream_pump((struct memsrc_file *)src);
@@ -325,6 +337,7 @@ static const struct vmt_memsrc_ops file_ops = {
     .epoch = file_epoch,
     .epoch_end = file_epoch_end,
     .stream_add = file_stream_add,
+    .peek = file_peek,
     .stream_pump = file_stream_pump,
     .stream_end = file_stream_end,
     .destroy = file_destroy,

@@ -68,6 +68,14 @@ struct vmt_memsrc_ops {
 	 * to report.
 	 */
 	void (*stream_add)(struct vmt_memsrc *src, const uint64_t *pfns, size_t n);
+	/*
+	 * Optional, with streams: len bytes at offset off of frame pfn (within
+	 * the frame) if this source holds the frame here, for a hint that only
+	 * passes through the page (a page table on the way to a process's
+	 * argument page): nothing fetched, cached or counted; -ENODATA if the
+	 * frame lives elsewhere, -EAGAIN if it was moving.
+	 */
+	int (*peek)(struct vmt_memsrc *src, uint64_t pfn, size_t off, void *buf, size_t len);
 	void (*stream_pump)(struct vmt_memsrc *src);
 	void (*stream_end)(struct vmt_memsrc *src);
 	void (*destroy)(struct vmt_memsrc *src);

@@ -23,9 +23,11 @@
  * for the whole batch, sub-hosts in parallel), and pages whose chunk moved
  * stay pending for the next round.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "memsrc/split.h"
 
@@ -362,6 +364,28 @@ static int split_rounds(struct memsrc_file *f, struct pending *p, struct vmt_pag
 	}
 	free(r.w);
 	return batch_result(f, p, req, n);
+}
+
+int split_peek(struct memsrc_file *f, uint64_t off, void *buf, size_t len)
+{
+	uint64_t c = vmt_pt_chunk_of(&f->pt, off), e;
+	ssize_t got;
+
+	if (c >= f->pt.hdr->nr_chunks)
+		return -EFAULT;
+	e = vmt_pt_load(&f->pt, c);
+	if (vmt_pt_e_moving(e))
+		return -EAGAIN;
+	if (vmt_pt_loc_host(vmt_pt_e_loc(e)) >= 0)
+		return -ENODATA;
+	if (vmt_pt_e_loc(e) == VMT_PT_ABSENT) {
+		memset(buf, 0, len);
+		return 0;
+	}
+	got = pread(f->fd, buf, len, (off_t)off); /* a hole in a MAIN chunk reads as zeros */
+	if (got != (ssize_t)len)
+		return got < 0 ? -errno : -EIO;
+	return vmt_pt_read_retry(&f->pt, c, e) ? -EAGAIN : 0;
 }
 
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n)

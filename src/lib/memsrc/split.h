@@ -117,6 +117,8 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
+/* A hint's read of len bytes at memory-file offset off, if its chunk is here (memsrc peek). */
+int split_peek(struct memsrc_file *f, uint64_t off, void *buf, size_t len);
 void split_epoch(struct memsrc_file *f);
 
 /* fcache.c */
