@@ -185,6 +185,21 @@ for h in d["hosts"]:
 		done | tr '\n' ' '
 }
 
+# The best schedule: method 1's remote pages fetched beside the unsplit listing's work.
+overlap_floor() {
+	local pages=$1
+	[ -x "$OVERLAP" ] && [ "$pages" -gt 0 ] || return 0
+	"$VMT" vm show "$NAME" --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)["split"]
+print(d["main_netns"], d["psk_file"], d["hosts"][0]["export"], *(h["addr"] for h in d["hosts"]))' |
+		while read -r ns psk export addrs; do
+			# shellcheck disable=SC2086
+			flock /tmp/vmt-bench.lock ip netns exec "$ns" "$OVERLAP" --psk "$psk" \
+				--export "$export" --pages "$pages" --work-ms "$unsplit" $addrs
+		done | sed "s/^/overlap: /"
+}
+
 "$VMT" hosts up --prefix "$PREFIX" --subnet "$SUBNET" --link "$LINK" --capacity 2G >/dev/null
 
 # A fresh instance: boot NAME, wait for its workload, time the unsplit
@@ -230,21 +245,6 @@ for chunk in $CHUNKS; do
 	[ "$chunk" = 4K ] && m1_pages=$(awk '{print $6}' <<<"$line")
 done
 [ "$CASE" = issue ] && overlap_floor "${m1_pages:-0}"
-# The best schedule: method 1's remote pages fetched beside the unsplit listing's work.
-overlap_floor() {
-	local pages=$1
-	[ -x "$OVERLAP" ] && [ "$pages" -gt 0 ] || return 0
-	"$VMT" vm show "$NAME" --json | /usr/bin/python3 -c '
-import json, sys
-d = json.load(sys.stdin)["split"]
-print(d["main_netns"], d["psk_file"], d["hosts"][0]["export"], *(h["addr"] for h in d["hosts"]))' |
-		while read -r ns psk export addrs; do
-			# shellcheck disable=SC2086
-			flock /tmp/vmt-bench.lock ip netns exec "$ns" "$OVERLAP" --psk "$psk" \
-				--export "$export" --pages "$pages" --work-ms "$unsplit" $addrs
-		done | sed "s/^/overlap: /"
-}
-
 # The split read path's own cost: the same listing with the sub-hosts' pages
 # left out (--fetch none: those entries are partial, nothing waits on a link).
 row local - "$(PARTIAL_OK=1 measure churn --fetch none)"
