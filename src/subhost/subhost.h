@@ -74,8 +74,10 @@ int vmt_subhost_trim(struct vmt_subhost *s, uint64_t off, uint64_t len);
  * (libnbd's asynchronous API, one poll loop over every handle), so a
  * batch costs about one round trip per handle plus the bytes, not one
  * round trip per request.  Requests are split so that none exceeds the
- * server's maximum.  Returns 0 when every request succeeded, else the
- * first error; each request's own result is in io[i].err.
+ * server's maximum, and go out in bursts (io.c: fill).  At most 64
+ * handles in one batch (their requests fail with -E2BIG beyond).  Returns
+ * 0 when every request succeeded, else the first error; each request's
+ * own result is in io[i].err.
  */
 struct vmt_subhost_io {
 	struct vmt_subhost *host;
