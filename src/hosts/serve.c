@@ -497,8 +497,13 @@ static int sup_main(const struct vmt_serve_opts *o, const char *host, unsigned p
 	if (!ret)
 		ret = sup_start(&s);
 	if (ret) {
-		sup_report(ready_fd, ret, vmt_last_error());
+		/*
+		 * Let go of the lock before saying so: the caller may start the
+		 * next supervisor of this VM the moment it hears (a unit test's
+		 * next case got -EALREADY from a lock this one still held).
+		 */
 		sup_cleanup(&s, ret != -EALREADY && s.lock_fd >= 0);
+		sup_report(ready_fd, ret, vmt_last_error());
 		return ret;
 	}
 	if (s.dir)
