@@ -766,15 +766,16 @@ static void test_prefetch_hint(void **state)
 }
 
 /*
- * A prefetch batch reads straight into the page cache's slots: the pages of a
- * sub-host that is down fail in it and must leave no slot behind (a later read
- * is that sub-host's error, never the slot's stale or zero bytes), while the
- * batch's other pages, the other sub-host's and MAIN's, are cached and right;
- * once the sub-host is back the same pages read right.
+ * A hint (hint()) with sub-host 1 down: its pages fail without a word (the
+ * batch's and the stream's reads straight into slots must leave none
+ * behind: a later read is that sub-host's error, never stale or zero
+ * bytes), the real read names the error, the hint's other pages, the other
+ * sub-host's and MAIN's, read right without another round trip; once the
+ * sub-host is back the same pages read right.
  */
-static void test_prefetch_with_host_down(void **state)
+static void hint_with_host_down(struct world *w,
+				void (*hint)(struct vmt_mem *m, const uint64_t *pfns, size_t n))
 {
-	struct world *w = *state;
 	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
 	struct vmt_mem *m = open_mem(w, &o);
 	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
@@ -787,12 +788,12 @@ static void test_prefetch_with_host_down(void **state)
 	check_read(m, 16 * PT_CHUNK, PAGE); /* a live connection to sub-host 1 */
 	server_stop(&srv[1]);
 	vmt_mem_epoch(m);
-	vmt_mem_prefetch(m, pfns, 40);
+	hint(m, pfns, 40);
 	assert_int_equal(st->fetch_errors, 0); /* a hint's failures are the reads' to report */
 	trips = st->round_trips;
 	err = vmt_mem_read(m, 17 * PT_CHUNK, buf, sizeof(buf));
 	assert_true(is_conn_error(err));
-	for (unsigned i = 0; i < 16; i++) /* MAIN and sub-host 0: cached by the hint */
+	for (unsigned i = 0; i < 16; i++) /* MAIN and sub-host 0: brought by the hint */
 		check_read(m, pfns[i] * PAGE, PAGE);
 	assert_int_equal(st->round_trips, trips);
 	assert_int_equal(server_start(&srv[1]), 0);
@@ -800,10 +801,15 @@ static void test_prefetch_with_host_down(void **state)
 	w->h[1] = server_connect(&srv[1]);
 	world_write_subhost(w, 1);
 	vmt_mem_epoch(m);
-	vmt_mem_prefetch(m, pfns, 40);
+	hint(m, pfns, 40);
 	for (unsigned i = 0; i < 40; i++)
 		check_read(m, pfns[i] * PAGE, PAGE);
 	vmt_mem_free(m);
+}
+
+static void test_prefetch_with_host_down(void **state)
+{
+	hint_with_host_down(*state, vmt_mem_prefetch);
 }
 
 /*
@@ -901,40 +907,16 @@ static void test_stream_moved(void **state)
 	vmt_mem_free(m);
 }
 
-/*
- * A sub-host down: the stream's reads of it fail without a word (a hint), the
- * real reads name the error, the other pages read right, and once it is back
- * the next listing's stream brings everything.
- */
+/* The stream as a hint that is over when it returns. */
+static void stream_hint(struct vmt_mem *m, const uint64_t *pfns, size_t n)
+{
+	vmt_mem_stream_add(m, pfns, n);
+	vmt_mem_stream_end(m);
+}
+
 static void test_stream_with_host_down(void **state)
 {
-	struct world *w = *state;
-	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
-	struct vmt_mem *m = open_mem(w, &o);
-	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
-	uint64_t pfns[40];
-	uint8_t buf[16];
-
-	for (unsigned i = 0; i < 40; i++) /* chunks 0..39: MAIN and both sub-hosts */
-		pfns[i] = i * (PT_CHUNK / PAGE);
-	check_read(m, 16 * PT_CHUNK, PAGE); /* a live connection to sub-host 1 */
-	server_stop(&srv[1]);
-	vmt_mem_epoch(m);
-	vmt_mem_stream_add(m, pfns, 40);
-	vmt_mem_stream_end(m);
-	assert_int_equal(st->fetch_errors, 0);
-	assert_true(is_conn_error(vmt_mem_read(m, 17 * PT_CHUNK, buf, sizeof(buf))));
-	for (unsigned i = 0; i < 16; i++) /* MAIN and sub-host 0 */
-		check_read(m, pfns[i] * PAGE, PAGE);
-	assert_int_equal(server_start(&srv[1]), 0);
-	vmt_subhost_close(w->h[1]);
-	w->h[1] = server_connect(&srv[1]);
-	world_write_subhost(w, 1);
-	vmt_mem_epoch(m);
-	vmt_mem_stream_add(m, pfns, 40);
-	for (unsigned i = 0; i < 40; i++)
-		check_read(m, pfns[i] * PAGE, PAGE);
-	vmt_mem_free(m);
+	hint_with_host_down(*state, stream_hint);
 }
 
 /* -------------------------------------------------------- method 2 */

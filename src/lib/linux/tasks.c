@@ -483,13 +483,37 @@ static int task_visit_thread(struct vmt_guest *g, uint64_t node, void *arg)
 	return 0;
 }
 
-/* A read for a hint: only from pages on the main host (nothing fetched, nothing waited for). */
-static bool kread_local(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
+/*
+ * Read for a hint; local: only from pages on the main host (nothing
+ * fetched, nothing waited for).  True if read.
+ */
+static bool hint_kread(struct vmt_guest *g, uint64_t va, void *buf, size_t len, bool local)
 {
 	uint64_t pa;
 
+	if (!local)
+		return !vmt_kread(g, va, buf, len);
 	return (va & (VMT_PAGE_SIZE - 1)) + len <= VMT_PAGE_SIZE && !vmt_kva_to_pa(g, va, &pa) &&
 	       !vmt_mem_read_local(g->mem, pa, buf, len);
+}
+
+/*
+ * Where a process's arguments are: its page-table root and the range
+ * [a[0], a[1]) (hints only: vmt_task_read_mm reads it all again).
+ * Returns how many pages to hint at, 0 to 2: the first, and the last if
+ * another.
+ */
+static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, uint64_t *root,
+				uint64_t a[2])
+{
+	const struct task_offsets *o = w->o;
+	uint64_t mm, pgd;
+
+	if (!hint_kread(w->g, task + o->task_mm, &mm, 8, local) || !vmt_kptr_ok(mm) ||
+	    !hint_kread(w->g, mm + o->mm_pgd, &pgd, 8, local) || vmt_kva_to_pa(w->g, pgd, root) ||
+	    !hint_kread(w->g, mm + o->mm_arg_start, a, 2 * sizeof(*a), local) || a[1] <= a[0])
+		return 0;
+	return (a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT ? 2 : 1;
 }
 
 /*
@@ -508,20 +532,16 @@ static bool kread_local(struct vmt_guest *g, uint64_t va, void *buf, size_t len)
 
 static void task_stream_args(struct task_walk *w, const struct vmt_task *t, uint64_t task)
 {
-	const struct task_offsets *o = w->o;
-	uint64_t mm, pgd, root, a[2];
+	uint64_t root, a[2];
+	unsigned pages;
 
 	if (!w->streams || (t->flags & VMT_F_THREAD))
 		return;
 	if (++w->pump_tick % TASK_PUMP_EVERY == 0)
 		vmt_mem_stream_pump(w->g->mem);
-	if (!kread_local(w->g, task + o->task_mm, &mm, 8) || !vmt_kptr_ok(mm) ||
-	    !kread_local(w->g, mm + o->mm_pgd, &pgd, 8) || vmt_kva_to_pa(w->g, pgd, &root) ||
-	    !kread_local(w->g, mm + o->mm_arg_start, a, sizeof(a)) || a[1] <= a[0])
-		return;
-	vmt_x86_stream(w->g->mmu, root, a[0]);
-	if ((a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT)
-		vmt_x86_stream(w->g->mmu, root, a[1] - 1);
+	pages = task_args_where(w, task, true, &root, a);
+	for (unsigned i = 0; i < pages; i++)
+		vmt_x86_stream(w->g->mmu, root, i ? a[1] - 1 : a[0]);
 }
 
 static int task_add(struct task_walk *w, uint64_t task)
@@ -571,7 +591,7 @@ static void tasks_prefetch_mm(struct task_walk *w)
 	size_t n = w->tv.n, k = 0;
 	struct vmt_krange *r = calloc(4 * n + 1, sizeof(*r));
 	struct vmt_x86_hint *h = calloc(2 * n + 1, sizeof(*h));
-	uint64_t mm, pgd, root, a[2];
+	uint64_t mm, root, a[2];
 
 	for (size_t i = 0; r && i < n; i++) {
 		if (vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) || !vmt_kptr_ok(mm))
@@ -589,13 +609,10 @@ static void tasks_prefetch_mm(struct task_walk *w)
 		tasks_prefetch_exe(w, r);
 	k = 0;
 	for (size_t i = 0; h && (w->what & VMT_TASK_CMDLINE) && i < n; i++) {
-		if (vmt_kread_u64(w->g, w->tv.v[i].kva + o->task_mm, &mm) || !vmt_kptr_ok(mm) ||
-		    vmt_kread_u64(w->g, mm + o->mm_pgd, &pgd) || vmt_kva_to_pa(w->g, pgd, &root) ||
-		    vmt_kread(w->g, mm + o->mm_arg_start, a, sizeof(a)) || a[1] <= a[0])
-			continue;
-		h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = a[0]};
-		if ((a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT)
-			h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = a[1] - 1};
+		unsigned pages = task_args_where(w, w->tv.v[i].kva, false, &root, a);
+
+		for (unsigned j = 0; j < pages; j++)
+			h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = j ? a[1] - 1 : a[0]};
 	}
 	vmt_x86_prefetch(w->g->mmu, h, k);
 	free(r);

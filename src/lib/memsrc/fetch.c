@@ -563,6 +563,17 @@ static void stream_settle(struct memsrc_file *f, struct split_want *w,
 	fcache_put(&x->cache, w);
 }
 
+/* Forget the stream's wants (what the cache took is NULL in them). */
+static void stream_drop_wants(struct fetch_stream *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->w[i].ents);
+		free(st->w[i].data);
+	}
+	memset(st->index, 0, (st->index_mask + 1) * sizeof(*st->index));
+	st->n = 0;
+}
+
 bool fetch_stream_end(struct memsrc_file *f)
 {
 	struct split_ctx *x = f->split;
@@ -583,12 +594,7 @@ bool fetch_stream_end(struct memsrc_file *f)
 	count(f, st->w, st->n);
 	stats->cache_bytes = x->cache.bytes;
 	stats->cache_bytes_max = VMT_MAX(stats->cache_bytes_max, x->cache.bytes);
-	for (size_t i = 0; i < st->n; i++) {
-		free(st->w[i].ents); /* NULL if the cache took them */
-		free(st->w[i].data);
-	}
-	memset(st->index, 0, (st->index_mask + 1) * sizeof(*st->index));
-	st->n = 0;
+	stream_drop_wants(st);
 	return true;
 }
 
@@ -600,10 +606,7 @@ static void stream_free(struct split_ctx *x)
 		return;
 	if (st->open)
 		stream_finish(st);
-	for (size_t i = 0; i < st->n; i++) {
-		free(st->w[i].ents);
-		free(st->w[i].data);
-	}
+	stream_drop_wants(st);
 	free(st->w);
 	free(st->io);
 	free(st->index);
