@@ -137,6 +137,8 @@ int pager_stats_json(char *buf, size_t len)
 	C(pagein_cmd_us);
 	C(pagein_net_us);
 	C(pagein_install_us);
+	C(hint_chunks);
+	C(hint_us);
 	J("\"resident_chunks\":%llu,\"absent_chunks\":%llu,\"cap_chunks\":%llu,",
 	  (unsigned long long)atomic_load(&h->main_chunks),
 	  (unsigned long long)atomic_load(&h->absent_chunks), (unsigned long long)g.cap_chunks);
@@ -410,77 +412,236 @@ static int pagein_batch(struct pager_conns *c, struct pager_job **b, size_t n, c
 	return err;
 }
 
+/* Wait (g.lock held) at most 20 ms for room under the cap or for a chunk in motion. */
+static void pagein_wait_locked(void)
+{
+	uint64_t t0 = pager_now_ns();
+	struct timespec ts;
+
+	pthread_cond_signal(&g.evict_cond);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 20 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&g.cond, &g.lock, &ts);
+	atomic_fetch_add(&g.st.pagein_wait_us, (pager_now_ns() - t0) / 1000);
+}
+
+/*
+ * One step of a PAGEIN: page the next batch of cur's chunks in, or wait for
+ * room or for a chunk in motion.  1: more to do, 0: every chunk cur touches
+ * is resident, or the first error.  *value += chunks paged in.
+ */
+static int pagein_step(struct pager_conns *c, struct pagein_cursor *cur, char *buf,
+		       uint64_t deadline, uint64_t *value)
+{
+	struct pager_job *b[CTL_BATCH_MAX];
+	uint64_t dummy;
+	bool blocked;
+	size_t n;
+	int err;
+
+	pthread_mutex_lock(&g.lock);
+	n = pagein_take_locked(cur, b, &blocked);
+	if (!n && blocked)
+		pagein_wait_locked();
+	pthread_mutex_unlock(&g.lock);
+	if (n) {
+		err = pagein_batch(c, b, n, buf, deadline);
+		if (err)
+			return err;
+		*value += n;
+		return 1;
+	}
+	return blocked || cursor_peek(cur, &dummy);
+}
+
 /* buf: the client's CTL_BATCH_BYTES of staging for the sub-hosts' data. */
 static int ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, uint32_t nr,
 		      uint32_t timeout_ms, char *buf, uint64_t *value)
 {
 	struct pagein_cursor cur = {.r = r, .n = nr};
 	uint64_t deadline = pager_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : 30000) * 1000000;
-	struct pager_job *b[CTL_BATCH_MAX];
-	int err = 0;
+	int st;
 
 	*value = 0;
-	for (;;) {
-		uint64_t dummy;
-		bool blocked;
-		size_t n;
-
-		pthread_mutex_lock(&g.lock);
-		n = pagein_take_locked(&cur, b, &blocked);
-		if (!n && blocked) {
-			uint64_t t0 = pager_now_ns();
-			struct timespec ts;
-
-			pthread_cond_signal(&g.evict_cond);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&g.cond, &g.lock, &ts);
-			atomic_fetch_add(&g.st.pagein_wait_us, (pager_now_ns() - t0) / 1000);
-		}
-		pthread_mutex_unlock(&g.lock);
-		if (n) {
-			err = pagein_batch(c, b, n, buf, deadline);
-			if (err)
-				break;
-			*value += n;
-		} else if (!blocked && !cursor_peek(&cur, &dummy)) {
-			break;
-		}
-		if (pager_now_ns() >= deadline) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		if (atomic_load(&g.quit)) {
-			err = -ECANCELED;
-			break;
-		}
+	while ((st = pagein_step(c, &cur, buf, deadline, value)) > 0) {
+		if (pager_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (atomic_load(&g.quit))
+			return -ECANCELED;
 	}
-	return err;
+	return st;
+}
+
+/* -------------------------------------------------------------- HINT */
+
+/*
+ * A client's hints (VMT_PAGER_HINT): ranges it will ask for soon, paged in
+ * while it sends nothing else.  Whatever arrived during a batch goes in the
+ * next one, so the batches grow with the rate the hints come at instead of
+ * costing a round trip each.  A hint that fails is forgotten: the PAGEIN
+ * that follows it, if any, says why.
+ */
+#define CTL_HINTS_MAX	  65536 /* ranges queued per client; more are dropped */
+#define CTL_HINT_DEADLINE 2000	/* ms a batch of hints may retry a sub-host */
+
+struct ctl_hints {
+	struct vmt_pager_range *r;
+	uint32_t n, cap;
+	struct pagein_cursor cur;
+};
+
+static void hints_clear(struct ctl_hints *h)
+{
+	h->n = 0;
+	h->cur = (struct pagein_cursor){.r = h->r};
+}
+
+static void hints_add(struct ctl_hints *h, const struct vmt_pager_range *r, uint32_t n)
+{
+	if (h->n + n > h->cap) {
+		uint32_t cap = h->cap ? h->cap : 1024;
+		struct vmt_pager_range *g2;
+
+		while (cap < h->n + n)
+			cap *= 2;
+		if (cap > CTL_HINTS_MAX || !(g2 = realloc(h->r, cap * sizeof(*g2))))
+			return;
+		h->r = g2;
+		h->cap = cap;
+		h->cur.r = g2;
+	}
+	memcpy(h->r + h->n, r, n * sizeof(*r));
+	h->n += n;
+	h->cur.n = h->n;
+}
+
+static void hints_step(struct pager_conns *c, struct ctl_hints *h, char *buf)
+{
+	uint64_t value = 0, t0 = pager_now_ns();
+	int st = pagein_step(c, &h->cur, buf, t0 + (uint64_t)CTL_HINT_DEADLINE * 1000000, &value);
+
+	atomic_fetch_add(&g.st.hint_chunks, value);
+	atomic_fetch_add(&g.st.hint_us, (pager_now_ns() - t0) / 1000);
+	if (st <= 0)
+		hints_clear(h);
 }
 
 /* ----------------------------------------------------------- clients */
+
+/*
+ * Sub-host handles a finished client left for the next one: a listing is
+ * a client of its own, and a TLS handshake with each sub-host at its first
+ * page-in cost it 1-6 ms.  One set is made when the pager starts, so even
+ * the first listing finds its handles ready.
+ */
+#define CTL_POOL 2
+
+static struct pager_conns pool[CTL_POOL];
+static unsigned pool_n;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t pool_thr;
+static bool pool_thr_started;
+
+static void pool_take(struct pager_conns *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n)
+		*c = pool[--pool_n];
+	pthread_mutex_unlock(&pool_lock);
+	for (int k = 0; k < VMT_PT_MAX_HOSTS; k++)
+		if (c->h[k] && !vmt_subhost_idle_ok(c->h[k]))
+			pager_conn_drop(c, k); /* its server went away meanwhile */
+}
+
+/* Keep c's handles for the next client (c is emptied), or close them. */
+static void pool_give(struct pager_conns *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (pool_n < CTL_POOL && !atomic_load(&g.quit)) {
+		pool[pool_n++] = *c;
+		*c = (struct pager_conns){.io_timeout_ms = c->io_timeout_ms};
+	}
+	pthread_mutex_unlock(&pool_lock);
+	pager_conns_close(c);
+}
+
+static void *pool_fill(void *arg)
+{
+	struct pager_conns c = {.io_timeout_ms = 0};
+	struct vmt_subhost *h;
+
+	for (unsigned k = 0; k < g.pt.hdr->nr_hosts && !atomic_load(&g.quit); k++)
+		pager_conn_get(&c, (int)k, &h); /* one that fails is tried again when needed */
+	pool_give(&c);
+	return NULL;
+}
+
+static void pool_close(void)
+{
+	if (pool_thr_started)
+		pthread_join(pool_thr, NULL);
+	pthread_mutex_lock(&pool_lock);
+	while (pool_n)
+		pager_conns_close(&pool[--pool_n]);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* The client's staging for PAGEIN data, allocated once. */
+static int ctl_staging(char **buf)
+{
+	if (!*buf)
+		*buf = aligned_alloc(PAGER_PAGE, CTL_BATCH_BYTES);
+	return *buf ? 0 : -ENOMEM;
+}
+
+static int ctl_pagein_req(int fd, struct pager_conns *c, char **buf,
+			  const struct vmt_pager_req *req, struct ctl_hints *h)
+{
+	struct vmt_pager_range *r = calloc(req->n ? req->n : 1, sizeof(*r));
+	uint64_t value = 0, t0;
+	int err, st;
+
+	if (!r)
+		return ctl_reply(fd, req->op, -ENOMEM, 0, NULL, 0);
+	err = ctl_io(fd, r, req->n * sizeof(*r), false);
+	if (!err && req->op == VMT_PAGER_HINT) {
+		if (req->n)
+			hints_add(h, r, req->n);
+		else
+			hints_clear(h);
+	} else if (!err && (st = ctl_staging(buf))) {
+		err = ctl_reply(fd, req->op, st, 0, NULL, 0);
+	} else if (!err) {
+		t0 = pager_now_ns();
+		atomic_fetch_add(&g.st.pagein_cmds, 1);
+		st = ctl_pagein(c, r, req->n, req->timeout_ms, *buf, &value);
+		atomic_fetch_add(&g.st.pagein_cmd_us, (pager_now_ns() - t0) / 1000);
+		err = ctl_reply(fd, req->op, st, value, NULL, 0);
+	}
+	free(r);
+	return err;
+}
 
 /*
  * One request of a client.  buf: the client's staging for PAGEIN data,
  * allocated once (an 8 MiB allocation per PAGEIN was an mmap and a munmap
  * each, the munmap's TLB shootdown reaching every vCPU thread of QEMU).
  */
-static int ctl_request(int fd, struct pager_conns *c, char **buf)
+static int ctl_request(int fd, struct pager_conns *c, char **buf, struct ctl_hints *h)
 {
 	struct vmt_pager_req req;
-	struct vmt_pager_range *r = NULL;
-	uint64_t value = 0;
 	char *json;
 	int err = ctl_io(fd, &req, sizeof(req), false), st;
+	bool ranges = req.op == VMT_PAGER_PAGEIN || req.op == VMT_PAGER_HINT;
 
 	if (err)
 		return err;
 	if (req.magic != VMT_PAGER_MAGIC || req.version != VMT_PAGER_VERSION ||
-	    (req.op == VMT_PAGER_PAGEIN && req.n > VMT_PAGER_MAX_RANGES)) {
+	    (ranges && req.n > VMT_PAGER_MAX_RANGES)) {
 		ctl_reply(fd, req.op, -EPROTO, 0, NULL, 0);
 		return -EPROTO;
 	}
@@ -494,40 +655,45 @@ static int ctl_request(int fd, struct pager_conns *c, char **buf)
 		free(json);
 		return err;
 	case VMT_PAGER_PAGEIN:
-		r = calloc(req.n ? req.n : 1, sizeof(*r));
-		if (!r)
-			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
-		err = ctl_io(fd, r, req.n * sizeof(*r), false);
-		if (!err && !*buf && !(*buf = aligned_alloc(PAGER_PAGE, CTL_BATCH_BYTES))) {
-			free(r);
-			return ctl_reply(fd, req.op, -ENOMEM, 0, NULL, 0);
-		}
-		if (!err) {
-			uint64_t t0 = pager_now_ns();
-
-			atomic_fetch_add(&g.st.pagein_cmds, 1);
-			st = ctl_pagein(c, r, req.n, req.timeout_ms, *buf, &value);
-			atomic_fetch_add(&g.st.pagein_cmd_us, (pager_now_ns() - t0) / 1000);
-			err = ctl_reply(fd, req.op, st, value, NULL, 0);
-		}
-		free(r);
-		return err;
+	case VMT_PAGER_HINT:
+		return ctl_pagein_req(fd, c, buf, &req, h);
 	default:
 		ctl_reply(fd, req.op, -EPROTO, 0, NULL, 0);
 		return -EPROTO;
 	}
 }
 
+/* A request (or the client's end) is waiting to be read. */
+static bool ctl_pending(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* Requests first; hints while the client sends nothing. */
 static void *client_main(void *arg)
 {
 	struct ctl_client *cl = arg;
 	struct pager_conns c = {.io_timeout_ms = 0};
+	struct ctl_hints h = {0};
 	char *buf = NULL;
 
-	while (!ctl_request(cl->fd, &c, &buf))
-		;
+	pool_take(&c);
+	for (;;) {
+		if (h.n && !ctl_pending(cl->fd) && !atomic_load(&g.quit)) {
+			if (!ctl_staging(&buf))
+				hints_step(&c, &h, buf);
+			else
+				hints_clear(&h);
+			continue;
+		}
+		if (ctl_request(cl->fd, &c, &buf, &h))
+			break;
+	}
+	free(h.r);
 	free(buf);
-	pager_conns_close(&c);
+	pool_give(&c);
 	close(cl->fd);
 	atomic_store(&cl->done, true);
 	return NULL;
@@ -580,6 +746,7 @@ static void *ctl_main(void *arg)
 		if (clients[i].fd > 0)
 			pthread_join(clients[i].thr, NULL);
 	}
+	pool_close();
 	close(g.listen_fd);
 	return NULL;
 }
@@ -607,5 +774,6 @@ int pager_ctl_start(void)
 	}
 	umask(old);
 	g.listen_fd = fd;
+	pool_thr_started = !pthread_create(&pool_thr, NULL, pool_fill, NULL);
 	return -pthread_create(&g.ctl_thr, NULL, ctl_main, NULL);
 }

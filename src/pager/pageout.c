@@ -26,6 +26,7 @@
 
 #define EVICT_BATCH_BYTES (8u << 20)
 #define EVICT_BATCH_MAX	  256
+#define EVICT_FINISH_HOLD 16 /* victims picked or finished per hold of g.lock */
 
 struct victim {
 	uint64_t chunk;
@@ -48,12 +49,34 @@ static bool evict_ok(uint64_t i, void *ctx)
 /*
  * The clock hand took a chunk's young bit: write-protect it again so that
  * its next write shows up as a fault (fresh evidence of use).  A chunk with
- * a clean copy is protected already.
+ * a clean copy is protected already.  Adjacent chunks aged in one sweep are
+ * protected as one range when the run ends (aged_flush): one ioctl, one TLB
+ * flush of the vCPUs, instead of one each -- the first page-out after a
+ * split sweeps every resident chunk, and one by one that held g.lock for
+ * 12 ms (waiting page-ins and faults with it).  Evictor thread only.
  */
+static uint64_t aged_addr, aged_len;
+
+static void aged_flush(void)
+{
+	if (aged_len)
+		pager_uffd_wp(aged_addr, aged_len, true);
+	aged_len = 0;
+}
+
 static void evict_aged(uint64_t i, void *ctx)
 {
-	if (vmt_pt_e_copy(vmt_pt_load(&g.pt, i)) < 0 && !pager_job_find_locked(i))
-		pager_uffd_wp(pager_chunk_addr(i), pager_chunk_len(i), true);
+	uint64_t addr = pager_chunk_addr(i);
+
+	if (vmt_pt_e_copy(vmt_pt_load(&g.pt, i)) >= 0 || pager_job_find_locked(i))
+		return;
+	if (aged_len && addr == aged_addr + aged_len) {
+		aged_len += pager_chunk_len(i);
+		return;
+	}
+	aged_flush();
+	aged_addr = addr;
+	aged_len = pager_chunk_len(i);
 }
 
 static uint64_t evict_excess_locked(void)
@@ -73,6 +96,12 @@ static size_t evict_pick_locked(struct victim *v, size_t max)
 	while (n < max) {
 		uint64_t i;
 
+		/* Let page-ins and faults in now and then (the victims so far have their jobs). */
+		if (n && n % EVICT_FINISH_HOLD == 0) {
+			aged_flush();
+			pthread_mutex_unlock(&g.lock);
+			pthread_mutex_lock(&g.lock);
+		}
 		if (pager_policy_pick(&g.policy, evict_ok, NULL, &i))
 			break;
 		v[n].chunk = i;
@@ -85,6 +114,7 @@ static size_t evict_pick_locked(struct victim *v, size_t max)
 			break;
 		n++;
 	}
+	aged_flush();
 	return n;
 }
 
@@ -279,6 +309,14 @@ static long evict_round(struct pager_conns *c, struct victim *v, size_t max)
 	evict_send(c, v, n);
 	pthread_mutex_lock(&g.lock);
 	for (size_t i = 0; i < n; i++) {
+		/*
+		 * Let go of g.lock now and then: a hole punched is a few tens of
+		 * us, and a batch of 256 held page-ins and faults up for 6 ms.
+		 */
+		if (i && i % EVICT_FINISH_HOLD == 0) {
+			pthread_mutex_unlock(&g.lock);
+			pthread_mutex_lock(&g.lock);
+		}
 		failed += v[i].err != 0;
 		evict_finish_locked(&v[i]);
 	}

@@ -87,7 +87,7 @@ struct pager_stats {
 	_Atomic uint64_t faults, wp_faults, inline_heads, zero_fills, pageins, pageouts,
 	    pageouts_skipped_clean, pageouts_zero, bytes_in, bytes_out, trims, retries, errors,
 	    deferred, cap_waits, pagein_cmds, pagein_batches, pagein_reads, pagein_wait_us,
-	    pagein_cmd_us, pagein_net_us, pagein_install_us;
+	    pagein_cmd_us, pagein_net_us, pagein_install_us, hint_chunks, hint_us;
 	struct pager_hist fault_us, pagein_us, head_net_us;
 };
 

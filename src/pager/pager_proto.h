@@ -3,12 +3,12 @@
  * pager_proto.h - the pager's command socket: a UNIX stream socket in the
  * VM's folder (<vm dir>/pager.sock), served by libvmt-pager.so inside QEMU.
  *
- * One request, one reply, any number of times per connection.  Frames are
- * little-endian (host order: both ends are on the main host), fixed header
- * then an explicit, capped payload.  A malformed frame gets a reply with
- * status -EPROTO and the connection is closed.
+ * One request, one reply (none for HINT), any number of times per
+ * connection.  Frames are little-endian (host order: both ends are on the
+ * main host), fixed header then an explicit, capped payload.  A malformed
+ * frame gets a reply with status -EPROTO and the connection is closed.
  *
- * Request:  struct vmt_pager_req, then n struct vmt_pager_range (PAGEIN)
+ * Request:  struct vmt_pager_req, then n struct vmt_pager_range (PAGEIN, HINT)
  * Reply:    struct vmt_pager_rep, then len bytes (STATS: JSON text, no NUL)
  *
  *  PAGEIN  page these memory-file ranges in (method 2, "VM remote paging"):
@@ -18,6 +18,12 @@
  *          a sub-host did not answer within the request's timeout_ms).
  *          Chunks brought in may push others out under the cap.
  *          rep.value = chunks that were paged in for this request.
+ *  HINT    the same ranges as PAGEIN, asked for ahead (a walk that knows
+ *          what it will read): no reply; the pager pages them in while
+ *          the client sends nothing else, in batches of what has arrived,
+ *          and a PAGEIN that comes meanwhile goes first.  n = 0 forgets
+ *          the hints not done yet.  Errors are not reported: the PAGEIN
+ *          that needs the chunks reports them.
  *  STATS   counters and latency percentiles as a JSON object (rep.len bytes):
  *          faults, pageins, pageouts, bytes_in, bytes_out, resident_chunks,
  *          cap_chunks, fault_us {p50,p90,p99,max}, errors, retries, ...
@@ -53,13 +59,14 @@ enum vmt_pager_op {
 	VMT_PAGER_PING = 1,
 	VMT_PAGER_PAGEIN = 2,
 	VMT_PAGER_STATS = 3,
+	VMT_PAGER_HINT = 4,
 };
 
 struct vmt_pager_req {
 	uint32_t magic;
 	uint16_t version;
 	uint16_t op;
-	uint32_t n;	     /* PAGEIN: ranges that follow, <= VMT_PAGER_MAX_RANGES */
+	uint32_t n;	     /* PAGEIN, HINT: ranges that follow, <= VMT_PAGER_MAX_RANGES */
 	uint32_t timeout_ms; /* PAGEIN: give up after this (0 = 30000) */
 };
 

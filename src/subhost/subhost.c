@@ -407,6 +407,16 @@ static void say_goodbye(struct nbd_handle *h, int timeout_ms)
 	}
 }
 
+bool vmt_subhost_idle_ok(const struct vmt_subhost *s)
+{
+	struct pollfd p;
+
+	if (!s || s->dead || s->inflight || !nbd_aio_is_ready(s->nbd))
+		return false;
+	p = (struct pollfd){.fd = nbd_aio_get_fd(s->nbd), .events = POLLIN | POLLRDHUP};
+	return p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
 void vmt_subhost_close(struct vmt_subhost *s)
 {
 	if (!s)

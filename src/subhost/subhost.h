@@ -50,6 +50,12 @@ struct vmt_subhost_opts {
 int vmt_subhost_connect(const struct vmt_subhost_opts *o, struct vmt_subhost **out);
 /* Close; NULL is fine. */
 void vmt_subhost_close(struct vmt_subhost *s);
+/*
+ * An idle handle kept for later still works as far as can be told without
+ * a round trip: not failed, nothing in flight, and its server has neither
+ * closed the connection nor sent anything unasked.
+ */
+bool vmt_subhost_idle_ok(const struct vmt_subhost *s);
 /* Export size in bytes. */
 uint64_t vmt_subhost_size(const struct vmt_subhost *s);
 /* The text of the handle's last error (borrowed, valid until the next call). */

@@ -37,7 +37,7 @@ GUEST = os.environ.get("VMT_GUEST_DIR", os.path.join(BUILD, "guest"))
 TAG = "vmtpg" + uuid.uuid4().hex[:6]
 
 MAGIC, VERSION = 0x56504752, 1
-PING, PAGEIN, STATS = 1, 2, 3
+PING, PAGEIN, STATS, HINT = 1, 2, 3, 4
 
 
 def free_port():
@@ -71,26 +71,33 @@ class Nbdkit:
             self.proc.wait(10)
 
 
-def pager_req(path, op, ranges=(), timeout_ms=0):
-    """One request on the pager's socket; (status, value, payload)."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(60)
-        s.connect(path)
-        s.sendall(struct.pack("<IHHII", MAGIC, VERSION, op, len(ranges), timeout_ms) +
-                  b"".join(struct.pack("<QQ", o, n) for o, n in ranges))
-        hdr = b""
-        while len(hdr) < 24:
-            chunk = s.recv(24 - len(hdr))
-            assert chunk, "pager closed the socket"
-            hdr += chunk
-        magic, _ver, _op, status, length, value = struct.unpack("<IHHiIQ", hdr)
-        assert magic == MAGIC
-        data = b""
-        while len(data) < length:
-            chunk = s.recv(length - len(data))
-            assert chunk
-            data += chunk
-        return status, value, data
+def frame(op, ranges=(), timeout_ms=0):
+    return (struct.pack("<IHHII", MAGIC, VERSION, op, len(ranges), timeout_ms) +
+            b"".join(struct.pack("<QQ", o, n) for o, n in ranges))
+
+
+def pager_req(path, op, ranges=(), timeout_ms=0, conn=None):
+    """One request on the pager's socket (a new connection, or conn); (status, value, payload)."""
+    if conn is None:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(60)
+            s.connect(path)
+            return pager_req(path, op, ranges, timeout_ms, s)
+    s = conn
+    s.sendall(frame(op, ranges, timeout_ms))
+    hdr = b""
+    while len(hdr) < 24:
+        chunk = s.recv(24 - len(hdr))
+        assert chunk, "pager closed the socket"
+        hdr += chunk
+    magic, _ver, _op, status, length, value = struct.unpack("<IHHiIQ", hdr)
+    assert magic == MAGIC
+    data = b""
+    while len(data) < length:
+        chunk = s.recv(length - len(data))
+        assert chunk
+        data += chunk
+    return status, value, data
 
 
 @pytest.fixture
@@ -238,6 +245,48 @@ def test_pagein_command(work):
             s.connect(sock)
             s.sendall(struct.pack("<IHHII", 0xdead, 1, 1, 0, 0))
             assert struct.unpack("<IHHiIQ", s.recv(24))[3] < 0
+    finally:
+        harness_result(work, p, 120)
+
+
+def test_hint_command(work):
+    """HINTs get no reply, are paged in while the client is quiet, and keep the frames in step."""
+    harness_setup(work, "16M", "64K", "8M")
+    conf = write_conf(work, "8M")
+    p = harness_run(work, conf, threads=1, ops=10**9, seconds=6)
+    sock = os.path.join(work["dir"], "pager.sock")
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        # chunks 2..5 and 10..13 start on the sub-host (i % 8 in 2..7)
+        hinted = [(2 << 16, 4 << 16), (10 << 16, 4 << 16)]
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(60)
+            s.connect(sock)
+            s.sendall(frame(HINT, hinted))
+            # the next reply on this connection is the PING's: a HINT has none
+            status, value, _ = pager_req(sock, PING, conn=s)
+            assert status == 0 and value == p.pid
+            st = {}
+            for _ in range(100):  # paged in while the client says nothing (bounded wait)
+                st = json.loads(pager_req(sock, STATS)[2])
+                if st["hint_chunks"]:
+                    break
+                time.sleep(0.05)
+            assert st["hint_chunks"] >= 1 and st["pageins"] >= st["hint_chunks"], st
+            # what the hints brought is resident: a PAGEIN of it on the same connection
+            # answers at once, in step
+            status, _, _ = pager_req(sock, PAGEIN, hinted, conn=s)
+            assert status == 0
+            s.sendall(frame(HINT))  # n = 0: forget; still no reply
+            status, value, _ = pager_req(sock, PING, conn=s)
+            assert status == 0 and value == p.pid
+            # more ranges than a frame may carry: refused, and the connection closed
+            s.sendall(struct.pack("<IHHII", MAGIC, VERSION, HINT, 4097, 0))
+            assert struct.unpack("<IHHiIQ", s.recv(24))[3] < 0
+            assert s.recv(1) == b""
     finally:
         harness_result(work, p, 120)
 

@@ -12,7 +12,8 @@
  *    byte;
  *  - method 2 (VM remote paging) against a fake pager that does what the
  *    pager does (moves the chunk home: data into the file, page table
- *    move_begin/move_end): right bytes, chunks MAIN afterwards.
+ *    move_begin/move_end): right bytes, chunks MAIN afterwards; hints
+ *    (the prefetch stream) start page-ins that a read then waits for.
  * Every nbdkit runs with --exit-with-parent and is killed in teardown.
  * Skipped (77) without nbdkit.
  */
@@ -928,6 +929,10 @@ struct fake_pager {
 	unsigned requests, chunks;
 	int fail;      /* answer PAGEINs with this status (a sub-host that is gone): */
 	int fail_host; /* those that need sub-host fail_host - 1 (0: every one) */
+	/* HINTs: chunks hinted; held in motion until the next PAGEIN (a page-in under way) */
+	_Atomic unsigned hinted;
+	uint64_t held[64];
+	unsigned nheld;
 };
 
 /* What the pager does for a chunk on sub-host k: fetch, install, move_end(MAIN). */
@@ -946,6 +951,45 @@ static int fake_page_in(struct fake_pager *fp, uint64_t c, uint8_t *buf)
 		return -EIO;
 	fp->chunks++;
 	return vmt_pt_move_end(&fp->w->pt, c, VMT_PT_MAIN, k);
+}
+
+/* A HINT: start moving each chunk on a sub-host home, and finish at the next PAGEIN. */
+static void fake_hint(struct fake_pager *fp, const struct vmt_pager_range *r, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint64_t c = r[i].off / PT_CHUNK; c <= (r[i].off + r[i].len - 1) / PT_CHUNK;
+		     c++) {
+			uint64_t old;
+
+			if (vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&fp->w->pt, c))) < 0 ||
+			    fp->nheld == ARRAY_SIZE(fp->held) ||
+			    vmt_pt_move_begin(&fp->w->pt, c, &old))
+				continue;
+			fp->held[fp->nheld++] = c;
+			fp->hinted++;
+		}
+	}
+}
+
+/* The page-ins the hints started: fetch, install, move_end(MAIN). */
+static int fake_finish_held(struct fake_pager *fp, uint8_t *buf)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < fp->nheld; i++) {
+		uint64_t c = fp->held[i];
+		int k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&fp->w->pt, c)));
+
+		if (vmt_subhost_pread(fp->w->h[k], buf, PT_CHUNK, c * PT_CHUNK) ||
+		    pwrite(fp->w->fd, buf, PT_CHUNK, (off_t)(c * PT_CHUNK)) != PT_CHUNK)
+			err = -EIO;
+		else
+			fp->chunks++;
+		if (vmt_pt_move_end(&fp->w->pt, c, VMT_PT_MAIN, k))
+			err = -EIO;
+	}
+	fp->nheld = 0;
+	return err;
 }
 
 static bool full_read(int fd, void *b, size_t len)
@@ -971,11 +1015,16 @@ static void fake_serve(struct fake_pager *fp, int fd)
 		    .magic = VMT_PAGER_MAGIC, .version = VMT_PAGER_VERSION, .op = req.op};
 		unsigned before = fp->chunks;
 
-		if (req.magic != VMT_PAGER_MAGIC || req.op != VMT_PAGER_PAGEIN ||
+		if (req.magic != VMT_PAGER_MAGIC ||
+		    (req.op != VMT_PAGER_PAGEIN && req.op != VMT_PAGER_HINT) ||
 		    req.n > VMT_PAGER_MAX_RANGES || !full_read(fd, r, req.n * sizeof(*r)))
 			break;
+		if (req.op == VMT_PAGER_HINT) {
+			fake_hint(fp, r, req.n); /* no reply */
+			continue;
+		}
 		fp->requests++;
-		rep.status = fp->fail_host ? 0 : fp->fail;
+		rep.status = fake_finish_held(fp, buf) ?: (fp->fail_host ? 0 : fp->fail);
 		for (uint32_t i = 0; i < req.n && !rep.status; i++)
 			for (uint64_t c = r[i].off / PT_CHUNK;
 			     c <= (r[i].off + r[i].len - 1) / PT_CHUNK && !rep.status; c++)
@@ -1064,6 +1113,53 @@ static void vm_reads(struct world *w, unsigned fetch_shift)
 	vmt_pt_census(&w->pt, &cs);
 	assert_int_equal(cs.sub[0], 0); /* chunks 64..66 were read too (96K batches past 4M) */
 	assert_int_equal(cs.sub[1], 0);
+}
+
+/*
+ * Method 2's prefetch stream: the hinted chunks go to the pager at once,
+ * which starts paging them in (here: holds them in motion); a read of one
+ * still in motion waits for all of them in one PAGEIN, and each chunk is
+ * counted once, its pages as fetched.
+ */
+static void test_vm_stream(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = {
+	    .fetch = VMT_FETCH_VM, .fetch_shift = 12, .pager_sock = w->sock, .timeout_ms = 3000};
+	struct fake_pager fp = {0};
+	struct vmt_mem_stats *st;
+	uint64_t pfns[16], chunks = 0;
+	struct vmt_mem *m;
+
+	for (unsigned i = 0; i < 16; i++) /* chunks 8..23: on sub-hosts 0 and 1 */
+		pfns[i] = (8 + i) * (PT_CHUNK / PAGE);
+	fake_pager_start(&fp, w);
+	m = open_mem(w, &o);
+	st = vmt_mem_stats_ptr(m);
+	vmt_mem_epoch(m);
+	vmt_mem_stream_add(m, pfns, 16);
+	vmt_mem_stream_end(m);
+	for (int i = 0; i < 500 && fp.hinted < 16; i++) /* bounded: 5 s */
+		usleep(10000);
+	assert_int_equal(fp.hinted, 16);
+	assert_int_equal(st->round_trips, 0);
+	assert_true(vmt_pt_e_moving(vmt_pt_load(&w->pt, 9)));
+	check_read(m, 9 * PT_CHUNK, PAGE);
+	assert_int_equal(st->round_trips, 1);
+	assert_int_equal(fp.requests, 1);
+	for (unsigned i = 0; i < 16; i++)
+		check_read(m, pfns[i] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, 1);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_int_equal(st->pages_fetched, 16);
+	for (int k = 0; k < 2; k++)
+		chunks += st->host_chunks[k];
+	assert_int_equal(chunks, 16);
+	assert_int_equal(fp.chunks, 16);
+	vmt_mem_free(m);
+	fake_pager_stop(&fp);
+	for (uint64_t c = 8; c < 24; c++)
+		assert_int_equal(vmt_pt_e_loc(vmt_pt_load(&w->pt, c)), VMT_PT_MAIN);
 }
 
 static void test_vm_4k(void **state)
@@ -1276,6 +1372,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vm_stats_count_chunks_once, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_vm_no_pager, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_vm_stream, world_setup, world_teardown),
 	};
 
 	if (system("nbdkit --version >/dev/null 2>&1") != 0) {

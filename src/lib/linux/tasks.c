@@ -517,13 +517,15 @@ static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, 
 }
 
 /*
- * Method 1 streams (vmt_mem_streams): the process's argument pages are
- * asked for as soon as the walk meets it, through its mm and page tables
- * where they are on the main host, so that their transfer from the
- * sub-hosts (on a fetcher thread) overlaps the rest of the walk instead of
- * following it: measured on 1,000 processes with 1,012 argument pages on
- * two sub-hosts, the listing waited 2.7 instead of 18 ms for them and took
- * 36 instead of 43 ms (bench/split_read.sh).  A task whose mm or tables
+ * Streams (vmt_mem_streams, methods 1 and 2): the process's argument pages
+ * are asked for as soon as the walk meets it, through its mm and page
+ * tables where they are on the main host, so that their transfer from the
+ * sub-hosts (on method 1's fetcher thread, or by the pager) overlaps the
+ * rest of the walk instead of following it: measured on 1,000 processes
+ * with 1,012 argument pages on two sub-hosts, method 1's listing waited 2.7
+ * instead of 18 ms for them and took 36 instead of 43 ms, method 2's waited
+ * 2-15 instead of 23-31 ms and took 27-29 instead of 38-44 ms
+ * (bench/split_read.sh).  A task whose mm or tables
  * are elsewhere gets no hint here: tasks_prefetch_mm batches what is left.
  * The hint reads no remote page and is checked by nothing: the real read
  * (vmt_task_read_mm) reads everything again.

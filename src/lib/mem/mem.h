@@ -63,11 +63,12 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
 /*
  * Hints that need not be waited for: frames pfns[0..n) will be read, but
  * not before the caller has done other work.  A source with streams
- * (method 1) hands the reads to a fetcher thread and returns at once;
- * vmt_mem_stream_pump() now and then between pieces of that work hands
- * over what is still held back (hints go over a few at a time), and
- * vmt_mem_stream_end() waits for the rest.  The first real read that
- * needs a remote page ends the stream, and so does the listing's end.
+ * hands the reads to a fetcher thread (method 1) or to the pager (method 2)
+ * and returns at once; vmt_mem_stream_pump() now and then between pieces
+ * of that work hands over what is still held back (hints go over a few at
+ * a time), and vmt_mem_stream_end() waits for the rest (method 1).  Method
+ * 1's stream ends at the first real read that needs a remote page; both
+ * end with the listing.
  * Without streams, the hint is vmt_mem_prefetch().
  */
 void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n);

@@ -278,6 +278,8 @@ static void file_epoch_end(struct vmt_memsrc *src)
 	map_unlock(f);
 	if (f->split && f->split->fetch == VMT_FETCH_RUNTIME)
 		fetch_stream_end(f); /* its thread and the handles do not outlive the listing */
+	else if (f->split && f->split->fetch == VMT_FETCH_VM)
+		pagein_stream_end(f); /* the pager forgets the hints the listing did not need */
 }
 
 static void file_destroy(struct vmt_memsrc *src)
@@ -293,7 +295,7 @@ static void file_destroy(struct vmt_memsrc *src)
 	free(f);
 }
 
-/* Method 1's prefetch stream (fetch.c), by file offset. */
+/* The prefetch stream, by file offset: method 1's (fetch.c) or method 2's (pagein.c). */
 static void file_stream_add(struct vmt_memsrc *src, const uint64_t *pfns, size_t n)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
@@ -303,7 +305,10 @@ static void file_stream_add(struct vmt_memsrc *src, const uint64_t *pfns, size_t
 	for (size_t i = 0; i < n;) {
 		for (k = 0; i < n && k < ARRAY_SIZE(off); i++)
 			k += file_offset_of(f, pfns[i], &off[k]);
-		fetch_stream_add(f, off, k);
+		if (f->split->fetch == VMT_FETCH_VM)
+			pagein_stream_add(f, off, k);
+		else
+			fetch_stream_add(f, off, k);
 	}
 }
 
@@ -321,12 +326,22 @@ static int file_peek(struct vmt_memsrc *src, uint64_t pfn, size_t off, void *buf
 
 static void file_stream_pump(struct vmt_memsrc *src)
 {
-	fetch_stream_pump((struct memsrc_file *)src);
+	struct memsrc_file *f = (struct memsrc_file *)src;
+
+	if (f->split->fetch == VMT_FETCH_VM)
+		pagein_stream_pump(f);
+	else
+		fetch_stream_pump(f);
 }
 
 static void file_stream_end(struct vmt_memsrc *src)
 {
-	fetch_stream_end((struct memsrc_file *)src);
+	struct memsrc_file *f = (struct memsrc_file *)src;
+
+	if (f->split->fetch == VMT_FETCH_VM)
+		pagein_stream_pump(f); /* the pager brings them; the reads wait for them */
+	else
+		fetch_stream_end(f);
 }
 
 static const struct vmt_memsrc_ops file_ops = {
@@ -503,7 +518,8 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 		f->base.prefetch_max = UINT32_MAX; /* paged in: it stays in the memory file */
 	else if (o->fetch == VMT_FETCH_RUNTIME)
 		f->base.prefetch_max = split_prefetch_max(f->split->cache.bound, o->fetch_shift);
-	f->base.streams = o->fetch == VMT_FETCH_RUNTIME && f->base.prefetch_max > 0;
+	f->base.streams =
+	    (o->fetch == VMT_FETCH_RUNTIME || o->fetch == VMT_FETCH_VM) && f->base.prefetch_max > 0;
 	if (o->fetch == VMT_FETCH_RUNTIME)
 		fetch_open_hosts(f);
 	return 0;

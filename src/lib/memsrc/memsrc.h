@@ -63,9 +63,10 @@ struct vmt_memsrc_ops {
 	 * Optional, for a source with streams (vmt_memsrc.streams): prefetch
 	 * without waiting.  stream_add asks for the frames and returns at once;
 	 * stream_pump hands over what add held back; stream_end waits for the
-	 * rest.  The pages land in the source's own cache, where the real
-	 * reads find them; a frame that could not be had is the real read's
-	 * to report.
+	 * rest (method 1) or hands it over (method 2: the real reads wait).
+	 * The pages land in the source's own cache (method 1) or in the memory
+	 * file (method 2: the pager pages them in), where the real reads find
+	 * them; a frame that could not be had is the real read's to report.
 	 */
 	void (*stream_add)(struct vmt_memsrc *src, const uint64_t *pfns, size_t n);
 	/*
@@ -116,7 +117,7 @@ struct vmt_memsrc {
 	 * before it is used (0: prefetch hints are not worth it).
 	 */
 	uint32_t prefetch_max;
-	/* stream_add and company work (method 1): hints need not wait. */
+	/* stream_add and company work (methods 1 and 2): hints need not wait. */
 	bool streams;
 };
 

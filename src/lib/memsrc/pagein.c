@@ -221,8 +221,9 @@ static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
 	if (!cs)
 		return;
 	qsort(cs, nc, sizeof(*cs), chunk_cmp);
+	/* A chunk hinted in this listing was counted then. */
 	for (size_t i = 0; i < nc; i++)
-		if (!i || cs[i] != cs[i - 1])
+		if ((!i || cs[i] != cs[i - 1]) && !pagein_hinted(f->split, cs[i]))
 			count_chunk(f, cs[i]);
 	free(cs);
 }
@@ -322,4 +323,120 @@ int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n)
 void pagein_close(struct split_ctx *x)
 {
 	pager_drop(x);
+	free(x->hinted_set);
+	x->hinted_set = NULL;
+	x->hinted_n = 0;
+}
+
+/* ------------------------------------------------------------ stream */
+
+#define HINTED_SLOTS (1u << 17) /* the set's size: at most half of it is filled */
+
+static size_t hinted_slot(uint64_t c)
+{
+	return (size_t)((c * 0x9e3779b97f4a7c15ull) >> 40) & (HINTED_SLOTS - 1);
+}
+
+bool pagein_hinted(const struct split_ctx *x, uint64_t c)
+{
+	if (!x->hinted_n)
+		return false;
+	for (size_t i = hinted_slot(c);; i = (i + 1) & (HINTED_SLOTS - 1)) {
+		if (x->hinted_set[i] == c + 1)
+			return true;
+		if (!x->hinted_set[i])
+			return false;
+	}
+}
+
+/* Remember chunk c as hinted; false if it was already (or the set is full). */
+static bool hinted_add(struct split_ctx *x, uint64_t c)
+{
+	size_t i;
+
+	if (!x->hinted_set && !(x->hinted_set = calloc(HINTED_SLOTS, sizeof(uint64_t))))
+		return false;
+	if (x->hinted_n >= HINTED_SLOTS / 2)
+		return false;
+	for (i = hinted_slot(c); x->hinted_set[i]; i = (i + 1) & (HINTED_SLOTS - 1))
+		if (x->hinted_set[i] == c + 1)
+			return false;
+	x->hinted_set[i] = c + 1;
+	x->hinted_n++;
+	return true;
+}
+
+/*
+ * One HINT frame, without waiting: a pager too busy to take it loses it
+ * (the walk must not stall on a hint); one that took part of it gets the
+ * rest, so the frames stay whole.
+ */
+static void hint_send(struct split_ctx *x, const struct vmt_pager_range *r, uint32_t n)
+{
+	struct {
+		struct vmt_pager_req req;
+		struct vmt_pager_range r[ARRAY_SIZE(x->hints)];
+	} m = {.req = {.magic = VMT_PAGER_MAGIC,
+		       .version = VMT_PAGER_VERSION,
+		       .op = VMT_PAGER_HINT,
+		       .n = n}};
+	size_t len = sizeof(m.req) + n * sizeof(*r);
+	ssize_t sent;
+
+	if (x->pager_fd < 0 && (x->pager_down || pager_connect(x)))
+		return;
+	if (n)
+		memcpy(m.r, r, n * sizeof(*r));
+	sent = send(x->pager_fd, &m, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (sent < 0 ||
+	    ((size_t)sent < len && write_all(x->pager_fd, (char *)&m + sent, len - (size_t)sent)))
+		pager_drop(x); /* the next real request connects again */
+	else
+		x->hinted = true;
+}
+
+void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
+{
+	struct split_ctx *x = f->split;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c = vmt_pt_chunk_of(&f->pt, off[i]), lo, hi;
+		int k;
+
+		if (c >= f->pt.hdr->nr_chunks)
+			continue;
+		k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
+		if (k < 0 || k >= VMT_PT_MAX_HOSTS || x->pagein_down[k] || !hinted_add(x, c))
+			continue;
+		count_chunk(f, c);
+		vmt_memsrc_stats(&f->base)->host_requests[k]++;
+		split_fetch_window(f, off[i], &lo, &hi);
+		x->hints[x->nhints++] = (struct vmt_pager_range){.off = lo, .len = hi - lo};
+		if (x->nhints == ARRAY_SIZE(x->hints))
+			pagein_stream_pump(f);
+	}
+}
+
+void pagein_stream_pump(struct memsrc_file *f)
+{
+	struct split_ctx *x = f->split;
+
+	if (x->nhints)
+		hint_send(x, x->hints, x->nhints);
+	x->nhints = 0;
+}
+
+void pagein_stream_end(struct memsrc_file *f)
+{
+	struct split_ctx *x = f->split;
+
+	x->nhints = 0;
+	if (x->hinted && x->pager_fd >= 0)
+		hint_send(x, NULL, 0); /* n = 0: forget what is not done */
+	x->hinted = false;
+	if (x->hinted_n)
+		memset(x->hinted_set, 0, HINTED_SLOTS * sizeof(uint64_t));
+	x->hinted_n = 0;
 }

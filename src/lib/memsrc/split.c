@@ -63,7 +63,7 @@ static bool entry_on_host(uint64_t e, int k)
 }
 
 /* The aligned fetch chunk around off, clipped to the file. */
-static void fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi)
+void split_fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t size = 1ull << f->split->fetch_shift;
 
@@ -104,7 +104,7 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 	unsigned shift = f->pt.hdr->chunk_shift;
 	uint64_t lo, hi, c_lo, c_hi, first = c, last = c;
 
-	fetch_window(f, off, &lo, &hi);
+	split_fetch_window(f, off, &lo, &hi);
 	if (f->split->fetch_shift > shift) {
 		c_lo = lo >> shift;
 		c_hi = (hi - 1) >> shift;
@@ -155,7 +155,7 @@ static int want_find_or_add(const struct memsrc_file *f, struct round *r, uint64
 	} else {
 		uint64_t lo, hi;
 
-		fetch_window(f, off, &lo, &hi);
+		split_fetch_window(f, off, &lo, &hi);
 		r->w[r->n] = (struct split_want){.off = lo, .len = hi - lo, .host = k};
 	}
 	*idx = r->n++;
@@ -216,6 +216,17 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 		return vmt_error(-EFAULT, "offset %#llx is past the page table's %llu chunks",
 				 (unsigned long long)p->off,
 				 (unsigned long long)f->pt.hdr->nr_chunks);
+	/*
+	 * Method 2: a chunk this listing hinted that is in motion is on its way
+	 * in.  The pager answers for it when its move ends, so its page waits
+	 * in the round's one request with the others instead of spinning alone.
+	 */
+	e = vmt_pt_load(&f->pt, c);
+	if (vmt_pt_e_moving(e) && !p->paged && f->split->fetch == VMT_FETCH_VM &&
+	    !f->base.local_only && pagein_hinted(f->split, c))
+		return want_find_or_add(f, r, p->off, c, e, vmt_pt_loc_host(vmt_pt_e_loc(e)),
+					&p->want)
+			   ?: NEEDS_WANT;
 	err = vmt_pt_read_begin(&f->pt, c, VMT_SPLIT_MOVE_WAIT_MS, &e);
 	/*
 	 * Stuck in motion: the pager is waiting on a sub-host that does not
@@ -238,7 +249,7 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 		return err;
 	if (vmt_pt_read_retry(&f->pt, c, e))
 		return MOVED;
-	if (p->paged)
+	if (p->paged || pagein_hinted(f->split, c))
 		vmt_memsrc_stats(&f->base)->pages_fetched++;
 	else
 		vmt_memsrc_stats(&f->base)->pages_local++;
@@ -414,6 +425,7 @@ void split_epoch(struct memsrc_file *f)
 	if (!f->split)
 		return;
 	fetch_stream_end(f); /* what it brought is checked like the rest of the cache */
+	pagein_stream_end(f);
 	fcache_prune(&f->split->cache, &f->pt);
 	vmt_memsrc_stats(&f->base)->cache_bytes = f->split->cache.bytes;
 	fetch_epoch(f->split);

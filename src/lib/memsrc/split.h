@@ -23,6 +23,7 @@
 #include "memsrc/memsrc.h"
 #include "memsrc/srcmap.h"
 #include "pagetable/pagetable.h"
+#include "pager/pager_proto.h"
 #include "subhost/subhost.h"
 
 struct memsrc_file {
@@ -106,6 +107,13 @@ struct split_ctx {
 	struct fetch_stream stream;
 	int pager_fd; /* -1: not connected */
 	int pager_down;
+	/* Method 2's stream: hints held back until the next pump, and whether any went out. */
+	struct vmt_pager_range hints[64];
+	unsigned nhints;
+	bool hinted;
+	/* The chunks hinted in this listing (chunk + 1, open addressing; NULL: none yet). */
+	uint64_t *hinted_set;
+	size_t hinted_n;
 	/* Method 2: the pager could not page sub-host k in, in this listing: -errno */
 	int pagein_down[VMT_PT_MAX_HOSTS];
 };
@@ -114,6 +122,8 @@ struct split_ctx {
 /* Method 1's want for the page at off, in chunk c (entry e) on sub-host k. */
 int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64_t e, int k,
 		   struct split_want *w);
+/* The aligned fetch chunk around memory-file offset off, clipped to the file. */
+void split_fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi);
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
@@ -166,6 +176,18 @@ int pagein_wants(struct memsrc_file *f, struct split_want *w, size_t n);
 /* Sub-host k's page-in failed earlier in this listing: that error (named), else 0. */
 int pagein_host_down(struct memsrc_file *f, int k);
 void pagein_close(struct split_ctx *x);
+/*
+ * Method 2's prefetch stream: the pages at these memory-file offsets go to
+ * the pager as hints (VMT_PAGER_HINT), which it pages in while the walk
+ * goes on; pump() sends what add() held back; end(), at the listing's
+ * end, makes the pager forget the hints it has not done.  Never waits,
+ * never fails: the real read asks again.
+ */
+void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n);
+void pagein_stream_pump(struct memsrc_file *f);
+void pagein_stream_end(struct memsrc_file *f);
+/* Chunk c was hinted in this listing (its pages count as fetched when read). */
+bool pagein_hinted(const struct split_ctx *x, uint64_t c);
 
 uint64_t split_now_ns(void);
 
