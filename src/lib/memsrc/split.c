@@ -63,7 +63,7 @@ static bool entry_on_host(uint64_t e, int k)
 }
 
 /* The aligned fetch chunk around off, clipped to the file. */
-void split_fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi)
+static void fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
 	uint64_t size = 1ull << f->split->fetch_shift;
 
@@ -104,7 +104,7 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 	unsigned shift = f->pt.hdr->chunk_shift;
 	uint64_t lo, hi, c_lo, c_hi, first = c, last = c;
 
-	split_fetch_window(f, off, &lo, &hi);
+	fetch_window(f, off, &lo, &hi);
 	if (f->split->fetch_shift > shift) {
 		c_lo = lo >> shift;
 		c_hi = (hi - 1) >> shift;
@@ -155,7 +155,7 @@ static int want_find_or_add(const struct memsrc_file *f, struct round *r, uint64
 	} else {
 		uint64_t lo, hi;
 
-		split_fetch_window(f, off, &lo, &hi);
+		fetch_window(f, off, &lo, &hi);
 		r->w[r->n] = (struct split_want){.off = lo, .len = hi - lo, .host = k};
 	}
 	*idx = r->n++;
@@ -223,7 +223,7 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 	 */
 	e = vmt_pt_load(&f->pt, c);
 	if (vmt_pt_e_moving(e) && !p->paged && f->split->fetch == VMT_FETCH_VM &&
-	    !f->base.local_only && pagein_hinted(f->split, c))
+	    !f->base.local_only && pagein_hinted(f, c))
 		return want_find_or_add(f, r, p->off, c, e, vmt_pt_loc_host(vmt_pt_e_loc(e)),
 					&p->want)
 			   ?: NEEDS_WANT;
@@ -249,7 +249,7 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 		return err;
 	if (vmt_pt_read_retry(&f->pt, c, e))
 		return MOVED;
-	if (p->paged || pagein_hinted(f->split, c))
+	if (p->paged || pagein_hinted(f, c))
 		vmt_memsrc_stats(&f->base)->pages_fetched++;
 	else
 		vmt_memsrc_stats(&f->base)->pages_local++;

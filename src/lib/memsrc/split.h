@@ -111,9 +111,12 @@ struct split_ctx {
 	struct vmt_pager_range hints[64];
 	unsigned nhints;
 	bool hinted;
-	/* The chunks hinted in this listing (chunk + 1, open addressing; NULL: none yet). */
+	/* The units hinted in this listing (pagein.c; unit + 1, open addressing; NULL: none yet).
+	 */
 	uint64_t *hinted_set;
 	size_t hinted_n;
+	uint64_t hint_budget; /* chunks hints may still bring in this listing (pagein.c) */
+	bool hint_budget_set;
 	/* Method 2: the pager could not page sub-host k in, in this listing: -errno */
 	int pagein_down[VMT_PT_MAX_HOSTS];
 };
@@ -122,8 +125,6 @@ struct split_ctx {
 /* Method 1's want for the page at off, in chunk c (entry e) on sub-host k. */
 int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64_t e, int k,
 		   struct split_want *w);
-/* The aligned fetch chunk around memory-file offset off, clipped to the file. */
-void split_fetch_window(const struct memsrc_file *f, uint64_t off, uint64_t *lo, uint64_t *hi);
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
@@ -187,7 +188,7 @@ void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n);
 void pagein_stream_pump(struct memsrc_file *f);
 void pagein_stream_end(struct memsrc_file *f);
 /* Chunk c was hinted in this listing (its pages count as fetched when read). */
-bool pagein_hinted(const struct split_ctx *x, uint64_t c);
+bool pagein_hinted(const struct memsrc_file *f, uint64_t c);
 
 uint64_t split_now_ns(void);
 
