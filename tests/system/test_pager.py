@@ -221,16 +221,22 @@ def test_harness_quit_while_subhost_down(work):
     assert json.loads(r.stdout.splitlines()[-1])["loc"] == 2, log[-3000:]
 
 
-def test_pagein_command(work):
+def harness_with_socket(work):
+    """A 16 MiB harness (64K chunks, 8M cap) for commands: (process, its socket's path)."""
     harness_setup(work, "16M", "64K", "8M")
     conf = write_conf(work, "8M")
     p = harness_run(work, conf, threads=1, ops=10**9, seconds=6)
     sock = os.path.join(work["dir"], "pager.sock")
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return p, sock
+
+
+def test_pagein_command(work):
+    p, sock = harness_with_socket(work)
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         status, value, _ = pager_req(sock, PING)
         assert status == 0 and value == p.pid
         # chunks 2..5 and 10..13 start on the sub-host (i % 8 in 2..7)
@@ -251,15 +257,8 @@ def test_pagein_command(work):
 
 def test_hint_command(work):
     """HINTs get no reply, are paged in while the client is quiet, and keep the frames in step."""
-    harness_setup(work, "16M", "64K", "8M")
-    conf = write_conf(work, "8M")
-    p = harness_run(work, conf, threads=1, ops=10**9, seconds=6)
-    sock = os.path.join(work["dir"], "pager.sock")
+    p, sock = harness_with_socket(work)
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         # chunks 2..5 and 10..13 start on the sub-host (i % 8 in 2..7)
         hinted = [(2 << 16, 4 << 16), (10 << 16, 4 << 16)]
         with socket.socket(socket.AF_UNIX) as s:

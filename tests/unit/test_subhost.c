@@ -563,15 +563,26 @@ static void test_plain_server(void **state)
 	stop_server(plain);
 }
 
+/* Also: a kept idle handle tells whether its server is still there, without a round trip. */
 static void test_server_killed(void **state)
 {
 	struct server *sv = start_server(key_a, SRV_MEMORY);
 	struct vmt_subhost *s = connect_ok(sv);
 	unsigned char b[4096];
+	bool idle_ok = true;
 	int r;
 
+	assert_false(vmt_subhost_idle_ok(NULL));
+	assert_true(vmt_subhost_idle_ok(s));
 	assert_int_equal(vmt_subhost_pread(s, b, sizeof(b), 0), 0);
+	assert_true(vmt_subhost_idle_ok(s)); /* an answered read leaves nothing behind */
 	stop_server(sv);
+	for (int i = 0; i < 200 && idle_ok; i++) { /* until the close reaches the socket */
+		idle_ok = vmt_subhost_idle_ok(s);
+		if (idle_ok)
+			usleep(5000);
+	}
+	assert_false(idle_ok);
 	r = vmt_subhost_pread(s, b, sizeof(b), 0);
 	print_message("dead server: %s\n", vmt_subhost_error(s));
 	if (r != -ECONNRESET)
