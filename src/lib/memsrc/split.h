@@ -71,6 +71,9 @@ struct fetch_host {
 	struct vmt_subhost *h;
 	int down;  /* connect failed in this listing: -errno until the next */
 	bool lost; /* its connection just died: the server may be restarting */
+	/* Connected to at open on this thread (fetch.c: hosts_ready joins it). */
+	pthread_t opener;
+	bool opening;
 };
 
 /*
