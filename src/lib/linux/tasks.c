@@ -524,7 +524,7 @@ static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, 
  * rest of the walk instead of following it: measured on 1,000 processes
  * with 1,012 argument pages on two sub-hosts, method 1's listing waited 2.7
  * instead of 18 ms for them and took 36 instead of 43 ms, method 2's waited
- * 2-15 instead of 23-31 ms and took 27-29 instead of 38-44 ms
+ * 8-17.5 instead of 30 ms and took 26.5-38.7 instead of 42.5 ms
  * (bench/split_read.sh).  A task whose mm or tables
  * are elsewhere gets no hint here: tasks_prefetch_mm batches what is left.
  * The hint reads no remote page and is checked by nothing: the real read

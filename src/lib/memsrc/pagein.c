@@ -14,6 +14,9 @@
  * could not page in from (it did not answer within the timeout): the
  * request is asked again host by host to find it, and then every page on it
  * fails at once instead of costing a timeout each.
+ *
+ * The prefetch stream (end of file): pages a walk will read go to the pager
+ * ahead as HINTs on the same connection, which have no reply.
  */
 #include <poll.h>
 #include <stdlib.h>
