@@ -684,8 +684,9 @@ void fetch_open_hosts(struct memsrc_file *f)
 
 void fetch_epoch(struct split_ctx *x)
 {
-	hosts_ready(x);
 	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++) {
+		if (x->hosts[k].opening)
+			continue; /* its opener leaves it so, and the walk need not wait for it yet */
 		x->hosts[k].down = 0;
 		x->hosts[k].lost = false;
 	}
