@@ -685,8 +685,9 @@ void fetch_open_hosts(struct memsrc_file *f)
 void fetch_epoch(struct split_ctx *x)
 {
 	for (unsigned k = 0; k < VMT_PT_MAX_HOSTS; k++) {
+		/* An opener leaves its host so, and the walk need not wait for it yet. */
 		if (x->hosts[k].opening)
-			continue; /* its opener leaves it so, and the walk need not wait for it yet */
+			continue;
 		x->hosts[k].down = 0;
 		x->hosts[k].lost = false;
 	}
