@@ -638,13 +638,22 @@ struct opener {
 	int k;
 };
 
+/* false if it failed: the listing tries again then, and says why if it fails too. */
+static bool open_host(struct memsrc_file *f, int k)
+{
+	struct split_ctx *x = f->split;
+
+	if (!host_connect_within(f, k, VMT_MIN(x->timeout_ms, FETCH_OPEN_CONNECT_MS)))
+		return true;
+	x->hosts[k].down = 0;
+	return false;
+}
+
 static void *opener_main(void *arg)
 {
 	struct opener *o = arg;
-	struct split_ctx *x = o->f->split;
 
-	if (host_connect_within(o->f, o->k, VMT_MIN(x->timeout_ms, FETCH_OPEN_CONNECT_MS)))
-		x->hosts[o->k].down = 0; /* the listing tries again, and says why if it fails */
+	open_host(o->f, o->k);
 	free(o);
 	return NULL;
 }
@@ -675,10 +684,8 @@ void fetch_open_hosts(struct memsrc_file *f)
 			continue;
 		}
 		free(o); /* no thread: here, as before */
-		if (host_connect_within(f, (int)k, VMT_MIN(x->timeout_ms, FETCH_OPEN_CONNECT_MS))) {
-			x->hosts[k].down = 0;
+		if (!open_host(f, (int)k))
 			vmt_error_clear();
-		}
 	}
 }
 

@@ -340,33 +340,22 @@ static size_t hinted_slot(uint64_t c)
 	return (size_t)((c * 0x9e3779b97f4a7c15ull) >> 40) & (HINTED_SLOTS - 1);
 }
 
-/*
- * The set holds units: the larger of the fetch chunk and the page table's
- * chunk, which is what one hint makes the pager page in.
- */
-static unsigned unit_shift(const struct memsrc_file *f)
-{
-	return VMT_MAX(f->split->fetch_shift, f->pt.hdr->chunk_shift);
-}
-
 bool pagein_hinted(const struct memsrc_file *f, uint64_t c)
 {
 	const struct split_ctx *x = f->split;
-	uint64_t u;
 
 	if (!x->hinted_n)
 		return false;
-	u = (c << f->pt.hdr->chunk_shift) >> unit_shift(f);
-	for (size_t i = hinted_slot(u);; i = (i + 1) & (HINTED_SLOTS - 1)) {
-		if (x->hinted_set[i] == u + 1)
+	for (size_t i = hinted_slot(c);; i = (i + 1) & (HINTED_SLOTS - 1)) {
+		if (x->hinted_set[i] == c + 1)
 			return true;
 		if (!x->hinted_set[i])
 			return false;
 	}
 }
 
-/* Remember unit u as hinted; false if it was already (or the set is full). */
-static bool hinted_add(struct split_ctx *x, uint64_t u)
+/* Remember chunk c as hinted; false if it was already (or the set is full). */
+static bool hinted_add(struct split_ctx *x, uint64_t c)
 {
 	size_t i;
 
@@ -374,10 +363,10 @@ static bool hinted_add(struct split_ctx *x, uint64_t u)
 		return false;
 	if (x->hinted_n >= HINTED_SLOTS / 2)
 		return false;
-	for (i = hinted_slot(u); x->hinted_set[i]; i = (i + 1) & (HINTED_SLOTS - 1))
-		if (x->hinted_set[i] == u + 1)
+	for (i = hinted_slot(c); x->hinted_set[i]; i = (i + 1) & (HINTED_SLOTS - 1))
+		if (x->hinted_set[i] == c + 1)
 			return false;
-	x->hinted_set[i] = u + 1;
+	x->hinted_set[i] = c + 1;
 	x->hinted_n++;
 	return true;
 }
@@ -413,22 +402,13 @@ static void hint_send(struct split_ctx *x, const struct vmt_pager_range *r, uint
 		x->hinted = true;
 }
 
-/* Unit [lo, hi) is hinted: count the chunks in it that the pager will bring. */
-static void count_unit(struct memsrc_file *f, uint64_t lo, uint64_t hi)
-{
-	unsigned shift = f->pt.hdr->chunk_shift;
-
-	for (uint64_t c = lo >> shift; c <= (hi - 1) >> shift; c++)
-		count_chunk(f, c);
-}
-
 /*
  * Hints use only the room under the cap that the listing found when it
  * began, so that what they bring pushes out neither what an earlier hint
  * brought nor much of what the walk is about to read; what does not fit is
  * asked for by the reads, in batches of at most prefetch_max.
  */
-static bool hint_budget_take(struct memsrc_file *f, uint64_t chunks)
+static uint64_t hint_budget(struct memsrc_file *f)
 {
 	struct split_ctx *x = f->split;
 	uint64_t cap = f->pt.hdr->cap_chunks, main = atomic_load(&f->pt.hdr->main_chunks);
@@ -437,33 +417,32 @@ static bool hint_budget_take(struct memsrc_file *f, uint64_t chunks)
 		x->hint_budget = !cap ? UINT64_MAX : cap > main ? cap - main : 0;
 		x->hint_budget_set = true;
 	}
-	if (chunks > x->hint_budget)
-		return false;
-	x->hint_budget -= chunks;
-	return true;
+	return x->hint_budget;
 }
 
+/*
+ * Streams only where a hint's fetch chunk is within the page table's
+ * (file.c): a hint is the one chunk its page is in.
+ */
 void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
 {
 	struct split_ctx *x = f->split;
-	unsigned ushift = unit_shift(f), cshift = f->pt.hdr->chunk_shift;
 
 	for (size_t i = 0; i < n && x->hinted_n < f->base.prefetch_max; i++) {
-		uint64_t c = vmt_pt_chunk_of(&f->pt, off[i]), u = off[i] >> ushift, lo, hi;
+		uint64_t c = vmt_pt_chunk_of(&f->pt, off[i]);
 		int k;
 
 		if (c >= f->pt.hdr->nr_chunks)
 			continue;
 		k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
-		lo = u << ushift;
-		hi = VMT_MIN(lo + (1ull << ushift), f->pt.hdr->ram_size);
-		if (k < 0 || k >= VMT_PT_MAX_HOSTS || x->pagein_down[k] || pagein_hinted(f, c) ||
-		    !hint_budget_take(f, ((hi - 1) >> cshift) - (lo >> cshift) + 1) ||
-		    !hinted_add(x, u))
+		if (k < 0 || k >= VMT_PT_MAX_HOSTS || x->pagein_down[k] || !hint_budget(f) ||
+		    !hinted_add(x, c))
 			continue;
-		count_unit(f, lo, hi);
+		x->hint_budget--;
+		count_chunk(f, c);
 		vmt_memsrc_stats(&f->base)->host_requests[k]++;
-		x->hints[x->nhints++] = (struct vmt_pager_range){.off = lo, .len = hi - lo};
+		x->hints[x->nhints++] = (struct vmt_pager_range){
+		    .off = c << f->pt.hdr->chunk_shift, .len = vmt_pt_chunk_len(&f->pt, c)};
 		if (x->nhints == ARRAY_SIZE(x->hints))
 			pagein_stream_pump(f);
 	}

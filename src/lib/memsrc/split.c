@@ -221,9 +221,8 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 	 * in.  The pager answers for it when its move ends, so its page waits
 	 * in the round's one request with the others instead of spinning alone.
 	 */
-	e = vmt_pt_load(&f->pt, c);
-	if (vmt_pt_e_moving(e) && !p->paged && f->split->fetch == VMT_FETCH_VM &&
-	    !f->base.local_only && pagein_hinted(f, c))
+	if (f->split->fetch == VMT_FETCH_VM && !p->paged && !f->base.local_only &&
+	    pagein_hinted(f, c) && vmt_pt_e_moving(e = vmt_pt_load(&f->pt, c)))
 		return want_find_or_add(f, r, p->off, c, e, vmt_pt_loc_host(vmt_pt_e_loc(e)),
 					&p->want)
 			   ?: NEEDS_WANT;

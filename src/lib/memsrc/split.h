@@ -114,8 +114,7 @@ struct split_ctx {
 	struct vmt_pager_range hints[64];
 	unsigned nhints;
 	bool hinted;
-	/* The units hinted in this listing (pagein.c; unit + 1, open addressing; NULL: none yet).
-	 */
+	/* The chunks hinted in this listing (chunk + 1, open addressing; NULL: none yet). */
 	uint64_t *hinted_set;
 	size_t hinted_n;
 	uint64_t hint_budget; /* chunks hints may still bring in this listing (pagein.c) */
