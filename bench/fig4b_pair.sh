@@ -46,8 +46,10 @@ guest_ps() {
 	"$V" vm exec "$NAME" --json --timeout 240 -- "ps >/dev/null" |
 		python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["exit_code"]==0; print(d["duration_ns"]/1e6)'
 }
-build() { # method chunk -> ms
-	"$V" procfs --vm "$NAME" --build-only --stats --fetch "$1" --chunk "$2" 2>&1 |
+build() { # method chunk -> ms (method 1 as the paper's: whole chunks, no exact reads)
+	local whole=()
+	[ "$1" = runtime ] && whole=(--whole-chunks)
+	"$V" procfs --vm "$NAME" --build-only --stats --fetch "$1" --chunk "$2" "${whole[@]}" 2>&1 |
 		sed -n 's/.*stats: procfs snapshot: \([0-9.]*\) ms.*/\1/p'
 }
 FILL='i=0; while [ ! -e /run/vmt-workload.ready ] && [ $i -lt 4500 ]; do sleep 0.2; i=$((i+1)); done

@@ -93,6 +93,12 @@ struct vmt_mem_stats {
 	uint64_t host_chunks[VMT_MAX_SUBHOSTS];	  /* page-table chunks fetched / paged in */
 	uint64_t host_bytes[VMT_MAX_SUBHOSTS];	  /* bytes fetched / paged in */
 	uint64_t prefetched; /* pages asked for ahead of use (a walker's hint) */
+	/*
+	 * Method 1's exact reads: reads answered from just the bytes a walker
+	 * named ahead (struct vmt_guest_opts.fetch_whole), not from a whole
+	 * chunk; their bytes are in host_bytes, their requests in host_requests.
+	 */
+	uint64_t exact_reads;
 };
 
 /* ---------------------------------------------------------------- guest */
@@ -163,6 +169,16 @@ struct vmt_guest_opts {
 	 */
 	const char *from;
 	const char *from_vm;
+	/*
+	 * Method 1 (fields from here on may be absent from an older caller's
+	 * struct).  A walker that names ahead the bytes it will read (the task
+	 * walk: each process's argument string, 50-200 bytes of its page) has
+	 * just those bytes fetched, not the whole chunk around them: the read
+	 * finds them if its chunk has not moved since, else it reads the chunk
+	 * as usual.  fetch_whole: every fetch is a whole fetch chunk, as in the
+	 * paper (the chunk-size experiments).
+	 */
+	bool fetch_whole;
 };
 
 enum vmt_fetch_method {

@@ -222,10 +222,10 @@ int bench_inst_build_cpu(struct bench_inst *b, const char *method, uint64_t chun
 	if (!strcmp(method, "unsplit"))
 		err = bench_inst_vmt(b, BENCH_T_READ, false, &out, "procfs", "--vm", b->vm,
 				     "--build-only", "--stats", NULL);
-	else
+	else /* the paper's methods: method 1 fetches whole chunks, no exact reads */
 		err = bench_inst_vmt(b, BENCH_T_READ, false, &out, "procfs", "--vm", b->vm,
 				     "--build-only", "--stats", "--fetch", method, "--chunk", cs,
-				     NULL);
+				     !strcmp(method, "runtime") ? "--whole-chunks" : NULL, NULL);
 	if (err)
 		return err;
 	s = strstr(out.err, "stats: procfs snapshot: ");

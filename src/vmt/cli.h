@@ -52,6 +52,7 @@ struct cli_target {
 	const char *fetch;	    /* --fetch runtime|vm|none: a split VM's remote pages */
 	const char *chunk;	    /* --chunk SIZE: bytes fetched at once */
 	const char *fetch_cache;    /* --fetch-cache SIZE: method 1's cache bound */
+	bool whole_chunks;	    /* --whole-chunks: method 1 without exact reads */
 	const char *psk;	    /* --psk FILE: sub-hosts' key (a --mem split guest) */
 	const char *from;	    /* --from HOST[:PORT]: the main host's export (another host) */
 	bool split;		    /* the guest was opened through a page table */
@@ -78,6 +79,7 @@ enum {
 	OPT_FETCH,
 	OPT_CHUNK,
 	OPT_FETCH_CACHE,
+	OPT_WHOLE_CHUNKS,
 	OPT_PSK,
 	OPT_FROM,
 	OPT_HELP,
@@ -96,6 +98,7 @@ enum {
 	    {"fetch", required_argument, NULL, OPT_FETCH},                                         \
 	    {"chunk", required_argument, NULL, OPT_CHUNK},                                         \
 	    {"fetch-cache", required_argument, NULL, OPT_FETCH_CACHE},                             \
+	    {"whole-chunks", no_argument, NULL, OPT_WHOLE_CHUNKS},                                 \
 	    {"psk", required_argument, NULL, OPT_PSK},                                             \
 	    {"from", required_argument, NULL, OPT_FROM},                                           \
 	{                                                                                          \
@@ -114,6 +117,8 @@ enum {
 	"                     the VM descriptor's, else runtime (--mem: with --psk)\n"             \
 	"  --chunk SIZE       bytes fetched at once, 4K..2M (default: descriptor's, else 64K)\n"   \
 	"  --fetch-cache SIZE bound of the runtime method's cache (default 4M)\n"                  \
+	"  --whole-chunks     runtime method: fetch whole chunks even where a listing knows\n"     \
+	"                     the few bytes it needs (a process's arguments; default: those)\n"    \
 	"  --psk FILE         the sub-hosts' TLS-PSK key (--vm finds it in the descriptor)\n"      \
 	"  --from HOST[:PORT] read --vm NAME from another host: the main host's export\n"          \
 	"                     (`vmt vm export`, port 10809 if none) with its key (--psk;\n"        \

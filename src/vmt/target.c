@@ -53,6 +53,9 @@ bool cli_target_opt(struct cli_target *t, int opt, const char *arg)
 	case OPT_FETCH_CACHE:
 		t->fetch_cache = arg;
 		return true;
+	case OPT_WHOLE_CHUNKS:
+		t->whole_chunks = true;
+		return true;
 	case OPT_PSK:
 		t->psk = arg;
 		return true;
@@ -242,6 +245,7 @@ static void cli_target_fetch_opts(struct cli_target *t, struct vmt_guest_opts *o
 		o->fetch_chunk = v;
 	if (t->fetch_cache && !vmt_pt_parse_size(t->fetch_cache, &v))
 		o->fetch_cache_bytes = v;
+	o->fetch_whole = t->whole_chunks;
 	if (t->psk)
 		o->psk_file = t->psk;
 }
@@ -304,6 +308,7 @@ static struct vmt_guest *cli_target_open_remote(const char *cmd, struct cli_targ
 		o.fetch_chunk = v;
 	if (t->fetch_cache && !vmt_pt_parse_size(t->fetch_cache, &v))
 		o.fetch_cache_bytes = v;
+	o.fetch_whole = t->whole_chunks;
 	t->split = true; /* --stats: where the pages came from */
 	g = vmt_guest_open(&o);
 	if (!g)
@@ -368,12 +373,12 @@ static void cli_target_split_stats(const struct vmt_mem_stats *st)
 {
 	fprintf(stderr,
 		"stats: split: pages local %llu, from sub-hosts %llu (fetch cache hits %llu), "
-		"round trips %llu, waiting %.2f ms, retries %llu, errors %llu, fetch cache max "
-		"%llu KiB\n",
+		"exact reads %llu, round trips %llu, waiting %.2f ms, retries %llu, errors %llu, "
+		"fetch cache max %llu KiB\n",
 		(unsigned long long)st->pages_local, (unsigned long long)st->pages_fetched,
-		(unsigned long long)st->fetch_cache_hits, (unsigned long long)st->round_trips,
-		st->wait_ns / 1e6, (unsigned long long)st->fetch_retries,
-		(unsigned long long)st->fetch_errors,
+		(unsigned long long)st->fetch_cache_hits, (unsigned long long)st->exact_reads,
+		(unsigned long long)st->round_trips, st->wait_ns / 1e6,
+		(unsigned long long)st->fetch_retries, (unsigned long long)st->fetch_errors,
 		(unsigned long long)st->cache_bytes_max >> 10);
 	for (unsigned k = 0; k < VMT_MAX_SUBHOSTS; k++) {
 		if (!st->host_requests[k])

@@ -37,11 +37,13 @@ def vmt(env, *args, check=True, timeout=300):
 
 
 class FetchVm(Vm):
-    """The split VM read with one fetch method and chunk size."""
+    """The split VM read with one fetch method and chunk size (method 1: with
+    exact reads, its default, or whole chunks only)."""
 
-    def __init__(self, vm, fetch, chunk):
+    def __init__(self, vm, fetch, chunk, whole=False):
         super().__init__(vm.name, vm.env)
-        self.fetch_args = ("--fetch", fetch, "--chunk", chunk)
+        self.fetch_args = ("--fetch", fetch, "--chunk", chunk) + (("--whole-chunks",) if whole
+                                                                  else ())
 
     def vmt_json(self, sub, *args):
         return super().vmt_json(sub, *self.fetch_args, *args)
@@ -78,10 +80,11 @@ def split_vm(env):
 
 
 def split_stats(stderr):
-    m = re.search(r"stats: split: pages local (\d+), from sub-hosts (\d+).*round trips (\d+)",
-                  stderr)
+    m = re.search(r"stats: split: pages local (\d+), from sub-hosts (\d+).*exact reads (\d+), "
+                  r"round trips (\d+)", stderr)
     assert m, f"no split stats in: {stderr}"
-    return {"local": int(m[1]), "fetched": int(m[2]), "round_trips": int(m[3])}
+    return {"local": int(m[1]), "fetched": int(m[2]), "exact": int(m[3]),
+            "round_trips": int(m[4])}
 
 
 def test_split_has_remote_pages(split_vm):
@@ -136,10 +139,12 @@ def test_subhost_gone_and_back(split_vm):
     print(f"sub-host gone: {partial} entries partial")
 
 # Method 1 first: method 2 brings chunks home, and method 1 should see remote pages.
-@pytest.mark.parametrize("fetch,chunk", [("runtime", "4K"), ("runtime", "1M"), ("vm", "4K"),
-                                         ("vm", "1M")])
+# runtime-whole: method 1 with whole chunks only (--whole-chunks).
+@pytest.mark.parametrize("fetch,chunk", [("runtime", "4K"), ("runtime-whole", "4K"),
+                                         ("runtime", "1M"), ("vm", "4K"), ("vm", "1M")])
 def test_listings_match_guest(split_vm, fetch, chunk):
-    vm = FetchVm(split_vm, fetch, chunk)
+    whole = fetch == "runtime-whole"
+    vm = FetchVm(split_vm, "runtime" if whole else fetch, chunk, whole)
     # The ground truth of the last test faulted what it read back in, and
     # method 2 pages in what it needs: a working set above the main host's
     # cap (48M; dd's 64M buffer) pushes it out again.
@@ -147,8 +152,11 @@ def test_listings_match_guest(split_vm, fetch, chunk):
     p = vm.vmt("ps", "--vm", vm.name, "--stats", *vm.fetch_args)
     st = split_stats(p.stderr)
     print(f"{fetch} {chunk}: {p.stderr.strip()}")
-    assert st["fetched"] > 0 and st["round_trips"] > 0, p.stderr
+    assert st["fetched"] + st["exact"] > 0 and st["round_trips"] > 0, p.stderr
     assert "errors 0" in p.stderr, p.stderr
+    # Exact reads: method 1's argument reads come as just their bytes (the
+    # workload's stacks were pushed out by the dd), never with --whole-chunks.
+    assert (st["exact"] > 0) == (fetch == "runtime"), p.stderr
     n, _ = compare_ps(vm)
     assert n >= 20
     truth = guest_modules(vm)

@@ -41,8 +41,8 @@ PT_HEADER = 8192  # src/pagetable/pagetable.h: VMT_PT_HEADER_SIZE
 KILL_BOUND_S = 90  # a listing whose sub-host died ends by its own timeouts (10 s each) within this
 
 STATS = re.compile(r"stats: split: pages local (\d+), from sub-hosts (\d+) \(fetch cache hits "
-                   r"(\d+)\), round trips (\d+), waiting ([\d.]+) ms, retries (\d+), errors (\d+), "
-                   r"fetch cache max (\d+) KiB")
+                   r"(\d+)\), exact reads (\d+), round trips (\d+), waiting ([\d.]+) ms, "
+                   r"retries (\d+), errors (\d+), fetch cache max (\d+) KiB")
 
 
 def vmt(env, *args, check=True, timeout=300):
@@ -55,8 +55,8 @@ def vmt(env, *args, check=True, timeout=300):
 def split_stats(stderr):
     m = STATS.search(stderr)
     assert m, f"no split stats in: {stderr}"
-    keys = ("local", "fetched", "cache_hits", "round_trips", "wait_ms", "retries", "errors",
-            "cache_max_kib")
+    keys = ("local", "fetched", "cache_hits", "exact", "round_trips", "wait_ms", "retries",
+            "errors", "cache_max_kib")
     st = {k: float(v) if k == "wait_ms" else int(v) for k, v in zip(keys, m.groups())}
     st["hosts"] = {int(k): int(n) for k, n in
                    re.findall(r"stats: sub-host (\d+): \d+ requests, (\d+) chunks", stderr)}
@@ -119,7 +119,8 @@ def check_listings(vm, truth, me, fetch, chunk, churn_size=CHURN):
     churn(vm, churn_size)
     ps, st, p = listing(vm, ["ps"], fetch, chunk)
     print(f"{fetch} {chunk} ps: {p.stderr.strip()}")
-    assert st["fetched"] > 0 and st["round_trips"] > 0 and st["errors"] == 0, p.stderr
+    assert st["fetched"] + st["exact"] > 0 and st["round_trips"] > 0 and st["errors"] == 0, \
+        p.stderr
     if fetch == "runtime":
         assert st["cache_max_kib"] <= 4096, p.stderr  # the default bound, 4M
     n, _ = check_ps(truth, me, ps)
@@ -202,7 +203,7 @@ def test_big_split_is_mostly_remote(big, big_truth):
     churn(big)
     _, st, p = listing(big, ["ps"], "runtime", "4K")
     print(p.stderr.strip())
-    assert st["fetched"] > st["local"], p.stderr
+    assert st["fetched"] + st["exact"] > st["local"], p.stderr  # exact: argument reads
 
 
 @pytest.mark.parametrize("fetch,chunk", COMBOS)
@@ -403,7 +404,7 @@ def test_subhost_crash_mid_listing(env, big, big_truth, fetch):
     assert exp2["nbdkit_pid"] != exp["nbdkit_pid"] and exp2["addr"] == exp["addr"]
     churn(big)
     ps, st, p = listing(big, ["ps"], fetch, "4K")
-    assert st["errors"] == 0 and st["fetched"] > 0, p.stderr
+    assert st["errors"] == 0 and st["fetched"] + st["exact"] > 0, p.stderr
     assert check_ps(truth, me, ps)[0] >= PROCS
 
 
@@ -455,7 +456,7 @@ def test_subhost_lost_mid_listing(env, big, big_truth, fetch, how):
     # Back: whole and right, with the same method.
     churn(big)
     ps, st, p = listing(big, ["ps"], fetch, "4K")
-    assert st["errors"] == 0 and st["fetched"] > 0, p.stderr
+    assert st["errors"] == 0 and st["fetched"] + st["exact"] > 0, p.stderr
     assert check_ps(truth, me, ps)[0] >= PROCS
     mc = memcheck_status(big)
     assert mc["running"] and mc["mismatches"] == 0 and mc["error"] is None, mc

@@ -908,6 +908,66 @@ static void test_stream_moved(void **state)
 	vmt_mem_free(m);
 }
 
+/*
+ * Exact reads: a hint that names its bytes (vmt_mem_stream_bytes) has just
+ * those fetched, in one round trip; reads inside them are answered from
+ * them without caching the page; a read that needs more of the page reads
+ * the page; a part whose chunk moved meanwhile is not used; fetch_whole
+ * fetches the pages instead; a hint past its page asks for nothing.
+ */
+static void test_exact_reads(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct mover mv = {.w = w, .chunk = 10};
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t a = 9 * PT_CHUNK + PAGE + 100, b = 17 * PT_CHUNK + 2 * PAGE - 96;
+	uint64_t c = 10 * PT_CHUNK + 300, main_at = 2 * PT_CHUNK + 40;
+	uint8_t got[96], want[96];
+
+	assert_true(vmt_mem_parts(m));
+	vmt_mem_stream_bytes(m, a, 80);			      /* sub-host 0 */
+	vmt_mem_stream_bytes(m, b, 96);			      /* sub-host 1, up to its page's end */
+	vmt_mem_stream_bytes(m, main_at, 16);		      /* MAIN: nothing to fetch */
+	vmt_mem_stream_bytes(m, 9 * PT_CHUNK + PAGE - 8, 16); /* crosses a page: ignored */
+	vmt_mem_stream_pump(m);
+	check_read(m, a, 80);
+	check_read(m, a + 79, 1); /* inside the part: answered from it again */
+	check_read(m, b, 96);
+	check_read(m, main_at, 16);
+	assert_int_equal(st->round_trips, 1);
+	assert_int_equal(st->exact_reads, 3);
+	assert_int_equal(st->host_bytes[0] + st->host_bytes[1], 80 + 96);
+	assert_int_equal(st->host_chunks[0] + st->host_chunks[1], 0);
+	assert_int_equal(st->pages_fetched, 0);
+	check_read(m, a - 8, 96); /* more than the part: the page, from its sub-host */
+	assert_int_equal(st->pages_fetched, 1);
+	assert_int_equal(st->exact_reads, 3);
+	/* A part whose chunk moves home while it is fetched: the read gets the new data. */
+	vmt_mem_stream_bytes(m, c, 64);
+	vmt_fetch_test_arg = &mv;
+	vmt_fetch_test_hook = move_home;
+	vmt_mem_stream_end(m);
+	vmt_fetch_test_hook = NULL;
+	assert_true(mv.fired);
+	assert_int_equal(vmt_mem_read(m, c, got, 64), 0);
+	fill(want, 64, c, 99);
+	assert_memory_equal(got, want, 64);
+	assert_int_equal(st->exact_reads, 3);
+	vmt_mem_free(m);
+	/* fetch_whole: the same hint brings the whole page. */
+	o.fetch_whole = true;
+	m = open_mem(w, &o);
+	st = vmt_mem_stats_ptr(m);
+	assert_false(vmt_mem_parts(m));
+	vmt_mem_stream_bytes(m, b, 96);
+	check_read(m, b, 96);
+	assert_int_equal(st->exact_reads, 0);
+	assert_int_equal(st->host_bytes[1], PAGE);
+	vmt_mem_free(m);
+}
+
 /* The stream as a hint that is over when it returns. */
 static void stream_hint(struct vmt_mem *m, const uint64_t *pfns, size_t n)
 {
@@ -1359,6 +1419,7 @@ int main(void)
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_hint, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_moved, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_exact_reads, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_peek_local, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_with_host_down, world_setup,
 					    world_teardown),

@@ -294,12 +294,12 @@ static void prefetch_step(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h,
  * keeps the translation it found in the TLB, where the real read of the
  * page will find it instead of walking again.
  */
-void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va)
+void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, size_t len)
 {
-	uint64_t frame, pfn;
+	uint64_t frame, pa;
 	int sz;
 
-	if (!va_canonical(mmu, va))
+	if (!va_canonical(mmu, va) || !len || (va & (VMT_PAGE_SIZE - 1)) + len > VMT_PAGE_SIZE)
 		return;
 	tlb_sync(mmu);
 	root_pa &= PTE_ADDR;
@@ -308,8 +308,8 @@ void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va)
 			return;
 		tlb_fill(mmu, root_pa, va, frame, sz);
 	}
-	pfn = (frame | (va & ((1ull << size_shift[sz]) - 1))) >> VMT_PAGE_SHIFT;
-	vmt_mem_stream_add(mmu->mem, &pfn, 1);
+	pa = frame | (va & ((1ull << size_shift[sz]) - 1));
+	vmt_mem_stream_bytes(mmu->mem, pa, len);
 }
 
 void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n)
@@ -335,9 +335,16 @@ void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, siz
 	}
 	for (int lvl = mmu->levels; lvl >= 0; lvl--) {
 		k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (state[i] == (lvl ? 1 : 2))
+		for (size_t i = 0; i < n; i++) {
+			if (state[i] != (lvl ? 1 : 2))
+				continue;
+			if (!lvl && h[i].len && vmt_mem_parts(mmu->mem))
+				/* just the bytes named: an exact read (the reads wait for it) */
+				vmt_mem_stream_bytes(
+				    mmu->mem, at[i] | (h[i].va & (VMT_PAGE_SIZE - 1)), h[i].len);
+			else
 				pfns[k++] = at[i] >> VMT_PAGE_SHIFT;
+		}
 		vmt_mem_prefetch(mmu->mem, pfns, k);
 		if (lvl)
 			prefetch_step(mmu, h, at, state, n, lvl);

@@ -57,13 +57,16 @@ int vmt_x86_read(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, void *b
  */
 struct vmt_x86_hint {
 	uint64_t root_pa, va;
+	/* 0: the page; else the caller reads just [va, va + len), within the page */
+	uint32_t len;
 };
 void vmt_x86_prefetch(struct vmt_x86_mmu *mmu, const struct vmt_x86_hint *h, size_t n);
 /*
- * Hint for one page that will be read, but not before the caller has done
- * more work: its walk follows only tables already on the main host, and
- * its data page goes to the memory layer's stream (vmt_mem_stream_add).
+ * Hint for len bytes at va, within one page, that will be read, but not
+ * before the caller has done more work: its walk follows only tables
+ * already on the main host, and the bytes go to the memory layer's stream
+ * (vmt_mem_stream_bytes).
  */
-void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va);
+void vmt_x86_stream(struct vmt_x86_mmu *mmu, uint64_t root_pa, uint64_t va, size_t len);
 
 #endif

@@ -27,6 +27,7 @@ static int guest_open_split(const struct vmt_guest_opts *o, const struct vmt_ram
 	    .insecure = o->insecure,
 	    .pager_sock = o->pager_sock,
 	    .timeout_ms = o->fetch_timeout_ms,
+	    .fetch_whole = o->fetch_whole,
 	};
 
 	if (shift < 0)

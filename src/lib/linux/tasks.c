@@ -501,7 +501,7 @@ static bool hint_kread(struct vmt_guest *g, uint64_t va, void *buf, size_t len, 
  * Where a process's arguments are: its page-table root and the range
  * [a[0], a[1]) (hints only: vmt_task_read_mm reads it all again).
  * Returns how many pages to hint at, 0 to 2: the first, and the last if
- * another.
+ * another (each for the bytes of the range it holds).
  */
 static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, uint64_t *root,
 				uint64_t a[2])
@@ -514,6 +514,28 @@ static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, 
 	    !hint_kread(w->g, mm + o->mm_arg_start, a, 2 * sizeof(*a), local) || a[1] <= a[0])
 		return 0;
 	return (a[0] ^ (a[1] - 1)) >> VMT_PAGE_SHIFT ? 2 : 1;
+}
+
+/*
+ * The hints for the argument range [a[0], a[1]) over its pages (1 or 2):
+ * the bytes of the range on the first page and, if it ends on another, on
+ * the last -- the reads need no more of them (method 1 fetches just those).
+ */
+static unsigned task_args_hints(uint64_t root, const uint64_t a[2], unsigned pages,
+				struct vmt_x86_hint *h)
+{
+	uint64_t first_end = (a[0] | (VMT_PAGE_SIZE - 1)) + 1;
+	uint64_t last = (a[1] - 1) & ~(uint64_t)(VMT_PAGE_SIZE - 1);
+
+	if (pages == 1) {
+		h[0] = (struct vmt_x86_hint){
+		    .root_pa = root, .va = a[0], .len = (uint32_t)(a[1] - a[0])};
+		return 1;
+	}
+	h[0] =
+	    (struct vmt_x86_hint){.root_pa = root, .va = a[0], .len = (uint32_t)(first_end - a[0])};
+	h[1] = (struct vmt_x86_hint){.root_pa = root, .va = last, .len = (uint32_t)(a[1] - last)};
+	return 2;
 }
 
 /*
@@ -534,6 +556,7 @@ static unsigned task_args_where(struct task_walk *w, uint64_t task, bool local, 
 
 static void task_stream_args(struct task_walk *w, const struct vmt_task *t, uint64_t task)
 {
+	struct vmt_x86_hint h[2];
 	uint64_t root, a[2];
 	unsigned pages;
 
@@ -542,8 +565,9 @@ static void task_stream_args(struct task_walk *w, const struct vmt_task *t, uint
 	if (++w->pump_tick % TASK_PUMP_EVERY == 0)
 		vmt_mem_stream_pump(w->g->mem);
 	pages = task_args_where(w, task, true, &root, a);
+	pages = pages ? task_args_hints(root, a, pages, h) : 0;
 	for (unsigned i = 0; i < pages; i++)
-		vmt_x86_stream(w->g->mmu, root, i ? a[1] - 1 : a[0]);
+		vmt_x86_stream(w->g->mmu, h[i].root_pa, h[i].va, h[i].len);
 }
 
 static int task_add(struct task_walk *w, uint64_t task)
@@ -613,8 +637,8 @@ static void tasks_prefetch_mm(struct task_walk *w)
 	for (size_t i = 0; h && (w->what & VMT_TASK_CMDLINE) && i < n; i++) {
 		unsigned pages = task_args_where(w, w->tv.v[i].kva, false, &root, a);
 
-		for (unsigned j = 0; j < pages; j++)
-			h[k++] = (struct vmt_x86_hint){.root_pa = root, .va = j ? a[1] - 1 : a[0]};
+		if (pages)
+			k += task_args_hints(root, a, pages, &h[k]);
 	}
 	vmt_x86_prefetch(w->g->mmu, h, k);
 	free(r);

@@ -334,6 +334,27 @@ void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n)
 	}
 }
 
+void vmt_mem_stream_bytes(struct vmt_mem *m, uint64_t pa, size_t len)
+{
+	uint64_t pfn = pa >> VMT_PAGE_SHIFT;
+
+	if (!len || (pa & (VMT_PAGE_SIZE - 1)) + len > VMT_PAGE_SIZE)
+		return;
+	if (!vmt_mem_parts(m)) {
+		vmt_mem_stream_add(m, &pfn, 1);
+		return;
+	}
+	if (pfn < m->ram_pages && !pfn_cached(m, pfn)) {
+		m->src->ops->stream_bytes(m->src, pa, len);
+		m->stats.prefetched++;
+	}
+}
+
+bool vmt_mem_parts(const struct vmt_mem *m)
+{
+	return m->src->parts && m->src->ops->stream_bytes;
+}
+
 void vmt_mem_stream_pump(struct vmt_mem *m)
 {
 	if (m->src->streams)
@@ -392,6 +413,29 @@ static inline void copy_out(uint8_t *out, const uint8_t *in, size_t n)
 		memcpy(out, in, n);
 }
 
+/*
+ * The whole read from bytes the source fetched exactly (method 1's parts):
+ * true if every page it touches is uncached and the source held its piece.
+ * Nothing is cached, so a later read of other bytes of those pages reads
+ * the pages.  A piece already copied out is simply copied again by the
+ * caller's usual path when a later one fails.
+ */
+static bool mem_read_parts(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)
+{
+	while (len) {
+		uint64_t pfn = pa >> VMT_PAGE_SHIFT;
+		size_t n = VMT_MIN(len, VMT_PAGE_SIZE - (pa & (VMT_PAGE_SIZE - 1)));
+
+		if (pfn >= m->ram_pages || pfn_cached(m, pfn) ||
+		    m->src->ops->read_part(m->src, pa, out, n))
+			return false;
+		out += n;
+		pa += n;
+		len -= n;
+	}
+	return true;
+}
+
 static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)
 {
 	uint64_t end, off, n;
@@ -401,6 +445,10 @@ static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t l
 
 	if (!vmt_add_ok(pa, len, &end))
 		return -EFAULT;
+	if (m->src->parts_held && len && mem_read_parts(m, pa, out, len)) {
+		m->stats.bytes_copied += len;
+		return 0;
+	}
 	if (len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT) && m->batches) {
 		err = mem_prefill(m, pa >> VMT_PAGE_SHIFT, (end - 1) >> VMT_PAGE_SHIFT);
 		if (err)

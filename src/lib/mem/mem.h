@@ -72,6 +72,14 @@ void vmt_mem_prefetch(struct vmt_mem *m, const uint64_t *pfns, size_t n);
  * Without streams, the hint is vmt_mem_prefetch().
  */
 void vmt_mem_stream_add(struct vmt_mem *m, const uint64_t *pfns, size_t n);
+/*
+ * As vmt_mem_stream_add for the frame of pa, when the caller will read just
+ * [pa, pa + len) of it (len within the frame): a source that can fetches
+ * only those bytes, and the read finds them (method 1's exact reads).
+ */
+void vmt_mem_stream_bytes(struct vmt_mem *m, uint64_t pa, size_t len);
+/* The source fetches the bytes vmt_mem_stream_bytes names, not whole frames. */
+bool vmt_mem_parts(const struct vmt_mem *m);
 void vmt_mem_stream_pump(struct vmt_mem *m);
 void vmt_mem_stream_end(struct vmt_mem *m);
 /*

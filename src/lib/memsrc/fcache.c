@@ -30,6 +30,7 @@ struct fc_entry {
 	uint64_t *ents;
 	uint8_t *data;
 	bool streamed;			/* prefetched and not read yet (fetch.c's stream) */
+	bool part;			/* just the bytes a hint named (fetch.c), not whole pages */
 	struct fc_entry *next;		/* bucket chain */
 	struct fc_entry *older, *newer; /* LRU list */
 };
@@ -94,6 +95,7 @@ static void entry_drop(struct fcache *c, struct fc_entry *e)
 		*pp = e->next;
 	lru_unlink(c, e);
 	c->bytes -= e->len;
+	c->parts -= e->part;
 	free(e->ents);
 	free(e->data);
 	free(e);
@@ -107,10 +109,13 @@ void fcache_free(struct fcache *c)
 	c->bucket = NULL;
 }
 
-static struct fc_entry *fcache_find(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e)
+/* The range holding [off, off + len) of chunk while its entry is e. */
+static struct fc_entry *fcache_find(struct fcache *c, uint64_t off, uint64_t len, uint64_t chunk,
+				    uint64_t e)
 {
 	for (struct fc_entry *x = *bucket_of(c, off); x; x = x->next) {
-		if (off - x->off >= x->len || chunk - x->c0 >= x->nchunks)
+		if (off - x->off >= x->len || x->len - (off - x->off) < len ||
+		    chunk - x->c0 >= x->nchunks)
 			continue;
 		if (x->ents[chunk - x->c0] == e)
 			return x;
@@ -119,19 +124,19 @@ static struct fc_entry *fcache_find(struct fcache *c, uint64_t off, uint64_t chu
 	return NULL;
 }
 
-bool fcache_has(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e)
+bool fcache_has(struct fcache *c, uint64_t off, uint64_t len, uint64_t chunk, uint64_t e)
 {
-	return fcache_find(c, off, chunk, e) != NULL;
+	return fcache_find(c, off, len, chunk, e) != NULL;
 }
 
-int fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page)
+int fcache_get(struct fcache *c, uint64_t off, uint64_t len, uint64_t chunk, uint64_t e, void *buf)
 {
-	struct fc_entry *x = fcache_find(c, off, chunk, e);
+	struct fc_entry *x = fcache_find(c, off, len, chunk, e);
 	bool streamed;
 
 	if (!x)
 		return FC_MISS;
-	memcpy(page, x->data + (off - x->off), VMT_PAGE_SIZE);
+	memcpy(buf, x->data + (off - x->off), len);
 	lru_unlink(c, x);
 	lru_push(c, x);
 	streamed = x->streamed;
@@ -168,7 +173,8 @@ void fcache_put(struct fcache *c, struct split_want *w)
 			       .len = w->len,
 			       .c0 = w->c0,
 			       .nchunks = w->nchunks,
-			       .streamed = w->streamed};
+			       .streamed = w->streamed,
+			       .part = w->part};
 	x->ents = w->ents;
 	x->data = w->data;
 	w->ents = NULL;
@@ -178,6 +184,7 @@ void fcache_put(struct fcache *c, struct split_want *w)
 	*b = x;
 	lru_push(c, x);
 	c->bytes += x->len;
+	c->parts += x->part;
 }
 
 void fcache_prune(struct fcache *c, const struct vmt_pt *pt)

@@ -283,7 +283,7 @@ static void count(struct memsrc_file *f, const struct split_want *w, size_t n)
 		if (w[i].err || (unsigned)w[i].host >= VMT_MAX_SUBHOSTS)
 			continue;
 		st->host_requests[w[i].host]++;
-		st->host_chunks[w[i].host] += w[i].nchunks;
+		st->host_chunks[w[i].host] += w[i].part ? 0 : w[i].nchunks;
 		st->host_bytes[w[i].host] += w[i].len;
 	}
 }
@@ -326,15 +326,16 @@ out:
  * The prefetch stream.  Method 1's walkers know many pages ahead (the
  * argument pages of every process, found through page tables that are on
  * the main host): sent as they are found, their transfers overlap the rest
- * of the walk instead of following it.  At most prefetch_max wants (what
- * the fetch cache keeps) per stream.
+ * of the walk instead of following it.  At most as many bytes as the fetch
+ * cache keeps per stream, and FETCH_STREAM_MAX wants (a process's argument
+ * string is one or two, of some 100 bytes each, when exact).
  */
 #define FETCH_STREAM_MAX 4096u
 
 static int stream_alloc(struct memsrc_file *f)
 {
 	struct fetch_stream *st = &f->split->stream;
-	size_t cap = VMT_MIN(f->base.prefetch_max, FETCH_STREAM_MAX), slots = 16;
+	size_t cap = f->base.prefetch_max ? FETCH_STREAM_MAX : 0, slots = 16;
 
 	if (st->w)
 		return 0;
@@ -365,7 +366,8 @@ static size_t stream_slot(const struct fetch_stream *st, uint64_t fetch_chunk)
 	return (size_t)(fetch_chunk * 0x9e3779b97f4a7c15ull >> 32) & st->index_mask;
 }
 
-static bool stream_has(const struct split_ctx *x, uint64_t off, int k)
+/* A want of the stream reads all of [off, off + len) from k. */
+static bool stream_has(const struct split_ctx *x, uint64_t off, uint64_t len, int k)
 {
 	const struct fetch_stream *st = &x->stream;
 
@@ -373,7 +375,7 @@ static bool stream_has(const struct split_ctx *x, uint64_t off, int k)
 	     i = (i + 1) & st->index_mask) {
 		const struct split_want *w = &st->w[st->index[i] - 1];
 
-		if (w->host == k && off - w->off < w->len)
+		if (w->host == k && off - w->off < w->len && w->len - (off - w->off) >= len)
 			return true;
 	}
 	return false;
@@ -452,12 +454,32 @@ static void stream_start(struct fetch_stream *st)
 	    st->mu_ok && st->wake_fd >= 0 && !pthread_create(&st->thread, NULL, stream_fetcher, st);
 }
 
-/* The page at off, if it is on a sub-host and neither cached nor asked for yet. */
-static void stream_add_one(struct memsrc_file *f, uint64_t off)
+/*
+ * Just the bytes [off, off + len) of chunk c (entry e, on k): the hint
+ * named them and the reader needs no more of the page (exact reads).
+ */
+static int stream_want_part(struct split_want *w, uint64_t off, uint64_t len, uint64_t c,
+			    uint64_t e, int k)
+{
+	*w = (struct split_want){.off = off, .len = len, .host = k, .c0 = c, .nchunks = 1};
+	w->part = true;
+	w->ents = malloc(sizeof(*w->ents));
+	if (!w->ents)
+		return -ENOMEM;
+	w->ents[0] = e;
+	return 0;
+}
+
+/*
+ * [off, off + len) (a whole page, or a part: exact reads), if it is on a
+ * sub-host and neither cached nor asked for yet.
+ */
+static void stream_add_one(struct memsrc_file *f, uint64_t off, uint64_t len)
 {
 	struct split_ctx *x = f->split;
 	struct fetch_stream *st = &x->stream;
 	uint64_t c = vmt_pt_chunk_of(&f->pt, off), e;
+	bool part = len < VMT_PAGE_SIZE;
 	struct vmt_subhost *h;
 	struct split_want *w;
 	int k;
@@ -466,14 +488,8 @@ static void stream_add_one(struct memsrc_file *f, uint64_t off)
 		return; /* the real read decides (and waits, and says why) */
 	k = vmt_pt_loc_host(vmt_pt_e_loc(e));
 	if (k < 0 || (unsigned)k >= f->pt.hdr->nr_hosts || x->hosts[k].down ||
-	    fcache_has(&x->cache, off, c, e) || stream_has(x, off, k))
+	    fcache_has(&x->cache, off, len, c, e) || stream_has(x, off, len, k))
 		return;
-	/*
-	 * Full: the fetch cache keeps no more.  Ending it and starting another
-	 * would evict this one's pages before the walk reads them (measured at
-	 * 64K chunks: twice the bytes); the pages not asked for here are read
-	 * in the walk's later batches, into the page cache.
-	 */
 	if (st->n == st->cap)
 		return;
 	if (host_get(f, k, &h)) {
@@ -481,8 +497,18 @@ static void stream_add_one(struct memsrc_file *f, uint64_t off)
 		return;
 	}
 	w = &st->w[st->n];
-	if (split_want_run(f, off, c, e, k, w))
+	if (part ? stream_want_part(w, off, len, c, e, k) : split_want_run(f, off, c, e, k, w))
 		return;
+	/*
+	 * Full: the fetch cache keeps no more.  Ending it and starting another
+	 * would evict this one's pages before the walk reads them (measured at
+	 * 64K chunks: twice the bytes); the pages not asked for here are read
+	 * in the walk's later batches, into the page cache.
+	 */
+	if (st->bytes + w->len > x->cache.bound) {
+		free(w->ents);
+		return;
+	}
 	w->streamed = true;
 	w->data = malloc(w->len);
 	if (!w->data) {
@@ -493,6 +519,8 @@ static void stream_add_one(struct memsrc_file *f, uint64_t off)
 	    (struct vmt_subhost_io){.host = h, .off = w->off, .len = w->len, .buf = w->data};
 	if (!st->open)
 		stream_start(st);
+	st->parts += part;
+	st->bytes += w->len;
 	stream_index(x, st->n++);
 }
 
@@ -512,6 +540,12 @@ static void stream_send(struct fetch_stream *st)
 	vmt_subhost_batch_pump(&st->b);
 }
 
+/* Reads look for parts (mem.c) only while some are held or on their way. */
+static void fetch_parts_sync(struct memsrc_file *f)
+{
+	f->base.parts_held = f->split->cache.parts + f->split->stream.parts;
+}
+
 /* Wants added one at a time go out together: each hand-over costs a wake-up. */
 #define FETCH_STREAM_SEND 16u
 
@@ -523,7 +557,20 @@ void fetch_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
 		return;
 	hosts_ready(f->split); /* the hosts' state below is the openers' until then */
 	for (size_t i = 0; i < n; i++)
-		stream_add_one(f, off[i]);
+		stream_add_one(f, off[i], VMT_PAGE_SIZE);
+	if (st->n - st->sent >= FETCH_STREAM_SEND || st->sent == 0)
+		stream_send(st);
+}
+
+void fetch_stream_add_bytes(struct memsrc_file *f, uint64_t off, size_t len)
+{
+	struct fetch_stream *st = &f->split->stream;
+
+	if (!len || stream_alloc(f))
+		return;
+	hosts_ready(f->split);
+	stream_add_one(f, off, len);
+	fetch_parts_sync(f);
 	if (st->n - st->sent >= FETCH_STREAM_SEND || st->sent == 0)
 		stream_send(st);
 }
@@ -575,6 +622,8 @@ static void stream_drop_wants(struct fetch_stream *st)
 	}
 	memset(st->index, 0, (st->index_mask + 1) * sizeof(*st->index));
 	st->n = 0;
+	st->parts = 0;
+	st->bytes = 0;
 }
 
 bool fetch_stream_end(struct memsrc_file *f)
@@ -598,6 +647,7 @@ bool fetch_stream_end(struct memsrc_file *f)
 	stats->cache_bytes = x->cache.bytes;
 	stats->cache_bytes_max = VMT_MAX(stats->cache_bytes_max, x->cache.bytes);
 	stream_drop_wants(st);
+	fetch_parts_sync(f);
 	return true;
 }
 

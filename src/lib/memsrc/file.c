@@ -312,6 +312,26 @@ static void file_stream_add(struct vmt_memsrc *src, const uint64_t *pfns, size_t
 	}
 }
 
+/* Method 1's exact reads (base.parts is set only for it): a part of the frame at pa. */
+static void file_stream_bytes(struct vmt_memsrc *src, uint64_t pa, size_t len)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t off;
+
+	if (file_offset_of(f, pa >> VMT_PAGE_SHIFT, &off))
+		fetch_stream_add_bytes(f, off + (pa & (VMT_PAGE_SIZE - 1)), len);
+}
+
+static int file_read_part(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len)
+{
+	struct memsrc_file *f = (struct memsrc_file *)src;
+	uint64_t off;
+
+	if (!f->split || !file_offset_of(f, pa >> VMT_PAGE_SHIFT, &off))
+		return -ENODATA;
+	return split_read_part(f, off + (pa & (VMT_PAGE_SIZE - 1)), buf, len);
+}
+
 static int file_peek(struct vmt_memsrc *src, uint64_t pfn, size_t off, void *buf, size_t len)
 {
 	struct memsrc_file *f = (struct memsrc_file *)src;
@@ -352,6 +372,8 @@ static const struct vmt_memsrc_ops file_ops = {
     .epoch = file_epoch,
     .epoch_end = file_epoch_end,
     .stream_add = file_stream_add,
+    .stream_bytes = file_stream_bytes,
+    .read_part = file_read_part,
     .peek = file_peek,
     .stream_pump = file_stream_pump,
     .stream_end = file_stream_end,
@@ -529,6 +551,8 @@ int vmt_memsrc_split_open_opts(const char *path, const struct vmt_ram_layout *la
 	f->base.streams = f->base.prefetch_max > 0 &&
 			  (o->fetch == VMT_FETCH_RUNTIME ||
 			   (o->fetch == VMT_FETCH_VM && o->fetch_shift <= f->pt.hdr->chunk_shift));
+	/* Exact reads: the hinted bytes alone, 50-200 of a page for a process's arguments. */
+	f->base.parts = f->base.streams && o->fetch == VMT_FETCH_RUNTIME && !o->fetch_whole;
 	if (o->fetch == VMT_FETCH_RUNTIME)
 		fetch_open_hosts(f);
 	return 0;

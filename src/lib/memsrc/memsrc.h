@@ -77,6 +77,19 @@ struct vmt_memsrc_ops {
 	 * frame lives elsewhere, -EAGAIN if it was moving.
 	 */
 	int (*peek)(struct vmt_memsrc *src, uint64_t pfn, size_t off, void *buf, size_t len);
+	/*
+	 * Optional, with streams: a hint of len bytes at guest-physical pa,
+	 * within one frame; the source may fetch just those (read_part finds
+	 * them) or the frame as stream_add would.
+	 */
+	void (*stream_bytes)(struct vmt_memsrc *src, uint64_t pa, size_t len);
+	/*
+	 * Optional: len bytes at pa (within one frame) if the source holds
+	 * exactly those bytes from a stream_bytes hint and they are still
+	 * current: 0, counted as fetched; else -ENODATA, and the caller reads
+	 * the frame.  Asked only while vmt_memsrc.parts_held is set.
+	 */
+	int (*read_part)(struct vmt_memsrc *src, uint64_t pa, void *buf, size_t len);
 	void (*stream_pump)(struct vmt_memsrc *src);
 	void (*stream_end)(struct vmt_memsrc *src);
 	void (*destroy)(struct vmt_memsrc *src);
@@ -119,6 +132,10 @@ struct vmt_memsrc {
 	uint32_t prefetch_max;
 	/* stream_add and company work (methods 1 and 2): hints need not wait. */
 	bool streams;
+	/* stream_bytes may fetch sub-frame ranges (method 1's exact reads). */
+	bool parts;
+	/* Such ranges are held or on their way: reads of uncached pages ask read_part first. */
+	uint64_t parts_held;
 };
 
 /* src->stats, or a scratch block while no page cache owns the source. */
@@ -193,6 +210,7 @@ struct vmt_memsrc_split_opts {
 	bool insecure;
 	const char *pager_sock;
 	int timeout_ms;
+	bool fetch_whole; /* method 1: no sub-chunk reads of hinted bytes */
 };
 
 /*

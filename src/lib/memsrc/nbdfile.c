@@ -454,7 +454,7 @@ static int classify_sub(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pe
 		return vmt_error(-EBADMSG,
 				 "the page table of %s places chunk %llu on sub-host %d of %u",
 				 n->from, (unsigned long long)p->c, k, n->f.pt.hdr->nr_hosts);
-	if (fcache_get(&n->f.split->cache, p->off, p->c, p->e, page)) {
+	if (fcache_get(&n->f.split->cache, p->off, VMT_PAGE_SIZE, p->c, p->e, page)) {
 		st->pages_fetched++;
 		st->fetch_cache_hits++;
 		return 0;
@@ -506,7 +506,7 @@ static int classify(struct memsrc_nbd *n, struct nbd_round *r, struct nbd_pendin
 		p->check = true;
 		return touch(r, p->c) ?: 1;
 	}
-	if (fcache_get(&n->main_cache, p->off, p->c, p->e, page)) {
+	if (fcache_get(&n->main_cache, p->off, VMT_PAGE_SIZE, p->c, p->e, page)) {
 		if (!page_zero(page) || vmt_pt_e_pinned(p->e)) {
 			vmt_memsrc_stats(&n->f.base)->pages_local++;
 			return 0;

@@ -192,11 +192,11 @@ static int classify_remote(struct memsrc_file *f, struct round *r, struct pendin
 		return pagein_host_down(f, k);
 	}
 	if (f->split->fetch == VMT_FETCH_RUNTIME) {
-		int hit = fcache_get(&f->split->cache, p->off, c, e, page);
+		int hit = fcache_get(&f->split->cache, p->off, VMT_PAGE_SIZE, c, e, page);
 
 		/* Needed now: what the prefetch stream has in flight may be it. */
 		if (hit == FC_MISS && fetch_stream_end(f))
-			hit = fcache_get(&f->split->cache, p->off, c, e, page);
+			hit = fcache_get(&f->split->cache, p->off, VMT_PAGE_SIZE, c, e, page);
 		if (hit != FC_MISS) {
 			st->pages_fetched++;
 			st->fetch_cache_hits += hit == FC_HIT;
@@ -398,6 +398,32 @@ int split_peek(struct memsrc_file *f, uint64_t off, void *buf, size_t len)
 	return vmt_pt_read_retry(&f->pt, c, e) ? -EAGAIN : 0;
 }
 
+/*
+ * Only from a part whose chunk is still on the sub-host it was read from,
+ * unchanged (the part keeps the chunk's entry from before its read, as
+ * every fetched range does): anything else is the page read's, which waits
+ * for a moving chunk and reads the page where it now is.
+ */
+int split_read_part(struct memsrc_file *f, uint64_t off, void *buf, size_t len)
+{
+	struct vmt_mem_stats *st = vmt_memsrc_stats(&f->base);
+	uint64_t c = vmt_pt_chunk_of(&f->pt, off), e;
+	int hit;
+
+	if (f->split->fetch != VMT_FETCH_RUNTIME || c >= f->pt.hdr->nr_chunks)
+		return -ENODATA;
+	e = vmt_pt_load(&f->pt, c);
+	if (vmt_pt_e_moving(e) || vmt_pt_loc_host(vmt_pt_e_loc(e)) < 0)
+		return -ENODATA;
+	hit = fcache_get(&f->split->cache, off, len, c, e, buf);
+	if (hit == FC_MISS && fetch_stream_end(f)) /* it may be in flight */
+		hit = fcache_get(&f->split->cache, off, len, c, e, buf);
+	if (hit == FC_MISS)
+		return -ENODATA;
+	st->exact_reads++;
+	return 0;
+}
+
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n)
 {
 	struct pending one, *p = n == 1 ? &one : calloc(n, sizeof(*p));
@@ -453,6 +479,7 @@ int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out)
 		return -ENOMEM;
 	x->fetch = o->fetch;
 	x->fetch_shift = o->fetch_shift;
+	x->fetch_whole = o->fetch_whole;
 	x->insecure = o->insecure;
 	x->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
 	x->pager_fd = -1;

@@ -55,6 +55,7 @@ struct split_want {
 	uint8_t *data;	/* method 1: len bytes, once read */
 	int err;
 	bool streamed; /* method 1: read by the prefetch stream, not used yet */
+	bool part;     /* method 1: just the bytes a hint named (off, len within a page) */
 };
 
 /* Method 1's cache of fetched ranges: bounded in bytes of data, LRU. */
@@ -65,6 +66,7 @@ struct fcache {
 	unsigned fetch_shift;
 	struct fc_entry *newest, *oldest;
 	uint64_t bytes, bound;
+	uint64_t parts; /* ranges held that are parts */
 };
 
 struct fetch_host {
@@ -87,6 +89,8 @@ struct fetch_stream {
 	uint32_t *index;	    /* open addressing over w by offset: i + 1, 0 empty */
 	size_t n, cap, index_mask;  /* n: wants added so far */
 	size_t sent;		    /* of them, handed to the batch (or the fetcher) */
+	size_t parts;		    /* of them, parts (exact reads) */
+	uint64_t bytes;		    /* their bytes: never more than the fetch cache keeps */
 	struct vmt_subhost_batch b; /* the fetcher's own while it runs */
 	bool open;		    /* a stream since the last end */
 	/* The fetcher: a thread that drives b, so that the walk does not. */
@@ -102,6 +106,7 @@ struct fetch_stream {
 struct split_ctx {
 	int fetch; /* enum vmt_fetch_method */
 	unsigned fetch_shift;
+	bool fetch_whole; /* method 1: no exact reads (memsrc.h) */
 	char *psk_file, *pager_sock;
 	bool insecure;
 	int timeout_ms;
@@ -130,6 +135,8 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 int split_ctx_new(const struct vmt_memsrc_split_opts *o, struct split_ctx **out);
 void split_ctx_free(struct split_ctx *x);
 int split_read_pages(struct memsrc_file *f, struct vmt_page_req *req, size_t n);
+/* Method 1's exact read of len bytes at off from a part the stream brought (memsrc read_part). */
+int split_read_part(struct memsrc_file *f, uint64_t off, void *buf, size_t len);
 /* A hint's read of len bytes at memory-file offset off, if its chunk is here (memsrc peek). */
 int split_peek(struct memsrc_file *f, uint64_t off, void *buf, size_t len);
 void split_epoch(struct memsrc_file *f);
@@ -138,13 +145,14 @@ void split_epoch(struct memsrc_file *f);
 int fcache_init(struct fcache *c, uint64_t bound, unsigned fetch_shift);
 void fcache_free(struct fcache *c);
 /*
- * Copy the page at off if a cached range holds it with chunk's entry e:
- * FC_HIT, or FC_HIT_STREAMED the first time a range the prefetch stream
- * brought is read (a fetch the walk asked for ahead, not a second use).
+ * Copy [off, off + len) (a page, or a part's bytes) if a cached range holds
+ * all of it with chunk's entry e: FC_HIT, or FC_HIT_STREAMED the first time
+ * a range the prefetch stream brought is read (a fetch the walk asked for
+ * ahead, not a second use).
  */
 enum { FC_MISS, FC_HIT, FC_HIT_STREAMED };
-int fcache_get(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e, void *page);
-bool fcache_has(struct fcache *c, uint64_t off, uint64_t chunk, uint64_t e);
+int fcache_get(struct fcache *c, uint64_t off, uint64_t len, uint64_t chunk, uint64_t e, void *buf);
+bool fcache_has(struct fcache *c, uint64_t off, uint64_t len, uint64_t chunk, uint64_t e);
 /* Keep w's data (taken: w->data becomes NULL) if it fits the bound. */
 void fcache_put(struct fcache *c, struct split_want *w);
 /* Drop every range with a chunk that moved since it was read. */
@@ -163,6 +171,8 @@ void fetch_epoch(struct split_ctx *x);
 void fetch_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n);
 void fetch_stream_pump(struct memsrc_file *f);
 bool fetch_stream_end(struct memsrc_file *f);
+/* As add, for just the bytes [off, off + len) of one page: a part (exact reads). */
+void fetch_stream_add_bytes(struct memsrc_file *f, uint64_t off, size_t len);
 /* At open: connect to every sub-host now (best effort, short timeout). */
 void fetch_open_hosts(struct memsrc_file *f);
 /* Called after every batch of reads, before they are checked (unit tests only). */
