@@ -215,7 +215,8 @@ struct vmt_memsrc_split_opts {
 
 /*
  * As vmt_memsrc_split_open, and pages on sub-hosts are read with o->fetch
- * (memsrc/fetch.c, memsrc/pagein.c): a whole fetch chunk per request, then
+ * (memsrc/fetch.c, memsrc/pagein.c): a whole fetch chunk per request (method
+ * 1 without fetch_whole: just the bytes a stream_bytes hint named), then
  * re-checked under the seqlock; an error for a page is the sub-host's or the
  * pager's (-ECONNREFUSED, -ETIMEDOUT, -EACCES wrong key, -EIO ...), never
  * zeros.  Sub-hosts are connected lazily (the first page that needs one).
