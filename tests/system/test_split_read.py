@@ -176,6 +176,31 @@ def test_listings_match_guest(split_vm, fetch, chunk):
 
 
 
+def host_bytes(stderr):
+    return sum(int(b) for b in re.findall(r"stats: sub-host \d+: \d+ requests, \d+ chunks, (\d+) "
+                                          r"bytes", stderr))
+
+
+def test_exact_reads_cost_no_round_trips(split_vm):
+    """The shadow /proc's construction reads every process's arguments and
+    environment: with exact reads (method 1's default) it fetches fewer
+    bytes than with whole chunks and waits no more round trips (before the
+    environment was hinted too, each process's environment cost a round
+    trip of its own)."""
+    split_vm.guest("dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null")
+    runs = {}
+    for whole in (False, True, False):
+        p = split_vm.vmt("procfs", "--vm", split_vm.name, "--build-only", "--stats", "--fetch",
+                         "runtime", "--chunk", "4K", *(("--whole-chunks",) if whole else ()))
+        runs[whole] = (split_stats(p.stderr), host_bytes(p.stderr), p.stderr)
+        print(f"whole={whole}: {p.stderr.strip()}")
+    (exact, exact_bytes, err), (wst, whole_bytes, werr) = runs[False], runs[True]
+    assert "errors 0" in err and "errors 0" in werr, (err, werr)
+    assert exact["exact"] > 0 and wst["exact"] == 0, (err, werr)
+    assert exact_bytes < whole_bytes, (err, werr)
+    assert exact["round_trips"] <= wst["round_trips"] + 2, (err, werr)
+
+
 def test_listings_while_paging(split_vm):
     """The pager pages in and out under pressure (a guest loop of 64M buffers
     against a 48M cap) while both methods list: every listing is right about
