@@ -59,8 +59,14 @@ static bool vm_wait_exit(const struct vmt_vm_desc *vm, int ms)
 		/* Only reaps when the caller is QEMU's parent or a subreaper that adopted it. */
 		waitpid(vm->qemu_pid, NULL, WNOHANG);
 		if (!vmt_vm_is_running(vm)) {
-			/* It may have become a zombie after the waitpid above: reap it now. */
-			waitpid(vm->qemu_pid, NULL, WNOHANG);
+			/*
+			 * It may have become a zombie after the waitpid above, or still
+			 * be on its way out (its memory and so its command line gone,
+			 * not a zombie yet: waitpid says 0): reap it once it is one, when
+			 * it is ours (else waitpid fails at once).  Bounded: 100 ms.
+			 */
+			for (int i = 0; i < 50 && waitpid(vm->qemu_pid, NULL, WNOHANG) == 0; i++)
+				sleep_ms(2);
 			return true;
 		}
 		if (vmt_now_ms() >= deadline)
