@@ -52,6 +52,7 @@ def quick(env):
     left = leftovers(env, PREFIX)
     sweep(env, PREFIX)
     yield p, out, left
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_quick_runs_and_cleans_up(quick):
@@ -157,6 +158,7 @@ def test_interrupt_cleans_up(env, quick):
             p.kill()
             p.wait()
         sweep(env, prefix)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def test_usage_errors(env):
@@ -201,6 +203,7 @@ def scale(env):
     subprocess.run([VMT, "hosts", "down", "--prefix", SCALE_PREFIX], env=env,
                    capture_output=True)
     yield p, out, left
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_scale_quick_runs_and_cleans_up(scale):
@@ -291,6 +294,7 @@ def test_scale_interrupt_cleans_up(env, scale):
                 subprocess.run([VMT, "vm", "stop", name], env=env, capture_output=True)
         subprocess.run([VMT, "hosts", "down", "--prefix", prefix], env=env,
                        capture_output=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def test_scale_skips_what_the_host_cannot_hold(env):
@@ -298,12 +302,15 @@ def test_scale_skips_what_the_host_cannot_hold(env):
     skipped with the reason, in results.json and the summary; nothing is started."""
     out = tempfile.mkdtemp(prefix="vmt-bench-scale-skip-")
     prefix = "sbs" + uuid.uuid4().hex[:3]
-    p = subprocess.run([VMT, "bench", "scale", "--quick", "--axes", "procs,mem",
-                        "--mem-margin", str(1 << 24), "--prefix", prefix, "--out", out],
-                       env=env, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr[-2000:]
-    with open(os.path.join(out, "results.json")) as f:
-        j = json.load(f)
+    try:
+        p = subprocess.run([VMT, "bench", "scale", "--quick", "--axes", "procs,mem",
+                            "--mem-margin", str(1 << 24), "--prefix", prefix, "--out", out],
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr[-2000:]
+        with open(os.path.join(out, "results.json")) as f:
+            j = json.load(f)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     assert j["rows"] == [] and j["fits"] == []
     assert {(s["axis"], s["label"]) for s in j["skipped"]} == {
         ("procs", "100"), ("procs", "1000"), ("mem", "512M"), ("mem", "1G")}
