@@ -167,7 +167,17 @@ static int page_fill(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 	return 0;
 }
 
-static int page_get_slow(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
+/* The bytes a read wants of one page: what a miss may take from a part instead (read_part). */
+struct mem_piece {
+	uint64_t pa;
+	uint8_t *out;
+	size_t n;
+};
+
+#define MEM_FROM_PART 1 /* page_get: the piece was copied from a part; no page */
+
+static int page_get_slow(struct vmt_mem *m, uint64_t pfn, uint8_t **page,
+			 const struct mem_piece *want)
 {
 	struct mem_recent *r = &m->recent[pfn % MEM_RECENT];
 	struct mem_entry *e;
@@ -184,6 +194,9 @@ static int page_get_slow(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 		m->stats.cache_hits++;
 		m->slots[e->slot].ref = 1;
 		*page = m->arena + ((size_t)e->slot << VMT_PAGE_SHIFT);
+	} else if (m->src->parts_held &&
+		   !m->src->ops->read_part(m->src, want->pa, want->out, want->n)) {
+		return MEM_FROM_PART; /* method 1's exact read: nothing cached */
 	} else {
 		err = page_fill(m, pfn, page);
 		if (err)
@@ -196,14 +209,16 @@ static int page_get_slow(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
 	return 0;
 }
 
-static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page)
+/* The page of want, cached (0), or on a miss want copied from a part (MEM_FROM_PART). */
+static inline int page_get(struct vmt_mem *m, uint64_t pfn, uint8_t **page,
+			   const struct mem_piece *want)
 {
 	if (pfn == m->last_pfn) {
 		m->stats.cache_hits++;
 		*page = m->last_page;
 		return 0;
 	}
-	return page_get_slow(m, pfn, page);
+	return page_get_slow(m, pfn, page, want);
 }
 
 static bool pfn_cached(const struct vmt_mem *m, uint64_t pfn)
@@ -414,11 +429,12 @@ static inline void copy_out(uint8_t *out, const uint8_t *in, size_t n)
 }
 
 /*
- * The whole read from bytes the source fetched exactly (method 1's parts):
- * true if every page it touches is uncached and the source held its piece.
- * Nothing is cached, so a later read of other bytes of those pages reads
- * the pages.  A piece already copied out is simply copied again by the
- * caller's usual path when a later one fails.
+ * A read across pages wholly from bytes the source fetched exactly (method
+ * 1's parts), before the batch that would fetch its pages: true if every
+ * page it touches is uncached and the source held its piece.  Nothing is
+ * cached.  A piece already copied out is copied again by the caller's
+ * usual path when a later one fails.  (A read within one page asks for its
+ * part on the miss itself: page_get.)
  */
 static bool mem_read_parts(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t len)
 {
@@ -440,16 +456,18 @@ static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t l
 {
 	uint64_t end, off, n;
 	size_t total = len;
-	uint8_t *page;
+	uint8_t *page = NULL;
+	bool multi;
 	int err;
 
 	if (!vmt_add_ok(pa, len, &end))
 		return -EFAULT;
-	if (m->src->parts_held && len && mem_read_parts(m, pa, out, len)) {
+	multi = len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT);
+	if (multi && m->src->parts_held && mem_read_parts(m, pa, out, len)) {
 		m->stats.bytes_copied += len;
 		return 0;
 	}
-	if (len && (pa >> VMT_PAGE_SHIFT) != ((end - 1) >> VMT_PAGE_SHIFT) && m->batches) {
+	if (multi && m->batches) {
 		err = mem_prefill(m, pa >> VMT_PAGE_SHIFT, (end - 1) >> VMT_PAGE_SHIFT);
 		if (err)
 			return err;
@@ -457,10 +475,12 @@ static int mem_read_pages(struct vmt_mem *m, uint64_t pa, uint8_t *out, size_t l
 	while (len) {
 		off = pa & (VMT_PAGE_SIZE - 1);
 		n = VMT_MIN(len, VMT_PAGE_SIZE - off);
-		err = page_get(m, pa >> VMT_PAGE_SHIFT, &page);
-		if (err)
+		err = page_get(m, pa >> VMT_PAGE_SHIFT, &page,
+			       &(struct mem_piece){.pa = pa, .out = out, .n = n});
+		if (err < 0)
 			return err;
-		copy_out(out, page + off, n);
+		if (err != MEM_FROM_PART)
+			copy_out(out, page + off, n);
 		out += n;
 		pa += n;
 		len -= n;

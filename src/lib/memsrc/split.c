@@ -126,6 +126,21 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 	return 0;
 }
 
+/*
+ * [off, off + len) of chunk c (entry e) from method 1's cache (fcache_get);
+ * needed now, so what the prefetch stream has in flight may be it: the
+ * stream is ended and the cache looked at again.
+ */
+static int cache_get(struct memsrc_file *f, uint64_t off, uint64_t len, uint64_t c, uint64_t e,
+		     void *buf)
+{
+	int hit = fcache_get(&f->split->cache, off, len, c, e, buf);
+
+	if (hit == FC_MISS && fetch_stream_end(f))
+		hit = fcache_get(&f->split->cache, off, len, c, e, buf);
+	return hit;
+}
+
 /* Index of the round's want that covers off on host k, or append one. */
 static int want_find_or_add(const struct memsrc_file *f, struct round *r, uint64_t off, uint64_t c,
 			    uint64_t e, int k, size_t *idx)
@@ -192,11 +207,8 @@ static int classify_remote(struct memsrc_file *f, struct round *r, struct pendin
 		return pagein_host_down(f, k);
 	}
 	if (f->split->fetch == VMT_FETCH_RUNTIME) {
-		int hit = fcache_get(&f->split->cache, p->off, VMT_PAGE_SIZE, c, e, page);
+		int hit = cache_get(f, p->off, VMT_PAGE_SIZE, c, e, page);
 
-		/* Needed now: what the prefetch stream has in flight may be it. */
-		if (hit == FC_MISS && fetch_stream_end(f))
-			hit = fcache_get(&f->split->cache, p->off, VMT_PAGE_SIZE, c, e, page);
 		if (hit != FC_MISS) {
 			st->pages_fetched++;
 			st->fetch_cache_hits += hit == FC_HIT;
@@ -415,9 +427,7 @@ int split_read_part(struct memsrc_file *f, uint64_t off, void *buf, size_t len)
 	e = vmt_pt_load(&f->pt, c);
 	if (vmt_pt_e_moving(e) || vmt_pt_loc_host(vmt_pt_e_loc(e)) < 0)
 		return -ENODATA;
-	hit = fcache_get(&f->split->cache, off, len, c, e, buf);
-	if (hit == FC_MISS && fetch_stream_end(f)) /* it may be in flight */
-		hit = fcache_get(&f->split->cache, off, len, c, e, buf);
+	hit = cache_get(f, off, len, c, e, buf);
 	if (hit == FC_MISS)
 		return -ENODATA;
 	st->exact_reads++;
