@@ -72,6 +72,8 @@ static int complete_cb(void *user_data, int *error)
 	}
 	s->last_progress = subhost_now_ns();
 	sl->done = true;
+	if (io && s->in_batch && s->batch->on_answer)
+		s->batch->on_answer(s->batch->answer_arg, (size_t)(io - s->batch->io), sl->len);
 	/*
 	 * Not retired here (return 0): libnbd 1.14 reads a command after
 	 * issuing it, and a command retired by its callback during that issue
@@ -249,6 +251,7 @@ static void batch_gather(struct vmt_subhost_batch *b, size_t from, size_t n)
 		if (s->in_batch)
 			continue;
 		s->in_batch = true;
+		s->batch = b;
 		s->batch_next = b->list;
 		s->next_io = i;
 		s->next_piece = 0;

@@ -113,10 +113,18 @@ int vmt_subhost_pwrite_batch(struct vmt_subhost_io *io, size_t n);
  * io[] must stay where it is until end().  A handle is in one batch at a
  * time: no other call may use it between its first add() and end().  At
  * most 64 handles (-E2BIG beyond).
+ *
+ * on_answer, if set (after begin), is called on the driving thread each
+ * time the server answers a piece of io[idx] (len bytes; io[idx].err set
+ * if it failed), so that a caller can use an entry before the batch ends.
+ * An entry failed without an answer (its connection died) gets no call:
+ * it is done once wait() says nothing is in flight.
  */
 struct vmt_subhost_batch {
 	struct vmt_subhost_io *io;
 	size_t n; /* entries added so far */
+	void (*on_answer)(void *arg, size_t idx, uint64_t len);
+	void *answer_arg;
 	/* private to io.c */
 	struct vmt_subhost *list;
 	size_t nr_hosts;

@@ -55,7 +55,8 @@ struct vmt_subhost {
 	int free_slots[SUBHOST_MAX_INFLIGHT];
 	int nr_free;
 	int inflight;
-	struct vmt_subhost *batch_next; /* list of the handles in this batch */
+	struct vmt_subhost *batch_next;	 /* list of the handles in this batch */
+	struct vmt_subhost_batch *batch; /* the one it is in (on_answer) */
 	bool in_batch;
 	size_t next_io;		/* first io[] entry not fully submitted */
 	uint64_t next_piece;	/* bytes of io[next_io] already submitted */

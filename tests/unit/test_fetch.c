@@ -274,8 +274,10 @@ static int world_teardown(void **state)
 	struct world *w = *state;
 
 	vmt_fetch_test_hook = NULL;
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
+		kill(srv[k].pid, SIGCONT); /* a test that froze it and failed */
 		vmt_subhost_close(w->h[k]);
+	}
 	vmt_pt_close(&w->pt);
 	close(w->fd);
 	unlink(w->mem);
@@ -885,6 +887,40 @@ static void test_peek_local(void **state)
 	vmt_mem_free(m);
 }
 
+/*
+ * A read takes its own want from the stream as soon as it came, without
+ * waiting for the rest: with sub-host 1 frozen (SIGSTOP), a page streamed
+ * from sub-host 0 is read, the stream stays open, and sub-host 1's page,
+ * read after it thaws, comes from the same stream: one round trip for
+ * the stream, no errors.  (Ending the stream instead would wait for the
+ * frozen sub-host's timeout and fetch its page again: three round trips.)
+ */
+static void test_stream_take_one(void **state)
+{
+	struct world *w = *state;
+	struct vmt_memsrc_split_opts o = opts_runtime(12, 4u << 20);
+	struct vmt_mem *m = open_mem(w, &o);
+	struct vmt_mem_stats *st = vmt_mem_stats_ptr(m);
+	uint64_t pfns[2] = {9 * (PT_CHUNK / PAGE) + 1, 17 * (PT_CHUNK / PAGE) + 2};
+
+	check_read(m, 16 * PT_CHUNK, PAGE); /* both connections up before the freeze */
+	check_read(m, 8 * PT_CHUNK, PAGE);
+	assert_int_equal(st->round_trips, 2);
+	assert_int_equal(kill(srv[1].pid, SIGSTOP), 0);
+	vmt_mem_stream_add(m, pfns, 2);
+	vmt_mem_stream_pump(m);
+	check_read(m, pfns[0] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, 3);
+	assert_int_equal(st->host_requests[1], 1); /* its streamed read still on its way */
+	assert_int_equal(kill(srv[1].pid, SIGCONT), 0);
+	check_read(m, pfns[1] * PAGE, PAGE);
+	assert_int_equal(st->round_trips, 3);
+	assert_int_equal(st->host_requests[1], 2);
+	assert_int_equal(st->fetch_errors, 0);
+	assert_int_equal(st->fetch_retries, 0);
+	vmt_mem_free(m);
+}
+
 /* A chunk that moves while the stream fetches it is not kept: its read gets the new data. */
 static void test_stream_moved(void **state)
 {
@@ -1418,6 +1454,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prefetch_with_host_down, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_hint, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_take_one, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_moved, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_exact_reads, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(test_peek_local, world_setup, world_teardown),

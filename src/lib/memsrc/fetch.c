@@ -346,16 +346,21 @@ static int stream_alloc(struct memsrc_file *f)
 	st->w = calloc(cap, sizeof(*st->w));
 	st->io = calloc(cap, sizeof(*st->io));
 	st->index = calloc(slots, sizeof(*st->index));
-	if (!st->w || !st->io || !st->index) {
+	st->landed = calloc(cap, sizeof(*st->landed));
+	st->got = calloc(cap, sizeof(*st->got));
+	if (!st->w || !st->io || !st->index || !st->landed || !st->got) {
 		free(st->w);
 		free(st->io);
 		free(st->index);
+		free(st->landed);
+		free(st->got);
 		*st = (struct fetch_stream){0};
 		return -ENOMEM;
 	}
 	st->cap = cap;
 	st->index_mask = slots - 1;
 	st->mu_ok = !pthread_mutex_init(&st->mu, NULL);
+	st->cond_ok = !pthread_cond_init(&st->landed_cond, NULL);
 	st->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return 0;
 }
@@ -366,8 +371,8 @@ static size_t stream_slot(const struct fetch_stream *st, uint64_t fetch_chunk)
 	return (size_t)(fetch_chunk * 0x9e3779b97f4a7c15ull >> 32) & st->index_mask;
 }
 
-/* A want of the stream reads all of [off, off + len) from k. */
-static bool stream_has(const struct split_ctx *x, uint64_t off, uint64_t len, int k)
+/* The want of the stream that reads all of [off, off + len) from k: *idx. */
+static bool stream_find(const struct split_ctx *x, uint64_t off, uint64_t len, int k, size_t *idx)
 {
 	const struct fetch_stream *st = &x->stream;
 
@@ -375,10 +380,19 @@ static bool stream_has(const struct split_ctx *x, uint64_t off, uint64_t len, in
 	     i = (i + 1) & st->index_mask) {
 		const struct split_want *w = &st->w[st->index[i] - 1];
 
-		if (w->host == k && off - w->off < w->len && w->len - (off - w->off) >= len)
+		if (w->host == k && off - w->off < w->len && w->len - (off - w->off) >= len) {
+			*idx = st->index[i] - 1;
 			return true;
+		}
 	}
 	return false;
+}
+
+static bool stream_has(const struct split_ctx *x, uint64_t off, uint64_t len, int k)
+{
+	size_t i;
+
+	return stream_find(x, off, len, k, &i);
 }
 
 static void stream_index(struct split_ctx *x, size_t idx)
@@ -400,6 +414,31 @@ static void stream_index(struct split_ctx *x, size_t idx)
  * publishes i (under mu); the fetcher touches nothing past published, and
  * the walk nothing before the join.
  */
+/* On the fetcher: a piece of want idx came (vmt_subhost_batch's on_answer). */
+static void stream_answered(void *arg, size_t idx, uint64_t len)
+{
+	struct fetch_stream *st = arg;
+
+	st->got[idx] += len;
+	if (st->got[idx] < st->io[idx].len && !st->io[idx].err)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->landed[idx] = 1;
+	if (st->walk_waits)
+		pthread_cond_signal(&st->landed_cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* On the fetcher: nothing in flight, so every want added so far is answered or failed. */
+static void stream_resolved(struct fetch_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->resolved = st->b.n;
+	if (st->walk_waits)
+		pthread_cond_signal(&st->landed_cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
 static void *stream_fetcher(void *arg)
 {
 	struct fetch_stream *st = arg;
@@ -418,6 +457,7 @@ static void *stream_fetcher(void *arg)
 			vmt_subhost_batch_add(&st->b, n);
 		if (vmt_subhost_batch_wait(&st->b, st->wake_fd))
 			continue;
+		stream_resolved(st);
 		if (closing)
 			return NULL;
 		p.fd = st->wake_fd; /* nothing in flight: sleep until the walk says more */
@@ -450,8 +490,15 @@ static void stream_start(struct fetch_stream *st)
 	st->sent = 0;
 	st->published = 0;
 	st->closing = false;
-	st->threaded =
-	    st->mu_ok && st->wake_fd >= 0 && !pthread_create(&st->thread, NULL, stream_fetcher, st);
+	st->resolved = 0;
+	st->waited = false;
+	if (!st->mu_ok || !st->cond_ok || st->wake_fd < 0)
+		return;
+	st->b.on_answer = stream_answered;
+	st->b.answer_arg = st;
+	st->threaded = !pthread_create(&st->thread, NULL, stream_fetcher, st);
+	if (!st->threaded)
+		st->b.on_answer = NULL;
 }
 
 /*
@@ -619,8 +666,11 @@ static void stream_drop_wants(struct fetch_stream *st)
 	for (size_t i = 0; i < st->n; i++) {
 		free(st->w[i].ents);
 		free(st->w[i].data);
+		st->w[i].taken = false;
 	}
 	memset(st->index, 0, (st->index_mask + 1) * sizeof(*st->index));
+	memset(st->landed, 0, st->n * sizeof(*st->landed));
+	memset(st->got, 0, st->n * sizeof(*st->got));
 	st->n = 0;
 	st->parts = 0;
 	st->bytes = 0;
@@ -638,17 +688,68 @@ bool fetch_stream_end(struct memsrc_file *f)
 	st->open = false;
 	stream_finish(st);
 	stats->wait_ns += split_now_ns() - t0;
-	stats->round_trips++;
+	stats->round_trips += !st->waited;
 	if (vmt_fetch_test_hook)
 		vmt_fetch_test_hook(vmt_fetch_test_arg);
-	for (size_t i = 0; i < st->n; i++)
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->w[i].taken)
+			continue;
 		stream_settle(f, &st->w[i], &st->io[i]);
-	count(f, st->w, st->n);
+		count(f, &st->w[i], 1);
+	}
 	stats->cache_bytes = x->cache.bytes;
 	stats->cache_bytes_max = VMT_MAX(stats->cache_bytes_max, x->cache.bytes);
 	stream_drop_wants(st);
 	fetch_parts_sync(f);
 	return true;
+}
+
+/*
+ * The walk needs want i now: wait for its answer alone, not for the whole
+ * stream, so that the walk goes on with what came while the rest is still
+ * on the links (a listing's last reads otherwise all wait for the stream's
+ * last byte).  True if it came and was checked into the cache.
+ */
+static bool stream_wait_one(struct memsrc_file *f, size_t i)
+{
+	struct fetch_stream *st = &f->split->stream;
+	struct vmt_mem_stats *stats = vmt_memsrc_stats(&f->base);
+	uint64_t t0 = split_now_ns();
+	bool ok;
+
+	if (st->sent <= i)
+		stream_publish(st, false);
+	pthread_mutex_lock(&st->mu);
+	st->walk_waits = true;
+	while (!st->landed[i] && st->resolved <= i)
+		pthread_cond_wait(&st->landed_cond, &st->mu);
+	st->walk_waits = false;
+	ok = st->landed[i] && !st->io[i].err; /* a failed read is the stream end's to settle */
+	pthread_mutex_unlock(&st->mu);
+	stats->wait_ns += split_now_ns() - t0;
+	if (!ok)
+		return false;
+	stats->round_trips += !st->waited; /* the stream's requests went out together: one */
+	st->waited = true;
+	if (vmt_fetch_test_hook)
+		vmt_fetch_test_hook(vmt_fetch_test_arg);
+	stream_settle(f, &st->w[i], &st->io[i]);
+	count(f, &st->w[i], 1);
+	st->w[i].taken = true;
+	return true;
+}
+
+bool fetch_stream_take(struct memsrc_file *f, uint64_t off, uint64_t len, int k)
+{
+	struct split_ctx *x = f->split;
+	size_t i;
+
+	if (!x->stream.open)
+		return false;
+	if (x->stream.threaded && k >= 0 && stream_find(x, off, len, k, &i) &&
+	    !x->stream.w[i].taken && stream_wait_one(f, i))
+		return true;
+	return fetch_stream_end(f);
 }
 
 static void stream_free(struct split_ctx *x)
@@ -663,10 +764,14 @@ static void stream_free(struct split_ctx *x)
 	free(st->w);
 	free(st->io);
 	free(st->index);
+	free(st->landed);
+	free(st->got);
 	if (st->wake_fd >= 0)
 		close(st->wake_fd);
 	if (st->mu_ok)
 		pthread_mutex_destroy(&st->mu);
+	if (st->cond_ok)
+		pthread_cond_destroy(&st->landed_cond);
 	*st = (struct fetch_stream){0};
 }
 

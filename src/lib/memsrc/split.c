@@ -128,15 +128,15 @@ int split_want_run(const struct memsrc_file *f, uint64_t off, uint64_t c, uint64
 
 /*
  * [off, off + len) of chunk c (entry e) from method 1's cache (fcache_get);
- * needed now, so what the prefetch stream has in flight may be it: the
- * stream is ended and the cache looked at again.
+ * needed now, so what the prefetch stream has in flight may be it: that
+ * want is waited for (or the stream ended) and the cache looked at again.
  */
 static int cache_get(struct memsrc_file *f, uint64_t off, uint64_t len, uint64_t c, uint64_t e,
 		     void *buf)
 {
 	int hit = fcache_get(&f->split->cache, off, len, c, e, buf);
 
-	if (hit == FC_MISS && fetch_stream_end(f))
+	if (hit == FC_MISS && fetch_stream_take(f, off, len, vmt_pt_loc_host(vmt_pt_e_loc(e))))
 		hit = fcache_get(&f->split->cache, off, len, c, e, buf);
 	return hit;
 }

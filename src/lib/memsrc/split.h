@@ -56,6 +56,7 @@ struct split_want {
 	int err;
 	bool streamed; /* method 1: read by the prefetch stream, not used yet */
 	bool part;     /* method 1: just the bytes a hint named (off, len within a page) */
+	bool taken;    /* method 1: a stream's, settled before its stream ended */
 };
 
 /* Method 1's cache of fetched ranges: bounded in bytes of data, LRU. */
@@ -101,6 +102,19 @@ struct fetch_stream {
 	bool closing;	    /* nothing more comes: finish and exit */
 	int wake_fd;	    /* eventfd: published or closing changed; -1 none */
 	bool mu_ok;	    /* mu initialized */
+	/*
+	 * What the walk may take while the stream goes on (fetch_stream_take),
+	 * under mu: landed[i], want i's read answered (or failed); every want
+	 * below resolved is answered or failed (the fetcher had nothing in
+	 * flight then).  landed_cond is signalled for a walk that waits.
+	 */
+	uint8_t *landed;
+	size_t resolved;
+	bool walk_waits;
+	bool waited; /* the walk waited for one of its wants: its round trip is counted */
+	pthread_cond_t landed_cond;
+	bool cond_ok;
+	uint64_t *got; /* the fetcher's own: bytes answered so far, per want */
 };
 
 struct split_ctx {
@@ -171,6 +185,12 @@ void fetch_epoch(struct split_ctx *x);
 void fetch_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n);
 void fetch_stream_pump(struct memsrc_file *f);
 bool fetch_stream_end(struct memsrc_file *f);
+/*
+ * [off, off + len) on sub-host k is needed now: if a want of the open
+ * stream reads it, wait for just that want and put it in the cache; else
+ * end the stream (fetch_stream_end).  True if the cache may have it now.
+ */
+bool fetch_stream_take(struct memsrc_file *f, uint64_t off, uint64_t len, int k);
 /* As add, for just the bytes [off, off + len) of one page: a part (exact reads). */
 void fetch_stream_add_bytes(struct memsrc_file *f, uint64_t off, size_t len);
 /* At open: connect to every sub-host now (best effort, short timeout). */
