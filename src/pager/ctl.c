@@ -139,9 +139,12 @@ int pager_stats_json(char *buf, size_t len)
 	C(pagein_install_us);
 	C(hint_chunks);
 	C(hint_us);
-	J("\"resident_chunks\":%llu,\"absent_chunks\":%llu,\"cap_chunks\":%llu,",
+	C(pageouts_ids);
+	J("\"resident_chunks\":%llu,\"absent_chunks\":%llu,\"cap_chunks\":%llu,"
+	  "\"low_chunks\":%llu,\"burst_chunks\":%llu,",
 	  (unsigned long long)atomic_load(&h->main_chunks),
-	  (unsigned long long)atomic_load(&h->absent_chunks), (unsigned long long)g.cap_chunks);
+	  (unsigned long long)atomic_load(&h->absent_chunks), (unsigned long long)g.cap_chunks,
+	  (unsigned long long)g.low_chunks, (unsigned long long)g.burst_chunks);
 	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "fault_us", &s->fault_us);
 	J(",");
 	o += (size_t)hist_json(buf + o, o < len ? len - o : 0, "pagein_us", &s->pagein_us);
@@ -545,7 +548,10 @@ static uint64_t hints_gather_ns(const struct ctl_hints *h)
 static void hints_step(struct pager_conns *c, struct ctl_hints *h, char *buf)
 {
 	uint64_t value = 0, t0 = pager_now_ns();
-	int st = pagein_step(c, &h->cur, buf, t0 + (uint64_t)CTL_HINT_DEADLINE * 1000000, &value);
+	int st;
+
+	pager_ids_reading();
+	st = pagein_step(c, &h->cur, buf, t0 + (uint64_t)CTL_HINT_DEADLINE * 1000000, &value);
 
 	atomic_fetch_add(&g.st.hint_chunks, value);
 	atomic_fetch_add(&g.st.hint_us, (pager_now_ns() - t0) / 1000);
@@ -630,6 +636,7 @@ static int ctl_pagein_req(int fd, struct pager_conns *c, char **buf,
 
 	if (!r)
 		return ctl_reply(fd, req->op, -ENOMEM, 0, NULL, 0);
+	pager_ids_reading();
 	err = ctl_io(fd, r, req->n * sizeof(*r), false);
 	if (!err && req->op == VMT_PAGER_HINT) {
 		if (req->n)

@@ -90,14 +90,36 @@ static void evict_lock_breathe(void)
 	pthread_mutex_lock(&g.lock);
 }
 
-static uint64_t evict_excess_locked(void)
+/*
+ * How long eviction stays quiet after an IDS's last PAGEIN or hint: longer
+ * than the gaps between a listing's requests, short enough that the main
+ * host is back at its free target soon after the listing.
+ */
+#define EVICT_IDS_QUIET_MS 100
+
+void pager_ids_reading(void)
+{
+	atomic_store(&g.ids_until_ns, pager_now_ns() + EVICT_IDS_QUIET_MS * 1000000ull);
+}
+
+/*
+ * Chunks to page out: what MAIN (with the page-ins under way and the
+ * faults waiting for room) holds above the low watermark -- above the
+ * burst watermark while an IDS reads (pager_ids_reading).  A fault that
+ * finds no room under the cap still makes room at once: it waits in
+ * admit_waiting.  *quiet_ns: how long the burst still lasts, or 0.
+ */
+static uint64_t evict_excess_locked(uint64_t *quiet_ns)
 {
 	uint64_t main = atomic_load(&g.pt.hdr->main_chunks);
 	uint64_t want = main + g.inflight_in + g.admit_waiting;
+	uint64_t now = pager_now_ns(), until = atomic_load(&g.ids_until_ns);
+	uint64_t floor = now < until ? g.burst_chunks : g.low_chunks;
 
-	if (!g.cap_chunks || want <= g.low_chunks)
+	*quiet_ns = now < until ? until - now : 0;
+	if (!g.cap_chunks || want <= floor)
 		return 0;
-	return want - g.low_chunks;
+	return want - floor;
 }
 
 static size_t evict_pick_locked(struct victim *v, size_t max)
@@ -273,6 +295,8 @@ static void evict_finish_locked(struct victim *v)
 					 1);
 			if (v->send)
 				atomic_fetch_add(&g.st.bytes_out, len);
+			if (pager_now_ns() < atomic_load(&g.ids_until_ns))
+				atomic_fetch_add(&g.st.pageouts_ids, 1);
 		}
 	}
 	/*
@@ -349,18 +373,26 @@ static void *evict_main(void *arg)
 			abort();
 	}
 	while (!atomic_load(&g.quit)) {
-		uint64_t excess;
+		uint64_t excess, quiet;
 		long r;
 
 		pthread_mutex_lock(&g.lock);
-		excess = evict_excess_locked();
+		excess = evict_excess_locked(&quiet);
 		if (!excess && !g.trim_n) {
+			/* At most a second; at the burst's end, to catch up. */
+			uint64_t wait =
+			    quiet && quiet < 1000000000ull ? quiet + 1000000 : 1000000000ull;
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			ts.tv_sec += (time_t)(wait / 1000000000ull);
+			ts.tv_nsec += (long)(wait % 1000000000ull);
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
 			pthread_cond_timedwait(&g.evict_cond, &g.lock, &ts);
-			excess = evict_excess_locked();
+			excess = evict_excess_locked(&quiet);
 		}
 		pthread_mutex_unlock(&g.lock);
 		if (atomic_load(&g.quit))

@@ -326,6 +326,10 @@ static int pager_open_table(void)
 	if (g.conf.cap_set && g.conf.cap_bytes && !g.cap_chunks)
 		g.cap_chunks = 1;
 	g.low_chunks = g.cap_chunks - vmt_pt_free_target(g.cap_chunks);
+	/* A quarter of the free target stays free for the guest's faults meanwhile. */
+	g.burst_chunks = g.cap_chunks - vmt_pt_free_target(g.cap_chunks) / 4;
+	if (g.burst_chunks < g.low_chunks || g.burst_chunks >= g.cap_chunks)
+		g.burst_chunks = g.low_chunks;
 	atomic_store(&g.pt.hdr->writer_pid, (uint64_t)getpid());
 	return 0;
 }

@@ -87,7 +87,8 @@ struct pager_stats {
 	_Atomic uint64_t faults, wp_faults, inline_heads, zero_fills, pageins, pageouts,
 	    pageouts_skipped_clean, pageouts_zero, bytes_in, bytes_out, trims, retries, errors,
 	    deferred, cap_waits, pagein_cmds, pagein_batches, pagein_reads, pagein_wait_us,
-	    pagein_cmd_us, pagein_net_us, pagein_install_us, hint_chunks, hint_us;
+	    pagein_cmd_us, pagein_net_us, pagein_install_us, hint_chunks, hint_us,
+	    pageouts_ids; /* chunks that left MAIN while an IDS read (pager_ids_reading) */
 	struct pager_hist fault_us, pagein_us, head_net_us;
 };
 
@@ -110,6 +111,15 @@ struct pager {
 
 	struct vmt_pt pt;
 	uint64_t chunk, nr_chunks, cap_chunks, low_chunks;
+	/*
+	 * While an IDS reads through the pager (PAGEINs and hints, ctl.c), up
+	 * to ids_until_ns, the evictor lets MAIN grow to burst_chunks instead
+	 * of low_chunks before it pages out, and catches up after: page-outs
+	 * during a method-2 listing took the CPU and links that its page-ins
+	 * need (pager_ids_reading).
+	 */
+	uint64_t burst_chunks;
+	_Atomic uint64_t ids_until_ns;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	   /* a job finished / room appeared */
@@ -179,6 +189,8 @@ int pager_fetch_retry(struct pager_conns *c, const int *hosts, struct vmt_subhos
 
 /* pageout.c */
 int pager_evict_start(void);
+/* An IDS is reading through the pager now (a PAGEIN or hints): quiet eviction a while. */
+void pager_ids_reading(void);
 
 /* ctl.c */
 int pager_ctl_start(void);
