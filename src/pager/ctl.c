@@ -434,9 +434,10 @@ static void pagein_wait_locked(void)
 }
 
 /*
- * One step of a PAGEIN: page the next batch of cur's chunks in, or wait for
- * room or for a chunk in motion.  1: more to do, 0: every chunk cur touches
- * is resident, or the first error.  *value += chunks paged in.
+ * One step of a PAGEIN: page the next batch of cur's chunks in (at most
+ * max), or wait for room or for a chunk in motion.  1: more to do, 0: every
+ * chunk cur touches is resident, or the first error.  *value += chunks
+ * paged in.
  */
 static int pagein_step(struct pager_conns *c, struct pagein_cursor *cur, size_t max, char *buf,
 		       uint64_t deadline, uint64_t *value)

@@ -405,15 +405,6 @@ static void stream_index(struct split_ctx *x, size_t idx)
 	st->index[i] = (uint32_t)idx + 1;
 }
 
-/*
- * The fetcher thread: sends what the walk published and takes the answers
- * in as they come, until the stream closes.  It owns the batch, and with
- * it the sub-hosts' handles, from the start of the stream to its end:
- * every read that needs a sub-host on the walk's side ends the stream
- * first (split.c, fetch_wants).  The walk writes io[i] and w[i] before it
- * publishes i (under mu); the fetcher touches nothing past published, and
- * the walk nothing before the join.
- */
 /* On the fetcher: a piece of want idx came (vmt_subhost_batch's on_answer). */
 static void stream_answered(void *arg, size_t idx, uint64_t len)
 {
@@ -439,6 +430,16 @@ static void stream_resolved(struct fetch_stream *st)
 	pthread_mutex_unlock(&st->mu);
 }
 
+/*
+ * The fetcher thread: sends what the walk published and takes the answers
+ * in as they come, until the stream closes.  It owns the batch, and with
+ * it the sub-hosts' handles, from the start of the stream to its end:
+ * every read that needs a sub-host on the walk's side ends the stream
+ * first (split.c, fetch_wants).  The walk writes io[i] and w[i] before it
+ * publishes i (under mu); the fetcher touches nothing past published, and
+ * the walk nothing before the join but a want whose answer landed (landed[i],
+ * under mu: fetch_stream_take).
+ */
 static void *stream_fetcher(void *arg)
 {
 	struct fetch_stream *st = arg;
