@@ -423,12 +423,7 @@ static void pagein_wait_locked(void)
 	struct timespec ts;
 
 	pthread_cond_signal(&g.evict_cond);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 20 * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	pager_deadline_in(20 * 1000000ull, &ts);
 	pthread_cond_timedwait(&g.cond, &g.lock, &ts);
 	atomic_fetch_add(&g.st.pagein_wait_us, (pager_now_ns() - t0) / 1000);
 }

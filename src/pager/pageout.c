@@ -295,8 +295,6 @@ static void evict_finish_locked(struct victim *v)
 					 1);
 			if (v->send)
 				atomic_fetch_add(&g.st.bytes_out, len);
-			if (pager_now_ns() < atomic_load(&g.ids_until_ns))
-				atomic_fetch_add(&g.st.pageouts_ids, 1);
 		}
 	}
 	/*
@@ -348,6 +346,8 @@ static long evict_round(struct pager_conns *c, struct victim *v, size_t max)
 		failed += v[i].err != 0;
 		evict_finish_locked(&v[i]);
 	}
+	if (pager_now_ns() < atomic_load(&g.ids_until_ns)) /* an IDS reads: STATS tell */
+		atomic_fetch_add(&g.st.pageouts_ids, n - failed);
 	pager_release_admit_locked();
 	pthread_cond_broadcast(&g.cond);
 	pthread_mutex_unlock(&g.lock);
@@ -380,17 +380,10 @@ static void *evict_main(void *arg)
 		excess = evict_excess_locked(&quiet);
 		if (!excess && !g.trim_n) {
 			/* At most a second; at the burst's end, to catch up. */
-			uint64_t wait =
-			    quiet && quiet < 1000000000ull ? quiet + 1000000 : 1000000000ull;
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)(wait / 1000000000ull);
-			ts.tv_nsec += (long)(wait % 1000000000ull);
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			pager_deadline_in(
+			    quiet && quiet < 1000000000ull ? quiet + 1000000 : 1000000000ull, &ts);
 			pthread_cond_timedwait(&g.evict_cond, &g.lock, &ts);
 			excess = evict_excess_locked(&quiet);
 		}

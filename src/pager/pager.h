@@ -156,6 +156,8 @@ void pager_trace_locked(char kind, uint64_t off);
 /* pager.c */
 void pager_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t pager_now_ns(void);
+/* ts = ns from now on CLOCK_REALTIME, for pthread_cond_timedwait. */
+void pager_deadline_in(uint64_t ns, struct timespec *ts);
 bool pager_sleep_backoff(unsigned attempt); /* false if quitting */
 int pager_conn_get(struct pager_conns *c, int k, struct vmt_subhost **out);
 void pager_conn_drop(struct pager_conns *c, int k);
