@@ -255,6 +255,44 @@ def test_pagein_command(work):
         harness_result(work, p, 120)
 
 
+def sub_chunks(path, skip):
+    """Chunks of a page table file (pagetable.h: the entries follow the header
+    at header_size) that are on a sub-host and not moving, minus skip."""
+    with open(path, "rb") as f:
+        data = f.read()
+    hsize, nchunks = struct.unpack_from("<I", data, 12)[0], struct.unpack_from("<Q", data, 32)[0]
+    return [i for i, (e,) in enumerate(struct.iter_unpack("<Q", data[hsize:hsize + 8 * nchunks]))
+            if (e & 0xff) >= 2 and not (e >> 24) & 1 and i not in skip]
+
+
+def test_pageins_one_after_another(work):
+    """Each PAGEIN on a connection is a stream of its own once the one before
+    ended (stream.c): every one is answered, whatever the one before did.  A
+    stream that counted its reads on from the last one's left a PAGEIN's read
+    unsent when both made one: the PAGEIN waited for its timeout, and the
+    chunk stayed in motion for good, the guest's faults on it with it."""
+    p, sock = harness_with_socket(work)
+    asked = set()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(60)
+            s.connect(sock)
+            for _ in range(12):
+                time.sleep(0.02)  # the stream before has ended meanwhile
+                left = sub_chunks(os.path.join(work["dir"], "pagetable"), asked)
+                if not left:
+                    break
+                asked.add(left[0])
+                status, _, _ = pager_req(sock, PAGEIN, [(left[0] << 16, 1 << 16)],
+                                         timeout_ms=3000, conn=s)
+                assert status == 0, (left[0], status)
+        st = json.loads(pager_req(sock, STATS)[2])
+        assert len(asked) >= 6 and st["errors"] == 0, (asked, st)
+    finally:
+        harness_result(work, p, 120)
+    assert "never ended" not in open(os.path.join(work["dir"], "pager.log")).read()
+
+
 def test_hint_command(work):
     """HINTs get no reply, are paged in while the client is quiet, and keep the frames in step."""
     p, sock = harness_with_socket(work)

@@ -328,16 +328,23 @@ void pagein_close(struct split_ctx *x)
 	pager_drop(x);
 	free(x->hinted_set);
 	x->hinted_set = NULL;
-	x->hinted_n = 0;
+	x->hinted_n = x->hinted_slots = 0;
 }
 
 /* ------------------------------------------------------------ stream */
 
-#define HINTED_SLOTS (1u << 17) /* the set's size: at most half of it is filled */
+/*
+ * The set's size: at most half of it is filled.  It starts small and
+ * doubles: a listing hints about a thousand chunks, and a set of the
+ * largest size (1 MiB) cost a method-2 `ps` page faults and cache misses
+ * on every page it read.
+ */
+#define HINTED_SLOTS_MIN 4096u
+#define HINTED_SLOTS	 (1u << 17)
 
-static size_t hinted_slot(uint64_t c)
+static size_t hinted_slot(uint64_t c, size_t slots)
 {
-	return (size_t)((c * 0x9e3779b97f4a7c15ull) >> 40) & (HINTED_SLOTS - 1);
+	return (size_t)((c * 0x9e3779b97f4a7c15ull) >> 40) & (slots - 1);
 }
 
 bool pagein_hinted(const struct memsrc_file *f, uint64_t c)
@@ -346,7 +353,7 @@ bool pagein_hinted(const struct memsrc_file *f, uint64_t c)
 
 	if (!x->hinted_n)
 		return false;
-	for (size_t i = hinted_slot(c);; i = (i + 1) & (HINTED_SLOTS - 1)) {
+	for (size_t i = hinted_slot(c, x->hinted_slots);; i = (i + 1) & (x->hinted_slots - 1)) {
 		if (x->hinted_set[i] == c + 1)
 			return true;
 		if (!x->hinted_set[i])
@@ -354,19 +361,45 @@ bool pagein_hinted(const struct memsrc_file *f, uint64_t c)
 	}
 }
 
-/* Remember chunk c as hinted; false if it was already (or the set is full). */
-static bool hinted_add(struct split_ctx *x, uint64_t c)
+/* Put c + 1 (not in the set) into a set of slots slots. */
+static void hinted_put(uint64_t *set, size_t slots, uint64_t c)
 {
-	size_t i;
+	size_t i = hinted_slot(c, slots);
 
-	if (!x->hinted_set && !(x->hinted_set = calloc(HINTED_SLOTS, sizeof(uint64_t))))
+	while (set[i])
+		i = (i + 1) & (slots - 1);
+	set[i] = c + 1;
+}
+
+/* Room for one more: the set allocated, or doubled when half full; false at its largest. */
+static bool hinted_room(struct split_ctx *x)
+{
+	size_t slots = x->hinted_slots ? x->hinted_slots * 2 : HINTED_SLOTS_MIN;
+	uint64_t *set;
+
+	if (x->hinted_set && x->hinted_n < x->hinted_slots / 2)
+		return true;
+	if (slots > HINTED_SLOTS || !(set = calloc(slots, sizeof(*set))))
 		return false;
-	if (x->hinted_n >= HINTED_SLOTS / 2)
+	for (size_t i = 0; i < x->hinted_slots; i++)
+		if (x->hinted_set[i])
+			hinted_put(set, slots, x->hinted_set[i] - 1);
+	free(x->hinted_set);
+	x->hinted_set = set;
+	x->hinted_slots = slots;
+	return true;
+}
+
+/* Remember chunk c as hinted; false if it was already (or the set is full). */
+static bool hinted_add(struct memsrc_file *f, uint64_t c)
+{
+	struct split_ctx *x = f->split;
+
+	if (pagein_hinted(f, c))
 		return false;
-	for (i = hinted_slot(c); x->hinted_set[i]; i = (i + 1) & (HINTED_SLOTS - 1))
-		if (x->hinted_set[i] == c + 1)
-			return false;
-	x->hinted_set[i] = c + 1;
+	if (!hinted_room(x))
+		return false;
+	hinted_put(x->hinted_set, x->hinted_slots, c);
 	x->hinted_n++;
 	return true;
 }
@@ -436,7 +469,7 @@ void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
 			continue;
 		k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
 		if (k < 0 || k >= VMT_PT_MAX_HOSTS || x->pagein_down[k] || !hint_budget(f) ||
-		    !hinted_add(x, c))
+		    !hinted_add(f, c))
 			continue;
 		x->hint_budget--;
 		count_chunk(f, c);
@@ -467,6 +500,6 @@ void pagein_stream_end(struct memsrc_file *f)
 	x->hinted = false;
 	x->hint_budget_set = false;
 	if (x->hinted_n)
-		memset(x->hinted_set, 0, HINTED_SLOTS * sizeof(uint64_t));
+		memset(x->hinted_set, 0, x->hinted_slots * sizeof(uint64_t));
 	x->hinted_n = 0;
 }

@@ -234,7 +234,7 @@ static int classify(struct memsrc_file *f, struct round *r, struct pending *p, v
 	 * in the round's one request with the others instead of spinning alone.
 	 */
 	if (f->split->fetch == VMT_FETCH_VM && !p->paged && !f->base.local_only &&
-	    pagein_hinted(f, c) && vmt_pt_e_moving(e = vmt_pt_load(&f->pt, c)))
+	    vmt_pt_e_moving(e = vmt_pt_load(&f->pt, c)) && pagein_hinted(f, c))
 		return want_find_or_add(f, r, p->off, c, e, vmt_pt_loc_host(vmt_pt_e_loc(e)),
 					&p->want)
 			   ?: NEEDS_WANT;
