@@ -403,7 +403,8 @@ void pager_pagein_done_locked(struct pager_job *j)
 		f = n;
 	}
 	pthread_cond_broadcast(&g.cond);
-	pager_evict_wake_locked();
+	if (g.cap_chunks)
+		pthread_cond_signal(&g.evict_cond);
 }
 
 int pager_fetch_retry(struct pager_conns *c, const int *hosts, struct vmt_subhost_io *io, size_t n,

@@ -122,19 +122,6 @@ static uint64_t evict_excess_locked(uint64_t *quiet_ns)
 	return want - floor;
 }
 
-/*
- * A page-in ended (g.lock held): wake the evictor if MAIN is over its floor
- * now.  Woken after every page-in, it took g.lock only to find nothing to
- * do: a method-2 listing pages in a thousand chunks.
- */
-void pager_evict_wake_locked(void)
-{
-	uint64_t quiet;
-
-	if (g.cap_chunks && (g.trim_n || evict_excess_locked(&quiet)))
-		pthread_cond_signal(&g.evict_cond);
-}
-
 static size_t evict_pick_locked(struct victim *v, size_t max)
 {
 	size_t n = 0;

@@ -5,8 +5,7 @@
  *   uffd.c     userfaultfd: registration and the install/protect ioctls
  *   fault.c    the fault thread and page-in (workers)
  *   pageout.c  the evictor: page-out under the cap, trims
- *   ctl.c      the command socket (PING, PAGEIN, HINT, STATS)
- *   stream.c   a client's page-ins as one stream of reads
+ *   ctl.c      the command socket (PING, PAGEIN, STATS)
  * One mutex (g.lock) guards every chunk's state, the job list, the policy
  * and every page-table write; nothing holds it across network I/O.
  */
@@ -60,8 +59,6 @@ struct pager_job {
 	bool by_fault;		     /* IN: started by a fault (vs. PAGEIN) */
 	bool tail_waits;	     /* IN: the tail is queued once the head is in */
 	bool failed;		     /* IN: a part was not installed: the chunk stays on host */
-	bool wanted;		     /* IN, stream: the owner's PAGEIN waits for it */
-	const void *owner;	     /* IN: the client stream that fetches it, or NULL */
 	uint64_t head;		     /* IN: faulting page's address, 0 if none */
 	uint64_t t0_ns;		     /* IN: the initiating fault's time */
 	struct pager_fault *waiters; /* faults on this chunk meanwhile */
@@ -196,41 +193,9 @@ int pager_fetch_retry(struct pager_conns *c, const int *hosts, struct vmt_subhos
 int pager_evict_start(void);
 /* An IDS is reading through the pager now (a PAGEIN or hints): quiet eviction a while. */
 void pager_ids_reading(void);
-/* A page-in ended (g.lock held): wake the evictor if it has work. */
-void pager_evict_wake_locked(void);
 
 /* ctl.c */
-#define CTL_BATCH_BYTES (8u << 20) /* a client's staging for sub-host data */
-#define CTL_SCAN_MAX	4096	   /* chunks looked at per hold of g.lock (faults wait on it) */
-
-struct vmt_pager_range;
-/* Walks a request's ranges chunk by chunk. */
-struct pager_cursor {
-	const struct vmt_pager_range *r;
-	uint32_t n, ri;
-	uint64_t next; /* next chunk of range ri */
-	bool started;
-};
 int pager_ctl_start(void);
 int pager_stats_json(char *buf, size_t len);
-bool pager_cursor_peek(struct pager_cursor *c, uint64_t *chunk);
-void pager_pagein_abort_locked(struct pager_job *j);
-void pager_pagein_wait_locked(uint64_t ns);
-int pager_ctl_staging(char **buf);
-int pager_ctl_pagein(struct pager_conns *c, const struct vmt_pager_range *r, uint32_t nr,
-		     uint32_t timeout_ms, char *buf, uint64_t *value);
-int pager_ctl_reply(int fd, uint16_t op, int status, uint64_t value, const char *payload,
-		    uint32_t len);
-
-/* stream.c: one per client, driven by its thread */
-struct pager_stream;
-struct pager_stream *pager_stream_new(void);
-void pager_stream_free(struct pager_stream *s, struct pager_conns *c);
-void pager_stream_hint(struct pager_stream *s, const struct vmt_pager_range *r, uint32_t n);
-void pager_stream_pagein(struct pager_stream *s, struct vmt_pager_range *r, uint32_t n,
-			 uint32_t timeout_ms);
-bool pager_stream_busy(const struct pager_stream *s);
-bool pager_stream_pagein_on(const struct pager_stream *s);
-int pager_stream_step(struct pager_stream *s, struct pager_conns *c, char **buf, int fd);
 
 #endif

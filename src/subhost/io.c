@@ -334,11 +334,10 @@ static void wake_drain(int wake_fd)
 
 /*
  * One pass: issue what the slots allow, wait for the handles (and wake_fd,
- * if >= 0; emptied if drain) up to their timeout, or not at all (!wait),
- * and let libnbd act on what came.  False once no handle has anything in
- * flight.
+ * if >= 0) up to their timeout, or not at all (!wait), and let libnbd act
+ * on what came.  False once no handle has anything in flight.
  */
-static bool batch_step(struct vmt_subhost_batch *b, bool wait, int wake_fd, bool drain)
+static bool batch_step(struct vmt_subhost_batch *b, bool wait, int wake_fd)
 {
 	struct pollfd pfd[SUBHOST_BATCH_HOSTS + 1];
 	struct vmt_subhost *who[SUBHOST_BATCH_HOSTS];
@@ -362,7 +361,7 @@ static bool batch_step(struct vmt_subhost_batch *b, bool wait, int wake_fd, bool
 		}
 		return false;
 	}
-	if (r > 0 && drain && wake_fd >= 0 && pfd[nfds].revents)
+	if (r > 0 && wake_fd >= 0 && pfd[nfds].revents)
 		wake_drain(wake_fd);
 	for (size_t i = 0; i < nfds; i++) {
 		if (wait)
@@ -396,22 +395,17 @@ int vmt_subhost_batch_add(struct vmt_subhost_batch *b, size_t n)
 
 void vmt_subhost_batch_pump(struct vmt_subhost_batch *b)
 {
-	batch_step(b, false, -1, false);
+	batch_step(b, false, -1);
 }
 
 bool vmt_subhost_batch_wait(struct vmt_subhost_batch *b, int wake_fd)
 {
-	return batch_step(b, true, wake_fd, true);
-}
-
-bool vmt_subhost_batch_watch(struct vmt_subhost_batch *b, int fd)
-{
-	return batch_step(b, true, fd, false);
+	return batch_step(b, true, wake_fd);
 }
 
 int vmt_subhost_batch_end(struct vmt_subhost_batch *b)
 {
-	while (batch_step(b, true, -1, false))
+	while (batch_step(b, true, -1))
 		;
 	for (struct vmt_subhost *s = b->list; s; s = s->batch_next)
 		s->in_batch = false;

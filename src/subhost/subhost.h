@@ -141,8 +141,6 @@ void vmt_subhost_batch_pump(struct vmt_subhost_batch *b);
  * when nothing is in flight (wait on wake_fd alone then).
  */
 bool vmt_subhost_batch_wait(struct vmt_subhost_batch *b, int wake_fd);
-/* The same, but fd (a socket with requests, say) is only watched, not read. */
-bool vmt_subhost_batch_watch(struct vmt_subhost_batch *b, int fd);
 /* Wait for every entry; 0 or the first entry's error (each in io[i].err). */
 int vmt_subhost_batch_end(struct vmt_subhost_batch *b);
 

@@ -266,11 +266,13 @@ def sub_chunks(path, skip):
 
 
 def test_pageins_one_after_another(work):
-    """Each PAGEIN on a connection is a stream of its own once the one before
-    ended (stream.c): every one is answered, whatever the one before did.  A
-    stream that counted its reads on from the last one's left a PAGEIN's read
-    unsent when both made one: the PAGEIN waited for its timeout, and the
-    chunk stayed in motion for good, the guest's faults on it with it."""
+    """PAGEINs one after another on one connection, each of a chunk on the
+    sub-host, with a pause between them (a listing's walk decodes between its
+    PAGEINs): every one is answered.  A client stream that kept state from
+    one request to the next (tried, not kept: it counted a new stream's reads
+    on from the last one's) left a read unsent: the PAGEIN waited for its
+    timeout, and the chunk stayed in motion for good, the guest's faults on
+    it with it."""
     p, sock = harness_with_socket(work)
     asked = set()
     try:
