@@ -134,9 +134,9 @@ struct split_ctx {
 	unsigned nhints;
 	bool hinted;
 	/* The chunks hinted in this listing (chunk + 1, open addressing; NULL: none yet). */
-	uint64_t *hinted_set; /* open addressing, chunk + 1; hinted_slots of them */
-	size_t hinted_n, hinted_slots;
-	uint64_t hint_budget; /* chunks hints may still bring in this listing (pagein.c) */
+	uint64_t *hinted_set;
+	size_t hinted_n, hinted_slots; /* filled, allocated (a power of two) */
+	uint64_t hint_budget;	       /* chunks hints may still bring in this listing (pagein.c) */
 	bool hint_budget_set;
 	/* Method 2: the pager could not page sub-host k in, in this listing: -errno */
 	int pagein_down[VMT_PT_MAX_HOSTS];
