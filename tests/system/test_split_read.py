@@ -19,6 +19,7 @@ import time
 import pytest
 
 from conftest import SESSION_TAG, VMT, Vm, start_vm, stop_vm
+from pagetable import pt_entries
 from truth import (argv_of, check_ps, compare_ps, guest_inet_sockets, guest_modules,
                    guest_procs)
 
@@ -52,11 +53,8 @@ class FetchVm(Vm):
 
 def pt_census(path):
     """Chunks by location from the page table file: {'main': n, 'absent': n, 'sub0': n, ...}."""
-    with open(path, "rb") as f:
-        data = f.read()
-    nr_chunks = struct.unpack_from("<Q", data, 32)[0]  # magic, version, hsize, ram, shift, hosts
     out = {}
-    for (e,) in struct.iter_unpack("<Q", data[PT_HEADER:PT_HEADER + 8 * nr_chunks]):
+    for e in pt_entries(path):
         loc = e & 0xFF
         name = {0: "absent", 1: "main"}.get(loc, f"sub{loc - 2}")
         out[name] = out.get(name, 0) + 1
