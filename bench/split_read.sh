@@ -281,10 +281,18 @@ else
 	done
 fi
 # The issue's ratios: best method 1 / unsplit, best method 2 / best method 1,
-# for method 1 with exact reads (its default) and with whole chunks only.
+# for method 1 with exact reads (its default) and with whole chunks only;
+# then each instance's method 2 / method 1, and their median per chunk size.
 awk '
+	function median(v, n,    i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}
 	$1 == "unsplit" { u = $2 }
-	$1 == "pair" { pair[++np] = $2 "=" sprintf("%.2f/%.2f", $3 / $4, $3 / $5) }
+	$1 == "pair" { pair[++np] = $2 "=" sprintf("%.2f/%.2f", $3 / $4, $3 / $5)
+		       if (!($2 in nc)) order[++nk] = $2
+		       k = ++nc[$2]; ex[$2, k] = $3 / $4; wh[$2, k] = $3 / $5 }
 	$1 == "runtime" || $1 == "runtime-whole" || $1 == "vm" {
 		if (!($1 in best) || $2 < best[$1]) best[$1] = $2 }
 	END { printf "best method 1: %.1f ms = %.2fx unsplit (whole chunks: %.1f ms = %.2fx);",
@@ -293,4 +301,11 @@ awk '
 	      best["vm"], best["vm"] / best["runtime"], best["vm"] / best["runtime-whole"]
 	      for (i = 1; i <= np; i++) s = s " " pair[i]
 	      if (np) print "method 2 (first listing) / method 1 at 4K of the same instance," \
-	              " exact/whole, chunk=ratio:" s }' "$results"
+	              " exact/whole, chunk=ratio:" s
+	      s = ""
+	      for (i = 1; i <= nk; i++) {
+		      c = order[i]
+		      for (j = 1; j <= nc[c]; j++) { a[j] = ex[c, j]; b[j] = wh[c, j] }
+		      s = s sprintf(" %s=%.3f/%.3f (%d)", c, median(a, nc[c]), median(b, nc[c]), nc[c])
+	      }
+	      if (np) print "median of those ratios, exact/whole, chunk=median (instances):" s }' "$results"
