@@ -44,7 +44,7 @@ static void report(const char *what, double *v, int n, const char *extra)
 static int bench_walk(struct vmt_guest *g, unsigned what, int runs, const char *name)
 {
 	double *t = calloc(runs, sizeof(*t));
-	struct vmt_mem_stats st = {0};
+	struct vmt_mem_stats st = {.sz = sizeof(st)};
 	size_t ntasks = 0;
 	char extra[160];
 

@@ -65,8 +65,14 @@ struct vmt_memsrc;
 /* Sub-hosts of one split VM (the page table's limit). */
 #define VMT_MAX_SUBHOSTS 16
 
-/* Statistics of one memory stack; counters only grow until reset. */
+/*
+ * Statistics of one memory stack; counters only grow until reset.  The
+ * caller sets sz to sizeof(struct vmt_mem_stats) before vmt_mem_stats():
+ * the library fills no more than that, so a caller built against an older,
+ * shorter struct keeps working when fields are added at its end.
+ */
 struct vmt_mem_stats {
+	size_t sz;	       /* sizeof(struct vmt_mem_stats), set by the caller */
 	uint64_t pages_read;   /* pages fetched from the page source */
 	uint64_t cache_hits;   /* page requests answered by the page cache */
 	uint64_t bytes_copied; /* bytes handed to callers */
@@ -230,6 +236,7 @@ VMT_API int vmt_symbol(struct vmt_guest *g, const char *name, uint64_t *va);
  */
 VMT_API void vmt_listing_begin(struct vmt_guest *g);
 VMT_API void vmt_listing_end(struct vmt_guest *g);
+/* Fill st's first st->sz bytes (its sz stays); nothing if sz does not reach a counter. */
 VMT_API void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st);
 VMT_API void vmt_mem_stats_reset(struct vmt_guest *g);
 

@@ -267,7 +267,7 @@ int pfs_snapshot_build(struct vmt_guest *g, const struct pfs_snap_opts *o,
 		       struct pfs_snapshot **out)
 {
 	struct pfs_snapshot *s = calloc(1, sizeof(*s));
-	struct vmt_mem_stats st0, st1;
+	struct vmt_mem_stats st0 = {.sz = sizeof(st0)}, st1 = {.sz = sizeof(st1)};
 	double t0 = now_ms(), c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	int err;
 

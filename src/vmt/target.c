@@ -178,7 +178,7 @@ static int cli_target_pause(const char *cmd, struct cli_target *t, const struct 
  */
 static int cli_target_remote_check(const struct cli_target *t, struct vmt_guest *g)
 {
-	struct vmt_mem_stats st;
+	struct vmt_mem_stats st = {.sz = sizeof(st)};
 	int ret = EXIT_OK;
 
 	if (!g)
@@ -392,7 +392,7 @@ static void cli_target_split_stats(const struct vmt_mem_stats *st)
 
 void cli_target_stats(const struct cli_target *t, struct vmt_guest *g, double ms)
 {
-	struct vmt_mem_stats st;
+	struct vmt_mem_stats st = {.sz = sizeof(st)};
 
 	if (!t->stats)
 		return;

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 	struct vmt_sysinfo si;
 	struct pfs_ctx c = {.si = &si, .user_hz = 100};
 	struct timespec t0, t1;
-	struct vmt_mem_stats st;
+	struct vmt_mem_stats st = {.sz = sizeof(st)};
 	struct pfs_tree *t;
 	struct vmt_guest *g;
 	int err;

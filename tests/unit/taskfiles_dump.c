@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	struct vmt_guest_opts o = {.sz = sizeof(o)};
 	struct pfs_ctx c = {.user_hz = 100};
 	struct vmt_task_list *l = NULL;
-	struct vmt_mem_stats st;
+	struct vmt_mem_stats st = {.sz = sizeof(st)};
 	struct timespec a, b, ca, cb;
 	struct pfs_tree *t;
 	struct vmt_guest *g;

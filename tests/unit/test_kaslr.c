@@ -190,6 +190,60 @@ static void test_kaslr_4level(void **state)
 	kimg_expect_found(k);
 }
 
+/*
+ * vmt_mem_stats() fills no more than the caller's sz: a caller built
+ * against a shorter struct (an older header) or a longer one (a newer
+ * header) gets what both know and nothing written past it.  Here over
+ * the synthetic guest only because it is a guest opened without a VM.
+ */
+static void test_mem_stats_size(void **state)
+{
+	struct kimg *k =
+	    kimg_new(4, 0x5e00000, 0x1c400000, 0xffff9b2a40000000ull, 0xffffd4a8c0000000ull);
+	const size_t cut = offsetof(struct vmt_mem_stats, tlb_hits);
+	struct vmt_mem_stats full = {.sz = sizeof(full)}, part;
+	struct {
+		struct vmt_mem_stats st;
+		uint64_t newer;
+	} big;
+	struct vmt_guest *g = NULL;
+	char buf[64];
+	uint64_t va;
+
+	*state = k;
+	kimg_build(k);
+	assert_int_equal(kimg_open(k, &g), 0);
+	assert_int_equal(vmt_symbol(g, "linux_banner", &va), 0);
+	assert_int_equal(vmt_read_kva(g, va, buf, sizeof(buf)), 0);
+	vmt_mem_stats(g, &full);
+	assert_int_equal(full.sz, sizeof(full));
+	assert_true(full.pages_read > 0 && full.bytes_copied >= sizeof(buf));
+
+	memset(&part, 0xa5, sizeof(part));
+	part.sz = cut; /* an older caller's struct ends before tlb_hits */
+	vmt_mem_stats(g, &part);
+	assert_int_equal(part.sz, cut);
+	assert_int_equal(part.pages_read, full.pages_read);
+	assert_int_equal(part.cache_hits, full.cache_hits);
+	assert_int_equal(part.bytes_copied, full.bytes_copied);
+	for (size_t i = cut; i < sizeof(part); i++)
+		assert_int_equal(((unsigned char *)&part)[i], 0xa5);
+
+	memset(&part, 0xa5, sizeof(part));
+	part.sz = 0; /* not set: nothing is written */
+	vmt_mem_stats(g, &part);
+	for (size_t i = sizeof(part.sz); i < sizeof(part); i++)
+		assert_int_equal(((unsigned char *)&part)[i], 0xa5);
+
+	memset(&big, 0xa5, sizeof(big));
+	big.st.sz = sizeof(big); /* a newer caller's longer struct: its tail is its own */
+	vmt_mem_stats(g, &big.st);
+	assert_int_equal(big.st.pages_read, full.pages_read);
+	assert_int_equal(big.st.exact_reads, full.exact_reads);
+	assert_int_equal(big.newer, 0xa5a5a5a5a5a5a5a5ull);
+	vmt_guest_close(g);
+}
+
 static void test_kaslr_5level(void **state)
 {
 	struct kimg *k =
@@ -398,6 +452,7 @@ int main(void)
 	    KASLR_TEST(test_kaslr_bad_tables),
 	    KASLR_TEST(test_kaslr_bad_direct_map),
 	    KASLR_TEST(test_kaslr_bad_phys_base),
+	    KASLR_TEST(test_mem_stats_size),
 	};
 	int failed;
 

@@ -265,7 +265,12 @@ void vmt_listing_end(struct vmt_guest *g)
 
 void vmt_mem_stats(struct vmt_guest *g, struct vmt_mem_stats *st)
 {
-	*st = *vmt_mem_stats_ptr(g->mem);
+	const size_t head = offsetof(struct vmt_mem_stats, pages_read);
+	size_t sz = VMT_MIN(st->sz, sizeof(*st));
+
+	if (sz > head)
+		memcpy((char *)st + head, (const char *)vmt_mem_stats_ptr(g->mem) + head,
+		       sz - head);
 }
 
 void vmt_mem_stats_reset(struct vmt_guest *g)
