@@ -391,15 +391,17 @@ static bool hinted_room(struct split_ctx *x)
 }
 
 /* Remember chunk c as hinted; false if it was already (or the set is full). */
-static bool hinted_add(struct memsrc_file *f, uint64_t c)
+static bool hinted_add(struct split_ctx *x, uint64_t c)
 {
-	struct split_ctx *x = f->split;
+	size_t i;
 
-	if (pagein_hinted(f, c))
-		return false;
 	if (!hinted_room(x))
 		return false;
-	hinted_put(x->hinted_set, x->hinted_slots, c);
+	for (i = hinted_slot(c, x->hinted_slots); x->hinted_set[i];
+	     i = (i + 1) & (x->hinted_slots - 1))
+		if (x->hinted_set[i] == c + 1)
+			return false;
+	x->hinted_set[i] = c + 1;
 	x->hinted_n++;
 	return true;
 }
@@ -469,7 +471,7 @@ void pagein_stream_add(struct memsrc_file *f, const uint64_t *off, size_t n)
 			continue;
 		k = vmt_pt_loc_host(vmt_pt_e_loc(vmt_pt_load(&f->pt, c)));
 		if (k < 0 || k >= VMT_PT_MAX_HOSTS || x->pagein_down[k] || !hint_budget(f) ||
-		    !hinted_add(f, c))
+		    !hinted_add(x, c))
 			continue;
 		x->hint_budget--;
 		count_chunk(f, c);
